@@ -1,0 +1,18 @@
+.PHONY: run test lint format setup
+
+run:    ## virtualenv, migrate SQLite, seed the demo, serve on 127.0.0.1:8000
+	bin/run
+
+test:   ## the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
+	bin/test
+
+setup:
+	bin/setup
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format:
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    """Who is who: users, tenants, roles and memberships."""
+
+    name = "accounts"
+    verbose_name = "Accounts and tenants"

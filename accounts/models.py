@@ -1,0 +1,90 @@
+"""Users, tenants (organisations), roles and the memberships that tie them together."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+
+class User(AbstractUser):
+    """A person who signs in. Custom from the first migration so it can grow without pain."""
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+
+
+class Tenant(models.Model):
+    """An organisation; its slug appears in API URLs (`/api/t/<slug>/`)."""
+
+    slug = models.SlugField(max_length=63, unique=True, help_text="Used in URLs: /api/t/<slug>/.")
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(
+        default=True, help_text="An inactive tenant answers 404 to every API call and cannot be consented to."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.Model):
+    """What a member may do: a global template (no tenant) or a tenant's own role."""
+
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    tenant = models.ForeignKey(
+        Tenant,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="roles",
+        help_text="Leave empty for a global role that every tenant can use.",
+    )
+
+    class Meta:
+        ordering = ["tenant_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(tenant__isnull=True), name="role_unique_global_name"
+            ),
+            models.UniqueConstraint(fields=["tenant", "name"], name="role_unique_name_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name if self.tenant_id is None else f"{self.name} ({self.tenant})"
+
+    @property
+    def is_global(self) -> bool:
+        return self.tenant_id is None
+
+    def usable_in(self, tenant_id: int) -> bool:
+        """A role can be given in its own tenant, or anywhere if it is global."""
+        return self.tenant_id is None or self.tenant_id == tenant_id
+
+
+class Membership(models.Model):
+    """A user's place in a tenant: exactly one role per (user, tenant)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant_id", "user_id"]
+        constraints = [
+            # Leads with tenant_id: the index every tenant-scoped lookup uses.
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant} as {self.role.name}"
+
+    def clean(self) -> None:
+        if self.role_id and self.tenant_id and not self.role.usable_in(self.tenant_id):
+            raise ValidationError({"role": "This role belongs to another tenant."})

@@ -1,0 +1,1 @@
+"""Photos and albums: the protected resource (built by the API issue)."""

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ScopesConfig(AppConfig):
+    """The OAuth side: scope registry, role grants, client apps, consent and tokens."""
+
+    name = "scopes"
+    verbose_name = "Scopes, apps and consent"

@@ -1,0 +1,168 @@
+"""The scope registry, role grants, client applications, consent and DOT's swapped token models."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from oauth2_provider.models import (
+    AbstractAccessToken,
+    AbstractApplication,
+    AbstractGrant,
+    AbstractIDToken,
+    AbstractRefreshToken,
+)
+
+from scopes.constants import SCOPE_NAME_PATTERN, Reach
+
+scope_name_validator = RegexValidator(
+    SCOPE_NAME_PATTERN,
+    "A scope name starts with a lowercase letter and contains only lowercase letters, digits "
+    "and . _ : - (it is sent in HTTP headers).",
+)
+
+
+class Scope(models.Model):
+    """A permission an app can ask for; its description is the consent text end users read."""
+
+    name = models.CharField(max_length=64, unique=True, validators=[scope_name_validator])
+    description = models.CharField(
+        max_length=300,
+        help_text="Shown to end users on the consent page: say what the app will be able to do.",
+    )
+    implies = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="implied_by",
+        help_text="Scopes this one contains. Implication is transitive and may not form a cycle.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoleGrant(models.Model):
+    """What members with a role may do (a scope, and everything it implies) and on which objects."""
+
+    role = models.ForeignKey("accounts.Role", on_delete=models.CASCADE, related_name="grants")
+    scope = models.ForeignKey(Scope, on_delete=models.PROTECT, related_name="role_grants")
+    reach = models.CharField(max_length=10, choices=Reach.choices, default=Reach.OWN)
+
+    class Meta:
+        ordering = ["role_id", "scope__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["role", "scope"], name="rolegrant_unique_scope_per_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role.name}: {self.scope.name} ({self.reach})"
+
+
+class Application(AbstractApplication):
+    """An OAuth client. With a tenant it can only be used in that tenant; without, in any."""
+
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="applications",
+        help_text="Leave empty for an app usable in every tenant.",
+    )
+    publisher = models.CharField(
+        max_length=200, blank=True, help_text="Who publishes the app, shown on the consent page."
+    )
+    allowed_scopes = models.ManyToManyField(Scope, through="ApplicationScope", related_name="applications")
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+
+
+class ApplicationScope(models.Model):
+    """A scope an app may ask for, whether the user may untick it, and the app's reason for it."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="scope_links")
+    scope = models.ForeignKey(Scope, on_delete=models.PROTECT, related_name="application_links")
+    required = models.BooleanField(
+        default=False, help_text="The consent page shows it checked and locked; the user can only deny."
+    )
+    reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text='The app\'s reason, shown to the user ("to build your gallery").',
+    )
+
+    class Meta:
+        ordering = ["application_id", "scope__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "scope"], name="applicationscope_unique_scope")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application}: {self.scope}"
+
+
+class Consent(models.Model):
+    """What a user let an app do in one tenant: remembered, extended incrementally, revocable."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="consents")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="consents")
+    scopes = models.ManyToManyField(Scope, blank=True, related_name="consents")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["tenant_id", "user_id", "application_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user", "application"], name="consent_unique_user_app_per_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} -> {self.application} in {self.tenant}"
+
+
+class Grant(AbstractGrant):
+    """An authorization code, bound to the tenant the user consented for."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+
+    class Meta(AbstractGrant.Meta):
+        swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
+
+
+class AccessToken(AbstractAccessToken):
+    """An access token, valid only in the tenant it was issued for."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+
+    class Meta(AbstractAccessToken.Meta):
+        swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
+        indexes = [models.Index(fields=["tenant", "user", "application"], name="accesstoken_grant_idx")]
+
+
+class RefreshToken(AbstractRefreshToken):
+    """A refresh token, bound to the same tenant as the access tokens it mints."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+
+    class Meta(AbstractRefreshToken.Meta):
+        swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
+        indexes = [
+            *AbstractRefreshToken.Meta.indexes,
+            models.Index(fields=["tenant", "user", "application"], name="refreshtoken_grant_idx"),
+        ]
+
+
+class IDToken(AbstractIDToken):
+    """OpenID Connect ID token; swapped with the rest so the set stays consistent."""
+
+    class Meta(AbstractIDToken.Meta):
+        swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"

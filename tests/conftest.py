@@ -1,0 +1,107 @@
+"""The shared world: two tenants, users named for their roles, and a client that holds a real token.
+
+acme:   owner_a (Owner), admin_a (Admin), member_a (Member), member2_a (Member), guest_a (Guest)
+globex: member_b (Member)
+nobody: outsider
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.constants import RoleName
+from accounts.models import Role, Tenant, User
+from scopes.models import AccessToken, Application
+from tests.factories import (
+    AccessTokenFactory,
+    ApplicationFactory,
+    MembershipFactory,
+    TenantFactory,
+    UserFactory,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass
+class World:
+    """Everyone the tests talk about, by role."""
+
+    acme: Tenant
+    globex: Tenant
+    owner_a: User
+    admin_a: User
+    member_a: User
+    member2_a: User
+    guest_a: User
+    member_b: User
+    outsider: User
+    app: Application
+
+    def role(self, name: RoleName) -> Role:
+        return Role.objects.get(name=name, tenant=None)
+
+
+@pytest.fixture
+def world(db) -> World:
+    roles = {r.name: r for r in Role.objects.filter(tenant=None)}
+    acme = TenantFactory(slug="acme", name="Acme")
+    globex = TenantFactory(slug="globex", name="Globex")
+
+    def member(username: str, tenant: Tenant, role: RoleName) -> User:
+        user = UserFactory(username=username)
+        MembershipFactory(user=user, tenant=tenant, role=roles[role])
+        return user
+
+    return World(
+        acme=acme,
+        globex=globex,
+        owner_a=member("owner_a", acme, RoleName.OWNER),
+        admin_a=member("admin_a", acme, RoleName.ADMIN),
+        member_a=member("member_a", acme, RoleName.MEMBER),
+        member2_a=member("member2_a", acme, RoleName.MEMBER),
+        guest_a=member("guest_a", acme, RoleName.GUEST),
+        member_b=member("member_b", globex, RoleName.MEMBER),
+        outsider=UserFactory(username="outsider"),
+        app=ApplicationFactory(name="Test Gallery", client_id="test-gallery"),
+    )
+
+
+MintToken = Callable[..., AccessToken]
+
+
+@pytest.fixture
+def mint_token(world: World) -> MintToken:
+    """Mint a real access token row (as DOT would) for a user, tenant and scopes."""
+
+    def mint(user: User, tenant: Tenant, scopes: Iterable[str], **extra) -> AccessToken:
+        return AccessTokenFactory(
+            user=user,
+            tenant=tenant,
+            application=extra.pop("application", world.app),
+            scope=" ".join(scopes),
+            **extra,
+        )
+
+    return mint
+
+
+@pytest.fixture
+def api_client(mint_token: MintToken) -> Callable[..., APIClient]:
+    """`api_client(user, tenant, scopes=[...])`: a DRF client sending a real Bearer token."""
+
+    def make(user: User, tenant: Tenant, scopes: Iterable[str] = (), **extra) -> APIClient:
+        token = mint_token(user, tenant, scopes, **extra)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.token}")
+        client.token = token  # type: ignore[attr-defined]
+        return client
+
+    return make
