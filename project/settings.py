@@ -162,6 +162,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 STORAGES = {
@@ -193,6 +194,11 @@ OAUTH2_PROVIDER_ID_TOKEN_MODEL = "scopes.IDToken"
 OAUTH2_PROVIDER = {
     # DOT's default is ["__all__"]: a client that omits `scope` would get everything.
     "DEFAULT_SCOPES": [],
+    "SCOPES_BACKEND_CLASS": "scopes.backends.DatabaseScopes",
+    "OAUTH2_VALIDATOR_CLASS": "scopes.oauth2_validators.TenantOAuth2Validator",
+    "REQUEST_APPROVAL_PROMPT": "force",  # our consent view decides when to skip, from remembered consent
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # token values stored as SHA-256 only
     "PKCE_REQUIRED": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,

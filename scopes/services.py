@@ -1,4 +1,4 @@
-"""Writes to the scope registry: the implication graph stays acyclic whoever edits it."""
+"""Writes to the scope registry and to consents; consent changes reach live tokens at once."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
-from accounts.models import User
-from scopes.models import Scope
-from scopes.registry import find_cycle
-from scopes.selectors import implication_graph
+from accounts.models import Tenant, User
+from scopes.consent import cap_scopes
+from scopes.constants import ScopeName
+from scopes.models import AccessToken, Application, Consent, RefreshToken, Scope
+from scopes.registry import closure, find_cycle
+from scopes.selectors import implication_graph, registry
 
 
 def check_implications(*, scope_name: str, implies: Iterable[str]) -> None:
@@ -35,3 +39,68 @@ def scope_set_implications(*, actor: User | None, scope: Scope, implies: Iterabl
     check_implications(scope_name=scope.name, implies=[s.name for s in implied])
     scope.implies.set(implied)
     return scope
+
+
+def _grant_tokens(*, user: User, tenant: Tenant, application: Application) -> tuple[QuerySet, QuerySet]:
+    access = AccessToken.objects.filter(user=user, tenant=tenant, application=application)
+    refresh = RefreshToken.objects.filter(
+        user=user, tenant=tenant, application=application, revoked__isnull=True
+    )
+    return access, refresh
+
+
+@transaction.atomic
+def consent_grant(
+    *, actor: User, user: User, tenant: Tenant, application: Application, scopes: Iterable[str]
+) -> Consent:
+    """Remember that `user` let `application` use `scopes` in `tenant` (added to what was granted before).
+
+    The caller has already capped `scopes` by the request, the app and the user's role.
+    """
+    consent, _ = Consent.objects.select_for_update().get_or_create(
+        user=user, tenant=tenant, application=application
+    )
+    new = Scope.objects.filter(name__in=set(scopes))
+    consent.scopes.add(*new)
+    consent.save(update_fields=["updated_at"])
+    return consent
+
+
+@transaction.atomic
+def consent_narrow(*, actor: User, consent: Consent, remove: Iterable[str]) -> Consent | None:
+    """Take scopes back from a consent; every live token of the grant loses them now.
+
+    Removing the last scope revokes the whole consent. Access tokens are rewritten to what the
+    narrowed consent still covers (deleted when nothing is left); refresh tokens die with
+    `offline_access`, and otherwise are capped again at every refresh.
+    """
+    consent = Consent.objects.select_for_update().get(pk=consent.pk)
+    implications = registry().implications
+    removed = set(remove)
+    remaining = [s.name for s in consent.scopes.all() if s.name not in removed]
+    if not remaining:
+        consent_revoke(actor=actor, consent=consent)
+        return None
+    consent.scopes.set(Scope.objects.filter(name__in=remaining))
+    consent.save(update_fields=["updated_at"])
+    allowed = closure(remaining, implications)
+    access, refresh = _grant_tokens(user=consent.user, tenant=consent.tenant, application=consent.application)
+    for token in access.select_for_update():
+        kept = cap_scopes(token.scope.split(), allowed=allowed, implications=implications)
+        if not kept:
+            token.delete()
+        elif kept != token.scope.split():
+            token.scope = " ".join(kept)
+            token.save(update_fields=["scope", "updated"])
+    if ScopeName.OFFLINE_ACCESS not in allowed:
+        refresh.update(revoked=timezone.now())
+    return consent
+
+
+@transaction.atomic
+def consent_revoke(*, actor: User, consent: Consent) -> None:
+    """Forget a consent and kill every access and refresh token of that grant, at once."""
+    access, refresh = _grant_tokens(user=consent.user, tenant=consent.tenant, application=consent.application)
+    refresh.update(revoked=timezone.now())
+    access.delete()
+    Consent.objects.filter(pk=consent.pk).delete()

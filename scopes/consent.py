@@ -1,0 +1,142 @@
+"""The consent rule as pure functions: what a user may grant, and what a token may keep.
+
+granted = requested ∩ app's allowed ∩ role's grantable ∩ ticked. The consent page, the token
+endpoint's refresh cap and consent narrowing all use `cap_scopes`, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from scopes.registry import Implications, closure, normalise
+
+
+def cap_scopes(
+    scopes: Iterable[str], *, allowed: frozenset[str] | set[str], implications: Implications
+) -> list[str]:
+    """Keep what `allowed` fully covers; split a composite that is only partly covered into its parts.
+
+    `allowed` is a closed set of scope names (every scope the cap lets through). The result is
+    normalised: `photos.write` for a fully allowed composite, `photos.read` alone for a Guest.
+    """
+    kept: set[str] = set()
+    stack = list(scopes)
+    seen: set[str] = set()
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if closure([name], implications) <= allowed:
+            kept.add(name)
+        else:
+            stack.extend(implications.get(name, ()))
+    return normalise(kept, implications)
+
+
+@dataclass(frozen=True)
+class AppScope:
+    """What the app registered for one scope: may the user untick it, and why the app wants it."""
+
+    required: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ScopeLine:
+    """One line of the consent page."""
+
+    name: str
+    description: str
+    reason: str = ""
+    required: bool = False
+    part_of: str | None = None  # the composite scope this part was offered in place of
+    why_unavailable: str = ""
+
+
+@dataclass(frozen=True)
+class ConsentPlan:
+    """What the consent page shows for one request, user and tenant."""
+
+    offered: list[ScopeLine] = field(default_factory=list)  # checkboxes
+    unavailable: list[ScopeLine] = field(default_factory=list)  # greyed out, with the reason
+    already_granted: list[str] = field(default_factory=list)  # requested and consented before
+    blocked_required: list[str] = field(default_factory=list)  # required but not grantable: deny only
+
+    @property
+    def offered_names(self) -> set[str]:
+        return {line.name for line in self.offered}
+
+    @property
+    def required_names(self) -> set[str]:
+        return {line.name for line in self.offered if line.required}
+
+    @property
+    def needs_prompt(self) -> bool:
+        """True when there is something new to ask; otherwise remembered consent answers."""
+        return bool(self.offered) or bool(self.blocked_required) or not self.already_granted
+
+    def granted(self, ticked: Iterable[str]) -> list[str]:
+        """The server's answer to a POST: only offered lines, required ones always, plus remembered ones."""
+        chosen = (set(ticked) & self.offered_names) | self.required_names
+        return sorted(chosen | set(self.already_granted))
+
+
+def _sentence_list(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def plan_consent(
+    *,
+    requested: Iterable[str],
+    app_scopes: Mapping[str, AppScope],
+    role_covered: frozenset[str] | set[str],
+    implications: Implications,
+    descriptions: Mapping[str, str],
+    previously_granted: Iterable[str] = (),
+    role_label: str,
+    tenant_label: str,
+) -> ConsentPlan:
+    """Build the consent page for `requested` scopes, capped by the app and by the user's role."""
+    app_allowed = closure(app_scopes, implications)
+    consented = closure(previously_granted, implications)
+    plan = ConsentPlan()
+    offered: dict[str, ScopeLine] = {}
+    for name in dict.fromkeys(requested):
+        if name not in app_allowed:
+            continue  # the authorization request was already refused for this; never offer it
+        registration = app_scopes.get(name, AppScope())
+        parts = closure([name], implications)
+        if parts <= role_covered:
+            grantable = [name]
+        else:
+            missing = sorted(p for p in parts - role_covered if not implications.get(p))
+            listed = _sentence_list([descriptions.get(p, p).rstrip(".").lower() for p in missing])
+            why = f"Your role {role_label} in {tenant_label} does not allow this" + (
+                f": {listed}." if listed else "."
+            )
+            line = ScopeLine(
+                name, descriptions.get(name, name), registration.reason, registration.required, None, why
+            )
+            plan.unavailable.append(line)
+            if registration.required:
+                plan.blocked_required.append(name)
+            grantable = cap_scopes([name], allowed=frozenset(role_covered), implications=implications)
+        for part in grantable:
+            if closure([part], implications) <= consented:
+                if part not in plan.already_granted:
+                    plan.already_granted.append(part)
+            elif part not in offered:
+                is_whole = part == name
+                offered[part] = ScopeLine(
+                    part,
+                    descriptions.get(part, part),
+                    registration.reason,
+                    registration.required and is_whole,
+                    None if is_whole else name,
+                )
+    plan.offered.extend(offered.values())
+    return plan

@@ -1,0 +1,203 @@
+"""django-oauth-toolkit's validator, taught tenants, consent caps and offline access.
+
+DOT keeps doing the OAuth (codes, PKCE, rotation, reuse detection); this class adds what DOT
+cannot know: which tenant a code and its tokens are for, that a refresh may never yield more than
+the current consent and role allow, and that a refresh token exists only with `offline_access`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from oauth2_provider.bcp import bcp_compliant
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import Request as OauthlibRequest
+from oauthlib.oauth2.rfc6749 import errors
+
+from accounts.models import Membership
+from scopes.consent import cap_scopes
+from scopes.constants import ScopeName
+from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
+from scopes.registry import closure, normalise
+from scopes.selectors import app_scopes, registry, role_reaches
+
+
+def _require_tenant(request: OauthlibRequest) -> int:
+    tenant_id = getattr(request, "tenant_id", None)
+    if not tenant_id:
+        # Fail closed: a code or token without a tenant would be usable nowhere, or anywhere.
+        raise errors.InvalidRequestError(description="No tenant was chosen for this grant.", request=request)
+    return tenant_id
+
+
+class TenantOAuth2Validator(OAuth2Validator):
+    """Binds codes and tokens to a tenant and caps refreshed scopes by consent and role."""
+
+    def validate_scopes(
+        self,
+        client_id: str,
+        scopes: list[str],
+        client: Application,
+        request: OauthlibRequest,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        if not scopes or any(not s for s in scopes):
+            return False
+        allowed = closure(app_scopes(client), registry().implications)
+        return set(scopes) <= allowed
+
+    def validate_code(
+        self,
+        client_id: str,
+        code: str,
+        client: Application,
+        request: OauthlibRequest,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        grant = Grant.objects.filter(code=code, application=client).select_related("user").first()
+        if grant is None or grant.is_expired():
+            return False
+        request.scopes = grant.scope.split()
+        request.user = grant.user
+        request.tenant_id = grant.tenant_id
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        return True
+
+    def _create_authorization_code(self, request: OauthlibRequest, code: dict, expires: Any = None) -> Grant:
+        tenant_id = _require_tenant(request)
+        if request.code_challenge_method == "plain" and bcp_compliant(
+            "COMPLIANT_BCP_RFC9700_PKCE_METHOD", 'The PKCE "plain" code_challenge_method'
+        ):
+            raise errors.InvalidRequestError(
+                description='Unsupported "plain" code_challenge_method; use "S256".', request=request
+            )
+        return Grant.objects.create(
+            application=request.client,
+            user=request.user,
+            tenant_id=tenant_id,
+            code=code["code"],
+            expires=expires
+            or timezone.now() + timedelta(seconds=oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS),
+            redirect_uri=request.redirect_uri,
+            scope=" ".join(request.scopes),
+            code_challenge=request.code_challenge or "",
+            code_challenge_method=request.code_challenge_method or "",
+            nonce=request.nonce or "",
+            claims=json.dumps(request.claims or {}),
+            resource=getattr(request, "resource", []),
+        )
+
+    def _create_access_token(
+        self,
+        expires: Any,
+        request: OauthlibRequest,
+        token: dict,
+        source_refresh_token: RefreshToken | None = None,
+    ) -> AccessToken:
+        access_token = AccessToken(
+            user=request.user,
+            tenant_id=_require_tenant(request),
+            scope=token["scope"],
+            expires=expires,
+            application=request.client,
+            source_refresh_token=source_refresh_token,
+            resource=getattr(request, "resource", []),
+        )
+        self._set_token_value(access_token, token["access_token"])
+        access_token.save()
+        return access_token
+
+    def _create_refresh_token(
+        self,
+        request: OauthlibRequest,
+        refresh_token_code: str,
+        access_token: AccessToken,
+        previous_refresh_token: RefreshToken | None,
+    ) -> RefreshToken:
+        refresh_token = RefreshToken(
+            user=request.user,
+            tenant_id=_require_tenant(request),
+            application=request.client,
+            access_token=access_token,
+            token_family=previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4(),
+            resource=getattr(request, "resource", []),
+        )
+        self._set_token_value(refresh_token, refresh_token_code)
+        refresh_token.save()
+        return refresh_token
+
+    def _save_bearer_token(self, token: dict, request: OauthlibRequest, *args: Any, **kwargs: Any) -> None:
+        implications = registry().implications
+        scopes = normalise(request.scopes or [], implications)
+        token["scope"] = " ".join(scopes)
+        if ScopeName.OFFLINE_ACCESS not in closure(scopes, implications):
+            # No offline access granted: the client gets an access token only.
+            token.pop("refresh_token", None)
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        Consent.objects.filter(
+            user=request.user, tenant_id=_require_tenant(request), application=request.client
+        ).update(last_used_at=timezone.now())
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Application, request: OauthlibRequest, *args: Any, **kwargs: Any
+    ) -> bool:
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        request.tenant_id = request.refresh_token_instance.tenant_id
+        return True
+
+    def get_original_scopes(
+        self, refresh_token: str, request: OauthlibRequest, *args: Any, **kwargs: Any
+    ) -> list[str]:
+        """The refreshed token's scopes: the old ones, capped by today's consent and role."""
+        original = super().get_original_scopes(refresh_token, request, *args, **kwargs)
+        original = original.split() if isinstance(original, str) else list(original)
+        rt: RefreshToken = request.refresh_token_instance
+        membership = (
+            Membership.objects.filter(user_id=rt.user_id, tenant_id=rt.tenant_id, tenant__is_active=True)
+            .only("role_id")
+            .first()
+        )
+        consent = (
+            Consent.objects.filter(
+                user_id=rt.user_id, tenant_id=rt.tenant_id, application_id=rt.application_id
+            )
+            .prefetch_related("scopes")
+            .first()
+        )
+        if membership is None or consent is None:
+            raise errors.InvalidGrantError(description="This grant is no longer valid.", request=request)
+        implications = registry().implications
+        allowed = (
+            set(role_reaches(membership.role_id))
+            & closure((s.name for s in consent.scopes.all()), implications)
+            & closure(app_scopes(rt.application), implications)
+        )
+        capped = cap_scopes(original, allowed=frozenset(allowed), implications=implications)
+        if ScopeName.OFFLINE_ACCESS not in closure(capped, implications):
+            raise errors.InvalidGrantError(
+                description="Offline access is no longer granted.", request=request
+            )
+        return capped
+
+    def is_within_original_scope(
+        self,
+        request_scopes: list[str],
+        refresh_token: str,
+        request: OauthlibRequest,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        # Asking for `photos.read` from a token holding `photos.write` is a narrowing, not a widening.
+        original = self.get_original_scopes(refresh_token, request)
+        return set(request_scopes) <= closure(original, registry().implications)

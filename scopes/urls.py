@@ -1,0 +1,39 @@
+"""OAuth endpoints (`/o/`) and the user's account pages (`/account/`).
+
+Only DOT's base endpoints are mounted: its application-management URLs would let any signed-in
+user register clients.
+"""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from oauth2_provider import views as dot_views
+
+from scopes import views
+
+oauth_patterns = (
+    [
+        path("authorize/", views.ConsentView.as_view(), name="authorize"),
+        path("token/", dot_views.TokenView.as_view(), name="token"),
+        path("revoke_token/", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
+        path("introspect/", views.IntrospectionView.as_view(), name="introspect"),
+    ],
+    "oauth2_provider",
+)
+
+urlpatterns = [
+    path("o/", include(oauth_patterns)),
+    path(
+        ".well-known/oauth-authorization-server",
+        views.AuthorizationServerMetadataView.as_view(),
+        name="oauth-authorization-server-metadata",
+    ),
+    path("account/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/apps/", views.connected_apps, name="account-apps"),
+    path("account/apps/<int:consent_id>/revoke/", views.consent_revoke_view, name="account-app-revoke"),
+    path(
+        "account/apps/<int:consent_id>/remove-scopes/",
+        views.consent_remove_scopes_view,
+        name="account-app-narrow",
+    ),
+]

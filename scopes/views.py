@@ -1,0 +1,378 @@
+"""Browser pages and OAuth endpoints: the consent page, connected apps, introspection, metadata.
+
+DOT does the OAuth (request validation, codes, PKCE, tokens); these views decide what the user
+is asked and what is granted, and never trust the consent form for more than the user's ticks.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.views import AuthorizationView
+from oauth2_provider.views.metadata import OAuthServerMetadataView
+from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.oauth2 import AccessDeniedError, InvalidRequestError
+
+from accounts.models import Membership
+from accounts.selectors import active_memberships_of
+from scopes.consent import ConsentPlan, cap_scopes, plan_consent
+from scopes.models import AccessToken, Application, Consent
+from scopes.registry import closure, normalise
+from scopes.selectors import (
+    app_scopes,
+    consent_for,
+    consented_scope_names,
+    consents_of,
+    registry,
+    role_reaches,
+)
+from scopes.services import consent_grant, consent_narrow, consent_revoke
+
+CONSENT_SALT = "scopes.consent-form"
+CONSENT_MAX_AGE = 15 * 60
+SESSION_NONCES = "consent_nonces"
+OAUTH_FIELDS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+)
+
+
+@dataclass
+class ConsentContext:
+    """Everything the consent page needs for one user, app and tenant."""
+
+    application: Application
+    memberships: list[Membership]
+    membership: Membership | None
+    plan: ConsentPlan
+
+
+def _eligible_memberships(request: HttpRequest, application: Application) -> list[Membership]:
+    """Active tenants the user belongs to and the app may be used in."""
+    memberships = list(active_memberships_of(request.user))
+    if application.tenant_id is not None:
+        memberships = [m for m in memberships if m.tenant_id == application.tenant_id]
+    return memberships
+
+
+def _plan(
+    application: Application, membership: Membership, requested: list[str], *, fresh: bool
+) -> ConsentPlan:
+    snapshot = registry()
+    previous = (
+        []
+        if fresh
+        else consented_scope_names(
+            consent_for(user=membership.user, tenant=membership.tenant, application=application)
+        )
+    )
+    return plan_consent(
+        requested=requested,
+        app_scopes=app_scopes(application),
+        role_covered=frozenset(role_reaches(membership.role_id)),
+        implications=snapshot.implications,
+        descriptions=snapshot.descriptions,
+        previously_granted=previous,
+        role_label=membership.role.name,
+        tenant_label=membership.tenant.name,
+    )
+
+
+def _token_scopes(
+    application: Application, membership: Membership, granted: list[str], *, include_granted: bool
+) -> list[str]:
+    """The new token's scopes: what was granted now, plus (incrementally) what was granted before."""
+    implications = registry().implications
+    scopes = set(granted)
+    if include_granted:
+        previous = consented_scope_names(
+            consent_for(user=membership.user, tenant=membership.tenant, application=application)
+        )
+        allowed = frozenset(role_reaches(membership.role_id)) & closure(app_scopes(application), implications)
+        scopes |= set(cap_scopes(previous, allowed=allowed, implications=implications))
+    return normalise(scopes, implications)
+
+
+@method_decorator(never_cache, name="dispatch")
+class ConsentView(AuthorizationView):
+    """`/o/authorize/`: line-item consent, capped by the app, the tenant role and the user's ticks."""
+
+    template_name = "scopes/authorize.html"
+
+    # --- GET: validate the OAuth request, then ask (or answer from remembered consent)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        if credentials.get("code_challenge_method") != "S256":
+            # PKCE is required and only S256 is accepted; refuse before showing anything.
+            error = InvalidRequestError(
+                description='PKCE with code_challenge_method "S256" is required.',
+                state=credentials.get("state"),
+            )
+            return self.error_response(
+                OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"]), application=None
+            )
+        prompt = set(request.GET.get("prompt", "").split())
+        if "login" in prompt:
+            return self.handle_prompt_login()
+        application = Application.objects.get(client_id=credentials["client_id"])
+        oauth = {k: credentials.get(k) or "" for k in OAUTH_FIELDS}
+        include_granted = request.GET.get("include_granted_scopes", "").lower() == "true"
+        memberships = _eligible_memberships(request, application)
+        asked_slug = request.GET.get("tenant", "")
+        membership = next((m for m in memberships if m.tenant.slug == asked_slug), None)
+        tenant_decided = membership is not None or len(memberships) == 1
+        if membership is None and memberships:
+            membership = memberships[0]
+        if membership is None:
+            return self._render(request, application, memberships, None, None, scopes, oauth, include_granted)
+        fresh = "consent" in prompt
+        plan = _plan(application, membership, scopes, fresh=fresh)
+        if tenant_decided and not fresh and not plan.needs_prompt:
+            granted = _token_scopes(
+                application, membership, plan.granted([]), include_granted=include_granted
+            )
+            return self._approve(request, application, oauth, membership, granted)
+        notice = (
+            ""
+            if not asked_slug or asked_slug == membership.tenant.slug
+            else ("You cannot use this app in the organisation the app asked for; choose one of yours.")
+        )
+        return self._render(
+            request, application, memberships, membership, plan, scopes, oauth, include_granted, notice=notice
+        )
+
+    def _render(
+        self,
+        request: HttpRequest,
+        application: Application,
+        memberships: list[Membership],
+        membership: Membership | None,
+        plan: ConsentPlan | None,
+        scopes: list[str],
+        oauth: dict[str, str],
+        include_granted: bool,
+        *,
+        notice: str = "",
+        status: int = 200,
+    ) -> HttpResponse:
+        nonce = secrets.token_urlsafe(16)
+        nonces = request.session.get(SESSION_NONCES, [])[-19:]
+        request.session[SESSION_NONCES] = [*nonces, nonce]
+        payload = {
+            "oauth": oauth,
+            "scopes": scopes,
+            "include_granted": include_granted,
+            "uid": request.user.pk,
+            "nonce": nonce,
+        }
+        descriptions = registry().descriptions
+        context = {
+            "application": application,
+            "memberships": memberships,
+            "membership": membership,
+            "plan": plan,
+            "already_granted": [(n, descriptions.get(n, n)) for n in (plan.already_granted if plan else [])],
+            "request_token": signing.dumps(payload, salt=CONSENT_SALT, compress=True),
+            "switch_params": [(k, v) for k, v in request.GET.items() if k != "tenant"],
+            "notice": notice,
+        }
+        return render(request, self.template_name, context, status=status)
+
+    # --- POST: re-derive everything on the server; the form contributes only ticks and a tenant
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            payload = signing.loads(
+                request.POST.get("request_token", ""), salt=CONSENT_SALT, max_age=CONSENT_MAX_AGE
+            )
+        except signing.BadSignature:
+            return self._refuse(
+                request, "This consent form has expired or was changed. Go back to the app and start again."
+            )
+        nonces = request.session.get(SESSION_NONCES, [])
+        if payload.get("uid") != request.user.pk or payload.get("nonce") not in nonces:
+            return self._refuse(
+                request, "This consent form was already used. Go back to the app and start again."
+            )
+        nonces.remove(payload["nonce"])
+        request.session[SESSION_NONCES] = nonces
+        oauth: dict[str, str] = payload["oauth"]
+        application = Application.objects.filter(client_id=oauth["client_id"]).first()
+        if application is None:
+            return self._refuse(request, "This app no longer exists.")
+        if request.POST.get("decision") != "allow":
+            return self._deny(application, oauth)
+        memberships = _eligible_memberships(request, application)
+        membership = next((m for m in memberships if m.tenant.slug == request.POST.get("tenant")), None)
+        if membership is None:
+            return self._refuse(request, "Choose one of your organisations for this app.")
+        plan = _plan(application, membership, payload["scopes"], fresh=False)
+        granted = plan.granted(request.POST.getlist("scope"))
+        if plan.blocked_required or not granted:
+            return self._deny(application, oauth)
+        consent_grant(
+            actor=request.user,
+            user=request.user,
+            tenant=membership.tenant,
+            application=application,
+            scopes=granted,
+        )
+        token_scopes = _token_scopes(
+            application, membership, granted, include_granted=payload["include_granted"]
+        )
+        return self._approve(request, application, oauth, membership, token_scopes)
+
+    def _approve(
+        self,
+        request: HttpRequest,
+        application: Application,
+        oauth: dict[str, str],
+        membership: Membership,
+        scopes: list[str],
+    ) -> HttpResponse:
+        credentials: dict[str, Any] = {k: v for k, v in oauth.items() if v}
+        credentials["tenant_id"] = membership.tenant_id
+        try:
+            uri, _headers, _body, _status = self.create_authorization_response(
+                request=request, scopes=" ".join(scopes), credentials=credentials, allow=True
+            )
+        except OAuthToolkitError as error:
+            return self.error_response(error, application)
+        return self.redirect(uri, application)
+
+    def _deny(self, application: Application, oauth: dict[str, str]) -> HttpResponse:
+        error = OAuthToolkitError(
+            error=AccessDeniedError(state=oauth.get("state") or None), redirect_uri=oauth["redirect_uri"]
+        )
+        return self.error_response(error, application)
+
+    def _refuse(self, request: HttpRequest, message: str) -> HttpResponse:
+        return render(request, "scopes/consent_error.html", {"message": message}, status=400)
+
+
+@login_required
+@never_cache
+def connected_apps(request: HttpRequest) -> HttpResponse:
+    """`/account/apps/`: what the user granted, per tenant, with revoke and remove-scope buttons."""
+    descriptions = registry().descriptions
+    consents = list(consents_of(request.user))
+    rows = [
+        {
+            "consent": consent,
+            "scopes": [(s.name, descriptions.get(s.name, s.name)) for s in consent.scopes.all()],
+        }
+        for consent in consents
+    ]
+    return render(request, "scopes/connected_apps.html", {"rows": rows})
+
+
+def _own_consent(request: HttpRequest, consent_id: int) -> Consent:
+    # Someone else's consent is "not found", exactly like a missing one.
+    return get_object_or_404(
+        Consent.objects.select_related("tenant", "application"), pk=consent_id, user=request.user
+    )
+
+
+@login_required
+@require_POST
+def consent_revoke_view(request: HttpRequest, consent_id: int) -> HttpResponse:
+    consent = _own_consent(request, consent_id)
+    consent_revoke(actor=request.user, consent=consent)
+    return redirect("account-apps")
+
+
+@login_required
+@require_POST
+def consent_remove_scopes_view(request: HttpRequest, consent_id: int) -> HttpResponse:
+    consent = _own_consent(request, consent_id)
+    remove = [name for name in request.POST.getlist("scope") if name]
+    if remove:
+        consent_narrow(actor=request.user, consent=consent, remove=remove)
+    return redirect("account-apps")
+
+
+class AuthorizationServerMetadataView(OAuthServerMetadataView):
+    """RFC 8414 metadata, plus `scope_implications` so clients can normalise scopes as we do."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        data = json.loads(response.content)
+        implications = registry().implications
+        data["scope_implications"] = {
+            name: sorted(targets) for name, targets in sorted(implications.items()) if targets
+        }
+        data["code_challenge_methods_supported"] = ["S256"]
+        data["grant_types_supported"] = ["authorization_code", "refresh_token"]
+        data["response_types_supported"] = ["code"]
+        result = JsonResponse(data)
+        result["Access-Control-Allow-Origin"] = "*"
+        return result
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectionView(OAuthLibMixin, View):
+    """RFC 7662 introspection for confidential clients (resource servers), with the token's tenant."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not self.authenticate_client(request) or not self._caller_is_confidential(request):
+            response = JsonResponse({"error": "invalid_client"}, status=401)
+            response["WWW-Authenticate"] = 'Basic realm="introspection"'
+            return response
+        value = request.POST.get("token", "")
+        if not value:
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": "token is missing"}, status=400
+            )
+        return JsonResponse(self._describe(value))
+
+    def _caller_is_confidential(self, request: HttpRequest) -> bool:
+        core = self.get_oauthlib_core()
+        oauthlib_request = core._get_oauthlib_request(request)
+        core.server.request_validator.authenticate_client(oauthlib_request)
+        client = getattr(oauthlib_request, "client", None)
+        return client is not None and client.client_type == Application.CLIENT_CONFIDENTIAL
+
+    @staticmethod
+    def _describe(value: str) -> dict[str, Any]:
+        checksum = hashlib.sha256(value.encode("utf-8")).hexdigest()
+        token = (
+            AccessToken.objects.select_related("user", "application", "tenant")
+            .filter(token_checksum=checksum)
+            .first()
+        )
+        if token is None or not token.is_valid() or not token.tenant.is_active:
+            return {"active": False}
+        if not Membership.objects.filter(user_id=token.user_id, tenant_id=token.tenant_id).exists():
+            return {"active": False}
+        return {
+            "active": True,
+            "scope": " ".join(normalise(token.scope.split(), registry().implications)),
+            "client_id": token.application.client_id,
+            "username": token.user.get_username(),
+            "exp": calendar.timegm(token.expires.utctimetuple()),
+            "tenant": token.tenant.slug,
+            "token_type": "Bearer",
+        }
