@@ -26,6 +26,7 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
 from oauth2_provider.views.metadata import OAuthServerMetadataView
 from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2 import AccessDeniedError, InvalidRequestError
 
 from accounts.models import Membership
@@ -337,7 +338,7 @@ class IntrospectionView(OAuthLibMixin, View):
     """RFC 7662 introspection for confidential clients (resource servers), with the token's tenant."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not self.authenticate_client(request) or not self._caller_is_confidential(request):
+        if not self._authenticated_confidential_client(request):
             response = JsonResponse({"error": "invalid_client"}, status=401)
             response["WWW-Authenticate"] = 'Basic realm="introspection"'
             return response
@@ -348,10 +349,13 @@ class IntrospectionView(OAuthLibMixin, View):
             )
         return JsonResponse(self._describe(value))
 
-    def _caller_is_confidential(self, request: HttpRequest) -> bool:
+    def _authenticated_confidential_client(self, request: HttpRequest) -> bool:
+        """Only a confidential client (a resource server with a secret) may introspect tokens."""
         core = self.get_oauthlib_core()
-        oauthlib_request = core._get_oauthlib_request(request)
-        core.server.request_validator.authenticate_client(oauthlib_request)
+        uri, http_method, body, headers = core._extract_params(request)
+        oauthlib_request = OauthlibRequest(uri, http_method, body, headers)
+        if not core.server.request_validator.authenticate_client(oauthlib_request):
+            return False
         client = getattr(oauthlib_request, "client", None)
         return client is not None and client.client_type == Application.CLIENT_CONFIDENTIAL
 

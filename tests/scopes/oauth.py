@@ -66,6 +66,11 @@ class Flow:
         }
         return self.client.post("/o/authorize/", data)
 
+    def authorize(self, **consent_kwargs):
+        """Start, and consent if a page is shown (remembered consent answers without one)."""
+        page = self.start()
+        return page if page.status_code == 302 else self.consent(page, **consent_kwargs)
+
     @staticmethod
     def redirect_params(response) -> dict[str, str]:
         assert response.status_code == 302, response.content[:500]
