@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from rest_framework.test import APIClient
 
 from accounts.constants import RoleName
@@ -50,7 +52,15 @@ class World:
 
 
 @pytest.fixture
-def world(db) -> World:
+def seeded(db) -> None:
+    """The seeded registry and roles; re-seeded after a transactional (live server) test flushed them."""
+    if not Role.objects.filter(tenant=None).exists():
+        seed_migration = import_module("scopes.migrations.0002_seed_scopes_and_roles")
+        seed_migration.seed(django_apps, None)
+
+
+@pytest.fixture
+def world(seeded) -> World:
     roles = {r.name: r for r in Role.objects.filter(tenant=None)}
     acme = TenantFactory(slug="acme", name="Acme")
     globex = TenantFactory(slug="globex", name="Globex")
