@@ -10,3 +10,28 @@ class RoleName(StrEnum):
     ADMIN = "Admin"
     MEMBER = "Member"
     GUEST = "Guest"
+
+
+class AuditAction(StrEnum):
+    """What an audit event records; stable codes for filters and for machines."""
+
+    CONSENT_GRANTED = "consent.granted"
+    CONSENT_NARROWED = "consent.narrowed"
+    CONSENT_REVOKED = "consent.revoked"
+    TOKEN_REVOKED = "token.revoked"
+    MEMBERSHIP_CREATED = "membership.created"
+    MEMBERSHIP_CHANGED = "membership.changed"
+    MEMBERSHIP_REMOVED = "membership.removed"
+    ROLE_CREATED = "role.created"
+    ROLE_CHANGED = "role.changed"
+    ROLE_DELETED = "role.deleted"
+    GRANT_CREATED = "grant.created"
+    GRANT_CHANGED = "grant.changed"
+    GRANT_DELETED = "grant.deleted"
+    SCOPE_CREATED = "scope.created"
+    SCOPE_CHANGED = "scope.changed"
+    SCOPE_DELETED = "scope.deleted"
+    APPLICATION_CREATED = "application.created"
+    APPLICATION_CHANGED = "application.changed"
+    APPLICATION_DELETED = "application.deleted"
+    TENANT_CHANGED = "tenant.changed"

@@ -88,3 +88,29 @@ class Membership(models.Model):
     def clean(self) -> None:
         if self.role_id and self.tenant_id and not self.role.usable_in(self.tenant_id):
             raise ValidationError({"role": "This role belongs to another tenant."})
+
+
+class AuditEvent(models.Model):
+    """One permission-relevant change: who did what to which object, with before and after.
+
+    Lives in `accounts` (the bottom layer) so every app can write it. Read-only in the admin.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=150, blank=True, help_text="Kept if the actor is deleted.")
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    tenant_label = models.CharField(max_length=63, blank=True, help_text="Kept if the tenant is deleted.")
+    action = models.CharField(max_length=40, db_index=True)
+    target_type = models.CharField(max_length=60)
+    target_id = models.CharField(max_length=40, blank=True)
+    target_label = models.CharField(max_length=300, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "created_at"], name="auditevent_tenant_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label or 'system'} {self.action} {self.target_label}"

@@ -9,7 +9,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.constants import AuditAction
 from accounts.models import Tenant, User
+from accounts.services import audit_record
 from scopes.consent import cap_scopes
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, Consent, RefreshToken, Scope
@@ -81,8 +83,17 @@ def consent_narrow(*, actor: User, consent: Consent, remove: Iterable[str]) -> C
     if not remaining:
         consent_revoke(actor=actor, consent=consent)
         return None
+    before = sorted(s.name for s in consent.scopes.all())
     consent.scopes.set(Scope.objects.filter(name__in=remaining))
     consent.save(update_fields=["updated_at"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.CONSENT_NARROWED,
+        target=consent,
+        tenant=consent.tenant,
+        before={"scopes": before},
+        after={"scopes": sorted(remaining)},
+    )
     allowed = closure(remaining, implications)
     access, refresh = _grant_tokens(user=consent.user, tenant=consent.tenant, application=consent.application)
     for token in access.select_for_update():
@@ -101,6 +112,14 @@ def consent_narrow(*, actor: User, consent: Consent, remove: Iterable[str]) -> C
 def consent_revoke(*, actor: User, consent: Consent) -> None:
     """Forget a consent and kill every access and refresh token of that grant, at once."""
     access, refresh = _grant_tokens(user=consent.user, tenant=consent.tenant, application=consent.application)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CONSENT_REVOKED,
+        target=consent,
+        tenant=consent.tenant,
+        before={"scopes": sorted(s.name for s in consent.scopes.all())},
+        after={"access_tokens_revoked": access.count(), "refresh_tokens_revoked": refresh.count()},
+    )
     refresh.update(revoked=timezone.now())
     access.delete()
     Consent.objects.filter(pk=consent.pk).delete()
