@@ -2,10 +2,145 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from accounts.models import Membership, Role, Tenant, User
+from accounts.constants import AuditAction
+from accounts.models import AuditEvent, Membership, Role, Tenant, User
+from accounts.services import audit_record
+
+SECRET_FIELDS = {"password", "client_secret", "token", "token_checksum", "code"}
+
+
+def snapshot(obj: models.Model) -> dict[str, Any]:
+    """A JSON-able picture of a row for the audit log: fields and many-to-many names, no secrets."""
+    data: dict[str, Any] = {}
+    for f in obj._meta.concrete_fields:
+        if f.name in SECRET_FIELDS or f.primary_key:
+            continue
+        value = getattr(obj, f.attname)
+        data[f.name] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+    if obj.pk:
+        for f in obj._meta.many_to_many:
+            data[f.name] = sorted(str(o) for o in getattr(obj, f.name).all())
+    return data
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Writes an audit row for every add, change and delete made through this admin, with before/after.
+
+    Rows changed in inlines are recorded too, each as its own event. Subclasses name the actions.
+    """
+
+    audit_actions: tuple[AuditAction, AuditAction, AuditAction] | None = None
+    inline_audit_actions: dict[type[models.Model], tuple[AuditAction, AuditAction, AuditAction]] = {}
+
+    def audit_tenant(self, obj: models.Model) -> Tenant | None:
+        tenant = getattr(obj, "tenant", None)
+        return tenant if isinstance(tenant, Tenant) else None
+
+    def save_model(self, request: HttpRequest, obj: models.Model, form: Any, change: bool) -> None:
+        request._audit_before = snapshot(type(obj)._default_manager.get(pk=obj.pk)) if change else None  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if self.audit_actions is None:
+            return
+        obj = form.instance
+        before = getattr(request, "_audit_before", None)
+        after = snapshot(obj)
+        if change and before == after:
+            return
+        created, changed, _deleted = self.audit_actions
+        audit_record(
+            actor=request.user,
+            action=changed if change else created,
+            target=obj,
+            tenant=self.audit_tenant(obj),
+            before=before,
+            after=after,
+        )
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        actions = self.inline_audit_actions.get(formset.model)
+        if actions is None:
+            super().save_formset(request, form, formset, change)
+            return
+        created, changed, deleted = actions
+        befores = {
+            f.instance.pk: snapshot(type(f.instance)._default_manager.get(pk=f.instance.pk))
+            for f in formset.initial_forms
+            if f.instance.pk and f.has_changed()
+        }
+        doomed = [(f.instance, snapshot(f.instance)) for f in formset.deleted_forms if f.instance.pk]
+        super().save_formset(request, form, formset, change)
+        for obj, before in doomed:
+            audit_record(
+                actor=request.user, action=deleted, target=obj, tenant=self.audit_tenant(obj), before=before
+            )
+        for obj in formset.new_objects:
+            audit_record(
+                actor=request.user,
+                action=created,
+                target=obj,
+                tenant=self.audit_tenant(obj),
+                after=snapshot(obj),
+            )
+        for obj, _fields in formset.changed_objects:
+            audit_record(
+                actor=request.user,
+                action=changed,
+                target=obj,
+                tenant=self.audit_tenant(obj),
+                before=befores.get(obj.pk),
+                after=snapshot(obj),
+            )
+
+    def delete_model(self, request: HttpRequest, obj: models.Model) -> None:
+        if self.audit_actions is not None:
+            audit_record(
+                actor=request.user,
+                action=self.audit_actions[2],
+                target=obj,
+                tenant=self.audit_tenant(obj),
+                before=snapshot(obj),
+            )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log: read-only, filterable by tenant, actor, action and date."""
+
+    list_display = ["created_at", "actor_label", "tenant_label", "action", "target_label"]
+    list_filter = [
+        "action",
+        ("tenant", admin.RelatedOnlyFieldListFilter),
+        ("actor", admin.RelatedOnlyFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["actor_label", "tenant_label", "target_label", "action"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class MembershipInline(admin.TabularInline):
@@ -27,8 +162,17 @@ class UserMembershipInline(MembershipInline):
     autocomplete_fields = ["tenant", "role"]
 
 
+MEMBERSHIP_ACTIONS = (
+    AuditAction.MEMBERSHIP_CREATED,
+    AuditAction.MEMBERSHIP_CHANGED,
+    AuditAction.MEMBERSHIP_REMOVED,
+)
+
+
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(AuditedAdmin):
+    audit_actions = (AuditAction.TENANT_CHANGED, AuditAction.TENANT_CHANGED, AuditAction.TENANT_CHANGED)
+    inline_audit_actions = {Membership: MEMBERSHIP_ACTIONS}
     list_display = ["name", "slug", "is_active", "member_count", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
@@ -41,13 +185,15 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedAdmin, DjangoUserAdmin):
+    inline_audit_actions = {Membership: MEMBERSHIP_ACTIONS}
     list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active"]
     inlines = [UserMembershipInline]
 
 
 @admin.register(Role)
-class RoleAdmin(admin.ModelAdmin):
+class RoleAdmin(AuditedAdmin):
+    audit_actions = (AuditAction.ROLE_CREATED, AuditAction.ROLE_CHANGED, AuditAction.ROLE_DELETED)
     list_display = ["name", "tenant", "description"]
     list_filter = [("tenant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "description", "tenant__name", "tenant__slug"]
@@ -55,7 +201,8 @@ class RoleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedAdmin):
+    audit_actions = MEMBERSHIP_ACTIONS
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["tenant", "role"]
     search_fields = ["user__username", "user__email", "tenant__name", "tenant__slug"]

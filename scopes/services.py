@@ -10,13 +10,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.constants import AuditAction
-from accounts.models import Tenant, User
+from accounts.models import Membership, Role, Tenant, User
 from accounts.services import audit_record
 from scopes.consent import cap_scopes
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, Consent, RefreshToken, Scope
-from scopes.registry import closure, find_cycle
-from scopes.selectors import implication_graph, registry
+from scopes.registry import closure, find_cycle, grant_reaches, wider_reach
+from scopes.selectors import implication_graph, registry, role_reaches
 
 
 def check_implications(*, scope_name: str, implies: Iterable[str]) -> None:
@@ -123,3 +123,74 @@ def consent_revoke(*, actor: User, consent: Consent) -> None:
     refresh.update(revoked=timezone.now())
     access.delete()
     Consent.objects.filter(pk=consent.pk).delete()
+
+
+def _actor_reaches(actor: User, tenant: Tenant) -> dict[str, str]:
+    membership = Membership.objects.filter(user=actor, tenant=tenant).only("role_id").first()
+    return role_reaches(membership.role_id) if membership else {}
+
+
+def check_no_escalation(*, actor: User, tenant: Tenant | None, reaches: dict[str, str]) -> None:
+    """Refuse to let a non-superuser hand out a scope at a reach they do not hold in that tenant."""
+    if actor.is_superuser:
+        return
+    mine = _actor_reaches(actor, tenant) if tenant is not None else {}
+    beyond = sorted(
+        f"{scope} ({reach})"
+        for scope, reach in reaches.items()
+        if wider_reach(mine.get(scope), reach) != mine.get(scope)
+    )
+    if beyond:
+        where = f"in {tenant.name}" if tenant is not None else "globally"
+        raise ValidationError(
+            "You cannot give %(what)s %(where)s: your own role does not hold it.",
+            code="escalation",
+            params={"what": ", ".join(beyond), "where": where},
+        )
+
+
+def check_role_assignable(*, actor: User, tenant: Tenant, role: Role) -> None:
+    """A non-superuser may give only a role whose grants they hold themselves in that tenant."""
+    check_no_escalation(actor=actor, tenant=tenant, reaches=role_reaches(role.pk))
+
+
+def check_grants_assignable(*, actor: User, tenant: Tenant | None, grants: Iterable[tuple[str, str]]) -> None:
+    """A non-superuser may give a role only grants they hold themselves in that tenant."""
+    check_no_escalation(actor=actor, tenant=tenant, reaches=grant_reaches(grants, registry().implications))
+
+
+@transaction.atomic
+def tokens_revoke(
+    *, actor: User, access_tokens: Iterable[AccessToken] = (), refresh_tokens: Iterable[RefreshToken] = ()
+) -> int:
+    """Revoke tokens now (access tokens are deleted, refresh tokens marked revoked), with an audit row each."""
+    count = 0
+    now = timezone.now()
+    for token in access_tokens:
+        audit_record(
+            actor=actor,
+            action=AuditAction.TOKEN_REVOKED,
+            target=token,
+            tenant=token.tenant,
+            before={
+                "kind": "access",
+                "user": token.user.get_username() if token.user else None,
+                "scope": token.scope,
+            },
+        )
+        RefreshToken.objects.filter(access_token=token, revoked__isnull=True).update(revoked=now)
+        token.delete()
+        count += 1
+    for token in refresh_tokens:
+        if token.revoked is not None:
+            continue
+        audit_record(
+            actor=actor,
+            action=AuditAction.TOKEN_REVOKED,
+            target=token,
+            tenant=token.tenant,
+            before={"kind": "refresh", "user": token.user.get_username()},
+        )
+        token.revoke()
+        count += 1
+    return count

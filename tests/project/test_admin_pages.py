@@ -6,6 +6,8 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.constants import RoleName
+from accounts.services import membership_set
 from scopes.models import Grant, IDToken, RefreshToken, Scope
 from tests.factories import AccessTokenFactory, ConsentFactory
 
@@ -45,6 +47,9 @@ def test_change_pages_load(superuser_client, world, model):
     )
     IDToken.objects.create(user=world.member_a, application=world.app, expires=timezone.now())
     Group.objects.create(name="Support")
+    membership_set(
+        actor=world.owner_a, user=world.outsider, tenant=world.acme, role=world.role(RoleName.GUEST)
+    )
     obj = model._default_manager.first()
     assert obj is not None, f"the test world needs a {model._meta.label} row"
     opts = model._meta
