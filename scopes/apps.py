@@ -6,3 +6,7 @@ class ScopesConfig(AppConfig):
 
     name = "scopes"
     verbose_name = "Scopes, apps and consent"
+
+    def ready(self) -> None:
+        from scopes import signals  # noqa: F401  (connects cache invalidation)
+        from scopes.api import schema  # noqa: F401  (registers the OpenAPI security scheme)
