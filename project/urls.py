@@ -1,8 +1,21 @@
 """URL wiring only: each app owns its own routes."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularSwaggerOauthRedirectView,
+    SpectacularSwaggerView,
+)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/t/<slug:tenant_slug>/", include("photos.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/oauth2-redirect.html",
+        SpectacularSwaggerOauthRedirectView.as_view(),
+        name="api-docs-oauth2-redirect",
+    ),
 ]
