@@ -28,7 +28,9 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (4, 3), **save: object
     return buffer.getvalue()
 
 
-def upload(name: str = "cat.png", data: bytes | None = None, content_type: str = "image/png") -> SimpleUploadedFile:
+def upload(
+    name: str = "cat.png", data: bytes | None = None, content_type: str = "image/png"
+) -> SimpleUploadedFile:
     """A file as a multipart upload would carry it."""
     return SimpleUploadedFile(name, image_bytes() if data is None else data, content_type=content_type)
 
