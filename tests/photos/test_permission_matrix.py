@@ -16,7 +16,7 @@ from scopes.constants import ScopeName as S
 from tests.factories import AlbumFactory, PhotoFactory
 from tests.photos.conftest import upload
 
-T, O, X = "tenant", "own", None  # reach of the role's grant: whole tenant, own objects, no grant
+T, O, X = "tenant", "own", None  # noqa: E741 - reach of the role's grant: whole tenant, own objects, no grant
 
 # endpoint:        method,  path,                 scope needed,      Owner Admin Member Guest
 TABLE: dict[str, tuple[str, str, S, tuple[str | None, ...]]] = {
@@ -49,7 +49,7 @@ SUCCESS = {"GET": 200, "POST": 201, "PATCH": 200, "DELETE": 204}
 
 def expected(endpoint: str, role: str, target: str | None, scope_present: bool, same_tenant: bool):
     """(status, reason) for one cell, following DESIGN.md's steps in order."""
-    method, path, _scope, reaches = TABLE[endpoint]
+    method, _path, _scope, reaches = TABLE[endpoint]
     if not same_tenant or role == "non-member":
         return 404, "not_found"
     if not scope_present:
@@ -77,8 +77,15 @@ def cells():
                             target,
                             scope_present,
                             same_tenant,
-                            id=f"{endpoint}-{role}-{target or 'collection'}-"
-                            f"{'scope' if scope_present else 'noscope'}-{'tenant' if same_tenant else 'othertenant'}",
+                            id="-".join(
+                                [
+                                    endpoint,
+                                    role,
+                                    target or "collection",
+                                    "scope" if scope_present else "noscope",
+                                    "tenant" if same_tenant else "othertenant",
+                                ]
+                            ),
                         )
 
 
