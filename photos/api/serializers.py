@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
@@ -19,6 +21,7 @@ class OwnerSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class TenantAlbumField(serializers.PrimaryKeyRelatedField):
     """An album id looked up inside the request's tenant only: another tenant's id is "does not exist"."""
 
@@ -63,6 +66,7 @@ class PhotoSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(OpenApiTypes.URI)
     def get_image_url(self, photo: Photo) -> str:
         request = self.context.get("request")
         slug = self.context["view"].tenant.slug

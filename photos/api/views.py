@@ -10,6 +10,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -58,6 +60,14 @@ def _django_to_drf(exc: DjangoValidationError) -> ValidationError:
     return ValidationError(exc.messages)
 
 
+@extend_schema(
+    parameters=[
+        OpenApiParameter("album", OpenApiTypes.INT, description="Only photos in this album (list only)."),
+        OpenApiParameter(
+            "owner", OpenApiTypes.STR, enum=["me"], description="`me`: only your photos (list only)."
+        ),
+    ]
+)
 class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Photos in the tenant: list and upload, read, change, delete, and the image bytes."""
 
@@ -95,6 +105,16 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
             owner_id = self.request.user.pk
         return selectors.photos_filtered(queryset, album_id=album_id, owner_id=owner_id)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("album", OpenApiTypes.INT, description="Only photos in this album."),
+            OpenApiParameter("owner", OpenApiTypes.STR, enum=["me"], description="`me`: only your photos."),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Photos the caller may see, newest first, one cursor page at a time."""
+        return super().list(request, *args, **kwargs)
+
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         if self.action == "create":
             return PhotoUploadSerializer
@@ -102,6 +122,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
             return PhotoUpdateSerializer
         return PhotoSerializer
 
+    @extend_schema(request={"multipart/form-data": PhotoUploadSerializer}, responses={201: PhotoSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Upload a photo (multipart/form-data) as the token's user, in the URL's tenant."""
         upload = self.get_serializer(data=request.data)
@@ -124,6 +145,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
             raise _django_to_drf(exc) from exc
         return Response(PhotoSerializer(photo, context=self.get_serializer_context()).data, status=201)
 
+    @extend_schema(request=PhotoUpdateSerializer, responses={200: PhotoSerializer})
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Change title, description or album of a photo."""
         photo = self.get_object()
@@ -140,6 +162,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
         services.photo_delete(actor=request.user, photo=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
     def image(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
         """The stored image bytes, with the content type validation found."""
         photo: Photo = self.get_object()
