@@ -44,7 +44,9 @@ def tenant_problem(context: AuthorizationContext, tenant_slug: str) -> str | Non
     return None
 
 
-def restrict(queryset: models.QuerySet, *, tenant: Tenant, user_id: int, reach: str | None, owner_field: str):
+def restrict(
+    queryset: models.QuerySet, *, tenant: Tenant, user_id: int, reach: str | None, owner_field: str
+) -> models.QuerySet:
     """The list filter for a reach: `tenant` -> all of the tenant's rows, `own` -> the user's, else none.
 
     The single-object check uses the same reach (`Decision.visible_reach`), so the two cannot drift.

@@ -36,6 +36,8 @@ class TenantScopedMixin:
     # The scope whose grant decides which objects are visible at all (lists, 404s).
     read_scope: ClassVar[ScopeName | None] = None
     owner_field: ClassVar[str] = "owner"
+    # OPTIONS metadata would build serializers and querysets outside any decision: not offered.
+    metadata_class = None
 
     tenant: Tenant | None = None
     decision: Decision | None = None

@@ -278,3 +278,25 @@ def test_put_is_405_and_post_on_detail_is_405(world, api_client, photos):
     client = api_client(world.owner_a, world.acme, [S.PHOTOS_WRITE])
     assert client.put(f"/api/t/acme/photos/{photos['a1'].pk}/", {}).status_code == 405
     assert client.post(f"/api/t/acme/photos/{photos['a1'].pk}/", {}).status_code == 405
+
+
+@pytest.mark.parametrize("url", ["/api/t/acme/photos/", "/api/t/acme/photos/1/", "/api/t/acme/me/"])
+def test_options_is_405_not_a_leak_or_a_500(world, api_client, url):
+    client = api_client(world.member_a, world.acme, [S.PHOTOS_READ])
+    assert client.options(url).status_code == 405
+    assert api_client(world.member_b, world.globex, [S.PHOTOS_READ]).options(url).status_code == 404
+
+
+def test_tenant_querysets_fail_closed_without_a_tenant():
+    from accounts.querysets import TenantMissing
+
+    with pytest.raises(TenantMissing):
+        Photo.objects.for_tenant(None)
+
+
+def test_the_base_viewset_refuses_to_build_a_queryset_before_authorization(db):
+    from accounts.querysets import TenantMissing
+    from photos.api.views import PhotoViewSet
+
+    with pytest.raises(TenantMissing):
+        PhotoViewSet().get_queryset()
