@@ -211,10 +211,12 @@ OAUTH2_PROVIDER = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["scopes.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # The API's answers (401/403/404/400 bodies and WWW-Authenticate) follow DESIGN.md's table.
+    "EXCEPTION_HANDLER": "scopes.api.exceptions.api_exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -225,6 +227,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Swagger UI signs in through the demo public client with PKCE (seeded by `manage.py seed_demo`);
+    # its redirect page /api/docs/oauth2-redirect.html is served from the sidecar.
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True},
+    "SWAGGER_UI_OAUTH2_CONFIG": {
+        "clientId": "demo-photos-client",
+        "usePkceWithAuthorizationCodeGrant": True,
+        "scopes": "profile.read photos.read albums.read",
+    },
+    "SCHEMA_PATH_PREFIX": r"/api/t/[^/]+/",
 }
 
 # Uploads: bounded in bytes and in decoded pixels (decompression bombs).

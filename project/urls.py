@@ -3,9 +3,22 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularSwaggerOauthRedirectView,
+    SpectacularSwaggerView,
+)
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="account-apps", permanent=False)),
     path("admin/", admin.site.urls),
     path("", include("scopes.urls")),
+    path("api/t/<slug:tenant_slug>/", include("photos.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/oauth2-redirect.html",
+        SpectacularSwaggerOauthRedirectView.as_view(),
+        name="api-docs-oauth2-redirect",
+    ),
 ]

@@ -9,3 +9,4 @@ class ScopesConfig(AppConfig):
 
     def ready(self) -> None:
         from scopes import signals  # noqa: F401  (connects cache invalidation)
+        from scopes.api import schema  # noqa: F401  (registers the OpenAPI security scheme)

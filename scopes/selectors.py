@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from accounts.models import Tenant, User
 from scopes.consent import AppScope
-from scopes.models import Application, ApplicationScope, Consent, RoleGrant, Scope
+from scopes.models import AccessToken, Application, ApplicationScope, Consent, RoleGrant, Scope
 from scopes.registry import grant_reaches
 
 REGISTRY_CACHE_KEY = "scopes:registry:v1"
@@ -98,3 +100,73 @@ def scope_usage(scope: Scope) -> dict[str, list[str]]:
         usage["applications"].append(str(link.application))
     usage["implied_by"] = [s.name for s in scope.implied_by.all()]
     return dict(usage)
+
+
+@dataclass(frozen=True)
+class AuthorizationContext:
+    """Everything a request's authorization needs, read together at request time."""
+
+    token_id: int
+    token_scopes: tuple[str, ...]
+    expires: datetime
+    user: User | None
+    tenant: Tenant
+    role_id: int | None
+    role_name: str | None
+    role_grants: tuple[tuple[str, str], ...]
+
+    @property
+    def is_member(self) -> bool:
+        return self.role_id is not None
+
+    def problem(self, now: datetime) -> str | None:
+        """Why the token itself cannot be used (None: it can)."""
+        if now >= self.expires:
+            return "the token has expired"
+        if self.user is None or not self.user.is_active:
+            return "the token's user is not active"
+        return None
+
+
+def token_checksum(raw_token: str) -> str:
+    """How DOT indexes access tokens: the SHA-256 of the raw token."""
+    return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
+
+
+def authorization_context(raw_token: str) -> AuthorizationContext | None:
+    """Token, user, tenant, the user's membership there and its role grants, in ONE query.
+
+    The token row is joined to its user and tenant, and (left outer) to the user's membership
+    in the token's tenant, its role and the role's grants: one row per grant. None when no such
+    token exists (unknown or revoked: DOT deletes revoked access tokens). This is the one place
+    a later cache plugs in.
+    """
+    rows = list(
+        AccessToken.objects.filter(token_checksum=token_checksum(raw_token))
+        .select_related("user", "tenant")
+        .annotate(
+            membership=FilteredRelation(
+                "user__memberships", condition=Q(user__memberships__tenant_id=F("tenant_id"))
+            ),
+            ctx_role_id=F("membership__role_id"),
+            ctx_role_name=F("membership__role__name"),
+            ctx_grant_scope=F("membership__role__grants__scope__name"),
+            ctx_grant_reach=F("membership__role__grants__reach"),
+        )
+    )
+    if not rows:
+        return None
+    first = rows[0]
+    grants = tuple(
+        sorted((row.ctx_grant_scope, row.ctx_grant_reach) for row in rows if row.ctx_grant_scope is not None)
+    )
+    return AuthorizationContext(
+        token_id=first.pk,
+        token_scopes=tuple(first.scope.split()),
+        expires=first.expires,
+        user=first.user,
+        tenant=first.tenant,
+        role_id=first.ctx_role_id,
+        role_name=first.ctx_role_name,
+        role_grants=grants,
+    )

@@ -115,3 +115,11 @@ def api_client(mint_token: MintToken) -> Callable[..., APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty cache: rolled-back registry edits must not leak through it."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -110,3 +110,28 @@ class AccessTokenFactory(factory.django.DjangoModelFactory):
     token = factory.LazyFunction(lambda: secrets.token_urlsafe(32))
     expires = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=1))
     scope = "profile.read"
+
+
+class AlbumFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "photos.Album"
+
+    tenant = factory.SubFactory(TenantFactory)
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"Album {n}")
+
+
+class PhotoFactory(factory.django.DjangoModelFactory):
+    """A photo row whose file is a tiny PNG written to the configured storage."""
+
+    class Meta:
+        model = "photos.Photo"
+
+    tenant = factory.SubFactory(TenantFactory)
+    owner = factory.SubFactory(UserFactory)
+    title = factory.Sequence(lambda n: f"Photo {n}")
+    image = factory.django.FileField(filename="p.png", data=b"\x89PNG\r\n\x1a\n-not-decoded-in-tests")
+    content_type = "image/png"
+    byte_size = 24
+    width = 4
+    height = 3

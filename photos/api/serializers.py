@@ -1,0 +1,98 @@
+"""Shapes of photos and albums on the wire. Tenant and owner are never read from the body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import User
+from photos.models import Album, Photo
+
+
+class OwnerSerializer(serializers.ModelSerializer):
+    """Who owns an object, as much as any member of the tenant may see."""
+
+    class Meta:
+        model = User
+        fields = ["id", "username"]
+        read_only_fields = fields
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class TenantAlbumField(serializers.PrimaryKeyRelatedField):
+    """An album id looked up inside the request's tenant only: another tenant's id is "does not exist"."""
+
+    def get_queryset(self) -> Any:
+        view = self.context["view"]
+        return Album.objects.for_tenant(view.tenant)
+
+
+class AlbumSerializer(serializers.ModelSerializer):
+    """An album as clients see and write it."""
+
+    owner = OwnerSerializer(read_only=True)
+
+    class Meta:
+        model = Album
+        fields = ["id", "name", "description", "owner", "created"]
+        read_only_fields = ["id", "owner", "created"]
+
+
+class PhotoSerializer(serializers.ModelSerializer):
+    """A photo's metadata; the bytes are at `image_url`."""
+
+    owner = OwnerSerializer(read_only=True)
+    album = serializers.PrimaryKeyRelatedField(read_only=True)
+    image_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Photo
+        fields = [
+            "id",
+            "title",
+            "description",
+            "album",
+            "owner",
+            "content_type",
+            "byte_size",
+            "width",
+            "height",
+            "image_url",
+            "created",
+            "updated",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_image_url(self, photo: Photo) -> str:
+        request = self.context.get("request")
+        slug = self.context["view"].tenant.slug
+        path = f"/api/t/{slug}/photos/{photo.pk}/image"
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class PhotoUploadSerializer(serializers.Serializer):
+    """A multipart upload: the file and optional metadata."""
+
+    image = serializers.FileField(allow_empty_file=True)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    album = TenantAlbumField(required=False, allow_null=True, default=None)
+
+
+class PhotoUpdateSerializer(serializers.Serializer):
+    """What PATCH may change; the image itself is immutable (upload a new photo instead)."""
+
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    album = TenantAlbumField(required=False, allow_null=True)
+
+
+class ScopeReachSerializer(serializers.Serializer):
+    """For `me/`: one scope, and the reach this token and role together allow (null: not allowed)."""
+
+    scope = serializers.CharField()
+    reach = serializers.CharField(allow_null=True)

@@ -1,0 +1,264 @@
+"""The photo, album and `me` endpoints under `/api/t/<tenant_slug>/`.
+
+Each view only declares which scope an action needs and parses input; the base viewset decides
+who may do what, and `photos.services` does the writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from photos import selectors, services
+from photos.api.serializers import (
+    AlbumSerializer,
+    PhotoSerializer,
+    PhotoUpdateSerializer,
+    PhotoUploadSerializer,
+)
+from photos.images import ImageRejected
+from photos.models import Album, Photo
+from scopes.api.viewsets import TenantScopedAPIView, TenantScopedViewSet
+from scopes.constants import ScopeName
+from scopes.decision import effective_permissions
+from scopes.registry import normalise
+from scopes.selectors import registry
+
+
+class NewestFirstCursorPagination(CursorPagination):
+    """Keyset pages over (tenant_id, -created, -id): page cost does not grow with the table."""
+
+    ordering = ("-created", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except NotFound as exc:
+            # DRF answers a bad cursor with 404; it is bad input, not a missing resource.
+            raise ValidationError({"cursor": ["The cursor is not valid."]}, code="invalid_cursor") from exc
+
+
+def _django_to_drf(exc: DjangoValidationError) -> ValidationError:
+    """Carry a service's ValidationError to the client as a 400."""
+    if hasattr(exc, "error_dict"):
+        return ValidationError(
+            {k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()}
+        )
+    return ValidationError(exc.messages)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("album", OpenApiTypes.INT, description="Only photos in this album (list only)."),
+        OpenApiParameter(
+            "owner", OpenApiTypes.STR, enum=["me"], description="`me`: only your photos (list only)."
+        ),
+    ]
+)
+class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """Photos in the tenant: list and upload, read, change, delete, and the image bytes."""
+
+    queryset = selectors.photo_base_queryset()
+    serializer_class = PhotoSerializer
+    pagination_class = NewestFirstCursorPagination
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    read_scope = ScopeName.PHOTOS_READ
+    owner_field = "owner"
+    action_scopes = {
+        "list": ScopeName.PHOTOS_READ,
+        "retrieve": ScopeName.PHOTOS_READ,
+        "image": ScopeName.PHOTOS_READ,
+        "create": ScopeName.PHOTOS_UPLOAD,
+        "partial_update": ScopeName.PHOTOS_UPDATE,
+        "destroy": ScopeName.PHOTOS_DELETE,
+    }
+
+    def narrow_queryset(self, queryset: Any) -> Any:
+        """`?album=<id>` and `?owner=me` on lists."""
+        if self.action != "list":
+            return queryset
+        params = self.request.query_params
+        album_id = None
+        raw_album = params.get("album")
+        if raw_album is not None:
+            if not raw_album.isdigit() or len(raw_album) > 18:
+                raise ValidationError({"album": ["Must be an album id."]}, code="invalid_filter")
+            album_id = int(raw_album)
+        owner_id = None
+        raw_owner = params.get("owner")
+        if raw_owner is not None:
+            if raw_owner != "me":
+                raise ValidationError({"owner": ["The only owner filter is 'me'."]}, code="invalid_filter")
+            owner_id = self.request.user.pk
+        return selectors.photos_filtered(queryset, album_id=album_id, owner_id=owner_id)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("album", OpenApiTypes.INT, description="Only photos in this album."),
+            OpenApiParameter("owner", OpenApiTypes.STR, enum=["me"], description="`me`: only your photos."),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Photos the caller may see, newest first, one cursor page at a time."""
+        return super().list(request, *args, **kwargs)
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        if self.action == "create":
+            return PhotoUploadSerializer
+        if self.action == "partial_update":
+            return PhotoUpdateSerializer
+        return PhotoSerializer
+
+    @extend_schema(request={"multipart/form-data": PhotoUploadSerializer}, responses={201: PhotoSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Upload a photo (multipart/form-data) as the token's user, in the URL's tenant."""
+        upload = self.get_serializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        file = upload.validated_data["image"]
+        try:
+            photo = services.photo_create(
+                actor=request.user,
+                tenant=self.tenant,
+                image=file,
+                filename=file.name or "",
+                size=file.size or 0,
+                title=upload.validated_data["title"],
+                description=upload.validated_data["description"],
+                album=upload.validated_data["album"],
+            )
+        except ImageRejected as exc:
+            raise ValidationError({"image": [exc.detail]}, code=exc.reason) from exc
+        except DjangoValidationError as exc:
+            raise _django_to_drf(exc) from exc
+        return Response(PhotoSerializer(photo, context=self.get_serializer_context()).data, status=201)
+
+    @extend_schema(request=PhotoUpdateSerializer, responses={200: PhotoSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Change title, description or album of a photo."""
+        photo = self.get_object()
+        changes = self.get_serializer(data=request.data, partial=True)
+        changes.is_valid(raise_exception=True)
+        try:
+            photo = services.photo_update(actor=request.user, photo=photo, **changes.validated_data)
+        except DjangoValidationError as exc:
+            raise _django_to_drf(exc) from exc
+        return Response(PhotoSerializer(photo, context=self.get_serializer_context()).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Delete a photo and, once committed, its file."""
+        services.photo_delete(actor=request.user, photo=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
+    def image(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
+        """The stored image bytes, with the content type validation found."""
+        photo: Photo = self.get_object()
+        try:
+            handle = photo.image.open("rb")
+        except FileNotFoundError as exc:
+            raise NotFound() from exc
+        response = FileResponse(handle, content_type=photo.content_type)
+        response["Content-Disposition"] = (
+            f'inline; filename="photo-{photo.pk}.{photo.image.name.rsplit(".", 1)[-1]}"'
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class AlbumViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    TenantScopedViewSet,
+):
+    """Albums in the tenant."""
+
+    queryset = selectors.album_base_queryset()
+    serializer_class = AlbumSerializer
+    pagination_class = NewestFirstCursorPagination
+    read_scope = ScopeName.ALBUMS_READ
+    owner_field = "owner"
+    action_scopes = {
+        "list": ScopeName.ALBUMS_READ,
+        "retrieve": ScopeName.ALBUMS_READ,
+        "create": ScopeName.ALBUMS_WRITE,
+        "partial_update": ScopeName.ALBUMS_WRITE,
+        "destroy": ScopeName.ALBUMS_WRITE,
+    }
+
+    def perform_create(self, serializer: AlbumSerializer) -> None:
+        serializer.instance = services.album_create(
+            actor=self.request.user,
+            tenant=self.tenant,
+            name=serializer.validated_data["name"],
+            description=serializer.validated_data.get("description", ""),
+        )
+
+    def perform_update(self, serializer: AlbumSerializer) -> None:
+        serializer.instance = services.album_update(
+            actor=self.request.user,
+            album=serializer.instance,
+            name=serializer.validated_data.get("name"),
+            description=serializer.validated_data.get("description"),
+        )
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Delete an album; its photos stay, outside any album."""
+        album: Album = self.get_object()
+        services.album_delete(actor=request.user, album=album)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeSerializer(serializers.Serializer):
+    """The caller, their role here, and what this token and role allow together."""
+
+    user = serializers.DictField()
+    tenant = serializers.DictField()
+    role = serializers.CharField()
+    token_scopes = serializers.ListField(child=serializers.CharField())
+    role_grants = serializers.DictField(child=serializers.CharField())
+    allowed = serializers.DictField(child=serializers.CharField(allow_null=True))
+
+
+class MeView(TenantScopedAPIView):
+    """`me/`: who the token acts for in this tenant and what it may do, per scope and reach."""
+
+    action_scopes = {"get": ScopeName.PROFILE_READ}
+    serializer_class = MeSerializer
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        context = request.auth
+        graph = registry().implications
+        user = request.user
+        return Response(
+            {
+                "user": {
+                    "id": user.pk,
+                    "username": user.username,
+                    "first_name": user.first_name,
+                    "last_name": user.last_name,
+                    "email": user.email,
+                },
+                "tenant": {"slug": context.tenant.slug, "name": context.tenant.name},
+                "role": context.role_name,
+                "token_scopes": normalise(context.token_scopes, graph),
+                "role_grants": dict(context.role_grants),
+                "allowed": effective_permissions(
+                    token_scopes=context.token_scopes, role_grants=context.role_grants, implications=graph
+                ),
+            }
+        )

@@ -1,0 +1,109 @@
+"""Every API refusal as DESIGN.md's table says: status, `WWW-Authenticate`, and a JSON body that says why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from scopes.authentication import REALM, InvalidToken
+from scopes.decision import Decision, Reason
+
+NOT_FOUND_BODY = {"error": "not_found", "reason": "not_found", "detail": "Not found."}
+
+
+class AccessRefused(exceptions.APIException):
+    """The decision function said no; the response is built from the decision alone."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(detail=decision.detail, code=str(decision.reason))
+        self.status_code = decision.status
+        self.decision = decision
+
+
+def not_found_response() -> Response:
+    """The one 404: identical for a missing id, another tenant's id and a tenant you cannot use."""
+    return Response(dict(NOT_FOUND_BODY), status=status.HTTP_404_NOT_FOUND)
+
+
+def refusal_response(decision: Decision) -> Response:
+    """Turn a refusal into its answer; 404s deliberately carry nothing that tells them apart."""
+    if decision.status == status.HTTP_404_NOT_FOUND:
+        return not_found_response()
+    if decision.reason == Reason.INVALID_TOKEN:
+        return invalid_token_response(decision.detail)
+    body = {
+        "error": "insufficient_scope" if decision.reason == Reason.SCOPE_MISSING else "forbidden",
+        "reason": str(decision.reason),
+        "detail": decision.detail,
+        "required_scopes": list(decision.required_scopes),
+        "granted_scopes": list(decision.granted_scopes),
+    }
+    response = Response(body, status=decision.status)
+    if decision.reason == Reason.SCOPE_MISSING:
+        needed = " ".join(decision.required_scopes)
+        response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}"'
+    return response
+
+
+def invalid_token_response(detail: str) -> Response:
+    """401 for a token that was sent but cannot be used (RFC 6750 section 3.1)."""
+    response = Response(
+        {"error": "invalid_token", "reason": "invalid_token", "detail": detail},
+        status=status.HTTP_401_UNAUTHORIZED,
+    )
+    response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="invalid_token"'
+    return response
+
+
+def _first_error(detail: Any) -> tuple[str, str]:
+    """The first (code, message) in a DRF error structure, for the top-level `reason`/`detail`."""
+    if isinstance(detail, dict):
+        for value in detail.values():
+            return _first_error(value)
+    if isinstance(detail, list) and detail:
+        return _first_error(detail[0])
+    if isinstance(detail, exceptions.ErrorDetail):
+        return str(detail.code or "invalid"), str(detail)
+    return "invalid", str(detail)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's exception handler for the API: stable `error`/`reason`/`detail` bodies everywhere."""
+    if isinstance(exc, AccessRefused):
+        return refusal_response(exc.decision)
+    if isinstance(exc, InvalidToken):
+        return invalid_token_response(str(exc.detail))
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        # No credentials at all: RFC 6750 section 3 says no error code in the challenge.
+        response = Response(
+            {
+                "error": "unauthorized",
+                "reason": "token_missing",
+                "detail": "This API needs an OAuth 2.0 access token: send 'Authorization: Bearer <token>'.",
+            },
+            status=status.HTTP_401_UNAUTHORIZED,
+        )
+        response["WWW-Authenticate"] = f'Bearer realm="{REALM}"'
+        return response
+    if isinstance(exc, Http404 | exceptions.NotFound):
+        return not_found_response()
+    if isinstance(exc, exceptions.ValidationError):
+        reason, detail = _first_error(exc.detail)
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return Response(
+            {"error": "invalid_request", "reason": reason, "detail": detail, "fields": fields},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        reason = codes if isinstance(codes, str) else "error"
+        response.data = {"error": reason, "reason": reason, "detail": str(exc.detail)}
+    return response

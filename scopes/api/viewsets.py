@@ -1,0 +1,91 @@
+"""The one base view for tenant resources: every tenant queryset in the API is built here.
+
+A resource viewset declares `action_scopes` (action -> ScopeName), `read_scope` and `owner_field`,
+and may narrow its queryset with `narrow_queryset`; it never overrides `get_queryset` to widen it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from rest_framework import viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Tenant
+from accounts.querysets import TenantMissing
+from scopes.authentication import BearerTokenAuthentication
+from scopes.constants import ScopeName
+from scopes.decision import Decision
+from scopes.permissions import TenantScopePermission, restrict
+from scopes.registry import normalise
+from scopes.selectors import AuthorizationContext, registry
+
+
+class TenantScopedMixin:
+    """Resolves `/api/t/<tenant_slug>/`, authorizes through the decision function, adds scope headers."""
+
+    authentication_classes: ClassVar[list[type]] = [BearerTokenAuthentication]
+    permission_classes: ClassVar[list[type]] = [TenantScopePermission]
+    # action name (viewsets) or lower-case HTTP method (plain views) -> the scope it needs.
+    action_scopes: ClassVar[Mapping[str, ScopeName]] = {}
+    # The scope whose grant decides which objects are visible at all (lists, 404s).
+    read_scope: ClassVar[ScopeName | None] = None
+    owner_field: ClassVar[str] = "owner"
+    # OPTIONS metadata would build serializers and querysets outside any decision: not offered.
+    metadata_class = None
+
+    tenant: Tenant | None = None
+    decision: Decision | None = None
+    accepted_oauth_scopes: list[str] | None = None
+
+    def required_scope(self, request: Request) -> str | None:
+        """The scope this request needs; None for a method the view does not offer (405)."""
+        key = getattr(self, "action", None) or request.method.lower()
+        if key == "head":
+            key = "get"
+        if key == "options":
+            return None
+        return self.action_scopes.get(key)
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        """Every answer to a valid token says what it has and what this endpoint accepts, as GitHub does."""
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        context = getattr(request, "_auth", None)
+        if isinstance(context, AuthorizationContext):
+            response["X-OAuth-Scopes"] = " ".join(normalise(context.token_scopes, registry().implications))
+            response["X-Accepted-OAuth-Scopes"] = " ".join(self.accepted_oauth_scopes or [])
+        return response
+
+
+class TenantScopedAPIView(TenantScopedMixin, APIView):
+    """A tenant endpoint that is not a collection of objects (`me/`); scopes keyed by HTTP method."""
+
+
+class TenantScopedViewSet(TenantScopedMixin, viewsets.GenericViewSet):
+    """Base for tenant-owned collections: tenant filter, then the reach of the caller's grant."""
+
+    http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> models.QuerySet:
+        """The tenant's rows the caller may see; fails closed when no tenant was resolved."""
+        if self.tenant is None or self.decision is None:
+            raise TenantMissing("A tenant queryset was asked for before the tenant was authorized.")
+        if self.queryset is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} must set `queryset`.")
+        queryset = restrict(
+            self.queryset.all(),
+            tenant=self.tenant,
+            user_id=self.request.user.pk,
+            reach=self.decision.visible_reach,
+            owner_field=self.owner_field,
+        )
+        return self.narrow_queryset(queryset)
+
+    def narrow_queryset(self, queryset: models.QuerySet) -> models.QuerySet:
+        """Resource filters (query parameters); may only narrow what `get_queryset` allows."""
+        return queryset

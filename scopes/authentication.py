@@ -1,0 +1,56 @@
+"""DRF authentication by OAuth 2.0 Bearer token (RFC 6750), loading the authorization context at once."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from accounts.models import User
+from scopes.selectors import AuthorizationContext, authorization_context
+
+REALM = "api"
+
+
+class InvalidToken(AuthenticationFailed):
+    """A Bearer token was sent but cannot be used: malformed, unknown, expired, revoked."""
+
+    default_code = "invalid_token"
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(detail=f"The access token is not valid: {problem}.", code="invalid_token")
+        self.problem = problem
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    """Reads `Authorization: Bearer <token>`; role, membership and grants are read with the token.
+
+    No other scheme is accepted (no session, no query-string token): a request without a
+    Bearer token is unauthenticated and gets `WWW-Authenticate: Bearer realm="api"`.
+    """
+
+    def authenticate(self, request: Request) -> tuple[User, AuthorizationContext] | None:
+        header = get_authorization_header(request)
+        if not header:
+            return None
+        try:
+            scheme, _, credentials = header.decode("latin-1").partition(" ")
+        except UnicodeDecodeError as exc:  # pragma: no cover - latin-1 decodes every byte
+            raise InvalidToken("the Authorization header cannot be read") from exc
+        if scheme.lower() != "bearer":
+            return None
+        credentials = credentials.strip()
+        if not credentials or any(ch.isspace() for ch in credentials):
+            raise InvalidToken("the Authorization header must be 'Bearer <token>'")
+        context = authorization_context(credentials)
+        if context is None:
+            raise InvalidToken("the token is unknown or has been revoked")
+        problem = context.problem(timezone.now())
+        if problem:
+            raise InvalidToken(problem)
+        assert context.user is not None
+        return context.user, context
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'Bearer realm="{REALM}"'

@@ -1,0 +1,185 @@
+"""The access decision (DESIGN.md, "The access decision"): one pure function every caller asks.
+
+No HTTP and no database: inputs are plain data, so the API, the list filter, the consent page and
+an admin "explain" page can never disagree. The steps run in order (token, tenant, scope, role,
+object) and the first failing step decides the answer; the trace records every step taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from scopes.constants import Reach
+from scopes.registry import Implications, closure, grant_reaches, normalise, wider_reach
+
+
+class Step(StrEnum):
+    """The checks, in the order they run."""
+
+    TOKEN = "token"
+    TENANT = "tenant"
+    SCOPE = "scope"
+    ROLE = "role"
+    OBJECT = "object"
+
+
+class Reason(StrEnum):
+    """Stable machine codes for why a request was refused."""
+
+    INVALID_TOKEN = "invalid_token"
+    TENANT_NOT_FOUND = "tenant_not_found"
+    SCOPE_MISSING = "scope_missing"
+    ROLE_FORBIDS = "role_forbids"
+    NOT_FOUND = "not_found"
+    NOT_OWNER = "not_owner"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the decision needs to know about one object: does it exist here, and whose is it."""
+
+    exists_in_tenant: bool
+    owner_is_user: bool = False
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One step of the decision, for people reading why."""
+
+    step: Step
+    passed: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer: allowed or not, the HTTP status and reason code, and the steps that led there."""
+
+    allowed: bool
+    status: int
+    reason: Reason | None
+    detail: str
+    required_scopes: tuple[str, ...]
+    granted_scopes: tuple[str, ...]
+    # The reach the action runs under (None when the role has no grant for it).
+    reach: str | None = None
+    # The reach that decides which objects the caller may see at all (list filter, 404s).
+    visible_reach: str | None = None
+    trace: tuple[TraceStep, ...] = field(default_factory=tuple)
+
+
+def accepted_scopes(action_scope: str, implications: Implications) -> list[str]:
+    """Every scope that would satisfy `action_scope`: itself and everything that implies it."""
+    names = set(implications) | {action_scope}
+    return sorted(name for name in names if action_scope in closure([name], implications))
+
+
+def decide(
+    *,
+    action_scope: str,
+    token_scopes: Iterable[str],
+    role_grants: Iterable[tuple[str, str]],
+    implications: Implications,
+    read_scope: str | None = None,
+    token_problem: str | None = None,
+    tenant_problem: str | None = None,
+    role_name: str | None = None,
+    tenant_name: str | None = None,
+    target: Target | None = None,
+) -> Decision:
+    """Decide one request: may this token, for this member, do `action_scope` (on `target`)?
+
+    `token_problem` / `tenant_problem` carry what the caller found while loading the token and
+    the tenant (None: no problem), so the trace covers every step. `read_scope` is the scope
+    whose grant decides visibility; it defaults to `action_scope`. `target` is None for actions
+    on a collection (list, create).
+    """
+    granted = tuple(normalise(token_scopes, implications))
+    required = (action_scope,)
+    trace: list[TraceStep] = []
+
+    def refuse(status: int, reason: Reason, detail: str, **extra: str | None) -> Decision:
+        return Decision(
+            allowed=False,
+            status=status,
+            reason=reason,
+            detail=detail,
+            required_scopes=required,
+            granted_scopes=granted,
+            trace=tuple(trace),
+            **extra,  # type: ignore[arg-type]
+        )
+
+    if token_problem:
+        trace.append(TraceStep(Step.TOKEN, False, token_problem))
+        return refuse(401, Reason.INVALID_TOKEN, f"The access token is not valid: {token_problem}.")
+    trace.append(TraceStep(Step.TOKEN, True, "token is valid"))
+
+    if tenant_problem:
+        trace.append(TraceStep(Step.TENANT, False, tenant_problem))
+        return refuse(404, Reason.TENANT_NOT_FOUND, "Not found.")
+    trace.append(TraceStep(Step.TENANT, True, "token, tenant and membership agree"))
+
+    token_closure = closure(token_scopes, implications)
+    if action_scope not in token_closure:
+        trace.append(TraceStep(Step.SCOPE, False, f"{action_scope} is not in the token's scopes"))
+        return refuse(
+            403,
+            Reason.SCOPE_MISSING,
+            f"This call needs the scope {action_scope}; the token was granted "
+            f"{' '.join(granted) or 'no scopes'}.",
+        )
+    trace.append(TraceStep(Step.SCOPE, True, f"token covers {action_scope}"))
+
+    reaches = grant_reaches(role_grants, implications)
+    reach = reaches.get(action_scope)
+    visible_reach = wider_reach(reaches.get(read_scope or action_scope), reach)
+    role_label = f"{role_name or 'your role'}" + (f" in {tenant_name}" if tenant_name else "")
+    if reach is None:
+        trace.append(TraceStep(Step.ROLE, False, f"role {role_label} has no grant covering {action_scope}"))
+        return refuse(
+            403,
+            Reason.ROLE_FORBIDS,
+            f"Your role {role_label} does not allow {action_scope}.",
+            visible_reach=visible_reach,
+        )
+    trace.append(TraceStep(Step.ROLE, True, f"role {role_label} grants {action_scope} on {reach} objects"))
+
+    if target is not None:
+        visible = target.exists_in_tenant and (visible_reach == Reach.TENANT or target.owner_is_user)
+        if not visible:
+            trace.append(TraceStep(Step.OBJECT, False, "object does not exist or is outside your reach"))
+            return refuse(404, Reason.NOT_FOUND, "Not found.", reach=reach, visible_reach=visible_reach)
+        if reach == Reach.OWN and not target.owner_is_user:
+            trace.append(TraceStep(Step.OBJECT, False, f"{action_scope} reaches only your own objects"))
+            return refuse(
+                403,
+                Reason.NOT_OWNER,
+                f"Your role {role_label} allows {action_scope} only on objects you own.",
+                reach=reach,
+                visible_reach=visible_reach,
+            )
+        trace.append(TraceStep(Step.OBJECT, True, "object is within reach"))
+
+    return Decision(
+        allowed=True,
+        status=200,
+        reason=None,
+        detail="Allowed.",
+        required_scopes=required,
+        granted_scopes=granted,
+        reach=reach,
+        visible_reach=visible_reach,
+        trace=tuple(trace),
+    )
+
+
+def effective_permissions(
+    *, token_scopes: Iterable[str], role_grants: Iterable[tuple[str, str]], implications: Implications
+) -> dict[str, str | None]:
+    """Per scope in the registry: the reach this token and role together allow (None: not allowed)."""
+    token_closure = closure(token_scopes, implications)
+    reaches: Mapping[str, str] = grant_reaches(role_grants, implications)
+    return {name: (reaches.get(name) if name in token_closure else None) for name in sorted(implications)}
