@@ -13,11 +13,13 @@ from importlib import import_module
 
 import pytest
 from django.apps import apps as django_apps
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.constants import RoleName
 from accounts.models import Role, Tenant, User
-from scopes.models import AccessToken, Application
+from scopes.constants import ScopeName
+from scopes.models import AccessToken, Application, ApplicationScope, Scope
 from tests.factories import (
     AccessTokenFactory,
     ApplicationFactory,
@@ -123,3 +125,23 @@ def _fresh_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def gallery(world):
+    """The world's app, allowed every scope (none required unless a test says so)."""
+    for scope in Scope.objects.filter(name__in=[str(n) for n in ScopeName]):
+        ApplicationScope.objects.create(application=world.app, scope=scope, reason=f"to use {scope.name}")
+    return world.app
+
+
+@pytest.fixture
+def browser_of():
+    """`browser_of(user)`: a Django test client signed in as that user."""
+
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
