@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from photos.models import Album, Photo
+from scopes.constants import ScopeName
+from scopes.resources import ObjectFacts, Resource, register_resource
 
 
 def photo_base_queryset() -> QuerySet[Photo]:
@@ -26,3 +28,19 @@ def photos_filtered(
     if owner_id is not None:
         queryset = queryset.filter(owner_id=owner_id)
     return queryset
+
+
+def _locator(model: type[Photo] | type[Album]):  # type: ignore[no-untyped-def]
+    def locate(pk: int) -> ObjectFacts | None:
+        # Unscoped on purpose: the admin's explain page asks where an object lives, so the
+        # decision can answer "another tenant's object" exactly as the API does (404).
+        row = model.objects.filter(pk=pk).values("tenant_id", "owner_id").first()
+        return ObjectFacts(row["tenant_id"], row["owner_id"]) if row else None
+
+    return locate
+
+
+def register_resources() -> None:
+    """Tell the permission layer about photos and albums (it never imports this app)."""
+    register_resource(Resource("photo", "Photo", ScopeName.PHOTOS_READ, _locator(Photo)))
+    register_resource(Resource("album", "Album", ScopeName.ALBUMS_READ, _locator(Album)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from django.db import models
+from django.utils import timezone
 from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -59,20 +60,46 @@ def restrict(
     return queryset.none()
 
 
+def decide_for(
+    context: AuthorizationContext,
+    *,
+    tenant_slug: str,
+    action_scope: str,
+    read_scope: str | None,
+    target: Target | None,
+) -> Decision:
+    """The decision for a loaded authorization context: what the API and the admin's explain page ask."""
+    return decide(
+        action_scope=action_scope,
+        read_scope=read_scope,
+        token_scopes=context.token_scopes,
+        role_grants=context.role_grants,
+        implications=registry().implications,
+        token_problem=context.problem(timezone.now()),
+        tenant_problem=tenant_problem(context, tenant_slug),
+        role_name=context.role_name,
+        tenant_name=context.tenant.name,
+        target=target,
+    )
+
+
+def target_for(context: AuthorizationContext, *, tenant_id: int | None, owner_id: int | None) -> Target:
+    """What the decision needs to know about one object, relative to the caller."""
+    return Target(
+        exists_in_tenant=tenant_id == context.tenant.pk,
+        owner_is_user=context.user is not None and owner_id == context.user.pk,
+    )
+
+
 class TenantScopePermission(BasePermission):
     """Token, tenant, scope and role for every request; ownership for every object."""
 
     def _decide(self, request: Request, view: ScopedView, scope: str, target: Target | None) -> Decision:
-        context: AuthorizationContext = request.auth
-        return decide(
+        return decide_for(
+            request.auth,
+            tenant_slug=view.kwargs.get("tenant_slug", ""),
             action_scope=scope,
             read_scope=view.read_scope,
-            token_scopes=context.token_scopes,
-            role_grants=context.role_grants,
-            implications=registry().implications,
-            tenant_problem=tenant_problem(context, view.kwargs.get("tenant_slug", "")),
-            role_name=context.role_name,
-            tenant_name=context.tenant.name,
             target=target,
         )
 
@@ -99,10 +126,10 @@ class TenantScopePermission(BasePermission):
         scope = view.required_scope(request)
         if scope is None:  # pragma: no cover - has_permission already let only 405s through
             raise NotFound()
-        owner_id = getattr(obj, f"{view.owner_field}_id")
-        target = Target(
-            exists_in_tenant=getattr(obj, "tenant_id", None) == context.tenant.pk,
-            owner_is_user=owner_id == context.user.pk,
+        target = target_for(
+            context,
+            tenant_id=getattr(obj, "tenant_id", None),
+            owner_id=getattr(obj, f"{view.owner_field}_id"),
         )
         decision = self._decide(request, view, scope, target=target)
         if not decision.allowed:

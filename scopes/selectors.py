@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.utils import timezone
 
-from accounts.models import Tenant, User
-from scopes.consent import AppScope
+from accounts.models import Membership, Tenant, User
+from scopes.consent import AppScope, ConsentPlan, plan_consent
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, RoleGrant, Scope
 from scopes.registry import grant_reaches
 
@@ -79,6 +80,52 @@ def consent_for(*, user: User, tenant: Tenant, application: Application) -> Cons
 
 def consented_scope_names(consent: Consent | None) -> list[str]:
     return sorted(s.name for s in consent.scopes.all()) if consent else []
+
+
+def consent_plan(
+    application: Application, membership: Membership, requested: list[str], *, fresh: bool
+) -> ConsentPlan:
+    """What the consent page shows this member for these scopes (fresh: ignore remembered consent)."""
+    snapshot = registry()
+    previous = (
+        []
+        if fresh
+        else consented_scope_names(
+            consent_for(user=membership.user, tenant=membership.tenant, application=application)
+        )
+    )
+    return plan_consent(
+        requested=requested,
+        app_scopes=app_scopes(application),
+        role_covered=frozenset(role_reaches(membership.role_id)),
+        implications=snapshot.implications,
+        descriptions=snapshot.descriptions,
+        previously_granted=previous,
+        role_label=membership.role.name,
+        tenant_label=membership.tenant.name,
+    )
+
+
+def hypothetical_context(*, user: User, tenant: Tenant, scopes: list[str]) -> AuthorizationContext:
+    """The context a token with `scopes` for `user` in `tenant` would load: for the explain page."""
+    membership = Membership.objects.filter(user=user, tenant=tenant).select_related("role").first()
+    grants = (
+        tuple(
+            sorted(RoleGrant.objects.filter(role_id=membership.role_id).values_list("scope__name", "reach"))
+        )
+        if membership
+        else ()
+    )
+    return AuthorizationContext(
+        token_id=0,
+        token_scopes=tuple(scopes),
+        expires=timezone.now() + timedelta(hours=1),
+        user=user,
+        tenant=tenant,
+        role_id=membership.role_id if membership else None,
+        role_name=membership.role.name if membership else None,
+        role_grants=grants,
+    )
 
 
 def consents_of(user: User) -> QuerySet[Consent]:

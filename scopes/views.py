@@ -31,12 +31,13 @@ from oauthlib.oauth2 import AccessDeniedError, InvalidRequestError
 
 from accounts.models import Membership
 from accounts.selectors import active_memberships_of
-from scopes.consent import ConsentPlan, cap_scopes, plan_consent
+from scopes.consent import ConsentPlan, cap_scopes
 from scopes.models import AccessToken, Application, Consent
 from scopes.registry import closure, normalise
 from scopes.selectors import (
     app_scopes,
     consent_for,
+    consent_plan,
     consented_scope_names,
     consents_of,
     registry,
@@ -73,29 +74,6 @@ def _eligible_memberships(request: HttpRequest, application: Application) -> lis
     if application.tenant_id is not None:
         memberships = [m for m in memberships if m.tenant_id == application.tenant_id]
     return memberships
-
-
-def _plan(
-    application: Application, membership: Membership, requested: list[str], *, fresh: bool
-) -> ConsentPlan:
-    snapshot = registry()
-    previous = (
-        []
-        if fresh
-        else consented_scope_names(
-            consent_for(user=membership.user, tenant=membership.tenant, application=application)
-        )
-    )
-    return plan_consent(
-        requested=requested,
-        app_scopes=app_scopes(application),
-        role_covered=frozenset(role_reaches(membership.role_id)),
-        implications=snapshot.implications,
-        descriptions=snapshot.descriptions,
-        previously_granted=previous,
-        role_label=membership.role.name,
-        tenant_label=membership.tenant.name,
-    )
 
 
 def _token_scopes(
@@ -150,7 +128,7 @@ class ConsentView(AuthorizationView):
         if membership is None:
             return self._render(request, application, memberships, None, None, scopes, oauth, include_granted)
         fresh = "consent" in prompt
-        plan = _plan(application, membership, scopes, fresh=fresh)
+        plan = consent_plan(application, membership, scopes, fresh=fresh)
         if tenant_decided and not fresh and not plan.needs_prompt:
             granted = _token_scopes(
                 application, membership, plan.granted([]), include_granted=include_granted
@@ -230,7 +208,7 @@ class ConsentView(AuthorizationView):
         membership = next((m for m in memberships if m.tenant.slug == request.POST.get("tenant")), None)
         if membership is None:
             return self._refuse(request, "Choose one of your organisations for this app.")
-        plan = _plan(application, membership, payload["scopes"], fresh=False)
+        plan = consent_plan(application, membership, payload["scopes"], fresh=False)
         granted = plan.granted(request.POST.getlist("scope"))
         if plan.blocked_required or not granted:
             return self._deny(application, oauth)
