@@ -9,8 +9,11 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from scopes.explain import explain_access
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="account-apps", permanent=False)),
+    path("admin/explain/", explain_access, name="admin-explain"),
     path("admin/", admin.site.urls),
     path("", include("scopes.urls")),
     path("api/t/<slug:tenant_slug>/", include("photos.api.urls")),

@@ -1,39 +1,74 @@
-"""Admin screens for the scope registry, role grants, client apps, consents and tokens."""
+"""Admin screens for the scope registry, role grants, client apps, consents and tokens.
+
+Rules the screens enforce (the services enforce them too):
+- only superusers change scopes, applications and global roles;
+- a staff user never hands out a scope at a reach they do not hold themselves in that tenant;
+- a scope still in use cannot be deleted, and the page says where it is used;
+- every change is written to the audit log.
+"""
 
 from __future__ import annotations
 
-from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.utils.html import format_html_join
-from oauth2_provider.admin import (
-    AccessTokenAdmin as DotAccessTokenAdmin,
-)
-from oauth2_provider.admin import (
-    ApplicationAdmin as DotApplicationAdmin,
-)
-from oauth2_provider.admin import (
-    GrantAdmin as DotGrantAdmin,
-)
-from oauth2_provider.admin import (
-    RefreshTokenAdmin as DotRefreshTokenAdmin,
-)
+from typing import Any
 
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html_join
+from oauth2_provider.admin import ApplicationAdmin as DotApplicationAdmin
+
+from accounts.admin import (
+    MEMBERSHIP_ACTIONS,
+    AuditedAdmin,
+    TenantMembershipInline,
+    UserMembershipInline,
+)
+from accounts.admin import MembershipAdmin as AccountsMembershipAdmin
 from accounts.admin import RoleAdmin as AccountsRoleAdmin
-from accounts.models import Role
+from accounts.admin import TenantAdmin as AccountsTenantAdmin
+from accounts.admin import UserAdmin as AccountsUserAdmin
+from accounts.constants import AuditAction
+from accounts.models import Membership, Role, Tenant, User
 from scopes.models import (
     AccessToken,
     Application,
     ApplicationScope,
     Consent,
     Grant,
+    IDToken,
     RefreshToken,
     RoleGrant,
     Scope,
 )
 from scopes.registry import closure
 from scopes.selectors import implication_graph, scope_usage
-from scopes.services import check_implications
+from scopes.services import (
+    check_grants_assignable,
+    check_implications,
+    check_role_assignable,
+    consent_narrow,
+    consent_revoke,
+    tokens_revoke,
+)
+
+
+class SuperuserWritesOnly:
+    """Staff may look; only superusers add, change or delete."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+
+# --- Scopes
 
 
 class ScopeAdminForm(forms.ModelForm):
@@ -56,14 +91,16 @@ class ScopeAdminForm(forms.ModelForm):
 
 
 @admin.register(Scope)
-class ScopeAdmin(admin.ModelAdmin):
+class ScopeAdmin(SuperuserWritesOnly, AuditedAdmin):
     form = ScopeAdminForm
+    audit_actions = (AuditAction.SCOPE_CREATED, AuditAction.SCOPE_CHANGED, AuditAction.SCOPE_DELETED)
     list_display = ["name", "description", "implied_list"]
     search_fields = ["name", "description"]
     filter_horizontal = ["implies"]
     readonly_fields = ["full_closure", "used_by"]
+    actions = None  # bulk delete would skip the in-use check below
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Scope]:
         return super().get_queryset(request).prefetch_related("implies")
 
     @admin.display(description="implies")
@@ -79,23 +116,70 @@ class ScopeAdmin(admin.ModelAdmin):
 
     @admin.display(description="used by")
     def used_by(self, obj: Scope) -> str:
-        if not obj.pk:
-            return "—"
-        usage = scope_usage(obj)
-        if not any(usage.values()):
+        usage = self._usage(obj)
+        if not usage:
             return "not used"
         return format_html_join(
-            "", "<p><strong>{}</strong>: {}</p>", ((k, ", ".join(v)) for k, v in usage.items() if v)
+            "", "<p><strong>{}</strong>: {}</p>", ((k, ", ".join(v)) for k, v in usage.items())
         )
+
+    @staticmethod
+    def _usage(obj: Scope) -> dict[str, list[str]]:
+        if not obj.pk:
+            return {}
+        usage = scope_usage(obj)
+        consents = [str(c) for c in obj.consents.select_related("user", "application", "tenant")]
+        if consents:
+            usage["consents"] = consents
+        return {k: v for k, v in usage.items() if v}
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        usage = self._usage(obj) if obj else {}
+        if usage:
+            listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in usage.items())
+            self.message_user(
+                request,
+                f"The scope {obj.name} is still in use and cannot be deleted. Used by {listed}.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse("admin:scopes_scope_change", args=[obj.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
+
+# --- Roles and their grants; memberships (escalation-checked)
+
+
+class RoleGrantInlineFormSet(forms.BaseInlineFormSet):
+    """Grants a staff user writes must be within what they hold in the role's tenant."""
+
+    request: HttpRequest
+
+    def clean(self) -> None:
+        super().clean()
+        grants = [
+            (f.cleaned_data["scope"].name, f.cleaned_data["reach"])
+            for f in self.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("scope")
+        ]
+        check_grants_assignable(actor=self.request.user, tenant=self.instance.tenant, grants=grants)
 
 
 class RoleGrantInline(admin.TabularInline):
     """A role's grants, edited on the role."""
 
     model = RoleGrant
+    formset = RoleGrantInlineFormSet
     extra = 0
     autocomplete_fields = ["scope"]
 
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.request = request
+        return formset
+
+
+GRANT_ACTIONS = (AuditAction.GRANT_CREATED, AuditAction.GRANT_CHANGED, AuditAction.GRANT_DELETED)
 
 admin.site.unregister(Role)
 
@@ -103,6 +187,114 @@ admin.site.unregister(Role)
 @admin.register(Role)
 class RoleAdmin(AccountsRoleAdmin):
     inlines = [RoleGrantInline]
+    inline_audit_actions = {RoleGrant: GRANT_ACTIONS}
+
+    def audit_tenant(self, obj: Any) -> Tenant | None:
+        role = obj.role if isinstance(obj, RoleGrant) else obj
+        return role.tenant
+
+    def _may_write(self, request: HttpRequest, obj: Role | None) -> bool:
+        if request.user.is_superuser:
+            return True
+        # Staff with model permissions manage their tenant's own roles, never the global templates.
+        return obj is None or obj.tenant_id is not None
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_write(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_write(request, obj)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if not request.user.is_superuser and "tenant" in form.base_fields:
+            form.base_fields["tenant"].required = True
+            form.base_fields["tenant"].help_text = "Only superusers create global roles."
+        return form
+
+
+class MembershipFormMixin:
+    """Refuses a role the acting staff user could not hand out in that tenant."""
+
+    request: HttpRequest
+
+    def clean(self) -> dict:
+        cleaned = super().clean()  # type: ignore[misc]
+        role, tenant = cleaned.get("role"), cleaned.get("tenant") or getattr(self.instance, "tenant", None)
+        if role and tenant and not cleaned.get("DELETE"):
+            if not role.usable_in(tenant.pk):
+                self.add_error("role", "This role belongs to another tenant.")  # type: ignore[attr-defined]
+            else:
+                try:
+                    check_role_assignable(actor=self.request.user, tenant=tenant, role=role)
+                except ValidationError as exc:
+                    self.add_error("role", exc)  # type: ignore[attr-defined]
+        return cleaned
+
+
+class MembershipForm(MembershipFormMixin, forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "tenant", "role"]
+
+
+def _with_request(form_class: type, request: HttpRequest) -> type:
+    return type(form_class.__name__, (form_class,), {"request": request})
+
+
+class CheckedTenantMembershipInline(TenantMembershipInline):
+    form = MembershipForm
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        kwargs["form"] = _with_request(MembershipForm, request)
+        return super().get_formset(request, obj, **kwargs)
+
+
+class CheckedUserMembershipInline(UserMembershipInline):
+    form = MembershipForm
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        kwargs["form"] = _with_request(MembershipForm, request)
+        return super().get_formset(request, obj, **kwargs)
+
+
+def _member_tenants(request: HttpRequest) -> QuerySet[Tenant]:
+    return Tenant.objects.filter(memberships__user=request.user)
+
+
+for model in (Tenant, User, Membership):
+    admin.site.unregister(model)
+
+
+@admin.register(Tenant)
+class TenantAdmin(AccountsTenantAdmin):
+    inlines = [CheckedTenantMembershipInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(pk__in=_member_tenants(request))
+
+
+@admin.register(User)
+class UserAdmin(AccountsUserAdmin):
+    inlines = [CheckedUserMembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(AccountsMembershipAdmin):
+    form = MembershipForm
+    audit_actions = MEMBERSHIP_ACTIONS
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        return _with_request(super().get_form(request, obj, **kwargs), request)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        qs = super().get_queryset(request)
+        # Staff see (and manage) memberships of the tenants they belong to; superusers see all.
+        return qs if request.user.is_superuser else qs.filter(tenant__in=_member_tenants(request))
+
+
+# --- Applications
 
 
 class ApplicationScopeInline(admin.TabularInline):
@@ -113,56 +305,184 @@ class ApplicationScopeInline(admin.TabularInline):
     autocomplete_fields = ["scope"]
 
 
-for model in (Application, AccessToken, RefreshToken, Grant):
+for model in (Application, AccessToken, RefreshToken, Grant, IDToken):
     if admin.site.is_registered(model):
         admin.site.unregister(model)
 
 
 @admin.register(Application)
-class ApplicationAdmin(DotApplicationAdmin):
+class ApplicationAdmin(SuperuserWritesOnly, AuditedAdmin, DotApplicationAdmin):
+    audit_actions = (
+        AuditAction.APPLICATION_CREATED,
+        AuditAction.APPLICATION_CHANGED,
+        AuditAction.APPLICATION_DELETED,
+    )
+    inline_audit_actions = {
+        ApplicationScope: (
+            AuditAction.APPLICATION_CHANGED,
+            AuditAction.APPLICATION_CHANGED,
+            AuditAction.APPLICATION_CHANGED,
+        )
+    }
     list_display = ["name", "client_id", "client_type", "tenant", "publisher"]
     list_filter = ["client_type", "authorization_grant_type", ("tenant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "client_id", "publisher"]
-    autocomplete_fields = ["tenant", "user"]
+    autocomplete_fields = ["tenant"]
     inlines = [ApplicationScopeInline]
+
+    def audit_tenant(self, obj: Any) -> Tenant | None:
+        app = obj.application if isinstance(obj, ApplicationScope) else obj
+        return app.tenant
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A stored secret is a hash (or, for a public client, empty): never show it. On "add" the
+        # generated secret is shown once so the administrator can copy it before it is hashed.
+        exclude = list(super().get_exclude(request, obj) or [])
+        if obj is not None:
+            exclude += ["client_secret"]
+        return exclude
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("secret_note")
+        return fields
+
+    @admin.display(description="client secret")
+    def secret_note(self, obj: Application) -> str:
+        if obj.client_type == Application.CLIENT_PUBLIC:
+            return "none: a public client authenticates with PKCE only"
+        return "stored hashed; it cannot be shown. Register a new app to issue a new secret."
+
+
+# --- Consents and tokens: read-only, with revoke actions
+
+
+class ConsentAdminForm(forms.ModelForm):
+    """The only edit: tick scopes to take back (effective at once on live tokens)."""
+
+    remove_scopes = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label="Take back these scopes"
+    )
+
+    class Meta:
+        model = Consent
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["remove_scopes"].choices = [(s.name, s.name) for s in self.instance.scopes.all()]
 
 
 @admin.register(Consent)
 class ConsentAdmin(admin.ModelAdmin):
+    form = ConsentAdminForm
     list_display = ["user", "tenant", "application", "scope_list", "updated_at", "last_used_at"]
-    list_filter = ["tenant", "application"]
+    list_filter = [
+        ("tenant", admin.RelatedOnlyFieldListFilter),
+        ("application", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["user__username", "application__name", "tenant__slug"]
-    readonly_fields = ["user", "tenant", "application", "scopes", "created_at", "updated_at", "last_used_at"]
+    readonly_fields = [
+        "user",
+        "tenant",
+        "application",
+        "scope_list",
+        "created_at",
+        "updated_at",
+        "last_used_at",
+    ]
+    fields = [*readonly_fields, "remove_scopes"]
     list_select_related = ["user", "tenant", "application"]
+    actions = ["revoke_consents"]
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Consent]:
         return super().get_queryset(request).prefetch_related("scopes")
 
     @admin.display(description="scopes")
     def scope_list(self, obj: Consent) -> str:
         return " ".join(s.name for s in obj.scopes.all())
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: it also kills the grant's tokens and writes the audit row
+
+    def save_model(self, request: HttpRequest, obj: Consent, form: Any, change: bool) -> None:
+        remove = form.cleaned_data.get("remove_scopes") or []
+        if remove:
+            consent_narrow(actor=request.user, consent=obj, remove=remove)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Nothing else on a consent is editable here."""
+
+    def response_change(self, request: HttpRequest, obj: Consent) -> HttpResponse:
+        if not Consent.objects.filter(pk=obj.pk).exists():
+            self.message_user(request, "That was the last scope: the consent was revoked.")
+            return HttpResponseRedirect(reverse("admin:scopes_consent_changelist"))
+        return super().response_change(request, obj)
+
+    @admin.action(description="Revoke the selected consents (and every token of them)")
+    def revoke_consents(self, request: HttpRequest, queryset: QuerySet[Consent]) -> None:
+        count = 0
+        for consent in queryset.select_related("user", "tenant", "application"):
+            consent_revoke(actor=request.user, consent=consent)
+            count += 1
+        self.message_user(request, f"Revoked {count} consent(s).")
+
+
+class ReadOnlyTokenAdmin(admin.ModelAdmin):
+    """Tokens are looked at and revoked, never edited; their values are never shown."""
+
+    exclude = ["token", "token_checksum"]
+    list_select_related = ["user", "application", "tenant"]
+    list_filter = [
+        ("tenant", admin.RelatedOnlyFieldListFilter),
+        ("application", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["user__username", "application__name", "application__client_id"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields if f.name not in self.exclude]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.register(AccessToken)
-class AccessTokenAdmin(DotAccessTokenAdmin):
+class AccessTokenAdmin(ReadOnlyTokenAdmin):
     list_display = ["id", "user", "application", "tenant", "scope", "expires"]
-    list_filter = ["application", "tenant"]
-    list_select_related = ["user", "application", "tenant"]
-    exclude = ["token", "token_checksum"]
+    actions = ["revoke_tokens"]
+
+    @admin.action(description="Revoke the selected access tokens (and their refresh tokens)")
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> None:
+        count = tokens_revoke(
+            actor=request.user, access_tokens=list(queryset.select_related("user", "tenant"))
+        )
+        self.message_user(request, f"Revoked {count} token(s).")
 
 
 @admin.register(RefreshToken)
-class RefreshTokenAdmin(DotRefreshTokenAdmin):
-    list_display = ["id", "user", "application", "tenant", "revoked"]
-    list_filter = ["application", "tenant"]
-    list_select_related = ["user", "application", "tenant"]
-    exclude = ["token", "token_checksum"]
+class RefreshTokenAdmin(ReadOnlyTokenAdmin):
+    list_display = ["id", "user", "application", "tenant", "created", "revoked"]
+    actions = ["revoke_tokens"]
+
+    @admin.action(description="Revoke the selected refresh tokens")
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[RefreshToken]) -> None:
+        count = tokens_revoke(
+            actor=request.user, refresh_tokens=list(queryset.select_related("user", "tenant"))
+        )
+        self.message_user(request, f"Revoked {count} token(s).")
 
 
 @admin.register(Grant)
-class GrantAdmin(DotGrantAdmin):
+class GrantAdmin(ReadOnlyTokenAdmin):
+    exclude = ["code", "code_challenge"]
     list_display = ["id", "user", "application", "tenant", "expires"]
-    list_select_related = ["user", "application", "tenant"]

@@ -62,9 +62,19 @@ def consent_grant(
     consent, _ = Consent.objects.select_for_update().get_or_create(
         user=user, tenant=tenant, application=application
     )
-    new = Scope.objects.filter(name__in=set(scopes))
-    consent.scopes.add(*new)
+    before = sorted(s.name for s in consent.scopes.all())
+    consent.scopes.add(*Scope.objects.filter(name__in=set(scopes)))
     consent.save(update_fields=["updated_at"])
+    after = sorted(s.name for s in consent.scopes.all())
+    if after != before:
+        audit_record(
+            actor=actor,
+            action=AuditAction.CONSENT_GRANTED,
+            target=consent,
+            tenant=tenant,
+            before={"scopes": before},
+            after={"scopes": after},
+        )
     return consent
 
 

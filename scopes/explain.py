@@ -1,0 +1,136 @@
+"""The admin's "Explain access" page: the API's own decision, step by step, for any case an admin asks about.
+
+It builds the same authorization context the API loads (from a pasted token, or as if a token had
+the chosen scopes) and calls the same `decide_for`, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.models import Membership, Tenant, User
+from scopes.decision import Decision, effective_permissions
+from scopes.models import Application
+from scopes.permissions import decide_for, target_for
+from scopes.resources import registered_resources
+from scopes.selectors import (
+    AuthorizationContext,
+    authorization_context,
+    consent_plan,
+    hypothetical_context,
+    registry,
+)
+
+
+def _scope_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(registry().descriptions)]
+
+
+class ExplainForm(forms.Form):
+    """Who, where, with what, doing what, to which object."""
+
+    token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=True),
+        help_text="Paste an access token to explain it exactly; or leave empty and choose a user and scopes.",
+    )
+    user = forms.ModelChoiceField(User.objects.order_by("username"), required=False)
+    tenant = forms.ModelChoiceField(
+        Tenant.objects.all(), help_text="The tenant in the API URL (/api/t/<slug>/)."
+    )
+    application = forms.ModelChoiceField(
+        Application.objects.order_by("name"), required=False, help_text="Needed to show the consent page."
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=_scope_choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The token's scopes.",
+    )
+    action = forms.ChoiceField(
+        choices=_scope_choices, help_text="The scope the call needs, e.g. photos.delete."
+    )
+    resource = forms.ChoiceField(required=False)
+    object_id = forms.IntegerField(required=False, min_value=1, label="Object id")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["resource"].choices = [("", "— a collection (list or create) —")] + [
+            (r.kind, r.label) for r in registered_resources().values()
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not cleaned.get("token") and not cleaned.get("user"):
+            raise forms.ValidationError("Paste a token, or choose a user.")
+        if cleaned.get("object_id") and not cleaned.get("resource"):
+            self.add_error("resource", "Choose what kind of object the id is.")
+        return cleaned
+
+
+def _context(data: dict[str, Any]) -> tuple[AuthorizationContext | None, str]:
+    if data.get("token"):
+        context = authorization_context(data["token"].strip())
+        return context, "" if context else "No such token: it is unknown, or it was revoked."
+    return hypothetical_context(user=data["user"], tenant=data["tenant"], scopes=data.get("scopes") or []), ""
+
+
+@staff_member_required
+def explain_access(request: HttpRequest) -> HttpResponse:
+    """Pick a case, see the decision with its trace, and what the consent page would offer."""
+    form = ExplainForm(request.GET or None)
+    result: dict[str, Any] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        context, problem = _context(data)
+        if context is None:
+            result["problem"] = problem
+        else:
+            resource = registered_resources().get(data.get("resource") or "")
+            target = None
+            if resource and data.get("object_id"):
+                facts = resource.locate(data["object_id"])
+                target = target_for(
+                    context,
+                    tenant_id=facts.tenant_id if facts else None,
+                    owner_id=facts.owner_id if facts else None,
+                )
+            decision: Decision = decide_for(
+                context,
+                tenant_slug=data["tenant"].slug,
+                action_scope=data["action"],
+                read_scope=resource.read_scope if resource else None,
+                target=target,
+            )
+            result.update(
+                decision=decision,
+                context=context,
+                permissions=effective_permissions(
+                    token_scopes=context.token_scopes,
+                    role_grants=context.role_grants,
+                    implications=registry().implications,
+                ),
+            )
+            application = data.get("application")
+            membership = (
+                Membership.objects.filter(user=context.user, tenant=data["tenant"], tenant__is_active=True)
+                .select_related("role", "tenant", "user")
+                .first()
+            )
+            if application and membership:
+                requested = list(data.get("scopes") or context.token_scopes)
+                result["plan"] = consent_plan(application, membership, requested, fresh=True)
+            elif application:
+                result["plan_problem"] = (
+                    f"{context.user} is not an active member of {data['tenant']}: no consent page."
+                )
+    return render(
+        request,
+        "admin/scopes/explain.html",
+        {"form": form, "title": "Explain access", "result": result, "has_permission": True},
+    )
