@@ -5,11 +5,12 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularAPIView,
-    SpectacularSwaggerOauthRedirectView,
     SpectacularSwaggerView,
 )
 
+from scopes.api.schema import swagger_oauth2_redirect
 from scopes.explain import explain_access
+from scopes.views import POPUP_OPENER, POPUP_PAGE
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="account-apps", permanent=False)),
@@ -18,10 +19,8 @@ urlpatterns = [
     path("", include("scopes.urls")),
     path("api/t/<slug:tenant_slug>/", include("photos.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", POPUP_OPENER(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     path(
-        "api/docs/oauth2-redirect.html",
-        SpectacularSwaggerOauthRedirectView.as_view(),
-        name="api-docs-oauth2-redirect",
+        "api/docs/oauth2-redirect.html", POPUP_PAGE(swagger_oauth2_redirect), name="api-docs-oauth2-redirect"
     ),
 ]

@@ -41,7 +41,7 @@ class ExplainForm(forms.Form):
     )
     user = forms.ModelChoiceField(User.objects.order_by("username"), required=False)
     tenant = forms.ModelChoiceField(
-        Tenant.objects.all(), help_text="The tenant in the API URL (/api/t/<slug>/)."
+        Tenant.objects.all(), help_text="The tenant in the API URL: acme in /api/t/acme/photos/."
     )
     application = forms.ModelChoiceField(
         Application.objects.order_by("name"), required=False, help_text="Needed to show the consent page."

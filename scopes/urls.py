@@ -12,7 +12,7 @@ from scopes import views
 
 oauth_patterns = (
     [
-        path("authorize/", views.ConsentView.as_view(), name="authorize"),
+        path("authorize/", views.POPUP_PAGE(views.ConsentView.as_view()), name="authorize"),
         path("token/", dot_views.TokenView.as_view(), name="token"),
         path("revoke_token/", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
         path("introspect/", views.IntrospectionView.as_view(), name="introspect"),
@@ -27,7 +27,11 @@ urlpatterns = [
         views.AuthorizationServerMetadataView.as_view(),
         name="oauth-authorization-server-metadata",
     ),
-    path("account/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "account/login/",
+        views.POPUP_PAGE(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        name="login",
+    ),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/apps/", views.connected_apps, name="account-apps"),
     path("account/apps/<int:consent_id>/revoke/", views.consent_revoke_view, name="account-app-revoke"),

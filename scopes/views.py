@@ -10,7 +10,9 @@ import calendar
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -358,3 +360,27 @@ class IntrospectionView(OAuthLibMixin, View):
             "tenant": token.tenant.slug,
             "token_type": "Bearer",
         }
+
+
+def opener_policy(value: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Set this view's Cross-Origin-Opener-Policy (the site default is `same-origin`).
+
+    OAuth sign-in in a popup (Swagger UI's "Authorize", or any client doing a popup flow) needs the
+    popup's pages to keep `window.opener`: the opener allows popups, and the pages shown inside the
+    popup (sign-in, consent, the redirect page) opt out of isolation. Framing stays denied.
+    """
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            response = view(request, *args, **kwargs)
+            response["Cross-Origin-Opener-Policy"] = value
+            return response
+
+        return wrapped
+
+    return decorate
+
+
+POPUP_PAGE = opener_policy("unsafe-none")
+POPUP_OPENER = opener_policy("same-origin-allow-popups")

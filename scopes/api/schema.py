@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
+from django.templatetags.static import static
+from django.views.decorators.clickjacking import xframe_options_deny
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 OAUTH2_SCHEME = "oauth2"
@@ -30,7 +33,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
             "type": "oauth2",
             "description": (
                 "OAuth 2.0 authorization code flow with PKCE (S256). A token is issued for one tenant: "
-                "use it under /api/t/<that tenant>/. Each operation lists the one scope it needs; a "
+                "use it under /api/t/{tenant_slug}/. Each operation lists the one scope it needs; a "
                 "scope that implies it (photos.write implies photos.delete) works too."
             ),
             "flows": {
@@ -42,3 +45,16 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
                 }
             },
         }
+
+
+@xframe_options_deny
+def swagger_oauth2_redirect(request: HttpRequest) -> HttpResponse:
+    """Swagger UI's OAuth redirect page, served by Django rather than as a static file.
+
+    The page must carry the same Cross-Origin-Opener-Policy as the Swagger UI page that opened the
+    sign-in popup, or the browser severs `window.opener` and the popup can never hand back the code.
+    Static files (runserver, the test server) carry no such header; a Django response does.
+    """
+    script = static("drf_spectacular_sidecar/swagger-ui-dist/oauth2-redirect.js")
+    html = f'<!doctype html><html lang="en"><head><title>Signing in</title></head><body><script src="{script}"></script></body></html>'
+    return HttpResponse(html)

@@ -54,10 +54,15 @@ def test_swagger_ui_is_served_locally_with_pkce_for_the_demo_client(db):
     assert '"usePkceWithAuthorizationCodeGrant": true' in script
 
 
-def test_the_oauth2_redirect_page_is_served_from_the_sidecar(db):
+def test_the_oauth2_redirect_page_keeps_the_popup_opener(db):
     response = APIClient().get("/api/docs/oauth2-redirect.html?code=abc&state=xyz")
-    assert response.status_code == 302
-    assert "swagger-ui-dist/oauth2-redirect.html?code=abc&state=xyz" in response["Location"]
+    assert response.status_code == 200
+    assert b"swagger-ui-dist/oauth2-redirect.js" in response.content
+    # Served by Django (not as a static file) so its opener policy lets the popup reach Swagger UI.
+    assert response["Cross-Origin-Opener-Policy"] == "unsafe-none"
+    assert response["X-Frame-Options"] == "DENY"
+    docs = APIClient().get("/api/docs/")
+    assert docs["Cross-Origin-Opener-Policy"] == "same-origin-allow-popups"
 
 
 def test_schema_validates_and_list_filters_are_documented(db):
