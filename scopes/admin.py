@@ -23,6 +23,7 @@ from oauth2_provider.admin import ApplicationAdmin as DotApplicationAdmin
 from accounts.admin import (
     MEMBERSHIP_ACTIONS,
     AuditedAdmin,
+    ReadOnlyAdmin,
     TenantMembershipInline,
     UserMembershipInline,
 )
@@ -432,7 +433,7 @@ class ConsentAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {count} consent(s).")
 
 
-class ReadOnlyTokenAdmin(admin.ModelAdmin):
+class ReadOnlyTokenAdmin(ReadOnlyAdmin):
     """Tokens are looked at and revoked, never edited; their values are never shown."""
 
     exclude = ["token", "token_checksum"]
@@ -445,15 +446,6 @@ class ReadOnlyTokenAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in self.model._meta.fields if f.name not in self.exclude]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(AccessToken)
