@@ -7,6 +7,7 @@ the current consent and role allow, and that a refresh token exists only with `o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import timedelta
@@ -25,6 +26,7 @@ from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
 from scopes.registry import closure, normalise
 from scopes.selectors import app_scopes, registry, role_reaches
+from scopes.services import tokens_revoke
 
 
 def _require_tenant(request: OauthlibRequest) -> int:
@@ -189,6 +191,28 @@ class TenantOAuth2Validator(OAuth2Validator):
                 description="Offline access is no longer granted.", request=request
             )
         return capped
+
+    def revoke_token(
+        self, token: str, token_type_hint: str | None, request: OauthlibRequest, *args: Any, **kwargs: Any
+    ) -> None:
+        """RFC 7009, as DOT does it (only the calling client's tokens), plus an audit row per token."""
+        application_pk = getattr(request.client, "pk", None)
+        if application_pk is None:
+            return
+        lookup = {
+            "token_checksum": hashlib.sha256(token.encode("utf-8")).hexdigest(),
+            "application_id": application_pk,
+        }
+        access = list(AccessToken.objects.filter(**lookup).select_related("user", "tenant"))
+        refresh = (
+            [] if access else list(RefreshToken.objects.filter(**lookup).select_related("user", "tenant"))
+        )
+        tokens_revoke(
+            actor=None,
+            access_tokens=access,
+            refresh_tokens=refresh,
+            via=f"revocation endpoint, client {request.client.client_id}",
+        )
 
     def is_within_original_scope(
         self,

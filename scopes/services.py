@@ -171,7 +171,11 @@ def check_grants_assignable(*, actor: User, tenant: Tenant | None, grants: Itera
 
 @transaction.atomic
 def tokens_revoke(
-    *, actor: User, access_tokens: Iterable[AccessToken] = (), refresh_tokens: Iterable[RefreshToken] = ()
+    *,
+    actor: User | None,
+    access_tokens: Iterable[AccessToken] = (),
+    refresh_tokens: Iterable[RefreshToken] = (),
+    via: str = "admin",
 ) -> int:
     """Revoke tokens now (access tokens are deleted, refresh tokens marked revoked), with an audit row each."""
     count = 0
@@ -186,6 +190,7 @@ def tokens_revoke(
                 "kind": "access",
                 "user": token.user.get_username() if token.user else None,
                 "scope": token.scope,
+                "via": via,
             },
         )
         RefreshToken.objects.filter(access_token=token, revoked__isnull=True).update(revoked=now)
@@ -199,7 +204,7 @@ def tokens_revoke(
             action=AuditAction.TOKEN_REVOKED,
             target=token,
             tenant=token.tenant,
-            before={"kind": "refresh", "user": token.user.get_username()},
+            before={"kind": "refresh", "user": token.user.get_username(), "via": via},
         )
         token.revoke()
         count += 1

@@ -127,3 +127,15 @@ def test_sign_in_page_and_sign_out(world, client):
     out = client.post("/account/logout/")
     assert out.status_code == 302 and out["Location"] == "/account/login/"
     assert client.get("/account/apps/").status_code == 302
+
+
+def test_revocation_endpoint_writes_an_audit_row(world, gallery, browser_of):
+    from accounts.constants import AuditAction
+    from accounts.models import AuditEvent
+
+    token = _grant(world, gallery, browser_of)
+    Client().post("/o/revoke_token/", {"token": token["access_token"], "client_id": gallery.client_id})
+    event = AuditEvent.objects.get(action=AuditAction.TOKEN_REVOKED)
+    assert event.tenant == world.acme
+    assert event.before["via"] == f"revocation endpoint, client {gallery.client_id}"
+    assert event.before["user"] == "admin_a"
