@@ -44,7 +44,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         if scheme.lower() != "bearer":
             return None
         credentials = credentials.strip()
-        if not credentials or any(ch.isspace() for ch in credentials):
+        if len(credentials.split()) != 1:  # empty, or whitespace inside
             raise InvalidToken("the Authorization header must be 'Bearer <token>'")
         # The URL's tenant keys the cached entry's tenant stamp; the decision still compares
         # it with the token's own tenant.

@@ -36,10 +36,13 @@ class RegistrySnapshot:
 
 
 def _build_registry() -> RegistrySnapshot:
-    descriptions = dict(Scope.objects.values_list("name", "description"))
+    # One query: each scope once per scope it implies (once with None when it implies none).
+    descriptions: dict[str, str] = {}
     graph: dict[str, set[str]] = defaultdict(set)
-    for source, target in Scope.implies.through.objects.values_list("from_scope__name", "to_scope__name"):
-        graph[source].add(target)
+    for name, description, implied in Scope.objects.values_list("name", "description", "implies__name"):
+        descriptions[name] = description
+        if implied is not None:
+            graph[name].add(implied)
     return RegistrySnapshot(descriptions, {name: frozenset(graph.get(name, ())) for name in descriptions})
 
 
@@ -52,7 +55,7 @@ _local_registry: tuple[str, RegistrySnapshot] | None = None
 
 
 def registry(stamp: object = _UNREAD) -> RegistrySnapshot:
-    """The registry, checked against the shared stamp; rebuilt (two queries) after any scope change.
+    """The registry, checked against the shared stamp; rebuilt (one query) after any scope change.
 
     A caller that already read REGISTRY_STAMP_KEY (the authorization fast path reads it with the
     token's entry) passes it as `stamp`, so a warm call costs no cache round trip at all.
