@@ -124,6 +124,16 @@ def _membership_changed(instance: Membership, **kwargs: Any) -> None:
     _forget_tenants({instance.tenant_id, *_pop_before(instance)})
 
 
+def _forget_roles(role_ids: set[int], tenant_ids: set[int | None]) -> None:
+    """Tenants whose members may hold these roles: the roles' own, and wherever one is held."""
+    if None in tenant_ids:
+        context_cache.forget_all()  # a global role
+        return
+    # A tenant's role is given only in its tenant; where a row says otherwise, that tenant too.
+    held = Membership.objects.filter(role_id__in=role_ids).values_list("tenant_id", flat=True).distinct()
+    _forget_tenants(tenant_ids | set(held))
+
+
 @receiver(pre_save, sender=Role)
 def _role_saving(instance: Role, **kwargs: Any) -> None:
     _note_before(instance, "tenant_id")
@@ -134,7 +144,7 @@ def _role_changed(instance: Role, created: bool = False, **kwargs: Any) -> None:
     if created:
         _pop_before(instance)
         return  # nobody holds a new role yet
-    _forget_tenants({instance.tenant_id, *_pop_before(instance)})
+    _forget_roles({instance.pk}, {instance.tenant_id, *_pop_before(instance)})
 
 
 @receiver(pre_save, sender=RoleGrant)
@@ -149,4 +159,4 @@ def _grant_changed(instance: RoleGrant, **kwargs: Any) -> None:
     if len(found) < len(role_ids):
         context_cache.forget_all()  # the role is gone: do not guess where it was held
         return
-    _forget_tenants(set(found.values()))
+    _forget_roles(role_ids, set(found.values()))

@@ -396,3 +396,14 @@ def test_no_cache_when_switched_off(world, api_client, settings, django_assert_n
     client.get(ME)
     with django_assert_num_queries(1):
         assert client.get(ME).status_code == 200
+
+
+def test_a_grant_change_reaches_wherever_the_role_is_held(world, api_client, warm):
+    # A tenant's role held in another tenant (a row written past Membership.clean) is re-read too.
+    curator = RoleFactory(name="Curator", tenant=world.acme)
+    RoleGrantFactory(role=curator, scope=Scope.objects.get(name=S.PROFILE_READ), reach="own")
+    Membership.objects.filter(user=world.member_b, tenant=world.globex).update(role=curator)
+    client = api_client(world.member_b, world.globex, [S.PROFILE_READ, S.PHOTOS_READ])
+    assert warm(client, "/api/t/globex/photos/").json()["reason"] == "role_forbids"
+    RoleGrantFactory(role=curator, scope=Scope.objects.get(name=S.PHOTOS_READ), reach="tenant")
+    assert client.get("/api/t/globex/photos/").status_code == 200
