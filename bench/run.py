@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -71,6 +72,7 @@ def configure(args: argparse.Namespace) -> dict[str, str]:
         "PYTHONWARNINGS": "ignore:No directory at",
     }
     os.environ.update(env)
+    warnings.filterwarnings("ignore", "No directory at")  # this process too (EXPLAIN, seeding)
     return env
 
 
