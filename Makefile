@@ -1,4 +1,4 @@
-.PHONY: run test lint format setup
+.PHONY: run test lint format setup bench
 
 run:    ## virtualenv, migrate SQLite, seed the demo, serve on 127.0.0.1:8000
 	bin/run
@@ -8,6 +8,9 @@ test:   ## the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
 
 setup:
 	bin/setup
+
+bench:  ## a few minutes: throughput and latency of the photo list, ours vs none vs stock DOT (PostgreSQL, Redis, wrk)
+	bin/bench
 
 lint:
 	.venv/bin/ruff check .

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from accounts.models import User
 from photos.models import Album, Photo
 from scopes.constants import ScopeName
 from scopes.resources import ObjectFacts, Resource, register_resource
 
 
+def _owner_shown_only(prefix: str = "owner__") -> list[str]:
+    # A row shows its owner's id and username; the rest of the user (password hash included) stays
+    # in the database instead of being parsed for every row of every page.
+    return [f"{prefix}{f.name}" for f in User._meta.concrete_fields if f.name not in {"id", "username"}]
+
+
 def photo_base_queryset() -> QuerySet[Photo]:
     """Photos with what a list row shows loaded in the same query (no N+1 on owner)."""
-    return Photo.objects.select_related("owner")
+    return Photo.objects.select_related("owner").defer(*_owner_shown_only())
 
 
 def album_base_queryset() -> QuerySet[Album]:
     """Albums with their owner loaded in the same query."""
-    return Album.objects.select_related("owner")
+    return Album.objects.select_related("owner").defer(*_owner_shown_only())
 
 
 def photos_filtered(

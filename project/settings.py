@@ -147,6 +147,8 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# How long a token's authorization context may stay cached (scopes.context_cache); 0: never.
+AUTHORIZATION_CACHE_SECONDS = env_int("AUTHORIZATION_CACHE_SECONDS", 300)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

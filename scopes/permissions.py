@@ -18,7 +18,7 @@ from accounts.models import Tenant
 from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
 from scopes.decision import Decision, Target, accepted_scopes, decide
-from scopes.selectors import AuthorizationContext, registry
+from scopes.selectors import AuthorizationContext
 
 
 class ScopedView(Protocol):
@@ -74,7 +74,7 @@ def decide_for(
         read_scope=read_scope,
         token_scopes=context.token_scopes,
         role_grants=context.role_grants,
-        implications=registry().implications,
+        implications=context.implications,
         token_problem=context.problem(timezone.now()),
         tenant_problem=tenant_problem(context, tenant_slug),
         role_name=context.role_name,
@@ -113,7 +113,7 @@ class TenantScopePermission(BasePermission):
             if tenant_problem(context, view.kwargs.get("tenant_slug", "")):
                 raise NotFound()
             return True
-        view.accepted_oauth_scopes = accepted_scopes(scope, registry().implications)
+        view.accepted_oauth_scopes = accepted_scopes(scope, context.implications)
         decision = self._decide(request, view, scope, target=None)
         if not decision.allowed:
             raise AccessRefused(decision)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
@@ -16,8 +18,13 @@ from scopes.consent import AppScope, ConsentPlan, plan_consent
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, RoleGrant, Scope
 from scopes.registry import grant_reaches
 
-REGISTRY_CACHE_KEY = "scopes:registry:v1"
+# The registry's stamp: a random value, deleted by every scope or implication change; the snapshot
+# is stored under it, and each process keeps the last snapshot it saw beside the stamp it was read under.
+REGISTRY_STAMP_KEY = "scopes:registry:stamp"
+REGISTRY_CACHE_KEY = "scopes:registry:v2:{stamp}"
+REGISTRY_TIMEOUT = 24 * 3600
 APP_SCOPES_CACHE_KEY = "scopes:app-scopes:v1:{pk}"
+_UNREAD = object()
 
 
 @dataclass(frozen=True)
@@ -29,19 +36,49 @@ class RegistrySnapshot:
 
 
 def _build_registry() -> RegistrySnapshot:
-    descriptions = dict(Scope.objects.values_list("name", "description"))
+    # One query: each scope once per scope it implies (once with None when it implies none).
+    descriptions: dict[str, str] = {}
     graph: dict[str, set[str]] = defaultdict(set)
-    for source, target in Scope.implies.through.objects.values_list("from_scope__name", "to_scope__name"):
-        graph[source].add(target)
+    for name, description, implied in Scope.objects.values_list("name", "description", "implies__name"):
+        descriptions[name] = description
+        if implied is not None:
+            graph[name].add(implied)
     return RegistrySnapshot(descriptions, {name: frozenset(graph.get(name, ())) for name in descriptions})
 
 
-def registry() -> RegistrySnapshot:
-    """The registry, from the shared cache; rebuilt (two queries) after any scope change."""
-    snapshot = cache.get(REGISTRY_CACHE_KEY)
+def new_stamp() -> str:
+    """A fresh cache stamp: random, so a stamp deleted and created again never matches an old one."""
+    return secrets.token_hex(8)
+
+
+_local_registry: tuple[str, RegistrySnapshot] | None = None
+
+
+def registry(stamp: object = _UNREAD) -> RegistrySnapshot:
+    """The registry, checked against the shared stamp; rebuilt (one query) after any scope change.
+
+    A caller that already read REGISTRY_STAMP_KEY (the authorization fast path reads it with the
+    token's entry) passes it as `stamp`, so a warm call costs no cache round trip at all.
+    """
+    global _local_registry
+    if stamp is _UNREAD:
+        stamp = cache.get(REGISTRY_STAMP_KEY)
+    if stamp is None:
+        cache.add(REGISTRY_STAMP_KEY, new_stamp(), timeout=REGISTRY_TIMEOUT)
+        stamp = cache.get(REGISTRY_STAMP_KEY)
+        if stamp is None:  # a cache that keeps nothing (DummyCache)
+            return _build_registry()
+    local = _local_registry
+    if local is not None and local[0] == stamp:
+        return local[1]
+    key = REGISTRY_CACHE_KEY.format(stamp=stamp)
+    snapshot = cache.get(key)
     if snapshot is None:
+        # Read after the stamp: a change committing meanwhile deletes this stamp, so rows read
+        # before that commit are never served under the stamp that follows it.
         snapshot = _build_registry()
-        cache.set(REGISTRY_CACHE_KEY, snapshot, timeout=None)
+        cache.set(key, snapshot, timeout=REGISTRY_TIMEOUT)
+    _local_registry = (str(stamp), snapshot)
     return snapshot
 
 
@@ -125,6 +162,7 @@ def hypothetical_context(*, user: User, tenant: Tenant, scopes: list[str]) -> Au
         role_id=membership.role_id if membership else None,
         role_name=membership.role.name if membership else None,
         role_grants=grants,
+        implications=registry().implications,
     )
 
 
@@ -161,6 +199,9 @@ class AuthorizationContext:
     role_id: int | None
     role_name: str | None
     role_grants: tuple[tuple[str, str], ...]
+    # The scope implication graph as of this request: read with the rest, so one request decides,
+    # and writes its headers, under one registry.
+    implications: Mapping[str, frozenset[str]] = field(compare=False, repr=False)
 
     @property
     def is_member(self) -> bool:
@@ -183,13 +224,21 @@ def token_checksum(raw_token: str) -> str:
 def authorization_context(raw_token: str) -> AuthorizationContext | None:
     """Token, user, tenant, the user's membership there and its role grants, in ONE query.
 
+    Always from the database: the admin's explain page uses it as is, the API through the cache
+    in `scopes.context_cache`. None when no such token exists (unknown or revoked: DOT deletes
+    revoked access tokens).
+    """
+    return context_for_checksum(token_checksum(raw_token), snapshot=registry())
+
+
+def context_for_checksum(checksum: str, *, snapshot: RegistrySnapshot) -> AuthorizationContext | None:
+    """The one query behind `authorization_context`, for a token known by its checksum.
+
     The token row is joined to its user and tenant, and (left outer) to the user's membership
-    in the token's tenant, its role and the role's grants: one row per grant. None when no such
-    token exists (unknown or revoked: DOT deletes revoked access tokens). This is the one place
-    a later cache plugs in.
+    in the token's tenant, its role and the role's grants: one row per grant.
     """
     rows = list(
-        AccessToken.objects.filter(token_checksum=token_checksum(raw_token))
+        AccessToken.objects.filter(token_checksum=checksum)
         .select_related("user", "tenant")
         .annotate(
             membership=FilteredRelation(
@@ -216,4 +265,5 @@ def authorization_context(raw_token: str) -> AuthorizationContext | None:
         role_id=first.ctx_role_id,
         role_name=first.ctx_role_name,
         role_grants=grants,
+        implications=snapshot.implications,
     )

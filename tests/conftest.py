@@ -7,7 +7,8 @@ nobody: outsider
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import import_module
 
@@ -119,12 +120,37 @@ def api_client(mint_token: MintToken) -> Callable[..., APIClient]:
     return make
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    """Each test starts with an empty cache: rolled-back registry edits must not leak through it."""
+def pytest_configure(config) -> None:
+    """On a shared Redis each xdist worker keeps its own keys, so clearing them leaves the other's alone."""
+    from django.conf import settings
+
+    cache_settings = settings.CACHES["default"]
+    if "redis" in cache_settings["BACKEND"]:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        cache_settings["KEY_PREFIX"] = f"{cache_settings.get('KEY_PREFIX') or 'gp'}-test-{worker}"
+
+
+def clear_cache() -> None:
+    """Empty this test run's cache: on Redis only this worker's keys (`cache.clear()` flushes the DB)."""
     from django.core.cache import cache
 
-    cache.clear()
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Each test starts with an empty cache: rolled-back edits must not leak through it."""
+    clear_cache()
+    yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_left_clean() -> Iterator[None]:
+    yield
+    clear_cache()
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ from scopes.api.viewsets import TenantScopedAPIView, TenantScopedViewSet
 from scopes.constants import ScopeName
 from scopes.decision import effective_permissions
 from scopes.registry import normalise
-from scopes.selectors import registry
 
 
 class NewestFirstCursorPagination(CursorPagination):
@@ -242,7 +241,7 @@ class MeView(TenantScopedAPIView):
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         context = request.auth
-        graph = registry().implications
+        graph = context.implications
         user = request.user
         return Response(
             {

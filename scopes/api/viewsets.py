@@ -23,7 +23,7 @@ from scopes.constants import ScopeName
 from scopes.decision import Decision
 from scopes.permissions import TenantScopePermission, restrict
 from scopes.registry import normalise
-from scopes.selectors import AuthorizationContext, registry
+from scopes.selectors import AuthorizationContext
 
 
 class TenantScopedMixin:
@@ -57,7 +57,7 @@ class TenantScopedMixin:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         context = getattr(request, "_auth", None)
         if isinstance(context, AuthorizationContext):
-            response["X-OAuth-Scopes"] = " ".join(normalise(context.token_scopes, registry().implications))
+            response["X-OAuth-Scopes"] = " ".join(normalise(context.token_scopes, context.implications))
             response["X-Accepted-OAuth-Scopes"] = " ".join(self.accepted_oauth_scopes or [])
         return response
 

@@ -69,6 +69,7 @@ def test_inactive_user_is_401(world, api_client):
 
 def test_token_user_tenant_membership_and_grants_load_in_one_query(world, mint_token):
     token = mint_token(world.member_a, world.acme, [ScopeName.PHOTOS_READ])
+    registry()  # cached on its own, and shared by every token
     with CaptureQueriesContext(connection) as queries:
         context = authorization_context(token.token)
     assert len(queries) == 1

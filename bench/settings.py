@@ -1,0 +1,21 @@
+"""The product's settings plus what only the benchmark needs: its URLconf and an SQL counter.
+
+Everything else (middleware, DRF, DOT, cache, database) is the product's, from the environment.
+"""
+
+from project.settings import *  # noqa: F403
+from project.settings import MIDDLEWARE, OAUTH2_PROVIDER
+from scopes.constants import ScopeName
+
+ROOT_URLCONF = "bench.urls"
+
+# Outermost, so it counts every statement a request runs (header X-Bench-SQL).
+MIDDLEWARE = ["bench.middleware.count_sql", *MIDDLEWARE]
+
+# Variant (b) is stock DOT at its cheapest: its default scopes backend reads this dict, where the
+# product's backend reads the registry from the cache. Only DOT's own code paths use it.
+OAUTH2_PROVIDER = {
+    **OAUTH2_PROVIDER,
+    "SCOPES_BACKEND_CLASS": "oauth2_provider.scopes.SettingsScopes",
+    "SCOPES": {str(name): str(name) for name in ScopeName},
+}

@@ -1,0 +1,409 @@
+"""The cached authorization context: no query when warm, one when cold, and never a stale answer.
+
+Every kind of write that can change a decision is made after the token's context is warm, and the
+next request must answer as a cold one would. These run on the configured cache: local memory, or
+Redis when REDIS_URL is set (CI's PostgreSQL leg).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.constants import RoleName
+from accounts.models import Membership, Role
+from accounts.services import membership_remove, membership_set
+from scopes import context_cache
+from scopes.constants import ScopeName as S
+from scopes.models import AccessToken, Consent, RoleGrant, Scope
+from scopes.selectors import registry
+from scopes.services import consent_narrow, consent_revoke, tokens_revoke
+from tests.factories import ConsentFactory, MembershipFactory, PhotoFactory, RoleFactory, RoleGrantFactory
+from tests.scopes.oauth import Flow, refresh
+
+ME = "/api/t/acme/me/"
+PHOTOS = "/api/t/acme/photos/"
+
+
+def _comparable(response) -> tuple:
+    return response.status_code, response.content, dict(response.headers.items())
+
+
+def _checksum(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _api(raw: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def warm(django_assert_num_queries):
+    """`warm(client, url)`: answer once cold, then identically from the cache (`queries`: a list's page)."""
+
+    def go(client: APIClient, url: str = ME, queries: int = 0):
+        cold = client.get(url)
+        with django_assert_num_queries(queries):
+            again = client.get(url)
+        assert _comparable(again) == _comparable(cold)
+        return again
+
+    return go
+
+
+@pytest.fixture
+def cold_answer():
+    """`cold_answer(client, url)`: what the same request answers with an empty cache."""
+
+    def go(client: APIClient, url: str = ME):
+        cache.delete(context_cache.ENTRY_KEY.format(checksum=_checksum(client.token.token)))
+        return client.get(url)
+
+    return go
+
+
+# --- Cost
+
+
+def test_warm_authorization_costs_no_query(world, api_client, warm, django_assert_num_queries):
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    warm(client)
+    with django_assert_num_queries(0):
+        context = context_cache.load_context(client.token.token, tenant_slug="acme")
+    assert context.user == world.member_a and context.role_name == "Member"
+
+
+def test_cold_authorization_costs_one_query(world, api_client, django_assert_num_queries):
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ, S.PHOTOS_READ])
+    registry()  # the registry has its own entry, shared by every token
+    with django_assert_num_queries(1):
+        assert client.get(ME).status_code == 200
+    # Cold again (the entry is gone), for a list page: the context and the page.
+    cache.delete(context_cache.ENTRY_KEY.format(checksum=_checksum(client.token.token)))
+    with django_assert_num_queries(2):
+        assert client.get(PHOTOS).status_code == 200
+    with django_assert_num_queries(1):
+        assert client.get(PHOTOS).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("user", "scopes", "method", "url"),
+    [
+        ("member_a", [S.PHOTOS_READ], "get", PHOTOS),
+        ("member_a", [S.PHOTOS_READ, S.PHOTOS_DELETE], "delete", "photo:theirs"),
+        ("member_a", [S.PHOTOS_READ], "delete", "photo:mine"),
+        ("guest_a", [S.PHOTOS_WRITE], "delete", "photo:mine"),
+        ("member_a", [S.PHOTOS_READ], "get", "/api/t/globex/photos/"),
+        ("member_a", [S.PHOTOS_READ], "get", "/api/t/nope/photos/"),
+        ("outsider", [S.PHOTOS_READ], "get", PHOTOS),
+        ("admin_a", [S.PROFILE_READ, S.PHOTOS_WRITE, S.ALBUMS_WRITE], "get", ME),
+    ],
+)
+def test_warm_answers_and_headers_are_identical_to_cold_ones(world, api_client, user, scopes, method, url):
+    mine = PhotoFactory(tenant=world.acme, owner=world.member_a)
+    theirs = PhotoFactory(tenant=world.acme, owner=world.member2_a)
+    url = {"photo:mine": f"{PHOTOS}{mine.pk}/", "photo:theirs": f"{PHOTOS}{theirs.pk}/"}.get(url, url)
+    client = api_client(getattr(world, user), world.acme, scopes)
+    cold = getattr(client, method)(url)
+    warm = getattr(client, method)(url)
+    assert _comparable(warm) == _comparable(cold)
+    assert cold.status_code != 204  # refusals and reads only: nothing was deleted in between
+
+
+# --- Keys
+
+
+def test_entries_are_keyed_by_checksum_and_hold_no_secret(world, api_client, warm):
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    warm(client)
+    raw = client.token.token
+    entry = cache.get(context_cache.ENTRY_KEY.format(checksum=_checksum(raw)))
+    assert entry is not None
+    assert cache.get(context_cache.ENTRY_KEY.format(checksum=raw)) is None
+    assert raw not in repr(entry)
+    assert world.member_a.password not in repr(entry)
+
+
+def test_a_token_warm_in_its_tenant_answers_404_elsewhere_as_when_cold(world, api_client, warm, cold_answer):
+    client = api_client(world.member_a, world.acme, [S.PHOTOS_READ])
+    warm(client, PHOTOS, queries=1)
+    elsewhere = client.get("/api/t/globex/photos/")
+    assert elsewhere.status_code == 404
+    assert _comparable(elsewhere) == _comparable(cold_answer(client, "/api/t/globex/photos/"))
+
+
+def test_one_user_in_two_tenants_has_separate_entries_and_stamps(
+    world, api_client, warm, django_assert_num_queries
+):
+    MembershipFactory(user=world.member_a, tenant=world.globex, role=world.role(RoleName.GUEST))
+    in_acme = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    in_globex = api_client(world.member_a, world.globex, [S.PROFILE_READ])
+    assert warm(in_acme).json()["role"] == "Member"
+    assert warm(in_globex, "/api/t/globex/me/").json()["role"] == "Guest"
+    # A change in globex re-reads globex's tokens only.
+    membership_set(actor=None, user=world.member_b, tenant=world.globex, role=world.role(RoleName.GUEST))
+    with django_assert_num_queries(0):
+        assert in_acme.get(ME).json()["role"] == "Member"
+    with django_assert_num_queries(1):
+        assert in_globex.get("/api/t/globex/me/").json()["role"] == "Guest"
+
+
+def test_two_tokens_never_share_an_entry(world, api_client, warm):
+    reader = api_client(world.member_a, world.acme, [S.PROFILE_READ, S.PHOTOS_READ])
+    profile_only = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    warm(reader, PHOTOS, queries=1)
+    warm(profile_only)
+    assert profile_only.get(PHOTOS).json()["reason"] == "scope_missing"
+    assert reader.get(PHOTOS).status_code == 200
+
+
+# --- Invalidation: the token
+
+
+def test_revoked_token_is_refused_at_once(world, api_client, warm):
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    warm(client)
+    tokens_revoke(actor=world.owner_a, access_tokens=[client.token])
+    assert client.get(ME).status_code == 401
+
+
+def test_deleted_token_is_refused_at_once(world, api_client, warm):
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    warm(client)
+    AccessToken.objects.filter(pk=client.token.pk).delete()  # a bulk delete still sends the signals
+    assert client.get(ME).status_code == 401
+
+
+def test_consent_narrowed_rewrites_the_cached_scopes(world, gallery, api_client, warm):
+    Consent.objects.create(user=world.member_a, tenant=world.acme, application=gallery).scopes.set(
+        Scope.objects.filter(name__in=[S.PROFILE_READ, S.PHOTOS_READ])
+    )
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ, S.PHOTOS_READ], application=gallery)
+    assert warm(client)["X-OAuth-Scopes"] == "photos.read profile.read"
+    warm(client, PHOTOS, queries=1)
+    consent_narrow(actor=world.member_a, consent=Consent.objects.get(), remove=[S.PHOTOS_READ])
+    assert client.get(ME)["X-OAuth-Scopes"] == "profile.read"
+    assert client.get(PHOTOS).json()["reason"] == "scope_missing"
+
+
+def test_consent_revoked_is_refused_at_once(world, gallery, api_client, warm):
+    consent = ConsentFactory(user=world.member_a, tenant=world.acme, application=gallery)
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ], application=gallery)
+    warm(client)
+    consent_revoke(actor=world.member_a, consent=consent)
+    assert client.get(ME).status_code == 401
+
+
+def test_dot_revocation_endpoint_and_refresh_rotation_apply_at_once(world, gallery, browser_of, warm):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "profile.read offline_access")
+    first = flow.exchange(flow.authorize()).json()
+    old = _api(first["access_token"])
+    warm(old)
+    rotated = refresh(gallery.client_id, first["refresh_token"]).json()
+    assert old.get(ME).status_code == 401
+    new = _api(rotated["access_token"])
+    warm(new)
+    response = APIClient().post(
+        "/o/revoke_token/", {"token": rotated["access_token"], "client_id": gallery.client_id}
+    )
+    assert response.status_code == 200
+    assert new.get(ME).status_code == 401
+
+
+def test_expired_token_is_refused_from_the_cache(world, api_client, warm, monkeypatch):
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    warm(client)
+    later = client.token.expires + timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    response = client.get(ME)
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
+
+
+# --- Invalidation: the user, the tenant, memberships, roles and grants
+
+
+def test_user_deactivated_or_renamed_applies_at_once(world, api_client, warm, django_assert_num_queries):
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    warm(client)
+    world.member_a.last_login = timezone.now()
+    world.member_a.save(update_fields=["last_login"])  # signing in changes no decision
+    with django_assert_num_queries(0):
+        client.get(ME)
+    world.member_a.username = "member_a_renamed"
+    world.member_a.save()
+    assert client.get(ME).json()["user"]["username"] == "member_a_renamed"
+    world.member_a.is_active = False
+    world.member_a.save()
+    assert client.get(ME).status_code == 401
+
+
+def test_tenant_deactivated_or_renamed_applies_at_once(world, api_client, warm):
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    warm(client)
+    world.acme.is_active = False
+    world.acme.save()
+    assert client.get(ME).status_code == 404
+    world.acme.is_active = True
+    world.acme.slug = "acme-corp"
+    world.acme.save()
+    assert client.get(ME).status_code == 404
+    assert client.get("/api/t/acme-corp/me/").status_code == 200
+
+
+def test_membership_created_changed_and_removed_apply_at_once(world, api_client, warm):
+    client = api_client(world.outsider, world.acme, [S.PROFILE_READ])
+    assert warm(client).status_code == 404
+    membership_set(actor=None, user=world.outsider, tenant=world.acme, role=world.role(RoleName.GUEST))
+    assert warm(client).json()["role"] == "Guest"
+    membership_set(actor=None, user=world.outsider, tenant=world.acme, role=world.role(RoleName.ADMIN))
+    assert warm(client).json()["role"] == "Admin"
+    membership_remove(actor=None, user=world.outsider, tenant=world.acme)
+    assert client.get(ME).status_code == 404
+
+
+def test_membership_moved_to_another_tenant_leaves_the_old_one_at_once(world, api_client, warm):
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    warm(client)
+    membership = Membership.objects.get(user=world.member_a, tenant=world.acme)
+    membership.tenant = world.globex
+    membership.save()
+    assert client.get(ME).status_code == 404
+
+
+def test_global_role_grant_created_changed_and_deleted_apply_in_every_tenant(world, api_client, warm):
+    in_acme = api_client(world.member_a, world.acme, [S.PROFILE_READ, S.ALBUMS_WRITE])
+    in_globex = api_client(world.member_b, world.globex, [S.PROFILE_READ, S.ALBUMS_WRITE])
+    member = world.role(RoleName.MEMBER)
+    assert warm(in_acme).json()["allowed"]["albums.write"] == "own"
+    assert warm(in_globex, "/api/t/globex/me/").json()["allowed"]["albums.write"] == "own"
+    grant = RoleGrant.objects.get(role=member, scope__name=S.ALBUMS_WRITE)
+    grant.reach = "tenant"
+    grant.save()
+    assert in_acme.get(ME).json()["allowed"]["albums.write"] == "tenant"
+    assert in_globex.get("/api/t/globex/me/").json()["allowed"]["albums.write"] == "tenant"
+    warm(in_acme)
+    grant.delete()
+    assert in_acme.get(ME).json()["allowed"]["albums.write"] is None
+    warm(in_acme)
+    RoleGrantFactory(role=member, scope=Scope.objects.get(name=S.ALBUMS_WRITE), reach="own")
+    assert in_acme.get(ME).json()["allowed"]["albums.write"] == "own"
+
+
+def test_tenant_role_changes_apply_at_once_and_leave_other_tenants_warm(
+    world, api_client, warm, django_assert_num_queries
+):
+    curator = RoleFactory(name="Curator", tenant=world.acme)
+    RoleGrantFactory(role=curator, scope=Scope.objects.get(name=S.PROFILE_READ), reach="own")
+    membership_set(actor=None, user=world.member_a, tenant=world.acme, role=curator)
+    in_acme = api_client(world.member_a, world.acme, [S.PROFILE_READ, S.PHOTOS_READ])
+    in_globex = api_client(world.member_b, world.globex, [S.PROFILE_READ])
+    assert warm(in_acme, PHOTOS).json()["reason"] == "role_forbids"
+    warm(in_globex, "/api/t/globex/me/")
+    RoleGrantFactory(role=curator, scope=Scope.objects.get(name=S.PHOTOS_READ), reach="tenant")
+    assert in_acme.get(PHOTOS).status_code == 200
+    with django_assert_num_queries(0):
+        in_globex.get("/api/t/globex/me/")
+    warm(in_acme)
+    curator.name = "Chief curator"
+    curator.save()
+    assert in_acme.get(ME).json()["role"] == "Chief curator"
+
+
+def test_role_deleted_applies_at_once(world, api_client, warm):
+    # A role in use cannot be deleted (memberships protect it); its grants go with it.
+    spare = RoleFactory(name="Spare", tenant=world.acme)
+    RoleGrantFactory(role=spare, scope=Scope.objects.get(name=S.PROFILE_READ), reach="own")
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    warm(client)
+    stamp_key = context_cache.TENANT_STAMP_KEY.format(slug="acme")
+    assert cache.get(stamp_key) is not None
+    spare.delete()
+    assert cache.get(stamp_key) is None
+    assert warm(client).json()["role"] == "Member"
+    assert not Role.objects.filter(name="Spare").exists()
+
+
+def test_scope_implications_and_names_apply_at_once(world, api_client, warm):
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ, S.ALBUMS_READ])
+    assert warm(client)["X-OAuth-Scopes"] == "albums.read profile.read"
+    profile = Scope.objects.get(name=S.PROFILE_READ)
+    profile.implies.add(Scope.objects.get(name=S.ALBUMS_READ))
+    assert client.get(ME)["X-OAuth-Scopes"] == "profile.read"
+    warm(client)
+    offline = Scope.objects.get(name=S.OFFLINE_ACCESS)
+    offline.name = "offline.access"
+    offline.save()
+    assert "offline.access" in client.get(ME).json()["role_grants"]
+
+
+# --- Races and lost stamps
+
+
+def test_a_read_racing_a_commit_is_never_served(
+    world, api_client, monkeypatch, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """A request reads its rows, a revocation commits, then the request stores what it read."""
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ, S.PHOTOS_READ])
+    raw = client.token.token
+    registry()
+    stale = context_cache.context_for_checksum(_checksum(raw), snapshot=registry())
+    with django_capture_on_commit_callbacks() as after_commit:
+        token = AccessToken.objects.get(pk=client.token.pk)
+        token.scope = "profile.read"
+        token.save()  # deletes the stamp now; again when it commits
+
+    def reads_before_the_commit(checksum, *, snapshot):
+        for callback in after_commit:  # the writer commits while this request holds old rows
+            callback()
+        return stale
+
+    monkeypatch.setattr(context_cache, "context_for_checksum", reads_before_the_commit)
+    assert "photos.read" in context_cache.load_context(raw, tenant_slug="acme").token_scopes
+    monkeypatch.undo()
+    with django_assert_num_queries(1):
+        assert context_cache.load_context(raw, tenant_slug="acme").token_scopes == ("profile.read",)
+
+
+@pytest.mark.parametrize("lost", ["global", "tenant", "token", "entry"])
+def test_a_lost_stamp_or_entry_means_a_fresh_read(world, api_client, warm, django_assert_num_queries, lost):
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    warm(client)
+    checksum = _checksum(client.token.token)
+    cache.delete(
+        {
+            "global": context_cache.GLOBAL_STAMP_KEY,
+            "tenant": context_cache.TENANT_STAMP_KEY.format(slug="acme"),
+            "token": context_cache.TOKEN_STAMP_KEY.format(checksum=checksum),
+            "entry": context_cache.ENTRY_KEY.format(checksum=checksum),
+        }[lost]
+    )
+    with django_assert_num_queries(1):
+        assert client.get(ME).status_code == 200
+    with django_assert_num_queries(0):
+        assert client.get(ME).status_code == 200
+
+
+def test_no_cache_when_switched_off(world, api_client, settings, django_assert_num_queries):
+    settings.AUTHORIZATION_CACHE_SECONDS = 0
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    client.get(ME)
+    with django_assert_num_queries(1):
+        assert client.get(ME).status_code == 200
+
+
+def test_a_grant_change_reaches_wherever_the_role_is_held(world, api_client, warm):
+    # A tenant's role held in another tenant (a row written past Membership.clean) is re-read too.
+    curator = RoleFactory(name="Curator", tenant=world.acme)
+    RoleGrantFactory(role=curator, scope=Scope.objects.get(name=S.PROFILE_READ), reach="own")
+    Membership.objects.filter(user=world.member_b, tenant=world.globex).update(role=curator)
+    client = api_client(world.member_b, world.globex, [S.PROFILE_READ, S.PHOTOS_READ])
+    assert warm(client, "/api/t/globex/photos/").json()["reason"] == "role_forbids"
+    RoleGrantFactory(role=curator, scope=Scope.objects.get(name=S.PHOTOS_READ), reach="tenant")
+    assert client.get("/api/t/globex/photos/").status_code == 200
