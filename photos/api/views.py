@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
@@ -28,6 +29,7 @@ from photos.api.serializers import (
 )
 from photos.images import ImageRejected
 from photos.models import Album, Photo
+from scopes.api.exceptions import RequestTooLarge
 from scopes.api.parsers import JSONParser
 from scopes.api.viewsets import TenantScopedAPIView, TenantScopedViewSet
 from scopes.constants import ScopeName
@@ -50,6 +52,22 @@ class NewestFirstCursorPagination(CursorPagination):
         except NotFound as exc:
             # DRF answers a bad cursor with 404; it is bad input, not a missing resource.
             raise ValidationError({"cursor": ["The cursor is not valid."]}, code="invalid_cursor") from exc
+
+
+def _refuse_oversized_upload(request: Request) -> None:
+    """413 before reading a body that cannot hold an acceptable photo.
+
+    Django spools file parts to disk without a size limit (DATA_UPLOAD_MAX_MEMORY_SIZE counts only
+    the other fields), so without this a 10 GB upload is written to a temporary file before
+    validation refuses it. The bound: the largest photo plus what the other fields may take.
+    """
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = settings.PHOTO_MAX_BYTES + (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 1024 * 1024)
+    if length > limit:
+        raise RequestTooLarge(f"The request body is {length} bytes; an upload may be at most {limit} bytes.")
 
 
 def _django_to_drf(exc: DjangoValidationError) -> ValidationError:
@@ -126,6 +144,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
     @extend_schema(request={"multipart/form-data": PhotoUploadSerializer}, responses={201: PhotoSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Upload a photo (multipart/form-data) as the token's user, in the URL's tenant."""
+        _refuse_oversized_upload(request)
         upload = self.get_serializer(data=request.data)
         upload.is_valid(raise_exception=True)
         file = upload.validated_data["image"]
