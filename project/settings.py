@@ -241,6 +241,12 @@ SPECTACULAR_SETTINGS = {
         "scopes": "profile.read photos.read albums.read",
     },
     "SCHEMA_PATH_PREFIX": r"/api/t/[^/]+/",
+    # Request and response shapes apart: an upload's `image` is a binary file, not a URI.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "scopes.api.schema.document_refusals",  # 400/401/403/404/413/415 on every tenant operation
+    ],
 }
 
 # Uploads: bounded in bytes and in decoded pixels (decompression bombs).

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -79,14 +79,12 @@ def _django_to_drf(exc: DjangoValidationError) -> ValidationError:
     return ValidationError(exc.messages)
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("album", OpenApiTypes.INT, description="Only photos in this album (list only)."),
-        OpenApiParameter(
-            "owner", OpenApiTypes.STR, enum=["me"], description="`me`: only your photos (list only)."
-        ),
-    ]
-)
+# Object ids are whole numbers (the URL takes any text so that anything else is the same 404).
+_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
+_BY_ID = extend_schema(parameters=[_ID])
+
+
+@extend_schema_view(retrieve=_BY_ID, partial_update=_BY_ID, destroy=_BY_ID)
 class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Photos in the tenant: list and upload, read, change, delete, and the image bytes."""
 
@@ -182,7 +180,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
         services.photo_delete(actor=request.user, photo=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
+    @extend_schema(parameters=[_ID], responses={(200, "image/*"): OpenApiTypes.BINARY})
     def image(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
         """The stored image bytes, with the content type validation found."""
         photo: Photo = self.get_object()
@@ -201,6 +199,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
         return response
 
 
+@extend_schema_view(retrieve=_BY_ID, partial_update=_BY_ID, destroy=_BY_ID)
 class AlbumViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
