@@ -1,4 +1,4 @@
-.PHONY: run test lint format setup
+.PHONY: run test lint format setup soak
 
 run:    ## virtualenv, migrate SQLite, seed the demo, serve on 127.0.0.1:8000
 	bin/run
@@ -8,6 +8,10 @@ test:   ## the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
 
 setup:
 	bin/setup
+
+soak:   ## ~2 min of mixed load from two tenants on gunicorn + PostgreSQL + Redis (loopback; not in CI)
+	bin/setup
+	.venv/bin/python -m soak
 
 lint:
 	.venv/bin/ruff check .
