@@ -55,7 +55,7 @@ def api_status(access_token: str) -> int:
 
 
 @pytest.fixture
-def other_client(db) -> Application:
+def other_client(seeded) -> Application:
     """A second public client with the same redirect URI: the code thief's best case."""
     app = ApplicationFactory(name="Other", client_id="other-client")
     for name in ("photos.read", "offline_access"):
@@ -341,7 +341,7 @@ def test_revocation_by_an_unknown_or_unauthenticated_client_changes_nothing(toke
 
 
 @pytest.fixture
-def web_app(db) -> Application:
+def web_app(seeded) -> Application:
     """A client registered with a non-loopback redirect URI, where every character must match."""
     app = ApplicationFactory(name="Web", client_id="web-app", redirect_uris="https://gallery.example/cb")
     ApplicationScope.objects.create(application=app, scope=Scope.objects.get(name="photos.read"))
