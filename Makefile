@@ -1,4 +1,4 @@
-.PHONY: run test lint format setup bench
+.PHONY: run test lint format setup bench soak
 
 run:    ## virtualenv, migrate SQLite, seed the demo, serve on 127.0.0.1:8000
 	bin/run
@@ -11,6 +11,10 @@ setup:
 
 bench:  ## a few minutes: throughput and latency of the photo list, ours vs none vs stock DOT (PostgreSQL, Redis, wrk)
 	bin/bench
+
+soak:   ## ~2 min of mixed load from two tenants on gunicorn + PostgreSQL + Redis (loopback; not in CI)
+	bin/setup
+	.venv/bin/python -m soak
 
 lint:
 	.venv/bin/ruff check .

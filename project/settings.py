@@ -216,6 +216,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["scopes.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "scopes.api.parsers.JSONParser",  # deep nesting is a 400, not a 500
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": None,
     # The API's answers (401/403/404/400 bodies and WWW-Authenticate) follow DESIGN.md's table.
     "EXCEPTION_HANDLER": "scopes.api.exceptions.api_exception_handler",
@@ -238,6 +243,12 @@ SPECTACULAR_SETTINGS = {
         "scopes": "profile.read photos.read albums.read",
     },
     "SCHEMA_PATH_PREFIX": r"/api/t/[^/]+/",
+    # Request and response shapes apart: an upload's `image` is a binary file, not a URI.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "scopes.api.schema.document_refusals",  # 400/401/403/404/413/415 on every tenant operation
+    ],
 }
 
 # Uploads: bounded in bytes and in decoded pixels (decompression bombs).

@@ -40,6 +40,13 @@ class Scope(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # Names go into WWW-Authenticate and X-OAuth-Scopes: the database refuses an unsafe one
+            # too, so no path that skips model validation (a shell, a data migration) can store one.
+            models.CheckConstraint(
+                condition=models.Q(name__regex=SCOPE_NAME_PATTERN), name="scope_name_is_a_safe_token"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -75,6 +75,24 @@ class TenantOAuth2Validator(OAuth2Validator):
             request.claims = json.loads(grant.claims)
         return True
 
+    def invalidate_authorization_code(
+        self, client_id: str, code: str, request: OauthlibRequest, *args: Any, **kwargs: Any
+    ) -> None:
+        """Use the code up; if a concurrent exchange already did, delete the tokens this one saved.
+
+        oauthlib saves the tokens before it invalidates the code, so two requests racing with one
+        code both pass validation and both save tokens. Exactly one of them deletes the code; the
+        other must not leave a live (if undelivered) token behind, and answers invalid_grant.
+        """
+        deleted, _ = Grant.objects.filter(code=code, application=request.client).delete()
+        if deleted:
+            return
+        issued: AccessToken | None = getattr(request, "issued_access_token", None)
+        if issued is not None:
+            RefreshToken.objects.filter(access_token=issued).delete()
+            issued.delete()
+        raise errors.InvalidGrantError(request=request)
+
     def _create_authorization_code(self, request: OauthlibRequest, code: dict, expires: Any = None) -> Grant:
         tenant_id = _require_tenant(request)
         if request.code_challenge_method == "plain" and bcp_compliant(
@@ -117,6 +135,8 @@ class TenantOAuth2Validator(OAuth2Validator):
         )
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
+        # Remembered so a code exchange that loses a race can take back what it minted.
+        request.issued_access_token = access_token
         return access_token
 
     def _create_refresh_token(

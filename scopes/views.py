@@ -24,12 +24,19 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
 from oauth2_provider.views.metadata import OAuthServerMetadataView
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2 import AccessDeniedError, InvalidRequestError
+from oauthlib.oauth2.rfc6749.errors import (
+    InvalidClientIdError,
+    InvalidRedirectURIError,
+    MismatchingRedirectURIError,
+    MissingClientIdError,
+    MissingRedirectURIError,
+)
 
 from accounts.models import Membership
 from accounts.selectors import active_memberships_of
@@ -249,6 +256,32 @@ class ConsentView(AuthorizationView):
             error=AccessDeniedError(state=oauth.get("state") or None), redirect_uri=oauth["redirect_uri"]
         )
         return self.error_response(error, application)
+
+    def error_response(
+        self, error: OAuthToolkitError, application: Application | None, **kwargs: Any
+    ) -> HttpResponse:
+        """Errors the client may hear go to its redirect URI; any other is a page here, never a redirect.
+
+        An unknown `client_id` or a `redirect_uri` that is not registered exactly (RFC 6749 section
+        4.1.2.1) must not send the user anywhere: DOT would render the consent template without an app.
+        """
+        if not isinstance(error, FatalClientError):
+            return super().error_response(error, application, **kwargs)
+        oauthlib_error = error.oauthlib_error
+        if isinstance(oauthlib_error, InvalidClientIdError | MissingClientIdError):
+            message = "The app that sent you here is not registered."
+        elif isinstance(
+            oauthlib_error, InvalidRedirectURIError | MismatchingRedirectURIError | MissingRedirectURIError
+        ):
+            message = "The app asked to send you back to an address it has not registered."
+        else:
+            message = f"The app's request cannot be used: {oauthlib_error.description}"
+        return render(
+            self.request,
+            "scopes/consent_error.html",
+            {"message": f"{message} Nothing was sent to it."},
+            status=oauthlib_error.status_code,
+        )
 
     def _refuse(self, request: HttpRequest, message: str) -> HttpResponse:
         return render(request, "scopes/consent_error.html", {"message": message}, status=400)

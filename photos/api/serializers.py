@@ -29,6 +29,16 @@ class TenantAlbumField(serializers.PrimaryKeyRelatedField):
         view = self.context["view"]
         return Album.objects.for_tenant(view.tenant)
 
+    def to_internal_value(self, data: Any) -> Album:
+        # An id is a whole number: the ORM would quietly read 1.5 as album 1.
+        if (
+            isinstance(data, bool)
+            or not isinstance(data, int | str)
+            or (isinstance(data, str) and not (data.isascii() and data.isdigit()))
+        ):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
 
 class AlbumSerializer(serializers.ModelSerializer):
     """An album as clients see and write it."""
@@ -49,7 +59,7 @@ class PhotoSerializer(serializers.ModelSerializer):
     """A photo's metadata; the bytes are at `image_url`."""
 
     owner = OwnerSerializer(read_only=True)
-    album = serializers.PrimaryKeyRelatedField(read_only=True)
+    album = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     image_url = serializers.SerializerMethodField()
 
     class Meta:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -28,6 +29,8 @@ from photos.api.serializers import (
 )
 from photos.images import ImageRejected
 from photos.models import Album, Photo
+from scopes.api.exceptions import RequestTooLarge
+from scopes.api.parsers import JSONParser
 from scopes.api.viewsets import TenantScopedAPIView, TenantScopedViewSet
 from scopes.constants import ScopeName
 from scopes.decision import effective_permissions
@@ -50,6 +53,22 @@ class NewestFirstCursorPagination(CursorPagination):
             raise ValidationError({"cursor": ["The cursor is not valid."]}, code="invalid_cursor") from exc
 
 
+def _refuse_oversized_upload(request: Request) -> None:
+    """413 before reading a body that cannot hold an acceptable photo.
+
+    Django spools file parts to disk without a size limit (DATA_UPLOAD_MAX_MEMORY_SIZE counts only
+    the other fields), so without this a 10 GB upload is written to a temporary file before
+    validation refuses it. The bound: the largest photo plus what the other fields may take.
+    """
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = settings.PHOTO_MAX_BYTES + (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 1024 * 1024)
+    if length > limit:
+        raise RequestTooLarge(f"The request body is {length} bytes; an upload may be at most {limit} bytes.")
+
+
 def _django_to_drf(exc: DjangoValidationError) -> ValidationError:
     """Carry a service's ValidationError to the client as a 400."""
     if hasattr(exc, "error_dict"):
@@ -59,14 +78,12 @@ def _django_to_drf(exc: DjangoValidationError) -> ValidationError:
     return ValidationError(exc.messages)
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("album", OpenApiTypes.INT, description="Only photos in this album (list only)."),
-        OpenApiParameter(
-            "owner", OpenApiTypes.STR, enum=["me"], description="`me`: only your photos (list only)."
-        ),
-    ]
-)
+# Object ids are whole numbers (the URL takes any text so that anything else is the same 404).
+_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
+_BY_ID = extend_schema(parameters=[_ID])
+
+
+@extend_schema_view(retrieve=_BY_ID, partial_update=_BY_ID, destroy=_BY_ID)
 class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Photos in the tenant: list and upload, read, change, delete, and the image bytes."""
 
@@ -124,6 +141,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
     @extend_schema(request={"multipart/form-data": PhotoUploadSerializer}, responses={201: PhotoSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Upload a photo (multipart/form-data) as the token's user, in the URL's tenant."""
+        _refuse_oversized_upload(request)
         upload = self.get_serializer(data=request.data)
         upload.is_valid(raise_exception=True)
         file = upload.validated_data["image"]
@@ -161,7 +179,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
         services.photo_delete(actor=request.user, photo=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
+    @extend_schema(parameters=[_ID], responses={(200, "image/*"): OpenApiTypes.BINARY})
     def image(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
         """The stored image bytes, with the content type validation found."""
         photo: Photo = self.get_object()
@@ -174,9 +192,13 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
             f'inline; filename="photo-{photo.pk}.{photo.image.name.rsplit(".", 1)[-1]}"'
         )
         response["Cache-Control"] = "private, no-store"
+        # The bytes are a validated image served as such (with nosniff from SecurityMiddleware); should a
+        # browser still open them as a document (an image with HTML appended), it runs no script there.
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
         return response
 
 
+@extend_schema_view(retrieve=_BY_ID, partial_update=_BY_ID, destroy=_BY_ID)
 class AlbumViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

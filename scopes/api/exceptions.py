@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -23,6 +24,14 @@ class AccessRefused(exceptions.APIException):
         super().__init__(detail=decision.detail, code=str(decision.reason))
         self.status_code = decision.status
         self.decision = decision
+
+
+class RequestTooLarge(exceptions.APIException):
+    """The body is larger than the endpoint will ever accept: refused before it is read."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+    default_detail = "The request body is too large."
 
 
 def not_found_response() -> Response:
@@ -92,6 +101,18 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return response
     if isinstance(exc, Http404 | exceptions.NotFound):
         return not_found_response()
+    if isinstance(exc, RequestTooLarge | RequestDataTooBig):
+        # Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE) would otherwise be an HTML 400 page.
+        detail = str(exc.detail) if isinstance(exc, RequestTooLarge) else RequestTooLarge.default_detail
+        return Response(
+            {"error": "invalid_request", "reason": "too_large", "detail": detail},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return Response(
+            {"error": "invalid_request", "reason": "too_many_fields", "detail": str(exc)},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, exceptions.ValidationError):
         reason, detail = _first_error(exc.detail)
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}

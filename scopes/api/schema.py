@@ -58,3 +58,81 @@ def swagger_oauth2_redirect(request: HttpRequest) -> HttpResponse:
     script = static("drf_spectacular_sidecar/swagger-ui-dist/oauth2-redirect.js")
     html = f'<!doctype html><html lang="en"><head><title>Signing in</title></head><body><script src="{script}"></script></body></html>'
     return HttpResponse(html)
+
+
+# --- Refusals: every tenant operation documents the answers of DESIGN.md's table, not only success.
+
+_TEXT = {"type": "string"}
+ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": {
+        "type": "object",
+        "description": "Any refusal: a stable machine `reason` and a sentence for people.",
+        "properties": {"error": _TEXT, "reason": _TEXT, "detail": _TEXT},
+        "required": ["error", "reason", "detail"],
+    },
+    "InvalidRequest": {
+        "type": "object",
+        "description": "Bad input (400); `fields` says which input, when the body could be read at all.",
+        "properties": {
+            "error": _TEXT,
+            "reason": _TEXT,
+            "detail": _TEXT,
+            "fields": {"type": "object", "additionalProperties": {}},
+        },
+        "required": ["error", "reason", "detail"],
+    },
+    "Refusal": {
+        "type": "object",
+        "description": "403: the token lacks the scope, the role forbids the action, or the object is not yours.",
+        "properties": {
+            "error": {"type": "string", "enum": ["insufficient_scope", "forbidden"]},
+            "reason": {"type": "string", "enum": ["scope_missing", "role_forbids", "not_owner"]},
+            "detail": _TEXT,
+            "required_scopes": {"type": "array", "items": _TEXT},
+            "granted_scopes": {"type": "array", "items": _TEXT},
+        },
+        "required": ["error", "reason", "detail", "required_scopes", "granted_scopes"],
+    },
+}
+_CHALLENGE = {"WWW-Authenticate": {"schema": _TEXT, "description": "RFC 6750 Bearer challenge."}}
+
+
+def _refusal(description: str, component: str, *, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}}
+    return {"description": description, "content": content, **({"headers": headers} if headers else {})}
+
+
+def document_refusals(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: add the refusals every tenant operation can answer.
+
+    401 (token missing or not valid), 403 (scope, role or ownership), 404 (tenant or object not
+    visible, all identical); operations that read input add 400, and those with a body 413 and 415.
+    """
+    result.setdefault("components", {}).setdefault("schemas", {}).update(ERROR_SCHEMAS)
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/t/"):
+            continue
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            reads_input = "requestBody" in operation or any(
+                p.get("in") == "query" for p in operation.get("parameters", [])
+            )
+            refusals = {
+                "401": _refusal("No valid access token.", "Error", headers=_CHALLENGE),
+                "403": _refusal(
+                    "The token, the role or ownership does not allow this.", "Refusal", headers=_CHALLENGE
+                ),
+                "404": _refusal(
+                    "No such tenant or object, or not visible to you (indistinguishable).", "Error"
+                ),
+            }
+            if reads_input:
+                refusals["400"] = _refusal("The input is not valid.", "InvalidRequest")
+            if "requestBody" in operation:
+                refusals["413"] = _refusal("The request body is too large.", "Error")
+                refusals["415"] = _refusal("The body's media type is not accepted.", "Error")
+            for status, answer in refusals.items():
+                responses.setdefault(status, answer)
+    return result

@@ -1,0 +1,499 @@
+"""One soak client: a user of one tenant who signs in, consents, and then uses the API at random.
+
+Every response goes through `send`, which counts it and checks that it is not a 5xx and does not
+mention the other tenant. The operations check what they can predict: an acknowledged upload is
+there (same bytes) until its owner deletes it, another tenant's ids are 404, a token is refused
+once its revocation (or rotation, or narrowing) was answered.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import random
+import re
+import secrets
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlparse
+
+import requests
+from PIL import Image
+
+from soak.ledger import DELETED, DELETING, LIVE, Ledger, Upload
+
+ASKED = "photos.write albums.write profile.read offline_access"
+IMPLIES = {
+    "photos.write": {"photos.read", "photos.upload", "photos.update", "photos.delete"},
+    "albums.write": {"albums.read"},
+}
+TIMEOUT = 15
+
+
+def closure(scopes: str) -> set[str]:
+    names = set(scopes.split())
+    for name in list(names):
+        names |= IMPLIES.get(name, set())
+    return names
+
+
+def pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+class Actor:
+    """A signed-in user of one tenant, holding one access token (and refresh token) at a time."""
+
+    def __init__(self, *, base: str, world: dict, user: dict, ledger: Ledger, seed: int) -> None:
+        self.base = base
+        self.world = world
+        self.username: str = user["username"]
+        self.tenant: str = user["tenant"]
+        self.role: str = user["role"]
+        self.other = "globex" if self.tenant == "acme" else "acme"
+        self.ledger = ledger
+        self.rng = random.Random(seed)  # noqa: S311 - a reproducible mix, not a secret
+        self.web = requests.Session()  # the browser: sign-in session, consent page, connected apps
+        self.http = requests.Session()  # API and token endpoint: no cookies
+        self.token = ""
+        self.refresh_token = ""
+        self.scopes: set[str] = set()
+        self.albums: list[int] = []
+        self.uploads = 0
+
+    # --- plumbing
+
+    def send(self, session: requests.Session, method: str, path: str, **kwargs) -> requests.Response:
+        """One request, counted and checked; a 429 is waited out (Retry-After, bounded) and retried."""
+        for _attempt in range(3):
+            response = session.request(
+                method, self.base + path, timeout=TIMEOUT, allow_redirects=False, **kwargs
+            )
+            self.ledger.status(response.status_code)
+            if response.status_code != 429:
+                break
+            time.sleep(min(float(response.headers.get("Retry-After") or 1), 5.0))
+        self.ledger.check(
+            "no_5xx",
+            response.status_code < 500,
+            f"{self.username}: {method} {path} -> {response.status_code} {response.text[:300]!r}",
+        )
+        kind = response.headers.get("Content-Type", "")
+        if "json" in kind or "html" in kind:
+            self.ledger.check(
+                "no_other_tenant_in_answer",
+                self.other.encode() not in response.content.lower(),
+                f"{self.username}: {method} {path} mentions {self.other}: {response.text[:300]!r}",
+            )
+        return response
+
+    def api(self, method: str, path: str, *, token: str | None = None, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token if token is not None else self.token}"}
+        return self.send(self.http, method, f"/api/t/{self.tenant}/{path}", headers=headers, **kwargs)
+
+    def csrf(self) -> str:
+        return self.web.cookies.get("csrftoken", "")
+
+    # --- signing in and getting tokens, as a browser and a client app would
+
+    def sign_in(self) -> None:
+        self.send(self.web, "GET", "/account/login/")
+        response = self.send(
+            self.web,
+            "POST",
+            "/account/login/",
+            data={
+                "username": self.username,
+                "password": self.world["password"],
+                "csrfmiddlewaretoken": self.csrf(),
+            },
+        )
+        self.ledger.check("sign_in", response.status_code == 302, f"{self.username}: {response.status_code}")
+
+    def authorize(self) -> bool:
+        """The code flow with PKCE; consents to everything offered when the page is shown."""
+        verifier, challenge = pkce()
+        state = secrets.token_urlsafe(8)
+        params = {
+            "response_type": "code",
+            "client_id": self.world["client_id"],
+            "redirect_uri": self.world["redirect_uri"],
+            "scope": ASKED,
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "tenant": self.tenant,
+        }
+        response = self.send(self.web, "GET", "/o/authorize/", params=params)
+        if response.status_code == 302 and "/account/login/" in response.headers.get("Location", ""):
+            self.sign_in()
+            response = self.send(self.web, "GET", "/o/authorize/", params=params)
+        if response.status_code == 200:
+            html = response.text
+            form = {
+                "csrfmiddlewaretoken": self.csrf(),
+                "request_token": re.search(r'name="request_token" value="([^"]*)"', html).group(1),
+                "tenant": re.search(r'name="tenant" value="([^"]+)"', html).group(1),
+                "scope": re.findall(r'name="scope" value="([^"]+)"', html),
+                "decision": "allow",
+            }
+            response = self.send(self.web, "POST", "/o/authorize/", data=form)
+        location = response.headers.get("Location", "")
+        answer = {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
+        if not self.ledger.check(
+            "authorization_flow",
+            response.status_code == 302 and answer.get("state") == state and "code" in answer,
+            f"{self.username}: {response.status_code} {location[:200]}",
+        ):
+            return False
+        exchanged = self.send(
+            self.http,
+            "POST",
+            "/o/token/",
+            data={
+                "grant_type": "authorization_code",
+                "code": answer["code"],
+                "redirect_uri": self.world["redirect_uri"],
+                "client_id": self.world["client_id"],
+                "code_verifier": verifier,
+            },
+        )
+        if not self.ledger.check("authorization_flow", exchanged.status_code == 200, exchanged.text[:200]):
+            return False
+        self._hold(exchanged.json())
+        self.ledger.event("tokens obtained through the consent flow")
+        return True
+
+    def _hold(self, token: dict) -> None:
+        self.token = token["access_token"]
+        self.refresh_token = token.get("refresh_token", "")
+        self.scopes = closure(token["scope"])
+
+    def refused_now(self, token: str, why: str) -> None:
+        """`token` was revoked and the server said so: from now on it must never get a 2xx."""
+        self.ledger.revoke(token, self.tenant)
+        response = self.api("GET", "photos/", token=token)
+        self.ledger.check(
+            "revoked_token_refused", response.status_code == 401, f"{why}: {response.status_code}"
+        )
+
+    # --- the mix
+
+    def run(self, deadline: float, max_operations: int = 50_000) -> None:
+        operations: list[tuple[Callable[[], None], float]] = [
+            (self.list_photos, 16),
+            (self.read_photo, 14),
+            (self.read_image, 10),
+            (self.upload, 10),
+            (self.update, 6),
+            (self.delete, 5),
+            (self.albums_mix, 8),
+            (self.me, 4),
+            (self.other_tenants_ids, 8),
+            (self.probe_revoked, 4),
+            (self.refresh, 3),
+            (self.refresh_reuse, 0.7),
+            (self.revoke, 1.5),
+            (self.narrow, 1.2),
+            (self.revoke_app, 0.4),
+        ]
+        functions, weights = zip(*operations, strict=True)
+        self.sign_in()
+        self.authorize()
+        done = 0
+        while time.monotonic() < deadline and done < max_operations:
+            operation = self.rng.choices(functions, weights)[0]
+            try:
+                if not self.token:
+                    self.authorize()
+                else:
+                    operation()
+            except (requests.RequestException, ValueError, AttributeError, KeyError) as exc:
+                self.ledger.check("client_error", False, f"{self.username}: {operation.__name__}: {exc!r}")
+                self.token = ""
+            done += 1
+
+    def list_photos(self) -> None:
+        query = "?page_size=50" + ("&owner=me" if self.rng.random() < 0.3 else "")
+        response = self.api("GET", f"photos/{query}")
+        if "photos.read" not in self.scopes:
+            self.ledger.check(
+                "decision_as_expected", response.status_code == 403, f"list {response.status_code}"
+            )
+            return
+        if not self.ledger.check(
+            "live_token_accepted", response.status_code == 200, f"list {response.status_code}"
+        ):
+            return
+        foreign = self.ledger.ids_of_other_tenants(self.tenant)
+        for row in response.json()["results"]:
+            self.ledger.check(
+                "tenant_rows_only",
+                row["id"] not in foreign and row["owner"]["username"].startswith(f"{self.tenant}-"),
+                f"{self.username} listed {row['id']} of {row['owner']['username']}",
+            )
+
+    def _read(self, suffix: str) -> None:
+        live = self.ledger.live(tenant=self.tenant)
+        if not live or "photos.read" not in self.scopes:
+            return
+        upload = self.rng.choice(live)
+        response = self.api("GET", f"photos/{upload.photo_id}/{suffix}")
+        if response.status_code == 200:
+            same = (
+                hashlib.sha256(response.content).hexdigest() == upload.sha256
+                if suffix
+                else response.json()["owner"]["username"] == upload.owner
+            )
+            self.ledger.check("upload_retrievable", same, f"photo {upload.photo_id} came back different")
+        elif response.status_code == 404:
+            # Fine only if its owner had started deleting it (it marks that before sending DELETE).
+            state = self.ledger.state_of(upload.photo_id)
+            self.ledger.check(
+                "upload_retrievable", state != LIVE, f"acknowledged photo {upload.photo_id} is 404"
+            )
+        else:
+            self.ledger.check(
+                "live_token_accepted", False, f"read {response.status_code} {response.text[:200]}"
+            )
+
+    def read_photo(self) -> None:
+        self._read("")
+
+    def read_image(self) -> None:
+        self._read("image")
+
+    def upload(self) -> None:
+        self.uploads += 1
+        picture = Image.frombytes("RGB", (12, 8), self.rng.randbytes(12 * 8 * 3))
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG")
+        data = buffer.getvalue()
+        response = self.api(
+            "POST",
+            "photos/",
+            files={"image": ("p.png", data, "image/png")},
+            data={"title": f"{self.tenant} photo by {self.username} #{self.uploads}"},
+        )
+        may = self.role != "Guest" and "photos.upload" in self.scopes
+        self.ledger.check(
+            "decision_as_expected", (response.status_code == 201) == may, f"upload {response.status_code}"
+        )
+        if response.status_code == 201:
+            body = response.json()
+            self.ledger.check(
+                "upload_in_own_tenant",
+                f"/api/t/{self.tenant}/" in body["image_url"] and body["owner"]["username"] == self.username,
+                str(body),
+            )
+            digest = hashlib.sha256(data).hexdigest()
+            self.ledger.acknowledge(Upload(body["id"], self.tenant, self.username, digest))
+
+    def _own(self) -> Upload | None:
+        live = self.ledger.live(tenant=self.tenant, owner=self.username)
+        return self.rng.choice(live) if live else None
+
+    def update(self) -> None:
+        upload = self._own()
+        if upload is None:
+            return
+        response = self.api("PATCH", f"photos/{upload.photo_id}/", json={"title": f"{self.tenant} renamed"})
+        may = "photos.update" in self.scopes
+        self.ledger.check(
+            "decision_as_expected", (response.status_code == 200) == may, f"patch {response.status_code}"
+        )
+
+    def delete(self) -> None:
+        upload = self._own()
+        if upload is None:
+            return
+        self.ledger.set_state(upload.photo_id, DELETING)
+        response = self.api("DELETE", f"photos/{upload.photo_id}/")
+        may = "photos.delete" in self.scopes
+        self.ledger.check(
+            "decision_as_expected", (response.status_code == 204) == may, f"delete {response.status_code}"
+        )
+        self.ledger.set_state(upload.photo_id, DELETED if response.status_code == 204 else LIVE)
+
+    def albums_mix(self) -> None:
+        if self.albums and self.rng.random() < 0.3:
+            album = self.albums.pop()
+            response = self.api("DELETE", f"albums/{album}/")
+        elif self.albums and self.rng.random() < 0.4:
+            response = self.api(
+                "PATCH", f"albums/{self.rng.choice(self.albums)}/", json={"name": f"{self.tenant} a"}
+            )
+        elif self.rng.random() < 0.5:
+            response = self.api("POST", "albums/", json={"name": f"{self.tenant} album of {self.username}"})
+            if response.status_code == 201:
+                self.albums.append(response.json()["id"])
+        else:
+            response = self.api("GET", "albums/?page_size=50")
+            if response.status_code == 200:
+                for row in response.json()["results"]:
+                    self.ledger.check(
+                        "tenant_rows_only",
+                        row["owner"]["username"].startswith(f"{self.tenant}-"),
+                        f"{self.username} listed album {row['id']} of {row['owner']['username']}",
+                    )
+        writes = self.role != "Guest" and "albums.write" in self.scopes
+        if response.request.method != "GET":
+            ok = response.status_code < 300 if writes else response.status_code == 403
+            self.ledger.check(
+                "decision_as_expected", ok, f"album {response.request.method} {response.status_code}"
+            )
+
+    def me(self) -> None:
+        response = self.api("GET", "me/")
+        if response.status_code == 200:
+            body = response.json()
+            self.ledger.check(
+                "tenant_rows_only",
+                body["tenant"]["slug"] == self.tenant and body["user"]["username"] == self.username,
+                str(body)[:200],
+            )
+
+    def other_tenants_ids(self) -> None:
+        """IDOR under load: the other tenant's live photos, by id, through every door."""
+        foreign = self.ledger.live(tenant=self.other)
+        if foreign:
+            target = self.rng.choice(foreign).photo_id
+            method, suffix, body = self.rng.choice(
+                [
+                    ("GET", "", None),
+                    ("GET", "image", None),
+                    ("PATCH", "", {"title": "x"}),
+                    ("DELETE", "", None),
+                ]
+            )
+            response = self.api(method, f"photos/{target}/{suffix}", json=body)
+            # 404 like a missing id; or 403 when the scope or role refuses before any object is looked at.
+            refused_early = response.status_code == 403 and response.json().get("reason") in {
+                "scope_missing",
+                "role_forbids",
+            }
+            self.ledger.check(
+                "other_tenants_ids_404",
+                response.status_code == 404 or refused_early,
+                f"{self.username}: {method} foreign photo {target}: {response.status_code}",
+            )
+        wrong_door = self.send(
+            self.http,
+            "GET",
+            f"/api/t/{self.other}/photos/",
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        self.ledger.check("other_tenants_ids_404", wrong_door.status_code == 404, f"{wrong_door.status_code}")
+
+    def probe_revoked(self) -> None:
+        mine = [token for token, tenant in self.ledger.revoked_tokens() if tenant == self.tenant]
+        if mine:
+            response = self.api("GET", "photos/", token=self.rng.choice(mine))
+            self.ledger.check(
+                "revoked_token_refused", response.status_code == 401, f"later: {response.status_code}"
+            )
+
+    def _refresh(self, refresh_token: str) -> requests.Response:
+        return self.send(
+            self.http,
+            "POST",
+            "/o/token/",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": self.world["client_id"],
+            },
+        )
+
+    def refresh(self, *, reuse: bool = False) -> None:
+        if not self.refresh_token:
+            return
+        old_access, old_refresh = self.token, self.refresh_token
+        response = self._refresh(old_refresh)
+        if not self.ledger.check("refresh_rotates", response.status_code == 200, response.text[:200]):
+            self.token = ""
+            return
+        self._hold(response.json())
+        self.ledger.event("refresh rotations")
+        self.refused_now(old_access, "access token of a rotated refresh token")
+        if reuse:
+            replay = self._refresh(old_refresh)
+            self.ledger.check("refresh_reuse_refused", replay.status_code == 400, f"{replay.status_code}")
+            self.ledger.event("refresh token reuses (family revoked)")
+            self.refused_now(self.token, "access token of a family revoked for reuse")
+            again = self._refresh(self.refresh_token)
+            self.ledger.check(
+                "refresh_reuse_refused", again.status_code == 400, f"family member {again.status_code}"
+            )
+            self.token = ""
+
+    def refresh_reuse(self) -> None:
+        self.refresh(reuse=True)
+
+    def revoke(self) -> None:
+        old = self.token
+        response = self.send(
+            self.http, "POST", "/o/revoke_token/", data={"token": old, "client_id": self.world["client_id"]}
+        )
+        self.ledger.check("revocation_answered", response.status_code == 200, f"{response.status_code}")
+        self.ledger.event("access token revocations (RFC 7009)")
+        self.refused_now(old, "revoked through /o/revoke_token/")
+        self.token = ""
+
+    def _connected_app(self) -> tuple[str, list[str]] | None:
+        page = self.send(self.web, "GET", "/account/apps/")
+        if page.status_code != 200:
+            self.sign_in()
+            page = self.send(self.web, "GET", "/account/apps/")
+        match = re.search(r'action="/account/apps/(\d+)/remove-scopes/"', page.text)
+        if not match:
+            return None
+        return match.group(1), re.findall(r'name="scope" value="([^"]+)"', page.text)
+
+    def narrow(self) -> None:
+        """Take the photo scope back on the connected-apps page: the live token loses it at once."""
+        found = self._connected_app()
+        if found is None:
+            return
+        consent_id, scopes = found
+        photo_scopes = [s for s in scopes if s.startswith("photos.")]
+        if not photo_scopes:
+            return
+        response = self.send(
+            self.web,
+            "POST",
+            f"/account/apps/{consent_id}/remove-scopes/",
+            data={"scope": photo_scopes, "csrfmiddlewaretoken": self.csrf()},
+        )
+        self.ledger.check("narrowing_answered", response.status_code == 302, f"{response.status_code}")
+        self.ledger.event("consent narrowings (connected-apps page)")
+        probe = self.api("GET", "photos/")
+        self.ledger.check(
+            "narrowed_scope_refused",
+            probe.status_code == 403 and probe.json().get("reason") == "scope_missing",
+            f"{probe.status_code} {probe.text[:200]}",
+        )
+        self.token = ""  # authorize again: the page asks for the photo scopes anew
+
+    def revoke_app(self) -> None:
+        """Revoke the whole app on the connected-apps page: access and refresh tokens die at once."""
+        found = self._connected_app()
+        if found is None:
+            return
+        consent_id, _scopes = found
+        old_access, old_refresh = self.token, self.refresh_token
+        response = self.send(
+            self.web, "POST", f"/account/apps/{consent_id}/revoke/", data={"csrfmiddlewaretoken": self.csrf()}
+        )
+        self.ledger.check("revocation_answered", response.status_code == 302, f"{response.status_code}")
+        self.ledger.event("app revocations (connected-apps page)")
+        self.refused_now(old_access, "access token of a revoked app")
+        if old_refresh:
+            replay = self._refresh(old_refresh)
+            self.ledger.check(
+                "revoked_token_refused", replay.status_code == 400, f"refresh {replay.status_code}"
+            )
+        self.token = ""

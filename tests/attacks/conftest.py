@@ -1,0 +1,77 @@
+"""Attack tests: every attack must fail safely, and "safely" means nothing changed.
+
+`unchanged()` fingerprints every row of every model in our apps (accounts, scopes, photos, with
+their many-to-many tables) and every file under MEDIA_ROOT, and fails the test with the tables or
+files that differ. Sessions are left out on purpose: a refused consent form still uses up its
+single-use nonce, which is the point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.apps import apps
+
+from scopes.constants import ScopeName as S
+
+WATCHED_APPS = ("accounts", "scopes", "photos")
+Snapshot = dict[str, Any]
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path: Path) -> Path:
+    """Every attack test writes (or rather, fails to write) under its own MEDIA_ROOT."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT
+
+
+def _models() -> list[Any]:
+    found = []
+    for label in WATCHED_APPS:
+        for model in apps.get_app_config(label).get_models():
+            found.append(model)
+            found.extend(
+                field.remote_field.through
+                for field in model._meta.local_many_to_many
+                if field.remote_field.through._meta.auto_created
+            )
+    return found
+
+
+def snapshot(media: Path) -> Snapshot:
+    """Every row (all columns, by primary key) of the watched tables, and every stored file."""
+    state: Snapshot = {
+        model._meta.label: list(model._default_manager.order_by("pk").values_list()) for model in _models()
+    }
+    state["<files>"] = sorted((str(p.relative_to(media)), p.stat().st_size) for p in media.rglob("*"))
+    return state
+
+
+@pytest.fixture
+def unchanged(db, media_root: Path) -> Callable[[], AbstractContextManager[None]]:
+    """`with unchanged(): attack()` fails if the attack changed any row or file."""
+
+    @contextmanager
+    def check() -> Iterator[None]:
+        before = snapshot(media_root)
+        yield
+        after = snapshot(media_root)
+        changed = {
+            name: {
+                "gone": [row for row in before[name] if row not in after[name]],
+                "new": [row for row in after[name] if row not in before[name]],
+            }
+            for name in before
+            if before[name] != after[name]
+        }
+        assert not changed, f"the attack changed {sorted(changed)}: {changed}"
+
+    return check
+
+
+ALL_API_SCOPES = [S.PHOTOS_WRITE, S.ALBUMS_WRITE, S.PROFILE_READ]

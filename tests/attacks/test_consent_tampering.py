@@ -1,0 +1,349 @@
+"""Consent tampering on `POST /o/authorize/`: the form contributes ticks and a tenant, nothing more.
+
+The form carries a signed `request_token` (the OAuth request, the requested scopes, the user and a
+single-use nonce kept in the session), the chosen `tenant` slug and the ticked `scope` values.
+Each attack below either changes nothing at all, or grants exactly what an honest form would.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.core import signing
+from django.test import Client
+
+from accounts.constants import RoleName
+from accounts.services import membership_remove, membership_set
+from scopes.models import Application, ApplicationScope, Consent, Grant, Scope
+from scopes.views import CONSENT_SALT
+from tests.factories import ApplicationFactory
+from tests.scopes.oauth import REDIRECT_URI, Flow
+
+pytestmark = pytest.mark.django_db
+
+
+def form_of(page) -> dict:
+    """The consent form on `page` exactly as the browser would submit it, Allow pressed."""
+    html = page.content.decode()
+    return {
+        "request_token": re.search(r'name="request_token" value="([^"]*)"', html).group(1),
+        "tenant": re.search(r'name="tenant" value="([^"]+)"', html).group(1),
+        "scope": re.findall(r'name="scope" value="([^"]+)"', html),
+        "decision": "allow",
+    }
+
+
+def denied(response, state: str) -> None:
+    """The answer to the client is access_denied with its own state, and carries no code."""
+    params = Flow.redirect_params(response)
+    assert params == {"error": "access_denied", "state": state}
+
+
+def refused(response) -> None:
+    """A page here, never a redirect anywhere."""
+    assert response.status_code == 400
+    assert not response.has_header("Location")
+    assert b"Nothing was granted." in response.content
+
+
+def granted(user, app) -> set[str]:
+    consent = Consent.objects.get(user=user, application=app)
+    return {s.name for s in consent.scopes.all()}
+
+
+# --- scopes the form may not add
+
+
+def test_only_scopes_that_were_not_requested_is_access_denied(world, gallery, browser_of, unchanged):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    with unchanged():
+        response = flow.client.post("/o/authorize/", {**form, "scope": ["photos.upload", "photos.write"]})
+    denied(response, flow.state)
+
+
+def test_unrequested_scopes_next_to_requested_ones_are_dropped(world, gallery, browser_of):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    response = flow.client.post(
+        "/o/authorize/", {**form, "scope": ["photos.read", "photos.upload", "albums.write", "offline_access"]}
+    )
+    assert granted(world.member_a, gallery) == {"photos.read"}
+    assert Grant.objects.get().scope == "photos.read"
+    token = flow.exchange(response).json()
+    assert token["scope"] == "photos.read" and "refresh_token" not in token
+
+
+def test_a_scope_the_app_may_not_ask_for_is_refused_at_the_request_and_dropped_from_the_form(
+    world, browser_of, unchanged
+):
+    app = ApplicationFactory(name="Narrow", client_id="narrow-app")
+    ApplicationScope.objects.create(application=app, scope=Scope.objects.get(name="photos.read"))
+    browser = browser_of(world.owner_a)
+    with unchanged():
+        asked = Flow(browser, app.client_id, "photos.read photos.delete")
+        assert Flow.redirect_params(asked.start())["error"] == "invalid_scope"
+
+    flow = Flow(browser, app.client_id, "photos.read")
+    form = form_of(flow.start())
+    with unchanged():
+        response = flow.client.post("/o/authorize/", {**form, "scope": ["photos.delete", "albums.write"]})
+    denied(response, flow.state)
+
+
+@pytest.mark.parametrize("forged", [["photos.delete"], ["photos.write"], ["photos.upload", "photos.update"]])
+def test_a_scope_the_role_cannot_grant_is_access_denied(world, gallery, browser_of, unchanged, forged):
+    flow = Flow(browser_of(world.guest_a), gallery.client_id, "photos.read photos.write photos.delete")
+    page = flow.start()
+    assert set(form_of(page)["scope"]) == {"photos.read"}  # the only checkbox a Guest is offered
+    with unchanged():
+        response = flow.client.post("/o/authorize/", {**form_of(page), "scope": forged})
+    denied(response, flow.state)
+
+
+def test_role_lowered_between_page_and_post_grants_only_what_the_new_role_allows(world, gallery, browser_of):
+    flow = Flow(browser_of(world.admin_a), gallery.client_id, "photos.read photos.delete")
+    form = form_of(flow.start())
+    assert set(form["scope"]) == {"photos.read", "photos.delete"}
+    membership_set(actor=None, user=world.admin_a, tenant=world.acme, role=world.role(RoleName.GUEST))
+    flow.client.post("/o/authorize/", form)
+    assert granted(world.admin_a, gallery) == {"photos.read"}
+    assert Grant.objects.get().scope == "photos.read"
+
+
+# --- tenants
+
+
+def test_a_tenant_the_user_is_not_in_is_refused(world, gallery, browser_of, unchanged):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    for tenant in ("globex", "nowhere", "", "acme' OR '1'='1"):
+        with unchanged():
+            refused(flow.client.post("/o/authorize/", {**form, "tenant": tenant}))
+        form = form_of(flow.start())  # the nonce is single-use: each try needs a fresh page
+
+
+def test_a_tenant_the_user_has_left_since_the_page_is_refused(world, gallery, browser_of, unchanged):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    membership_remove(actor=None, user=world.member_a, tenant=world.acme)
+    with unchanged():
+        refused(flow.client.post("/o/authorize/", form))
+
+
+def test_an_inactive_tenant_is_refused(world, gallery, browser_of, unchanged):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    world.acme.is_active = False
+    world.acme.save()
+    with unchanged():
+        refused(flow.client.post("/o/authorize/", form))
+
+
+def test_a_tenant_the_app_may_not_be_used_in_is_refused(world, gallery, browser_of, unchanged):
+    membership_set(actor=None, user=world.member_a, tenant=world.globex, role=world.role(RoleName.MEMBER))
+    Application.objects.filter(pk=gallery.pk).update(tenant=world.globex)
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    assert form["tenant"] == "globex"
+    with unchanged():
+        refused(flow.client.post("/o/authorize/", {**form, "tenant": "acme"}))
+
+
+# --- empty, replayed, expired, forged forms
+
+
+@pytest.mark.parametrize("extra", [{"scope": []}, {"scope": [""]}, {"scope": ["", " "]}])
+def test_an_empty_selection_is_access_denied(world, gallery, browser_of, unchanged, extra):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read albums.read")
+    form = form_of(flow.start())
+    with unchanged():
+        response = flow.client.post("/o/authorize/", {**form, **extra})
+    denied(response, flow.state)
+
+
+@pytest.mark.parametrize("decision", ["deny", "", "ALLOW", "allow "])
+def test_anything_but_allow_is_a_denial(world, gallery, browser_of, unchanged, decision):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    with unchanged():
+        response = flow.client.post("/o/authorize/", {**form, "decision": decision})
+    denied(response, flow.state)
+
+
+def test_a_replayed_consent_form_is_refused(world, gallery, browser_of, unchanged):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    assert flow.client.post("/o/authorize/", form).status_code == 302
+    with unchanged():
+        refused(flow.client.post("/o/authorize/", form))
+        refused(flow.client.post("/o/authorize/", {**form, "scope": ["photos.read", "photos.upload"]}))
+    assert Grant.objects.count() == 1
+
+
+def test_a_denied_form_cannot_be_replayed_as_allow(world, gallery, browser_of, unchanged):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    with unchanged():
+        denied(flow.client.post("/o/authorize/", {**form, "decision": "deny"}), flow.state)
+        refused(flow.client.post("/o/authorize/", form))
+
+
+def test_an_expired_consent_form_is_refused(world, gallery, browser_of, unchanged, monkeypatch):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() - 16 * 60)  # the page was shown 16 min ago
+    form = form_of(flow.start())
+    monkeypatch.setattr(time, "time", real_time)
+    with unchanged():
+        response = flow.client.post("/o/authorize/", form)
+    refused(response)
+    assert b"expired" in response.content
+
+
+def _resigned(token: str, *, key: str | None = None, **changes) -> str:
+    """The form's payload with `changes` applied to its OAuth fields, signed again with `key`."""
+    payload = signing.loads(token, salt=CONSENT_SALT)
+    payload["oauth"].update(changes)
+    return signing.dumps(payload, key=key, salt=CONSENT_SALT, compress=True)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"redirect_uri": "https://evil.example/steal"},
+        {"client_id": "other-client"},
+        {"state": "attacker-state"},
+        {"code_challenge": "A" * 43},
+    ],
+    ids=["redirect_uri", "client_id", "state", "code_challenge"],
+)
+def test_a_form_whose_signed_request_was_changed_is_refused(world, gallery, browser_of, unchanged, field):
+    ApplicationFactory(name="Other", client_id="other-client")
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    forged = _resigned(form["request_token"], key="not-the-servers-secret-key", **field)
+    with unchanged():
+        refused(flow.client.post("/o/authorize/", {**form, "request_token": forged}))
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # the signature
+        lambda t: ("." + t) if not t.startswith(".") else t[1:],  # compressed flag
+        lambda t: t.split(":")[0],  # no signature at all
+        lambda t: "",
+    ],
+    ids=["signature", "compression", "unsigned", "missing"],
+)
+def test_a_mangled_request_token_is_refused(world, gallery, browser_of, unchanged, mangle):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    with unchanged():
+        refused(flow.client.post("/o/authorize/", {**form, "request_token": mangle(form["request_token"])}))
+
+
+def test_oauth_fields_posted_next_to_the_form_are_ignored(world, gallery, browser_of):
+    """redirect_uri, client_id, state and PKCE come from the signed request, never from the POST."""
+    other = ApplicationFactory(
+        name="Other", client_id="other-client", redirect_uris="https://evil.example/cb"
+    )
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    response = flow.client.post(
+        "/o/authorize/",
+        {
+            **form,
+            "redirect_uri": "https://evil.example/cb",
+            "client_id": other.client_id,
+            "state": "attacker-state",
+            "code_challenge": "A" * 43,
+            "code_challenge_method": "plain",
+            "scope": ["photos.read"],
+        },
+    )
+    params = Flow.redirect_params(response)  # asserts the registered redirect URI
+    assert params["state"] == flow.state
+    grant = Grant.objects.get()
+    assert (grant.application, grant.code_challenge, grant.code_challenge_method) == (
+        gallery,
+        flow.challenge,
+        "S256",
+    )
+    assert flow.exchange(response).status_code == 200
+
+
+def test_submitting_one_flows_form_with_another_flows_choices_stays_in_the_first_flow(
+    world, gallery, browser_of
+):
+    """Two flows open in one browser: each form answers only its own client, state and scopes."""
+    other = ApplicationFactory(name="Other", client_id="other-client")
+    ApplicationScope.objects.create(application=other, scope=Scope.objects.get(name="photos.delete"))
+    browser = browser_of(world.member_a)
+    mine = Flow(browser, gallery.client_id, "photos.read")
+    theirs = Flow(browser, other.client_id, "photos.delete")
+    my_form, their_form = form_of(mine.start()), form_of(theirs.start())
+    response = browser.post("/o/authorize/", {**my_form, "scope": their_form["scope"] + my_form["scope"]})
+    assert Flow.redirect_params(response)["state"] == mine.state
+    assert Grant.objects.get().application == gallery
+    assert granted(world.member_a, gallery) == {"photos.read"}
+    assert not Consent.objects.filter(application=other).exists()
+    # The code is the first client's: the second cannot redeem it.
+    assert mine.exchange(response, client_id=other.client_id).json()["error"] == "invalid_grant"
+
+
+# --- someone else's form
+
+
+def test_a_form_from_another_users_session_is_refused(world, gallery, browser_of, unchanged):
+    victim = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(victim.start())
+    attacker = browser_of(world.member2_a)
+    Flow(attacker, gallery.client_id, "photos.read").start()  # the attacker has nonces of their own
+    with unchanged():
+        refused(attacker.post("/o/authorize/", form))
+    # ... and the victim's own form still works afterwards.
+    assert victim.client.post("/o/authorize/", form).status_code == 302
+
+
+def test_a_form_replayed_by_the_same_user_from_another_session_is_refused(
+    world, gallery, browser_of, unchanged
+):
+    first = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(first.start())
+    second = browser_of(world.member_a)
+    with unchanged():
+        refused(second.post("/o/authorize/", form))
+
+
+def test_an_anonymous_post_grants_nothing(world, gallery, browser_of, unchanged):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    with unchanged():
+        response = Client().post("/o/authorize/", form)
+    assert response.status_code == 302 and response["Location"].startswith("/account/login/")
+
+
+def test_a_cross_site_post_without_the_csrf_token_is_refused(world, gallery, unchanged):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(world.member_a)
+    flow = Flow(browser, gallery.client_id, "photos.read")
+    form = form_of(flow.start())  # the page sets the CSRF cookie; a foreign site cannot read the token
+    with unchanged():
+        response = browser.post("/o/authorize/", form)
+    assert response.status_code == 403
+    assert not response.has_header("Location")
+
+
+def test_the_redirect_of_a_refused_consent_never_carries_a_code(world, gallery, browser_of):
+    """Belt and braces for every denial above: the client hears access_denied and its own state only."""
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    response = flow.client.post("/o/authorize/", {**form, "scope": ["photos.delete"]})
+    location = urlparse(response["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
+    assert "code" not in parse_qs(location.query)
