@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # One transaction per request, entering what it may see (PostgreSQL row-level security).
+    "accounts.middleware.TenancyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -132,6 +134,15 @@ DATABASES = {
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
+
+# PostgreSQL tenancy (docs/security.md): DATABASE_URL is the runtime role the app connects as
+# (no table ownership, no BYPASSRLS); MIGRATION_DATABASE_URL is the owner, used only by
+# `manage.py migrate --database owner` and `manage.py setup_rls`. Web processes need not have it.
+MIGRATION_DATABASE_URL = os.environ.get("MIGRATION_DATABASE_URL", "")
+if MIGRATION_DATABASE_URL:
+    DATABASES["owner"] = dj_database_url.parse(MIGRATION_DATABASE_URL)
+# The runtime role's name when it is not DATABASE_URL's user (tests: requests run as it).
+DATABASE_RUNTIME_ROLE = os.environ.get("DATABASE_RUNTIME_ROLE", "")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from accounts.models import Membership, Tenant, User
 from scopes.consent import AppScope, ConsentPlan, plan_consent
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, RoleGrant, Scope
 from scopes.registry import grant_reaches
+from scopes.tenancy import enter_tenant_of_access_token, token_checksum
 
 REGISTRY_CACHE_KEY = "scopes:registry:v1"
 APP_SCOPES_CACHE_KEY = "scopes:app-scopes:v1:{pk}"
@@ -175,11 +175,6 @@ class AuthorizationContext:
         return None
 
 
-def token_checksum(raw_token: str) -> str:
-    """How DOT indexes access tokens: the SHA-256 of the raw token."""
-    return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
-
-
 def authorization_context(raw_token: str) -> AuthorizationContext | None:
     """Token, user, tenant, the user's membership there and its role grants, in ONE query.
 
@@ -187,9 +182,17 @@ def authorization_context(raw_token: str) -> AuthorizationContext | None:
     in the token's tenant, its role and the role's grants: one row per grant. None when no such
     token exists (unknown or revoked: DOT deletes revoked access tokens). This is the one place
     a later cache plugs in.
+
+    On PostgreSQL the query runs under row-level security, so the token's tenant is entered
+    first, by one statement through a SECURITY DEFINER resolver (scopes.tenancy); an unknown
+    token enters nothing and costs no second query. A cache placed around this function must
+    leave entering to the caller: BearerTokenAuthentication enters `context.tenant` itself.
     """
+    checksum = token_checksum(raw_token)
+    if not enter_tenant_of_access_token(checksum):
+        return None
     rows = list(
-        AccessToken.objects.filter(token_checksum=token_checksum(raw_token))
+        AccessToken.objects.filter(token_checksum=checksum)
         .select_related("user", "tenant")
         .annotate(
             membership=FilteredRelation(

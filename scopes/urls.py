@@ -6,15 +6,14 @@ user register clients.
 
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from oauth2_provider import views as dot_views
 
 from scopes import views
 
 oauth_patterns = (
     [
         path("authorize/", views.ConsentView.as_view(), name="authorize"),
-        path("token/", dot_views.TokenView.as_view(), name="token"),
-        path("revoke_token/", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
+        path("token/", views.TokenView.as_view(), name="token"),
+        path("revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
         path("introspect/", views.IntrospectionView.as_view(), name="introspect"),
     ],
     "oauth2_provider",

@@ -7,7 +7,6 @@ is asked and what is granted, and never trust the consent form for more than the
 from __future__ import annotations
 
 import calendar
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
 from oauth2_provider.views.metadata import OAuthServerMetadataView
@@ -29,6 +29,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2 import AccessDeniedError, InvalidRequestError
 
+from accounts import tenancy
 from accounts.models import Membership
 from accounts.selectors import active_memberships_of
 from scopes.consent import ConsentPlan, cap_scopes
@@ -44,6 +45,13 @@ from scopes.selectors import (
     role_reaches,
 )
 from scopes.services import consent_grant, consent_narrow, consent_revoke
+from scopes.tenancy import (
+    enter_tenant_of_access_token,
+    enter_tenant_of_code,
+    enter_tenant_of_refresh_token,
+    enter_tenant_of_token,
+    token_checksum,
+)
 
 CONSENT_SALT = "scopes.consent-form"
 CONSENT_MAX_AGE = 15 * 60
@@ -212,6 +220,8 @@ class ConsentView(AuthorizationView):
         granted = plan.granted(request.POST.getlist("scope"))
         if plan.blocked_required or not granted:
             return self._deny(application, oauth)
+        # Until now the page read only the user's own rows; the writes go to the chosen tenant.
+        tenancy.enter_tenant(membership.tenant_id)
         consent_grant(
             actor=request.user,
             user=request.user,
@@ -234,6 +244,7 @@ class ConsentView(AuthorizationView):
     ) -> HttpResponse:
         credentials: dict[str, Any] = {k: v for k, v in oauth.items() if v}
         credentials["tenant_id"] = membership.tenant_id
+        tenancy.enter_tenant(membership.tenant_id)  # the code is written in the chosen tenant
         try:
             uri, _headers, _body, _status = self.create_authorization_response(
                 request=request, scopes=" ".join(scopes), credentials=credentials, allow=True
@@ -279,6 +290,7 @@ def _own_consent(request: HttpRequest, consent_id: int) -> Consent:
 @require_POST
 def consent_revoke_view(request: HttpRequest, consent_id: int) -> HttpResponse:
     consent = _own_consent(request, consent_id)
+    tenancy.enter_tenant(consent.tenant_id)  # its tokens are revoked in the consent's tenant
     consent_revoke(actor=request.user, consent=consent)
     return redirect("account-apps")
 
@@ -287,6 +299,7 @@ def consent_revoke_view(request: HttpRequest, consent_id: int) -> HttpResponse:
 @require_POST
 def consent_remove_scopes_view(request: HttpRequest, consent_id: int) -> HttpResponse:
     consent = _own_consent(request, consent_id)
+    tenancy.enter_tenant(consent.tenant_id)
     remove = [name for name in request.POST.getlist("scope") if name]
     if remove:
         consent_narrow(actor=request.user, consent=consent, remove=remove)
@@ -339,7 +352,9 @@ class IntrospectionView(OAuthLibMixin, View):
 
     @staticmethod
     def _describe(value: str) -> dict[str, Any]:
-        checksum = hashlib.sha256(value.encode("utf-8")).hexdigest()
+        checksum = token_checksum(value)
+        if not enter_tenant_of_access_token(checksum):
+            return {"active": False}
         token = (
             AccessToken.objects.select_related("user", "application", "tenant")
             .filter(token_checksum=checksum)
@@ -358,3 +373,33 @@ class IntrospectionView(OAuthLibMixin, View):
             "tenant": token.tenant.slug,
             "token_type": "Bearer",
         }
+
+
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+class TokenView(dot_views.TokenView):
+    """`/o/token/`: DOT's endpoint, entered into the credential's tenant.
+
+    The code or refresh token in the body names its tenant (scopes.tenancy); an unknown one
+    enters nothing and DOT answers invalid_grant as before.
+    """
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        grant_type = request.POST.get("grant_type", "")
+        if grant_type == DEVICE_CODE_GRANT:
+            # Not offered (see the metadata); DOT would look the device code up unchecked.
+            return JsonResponse({"error": "unsupported_grant_type"}, status=400)
+        if grant_type == "authorization_code":
+            enter_tenant_of_code(request.POST.get("code", ""))
+        elif grant_type == "refresh_token":
+            enter_tenant_of_refresh_token(request.POST.get("refresh_token", ""))
+        return super().post(request, *args, **kwargs)
+
+
+class RevokeTokenView(dot_views.RevokeTokenView):
+    """`/o/revoke_token/` (RFC 7009), entered into the tenant of the token being revoked."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        enter_tenant_of_token(request.POST.get("token", ""))
+        return super().post(request, *args, **kwargs)
