@@ -7,6 +7,7 @@ user register clients.
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts.views import SignInView
 from scopes import views
 
 oauth_patterns = (
@@ -26,7 +27,7 @@ urlpatterns = [
         views.AuthorizationServerMetadataView.as_view(),
         name="oauth-authorization-server-metadata",
     ),
-    path("account/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("account/login/", SignInView.as_view(), name="login"),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/apps/", views.connected_apps, name="account-apps"),
     path("account/apps/<int:consent_id>/revoke/", views.consent_revoke_view, name="account-app-revoke"),

@@ -6,11 +6,14 @@ is asked and what is granted, and never trust the consent form for more than the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import calendar
 import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 from django.contrib.auth.decorators import login_required
 from django.core import signing
@@ -29,7 +32,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2 import AccessDeniedError, InvalidRequestError
 
-from accounts import tenancy
+from accounts import ratelimit, tenancy
 from accounts.models import Membership
 from accounts.selectors import active_memberships_of
 from scopes.consent import ConsentPlan, cap_scopes
@@ -375,17 +378,47 @@ class IntrospectionView(OAuthLibMixin, View):
         }
 
 
+def _client_id(request: HttpRequest) -> str:
+    """The client id a token request names: HTTP Basic's user part, else the `client_id` field."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "basic" and credentials:
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return unquote_plus(decoded.partition(":")[0])
+    return request.POST.get("client_id", "")
+
+
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
+def token_limits(request: HttpRequest) -> list[ratelimit.Limit]:
+    return [("token-client", _client_id(request)), ("token-ip", ratelimit.client_address(request))]
+
+
 class TokenView(dot_views.TokenView):
-    """`/o/token/`: DOT's endpoint, entered into the credential's tenant.
+    """`/o/token/`: DOT's endpoint, entered into the credential's tenant and rate limited.
 
     The code or refresh token in the body names its tenant (scopes.tenancy); an unknown one
-    enters nothing and DOT answers invalid_grant as before.
+    enters nothing and DOT answers invalid_grant as before. Failed requests (400, 401) count
+    per client id and per address; past the limit the answer is 429 with Retry-After.
     """
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        limits = token_limits(request)
+        wait = ratelimit.retry_after(limits)
+        if wait is not None:
+            response = JsonResponse(
+                {
+                    "error": "temporarily_unavailable",
+                    "error_description": f"Too many failed token requests; retry after {wait} seconds.",
+                },
+                status=429,
+            )
+            response["Retry-After"] = str(wait)
+            response["Cache-Control"] = "no-store"
+            return response
         grant_type = request.POST.get("grant_type", "")
         if grant_type == DEVICE_CODE_GRANT:
             # Not offered (see the metadata); DOT would look the device code up unchecked.
@@ -394,7 +427,10 @@ class TokenView(dot_views.TokenView):
             enter_tenant_of_code(request.POST.get("code", ""))
         elif grant_type == "refresh_token":
             enter_tenant_of_refresh_token(request.POST.get("refresh_token", ""))
-        return super().post(request, *args, **kwargs)
+        response = super().post(request, *args, **kwargs)
+        if response.status_code in (400, 401):
+            ratelimit.record_failure(limits)
+        return response
 
 
 class RevokeTokenView(dot_views.RevokeTokenView):
