@@ -168,6 +168,14 @@ def test_the_runtime_role_is_not_owner_superuser_or_bypassrls(db):
         assert runtime_role_problems(cursor, role) == []
 
 
+def test_the_deploy_check_refuses_an_application_role_that_could_bypass_tenancy(db):
+    from accounts.checks import runtime_role_is_confined
+
+    assert [m.id for m in runtime_role_is_confined(databases=["default"])]  # the tests' owner role
+    with as_runtime():
+        assert runtime_role_is_confined(databases=["default"]) == []
+
+
 def test_with_no_tenant_entered_the_runtime_role_sees_no_tenant_row(rows):
     with as_runtime() as cursor:
         for table in EXPECTED_TENANT_TABLES:

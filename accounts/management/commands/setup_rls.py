@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections, transaction
 from psycopg import sql
 
-from accounts.tenancy import tenant_owned_models
+from accounts.checks import runtime_role_problems
 
 # What the runtime role may do beyond SELECT/INSERT/UPDATE/DELETE on the application's tables.
 READ_ONLY_TABLES = {"django_migrations"}
@@ -34,41 +34,6 @@ def default_runtime_role() -> str:
     if owner_alias() == "owner":
         return settings.DATABASES["default"]["USER"]
     return ""
-
-
-def runtime_role_problems(cursor: Any, role: str) -> list[str]:
-    """Why `role` could see past row-level security (empty: it cannot)."""
-    cursor.execute(
-        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s",
-        [role],
-    )
-    row = cursor.fetchone()
-    if row is None:
-        return [f"the role {role} does not exist"]
-    problems = []
-    if row[0]:
-        problems.append(f"{role} is a superuser")
-    if row[1]:
-        problems.append(f"{role} has BYPASSRLS")
-    cursor.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
-        " AND pg_has_role(%s, c.relowner, 'USAGE')",
-        [role],
-    )
-    owned = sorted(name for (name,) in cursor.fetchall())
-    if owned:
-        problems.append(f"{role} owns (or acts as the owner of) {', '.join(owned[:5])}")
-    tables = [m._meta.db_table for m in tenant_owned_models()]
-    cursor.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = current_schema() AND c.relname = ANY(%s) AND NOT c.relrowsecurity",
-        [tables],
-    )
-    unprotected = sorted(name for (name,) in cursor.fetchall())
-    if unprotected:
-        problems.append(f"row-level security is off on {', '.join(unprotected)}")
-    return problems
 
 
 class Command(BaseCommand):
