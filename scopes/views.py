@@ -56,6 +56,7 @@ from scopes.tenancy import (
     token_checksum,
 )
 
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CONSENT_SALT = "scopes.consent-form"
 CONSENT_MAX_AGE = 15 * 60
 SESSION_NONCES = "consent_nonces"
@@ -390,10 +391,8 @@ def _client_id(request: HttpRequest) -> str:
     return request.POST.get("client_id", "")
 
 
-DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-
-
 def token_limits(request: HttpRequest) -> list[ratelimit.Limit]:
+    """Failed token requests count per client id and per client address."""
     return [("token-client", _client_id(request)), ("token-ip", ratelimit.client_address(request))]
 
 
