@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts import tenancy
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent, Membership, Role, Tenant, User
 from accounts.services import audit_record
@@ -182,6 +183,12 @@ class TenantAdmin(AuditedAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [TenantMembershipInline]
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            # Its memberships (the inline) are written next, in this request: let it see the tenant.
+            tenancy.include_tenant(obj.pk)
 
     @admin.display(description="members")
     def member_count(self, obj: Tenant) -> int:

@@ -34,6 +34,11 @@ class Album(models.Model):
             models.Index(fields=["tenant", "-created", "-id"], name="album_tenant_created_idx"),
             models.Index(fields=["tenant", "owner", "-created", "-id"], name="album_tenant_owner_idx"),
         ]
+        constraints = [
+            # The target of the composite key photo (tenant_id, album_id) -> album (tenant_id, id):
+            # on PostgreSQL a photo can never point at another tenant's album.
+            models.UniqueConstraint(fields=["tenant", "id"], name="album_tenant_id_key"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -44,7 +49,8 @@ class Photo(models.Model):
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="photos")
-    # Always in the photo's tenant: services look albums up inside the tenant only.
+    # Always in the photo's tenant: services look albums up inside the tenant only, and on
+    # PostgreSQL a composite foreign key (tenant_id, album_id) makes anything else impossible.
     album = models.ForeignKey(Album, null=True, blank=True, on_delete=models.SET_NULL, related_name="photos")
     title = models.CharField(max_length=200, blank=True, default="")
     description = models.TextField(blank=True, default="")

@@ -48,6 +48,31 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """Read a rate as "count/seconds" (e.g. 5/900: five per fifteen minutes)."""
+    raw = os.environ.get(name) or default
+    count, sep, seconds = raw.partition("/")
+    try:
+        rate = (int(count), int(seconds))
+    except ValueError:
+        rate = (0, 0)
+    if not sep or rate[0] < 1 or rate[1] < 1:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate; write count/seconds, e.g. 5/900.")
+    return rate
+
+
+def env_proxy_header(name: str) -> tuple[str, str] | None:
+    """Read the header a TLS-terminating proxy sets, as "Header-Name=value" (X-Forwarded-Proto=https)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    header, sep, value = raw.partition("=")
+    header, value = header.strip(), value.strip()
+    if not sep or not header or not value or any(c.isspace() for c in header):
+        raise ImproperlyConfigured(f"{name}={raw!r}: write Header-Name=value, e.g. X-Forwarded-Proto=https.")
+    return "HTTP_" + header.upper().replace("-", "_"), value
+
+
 def load_dotenv(path: Path) -> None:
     """Read KEY=VALUE lines from a local `.env` (git-ignored); the real environment always wins."""
     if not path.is_file():
@@ -98,11 +123,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "project.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # One transaction per request, entering what it may see (PostgreSQL row-level security).
+    "accounts.middleware.TenancyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -132,6 +160,15 @@ DATABASES = {
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
+
+# PostgreSQL tenancy (docs/security.md): DATABASE_URL is the runtime role the app connects as
+# (no table ownership, no BYPASSRLS); MIGRATION_DATABASE_URL is the owner, used only by
+# `manage.py migrate --database owner` and `manage.py setup_rls`. Web processes need not have it.
+MIGRATION_DATABASE_URL = os.environ.get("MIGRATION_DATABASE_URL", "")
+if MIGRATION_DATABASE_URL:
+    DATABASES["owner"] = dj_database_url.parse(MIGRATION_DATABASE_URL)
+# The runtime role's name when it is not DATABASE_URL's user (tests: requests run as it).
+DATABASE_RUNTIME_ROLE = os.environ.get("DATABASE_RUNTIME_ROLE", "")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -185,6 +222,43 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+# Every page, the admin and Swagger UI included, loads only from our own origin. No inline
+# script anywhere (Swagger UI's is served as a file); inline style attributes are used by the
+# admin. No form-action: the consent form's answer is a redirect to the client's redirect_uri,
+# which browsers would block.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+)
+
+# HTTPS. With DEBUG off every setting defaults to its production value; HTTPS_ONLY=0 turns the
+# HTTPS-only ones off for plain HTTP on loopback (the test suite, a local gunicorn).
+HTTPS_ONLY = env_bool("HTTPS_ONLY", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS_ONLY)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS_ONLY)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS_ONLY)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Behind a proxy that terminates TLS: SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto=https (only if
+# the proxy always sets or strips that header, or clients could claim HTTPS).
+SECURE_PROXY_SSL_HEADER = env_proxy_header("SECURE_PROXY_SSL_HEADER")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Preloading is a one-way commitment for a whole domain (anyone may submit a domain whose header
+# says `preload`), so it is the operator's choice, not a default; check --deploy is told so.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# Failed attempts allowed per fixed window ("count/seconds"): sign-in per account and per
+# client IP, the token endpoint per client id and per IP. Successful traffic is never counted.
+RATE_LIMITS = {
+    "login-account": env_rate("RATE_LIMIT_LOGIN_ACCOUNT", "5/900"),
+    "login-ip": env_rate("RATE_LIMIT_LOGIN_IP", "30/900"),
+    "token-client": env_rate("RATE_LIMIT_TOKEN_CLIENT", "30/60"),
+    "token-ip": env_rate("RATE_LIMIT_TOKEN_IP", "60/60"),
+}
+# How many proxies in front of the app append to X-Forwarded-For (0: use the socket's address).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # --- OAuth 2.0 (django-oauth-toolkit), models swapped into `scopes` from its first migration.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "scopes.Application"
@@ -205,6 +279,13 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # never a token in a query string
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,  # RFC 9207 `iss` against mix-up attacks
+    # https only in production; plain http (loopback callbacks, RFC 8252) only when HTTPS_ONLY=0
+    # or when the operator lists it (check --deploy then warns, as it should).
+    "ALLOWED_REDIRECT_URI_SCHEMES": env_list(
+        "OAUTH_REDIRECT_URI_SCHEMES", ["https"] if HTTPS_ONLY else ["http", "https"]
+    ),
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("ACCESS_TOKEN_EXPIRE_SECONDS", 3600),

@@ -7,6 +7,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from accounts import tenancy
 from accounts.models import User
 from scopes.context_cache import load_context
 from scopes.selectors import AuthorizationContext
@@ -56,6 +57,9 @@ class BearerTokenAuthentication(BaseAuthentication):
         if problem:
             raise InvalidToken(problem)
         assert context.user is not None
+        # The rest of the request sees the token's tenant only (PostgreSQL row-level security).
+        # Free when authorization_context already entered it; needed when a cache answered.
+        tenancy.enter_tenant(context.tenant.pk)
         return context.user, context
 
     def authenticate_header(self, request: Request) -> str:

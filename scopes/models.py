@@ -153,6 +153,10 @@ class AccessToken(AbstractAccessToken):
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
         indexes = [models.Index(fields=["tenant", "user", "application"], name="accesstoken_grant_idx")]
+        constraints = [
+            # Target of refresh token (tenant_id, access_token_id): a token pair never spans tenants.
+            models.UniqueConstraint(fields=["tenant", "id"], name="accesstoken_tenant_id_key"),
+        ]
 
 
 class RefreshToken(AbstractRefreshToken):
@@ -165,6 +169,10 @@ class RefreshToken(AbstractRefreshToken):
         indexes = [
             *AbstractRefreshToken.Meta.indexes,
             models.Index(fields=["tenant", "user", "application"], name="refreshtoken_grant_idx"),
+        ]
+        constraints = [
+            # Target of access token (tenant_id, source_refresh_token_id).
+            models.UniqueConstraint(fields=["tenant", "id"], name="refreshtoken_tenant_id_key"),
         ]
 
 

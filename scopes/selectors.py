@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections import defaultdict
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from accounts.models import Membership, Tenant, User
 from scopes.consent import AppScope, ConsentPlan, plan_consent
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, RoleGrant, Scope
 from scopes.registry import grant_reaches
+from scopes.tenancy import enter_tenant_of_access_token, token_checksum
 
 # The registry's stamp: a random value, deleted by every scope or implication change; the snapshot
 # is stored under it, and each process keeps the last snapshot it saw beside the stamp it was read under.
@@ -216,11 +216,6 @@ class AuthorizationContext:
         return None
 
 
-def token_checksum(raw_token: str) -> str:
-    """How DOT indexes access tokens: the SHA-256 of the raw token."""
-    return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
-
-
 def authorization_context(raw_token: str) -> AuthorizationContext | None:
     """Token, user, tenant, the user's membership there and its role grants, in ONE query.
 
@@ -235,8 +230,16 @@ def context_for_checksum(checksum: str, *, snapshot: RegistrySnapshot) -> Author
     """The one query behind `authorization_context`, for a token known by its checksum.
 
     The token row is joined to its user and tenant, and (left outer) to the user's membership
-    in the token's tenant, its role and the role's grants: one row per grant.
+    in the token's tenant, its role and the role's grants: one row per grant. None when no such
+    token exists (unknown or revoked: DOT deletes revoked access tokens).
+
+    On PostgreSQL the query runs under row-level security, so the token's tenant is entered
+    first, by one statement through a SECURITY DEFINER resolver (scopes.tenancy); an unknown
+    token enters nothing and costs no second query. The cache (scopes.context_cache) calls this
+    only on a miss; on a hit BearerTokenAuthentication enters `context.tenant` itself.
     """
+    if not enter_tenant_of_access_token(checksum):
+        return None
     rows = list(
         AccessToken.objects.filter(token_checksum=checksum)
         .select_related("user", "tenant")

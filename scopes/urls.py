@@ -6,15 +6,15 @@ user register clients.
 
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from oauth2_provider import views as dot_views
 
+from accounts.views import SignInView
 from scopes import views
 
 oauth_patterns = (
     [
         path("authorize/", views.POPUP_PAGE(views.ConsentView.as_view()), name="authorize"),
-        path("token/", dot_views.TokenView.as_view(), name="token"),
-        path("revoke_token/", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
+        path("token/", views.TokenView.as_view(), name="token"),
+        path("revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
         path("introspect/", views.IntrospectionView.as_view(), name="introspect"),
     ],
     "oauth2_provider",
@@ -27,11 +27,7 @@ urlpatterns = [
         views.AuthorizationServerMetadataView.as_view(),
         name="oauth-authorization-server-metadata",
     ),
-    path(
-        "account/login/",
-        views.POPUP_PAGE(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
-        name="login",
-    ),
+    path("account/login/", views.POPUP_PAGE(SignInView.as_view()), name="login"),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/apps/", views.connected_apps, name="account-apps"),
     path("account/apps/<int:consent_id>/revoke/", views.consent_revoke_view, name="account-app-revoke"),

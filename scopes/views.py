@@ -6,14 +6,16 @@ is asked and what is granted, and never trust the consent form for more than the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import calendar
-import hashlib
 import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
+from urllib.parse import unquote_plus
 
 from django.contrib.auth.decorators import login_required
 from django.core import signing
@@ -24,6 +26,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
 from oauth2_provider.views.metadata import OAuthServerMetadataView
@@ -38,6 +41,7 @@ from oauthlib.oauth2.rfc6749.errors import (
     MissingRedirectURIError,
 )
 
+from accounts import ratelimit, tenancy
 from accounts.models import Membership
 from accounts.selectors import active_memberships_of
 from scopes.consent import ConsentPlan, cap_scopes
@@ -53,7 +57,15 @@ from scopes.selectors import (
     role_reaches,
 )
 from scopes.services import consent_grant, consent_narrow, consent_revoke
+from scopes.tenancy import (
+    enter_tenant_of_access_token,
+    enter_tenant_of_code,
+    enter_tenant_of_refresh_token,
+    enter_tenant_of_token,
+    token_checksum,
+)
 
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CONSENT_SALT = "scopes.consent-form"
 CONSENT_MAX_AGE = 15 * 60
 SESSION_NONCES = "consent_nonces"
@@ -221,6 +233,8 @@ class ConsentView(AuthorizationView):
         granted = plan.granted(request.POST.getlist("scope"))
         if plan.blocked_required or not granted:
             return self._deny(application, oauth)
+        # Until now the page read only the user's own rows; the writes go to the chosen tenant.
+        tenancy.enter_tenant(membership.tenant_id)
         consent_grant(
             actor=request.user,
             user=request.user,
@@ -243,6 +257,7 @@ class ConsentView(AuthorizationView):
     ) -> HttpResponse:
         credentials: dict[str, Any] = {k: v for k, v in oauth.items() if v}
         credentials["tenant_id"] = membership.tenant_id
+        tenancy.enter_tenant(membership.tenant_id)  # the code is written in the chosen tenant
         try:
             uri, _headers, _body, _status = self.create_authorization_response(
                 request=request, scopes=" ".join(scopes), credentials=credentials, allow=True
@@ -314,6 +329,7 @@ def _own_consent(request: HttpRequest, consent_id: int) -> Consent:
 @require_POST
 def consent_revoke_view(request: HttpRequest, consent_id: int) -> HttpResponse:
     consent = _own_consent(request, consent_id)
+    tenancy.enter_tenant(consent.tenant_id)  # its tokens are revoked in the consent's tenant
     consent_revoke(actor=request.user, consent=consent)
     return redirect("account-apps")
 
@@ -322,6 +338,7 @@ def consent_revoke_view(request: HttpRequest, consent_id: int) -> HttpResponse:
 @require_POST
 def consent_remove_scopes_view(request: HttpRequest, consent_id: int) -> HttpResponse:
     consent = _own_consent(request, consent_id)
+    tenancy.enter_tenant(consent.tenant_id)
     remove = [name for name in request.POST.getlist("scope") if name]
     if remove:
         consent_narrow(actor=request.user, consent=consent, remove=remove)
@@ -374,7 +391,9 @@ class IntrospectionView(OAuthLibMixin, View):
 
     @staticmethod
     def _describe(value: str) -> dict[str, Any]:
-        checksum = hashlib.sha256(value.encode("utf-8")).hexdigest()
+        checksum = token_checksum(value)
+        if not enter_tenant_of_access_token(checksum):
+            return {"active": False}
         token = (
             AccessToken.objects.select_related("user", "application", "tenant")
             .filter(token_checksum=checksum)
@@ -393,6 +412,67 @@ class IntrospectionView(OAuthLibMixin, View):
             "tenant": token.tenant.slug,
             "token_type": "Bearer",
         }
+
+
+def _client_id(request: HttpRequest) -> str:
+    """The client id a token request names: HTTP Basic's user part, else the `client_id` field."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "basic" and credentials:
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return unquote_plus(decoded.partition(":")[0])
+    return request.POST.get("client_id", "")
+
+
+def token_limits(request: HttpRequest) -> list[ratelimit.Limit]:
+    """Failed token requests count per client id and per client address."""
+    return [("token-client", _client_id(request)), ("token-ip", ratelimit.client_address(request))]
+
+
+class TokenView(dot_views.TokenView):
+    """`/o/token/`: DOT's endpoint, entered into the credential's tenant and rate limited.
+
+    The code or refresh token in the body names its tenant (scopes.tenancy); an unknown one
+    enters nothing and DOT answers invalid_grant as before. Failed requests (400, 401) count
+    per client id and per address; past the limit the answer is 429 with Retry-After.
+    """
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        limits = token_limits(request)
+        wait = ratelimit.retry_after(limits)
+        if wait is not None:
+            response = JsonResponse(
+                {
+                    "error": "temporarily_unavailable",
+                    "error_description": f"Too many failed token requests; retry after {wait} seconds.",
+                },
+                status=429,
+            )
+            response["Retry-After"] = str(wait)
+            response["Cache-Control"] = "no-store"
+            return response
+        grant_type = request.POST.get("grant_type", "")
+        if grant_type == DEVICE_CODE_GRANT:
+            # Not offered (see the metadata); DOT would look the device code up unchecked.
+            return JsonResponse({"error": "unsupported_grant_type"}, status=400)
+        if grant_type == "authorization_code":
+            enter_tenant_of_code(request.POST.get("code", ""))
+        elif grant_type == "refresh_token":
+            enter_tenant_of_refresh_token(request.POST.get("refresh_token", ""))
+        response = super().post(request, *args, **kwargs)
+        if response.status_code in (400, 401):
+            ratelimit.record_failure(limits)
+        return response
+
+
+class RevokeTokenView(dot_views.RevokeTokenView):
+    """`/o/revoke_token/` (RFC 7009), entered into the tenant of the token being revoked."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        enter_tenant_of_token(request.POST.get("token", ""))
+        return super().post(request, *args, **kwargs)
 
 
 def opener_policy(value: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:

@@ -14,13 +14,15 @@ from importlib import import_module
 
 import pytest
 from django.apps import apps as django_apps
-from django.test import Client
+from django.conf import settings as django_settings
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from accounts.constants import RoleName
 from accounts.models import Role, Tenant, User
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, ApplicationScope, Scope
+from tests import rls
 from tests.factories import (
     AccessTokenFactory,
     ApplicationFactory,
@@ -28,6 +30,29 @@ from tests.factories import (
     TenantFactory,
     UserFactory,
 )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, and on PostgreSQL the runtime role every request runs as (tests/rls.py)."""
+    with django_db_blocker.unblock():
+        rls.prepare()
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _requests_run_as_runtime_role():
+    """Installed before any handler (the live server's too) is built; inert until prepare() ran."""
+    with override_settings(MIDDLEWARE=[rls.MIDDLEWARE, *django_settings.MIDDLEWARE]):
+        yield
+
+
+@pytest.fixture
+def tenancy_statements() -> int:
+    """Statements a Bearer request spends entering its tenant: one on PostgreSQL (RLS), none on SQLite."""
+    from django.db import connection
+
+    return 1 if connection.vendor == "postgresql" else 0
 
 
 @pytest.fixture(autouse=True)

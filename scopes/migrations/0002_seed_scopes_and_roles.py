@@ -45,29 +45,39 @@ ROLES = {
 }
 
 
+def _db(schema_editor):
+    # The migrating connection, which may be the owner's (`migrate --database owner`), not "default".
+    return schema_editor.connection.alias if schema_editor is not None else "default"
+
+
 def seed(apps, schema_editor):
+    db = _db(schema_editor)
     Scope = apps.get_model("scopes", "Scope")
     Role = apps.get_model("accounts", "Role")
     RoleGrant = apps.get_model("scopes", "RoleGrant")
     by_name = {}
     for name, (description, _implied) in SCOPES.items():
-        by_name[name], _ = Scope.objects.update_or_create(name=name, defaults={"description": description})
+        by_name[name], _ = Scope.objects.using(db).update_or_create(
+            name=name, defaults={"description": description}
+        )
     for name, (_description, implied) in SCOPES.items():
         by_name[name].implies.set([by_name[i] for i in implied])
     for role_name, (description, grants) in ROLES.items():
-        role, _ = Role.objects.update_or_create(
+        role, _ = Role.objects.using(db).update_or_create(
             name=role_name, tenant=None, defaults={"description": description}
         )
         for scope_name, reach in grants:
-            RoleGrant.objects.update_or_create(
+            RoleGrant.objects.using(db).update_or_create(
                 role=role, scope=by_name[scope_name], defaults={"reach": reach}
             )
 
 
 def unseed(apps, schema_editor):
-    apps.get_model("scopes", "RoleGrant").objects.filter(role__tenant=None, role__name__in=ROLES).delete()
-    apps.get_model("accounts", "Role").objects.filter(tenant=None, name__in=ROLES).delete()
-    apps.get_model("scopes", "Scope").objects.filter(name__in=SCOPES).delete()
+    db = _db(schema_editor)
+    RoleGrant = apps.get_model("scopes", "RoleGrant")
+    RoleGrant.objects.using(db).filter(role__tenant=None, role__name__in=ROLES).delete()
+    apps.get_model("accounts", "Role").objects.using(db).filter(tenant=None, name__in=ROLES).delete()
+    apps.get_model("scopes", "Scope").objects.using(db).filter(name__in=SCOPES).delete()
 
 
 class Migration(migrations.Migration):

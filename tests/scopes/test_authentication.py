@@ -67,12 +67,14 @@ def test_inactive_user_is_401(world, api_client):
     assert client.get(URL).status_code == 401
 
 
-def test_token_user_tenant_membership_and_grants_load_in_one_query(world, mint_token):
+def test_token_user_tenant_membership_and_grants_load_in_one_query(world, mint_token, tenancy_statements):
     token = mint_token(world.member_a, world.acme, [ScopeName.PHOTOS_READ])
     registry()  # cached on its own, and shared by every token
     with CaptureQueriesContext(connection) as queries:
         context = authorization_context(token.token)
-    assert len(queries) == 1
+    # On PostgreSQL one statement first enters the token's tenant (row-level security).
+    assert len(queries) == 1 + tenancy_statements
+    assert all("scopes_access_token_tenant" in q["sql"] for q in queries[:tenancy_statements])
     assert context.user == world.member_a and context.tenant == world.acme
     assert context.role_name == "Member"
     assert ("photos.delete", "own") in context.role_grants

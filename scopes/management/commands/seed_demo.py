@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from accounts import tenancy
 from accounts.constants import RoleName
 from accounts.models import Role, Tenant, User
 from accounts.services import membership_set
@@ -48,6 +49,8 @@ class Command(BaseCommand):
         tenants = {}
         for slug, name in TENANTS.items():
             tenants[slug], _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": name})
+            # Memberships are tenant rows: on PostgreSQL they are written with the tenant entered.
+            tenancy.enter_tenant(tenants[slug].pk)
             for role_name in ROLE_USERS:
                 username = f"{slug}-{role_name.lower()}"
                 user = _user(username, email=f"{username}@example.com", first_name=f"{name} {role_name}")
@@ -56,6 +59,7 @@ class Command(BaseCommand):
         username, placement = BOTH_TENANTS_USER
         user = _user(username, email=f"{username}@example.com", first_name="Sam")
         for slug, role_name in placement.items():
+            tenancy.enter_tenant(tenants[slug].pk)
             membership_set(actor=None, user=user, tenant=tenants[slug], role=roles[role_name])
         logins.append((username, ", ".join(f"{r} in {s}" for s, r in placement.items())))
         return logins

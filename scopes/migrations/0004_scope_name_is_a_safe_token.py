@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scopes", "0002_seed_scopes_and_roles"),
+        ("scopes", "0003_row_level_security"),
     ]
 
     operations = [

@@ -1,0 +1,77 @@
+"""Fixed-window counters of failed attempts, kept in the shared cache (Redis when REDIS_URL is set).
+
+A limit is a name from `settings.RATE_LIMITS` ("count/seconds") and an identity (an account, a
+client id, an address). Only failures are counted, so legitimate traffic is never slowed; once
+`count` failures fall into the current window, every attempt is refused until the window ends,
+and the refusal says when (`Retry-After`). Identities are hashed into the keys: the cache never
+holds usernames or addresses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+Limit = tuple[str, str]  # (name in settings.RATE_LIMITS, identity)
+
+
+def _key(name: str, identity: str, window: int) -> str:
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
+    return f"ratelimit:{name}:{digest}:{window}"
+
+
+def _windows(limits: Iterable[Limit], now: float) -> list[tuple[str, int, int, int]]:
+    """(cache key, allowed count, window length, seconds left) for each limit at `now`."""
+    rows = []
+    for name, identity in limits:
+        count, seconds = settings.RATE_LIMITS[name]
+        window = int(now // seconds)
+        rows.append((_key(name, identity, window), count, seconds, math.ceil((window + 1) * seconds - now)))
+    return rows
+
+
+def retry_after(limits: Iterable[Limit]) -> int | None:
+    """Seconds until every exhausted limit's window ends; None when no limit is exhausted."""
+    rows = _windows(limits, time.time())
+    used = cache.get_many([key for key, *_ in rows])
+    waits = [max(1, left) for key, count, _seconds, left in rows if used.get(key, 0) >= count]
+    return max(waits) if waits else None
+
+
+def record_failure(limits: Iterable[Limit]) -> None:
+    """Count one failed attempt against each limit."""
+    for key, _count, seconds, _left in _windows(limits, time.time()):
+        cache.add(key, 0, timeout=seconds + 1)
+        try:
+            cache.incr(key)
+        except ValueError:  # the window's key expired between add and incr
+            cache.set(key, 1, timeout=seconds + 1)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: the socket's, or the one our own proxies saw (TRUSTED_PROXY_COUNT).
+
+    Entries a client writes into X-Forwarded-For itself sit to the left of what our proxies
+    append, so only the entry added by the outermost trusted proxy is believed. IPv6 clients
+    are grouped by /64, the block one subscriber usually holds.
+    """
+    address = request.META.get("REMOTE_ADDR", "")
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops > 0:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        if len(forwarded) >= hops:
+            address = forwarded[-hops]
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address or "unknown"
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

@@ -1,0 +1,93 @@
+"""Sign-in pages, rate limited per account and per address (accounts.ratelimit).
+
+A refused or failed sign-in looks the same whether or not the account exists: the same message,
+the same counters (keyed by what was typed, never by what exists), and the same work, since
+Django's ModelBackend runs the password hasher for unknown usernames too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import ngettext
+
+from accounts import ratelimit
+
+
+def sign_in_limits(request: HttpRequest) -> list[ratelimit.Limit]:
+    """The account typed (case-insensitively) and the client's address."""
+    account = request.POST.get("username", "").strip().casefold()
+    return [("login-account", account), ("login-ip", ratelimit.client_address(request))]
+
+
+def too_many_message(wait: int) -> str:
+    minutes = max(1, round(wait / 60))
+    return ngettext(
+        "Too many failed sign-ins. Try again in %(n)d minute.",
+        "Too many failed sign-ins. Try again in %(n)d minutes.",
+        minutes,
+    ) % {"n": minutes}
+
+
+def _refusal_form(form_class: type, request: HttpRequest, message: str) -> Any:
+    """An empty sign-in form carrying only the refusal: nothing typed is looked at."""
+    form = form_class(request)
+    form.cleaned_data = {}  # unbound, so never cleaned; add_error expects the attribute
+    form.add_error(None, message)
+    return form
+
+
+def _refused(response: TemplateResponse, wait: int) -> TemplateResponse:
+    response.status_code = 429
+    response["Retry-After"] = str(wait)
+    return response
+
+
+class SignInView(LoginView):
+    """`/account/login/`: counts failed sign-ins; 429 with Retry-After once a limit is reached."""
+
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.limits = sign_in_limits(request)
+        wait = ratelimit.retry_after(self.limits)
+        if wait is not None:
+            # The page again, unchecked: no password is looked at while the limit holds.
+            form = _refusal_form(self.get_form_class(), request, too_many_message(wait))
+            context = self.get_context_data(form=form, rate_limited=too_many_message(wait))
+            return _refused(self.render_to_response(context), wait)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        ratelimit.record_failure(self.limits)
+        return super().form_invalid(form)
+
+
+def admin_sign_in(request: HttpRequest) -> HttpResponse:
+    """`/admin/login/`: Django's admin sign-in page, under the same limits as `/account/login/`."""
+    if request.method != "POST":
+        return admin.site.login(request)
+    limits = sign_in_limits(request)
+    wait = ratelimit.retry_after(limits)
+    if wait is not None:
+        form = _refusal_form(AdminAuthenticationForm, request, too_many_message(wait))
+        context = {
+            **admin.site.each_context(request),
+            "title": "Log in",
+            "subtitle": None,
+            "form": form,
+            "app_path": request.get_full_path(),
+            REDIRECT_FIELD_NAME: request.POST.get(REDIRECT_FIELD_NAME) or reverse("admin:index"),
+        }
+        return _refused(TemplateResponse(request, "admin/login.html", context), wait)
+    response = admin.site.login(request)
+    if response.status_code == 200:  # the form came back: the sign-in failed
+        ratelimit.record_failure(limits)
+    return response
