@@ -65,6 +65,7 @@ def configure(args: argparse.Namespace) -> dict[str, str]:
         "DB_CONN_MAX_AGE": "600",
         "SECRET_KEY": "bench-only-" + secrets.token_hex(16),
         "DEBUG": "0",
+        "HTTPS_ONLY": "0",  # plain HTTP on loopback
         "ALLOWED_HOSTS": "127.0.0.1,testserver",
         "ENV_FILE": "",
         "LOG_LEVEL": "ERROR",

@@ -44,6 +44,17 @@ SECONDS = float(os.environ.get("SOAK_SECONDS", "100"))
 DATABASE_URL = os.environ.get("SOAK_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gp_soak")
 REDIS_URL = os.environ.get("SOAK_REDIS_URL", "redis://127.0.0.1:6379/0")
 WORKERS = 2
+# As deployed (docs/security.md): the owner migrates, the application runs as a role that owns no
+# table and cannot bypass row-level security, so the soak exercises PostgreSQL's tenancy wall too.
+OWNER_ROLE = "gp_soak_owner"
+RUNTIME_ROLE = "gp_soak_app"
+
+
+def as_role(url: str, role: str) -> str:
+    """The same server and database, connecting as `role` (trust authentication on loopback)."""
+    parsed = urlparse(url)
+    host = parsed.hostname or "127.0.0.1"
+    return parsed._replace(netloc=f"{role}@{host}:{parsed.port or 5432}").geturl()
 
 
 def recreate_database(url: str, *, drop_only: bool = False) -> None:
@@ -56,7 +67,12 @@ def recreate_database(url: str, *, drop_only: bool = False) -> None:
     with psycopg.connect(maintenance, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not drop_only:
-            connection.execute(f'CREATE DATABASE "{name}"')
+            for role, options in ((OWNER_ROLE, "LOGIN"), (RUNTIME_ROLE, "LOGIN")):
+                connection.execute(
+                    f"DO $$ BEGIN CREATE ROLE {role} {options}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+                )
+            connection.execute(f"GRANT {RUNTIME_ROLE} TO {OWNER_ROLE}")
+            connection.execute(f'CREATE DATABASE "{name}" OWNER {OWNER_ROLE}')
 
 
 def free_loopback_port() -> int:
@@ -129,7 +145,10 @@ def report(ledger: Ledger, *, seconds: float, clients: int, server_alive: bool) 
     print(
         f"soak: {seconds:.0f} s of load, {clients} clients over 2 tenants, gunicorn with {WORKERS} workers,"
     )
-    print(f"      PostgreSQL {urlparse(DATABASE_URL).path.lstrip('/')}, Redis {REDIS_URL}")
+    print(
+        f"      PostgreSQL {urlparse(DATABASE_URL).path.lstrip('/')} as {RUNTIME_ROLE} (row-level security),"
+        f" Redis {REDIS_URL}"
+    )
     print(f"requests: {total} ({total / seconds:.0f}/s)")
     print("  by status: " + ", ".join(f"{code}: {n}" for code, n in sorted(ledger.statuses.items())))
     print("events:")
@@ -162,7 +181,15 @@ def main() -> int:
         "DEBUG": "0",
         "SECRET_KEY": "soak-only-secret-key-" + os.urandom(8).hex(),
         "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": DATABASE_URL,
+        "DATABASE_URL": as_role(DATABASE_URL, RUNTIME_ROLE),
+        "MIGRATION_DATABASE_URL": as_role(DATABASE_URL, OWNER_ROLE),
+        "DATABASE_RUNTIME_ROLE": RUNTIME_ROLE,
+        "HTTPS_ONLY": "0",  # plain HTTP on loopback
+        # Ten simulated users share one address and one public client, and replay refresh tokens
+        # on purpose: lift the failure limits (tests/accounts/test_rate_limits.py covers them).
+        "RATE_LIMIT_TOKEN_CLIENT": "100000/60",
+        "RATE_LIMIT_TOKEN_IP": "100000/60",
+        "RATE_LIMIT_LOGIN_IP": "100000/60",
         "DB_CONN_MAX_AGE": "60",
         "REDIS_URL": REDIS_URL,
         "CACHE_KEY_PREFIX": "gp-soak",
@@ -174,8 +201,10 @@ def main() -> int:
         flush=True,
     )
     recreate_database(DATABASE_URL)
-    django(env, "manage.py", "migrate", "--noinput", "-v0")
-    world = json.loads(django(env, "-m", "soak.seed"))
+    django(env, "manage.py", "migrate", "--database", "owner", "--noinput", "-v0")
+    django(env, "manage.py", "setup_rls")
+    # Seeding writes rows of both tenants at once: the owner does it, as an operator would.
+    world = json.loads(django({**env, "DATABASE_URL": env["MIGRATION_DATABASE_URL"]}, "-m", "soak.seed"))
     print(f"soak: gunicorn ({WORKERS} workers) on {base} ...", flush=True)
     log = open(work / "gunicorn.log", "w")  # noqa: SIM115 - closed in finally
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
