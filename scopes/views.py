@@ -426,9 +426,24 @@ def _client_id(request: HttpRequest) -> str:
     return request.POST.get("client_id", "")
 
 
+def _presents_a_secret(request: HttpRequest) -> bool:
+    """Does the request try to authenticate a confidential client (HTTP Basic or `client_secret`)?"""
+    scheme, _, _credentials = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "basic" or bool(request.POST.get("client_secret"))
+
+
 def token_limits(request: HttpRequest) -> list[ratelimit.Limit]:
-    """Failed token requests count per client id and per client address."""
-    return [("token-client", _client_id(request)), ("token-ip", ratelimit.client_address(request))]
+    """Failed token requests count per client address, and per client id when a secret is tried.
+
+    The per-client count protects a confidential client's secret from guessing spread over many
+    addresses. A public client has no secret to guess (codes and refresh tokens are unguessable),
+    and its id is public: counting its failures per id would let anyone lock every user of that
+    app out for a window. So public requests count per address only.
+    """
+    limits: list[ratelimit.Limit] = [("token-ip", ratelimit.client_address(request))]
+    if _presents_a_secret(request):
+        limits.insert(0, ("token-client", _client_id(request)))
+    return limits
 
 
 class TokenView(dot_views.TokenView):

@@ -107,15 +107,23 @@ def token_request(client_id: str, ip: str = ACME_IP, **extra):
     return Client(REMOTE_ADDR=ip).post("/o/token/", data)
 
 
-def test_failed_token_requests_are_limited_per_client_id(world, limits):
+def test_failed_secret_guesses_are_limited_per_client_id(world, limits):
     limits(token_client=(3, 60))
     for _ in range(3):
-        assert token_request(world.app.client_id).status_code in (400, 401)
-    refused = token_request(world.app.client_id, ip=OTHER_IP)
+        assert token_request(world.app.client_id, client_secret="guess").status_code in (400, 401)
+    refused = token_request(world.app.client_id, ip=OTHER_IP, client_secret="guess")
     assert refused.status_code == 429
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert refused.json()["error"] == "temporarily_unavailable"
-    assert token_request("another-client").status_code in (400, 401)
+    assert token_request("another-client", client_secret="guess").status_code in (400, 401)
+
+
+def test_a_public_client_cannot_be_locked_out_for_everyone(world, limits):
+    # Its id is public and it has no secret: failures count per address only.
+    limits(token_client=(3, 60), token_ip=(100, 60))
+    for _ in range(5):
+        assert token_request(world.app.client_id).status_code in (400, 401)
+    assert token_request(world.app.client_id, ip=OTHER_IP).status_code in (400, 401)
 
 
 def test_failed_token_requests_are_limited_per_address(world, limits):
@@ -132,7 +140,7 @@ def test_a_client_authenticating_with_http_basic_is_counted_under_its_id(world, 
     Client(REMOTE_ADDR=ACME_IP).post(
         "/o/token/", {"grant_type": "authorization_code", "code": "x"}, HTTP_AUTHORIZATION=f"Basic {basic}"
     )
-    assert token_request(world.app.client_id, ip=OTHER_IP).status_code == 429
+    assert token_request(world.app.client_id, ip=OTHER_IP, client_secret="guess").status_code == 429
 
 
 def test_an_unsupported_device_code_grant_is_a_400_not_a_500(world):
