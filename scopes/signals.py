@@ -71,6 +71,10 @@ def _user_saved(instance: User, created: bool, update_fields: Any = None, **kwar
     if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
         return  # no tokens yet; a sign-in changes nothing a decision reads
     context_cache.forget_user(instance.pk)
+    # On PostgreSQL the listing above sees only the tenants this request entered (row-level
+    # security): a staff user deactivating someone would miss their tokens elsewhere. User
+    # changes are rare, so every entry is read again as well.
+    context_cache.forget_all()
 
 
 @receiver(post_save, sender=Tenant)
