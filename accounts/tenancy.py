@@ -178,6 +178,11 @@ def _add_tenant(expression: str, param: object, using: str) -> bool:
     return found is not None
 
 
+def note_entered(tenant_ids: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Record what a statement of someone else's set `app.tenant_ids` to (the API's token probe)."""
+    _remember(connections[using], {TENANT_IDS_SETTING: _ids(int(v) for v in tenant_ids.split(",") if v)})
+
+
 @contextmanager
 def tenant_scope(tenant_id: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """A transaction that sees one tenant: for management commands and scripts outside requests."""

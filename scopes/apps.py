@@ -1,4 +1,21 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate
+
+
+def _repair_freshness(using: str, **kwargs: Any) -> None:
+    """SQLite rebuilds a table to alter it, dropping the version column and triggers: put them back.
+
+    (`scopes.freshness`; PostgreSQL alters tables in place, and its triggers come from migration
+    scopes 0005.) This is a migration hook, not a cache invalidation: no cache needs a signal.
+    """
+    from scopes import freshness
+
+    connection = connections[using]
+    if connection.vendor == "sqlite" and not freshness.installed(connection):
+        freshness.install(connection)
 
 
 class ScopesConfig(AppConfig):
@@ -8,5 +25,6 @@ class ScopesConfig(AppConfig):
     verbose_name = "Scopes, apps and consent"
 
     def ready(self) -> None:
-        from scopes import signals  # noqa: F401  (connects cache invalidation)
         from scopes.api import schema  # noqa: F401  (registers the OpenAPI security scheme)
+
+        post_migrate.connect(_repair_freshness, sender=self)

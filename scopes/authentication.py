@@ -7,10 +7,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from accounts import tenancy
 from accounts.models import User
 from scopes.context_cache import load_context
-from scopes.selectors import AuthorizationContext
+from scopes.standing import AuthorizationContext
 
 REALM = "api"
 
@@ -28,7 +27,9 @@ class InvalidToken(AuthenticationFailed):
 class BearerTokenAuthentication(BaseAuthentication):
     """Reads `Authorization: Bearer <token>`; role, membership and grants are read with the token.
 
-    From the shared cache when warm (no SQL), else in one query (`scopes.context_cache`).
+    Every request probes the database for the token's fingerprint (one statement, which also
+    enters its tenant); the context comes from this process's cache when the fingerprint matches,
+    else from one query (`scopes.context_cache`).
 
     No other scheme is accepted (no session, no query-string token): a request without a
     Bearer token is unauthenticated and gets `WWW-Authenticate: Bearer realm="api"`.
@@ -47,19 +48,15 @@ class BearerTokenAuthentication(BaseAuthentication):
         credentials = credentials.strip()
         if len(credentials.split()) != 1:  # empty, or whitespace inside
             raise InvalidToken("the Authorization header must be 'Bearer <token>'")
-        # The URL's tenant keys the cached entry's tenant stamp; the decision still compares
-        # it with the token's own tenant.
-        kwargs = (request.parser_context or {}).get("kwargs") or {}
-        context = load_context(credentials, tenant_slug=kwargs.get("tenant_slug"))
+        # The token's probe enters its tenant (PostgreSQL row-level security); the decision then
+        # compares that tenant with the URL's.
+        context = load_context(credentials)
         if context is None:
             raise InvalidToken("the token is unknown or has been revoked")
         problem = context.problem(timezone.now())
         if problem:
             raise InvalidToken(problem)
         assert context.user is not None
-        # The rest of the request sees the token's tenant only (PostgreSQL row-level security).
-        # Free when authorization_context already entered it; needed when a cache answered.
-        tenancy.enter_tenant(context.tenant.pk)
         return context.user, context
 
     def authenticate_header(self, request: Request) -> str:

@@ -1,208 +1,128 @@
-"""The authorization context in the shared cache: no SQL at all for a warm request.
+"""The API's authorization contexts, cached in each process and checked against the database.
 
-One entry per access token, keyed by the SHA-256 checksum DOT stores (never the raw token), holds
-what `selectors.context_for_checksum` read from the database, and the *stamps* it was read under:
+Every API request runs the probe (`scopes.freshness.PROBE_SQL`): one statement that, on
+PostgreSQL, also enters the token's tenant for row-level security, which the request had to do
+anyway. It returns the token's *fingerprint*, the versions of every row its context is built
+from (token, user, tenant, membership, role with its grants, consent with its scopes, app with
+its allowed scopes, and the registry epoch). The context cached for the token is used only when
+its fingerprint is the probe's; otherwise it is read again (`scopes.standing.token_rows`, one
+query) and stored under the probe's fingerprint. Why that can never serve a revoked right is said
+once, in `scopes.freshness`.
 
-- the token's stamp: the token rewritten (consent narrowed) or deleted (revoked, rotated), or its
-  user changed;
-- the stamp of the tenant the URL names: memberships, the tenant's own roles and their grants;
-- the global stamp: tenants, global roles and their grants, scope names, migrations.
-
-A stamp is a random value; a write *deletes* it and the next reader creates a fresh one, so an
-entry stored under a deleted stamp can never match again. A request reads the entry, its three
-stamps and the registry's stamp with ONE `get_many`, and uses the entry only when every stamp it
-was stored under is still current. Stamps are read before the database: a request that read rows
-just before a write committed stores its entry under stamps that the write deletes after its
-commit (`scopes.signals` deletes them at once and again on commit), so the stale entry is never
-served. Expiry is checked on every request from the cached `expires`, and an entry never outlives
-its token.
-
-Several worker processes see each other's writes only through a shared cache: deployments with
-more than one process set `REDIS_URL`.
+So a warm request costs the probe statement and nothing else: no Redis, no signal, no shared
+state between processes. Each process keeps at most `AUTHORIZATION_CACHE_ENTRIES` contexts
+(least recently used go first); `AUTHORIZATION_CACHE_SECONDS=0` turns the cache off (every request
+then reads the context: still one probe plus one query).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
-from functools import cache as memoize
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, transaction
-from django.utils import timezone
+from django.db import connection
 
-from accounts.models import Tenant, User
-from scopes.models import AccessToken
-from scopes.selectors import (
-    REGISTRY_STAMP_KEY,
-    AuthorizationContext,
-    context_for_checksum,
-    new_stamp,
-    registry,
-    token_checksum,
+from accounts import tenancy
+from scopes.freshness import PROBE_FUNCTION, PROBE_SQL
+from scopes.selectors import registry_at
+from scopes.standing import AuthorizationContext, context_from, token_rows
+from scopes.tenancy import token_checksum
+
+DEFAULT_ENTRIES = 10_000
+
+Fingerprint = tuple[Any, ...]
+
+
+class _Contexts:
+    """A bounded least-recently-used map: token checksum -> (fingerprint, context)."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, tuple[Fingerprint, AuthorizationContext]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, checksum: str, fingerprint: Fingerprint) -> AuthorizationContext | None:
+        with self._lock:
+            found = self._entries.get(checksum)
+            if found is None or found[0] != fingerprint:
+                return None
+            self._entries.move_to_end(checksum)
+            return found[1]
+
+    def put(self, checksum: str, fingerprint: Fingerprint, context: AuthorizationContext) -> None:
+        limit = int(getattr(settings, "AUTHORIZATION_CACHE_ENTRIES", DEFAULT_ENTRIES))
+        with self._lock:
+            self._entries[checksum] = (fingerprint, context)
+            self._entries.move_to_end(checksum)
+            while len(self._entries) > limit:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+contexts = _Contexts()
+
+
+def enabled() -> bool:
+    """`AUTHORIZATION_CACHE_SECONDS` > 0 (the default). Only zero matters now: entries never expire
+    by time, because the probe proves them fresh on every request."""
+    return int(getattr(settings, "AUTHORIZATION_CACHE_SECONDS", 300)) > 0
+
+
+_ENTER_AND_PROBE = "".join(
+    (
+        "SELECT set_config('app.tenant_ids', concat_ws(',', nullif(current_setting('app.tenant_ids', true),",
+        " ''), p.tenant_id::text), true), p.* FROM ",
+        PROBE_FUNCTION,
+        "(%s) AS p",
+    )
 )
 
-ENTRY_KEY = "authz:ctx:v1:{checksum}"
-TOKEN_STAMP_KEY = "authz:stamp:token:{checksum}"
-TENANT_STAMP_KEY = "authz:stamp:tenant:{slug}"
-GLOBAL_STAMP_KEY = "authz:stamp:all"
-# Tenant and global stamps are few; any expiry is safe (a missing stamp matches no entry).
-SHARED_STAMP_TIMEOUT = 24 * 3600
-DEFAULT_TIMEOUT = 300
+
+def probe(checksum: str) -> Fingerprint | None:
+    """The token's fingerprint (None: no such token); on PostgreSQL its tenant is entered too."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_ENTER_AND_PROBE, [checksum])
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            tenancy.note_entered(row[0])
+            return tuple(row[1:])
+        cursor.execute(PROBE_SQL.format(param="%s"), [checksum])
+        row = cursor.fetchone()
+        return None if row is None else tuple(row)
 
 
-def cache_seconds() -> int:
-    """How long an entry may live at most (`AUTHORIZATION_CACHE_SECONDS`; 0 turns the cache off)."""
-    return int(getattr(settings, "AUTHORIZATION_CACHE_SECONDS", DEFAULT_TIMEOUT))
+def load_context(raw_token: str) -> AuthorizationContext | None:
+    """The authorization context of a Bearer token: the probe, plus ONE query when not cached.
 
-
-@memoize
-def _user_fields() -> tuple[str, ...]:
-    # Everything but the password hash: the cache holds no secret.
-    return tuple(f.attname for f in User._meta.concrete_fields if f.attname != "password")
-
-
-@memoize
-def _tenant_fields() -> tuple[str, ...]:
-    return tuple(f.attname for f in Tenant._meta.concrete_fields)
-
-
-def _entry(
-    context: AuthorizationContext, checksum: str, slug: str, stamps: tuple[Any, ...]
-) -> tuple[Any, ...]:
-    """A context as plain values (no pickled model instances), tagged with what it was read under."""
-    assert context.user is not None
-    return (
-        checksum,
-        slug,
-        stamps,
-        context.token_id,
-        context.token_scopes,
-        context.expires,
-        tuple(getattr(context.user, name) for name in _user_fields()),
-        tuple(getattr(context.tenant, name) for name in _tenant_fields()),
-        context.role_id,
-        context.role_name,
-        context.role_grants,
-    )
-
-
-def _context(entry: tuple[Any, ...], implications: Any) -> AuthorizationContext:
-    (_, _, _, token_id, token_scopes, expires, user_values, tenant_values, role_id, role_name, grants) = entry
-    return AuthorizationContext(
-        token_id=token_id,
-        token_scopes=token_scopes,
-        expires=expires,
-        user=User.from_db(DEFAULT_DB_ALIAS, _user_fields(), user_values),
-        tenant=Tenant.from_db(DEFAULT_DB_ALIAS, _tenant_fields(), tenant_values),
-        role_id=role_id,
-        role_name=role_name,
-        role_grants=grants,
-        implications=implications,
-    )
-
-
-def _timeout(expires: datetime, now: datetime) -> int:
-    return min(cache_seconds(), int((expires - now).total_seconds()))
-
-
-def load_context(raw_token: str, *, tenant_slug: str | None) -> AuthorizationContext | None:
-    """The authorization context of a Bearer token used in `tenant_slug`'s URLs: cached, else ONE query.
-
-    Identical to `selectors.authorization_context` (same values, same None for an unknown token);
-    only contexts of tokens used in their own tenant are stored.
+    None when no such token exists (unknown, or revoked: revoked access tokens are deleted).
     """
     checksum = token_checksum(raw_token)
-    if not tenant_slug or cache_seconds() <= 0:
-        return context_for_checksum(checksum, snapshot=registry())
-    entry_key = ENTRY_KEY.format(checksum=checksum)
-    stamp_keys = (
-        GLOBAL_STAMP_KEY,
-        TENANT_STAMP_KEY.format(slug=tenant_slug),
-        TOKEN_STAMP_KEY.format(checksum=checksum),
-    )
-    found = cache.get_many([entry_key, *stamp_keys, REGISTRY_STAMP_KEY])
-    snapshot = registry(found.get(REGISTRY_STAMP_KEY))
-    stamps = tuple(found.get(key) for key in stamp_keys)
-    entry = found.get(entry_key)
-    if (
-        entry is not None
-        and None not in stamps
-        and entry[0] == checksum
-        and entry[1] == tenant_slug
-        and entry[2] == stamps
-    ):
-        return _context(entry, snapshot.implications)
-
-    if None in stamps:
-        stamps = _create_stamps(stamp_keys, stamps)
-    context = context_for_checksum(checksum, snapshot=snapshot)
-    if context is None or None in stamps or context.tenant.slug != tenant_slug:
-        return context
-    timeout = _timeout(context.expires, timezone.now())
-    if timeout > 0:
-        cache.set(entry_key, _entry(context, checksum, tenant_slug, stamps), timeout=timeout)
+    fingerprint = probe(checksum)
+    if fingerprint is None:
+        return None
+    if enabled():
+        cached = contexts.get(checksum, fingerprint)
+        if cached is not None:
+            return cached
+    found = token_rows(checksum)
+    if found is None:  # deleted between the probe and now
+        return None
+    # The registry under the epoch the probe saw (the fingerprint's last value).
+    context = context_from(found, registry_at(fingerprint[-1]).implications)
+    if enabled():
+        contexts.put(checksum, fingerprint, context)
     return context
 
 
-def _create_stamps(keys: tuple[str, str, str], stamps: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Create the missing stamps (unless another process just did) and read all three again."""
-    # A token's stamp lives as long as its entry may; the global and tenant ones are few.
-    timeouts = (SHARED_STAMP_TIMEOUT, SHARED_STAMP_TIMEOUT, cache_seconds())
-    for key, stamp, timeout in zip(keys, stamps, timeouts, strict=True):
-        if stamp is None:
-            cache.add(key, new_stamp(), timeout=timeout)
-    found = cache.get_many(list(keys))
-    return tuple(found.get(key) for key in keys)
-
-
-# --- Invalidation: called by `scopes.signals` for every write that can change a decision.
-
-
-def _delete_now_and_on_commit(keys: Iterable[str]) -> None:
-    keys = list(keys)
-    if not keys:
-        return
-    cache.delete_many(keys)
-    # Again after commit: a reader between the first delete and the commit read old rows under a
-    # stamp it created then; this second delete makes that stamp, and its entry, dead.
-    transaction.on_commit(lambda: cache.delete_many(keys))
-
-
-def _token_keys(checksums: Iterable[str]) -> list[str]:
-    keys: list[str] = []
-    for checksum in checksums:
-        keys += [TOKEN_STAMP_KEY.format(checksum=checksum), ENTRY_KEY.format(checksum=checksum)]
-    return keys
-
-
-def forget_token(checksum: str) -> None:
-    """One token was rewritten or deleted."""
-    if checksum:
-        _delete_now_and_on_commit(_token_keys([checksum]))
-
-
-def forget_user(user_id: int) -> None:
-    """A user changed: every access token of theirs, in every tenant, is read again."""
-
-    def drop() -> None:
-        checksums = AccessToken.objects.filter(user_id=user_id).values_list("token_checksum", flat=True)
-        keys = _token_keys(checksums)
-        if keys:
-            cache.delete_many(keys)
-
-    drop()
-    # The tokens are listed again after commit, so a token minted meanwhile is covered too.
-    transaction.on_commit(drop)
-
-
-def forget_tenant(slug: str) -> None:
-    """Memberships, roles or grants of one tenant changed: every token used there is read again."""
-    _delete_now_and_on_commit([TENANT_STAMP_KEY.format(slug=slug)])
-
-
-def forget_all() -> None:
-    """A tenant, a global role or grant, or the scope registry changed: every token is read again."""
-    _delete_now_and_on_commit([GLOBAL_STAMP_KEY])
+def clear() -> None:
+    """Forget every context of this process (tests; never needed for correctness)."""
+    contexts.clear()

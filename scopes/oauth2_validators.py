@@ -20,13 +20,12 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors
 
-from accounts.models import Membership
-from scopes.consent import cap_scopes
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
 from scopes.registry import closure, normalise
-from scopes.selectors import app_scopes, registry, role_reaches
+from scopes.selectors import app_scopes, registry
 from scopes.services import tokens_revoke
+from scopes.standing import grant_standing
 
 
 def _require_tenant(request: OauthlibRequest) -> int:
@@ -66,7 +65,16 @@ class TenantOAuth2Validator(OAuth2Validator):
         grant = Grant.objects.filter(code=code, application=client).select_related("user").first()
         if grant is None or grant.is_expired():
             return False
-        request.scopes = grant.scope.split()
+        # The grant must still stand now, and the token gets what it allows now (scopes.standing).
+        standing = grant_standing(
+            user_id=grant.user_id,
+            tenant_id=grant.tenant_id,
+            application_id=client.pk,
+            issued=grant.scope.split(),
+        )
+        if standing is None or not standing.stands or not standing.effective:
+            return False
+        request.scopes = list(standing.effective)
         request.user = grant.user
         request.tenant_id = grant.tenant_id
         if grant.nonce:
@@ -181,32 +189,22 @@ class TenantOAuth2Validator(OAuth2Validator):
     def get_original_scopes(
         self, refresh_token: str, request: OauthlibRequest, *args: Any, **kwargs: Any
     ) -> list[str]:
-        """The refreshed token's scopes: the old ones, capped by today's consent and role."""
+        """The refreshed token's scopes: the old ones, capped by what the grant allows today.
+
+        One answer for every endpoint (`scopes.standing`): a user deactivated, a tenant deactivated,
+        a membership or consent removed refuses the refresh; a lowered role, a narrowed consent or
+        an app scope removed shrinks it.
+        """
         original = super().get_original_scopes(refresh_token, request, *args, **kwargs)
         original = original.split() if isinstance(original, str) else list(original)
         rt: RefreshToken = request.refresh_token_instance
-        membership = (
-            Membership.objects.filter(user_id=rt.user_id, tenant_id=rt.tenant_id, tenant__is_active=True)
-            .only("role_id")
-            .first()
+        standing = grant_standing(
+            user_id=rt.user_id, tenant_id=rt.tenant_id, application_id=rt.application_id, issued=original
         )
-        consent = (
-            Consent.objects.filter(
-                user_id=rt.user_id, tenant_id=rt.tenant_id, application_id=rt.application_id
-            )
-            .prefetch_related("scopes")
-            .first()
-        )
-        if membership is None or consent is None:
+        if standing is None or not standing.stands:
             raise errors.InvalidGrantError(description="This grant is no longer valid.", request=request)
-        implications = registry().implications
-        allowed = (
-            set(role_reaches(membership.role_id))
-            & closure((s.name for s in consent.scopes.all()), implications)
-            & closure(app_scopes(rt.application), implications)
-        )
-        capped = cap_scopes(original, allowed=frozenset(allowed), implications=implications)
-        if ScopeName.OFFLINE_ACCESS not in closure(capped, implications):
+        capped = list(standing.effective)
+        if ScopeName.OFFLINE_ACCESS not in closure(capped, registry().implications):
             raise errors.InvalidGrantError(
                 description="Offline access is no longer granted.", request=request
             )

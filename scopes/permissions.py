@@ -18,7 +18,7 @@ from accounts.models import Tenant
 from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
 from scopes.decision import Decision, Target, accepted_scopes, decide
-from scopes.selectors import AuthorizationContext
+from scopes.standing import AuthorizationContext
 
 
 class ScopedView(Protocol):

@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import secrets
+import threading
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
-from django.core.cache import cache
-from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Membership, Tenant, User
 from scopes.consent import AppScope, ConsentPlan, plan_consent
-from scopes.models import AccessToken, Application, ApplicationScope, Consent, RoleGrant, Scope
+from scopes.freshness import EPOCH_TABLE
+from scopes.models import Application, ApplicationScope, Consent, RoleGrant, Scope
 from scopes.registry import grant_reaches
+from scopes.standing import AuthorizationContext, context_from, grant_standing, token_rows
 from scopes.tenancy import enter_tenant_of_access_token, token_checksum
-
-# The registry's stamp: a random value, deleted by every scope or implication change; the snapshot
-# is stored under it, and each process keeps the last snapshot it saw beside the stamp it was read under.
-REGISTRY_STAMP_KEY = "scopes:registry:stamp"
-REGISTRY_CACHE_KEY = "scopes:registry:v2:{stamp}"
-REGISTRY_TIMEOUT = 24 * 3600
-APP_SCOPES_CACHE_KEY = "scopes:app-scopes:v1:{pk}"
-_UNREAD = object()
 
 
 @dataclass(frozen=True)
@@ -33,6 +26,10 @@ class RegistrySnapshot:
 
     descriptions: dict[str, str]
     implications: dict[str, frozenset[str]]
+
+
+_local_registry: tuple[object, RegistrySnapshot] | None = None
+_registry_lock = threading.Lock()
 
 
 def _build_registry() -> RegistrySnapshot:
@@ -46,40 +43,43 @@ def _build_registry() -> RegistrySnapshot:
     return RegistrySnapshot(descriptions, {name: frozenset(graph.get(name, ())) for name in descriptions})
 
 
-def new_stamp() -> str:
-    """A fresh cache stamp: random, so a stamp deleted and created again never matches an old one."""
-    return secrets.token_hex(8)
+def registry_version() -> object:
+    """The registry's epoch: a value database triggers change with every scope or implication write."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT scopes_registry_version()")
+        else:
+            cursor.execute(f"SELECT value FROM {EPOCH_TABLE} WHERE id = 1")  # noqa: S608 (a constant name)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
-_local_registry: tuple[str, RegistrySnapshot] | None = None
+def registry_at(version: object) -> RegistrySnapshot:
+    """The registry as of epoch `version` (read by the caller): this process's copy, or one query.
 
-
-def registry(stamp: object = _UNREAD) -> RegistrySnapshot:
-    """The registry, checked against the shared stamp; rebuilt (one query) after any scope change.
-
-    A caller that already read REGISTRY_STAMP_KEY (the authorization fast path reads it with the
-    token's entry) passes it as `stamp`, so a warm call costs no cache round trip at all.
+    The rows are read after the epoch was, so a copy can only be newer than its epoch says; the
+    next epoch read then differs and the copy is built again (`scopes.freshness`).
     """
     global _local_registry
-    if stamp is _UNREAD:
-        stamp = cache.get(REGISTRY_STAMP_KEY)
-    if stamp is None:
-        cache.add(REGISTRY_STAMP_KEY, new_stamp(), timeout=REGISTRY_TIMEOUT)
-        stamp = cache.get(REGISTRY_STAMP_KEY)
-        if stamp is None:  # a cache that keeps nothing (DummyCache)
-            return _build_registry()
     local = _local_registry
-    if local is not None and local[0] == stamp:
+    if version is not None and local is not None and local[0] == version:
         return local[1]
-    key = REGISTRY_CACHE_KEY.format(stamp=stamp)
-    snapshot = cache.get(key)
-    if snapshot is None:
-        # Read after the stamp: a change committing meanwhile deletes this stamp, so rows read
-        # before that commit are never served under the stamp that follows it.
-        snapshot = _build_registry()
-        cache.set(key, snapshot, timeout=REGISTRY_TIMEOUT)
-    _local_registry = (str(stamp), snapshot)
+    snapshot = _build_registry()
+    if version is not None:
+        with _registry_lock:
+            _local_registry = (version, snapshot)
     return snapshot
+
+
+def registry() -> RegistrySnapshot:
+    """The registry, fresh: one small statement reads the epoch; rebuilt (one query) after a change."""
+    return registry_at(registry_version())
+
+
+def forget_registry() -> None:
+    """Drop this process's copy (tests; never needed for correctness)."""
+    global _local_registry
+    _local_registry = None
 
 
 def implication_graph() -> dict[str, set[str]]:
@@ -88,16 +88,11 @@ def implication_graph() -> dict[str, set[str]]:
 
 
 def app_scopes(application: Application) -> dict[str, AppScope]:
-    """The scopes an app may ask for, with its `required` flag and reason (cached per app)."""
-    key = APP_SCOPES_CACHE_KEY.format(pk=application.pk)
-    result = cache.get(key)
-    if result is None:
-        links = ApplicationScope.objects.filter(application=application).values_list(
-            "scope__name", "required", "reason"
-        )
-        result = {name: AppScope(required, reason) for name, required, reason in links}
-        cache.set(key, result, timeout=None)
-    return result
+    """The scopes an app may ask for, with its `required` flag and reason (from the database)."""
+    links = ApplicationScope.objects.filter(application_id=application.pk).values_list(
+        "scope__name", "required", "reason"
+    )
+    return {name: AppScope(required, reason) for name, required, reason in links}
 
 
 def role_reaches(role_id: int) -> dict[str, str]:
@@ -124,13 +119,18 @@ def consent_plan(
 ) -> ConsentPlan:
     """What the consent page shows this member for these scopes (fresh: ignore remembered consent)."""
     snapshot = registry()
-    previous = (
-        []
-        if fresh
-        else consented_scope_names(
-            consent_for(user=membership.user, tenant=membership.tenant, application=application)
-        )
-    )
+    previous: list[str] = []
+    if not fresh:
+        # Remembered consent counts for what still stands of it (consent ∩ app ∩ role, today).
+        consent = consent_for(user=membership.user, tenant=membership.tenant, application=application)
+        if consent is not None:
+            standing = grant_standing(
+                user_id=membership.user_id,
+                tenant_id=membership.tenant_id,
+                application_id=application.pk,
+                issued=consented_scope_names(consent),
+            )
+            previous = list(standing.effective) if standing is not None and standing.stands else []
     return plan_consent(
         requested=requested,
         app_scopes=app_scopes(application),
@@ -187,86 +187,13 @@ def scope_usage(scope: Scope) -> dict[str, list[str]]:
     return dict(usage)
 
 
-@dataclass(frozen=True)
-class AuthorizationContext:
-    """Everything a request's authorization needs, read together at request time."""
-
-    token_id: int
-    token_scopes: tuple[str, ...]
-    expires: datetime
-    user: User | None
-    tenant: Tenant
-    role_id: int | None
-    role_name: str | None
-    role_grants: tuple[tuple[str, str], ...]
-    # The scope implication graph as of this request: read with the rest, so one request decides,
-    # and writes its headers, under one registry.
-    implications: Mapping[str, frozenset[str]] = field(compare=False, repr=False)
-
-    @property
-    def is_member(self) -> bool:
-        return self.role_id is not None
-
-    def problem(self, now: datetime) -> str | None:
-        """Why the token itself cannot be used (None: it can)."""
-        if now >= self.expires:
-            return "the token has expired"
-        if self.user is None or not self.user.is_active:
-            return "the token's user is not active"
-        return None
-
-
 def authorization_context(raw_token: str) -> AuthorizationContext | None:
-    """Token, user, tenant, the user's membership there and its role grants, in ONE query.
+    """What the API would load for this token, from the database (no cache): the explain page's view.
 
-    Always from the database: the admin's explain page uses it as is, the API through the cache
-    in `scopes.context_cache`. None when no such token exists (unknown or revoked: DOT deletes
-    revoked access tokens).
+    None when no such token exists (unknown or revoked). Enters the token's tenant (PostgreSQL).
     """
-    return context_for_checksum(token_checksum(raw_token), snapshot=registry())
-
-
-def context_for_checksum(checksum: str, *, snapshot: RegistrySnapshot) -> AuthorizationContext | None:
-    """The one query behind `authorization_context`, for a token known by its checksum.
-
-    The token row is joined to its user and tenant, and (left outer) to the user's membership
-    in the token's tenant, its role and the role's grants: one row per grant. None when no such
-    token exists (unknown or revoked: DOT deletes revoked access tokens).
-
-    On PostgreSQL the query runs under row-level security, so the token's tenant is entered
-    first, by one statement through a SECURITY DEFINER resolver (scopes.tenancy); an unknown
-    token enters nothing and costs no second query. The cache (scopes.context_cache) calls this
-    only on a miss; on a hit BearerTokenAuthentication enters `context.tenant` itself.
-    """
+    checksum = token_checksum(raw_token)
     if not enter_tenant_of_access_token(checksum):
         return None
-    rows = list(
-        AccessToken.objects.filter(token_checksum=checksum)
-        .select_related("user", "tenant")
-        .annotate(
-            membership=FilteredRelation(
-                "user__memberships", condition=Q(user__memberships__tenant_id=F("tenant_id"))
-            ),
-            ctx_role_id=F("membership__role_id"),
-            ctx_role_name=F("membership__role__name"),
-            ctx_grant_scope=F("membership__role__grants__scope__name"),
-            ctx_grant_reach=F("membership__role__grants__reach"),
-        )
-    )
-    if not rows:
-        return None
-    first = rows[0]
-    grants = tuple(
-        sorted((row.ctx_grant_scope, row.ctx_grant_reach) for row in rows if row.ctx_grant_scope is not None)
-    )
-    return AuthorizationContext(
-        token_id=first.pk,
-        token_scopes=tuple(first.scope.split()),
-        expires=first.expires,
-        user=first.user,
-        tenant=first.tenant,
-        role_id=first.ctx_role_id,
-        role_name=first.ctx_role_name,
-        role_grants=grants,
-        implications=snapshot.implications,
-    )
+    found = token_rows(checksum)
+    return None if found is None else context_from(found, registry().implications)

@@ -45,7 +45,7 @@ from accounts import ratelimit, tenancy
 from accounts.models import Membership
 from accounts.selectors import active_memberships_of
 from scopes.consent import ConsentPlan, cap_scopes
-from scopes.models import AccessToken, Application, Consent
+from scopes.models import Application, Consent
 from scopes.registry import closure, normalise
 from scopes.selectors import (
     app_scopes,
@@ -57,6 +57,7 @@ from scopes.selectors import (
     role_reaches,
 )
 from scopes.services import consent_grant, consent_narrow, consent_revoke
+from scopes.standing import access_token_standing
 from scopes.tenancy import (
     enter_tenant_of_access_token,
     enter_tenant_of_code,
@@ -391,25 +392,30 @@ class IntrospectionView(OAuthLibMixin, View):
 
     @staticmethod
     def _describe(value: str) -> dict[str, Any]:
+        """RFC 7662's answer: active only while the grant stands; `scope` is what it allows now.
+
+        The same standing the API, the refresh grant and the code exchange ask (`scopes.standing`):
+        a deactivated user, tenant or membership, a consent taken back, or an expired or revoked
+        token is `{"active": false}`; a lowered role or a narrowed consent shrinks `scope`.
+        """
         checksum = token_checksum(value)
         if not enter_tenant_of_access_token(checksum):
             return {"active": False}
-        token = (
-            AccessToken.objects.select_related("user", "application", "tenant")
-            .filter(token_checksum=checksum)
-            .first()
+        standing = access_token_standing(checksum)
+        if standing is None or not standing.stands or not standing.effective:
+            return {"active": False}
+        rows = standing.rows
+        assert rows.user is not None and standing.expires is not None
+        client_id = (
+            Application.objects.filter(pk=rows.application_id).values_list("client_id", flat=True).first()
         )
-        if token is None or not token.is_valid() or not token.tenant.is_active:
-            return {"active": False}
-        if not Membership.objects.filter(user_id=token.user_id, tenant_id=token.tenant_id).exists():
-            return {"active": False}
         return {
             "active": True,
-            "scope": " ".join(normalise(token.scope.split(), registry().implications)),
-            "client_id": token.application.client_id,
-            "username": token.user.get_username(),
-            "exp": calendar.timegm(token.expires.utctimetuple()),
-            "tenant": token.tenant.slug,
+            "scope": " ".join(standing.effective),
+            "client_id": client_id,
+            "username": rows.user.get_username(),
+            "exp": calendar.timegm(standing.expires.utctimetuple()),
+            "tenant": rows.tenant.slug,
             "token_type": "Bearer",
         }
 

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from accounts.constants import RoleName
 from accounts.models import Role, Tenant, User
 from scopes.constants import ScopeName
-from scopes.models import AccessToken, Application, ApplicationScope, Scope
+from scopes.models import AccessToken, Application, ApplicationScope, Consent, Scope
 from tests import rls
 from tests.factories import (
     AccessTokenFactory,
@@ -49,10 +49,9 @@ def _requests_run_as_runtime_role():
 
 @pytest.fixture
 def tenancy_statements() -> int:
-    """Statements a Bearer request spends entering its tenant: one on PostgreSQL (RLS), none on SQLite."""
-    from django.db import connection
-
-    return 1 if connection.vendor == "postgresql" else 0
+    """Statements every Bearer request spends before its own work: the token's probe (scopes.freshness),
+    which on PostgreSQL also enters the token's tenant for row-level security. One on both databases."""
+    return 1
 
 
 @pytest.fixture(autouse=True)
@@ -115,17 +114,29 @@ def world(seeded) -> World:
 MintToken = Callable[..., AccessToken]
 
 
+def grant_for_token(*, user: User | None, tenant: Tenant, application: Application, scopes: Iterable[str]) -> None:
+    """What a token's consent flow leaves behind: the app may ask for the scopes, the user consented."""
+    found = list(Scope.objects.filter(name__in=list(scopes)))
+    for scope in found:
+        ApplicationScope.objects.get_or_create(application=application, scope=scope)
+    if user is not None:
+        consent, _ = Consent.objects.get_or_create(user=user, tenant=tenant, application=application)
+        consent.scopes.add(*found)
+
+
 @pytest.fixture
 def mint_token(world: World) -> MintToken:
     """Mint a real access token row (as DOT would) for a user, tenant and scopes."""
 
     def mint(user: User, tenant: Tenant, scopes: Iterable[str], **extra) -> AccessToken:
+        scopes = list(scopes)
+        application = extra.pop("application", world.app)
+        if extra.pop("grant", True):
+            # A token stands only on a grant: the app may ask for the scopes and the user consented
+            # (scopes.standing). Pass grant=False to mint a token without one.
+            grant_for_token(user=user, tenant=tenant, application=application, scopes=scopes)
         return AccessTokenFactory(
-            user=user,
-            tenant=tenant,
-            application=extra.pop("application", world.app),
-            scope=" ".join(scopes),
-            **extra,
+            user=user, tenant=tenant, application=application, scope=" ".join(scopes), **extra
         )
 
     return mint
@@ -163,6 +174,12 @@ def clear_cache() -> None:
         cache.delete_pattern("*")
     else:
         cache.clear()
+    # This process's own copies (never needed for correctness: versions are never reused; this keeps
+    # query counts in tests independent of the order tests run in).
+    from scopes import context_cache, selectors
+
+    context_cache.clear()
+    selectors.forget_registry()
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,7 @@ from scopes.constants import ScopeName
 from scopes.decision import Decision
 from scopes.permissions import TenantScopePermission, restrict
 from scopes.registry import normalise
-from scopes.selectors import AuthorizationContext
+from scopes.standing import AuthorizationContext
 
 
 class TenantScopedMixin:

@@ -1,0 +1,241 @@
+"""Freshness from the database: row versions that triggers keep, whoever writes.
+
+Every cache of authorization data in this project (the per-process token contexts in
+`scopes.context_cache`, the scope registry in `scopes.selectors.registry`) is used only while the
+database says nothing it was built from has changed since. The database says it through versions
+that its own triggers maintain, so the promise holds for every writer: the admin, a service,
+django-oauth-toolkit, `QuerySet.update()`, `bulk_create`, raw SQL in psql, another process or
+server, a data migration. No Django signal is needed for correctness.
+
+What is versioned, and why that is enough
+-----------------------------------------
+A token's authorization context is computed (`scopes.standing`) from exactly these rows:
+
+| row                                   | its version changes when                                 |
+|---------------------------------------|----------------------------------------------------------|
+| the access token                      | it is inserted or updated; a deleted token has no row     |
+| its user                              | any column changes (is_active, ...)                       |
+| its tenant                            | any column changes (is_active, slug, ...)                 |
+| the user's membership in that tenant  | it changes (role); deleted or new: the join finds another |
+| that membership's role                | the role changes, or any of its grants is added, changed or removed |
+| the user's consent for the app there  | it changes, or a scope is added to or removed from it     |
+| the app                               | it changes, or an allowed scope is added, changed, removed |
+| the scope registry (one global epoch) | a scope, or an implication, is added, changed or removed  |
+
+`PROBE_SQL` reads all eight (the token's own, and the rows the token's user, tenant and app lead
+to, joined *as they are now*) in one statement. On PostgreSQL it is a SECURITY DEFINER function
+called inside the statement that enters the token's tenant for row-level security, so a warm
+request costs no round trip beyond the one it already paid. A cached context is used only when
+its fingerprint (the eight values) equals the probe's; the context itself is read after the
+probe, so it can only be newer than the fingerprint it is stored under, never older: the next
+probe then differs and the context is read again. A cache can therefore never serve a right that
+the database no longer holds.
+
+Versions are never reused: on PostgreSQL they come from one sequence (which a rollback does not
+rewind), on SQLite from `random()` (64 bits). So a row deleted and created again, or a change
+rolled back, can never bring back a version a cache has seen.
+
+Granularity: a revocation or a consent change touches one token's (or one grant's) rows; a
+membership change one user in one tenant; a grant change the holders of one role; only a tenant
+or registry change re-reads a whole tenant or everything. Tokens and consents never bump a shared
+row, so issuing tokens takes no shared lock.
+
+SQLite: Django rebuilds a table to alter it and the rebuild drops columns and triggers it does not
+know; `install()` runs again after every `migrate` (post_migrate) and restores them.
+"""
+
+# ruff: noqa: S608  (SQL built from this module's constant table and column names; values are parameters)
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+VERSION_COLUMN = "row_version"
+SEQUENCE = "scopes_row_version_seq"
+EPOCH_TABLE = "scopes_registry_epoch"
+PROBE_FUNCTION = "scopes_token_probe"
+
+
+@dataclass(frozen=True)
+class Touch:
+    """Changes to `child` rows change the version of the `parent` row named by `column`."""
+
+    child: str
+    column: str
+    parent: str
+
+
+# Rows whose own version a context depends on.
+VERSIONED = (
+    "scopes_accesstoken",
+    "accounts_user",
+    "accounts_tenant",
+    "accounts_membership",
+    "accounts_role",
+    "scopes_consent",
+    "scopes_application",
+)
+TOUCHES = (
+    Touch("scopes_rolegrant", "role_id", "accounts_role"),
+    Touch("scopes_consent_scopes", "consent_id", "scopes_consent"),
+    Touch("scopes_applicationscope", "application_id", "scopes_application"),
+)
+# Changes to these move the registry's epoch (scope names, descriptions and implications).
+REGISTRY_TABLES = ("scopes_scope", "scopes_scope_implies")
+
+# The token's fingerprint: one row for a live token, none for an unknown or deleted one.
+PROBE_SQL = f"""
+SELECT t.id, t.tenant_id, t.{VERSION_COLUMN}, u.{VERSION_COLUMN}, n.{VERSION_COLUMN},
+       m.{VERSION_COLUMN}, r.{VERSION_COLUMN}, c.{VERSION_COLUMN}, a.{VERSION_COLUMN},
+       (SELECT e.value FROM {EPOCH_TABLE} e WHERE e.id = 1)
+FROM scopes_accesstoken t
+JOIN accounts_tenant n ON n.id = t.tenant_id
+LEFT JOIN accounts_user u ON u.id = t.user_id
+LEFT JOIN scopes_application a ON a.id = t.application_id
+LEFT JOIN accounts_membership m ON m.user_id = t.user_id AND m.tenant_id = t.tenant_id
+LEFT JOIN accounts_role r ON r.id = m.role_id
+LEFT JOIN scopes_consent c
+       ON c.user_id = t.user_id AND c.tenant_id = t.tenant_id AND c.application_id = t.application_id
+WHERE t.token_checksum = {{param}}
+"""
+
+
+def _postgresql(schema: str) -> list[str]:
+    definer = f"LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp"
+    statements = [
+        f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE}",
+        f"CREATE TABLE IF NOT EXISTS {EPOCH_TABLE} (id smallint PRIMARY KEY CHECK (id = 1), value bigint NOT NULL)",
+        f"INSERT INTO {EPOCH_TABLE} VALUES (1, nextval('{SEQUENCE}')) ON CONFLICT (id) DO NOTHING",
+        f"""CREATE OR REPLACE FUNCTION scopes_stamp_row() RETURNS trigger {definer} AS $$
+        BEGIN NEW.{VERSION_COLUMN} := nextval('{SEQUENCE}'); RETURN NEW; END $$""",
+        f"""CREATE OR REPLACE FUNCTION scopes_bump_registry() RETURNS trigger {definer} AS $$
+        BEGIN UPDATE {EPOCH_TABLE} SET value = nextval('{SEQUENCE}') WHERE id = 1; RETURN NULL; END $$""",
+    ]
+    for table in VERSIONED:
+        statements += [
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {VERSION_COLUMN} bigint NOT NULL DEFAULT 0",
+            f"""CREATE OR REPLACE TRIGGER {table}_row_version BEFORE INSERT OR UPDATE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION scopes_stamp_row()""",
+        ]
+    for touch in TOUCHES:
+        # Statement-level with transition tables: a 10,000-row insert touches each parent once.
+        function = f"scopes_touch_{touch.child}"
+        touch_sql = f"UPDATE {touch.parent} SET {VERSION_COLUMN} = 0 WHERE id IN (SELECT {touch.column} FROM {{rows}})"
+        statements += [
+            f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger {definer} AS $$
+            BEGIN
+                IF TG_OP IN ('INSERT', 'UPDATE') THEN {touch_sql.format(rows="new_rows")}; END IF;
+                IF TG_OP IN ('DELETE', 'UPDATE') THEN {touch_sql.format(rows="old_rows")}; END IF;
+                RETURN NULL;
+            END $$""",
+            f"""CREATE OR REPLACE TRIGGER {touch.child}_touch_ins AFTER INSERT ON {touch.child}
+            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
+            f"""CREATE OR REPLACE TRIGGER {touch.child}_touch_upd AFTER UPDATE ON {touch.child}
+            REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
+            f"""CREATE OR REPLACE TRIGGER {touch.child}_touch_del AFTER DELETE ON {touch.child}
+            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
+        ]
+    for table in REGISTRY_TABLES:
+        statements.append(
+            f"""CREATE OR REPLACE TRIGGER {table}_registry_epoch
+            AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION scopes_bump_registry()"""
+        )
+    # The probe: the token's tenant and fingerprint across tenants (row-level security would hide
+    # the rows before the tenant is entered). Like the credential resolvers, it answers only to a
+    # caller that holds the token's checksum, and only with the tenant id and version numbers.
+    statements += [
+        f"""CREATE OR REPLACE FUNCTION {PROBE_FUNCTION}(checksum text)
+        RETURNS TABLE (token_id bigint, tenant_id bigint, v_token bigint, v_user bigint, v_tenant bigint,
+                       v_membership bigint, v_role bigint, v_consent bigint, v_app bigint, v_registry bigint)
+        {definer} STABLE AS $$
+        #variable_conflict use_column
+        BEGIN RETURN QUERY {PROBE_SQL.format(param="checksum")}; END $$""",
+        f"REVOKE ALL ON FUNCTION {PROBE_FUNCTION}(text) FROM PUBLIC",
+        f"""CREATE OR REPLACE FUNCTION scopes_registry_version() RETURNS bigint {definer} STABLE AS $$
+        BEGIN RETURN (SELECT value FROM {EPOCH_TABLE} WHERE id = 1); END $$""",
+        "REVOKE ALL ON FUNCTION scopes_registry_version() FROM PUBLIC",
+    ]
+    return statements
+
+
+def _sqlite_columns(connection: BaseDatabaseWrapper, table: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA table_info({table})")
+        return {row[1] for row in cursor.fetchall()}
+
+
+def _sqlite(connection: BaseDatabaseWrapper) -> list[str]:
+    stamp = f"{VERSION_COLUMN} = random()"
+    statements = [
+        f"CREATE TABLE IF NOT EXISTS {EPOCH_TABLE} (id integer PRIMARY KEY CHECK (id = 1), value integer NOT NULL)",
+        f"INSERT OR IGNORE INTO {EPOCH_TABLE} VALUES (1, random())",
+    ]
+    for table in VERSIONED:
+        if VERSION_COLUMN not in _sqlite_columns(connection, table):
+            statements.append(f"ALTER TABLE {table} ADD COLUMN {VERSION_COLUMN} integer NOT NULL DEFAULT 0")
+        # AFTER triggers rewrite the row; SQLite does not fire them again (recursive_triggers is off).
+        for event in ("INSERT", "UPDATE"):
+            statements.append(
+                f"""CREATE TRIGGER IF NOT EXISTS {table}_row_version_{event.lower()} AFTER {event} ON {table}
+                BEGIN UPDATE {table} SET {stamp} WHERE rowid = NEW.rowid; END"""
+            )
+    for touch in TOUCHES:
+        parent = f"UPDATE {touch.parent} SET {stamp} WHERE id = {{row}}.{touch.column};"
+        for event, rows in (("INSERT", ["NEW"]), ("UPDATE", ["NEW", "OLD"]), ("DELETE", ["OLD"])):
+            body = " ".join(parent.format(row=row) for row in rows)
+            statements.append(
+                f"""CREATE TRIGGER IF NOT EXISTS {touch.child}_touch_{event.lower()} AFTER {event} ON {touch.child}
+                BEGIN {body} END"""
+            )
+    for table in REGISTRY_TABLES:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            statements.append(
+                f"""CREATE TRIGGER IF NOT EXISTS {table}_registry_epoch_{event.lower()} AFTER {event} ON {table}
+                BEGIN UPDATE {EPOCH_TABLE} SET value = random() WHERE id = 1; END"""
+            )
+    return statements
+
+
+def install(connection: BaseDatabaseWrapper) -> None:
+    """Create (or repair) the version columns, triggers and the probe; idempotent."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT quote_ident(current_schema())")
+            (schema,) = cursor.fetchone()
+        statements = _postgresql(schema)
+    elif connection.vendor == "sqlite":
+        statements = _sqlite(connection)
+    else:  # pragma: no cover - the project supports PostgreSQL and SQLite
+        raise NotImplementedError(f"No freshness triggers for {connection.vendor}.")
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def installed(connection: BaseDatabaseWrapper) -> bool:
+    """Whether every versioned table still has its column and triggers (a check, and the tests, ask)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE '%%row_version'"
+            )
+            (count,) = cursor.fetchone()
+            return count >= len(VERSIONED)
+        cursor.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%row_version%'"
+        )
+        (count,) = cursor.fetchone()
+        return count >= 2 * len(VERSIONED) and all(
+            VERSION_COLUMN in _sqlite_columns(connection, table) for table in VERSIONED
+        )
+
+
+def bump_registry(connection: BaseDatabaseWrapper) -> None:
+    """Move the registry epoch by hand: after a migration, which may rewrite anything."""
+    value = f"nextval('{SEQUENCE}')" if connection.vendor == "postgresql" else "random()"
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {EPOCH_TABLE} SET value = {value} WHERE id = 1")

@@ -1,0 +1,23 @@
+"""Row versions kept by database triggers, and the token probe (scopes.freshness says why).
+
+The statements live in `scopes.freshness` (one definition for this migration and for SQLite's
+repair after a table rebuild); they are idempotent.
+"""
+
+from django.db import migrations
+
+
+def install(apps, schema_editor):
+    from scopes import freshness
+
+    freshness.install(schema_editor.connection)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0003_row_level_security"),
+        ("scopes", "0004_scope_name_is_a_safe_token"),
+    ]
+
+    # Backwards: the columns and triggers stay (harmless to older code, which never reads them).
+    operations = [migrations.RunPython(install, migrations.RunPython.noop)]
