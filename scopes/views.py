@@ -57,7 +57,7 @@ from scopes.selectors import (
     role_reaches,
 )
 from scopes.services import consent_grant, consent_narrow, consent_revoke
-from scopes.standing import access_token_standing
+from scopes.standing import access_token_standing, grant_standing
 from scopes.tenancy import (
     enter_tenant_of_access_token,
     enter_tenant_of_code,
@@ -306,17 +306,42 @@ class ConsentView(AuthorizationView):
 @login_required
 @never_cache
 def connected_apps(request: HttpRequest) -> HttpResponse:
-    """`/account/apps/`: what the user granted, per tenant, with revoke and remove-scope buttons."""
+    """`/account/apps/`: what the user granted, per tenant, with revoke and remove-scope buttons.
+
+    Each grant is shown as it stands now (`scopes.standing`): a scope the user's role or the app
+    no longer allows is listed as not in effect, so the page never claims more than the API allows.
+    """
     descriptions = registry().descriptions
-    consents = list(consents_of(request.user))
-    rows = [
-        {
-            "consent": consent,
-            "scopes": [(s.name, descriptions.get(s.name, s.name)) for s in consent.scopes.all()],
-        }
-        for consent in consents
-    ]
+    implications = registry().implications
+    rows = []
+    for consent in consents_of(request.user):
+        names = [s.name for s in consent.scopes.all()]
+        standing = grant_standing(
+            user_id=consent.user_id,
+            tenant_id=consent.tenant_id,
+            application_id=consent.application_id,
+            issued=names,
+        )
+        in_effect = closure(standing.effective, implications) if standing and standing.stands else frozenset()
+        rows.append(
+            {
+                "consent": consent,
+                "scopes": [
+                    (name, descriptions.get(name, name), _in_effect(name, in_effect, implications))
+                    for name in sorted(names)
+                ],
+                "stands": bool(standing and standing.stands),
+                "problem": standing.detail if standing and not standing.stands else "",
+            }
+        )
     return render(request, "scopes/connected_apps.html", {"rows": rows})
+
+
+def _in_effect(name: str, in_effect: frozenset[str], implications: Any) -> str:
+    """`all`, `part` (a composite some of whose parts still apply) or `none`."""
+    if name in in_effect:
+        return "all"
+    return "part" if closure([name], implications) & in_effect else "none"
 
 
 def _own_consent(request: HttpRequest, consent_id: int) -> Consent:

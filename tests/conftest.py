@@ -199,7 +199,9 @@ def _cache_left_clean() -> Iterator[None]:
 def gallery(world):
     """The world's app, allowed every scope (none required unless a test says so)."""
     for scope in Scope.objects.filter(name__in=[str(n) for n in ScopeName]):
-        ApplicationScope.objects.create(application=world.app, scope=scope, reason=f"to use {scope.name}")
+        ApplicationScope.objects.update_or_create(
+            application=world.app, scope=scope, defaults={"reason": f"to use {scope.name}"}
+        )
     return world.app
 
 

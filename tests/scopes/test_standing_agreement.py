@@ -1,0 +1,185 @@
+"""Every endpoint gives the same answer to "does this grant still stand, and may it read photos now?".
+
+One grant is made through the real flow (owner_a (an Owner) in acme, `photos.write profile.read
+offline_access` for the gallery app): an access token, a refresh token, and a second authorization
+code not yet exchanged. Then one thing changes, and seven callers of `scopes.standing` are asked:
+
+- the API (`GET photos/`), introspection (`active` and `scope`), the refresh grant, the code
+  exchange, remembered consent (a new authorization request for the same scopes answers with a
+  code without a page, and that code's token can read photos), the connected-apps page (is
+  what it lists as in effect reads photos), and the admin's explain page (its context and decision).
+
+Each answers True ("photos.read is allowed by this grant now") or False. The table says what every
+one of them must answer after each change; they agree by construction, and this test holds it.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Membership, Tenant, User
+from scopes.constants import ScopeName as S
+from scopes.models import AccessToken, Application, ApplicationScope, Consent, RoleGrant, Scope
+from scopes.permissions import decide_for
+from scopes.registry import closure
+from scopes.selectors import authorization_context, registry
+from tests.factories import ApplicationFactory, RoleFactory
+from tests.scopes.oauth import Flow, refresh
+
+pytestmark = pytest.mark.django_db
+
+SCOPES = "photos.write profile.read offline_access"
+RS_SECRET = "agreement-resource-server"
+ENDPOINTS = ("api", "introspection", "refresh", "code", "consent", "connected_apps", "explain")
+
+
+@pytest.fixture
+def resource_server(db):
+    app = ApplicationFactory(
+        name="Photo API",
+        client_id="photo-api",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        client_secret=RS_SECRET,
+        hash_client_secret=True,
+    )
+    if hasattr(app, "is_resource_server"):  # may introspect every token of every tenant
+        app.is_resource_server = True
+        app.save()
+    return app
+
+
+@pytest.fixture
+def grant(world, gallery, browser_of, resource_server):
+    browser = browser_of(world.owner_a)
+    flow = Flow(browser, gallery.client_id, SCOPES, extra={"tenant": "acme"})
+    tokens = flow.exchange(flow.authorize()).json()
+    assert "photos.write" in tokens["scope"], tokens
+    pending = Flow(browser, gallery.client_id, SCOPES, extra={"tenant": "acme"})
+    pending_response = pending.start()  # remembered: a code at once, exchanged after the change
+    assert pending_response.status_code == 302 and "code=" in pending_response["Location"]
+    return SimpleNamespace(browser=browser, tokens=tokens, pending=pending, pending_response=pending_response)
+
+
+def _reads(scope: str | None) -> bool:
+    return bool(scope) and S.PHOTOS_READ in closure(scope.split(), registry().implications)
+
+
+def _ask(world, grant) -> dict[str, bool]:
+    access, refresh_token = grant.tokens["access_token"], grant.tokens["refresh_token"]
+    answers: dict[str, bool] = {}
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {access}").get("/api/t/acme/photos/")
+    answers["api"] = api.status_code == 200
+
+    basic = base64.b64encode(f"photo-api:{RS_SECRET}".encode()).decode()
+    described = Client().post("/o/introspect/", {"token": access}, HTTP_AUTHORIZATION=f"Basic {basic}").json()
+    answers["introspection"] = described.get("active") is True and _reads(described.get("scope"))
+
+    # The explain page's own path: the context it loads for a pasted token, and its decision.
+    context = authorization_context(access)
+    answers["explain"] = (
+        context is not None
+        and decide_for(
+            context, tenant_slug="acme", action_scope=S.PHOTOS_READ, read_scope=S.PHOTOS_READ, target=None
+        ).allowed
+    )
+
+    refreshed = refresh(world.app.client_id, refresh_token)
+    answers["refresh"] = refreshed.status_code == 200 and _reads(refreshed.json().get("scope"))
+
+    exchanged = grant.pending.exchange(grant.pending_response)
+    answers["code"] = exchanged.status_code == 200 and _reads(exchanged.json().get("scope"))
+
+    again = Flow(grant.browser, world.app.client_id, SCOPES, extra={"tenant": "acme"})
+    started = again.start()
+    answers["consent"] = False
+    if started.status_code == 302 and "code=" in started["Location"]:
+        token = again.exchange(started)
+        answers["consent"] = token.status_code == 200 and _reads(token.json().get("scope"))
+
+    page = grant.browser.get("/account/apps/")
+    html = page.content.decode() if page.status_code == 200 else ""
+    # What the page lists as in effect, read under today's implications.
+    in_effect = [
+        name
+        for item in re.findall(r"<li>.*?</li>", html, flags=re.S)
+        for name in re.findall(r"<code>([^<]+)</code>", item)
+        if "in-effect=" not in item and "Not in effect now:" not in html
+    ]
+    answers["connected_apps"] = _reads(" ".join(in_effect))
+    return answers
+
+
+def _sql(statement: str, *params) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, list(params))
+
+
+def _lower_role(world) -> None:
+    badge = RoleFactory(name="Badge only", tenant=world.acme)
+    RoleGrant.objects.create(role=badge, scope=Scope.objects.get(name=S.PROFILE_READ), reach="own")
+    RoleGrant.objects.create(role=badge, scope=Scope.objects.get(name=S.OFFLINE_ACCESS), reach="own")
+    Membership.objects.filter(user=world.owner_a, tenant=world.acme).update(role=badge)
+
+
+def _expire(world) -> None:
+    AccessToken.objects.filter(user=world.owner_a).update(expires=timezone.now() - timedelta(seconds=1))
+
+
+def _revoke_token(world) -> None:
+    from scopes.services import tokens_revoke
+
+    tokens_revoke(actor=None, access_tokens=list(AccessToken.objects.filter(user=world.owner_a)))
+
+
+def _drop_implication(world) -> None:
+    write = Scope.objects.get(name=S.PHOTOS_WRITE)
+    write.implies.remove(Scope.objects.get(name=S.PHOTOS_READ))
+
+
+NONE = dict.fromkeys(ENDPOINTS, False)
+TOKEN_ONLY = {**dict.fromkeys(ENDPOINTS, True), "api": False, "introspection": False, "explain": False}
+
+CHANGES = {
+    "nothing": (lambda w: None, dict.fromkeys(ENDPOINTS, True)),
+    "user deactivated": (lambda w: User.objects.filter(pk=w.owner_a.pk).update(is_active=False), NONE),
+    "membership removed": (
+        lambda w: Membership.objects.filter(user=w.owner_a, tenant=w.acme).delete(),
+        NONE,
+    ),
+    "role lowered": (_lower_role, NONE),
+    "tenant deactivated": (lambda w: Tenant.objects.filter(pk=w.acme.pk).update(is_active=False), NONE),
+    "consent narrowed": (
+        lambda w: Consent.scopes.through.objects.filter(scope__name=S.PHOTOS_WRITE).delete(),
+        NONE,
+    ),
+    "consent revoked": (
+        lambda w: (_sql("DELETE FROM scopes_consent_scopes"), _sql("DELETE FROM scopes_consent")),
+        NONE,
+    ),
+    "app scope removed": (
+        lambda w: ApplicationScope.objects.filter(
+            application=w.app, scope__name__in=[S.PHOTOS_WRITE, S.PHOTOS_READ]
+        ).delete(),
+        NONE,
+    ),
+    "app deleted": (lambda w: Application.objects.filter(pk=w.app.pk).delete(), NONE),
+    "token revoked": (_revoke_token, {**TOKEN_ONLY, "refresh": False}),
+    "token expired": (_expire, TOKEN_ONLY),
+    "scope implication changed": (_drop_implication, NONE),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_every_endpoint_agrees_after_each_change(world, grant, change):
+    apply, expected = CHANGES[change]
+    apply(world)
+    assert _ask(world, grant) == expected
