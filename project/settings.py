@@ -184,8 +184,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# How long a token's authorization context may stay cached (scopes.context_cache); 0: never.
-AUTHORIZATION_CACHE_SECONDS = env_int("AUTHORIZATION_CACHE_SECONDS", 300)
+# How many token contexts each process keeps (scopes.context_cache); 0 turns the cache off. Entries
+# need no expiry time: every request proves its entry fresh against the database (scopes.freshness).
+AUTHORIZATION_CACHE_ENTRIES = env_int("AUTHORIZATION_CACHE_ENTRIES", 10_000)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -11,8 +11,8 @@ once, in `scopes.freshness`.
 
 So a warm request costs the probe statement and nothing else: no Redis, no signal, no shared
 state between processes. Each process keeps at most `AUTHORIZATION_CACHE_ENTRIES` contexts
-(least recently used go first); `AUTHORIZATION_CACHE_SECONDS=0` turns the cache off (every request
-then reads the context: still one probe plus one query).
+(least recently used go first; the default, 10,000, is a few MB); `AUTHORIZATION_CACHE_ENTRIES=0`
+turns the cache off (every request then reads the context: the probe plus one query).
 """
 
 from __future__ import annotations
@@ -70,9 +70,8 @@ contexts = _Contexts()
 
 
 def enabled() -> bool:
-    """`AUTHORIZATION_CACHE_SECONDS` > 0 (the default). Only zero matters now: entries never expire
-    by time, because the probe proves them fresh on every request."""
-    return int(getattr(settings, "AUTHORIZATION_CACHE_SECONDS", 300)) > 0
+    """Entries have no expiry time: the probe proves them fresh on every request. Only their number is bounded."""
+    return int(getattr(settings, "AUTHORIZATION_CACHE_ENTRIES", DEFAULT_ENTRIES)) > 0
 
 
 _ENTER_AND_PROBE = "".join(

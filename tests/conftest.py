@@ -114,7 +114,9 @@ def world(seeded) -> World:
 MintToken = Callable[..., AccessToken]
 
 
-def grant_for_token(*, user: User | None, tenant: Tenant, application: Application, scopes: Iterable[str]) -> None:
+def grant_for_token(
+    *, user: User | None, tenant: Tenant, application: Application, scopes: Iterable[str]
+) -> None:
     """What a token's consent flow leaves behind: the app may ask for the scopes, the user consented."""
     found = list(Scope.objects.filter(name__in=list(scopes)))
     for scope in found:

@@ -392,7 +392,7 @@ def test_an_evicted_entry_means_a_fresh_read(
 def test_no_cache_when_switched_off(
     world, api_client, settings, django_assert_num_queries, tenancy_statements
 ):
-    settings.AUTHORIZATION_CACHE_SECONDS = 0
+    settings.AUTHORIZATION_CACHE_ENTRIES = 0
     client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
     client.get(ME)
     with django_assert_num_queries(1 + tenancy_statements):
