@@ -49,10 +49,11 @@ class Run:
     socket_errors: int
     app_cpu_ms: float = 0.0  # gunicorn workers' CPU per request
     db_cpu_ms: float = 0.0  # PostgreSQL backends' CPU per request
+    cache_cpu_ms: float = 0.0  # the benchmark's own redis-server's CPU per request (0 if not metered)
 
     @property
     def cpu_ms(self) -> float:
-        return self.app_cpu_ms + self.db_cpu_ms
+        return self.app_cpu_ms + self.db_cpu_ms + self.cache_cpu_ms
 
 
 def get(port: int, path: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -161,15 +162,17 @@ class CpuMeter:
     """CPU time of the gunicorn workers and of their PostgreSQL backends, from /proc.
 
     Throughput on a shared two-core machine swings with whatever else runs; the CPU each request
-    costs the server side hardly does, so the report gives both. The backends are the runtime
+    costs the server side hardly does, so the report gives both. The server side includes the
+    cache: a redis-server the benchmark started for itself is metered too. The backends are the runtime
     role's connections to the benchmark's database, listed again at every sample (and counted only
     when present at both ends of a run), minus `exclude`: scenario (b)'s side process is not part
     of serving the load.
     """
 
-    def __init__(self, master_pid: int, role: str) -> None:
+    def __init__(self, master_pid: int, role: str, cache_pid: int | None) -> None:
         self.master_pid = master_pid
         self.role = role
+        self.cache_pid = cache_pid  # a redis-server of the benchmark's own, or None (shared: not metered)
         self.exclude: set[int] = set()
         self.tick = os.sysconf("SC_CLK_TCK")
 
@@ -197,8 +200,9 @@ class CpuMeter:
             times[pid] = (int(fields[11]) + int(fields[12])) / self.tick  # utime, stime
         return times
 
-    def sample(self) -> tuple[dict[int, float], dict[int, float]]:
-        return self._seconds(self._workers()), self._seconds(self._backends())
+    def sample(self) -> tuple[dict[int, float], dict[int, float], dict[int, float]]:
+        cache = self._seconds([self.cache_pid]) if self.cache_pid else {}
+        return self._seconds(self._workers()), self._seconds(self._backends()), cache
 
     @staticmethod
     def spent(before: dict[int, float], after: dict[int, float]) -> float:
@@ -209,10 +213,11 @@ def measured(
     generator: object, meter: CpuMeter, port: int, target: Target, seconds: float, connections: int
 ) -> Run:
     """One load run with the server side's CPU per request."""
-    app0, db0 = meter.sample()
+    app0, db0, cache0 = meter.sample()
     run: Run = generator(port, target, seconds, connections)  # type: ignore[operator]
-    app1, db1 = meter.sample()
+    app1, db1, cache1 = meter.sample()
     if run.requests:
         run.app_cpu_ms = round(CpuMeter.spent(app0, app1) * 1000 / run.requests, 3)
         run.db_cpu_ms = round(CpuMeter.spent(db0, db1) * 1000 / run.requests, 3)
+        run.cache_cpu_ms = round(CpuMeter.spent(cache0, cache1) * 1000 / run.requests, 3)
     return run

@@ -181,6 +181,40 @@ class Gunicorn:
             self.process.wait()
 
 
+class RedisServer:
+    """A redis-server of the benchmark's own on a free loopback port: nobody else's traffic in it,
+    and its CPU is part of the server side's (ours' cache today lives there)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no", "--loglevel", "warning"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 (our argv)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.05)
+        self.stop()
+        sys.exit("the benchmark's redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
 class Revoker:
     """bench/revoker.py as a child process: `start`/`stop` around the runs that revoke."""
 
@@ -270,7 +304,8 @@ def interleaved(
             extra = f"  revoked {side['revoked']:.0f} in {side['seconds']:.1f} s" if side else ""
             log(
                 f"{scenario} round {round_no + 1} {name:>10}: {run.rps:7.1f} req/s  p50 {run.p50_ms:6.2f} ms  "
-                f"p99 {run.p99_ms:6.2f} ms  CPU/request app {run.app_cpu_ms:.2f} ms db {run.db_cpu_ms:.2f} ms{extra}"
+                f"p99 {run.p99_ms:6.2f} ms  CPU/request app {run.app_cpu_ms:.2f} db {run.db_cpu_ms:.2f} "
+                f"redis {run.cache_cpu_ms:.2f} ms{extra}"
             )
 
 
@@ -282,6 +317,7 @@ def medians(variant: Variant) -> dict[str, float]:
         "p99_ms": round(statistics.median(r.p99_ms for r in runs), 2),
         "app_cpu_ms": round(statistics.median(r.app_cpu_ms for r in runs), 3),
         "db_cpu_ms": round(statistics.median(r.db_cpu_ms for r in runs), 3),
+        "cache_cpu_ms": round(statistics.median(r.cache_cpu_ms for r in runs), 3),
     }
 
 
@@ -557,14 +593,14 @@ def free_port() -> int:
 
 def variant_table(rows: list[tuple[str, Variant, str]]) -> list[str]:
     lines = [
-        "| variant | requests/s | p50 ms | p99 ms | SQL per request | app CPU ms/request | DB CPU ms/request |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| variant | requests/s | p50 ms | p99 ms | SQL per request | CPU ms/request: app | DB | Redis |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, variant, sql in rows:
         m = medians(variant)
         lines.append(
             f"| {label} | {m['rps']:,.0f} | {m['p50_ms']} | {m['p99_ms']} | {sql} | "
-            f"{m['app_cpu_ms']:.2f} | {m['db_cpu_ms']:.2f} |"
+            f"{m['app_cpu_ms']:.2f} | {m['db_cpu_ms']:.2f} | {m['cache_cpu_ms']:.2f} |"
         )
     return lines
 
@@ -625,7 +661,11 @@ def main() -> None:
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gp_bench"),
         help="a superuser URL; the database (name starting gp_bench) is recreated, with roles <name>_owner/_app",
     )
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", ""),
+        help="a shared Redis to use instead of the benchmark's own redis-server (its CPU is then not metered)",
+    )
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -633,6 +673,24 @@ def main() -> None:
     began = time.monotonic()
 
     roles = roles_for(args.database_url)
+    cache_server = None if args.redis_url else RedisServer()
+    if cache_server is not None:
+        args.redis_url = cache_server.url
+    try:
+        run(args, roles, cache_server, skip, sizes, began)
+    finally:
+        if cache_server is not None:
+            cache_server.stop()
+
+
+def run(
+    args: argparse.Namespace,
+    roles: Roles,
+    cache_server: RedisServer | None,
+    skip: set[str],
+    sizes: list[int],
+    began: float,
+) -> None:
     server_env = configure(args, roles)
     if not args.reuse:
         log(f"creating {roles.database} (owner {roles.owner}, runtime role {roles.runtime})")
@@ -680,7 +738,9 @@ def main() -> None:
         sql = probe(args.port, seeded)
         sql["cold scenario"] = probe_tokens(args.port, cold_targets)
         probe_tokens(args.port, pool_targets)
-        meter = CpuMeter(server.process.pid, roles.runtime)
+        meter = CpuMeter(
+            server.process.pid, roles.runtime, cache_server.process.pid if cache_server else None
+        )
         if "main" not in skip:
             plain = {name: Variant(target) for name, target in main_targets.items()}
             interleaved("plain", plain, args.rounds, args, generator, meter)
@@ -849,6 +909,8 @@ def main() -> None:
     )
     print(f"Load average at start: {' '.join(f'{x:.2f}' for x in info['load_average_at_start'])}; now: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
+    redis = "its own redis-server (metered)" if cache_server else f"{args.redis_url} (shared: not metered)"
+    print(f"Redis: {redis}")
     print(
         f"gunicorn: {args.workers} sync workers as {roles.runtime} (row-level security); load: {args.connections} "
         f"connections; medians of paired rounds of {args.duration:g} s{' (BENCH_QUICK: a smoke run)' if QUICK else ''}"

@@ -273,10 +273,12 @@ def seed(main_photos: int, sizes: list[int], cold_tenants: int, cold_tokens: int
             " ORDER BY i * interval '365 days' / s.n DESC".replace("%", "%%"),
         )
         photos_done = time.monotonic()
+        log(f"seeding: tenants, members and photos in {photos_done - started:.1f} s")
 
         per_cold_tenant = max(1, cold_tokens // max(1, cold_tenants))
         cold_rows = _mint_sql(cold, [cold_like], per_cold_tenant, app.pk)
         pool_rows = _mint_sql("t.id = %s", [main_tenant_id], pool_tokens, app.pk)
+        log(f"seeding: {len(cold_rows) + len(pool_rows):,} tokens in {time.monotonic() - photos_done:.1f} s")
 
         # The consent behind every member's tokens, as the authorization-code flow leaves it.
         insert_select(
