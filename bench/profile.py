@@ -161,7 +161,7 @@ def main() -> None:
             cpu[name].append((time.process_time() - c0) * 1e6 / spec["per_batch"])
     # Profiled the same way: alternating chunks, so both variants see the same background load.
     profilers = {name: cProfile.Profile() for name in paths}
-    chunk = max(1, spec["per_batch"] // 4)
+    chunk = 10  # small chunks: both variants share whatever else the machine is doing
     for index in range(max(1, spec["profiled"] // chunk)):
         for name in names[index % len(names) :] + names[: index % len(names)]:
             profilers[name].enable()
