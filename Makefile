@@ -9,7 +9,7 @@ test:   ## the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
 setup:
 	bin/setup
 
-bench:  ## a few minutes: throughput and latency of the photo list, ours vs none vs stock DOT (PostgreSQL, Redis, wrk)
+bench:  ## ~6 min (BENCH_QUICK=1: ~1): the photo list, ours vs none vs stock DOT, as deployed under RLS; cold, revocations, profile
 	bin/bench
 
 soak:   ## ~2 min of mixed load from two tenants on gunicorn + PostgreSQL + Redis (loopback; not in CI)

@@ -1,66 +1,95 @@
 """`make bench`: how much the product's authorization costs on its photo list, measured end to end.
 
-1. A fresh PostgreSQL database (its name must start with `gp_bench`), migrated, seeded with SQL:
-   tenants of 1,000, 100,000 (the main one) and 1,000,000 photos plus two others, members and tokens.
+1. A fresh PostgreSQL database (its name must start with `gp_bench`) owned by an owner role, which
+   migrates it and runs `setup_rls` for a runtime role, as deployed; then seeded with SQL
+   (bench/seed.py). The server connects as the runtime role, under row-level security, in every
+   variant.
 2. gunicorn (2 sync workers) on the product's WSGI app with the benchmark's settings and Redis.
-3. wrk (Debian's package; a small Python load generator if wrk is missing) loads the same first
-   page (20 photos) through (a) bare, (b) stock DOT and (c) the product's endpoint, in interleaved
-   rounds, after checking the three answer the same bytes. SQL per request comes from a header.
+3. wrk (Debian's package; a small Python load generator if wrk is missing) loads the first page
+   (20 photos) through (a) bare, (b) stock DOT and (c) ours, in paired rounds (each variant once
+   per round, order rotating), after checking they answer the same bytes. Then two scenarios,
+   bare against ours: cold (a random token of 100,000 over 1,000 tenants per request) and
+   revocations (a token of the main tenant revoked every 100 ms by a side process).
 4. p50 of the first and of a deep cursor page for each tenant size, and the page query's plan.
-5. A table on stdout and the same numbers in bench/results.json.
+5. A profile by function of what ours adds per request over bare (bench/profile.py).
+6. Tables on stdout and the same numbers in bench/results.json.
 
-Every phase is bounded: the run stops by itself in a few minutes.
+BENCH_QUICK=1 shrinks every phase (about a minute): a smoke run that everything works end to end,
+not a measurement. Every phase is bounded: the run stops by itself.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
+import random
 import secrets
 import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import warnings
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from bench.load import CpuMeter, Run, Target, get, measured, python_load, read_tokens, wrk
+from bench.seed import MAIN, WORK, Seeded, log, mint_revocable, seed
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
-LUA = ROOT / "bench" / "wrk_report.lua"
-MAIN = "bench"
-OTHER_TENANTS = {"other-1": 5_000, "other-2": 5_000}
-OWNERS_PER_TENANT = 20
 PAGE = "?page_size=20"
-KEY_PREFIX = "gp-bench"
 VARIANTS = {
     "bare": "/bench/bare/t/{slug}/photos/",
     "dot": "/bench/dot/t/{slug}/photos/",
     "ours": "/api/t/{slug}/photos/",
 }
+TARGET_RATIO = 0.9  # issue 10: ours >= 0.9 x bare
+QUICK = os.environ.get("BENCH_QUICK") == "1"
 
 
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+# --- Environment: the runner (owner) and the server side (runtime role) differ only in who connects.
 
 
-# --- Environment: the same for this process (seeding, probes, EXPLAIN) and for gunicorn.
+@dataclass
+class Roles:
+    superuser_url: str  # creates the roles and the database
+    owner: str
+    runtime: str
+    owner_url: str
+    runtime_url: str
+    database: str
 
 
-def configure(args: argparse.Namespace) -> dict[str, str]:
-    env = {
+def as_role(url: str, role: str) -> str:
+    """The same server and database, connecting as `role` (trust authentication on loopback)."""
+    parsed = urlparse(url)
+    return parsed._replace(netloc=f"{role}@{parsed.hostname or '127.0.0.1'}:{parsed.port or 5432}").geturl()
+
+
+def roles_for(url: str) -> Roles:
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    if not name.startswith("gp_bench") or not name.replace("_", "").isalnum():
+        sys.exit(f"Refusing to recreate {name!r}: the benchmark's database name must start with gp_bench.")
+    if parsed.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        sys.exit("The benchmark talks to PostgreSQL on loopback only.")
+    owner, runtime = f"{name}_owner", f"{name}_app"
+    return Roles(url, owner, runtime, as_role(url, owner), as_role(url, runtime), name)
+
+
+def configure(args: argparse.Namespace, roles: Roles) -> dict[str, str]:
+    """Sets this process's environment (the owner) and returns the server side's (the runtime role)."""
+    common = {
         "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DATABASE_URL": args.database_url,
         "REDIS_URL": args.redis_url,
-        "CACHE_KEY_PREFIX": KEY_PREFIX,
+        "CACHE_KEY_PREFIX": roles.database.replace("_", "-"),
         # Persistent connections, as any production deployment sets; the product's default is 0.
         "DB_CONN_MAX_AGE": "600",
         "SECRET_KEY": "bench-only-" + secrets.token_hex(16),
@@ -72,119 +101,54 @@ def configure(args: argparse.Namespace) -> dict[str, str]:
         # whitenoise's note that `collectstatic` never ran: the benchmark serves no static files.
         "PYTHONWARNINGS": "ignore:No directory at",
     }
-    os.environ.update(env)
+    # This process migrates, seeds and reads plans as the owner (row-level security does not
+    # apply to it); it enters the runtime role explicitly where it times what the server runs.
+    os.environ.update(common, DATABASE_URL=roles.owner_url, MIGRATION_DATABASE_URL=roles.owner_url)
     warnings.filterwarnings("ignore", "No directory at")  # this process too (EXPLAIN, seeding)
-    return env
+    server = {
+        k: v for k, v in os.environ.items() if k not in {"MIGRATION_DATABASE_URL", "DATABASE_RUNTIME_ROLE"}
+    }
+    return {**server, **common, "DATABASE_URL": roles.runtime_url}
 
 
-def create_database(url: str) -> None:
+def create_database(roles: Roles) -> None:
+    """Roles as deployed (docs/security.md): an owner that migrates, a runtime role that owns nothing."""
     import psycopg
 
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not name.startswith("gp_bench"):
-        sys.exit(f"Refusing to recreate {name!r}: the benchmark's database name must start with gp_bench.")
-    admin = parsed._replace(path="/postgres").geturl()
+    admin = urlparse(roles.superuser_url)._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-# --- Seeding
-
-
-@dataclass
-class Seeded:
-    sizes: dict[str, int]  # tenant slug -> photos
-    tokens: dict[str, str]  # tenant slug -> raw token of a Member holding photos.read
-    spare_tokens: list[str]  # never used before the probe: cold requests in the main tenant
-
-
-def seed(main_photos: int, sizes: list[int]) -> Seeded:
-    """Tenants, members and tokens by the ORM (a few hundred rows); photos by one INSERT ... SELECT."""
-    from django.contrib.auth.hashers import make_password
-    from django.db import connection, transaction
-    from django.utils import timezone
-    from oauth2_provider.models import set_token_value
-
-    from accounts.constants import RoleName
-    from accounts.models import Membership, Role, Tenant, User
-    from scopes.constants import ScopeName
-    from scopes.models import AccessToken, Application
-
-    tenant_sizes = {MAIN: main_photos}
-    for size in sizes:
-        if size != main_photos:
-            tenant_sizes[f"size-{size}"] = size
-    tenant_sizes.update(OTHER_TENANTS)
-    member = Role.objects.get(name=RoleName.MEMBER, tenant=None)
-    unusable = make_password(None)
-    app = Application.objects.create(
-        name="Bench client",
-        client_id="bench-client",
-        client_type=Application.CLIENT_PUBLIC,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-        redirect_uris="http://127.0.0.1:8765/callback",
-    )
-    tokens: dict[str, str] = {}
-    spare: list[str] = []
-    expires = timezone.now() + timedelta(days=1)
-    scope = f"{ScopeName.PHOTOS_READ} {ScopeName.PROFILE_READ}"
-
-    def mint(user: User, tenant: Tenant) -> str:
-        raw = secrets.token_urlsafe(32)
-        token = AccessToken(user=user, tenant=tenant, application=app, expires=expires, scope=scope)
-        set_token_value(token, raw)
-        token.save()
-        return raw
-
-    with transaction.atomic():
-        for slug, _count in tenant_sizes.items():
-            tenant = Tenant.objects.create(slug=slug, name=slug.title())
-            users = User.objects.bulk_create(
-                User(username=f"{slug}-member-{i}", password=unusable) for i in range(OWNERS_PER_TENANT)
+        conn.execute(f'DROP DATABASE IF EXISTS "{roles.database}" WITH (FORCE)')
+        for role in (roles.owner, roles.runtime):
+            conn.execute(
+                f"DO $$ BEGIN CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
             )
-            Membership.objects.bulk_create(Membership(user=u, tenant=tenant, role=member) for u in users)
-            tokens[slug] = mint(users[0], tenant)
-            if slug == MAIN:
-                spare = [mint(users[i], tenant) for i in range(1, 4)]
-
-    started = time.monotonic()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE bench_owner AS "
-            "SELECT m.tenant_id, (row_number() OVER (PARTITION BY m.tenant_id ORDER BY m.user_id) - 1) AS idx, "
-            "m.user_id FROM accounts_membership m"
-        )
-        cursor.execute(
-            "CREATE TEMP TABLE bench_size AS SELECT t.id AS tenant_id, s.n FROM accounts_tenant t "
-            "JOIN (SELECT * FROM unnest(%s::text[], %s::int[]) AS x(slug, n)) s ON s.slug = t.slug",
-            [list(tenant_sizes), list(tenant_sizes.values())],
-        )
-        # Every tenant's photos spread over the same year, inserted in time order: tenants
-        # interleave on disk as uploads would, rather than one tenant per stretch of the table.
-        cursor.execute(
-            """
-            INSERT INTO photos_photo (tenant_id, owner_id, album_id, title, description, image,
-                                      content_type, byte_size, width, height, created, updated)
-            SELECT s.tenant_id, o.user_id, NULL, 'Photo ' || i, '',
-                   'photos/' || s.tenant_id || '/' || i || '.jpg', 'image/jpeg', 100000 + i, 640, 480,
-                   now() - interval '1 day' - (i * interval '365 days' / s.n),
-                   now() - interval '1 day' - (i * interval '365 days' / s.n)
-            FROM bench_size s
-            CROSS JOIN LATERAL generate_series(1, s.n) AS i
-            JOIN bench_owner o ON o.tenant_id = s.tenant_id AND o.idx = i %% %s
-            ORDER BY 11
-            """,
-            [OWNERS_PER_TENANT],
-        )
-        cursor.execute("ANALYZE")
-    log(f"seeded {sum(tenant_sizes.values()):,} photos in {time.monotonic() - started:.1f} s")
-    size_of = {slug: n for slug, n in tenant_sizes.items() if slug not in OTHER_TENANTS}
-    return Seeded(sizes=size_of, tokens=tokens, spare_tokens=spare)
+        # The owner may SET ROLE to the runtime role: the runner times the page query as it.
+        conn.execute(f"GRANT {roles.runtime} TO {roles.owner}")
+        conn.execute(f'CREATE DATABASE "{roles.database}" OWNER {roles.owner}')
 
 
-# --- The server
+def migrate(roles: Roles) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", database="owner", verbosity=0)
+    call_command("setup_rls", role=roles.runtime, stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+
+@contextmanager
+def as_runtime(roles: Roles, tenant_id: int) -> Any:
+    """A cursor of this (owner) connection acting as the runtime role with one tenant entered."""
+    from django.db import connection, transaction
+    from psycopg import sql
+
+    from accounts.tenancy import TENANT_IDS_SETTING
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(roles.runtime)).as_string(None))
+        cursor.execute("SELECT set_config(%s, %s, true)", [TENANT_IDS_SETTING, str(tenant_id)])
+        yield cursor
+
+
+# --- The server and the side process
 
 
 class Gunicorn:
@@ -194,7 +158,7 @@ class Gunicorn:
         self.port = port
         command = [sys.executable, "-m", "gunicorn", "project.wsgi:application"]
         command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "error"]
-        self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})  # noqa: S603 (our argv)
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 (our argv)
 
     def wait(self, path: str, deadline: float = 60) -> None:
         start = time.monotonic()
@@ -214,166 +178,200 @@ class Gunicorn:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
 
 
-def get(port: int, path: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
+class RedisServer:
+    """A redis-server of the benchmark's own on a free loopback port: nobody else's traffic in it,
+    and its CPU is part of the server side's (ours' cache today lives there)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no", "--loglevel", "warning"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 (our argv)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.05)
+        self.stop()
+        sys.exit("the benchmark's redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
-# --- Load
+class Revoker:
+    """bench/revoker.py as a child process: `start`/`stop` around the runs that revoke."""
+
+    def __init__(self, env: dict[str, str], tenant_id: int, ids: list[int], interval: float) -> None:
+        WORK.mkdir(exist_ok=True)
+        ids_file = WORK / "revocable-ids.json"
+        ids_file.write_text(json.dumps(ids))
+        command = [sys.executable, "-m", "bench.revoker", str(tenant_id), str(ids_file), str(interval)]
+        self.process = subprocess.Popen(  # noqa: S603 (our argv)
+            command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.backend_pid = int(self._answer("ready").split()[1])
+        self.done: list[dict[str, float]] = []
+
+    def _answer(self, word: str) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith(word):
+            self.stop()
+            sys.exit(f"the revoker said {line!r} (expected {word})")
+        return line
+
+    def _say(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+
+    def start(self) -> None:
+        self._say("start")
+
+    def finish(self) -> dict[str, float]:
+        self._say("stop")
+        _, count, seconds, slowest = self._answer("stopped").split()
+        result = {"revoked": int(count), "seconds": float(seconds), "slowest_ms": float(slowest)}
+        self.done.append(result)
+        return result
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+# --- Paired rounds
 
 
 @dataclass
-class Run:
-    """One load run of one URL, and the CPU the server side spent on it."""
-
-    requests: int
-    seconds: float
-    rps: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    non_2xx: int
-    socket_errors: int
-    app_cpu_ms: float = 0.0  # gunicorn workers' CPU per request
-    db_cpu_ms: float = 0.0  # PostgreSQL backends' CPU per request
+class Variant:
+    target: Target
+    before: Callable[[], None] | None = None  # e.g. the revoker's start
+    after: Callable[[], dict[str, float]] | None = None  # its stop, with what it did
+    runs: list[Run] = field(default_factory=list)
+    side: list[dict[str, float]] = field(default_factory=list)
 
 
-def wrk(port: int, path: str, token: str, seconds: float, connections: int) -> Run:
-    command = [
-        "wrk",
-        "-t1",
-        f"-c{connections}",
-        f"-d{max(1, round(seconds))}s",
-        "--latency",
-        "--timeout",
-        "10s",
-    ]
-    command += ["-H", f"Authorization: Bearer {token}", "-s", str(LUA), f"http://127.0.0.1:{port}{path}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True)  # noqa: S603
-    line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON "))
-    data = json.loads(line.removeprefix("BENCH_JSON "))
-    duration = data["duration_us"] / 1e6
-    return Run(
-        requests=data["requests"],
-        seconds=round(duration, 2),
-        rps=round(data["requests"] / duration, 1),
-        p50_ms=round(data["p50_us"] / 1000, 2),
-        p90_ms=round(data["p90_us"] / 1000, 2),
-        p99_ms=round(data["p99_us"] / 1000, 2),
-        non_2xx=data["non_2xx"],
-        socket_errors=data["socket_errors"],
-    )
-
-
-def python_load(port: int, path: str, token: str, seconds: float, connections: int) -> Run:
-    """The fallback when wrk is missing: `connections` threads, one request at a time each."""
-    latencies: list[float] = []
-    failures = [0, 0]
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
-
-    def worker() -> None:
-        mine: list[float] = []
-        bad = errors = 0
-        while time.monotonic() < stop_at:
-            start = time.perf_counter()
-            try:
-                status, _, _ = get(port, path, token)
-            except OSError:
-                errors += 1
-                continue
-            mine.append(time.perf_counter() - start)
-            bad += status >= 300
-        with lock:
-            latencies.extend(mine)
-            failures[0] += bad
-            failures[1] += errors
-
-    started = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    duration = time.monotonic() - started
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000, 2)
-
-    return Run(
-        requests=len(latencies),
-        seconds=round(duration, 2),
-        rps=round(len(latencies) / duration, 1),
-        p50_ms=pct(50),
-        p90_ms=pct(90),
-        p99_ms=pct(99),
-        non_2xx=failures[0],
-        socket_errors=failures[1],
-    )
-
-
-class CpuMeter:
-    """CPU time of the gunicorn workers and of the benchmark database's backends, from /proc.
-
-    Throughput on a shared two-core machine swings with whatever else runs; the CPU each request
-    costs the server side hardly does, so the report gives both.
-    """
-
-    def __init__(self, master_pid: int) -> None:
-        from django.db import connection
-
-        children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
-        self.workers = [int(pid) for pid in children.read_text().split()]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+def interleaved(
+    scenario: str,
+    variants: dict[str, Variant],
+    rounds: int,
+    args: argparse.Namespace,
+    generator: Any,
+    meter: CpuMeter,
+) -> None:
+    """Each variant once per round, the order rotating, after an unrecorded warm-up of each."""
+    for variant in variants.values():
+        generator(args.port, variant.target, args.warmup, args.connections)
+    names = list(variants)
+    for round_no in range(rounds):
+        shift = round_no % len(names)
+        for name in names[shift:] + names[:shift]:
+            variant = variants[name]
+            if variant.before:
+                variant.before()
+            run = measured(generator, meter, args.port, variant.target, args.duration, args.connections)
+            side = variant.after() if variant.after else {}
+            if run.non_2xx or run.socket_errors:
+                sys.exit(
+                    f"{scenario} {name}: {run.non_2xx} non-2xx answers, {run.socket_errors} socket errors"
+                )
+            variant.runs.append(run)
+            variant.side.append(side)
+            extra = f"  revoked {side['revoked']:.0f} in {side['seconds']:.1f} s" if side else ""
+            log(
+                f"{scenario} round {round_no + 1} {name:>10}: {run.rps:7.1f} req/s  p50 {run.p50_ms:6.2f} ms  "
+                f"p99 {run.p99_ms:6.2f} ms  CPU/request app {run.app_cpu_ms:.2f} db {run.db_cpu_ms:.2f} "
+                f"redis {run.cache_cpu_ms:.2f} ms{extra}"
             )
-            self.backends = [row[0] for row in cursor.fetchall()]
-        self.tick = os.sysconf("SC_CLK_TCK")
 
-    def _seconds(self, pids: list[int]) -> float:
-        total = 0
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except FileNotFoundError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / self.tick
 
-    def sample(self) -> tuple[float, float]:
-        return self._seconds(self.workers), self._seconds(self.backends)
+def medians(variant: Variant) -> dict[str, float]:
+    runs = variant.runs
+    return {
+        "rps": round(statistics.median(r.rps for r in runs), 1),
+        "p50_ms": round(statistics.median(r.p50_ms for r in runs), 2),
+        "p99_ms": round(statistics.median(r.p99_ms for r in runs), 2),
+        "app_cpu_ms": round(statistics.median(r.app_cpu_ms for r in runs), 3),
+        "db_cpu_ms": round(statistics.median(r.db_cpu_ms for r in runs), 3),
+        "cache_cpu_ms": round(statistics.median(r.cache_cpu_ms for r in runs), 3),
+    }
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    """Median, quartiles, range, share of rounds at the target, and a bootstrap 95% interval of the median."""
+    ordered = sorted(values)
+    n = len(ordered)
+    quartiles = statistics.quantiles(ordered, n=4, method="inclusive") if n >= 2 else [ordered[0]] * 3
+    chooser = random.Random(0)  # noqa: S311 - resampling, not security
+    boots = sorted(statistics.median(chooser.choices(ordered, k=n)) for _ in range(2000))
+    return {
+        "median": statistics.median(ordered),
+        "q1": quartiles[0],
+        "q3": quartiles[2],
+        "min": ordered[0],
+        "max": ordered[-1],
+        "at_target": sum(v >= TARGET_RATIO for v in ordered),
+        "rounds": n,
+        "ci95": (boots[int(0.025 * len(boots))], boots[int(0.975 * len(boots)) - 1]),
+        "per_round": [round(v, 3) for v in values],
+    }
+
+
+def paired(numerator: Variant, denominator: Variant) -> dict[str, dict[str, Any]]:
+    """numerator/denominator per round: by throughput, and by server CPU per request (den CPU / num CPU)."""
+    pairs = list(zip(numerator.runs, denominator.runs, strict=True))
+    return {
+        "throughput": spread([n.rps / d.rps for n, d in pairs]),
+        "cpu": spread([d.cpu_ms / n.cpu_ms for n, d in pairs if n.cpu_ms > 0]),
+    }
+
+
+def ratio_line(label: str, ratio: dict[str, dict[str, Any]], target: float | None = None) -> str:
+    parts = []
+    for kind, title in (("throughput", "by throughput"), ("cpu", "by server CPU per request")):
+        s = ratio[kind]
+        at = f", {s['at_target']}/{s['rounds']} rounds >= {TARGET_RATIO}" if target == TARGET_RATIO else ""
+        parts.append(
+            f"{title} {s['median']:.2f} (quartiles {s['q1']:.2f}-{s['q3']:.2f}, range {s['min']:.2f}-{s['max']:.2f}"
+            f"{at}; 95% interval of the median {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f})"
+        )
+    goal = f" [target >= {target}]" if target else ""
+    per_round = ", ".join(f"{v:.2f}" for v in ratio["throughput"]["per_round"])
+    return f"{label}{goal}: " + "; ".join(parts) + f"\n  per round, by throughput: {per_round}"
 
 
 # --- Phases
 
 
-@dataclass
-class VariantResult:
-    path: str
-    sql_per_request: float
-    sql_cold: int | None = None
-    runs: list[Run] = field(default_factory=list)
-    rps: float = 0.0
-    p50_ms: float = 0.0
-    p99_ms: float = 0.0
-    app_cpu_ms: float = 0.0
-    db_cpu_ms: float = 0.0
-
-
-def probe(port: int, seeded: Seeded) -> dict[str, VariantResult]:
+def probe(port: int, seeded: Seeded) -> dict[str, dict[str, Any]]:
     """Every variant answers 200 with the same page; SQL per request warm, then cold for ours."""
     token = seeded.tokens[MAIN]
     pages: dict[str, dict[str, Any]] = {}
-    results: dict[str, VariantResult] = {}
+    sql: dict[str, dict[str, Any]] = {}
     for name, template in VARIANTS.items():
         path = template.format(slug=MAIN) + PAGE
         counts = []
@@ -386,66 +384,41 @@ def probe(port: int, seeded: Seeded) -> dict[str, VariantResult]:
         if name == "ours" and not headers.get("x-oauth-scopes"):
             sys.exit("The product's answer lacks X-OAuth-Scopes.")
         # A worker's first request may build its registry copy: the steady state is the most common count.
-        results[name] = VariantResult(path=path, sql_per_request=statistics.mode(counts))
+        sql[name] = {"warm": statistics.mode(counts)}
     # A token never used before, in a worker whose registry is warm: what a cold authorization costs.
-    cold = [int(get(port, results["ours"].path, spare)[1]["x-bench-sql"]) for spare in seeded.spare_tokens]
-    results["ours"].sql_cold = max(cold)
+    path = VARIANTS["ours"].format(slug=MAIN) + PAGE
+    sql["ours"]["cold"] = max(int(get(port, path, spare)[1]["x-bench-sql"]) for spare in seeded.spare_tokens)
     # The same rows, serialized the same, and the same next cursor; only the links' paths differ.
+    same_page(pages, "the three variants")
+    log(f"probe: the three variants answer the same {len(pages['ours']['results'])} rows and next cursor")
+    return sql
+
+
+def same_page(pages: dict[str, dict[str, Any]], who: str) -> None:
     shapes = {
         json.dumps([page["results"], parse_qs(urlparse(page["next"]).query)["cursor"]])
         for page in pages.values()
     }
     if len(shapes) != 1:
-        sys.exit("The three variants did not answer the same page: the comparison would be unfair.")
-    log(f"probe: the three variants answer the same {len(pages['ours']['results'])} rows and next cursor")
-    return results
+        sys.exit(f"{who} did not answer the same page: the comparison would be unfair.")
 
 
-def measured(generator: Any, meter: CpuMeter, *run_args: Any) -> Run:
-    app0, db0 = meter.sample()
-    run: Run = generator(*run_args)
-    app1, db1 = meter.sample()
-    if run.requests:
-        run.app_cpu_ms = round((app1 - app0) * 1000 / run.requests, 3)
-        run.db_cpu_ms = round((db1 - db0) * 1000 / run.requests, 3)
-    return run
-
-
-def load(
-    port: int,
-    results: dict[str, VariantResult],
-    token: str,
-    args: argparse.Namespace,
-    generator: Any,
-    meter: CpuMeter,
-) -> dict[str, list[float]]:
-    """Interleaved rounds (each variant once per round, order rotating); per-round ratios too."""
-    for result in results.values():  # warm-up, not recorded
-        generator(port, result.path, token, args.warmup, args.connections)
-    names = list(results)
-    ratios: dict[str, list[float]] = {"c_over_a": [], "c_over_b": []}
-    for round_no in range(args.rounds):
-        order = names[round_no % len(names) :] + names[: round_no % len(names)]
-        this_round: dict[str, Run] = {}
-        for name in order:
-            run = measured(generator, meter, port, results[name].path, token, args.duration, args.connections)
-            if run.non_2xx or run.socket_errors:
-                sys.exit(f"{name}: {run.non_2xx} non-2xx answers, {run.socket_errors} socket errors")
-            results[name].runs.append(run)
-            this_round[name] = run
-            log(
-                f"round {round_no + 1} {name:>4}: {run.rps:7.1f} req/s  p50 {run.p50_ms:6.2f} ms  "
-                f"p99 {run.p99_ms:6.2f} ms  CPU/request app {run.app_cpu_ms:.2f} ms db {run.db_cpu_ms:.2f} ms"
-            )
-        ratios["c_over_a"].append(this_round["ours"].rps / this_round["bare"].rps)
-        ratios["c_over_b"].append(this_round["ours"].rps / this_round["dot"].rps)
-    for result in results.values():
-        result.rps = round(statistics.median(r.rps for r in result.runs), 1)
-        result.p50_ms = round(statistics.median(r.p50_ms for r in result.runs), 2)
-        result.p99_ms = round(statistics.median(r.p99_ms for r in result.runs), 2)
-        result.app_cpu_ms = round(statistics.median(r.app_cpu_ms for r in result.runs), 3)
-        result.db_cpu_ms = round(statistics.median(r.db_cpu_ms for r in result.runs), 3)
-    return ratios
+def probe_tokens(port: int, targets: dict[str, Target], samples: int = 3) -> dict[str, int]:
+    """A few lines of a token file: both variants answer the same page; SQL of a first use of the token."""
+    pairs = {name: read_tokens(target) for name, target in targets.items()}
+    chooser = random.Random(1)  # noqa: S311 - sampling, not security
+    sql: dict[str, int] = {}
+    for index in chooser.sample(range(len(next(iter(pairs.values())))), samples):
+        pages = {}
+        for name, lines in pairs.items():
+            path, token = lines[index]
+            status, headers, body = get(port, path, token)
+            if status != 200:
+                sys.exit(f"{name}: {path} answered {status}: {body[:300]!r}")
+            pages[name] = json.loads(body)
+            sql[name] = max(sql.get(name, 0), int(headers["x-bench-sql"]))
+        same_page(pages, "bare and ours, on a token file's line,")
+    return sql
 
 
 def deep_page(slug: str, depth: int) -> str:
@@ -480,9 +453,8 @@ def scale(port: int, seeded: Seeded, args: argparse.Namespace, generator: Any) -
     p50s: dict[tuple[str, str], list[float]] = {(slug, label): [] for slug, _, label, _ in pages}
     for _ in range(args.scale_rounds):
         for slug, _, label, path in pages:
-            p50s[(slug, label)].append(
-                generator(port, path, seeded.tokens[slug], args.scale_duration, 1).p50_ms
-            )
+            target = Target(path=path, token=seeded.tokens[slug])
+            p50s[(slug, label)].append(generator(port, target, args.scale_duration, 1).p50_ms)
     rows = []
     for slug, size in sorted(seeded.sizes.items(), key=lambda item: item[1]):
         row = {
@@ -499,7 +471,7 @@ def scale(port: int, seeded: Seeded, args: argparse.Namespace, generator: Any) -
     return rows
 
 
-def page_sql(slug: str, path: str, token: str) -> str:
+def page_sql(path: str, token: str) -> str:
     """The exact page query the product runs for `path` (captured from an in-process request)."""
     from django.db import connection
     from django.test import Client
@@ -511,40 +483,68 @@ def page_sql(slug: str, path: str, token: str) -> str:
     return next(q["sql"] for q in queries.captured_queries if '"photos_photo"' in q["sql"])
 
 
-def query_p50(seeded: Seeded, rows: list[dict[str, Any]], repeats: int = 200) -> None:
-    """The page query alone, timed from this process with nothing else of ours running: p50 per size."""
-    from django.db import connection
+def tenant_id(slug: str) -> int:
+    from accounts.models import Tenant
 
-    statements = {}
+    return Tenant.objects.get(slug=slug).pk
+
+
+def query_p50(roles: Roles, seeded: Seeded, rows: list[dict[str, Any]], repeats: int) -> None:
+    """The page query alone, as the runtime role in its tenant, timed from this process: p50 per size."""
     for row in rows:
         slug, token = row["tenant"], seeded.tokens[row["tenant"]]
-        statements[(slug, "first")] = page_sql(slug, VARIANTS["ours"].format(slug=slug) + PAGE, token)
-        statements[(slug, "deep")] = page_sql(slug, deep_page(slug, row["deep_depth"]), token)
-    timings: dict[tuple[str, str], list[float]] = {key: [] for key in statements}
-    with connection.cursor() as cursor:
-        for _ in range(repeats):
-            for key, sql in statements.items():
-                start = time.perf_counter()
-                cursor.execute(sql)
-                cursor.fetchall()
-                timings[key].append(time.perf_counter() - start)
-    for row in rows:
-        for label in ("first", "deep"):
-            row[f"{label}_sql_p50_ms"] = round(statistics.median(timings[(row["tenant"], label)]) * 1000, 3)
+        statements = {
+            "first": page_sql(VARIANTS["ours"].format(slug=slug) + PAGE, token),
+            "deep": page_sql(deep_page(slug, row["deep_depth"]), token),
+        }
+        timings: dict[str, list[float]] = {key: [] for key in statements}
+        with as_runtime(roles, tenant_id(slug)) as cursor:
+            for _ in range(repeats):
+                for key, sql in statements.items():
+                    start = time.perf_counter()
+                    cursor.execute(sql)
+                    if len(cursor.fetchall()) != 21:
+                        sys.exit(f"{slug}: the page query as the runtime role did not return 21 rows")
+                    timings[key].append(time.perf_counter() - start)
+        for key, values in timings.items():
+            row[f"{key}_sql_p50_ms"] = round(statistics.median(values) * 1000, 3)
 
 
-def explain(seeded: Seeded) -> str:
-    """The plan of the page query the product runs for a deep page of the largest tenant."""
-    from django.db import connection
-
+def explain(roles: Roles, seeded: Seeded) -> str:
+    """The plan of the page query the product runs for a deep page of the largest tenant, under its policy."""
     slug = max(seeded.sizes, key=lambda s: seeded.sizes[s])
-    sql = page_sql(slug, deep_page(slug, int(seeded.sizes[slug] * 0.9)), seeded.tokens[slug])
-    with connection.cursor() as cursor:
+    sql = page_sql(deep_page(slug, int(seeded.sizes[slug] * 0.9)), seeded.tokens[slug])
+    with as_runtime(roles, tenant_id(slug)) as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + sql)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    if "Index Scan using photo_tenant_created_idx" not in plan or "Index Cond: ((tenant_id = " not in plan:
+    if "Index Scan using photo_tenant_created_idx" not in plan and "Index Only Scan" not in plan:
         log("WARNING: the page query does not use the index that leads with tenant_id")
-    return f"-- {slug} ({seeded.sizes[slug]:,} photos), the page at 90% depth\n{sql}\n\n{plan}"
+    return f"-- {slug} ({seeded.sizes[slug]:,} photos), the page at 90% depth, as {roles.runtime}\n{sql}\n\n{plan}"
+
+
+def profile(server_env: dict[str, str], seeded: Seeded, args: argparse.Namespace) -> dict[str, Any]:
+    """bench/profile.py in the server's environment, with nothing else loading the machine from here."""
+    spec = {
+        "variants": {name: VARIANTS[name].format(slug=MAIN) + PAGE for name in ("bare", "ours")},
+        "token": seeded.tokens[MAIN],
+        "warmup": 10 if QUICK else 50,
+        "batches": args.profile_batches,
+        "per_batch": args.profile_requests,
+        "profiled": args.profile_requests * args.profile_batches // 2,
+    }
+    done = subprocess.run(  # noqa: S603 (our argv)
+        [sys.executable, "-m", "bench.profile", json.dumps(spec)],
+        cwd=ROOT,
+        env=server_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("PROFILE_JSON ")), None)
+    if done.returncode or line is None:
+        sys.exit(f"the profile failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    return json.loads(line.removeprefix("PROFILE_JSON "))
 
 
 def machine() -> dict[str, Any]:
@@ -580,149 +580,352 @@ def clear_cache() -> None:
         cache.clear()
 
 
-def report(results: dict[str, VariantResult], scale_rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
-    bare, dot, ours = results["bare"], results["dot"], results["ours"]
+def free_port() -> int:
+    import socket
 
-    def row(label: str, r: VariantResult, sql: str) -> str:
-        return f"| {label} | {r.rps:,.0f} | {r.p50_ms} | {r.p99_ms} | {sql} | {r.app_cpu_ms:.2f} | {r.db_cpu_ms:.2f} |"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
+
+# --- Report
+
+
+def variant_table(rows: list[tuple[str, Variant, str]]) -> list[str]:
     lines = [
-        "| variant | requests/s | p50 ms | p99 ms | SQL per request | app CPU ms/request | DB CPU ms/request |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-        row("(a) bare: no authentication or permission", bare, f"{bare.sql_per_request:g}"),
-        row("(b) stock DOT: OAuth2Authentication + TokenHasScope", dot, f"{dot.sql_per_request:g}"),
-        row(
-            "(c) ours: /api/t/&lt;slug&gt;/photos/",
-            ours,
-            f"{ours.sql_per_request:g} warm, {ours.sql_cold} cold",
-        ),
-        "",
-        f"c/a = {info['c_over_a']:.2f} (target >= 0.8; per round: {info['c_over_a_rounds']})",
-        f"c/b = {info['c_over_b']:.2f} (target >= 1.5; per round: {info['c_over_b_rounds']})",
-        f"CPU per request, app + DB: c/a = {info['cpu_c_over_a']:.2f}, b/c = {info['cpu_b_over_c']:.2f}",
-        "",
-        "| photos in the tenant | first page p50 ms | deep page p50 ms (cursor at 90%) "
-        "| page query alone p50 ms: first / deep |",
-        "|---:|---:|---:|---:|",
+        "| variant | requests/s | p50 ms | p99 ms | SQL per request | CPU ms/request: app | DB | Redis |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += [
-        f"| {r['photos']:,} | {r['first_p50_ms']} | {r['deep_p50_ms']} | {r['first_sql_p50_ms']} / {r['deep_sql_p50_ms']} |"
-        for r in scale_rows
-    ]
-    return "\n".join(lines)
+    for label, variant, sql in rows:
+        m = medians(variant)
+        lines.append(
+            f"| {label} | {m['rps']:,.0f} | {m['p50_ms']} | {m['p99_ms']} | {sql} | "
+            f"{m['app_cpu_ms']:.2f} | {m['db_cpu_ms']:.2f} | {m['cache_cpu_ms']:.2f} |"
+        )
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--photos", type=int, default=100_000, help="photos in the main tenant")
+    q = QUICK  # smaller defaults for the smoke run
+    parser.add_argument(
+        "--photos", type=int, default=5_000 if q else 100_000, help="photos in the main tenant"
+    )
     parser.add_argument(
         "--sizes",
-        default="1000,100000,1000000",
+        default="1000,5000" if q else "1000,100000,1000000",
         help="tenant sizes for the scale check (drop 1000000 to save ~30 s)",
     )
-    parser.add_argument("--duration", type=float, default=5, help="seconds per load run")
-    parser.add_argument("--warmup", type=float, default=2, help="seconds of unrecorded load per variant")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the three variants")
+    parser.add_argument("--duration", type=float, default=1 if q else 3, help="seconds per load run")
+    parser.add_argument(
+        "--warmup", type=float, default=1 if q else 2, help="seconds of unrecorded load per variant"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2 if q else 15, help="paired rounds of bare, DOT and ours"
+    )
+    parser.add_argument(
+        "--cold-rounds", type=int, default=2 if q else 8, help="paired rounds of scenario (a)"
+    )
+    parser.add_argument(
+        "--cold-tenants", type=int, default=50 if q else 1_000, help="tenants in scenario (a)"
+    )
+    parser.add_argument(
+        "--cold-tokens", type=int, default=2_000 if q else 100_000, help="tokens in scenario (a)"
+    )
+    parser.add_argument("--revocation-rounds", type=int, default=1 if q else 6, help="rounds of scenario (b)")
+    parser.add_argument("--revocation-interval", type=float, default=0.1, help="seconds between revocations")
+    parser.add_argument(
+        "--pool-tokens", type=int, default=100, help="main-tenant tokens the load uses in (b)"
+    )
     parser.add_argument("--connections", type=int, default=4, help="concurrent connections")
     parser.add_argument("--scale-duration", type=float, default=1, help="seconds per scale run")
-    parser.add_argument("--scale-rounds", type=int, default=5, help="interleaved rounds of the scale runs")
+    parser.add_argument(
+        "--scale-rounds", type=int, default=1 if q else 3, help="interleaved rounds of the scale runs"
+    )
+    parser.add_argument(
+        "--profile-batches", type=int, default=4 if q else 20, help="timed batches per variant"
+    )
+    parser.add_argument("--profile-requests", type=int, default=20 if q else 100, help="requests per batch")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
-    parser.add_argument("--port", type=int, default=8799)
+    parser.add_argument("--port", type=int, default=0, help="loopback port for gunicorn (0: a free one)")
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated phases to leave out: main, cold, revocations, scale, profile",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep the database of the previous run")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gp_bench"),
+        help="a superuser URL; the database (name starting gp_bench) is recreated, with roles <name>_owner/_app",
     )
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", ""),
+        help="a shared Redis to use instead of the benchmark's own redis-server (its CPU is then not metered)",
+    )
     args = parser.parse_args()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    args.port = args.port or free_port()
     began = time.monotonic()
 
-    env = configure(args)
+    roles = roles_for(args.database_url)
+    cache_server = None if args.redis_url else RedisServer()
+    if cache_server is not None:
+        args.redis_url = cache_server.url
+    try:
+        run(args, roles, cache_server, skip, sizes, began)
+    finally:
+        if cache_server is not None:
+            cache_server.stop()
+
+
+def run(
+    args: argparse.Namespace,
+    roles: Roles,
+    cache_server: RedisServer | None,
+    skip: set[str],
+    sizes: list[int],
+    began: float,
+) -> None:
+    server_env = configure(args, roles)
     if not args.reuse:
-        log(f"creating {urlparse(args.database_url).path.lstrip('/')}")
-        create_database(args.database_url)
+        log(f"creating {roles.database} (owner {roles.owner}, runtime role {roles.runtime})")
+        create_database(roles)
     import django
 
     django.setup()
-    from django.core.management import call_command
 
     seeded_file = ROOT / "bench" / ".seeded.json"
     if args.reuse:
         seeded = Seeded(**json.loads(seeded_file.read_text()))
     else:
-        call_command("migrate", verbosity=0)
-        seeded = seed(args.photos, sizes)
+        migrate(roles)
+        log("migrated as the owner; setup_rls granted the runtime role")
+        seeded = seed(args.photos, sizes, args.cold_tenants, args.cold_tokens, args.pool_tokens)
         seeded_file.write_text(json.dumps(asdict(seeded)))
     clear_cache()
     info = machine()
 
     generator = wrk if shutil.which("wrk") else python_load
-    log(f"load generator: {'wrk' if generator is wrk else 'Python threads (wrk not found)'}")
-    server = Gunicorn(env, args.workers, args.port)
+    log(
+        f"load generator: {'wrk' if generator is wrk else 'Python threads (wrk not found)'}; port {args.port}"
+    )
+    main_targets = {
+        name: Target(path=template.format(slug=MAIN) + PAGE, token=seeded.tokens[MAIN])
+        for name, template in VARIANTS.items()
+    }
+
+    def tokens_target(name: str, token_file: str) -> Target:
+        prefix, _, suffix = VARIANTS[name].partition("{slug}")
+        return Target(path=prefix, token_file=token_file, suffix=suffix + PAGE)
+
+    cold_targets = {name: tokens_target(name, seeded.cold_file) for name in ("bare", "ours")}
+    pool_targets = {name: tokens_target(name, seeded.pool_file) for name in ("bare", "ours")}
+
+    server = Gunicorn(server_env, args.workers, args.port)
+    revoker: Revoker | None = None
+    plain: dict[str, Variant] = {}
+    cold: dict[str, Variant] = {}
+    revoking: dict[str, Variant] = {}
+    revoked_after: dict[str, int] = {}
+    scale_rows: list[dict[str, Any]] = []
     try:
-        server.wait(VARIANTS["bare"].format(slug=MAIN))
-        results = probe(args.port, seeded)
-        meter = CpuMeter(server.process.pid)
-        ratios = load(args.port, results, seeded.tokens[MAIN], args, generator, meter)
-        scale_rows = scale(args.port, seeded, args, generator)
+        server.wait(main_targets["bare"].path)
+        sql = probe(args.port, seeded)
+        sql["cold scenario"] = probe_tokens(args.port, cold_targets)
+        probe_tokens(args.port, pool_targets)
+        meter = CpuMeter(
+            server.process.pid, roles.runtime, cache_server.process.pid if cache_server else None
+        )
+        if "main" not in skip:
+            plain = {name: Variant(target) for name, target in main_targets.items()}
+            interleaved("plain", plain, args.rounds, args, generator, meter)
+        if "cold" not in skip:
+            cold = {name: Variant(target) for name, target in cold_targets.items()}
+            interleaved("(a) cold", cold, args.cold_rounds, args, generator, meter)
+        if "revocations" not in skip:
+            per_run = (args.duration + 1) / args.revocation_interval
+            minted = mint_revocable(seeded, int(per_run * 2 * args.revocation_rounds * 1.5) + 50)
+            revoker = Revoker(
+                server_env, seeded.main_tenant_id, [pk for pk, _ in minted], args.revocation_interval
+            )
+            meter.exclude.add(revoker.backend_pid)
+            # The first token to be revoked is used once per worker first, so that the check after
+            # the scenario proves a cached token was refused, not merely an unknown one.
+            path = main_targets["ours"].path
+            first = minted[0][1]
+            for _ in range(args.workers * 2):
+                if get(args.port, path, first)[0] != 200:
+                    sys.exit("a token minted for revocation was refused before its revocation")
+            revoking = {
+                "bare (b)": Variant(pool_targets["bare"], revoker.start, revoker.finish),
+                "ours (b)": Variant(pool_targets["ours"], revoker.start, revoker.finish),
+                "ours quiet": Variant(pool_targets["ours"]),
+            }
+            interleaved("(b) revocations", revoking, args.revocation_rounds, args, generator, meter)
+            # The revocations took effect: ours refuses the first token revoked (cached above).
+            revoked_after = {"checked": 0, "refused": 0}
+            for _ in range(args.workers * 2):
+                revoked_after["checked"] += 1
+                revoked_after["refused"] += get(args.port, path, first)[0] == 401
+            if revoked_after["refused"] != revoked_after["checked"]:
+                sys.exit(f"a revoked token was still served: {revoked_after}")
+        if "scale" not in skip:
+            scale_rows = scale(args.port, seeded, args, generator)
     finally:
+        if revoker is not None:
+            revoker.stop()
         server.stop()
-    query_p50(seeded, scale_rows)
-    plan = explain(seeded)
+    if scale_rows:
+        query_p50(roles, seeded, scale_rows, repeats=50 if QUICK else 200)
+    plan = explain(roles, seeded) if "scale" not in skip else ""
+    clear_cache()
+    profiled = profile(server_env, seeded, args) if "profile" not in skip else None
     clear_cache()
 
-    bare, dot, ours = results["bare"], results["dot"], results["ours"]
-    info["c_over_a"] = ours.rps / bare.rps
-    info["c_over_b"] = ours.rps / dot.rps
-    info["c_over_a_rounds"] = ", ".join(f"{r:.2f}" for r in ratios["c_over_a"])
-    info["c_over_b_rounds"] = ", ".join(f"{r:.2f}" for r in ratios["c_over_b"])
-    # Throughput the server side could reach if CPU were the only limit, relative: a over c, c over b.
-    info["cpu_c_over_a"] = (bare.app_cpu_ms + bare.db_cpu_ms) / (ours.app_cpu_ms + ours.db_cpu_ms)
-    info["cpu_b_over_c"] = (dot.app_cpu_ms + dot.db_cpu_ms) / (ours.app_cpu_ms + ours.db_cpu_ms)
-    table = report(results, scale_rows, info)
-    if len(scale_rows) > 1:
-        small, large = scale_rows[0], scale_rows[-1]  # sorted by size
-        for label in ("first", "deep"):
-            info[f"{label}_p50_largest_over_smallest"] = large[f"{label}_p50_ms"] / small[f"{label}_p50_ms"]
-    summary = {
-        "settings": {
-            "photos_main_tenant": args.photos,
-            "sizes": sizes,
-            "gunicorn_workers": args.workers,
-            "connections": args.connections,
-            "duration_s": args.duration,
-            "rounds": args.rounds,
-            "load_generator": "wrk" if generator is wrk else "python",
-        },
-        "machine": info,
-        "variants": {name: asdict(result) for name, result in results.items()},
-        "scale": scale_rows,
-        "plan": plan,
-        "table": table,
-        "seconds": round(time.monotonic() - began, 1),
-    }
+    lines: list[str] = []
+    summary: dict[str, Any] = {"settings": vars(args) | {"quick": QUICK}, "machine": info, "sql": sql}
+    if plain:
+        lines += variant_table(
+            [
+                ("(a) bare: no authentication or permission", plain["bare"], f"{sql['bare']['warm']}"),
+                (
+                    "(b) stock DOT: OAuth2Authentication + TokenHasScope",
+                    plain["dot"],
+                    f"{sql['dot']['warm']}",
+                ),
+                (
+                    "(c) ours: /api/t/&lt;slug&gt;/photos/",
+                    plain["ours"],
+                    f"{sql['ours']['warm']} warm, {sql['ours']['cold']} cold",
+                ),
+            ]
+        )
+        c_a, c_b = paired(plain["ours"], plain["bare"]), paired(plain["ours"], plain["dot"])
+        lines += [
+            "",
+            ratio_line("c/a (ours/bare)", c_a, TARGET_RATIO),
+            ratio_line("c/b (ours/stock DOT)", c_b, 1.5),
+        ]
+        summary["plain"] = {
+            name: {**medians(v), "runs": [asdict(r) for r in v.runs]} for name, v in plain.items()
+        }
+        summary["plain_ratios"] = {"c_over_a": c_a, "c_over_b": c_b}
+    if cold:
+        n_tenants, n_tokens = seeded.cold_tenants, seeded.cold_tokens
+        lines += [
+            "",
+            f"Scenario (a), cold: {n_tokens:,} live tokens over {n_tenants:,} tenants, a random one per request",
+            *variant_table(
+                [
+                    ("bare: enters the URL's tenant", cold["bare"], f"{sql['cold scenario']['bare']}"),
+                    ("ours", cold["ours"], f"{sql['cold scenario']['ours']} on a token's first use"),
+                ]
+            ),
+            "",
+            ratio_line("ours/bare, cold", paired(cold["ours"], cold["bare"]), TARGET_RATIO),
+        ]
+        summary["cold"] = {
+            name: {**medians(v), "runs": [asdict(r) for r in v.runs]} for name, v in cold.items()
+        }
+        summary["cold_ratio"] = paired(cold["ours"], cold["bare"])
+    if revoking:
+        sides = [s for v in revoking.values() for s in v.side if s]
+        revoked = sum(s["revoked"] for s in sides)
+        seconds = sum(s["seconds"] for s in sides)
+        slowest = max(s["slowest_ms"] for s in sides)
+        quiet, noisy = revoking["ours quiet"], revoking["ours (b)"]
+        p99_rounds = [n.p99_ms / q.p99_ms for n, q in zip(noisy.runs, quiet.runs, strict=True)]
+        p99_vs_quiet = medians(noisy)["p99_ms"] / medians(quiet)["p99_ms"]
+        lines += [
+            "",
+            f"Scenario (b), revocations: {revoked} tokens of the main tenant revoked in {seconds:.0f} s of load "
+            f"({revoked / seconds:.1f}/s, slowest {slowest:.0f} ms), never a token the load uses; the load picks "
+            f"one of {args.pool_tokens} tokens of that tenant per request",
+            *variant_table(
+                [
+                    ("bare, revoking", revoking["bare (b)"], "-"),
+                    ("ours, revoking", noisy, "-"),
+                    ("ours, same load, no revocation", quiet, "-"),
+                ]
+            ),
+            "",
+            ratio_line("ours/bare, revoking", paired(noisy, revoking["bare (b)"]), TARGET_RATIO),
+            f"p99 of ours revoking / not revoking: {p99_vs_quiet:.2f} (medians; per round "
+            + ", ".join(f"{r:.2f}" for r in p99_rounds)
+            + ") [target <= 1.5]",
+        ]
+        if plain:
+            lines.append(
+                f"p99 of ours revoking / the plain run's: {medians(noisy)['p99_ms'] / medians(plain['ours'])['p99_ms']:.2f}"
+            )
+        lines.append(
+            f"the first token revoked, used before the scenario, then got 401 from ours "
+            f"{revoked_after['refused']}/{revoked_after['checked']} times"
+        )
+        summary["revocations"] = {
+            name: {**medians(v), "runs": [asdict(r) for r in v.runs], "side": v.side}
+            for name, v in revoking.items()
+        }
+        summary["revocation_ratio"] = paired(noisy, revoking["bare (b)"])
+        summary["revocation_p99_over_quiet"] = p99_vs_quiet
+    if scale_rows:
+        lines += [
+            "",
+            "| photos in the tenant | first page p50 ms | deep page p50 ms (cursor at 90%) "
+            "| page query alone p50 ms: first / deep |",
+            "|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['photos']:,} | {r['first_p50_ms']} | {r['deep_p50_ms']} | "
+            f"{r['first_sql_p50_ms']} / {r['deep_sql_p50_ms']} |"
+            for r in scale_rows
+        ]
+        if len(scale_rows) > 1:
+            small, large = scale_rows[0], scale_rows[-1]  # sorted by size
+            first = large["first_p50_ms"] / small["first_p50_ms"]
+            deep = large["deep_p50_ms"] / small["deep_p50_ms"]
+            lines.append(
+                f"\np50, largest / smallest tenant: first page {first:.2f}, deep page {deep:.2f} (target <= 1.2)"
+            )
+        summary["scale"] = scale_rows
+        summary["plan"] = plan
+    if profiled:
+        from bench.profile import table
+
+        lines += [
+            "",
+            "What ours adds per request over bare, by function (warm, the plain run's request):",
+            "",
+        ]
+        lines.append(table(profiled))
+        summary["profile"] = profiled
+    report = "\n".join(lines)
+    summary["table"] = report
+    summary["seconds"] = round(time.monotonic() - began, 1)
     RESULTS.write_text(json.dumps(summary, indent=2, default=str))
+
     print()
     print(
         f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB RAM, PostgreSQL {info['postgresql']}"
     )
-    print(f"Load average at start: {' '.join(f'{x:.2f}' for x in info['load_average_at_start'])}")
+    print(f"Load average at start: {' '.join(f'{x:.2f}' for x in info['load_average_at_start'])}; now: "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
+    redis = "its own redis-server (metered)" if cache_server else f"{args.redis_url} (shared: not metered)"
+    print(f"Redis: {redis}")
     print(
-        f"gunicorn: {args.workers} sync workers; load: {args.connections} connections; "
-        f"medians of {args.rounds} interleaved rounds of {args.duration:g} s"
+        f"gunicorn: {args.workers} sync workers as {roles.runtime} (row-level security); load: {args.connections} "
+        f"connections; medians of paired rounds of {args.duration:g} s{' (BENCH_QUICK: a smoke run)' if QUICK else ''}"
     )
     print()
-    print(table)
-    if "first_p50_largest_over_smallest" in info:
-        print(
-            f"\np50, largest / smallest tenant: first page {info['first_p50_largest_over_smallest']:.2f}, "
-            f"deep page {info['deep_p50_largest_over_smallest']:.2f} (target <= 1.2)"
-        )
-    print()
-    print(plan)
+    print(report)
+    if plan:
+        print()
+        print(plan)
     print()
     log(f"done in {summary['seconds']} s; results in {RESULTS.relative_to(ROOT)}")
 

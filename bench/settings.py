@@ -3,8 +3,10 @@
 Everything else (middleware, DRF, DOT, cache, database) is the product's, from the environment.
 """
 
+import os
+
 from project.settings import *  # noqa: F403
-from project.settings import MIDDLEWARE, OAUTH2_PROVIDER
+from project.settings import LOGGING, MIDDLEWARE, OAUTH2_PROVIDER
 from scopes.constants import ScopeName
 
 ROOT_URLCONF = "bench.urls"
@@ -18,4 +20,13 @@ OAUTH2_PROVIDER = {
     **OAUTH2_PROVIDER,
     "SCOPES_BACKEND_CLASS": "oauth2_provider.scopes.SettingsScopes",
     "SCOPES": {str(name): str(name) for name in ScopeName},
+}
+
+# LOG_LEVEL applies to the handler too: records propagated from `django.request` (a 401 the runner
+# asks for on purpose) skip the root logger's level and would otherwise reach the console.
+LOGGING = {
+    **LOGGING,
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "level": os.environ.get("LOG_LEVEL", "WARNING")}
+    },
 }
