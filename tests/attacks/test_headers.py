@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 from accounts.models import AuditEvent
 from scopes.constants import ScopeName as S
 from scopes.models import Application, Scope
-from tests.factories import AccessTokenFactory, ApplicationFactory, PhotoFactory
+from tests.factories import AccessTokenFactory, ApplicationFactory, ConsentFactory, PhotoFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -192,6 +192,7 @@ def test_every_challenge_the_api_emits_is_well_formed(world, mint_token):
 
 
 def test_a_forged_token_scope_never_reaches_the_challenge(world):
+    ConsentFactory(user=world.member_a, tenant=world.acme, application=world.app)  # the grant stands
     token = AccessTokenFactory(
         user=world.member_a, tenant=world.acme, application=world.app, scope='x" error="invalid_token'
     )
