@@ -280,3 +280,22 @@ def test_role_created_in_the_admin_and_consent_granted_in_a_page_are_audited(
     flow.exchange(flow.authorize())
     granted = AuditEvent.objects.get(action=AuditAction.CONSENT_GRANTED)
     assert granted.actor == world.member_a and granted.after == {"scopes": ["photos.read"]}
+
+
+def test_a_superuser_adds_a_tenant_with_its_members_in_one_go(admin_client, world):
+    response = admin_client.post(
+        reverse("admin:accounts_tenant_add"),
+        {
+            "name": "Initech",
+            "slug": "initech",
+            "is_active": "on",
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-0-user": str(world.member_a.pk),
+            "memberships-0-role": str(world.role(RoleName.OWNER).pk),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    joined = Membership.objects.get(user=world.member_a, tenant__slug="initech")
+    assert joined.role.name == RoleName.OWNER
+    assert AuditEvent.objects.filter(action=AuditAction.MEMBERSHIP_CREATED, tenant=joined.tenant).exists()
