@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -13,7 +14,8 @@ from django.http import HttpRequest
 from accounts import tenancy
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent, Membership, Role, Tenant, User
-from accounts.services import audit_record
+from accounts.selectors import admin_roles, admin_tenants, admin_users
+from accounts.services import PRIVILEGED_USER_FIELDS, audit_record, user_update
 
 SECRET_FIELDS = {"password", "client_secret", "token", "token_checksum", "code"}
 
@@ -30,6 +32,48 @@ def snapshot(obj: models.Model) -> dict[str, Any]:
         for f in obj._meta.many_to_many:
             data[f.name] = sorted(str(o) for o in getattr(obj, f.name).all())
     return data
+
+
+# What a staff user may pick in a foreign-key field (dropdown, autocomplete, raw id), by the related
+# model: only what their tenants hold. `scopes.admin` adds its own models. A superuser gets all.
+STAFF_CHOICES: dict[type[models.Model], Callable[[User], QuerySet]] = {
+    Tenant: admin_tenants,
+    User: admin_users,
+    Role: admin_roles,
+}
+
+
+class StaffChoicesMixin:
+    """Foreign-key choices limited to the staff user's tenants, so a posted foreign id is refused.
+
+    The autocomplete view asks the related model's admin (scoped by its `get_queryset`), but the
+    form field validates against its own queryset: both must be scoped, and this does the second.
+    """
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        scoped = STAFF_CHOICES.get(db_field.related_model)
+        if scoped is not None and "queryset" not in kwargs:
+            kwargs["queryset"] = scoped(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class StaffScopedAdmin(StaffChoicesMixin, admin.ModelAdmin):
+    """Changelist, change, delete, history and bulk actions see only the staff user's tenants' rows.
+
+    Done by the ORM (not left to PostgreSQL's row-level security), so SQLite is as safe; every
+    admin page and action starts from `get_queryset`. `staff_tenant_path` is the lookup from
+    the model to its tenant; subclasses with another shape override `staff_scope`.
+    """
+
+    staff_tenant_path = "tenant"
+
+    def staff_scope(self, user: User, queryset: QuerySet) -> QuerySet:
+        if user.is_superuser:
+            return queryset
+        return queryset.filter(**{f"{self.staff_tenant_path}__in": admin_tenants(user)})
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return self.staff_scope(request.user, super().get_queryset(request))
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -133,8 +177,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    """The audit log: read-only, filterable by tenant, actor, action and date."""
+class AuditEventAdmin(StaffScopedAdmin, ReadOnlyAdmin):
+    """The audit log: read-only, filterable by tenant, actor, action and date.
+
+    Staff read their tenants' events only; events of no tenant (scopes, apps) are the platform's.
+    """
 
     list_display = ["created_at", "actor_label", "tenant_label", "action", "target_label"]
     list_filter = [
@@ -148,14 +195,18 @@ class AuditEventAdmin(ReadOnlyAdmin):
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
 
-class MembershipInline(admin.TabularInline):
-    """Memberships edited in place, on the tenant and on the user."""
+class MembershipInline(StaffChoicesMixin, admin.TabularInline):
+    """Memberships edited in place, on the tenant and on the user (a user's, in the staff's tenants only)."""
 
     model = Membership
     extra = 0
     autocomplete_fields = ["user", "role"]
     fields = ["user", "tenant", "role", "created_at"]
     readonly_fields = ["created_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(tenant__in=admin_tenants(request.user))
 
 
 class TenantMembershipInline(MembershipInline):
@@ -175,7 +226,7 @@ MEMBERSHIP_ACTIONS = (
 
 
 @admin.register(Tenant)
-class TenantAdmin(AuditedAdmin):
+class TenantAdmin(StaffScopedAdmin, AuditedAdmin):
     audit_actions = (AuditAction.TENANT_CHANGED, AuditAction.TENANT_CHANGED, AuditAction.TENANT_CHANGED)
     inline_audit_actions = {Membership: MEMBERSHIP_ACTIONS}
     list_display = ["name", "slug", "is_active", "member_count", "created_at"]
@@ -183,6 +234,23 @@ class TenantAdmin(AuditedAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [TenantMembershipInline]
+    staff_tenant_path = "pk"
+
+    # A tenant itself (its slug in every API URL, whether it answers at all, its existence) is the
+    # platform's: staff rename their tenants and manage members, only a superuser adds, switches
+    # off or deletes one. A staff user could not even see a tenant they added (not a member).
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else [*fields, "slug", "is_active"]
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict[str, Any]:
+        return super().get_prepopulated_fields(request, obj) if request.user.is_superuser else {}
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -196,26 +264,67 @@ class TenantAdmin(AuditedAdmin):
 
 
 @admin.register(User)
-class UserAdmin(AuditedAdmin, DjangoUserAdmin):
+class UserAdmin(StaffScopedAdmin, AuditedAdmin, DjangoUserAdmin):
+    """People: staff see the members of their tenants and change only their own account.
+
+    An account is the person's in every tenant, some of which the staff user cannot see; staff
+    manage others through their memberships. Superuser, staff, groups and permissions are shown
+    to superusers only (`accounts.services.check_user_change` refuses them to anyone else).
+    """
+
     inline_audit_actions = {Membership: MEMBERSHIP_ACTIONS}
     list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active"]
     inlines = [UserMembershipInline]
 
+    def staff_scope(self, user: User, queryset: QuerySet) -> QuerySet:
+        return queryset if user.is_superuser else queryset.filter(pk__in=admin_users(user))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in PRIVILEGED_USER_FIELDS]})
+            for name, options in fieldsets
+        ]
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        # Django's filters on groups list every group; staff filter on nothing they cannot change.
+        return super().get_list_filter(request) if request.user.is_superuser else ["is_active"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or request.user.is_superuser or obj.pk == request.user.pk)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or request.user.is_superuser)
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        user_update(actor=request.user, user=obj, changed=form.changed_data)
+
 
 @admin.register(Role)
-class RoleAdmin(AuditedAdmin):
+class RoleAdmin(StaffScopedAdmin, AuditedAdmin):
     audit_actions = (AuditAction.ROLE_CREATED, AuditAction.ROLE_CHANGED, AuditAction.ROLE_DELETED)
     list_display = ["name", "tenant", "description"]
     list_filter = [("tenant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "description", "tenant__name", "tenant__slug"]
     autocomplete_fields = ["tenant"]
 
+    def staff_scope(self, user: User, queryset: QuerySet) -> QuerySet:
+        return queryset if user.is_superuser else queryset.filter(pk__in=admin_roles(user))
+
 
 @admin.register(Membership)
-class MembershipAdmin(AuditedAdmin):
+class MembershipAdmin(StaffScopedAdmin, AuditedAdmin):
     audit_actions = MEMBERSHIP_ACTIONS
     list_display = ["user", "tenant", "role", "created_at"]
-    list_filter = ["tenant", "role"]
+    # Only what the (scoped) changelist holds: the plain filters would list every tenant and role.
+    list_filter = [("tenant", admin.RelatedOnlyFieldListFilter), ("role", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "user__email", "tenant__name", "tenant__slug"]
     autocomplete_fields = ["user", "tenant", "role"]
     list_select_related = ["user", "tenant", "role"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models, transaction
 
 from accounts.constants import AuditAction
@@ -40,13 +41,55 @@ def _check_role_usable(role: Role, tenant: Tenant) -> None:
         raise ValidationError({"role": f"The role {role.name!r} belongs to another tenant."})
 
 
+class MembershipRule(Protocol):
+    """Raises ValidationError when `actor` may not move a member of `tenant` from `current` to `new`."""
+
+    def __call__(self, *, actor: User, tenant: Tenant, current: Role | None, new: Role | None) -> None: ...
+
+
+# What a role "reaches" is known only to `scopes` (its grants), which this app must not import:
+# scopes installs its rule here at start-up (ScopesConfig.ready). Unset, every non-superuser
+# actor is refused: the membership services fail closed.
+_membership_rule: MembershipRule | None = None
+
+
+def set_membership_rule(rule: MembershipRule) -> None:
+    """Install the check every membership write by a person runs (scopes' "no further than your own")."""
+    global _membership_rule
+    _membership_rule = rule
+
+
+def check_membership_change(
+    *, actor: User | None, tenant: Tenant, current: Role | None, new: Role | None
+) -> None:
+    """Refuse a change of someone's place in `tenant` from role `current` (None: not a member) to `new`.
+
+    `actor=None` is the system (seeding, scripts); a superuser is the platform operator. Anyone
+    else may neither act on a member whose current role reaches further than their own in that
+    tenant nor hand out such a role: the admin asks this to show the error, the writes below ask
+    it again under the row lock.
+    """
+    if new is not None:
+        _check_role_usable(new, tenant)
+    if actor is None or actor.is_superuser:
+        return
+    if _membership_rule is None:
+        raise ImproperlyConfigured("No membership rule is installed: is the scopes app loaded?")
+    _membership_rule(actor=actor, tenant=tenant, current=current, new=new)
+
+
 @transaction.atomic
 def membership_set(*, actor: User | None, user: User, tenant: Tenant, role: Role) -> Membership:
     """Give `user` the role `role` in `tenant`, creating the membership if needed."""
-    _check_role_usable(role, tenant)
-    membership, created = Membership.objects.select_for_update().get_or_create(
-        user=user, tenant=tenant, defaults={"role": role}
+    existing = (
+        Membership.objects.select_for_update(of=("self",))
+        .filter(user=user, tenant=tenant)
+        .select_related("role")
+        .first()
     )
+    check_membership_change(actor=actor, tenant=tenant, current=existing.role if existing else None, new=role)
+    created = existing is None
+    membership = existing or Membership.objects.create(user=user, tenant=tenant, role=role)
     if created:
         audit_record(
             actor=actor,
@@ -73,9 +116,15 @@ def membership_set(*, actor: User | None, user: User, tenant: Tenant, role: Role
 @transaction.atomic
 def membership_remove(*, actor: User | None, user: User, tenant: Tenant) -> bool:
     """Remove `user` from `tenant`; True if there was a membership to remove."""
-    membership = Membership.objects.select_for_update().filter(user=user, tenant=tenant).first()
+    membership = (
+        Membership.objects.select_for_update(of=("self",))
+        .filter(user=user, tenant=tenant)
+        .select_related("role")
+        .first()
+    )
     if membership is None:
         return False
+    check_membership_change(actor=actor, tenant=tenant, current=membership.role, new=None)
     audit_record(
         actor=actor,
         action=AuditAction.MEMBERSHIP_REMOVED,
@@ -85,3 +134,40 @@ def membership_remove(*, actor: User | None, user: User, tenant: Tenant) -> bool
     )
     membership.delete()
     return True
+
+
+# Django's own powers: whoever holds them reaches every tenant, so only a superuser hands them out.
+PRIVILEGED_USER_FIELDS = frozenset({"is_superuser", "is_staff", "groups", "user_permissions"})
+
+
+def check_user_change(*, actor: User, user: User, changed: Iterable[str] = ()) -> None:
+    """Refuse a non-superuser changing another person's account, or anyone's Django powers.
+
+    An account (password, e-mail, being active) is the person's in every tenant they belong to,
+    tenants a staff member may not even see; so staff change only their own, and manage
+    everyone else through memberships, which are tenant-scoped. Superuser, staff, groups and
+    permissions reach every tenant: only a superuser changes them, for anyone.
+    """
+    if actor.is_superuser:
+        return
+    if actor.pk != user.pk:
+        raise ValidationError(
+            "Only a superuser changes another person's account; change their membership instead.",
+            code="not_your_account",
+        )
+    touched = sorted(PRIVILEGED_USER_FIELDS.intersection(changed))
+    if touched:
+        raise ValidationError(
+            "Only a superuser changes %(fields)s.",
+            code="privileged_field",
+            params={"fields": ", ".join(touched)},
+        )
+
+
+@transaction.atomic
+def user_update(*, actor: User, user: User, changed: Iterable[str]) -> User:
+    """Save changes to an account (fields already set on `user`), after the check above."""
+    changed = list(changed)
+    check_user_change(actor=actor, user=user, changed=changed)
+    user.save()
+    return user

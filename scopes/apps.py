@@ -25,6 +25,10 @@ class ScopesConfig(AppConfig):
     verbose_name = "Scopes, apps and consent"
 
     def ready(self) -> None:
+        from accounts.services import set_membership_rule
         from scopes.api import schema  # noqa: F401  (registers the OpenAPI security scheme)
+        from scopes.services import check_membership_rule
 
+        # Every membership write by a person asks this rule (accounts cannot import scopes).
+        set_membership_rule(check_membership_rule)
         post_migrate.connect(_repair_freshness, sender=self)

@@ -2,6 +2,10 @@
 
 It builds the same authorization context the API loads (from a pasted token, or as if a token had
 the chosen scopes) and calls the same `decide_for`, so the two cannot disagree.
+
+Staff see only their tenants here too: the people, tenants and apps offered are theirs, and a
+token or an object of another tenant is answered as if it did not exist. The form is a POST
+(CSRF-protected): a pasted token must never reach a URL, an access log or the page it renders.
 """
 
 from __future__ import annotations
@@ -12,8 +16,12 @@ from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_protect
 
+from accounts import tenancy
 from accounts.models import Membership, Tenant, User
+from accounts.selectors import admin_tenants, admin_users
+from scopes.admin import admin_applications
 from scopes.decision import Decision, effective_permissions
 from scopes.models import Application
 from scopes.permissions import decide_for, target_for
@@ -36,15 +44,15 @@ class ExplainForm(forms.Form):
 
     token = forms.CharField(
         required=False,
-        widget=forms.PasswordInput(render_value=True),
+        widget=forms.PasswordInput(render_value=False),  # never echoed back into the page
         help_text="Paste an access token to explain it exactly; or leave empty and choose a user and scopes.",
     )
-    user = forms.ModelChoiceField(User.objects.order_by("username"), required=False)
+    user = forms.ModelChoiceField(User.objects.none(), required=False)
     tenant = forms.ModelChoiceField(
-        Tenant.objects.all(), help_text="The tenant in the API URL: acme in /api/t/acme/photos/."
+        Tenant.objects.none(), help_text="The tenant in the API URL: acme in /api/t/acme/photos/."
     )
     application = forms.ModelChoiceField(
-        Application.objects.order_by("name"), required=False, help_text="Needed to show the consent page."
+        Application.objects.none(), required=False, help_text="Needed to show the consent page."
     )
     scopes = forms.MultipleChoiceField(
         choices=_scope_choices,
@@ -58,8 +66,13 @@ class ExplainForm(forms.Form):
     resource = forms.ChoiceField(required=False)
     object_id = forms.IntegerField(required=False, min_value=1, label="Object id")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, viewer: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # What the viewer may pick is what they may see: their tenants, their members, the apps
+        # usable there (everything for a superuser). A posted id outside it is an invalid choice.
+        self.fields["user"].queryset = admin_users(viewer).order_by("username")
+        self.fields["tenant"].queryset = admin_tenants(viewer)
+        self.fields["application"].queryset = admin_applications(viewer).order_by("name")
         self.fields["resource"].choices = [("", "— a collection (list or create) —")] + [
             (r.kind, r.label) for r in registered_resources().values()
         ]
@@ -73,21 +86,35 @@ class ExplainForm(forms.Form):
         return cleaned
 
 
-def _context(data: dict[str, Any]) -> tuple[AuthorizationContext | None, str]:
+NO_SUCH_TOKEN = "No such token: it is unknown, or it was revoked."
+
+
+def _context(data: dict[str, Any], tenant_ids: set[int]) -> tuple[AuthorizationContext | None, str]:
     if data.get("token"):
         context = authorization_context(data["token"].strip())
-        return context, "" if context else "No such token: it is unknown, or it was revoked."
+        # On PostgreSQL loading the token entered its tenant: go back to the viewer's tenants, so
+        # nothing after this reads another tenant's rows.
+        tenancy.enter(tenant_ids=tenant_ids)
+        if context is None or context.tenant.pk not in tenant_ids:
+            # Another tenant's token is answered like an unknown one: nothing of it is shown.
+            return None, NO_SUCH_TOKEN
+        return context, ""
     return hypothetical_context(user=data["user"], tenant=data["tenant"], scopes=data.get("scopes") or []), ""
 
 
+@csrf_protect
 @staff_member_required
 def explain_access(request: HttpRequest) -> HttpResponse:
-    """Pick a case, see the decision with its trace, and what the consent page would offer."""
-    form = ExplainForm(request.GET or None)
+    """Pick a case, see the decision with its trace, and what the consent page would offer.
+
+    Only a POST is explained; a GET (whatever its query string) shows the empty form.
+    """
+    form = ExplainForm(request.POST if request.method == "POST" else None, viewer=request.user)
     result: dict[str, Any] = {}
     if form.is_valid():
         data = form.cleaned_data
-        context, problem = _context(data)
+        tenant_ids = set(admin_tenants(request.user).values_list("pk", flat=True))
+        context, problem = _context(data, tenant_ids)
         if context is None:
             result["problem"] = problem
         else:
@@ -95,6 +122,8 @@ def explain_access(request: HttpRequest) -> HttpResponse:
             target = None
             if resource and data.get("object_id"):
                 facts = resource.locate(data["object_id"])
+                if facts is not None and facts.tenant_id not in tenant_ids:
+                    facts = None  # another tenant's object: the same answer as a missing one
                 target = target_for(
                     context,
                     tenant_id=facts.tenant_id if facts else None,

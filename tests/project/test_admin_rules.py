@@ -93,21 +93,40 @@ def test_scope_implication_edited_in_the_admin_applies_to_the_next_request(admin
 
 def test_staff_cannot_give_a_role_beyond_their_own_reach(staff_member, world):
     admin_role = world.role(RoleName.ADMIN)
-    response = staff_member.post(
-        reverse("admin:accounts_membership_add"),
-        {"user": world.outsider.pk, "tenant": world.acme.pk, "role": admin_role.pk},
-    )
+    guest = Membership.objects.get(user=world.guest_a, tenant=world.acme)
+    url = reverse("admin:accounts_membership_change", args=[guest.pk])
+    response = staff_member.post(url, {"role": admin_role.pk})
     assert response.status_code == 200
     assert "You cannot give" in response.content.decode()
-    assert not Membership.objects.filter(user=world.outsider).exists()
-    # A role within their own reach is fine.
-    guest = world.role(RoleName.GUEST)
-    response = staff_member.post(
-        reverse("admin:accounts_membership_add"),
-        {"user": world.outsider.pk, "tenant": world.acme.pk, "role": guest.pk},
-    )
+    guest.refresh_from_db()
+    assert guest.role.name == RoleName.GUEST
+    # A role within their own reach is fine, and the service writes the audit row.
+    response = staff_member.post(url, {"role": world.role(RoleName.MEMBER).pk})
     assert response.status_code == 302
-    assert Membership.objects.get(user=world.outsider).role == guest
+    guest.refresh_from_db()
+    assert guest.role.name == RoleName.MEMBER
+    assert AuditEvent.objects.filter(action=AuditAction.MEMBERSHIP_CHANGED, actor=world.member_a).exists()
+
+
+def test_staff_add_a_new_person_with_their_membership_in_one_go(staff_member, world):
+    from django.contrib.auth.models import Permission
+
+    world.member_a.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_user", "change_user", "view_user"])
+    )
+    response = staff_member.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "username": "newcomer",
+            "usable_password": "false",
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-0-tenant": world.acme.pk,
+            "memberships-0-role": world.role(RoleName.GUEST).pk,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert Membership.objects.get(user__username="newcomer").tenant == world.acme
     assert AuditEvent.objects.filter(action=AuditAction.MEMBERSHIP_CREATED, actor=world.member_a).exists()
 
 
@@ -261,3 +280,22 @@ def test_role_created_in_the_admin_and_consent_granted_in_a_page_are_audited(
     flow.exchange(flow.authorize())
     granted = AuditEvent.objects.get(action=AuditAction.CONSENT_GRANTED)
     assert granted.actor == world.member_a and granted.after == {"scopes": ["photos.read"]}
+
+
+def test_a_superuser_adds_a_tenant_with_its_members_in_one_go(admin_client, world):
+    response = admin_client.post(
+        reverse("admin:accounts_tenant_add"),
+        {
+            "name": "Initech",
+            "slug": "initech",
+            "is_active": "on",
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-0-user": str(world.member_a.pk),
+            "memberships-0-role": str(world.role(RoleName.OWNER).pk),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    joined = Membership.objects.get(user=world.member_a, tenant__slug="initech")
+    assert joined.role.name == RoleName.OWNER
+    assert AuditEvent.objects.filter(action=AuditAction.MEMBERSHIP_CREATED, tenant=joined.tenant).exists()

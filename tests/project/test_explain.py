@@ -26,7 +26,7 @@ def admin_client(client, django_user_model):
 
 
 def _explained(admin_client, **params) -> tuple[int, str | None, str]:
-    body = admin_client.get(reverse("admin-explain"), params).content.decode()
+    body = admin_client.post(reverse("admin-explain"), params).content.decode()
     match = re.search(r"\(HTTP (\d+)(?:, reason <code>(\w+)</code>)?\)", body)
     assert match, body[-3000:]
     return int(match.group(1)), match.group(2), body
@@ -84,7 +84,7 @@ def test_explain_shows_the_consent_page_offer(admin_client, world, gallery):
 
 
 def test_explain_with_an_unknown_token_says_so(admin_client, world):
-    body = admin_client.get(
+    body = admin_client.post(
         reverse("admin-explain"), {"token": "nope", "tenant": world.acme.pk, "action": "photos.read"}
     ).content.decode()
     assert "No such token" in body
