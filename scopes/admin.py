@@ -16,7 +16,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html_join
@@ -36,7 +36,6 @@ from accounts.admin import TenantAdmin as AccountsTenantAdmin
 from accounts.admin import UserAdmin as AccountsUserAdmin
 from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
-from accounts.selectors import admin_tenants
 from accounts.services import check_membership_change, membership_remove, membership_set
 from scopes.models import (
     AccessToken,
@@ -50,7 +49,7 @@ from scopes.models import (
     Scope,
 )
 from scopes.registry import closure
-from scopes.selectors import implication_graph, scope_usage
+from scopes.selectors import admin_applications, implication_graph, scope_usage
 from scopes.services import (
     check_implications,
     check_role_editable,
@@ -59,18 +58,6 @@ from scopes.services import (
     consent_revoke,
     tokens_revoke,
 )
-
-
-def admin_applications(user: User) -> QuerySet[Application]:
-    """The apps a user may see in the admin: all for a superuser; else those usable in their tenants.
-
-    (A read for the admin and the explain page; it moves to `scopes.selectors` once the
-    standing rewrite there has landed.)
-    """
-    if user.is_superuser:
-        return Application.objects.all()
-    return Application.objects.filter(Q(tenant__isnull=True) | Q(tenant__in=admin_tenants(user)))
-
 
 STAFF_CHOICES[Application] = admin_applications
 

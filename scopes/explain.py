@@ -21,13 +21,13 @@ from django.views.decorators.csrf import csrf_protect
 from accounts import tenancy
 from accounts.models import Membership, Tenant, User
 from accounts.selectors import admin_tenants, admin_users
-from scopes.admin import admin_applications
 from scopes.decision import Decision, effective_permissions
 from scopes.models import Application
 from scopes.permissions import decide_for, target_for
 from scopes.resources import registered_resources
 from scopes.selectors import (
     AuthorizationContext,
+    admin_applications,
     authorization_context,
     consent_plan,
     hypothetical_context,

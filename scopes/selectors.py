@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Membership, Tenant, User
+from accounts.selectors import admin_tenants
 from scopes.consent import AppScope, ConsentPlan, plan_consent
 from scopes.freshness import EPOCH_TABLE
 from scopes.models import Application, ApplicationScope, Consent, RoleGrant, Scope
@@ -197,3 +198,11 @@ def authorization_context(raw_token: str) -> AuthorizationContext | None:
         return None
     found = token_rows(checksum)
     return None if found is None else context_from(found, registry().implications)
+
+
+def admin_applications(user: User) -> QuerySet[Application]:
+    """The apps a user may see in the admin and the explain page: all for a superuser; else those
+    usable in their tenants."""
+    if user.is_superuser:
+        return Application.objects.all()
+    return Application.objects.filter(Q(tenant__isnull=True) | Q(tenant__in=admin_tenants(user)))
