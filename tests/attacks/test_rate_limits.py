@@ -125,8 +125,8 @@ def exhaust_at_the_token_endpoint(count: int) -> None:
 def same_refusal(right, wrong) -> None:
     """The limit answered both: a right secret cannot be told from a wrong one."""
     assert right.status_code == wrong.status_code == 429
-    assert right.content == wrong.content
-    assert right["Retry-After"] and wrong["Retry-After"]
+    assert right.json()["error"] == wrong.json()["error"] == "temporarily_unavailable"
+    assert abs(int(right["Retry-After"]) - int(wrong["Retry-After"])) <= 1  # a second may pass between
 
 
 # A header that sends DOT to the body credentials (its HTTP Basic check fails or is skipped).
@@ -141,14 +141,14 @@ DECOYS = {
 
 @pytest.mark.parametrize("decoy", DECOYS.values(), ids=DECOYS.keys())
 def test_a_decoy_basic_header_does_not_reopen_a_limited_client(resource_server, limits, unchanged, decoy):
-    limits(token_client=(3, 60))
+    limits(token_client=(3, 3600))
     exhaust_at_the_token_endpoint(3)
     with unchanged():
         same_refusal(token_guess(RS_SECRET, **decoy), token_guess(WRONG, **decoy))
 
 
 def test_a_client_id_in_the_query_string_is_counted_too(resource_server, limits, unchanged):
-    limits(token_client=(3, 60))
+    limits(token_client=(3, 3600))
     exhaust_at_the_token_endpoint(3)
     with unchanged():
         right = post("/o/introspect/?client_id=photo-api&client_secret=" + RS_SECRET, {"token": "x"})
@@ -157,7 +157,7 @@ def test_a_client_id_in_the_query_string_is_counted_too(resource_server, limits,
 
 
 def test_failures_behind_a_decoy_are_charged_to_the_real_client(resource_server, limits, unchanged):
-    limits(token_client=(3, 60))
+    limits(token_client=(3, 3600))
     for _ in range(3):
         assert token_guess(WRONG, **basic("decoy", "x")).status_code == 401
     with unchanged():
@@ -168,7 +168,7 @@ def test_failures_behind_a_decoy_are_charged_to_the_real_client(resource_server,
 def test_introspection_and_revocation_share_the_token_endpoints_limit(
     resource_server, limits, unchanged, guess
 ):
-    limits(token_client=(3, 60))
+    limits(token_client=(3, 3600))
     exhaust_at_the_token_endpoint(3)
     with unchanged():
         same_refusal(guess(RS_SECRET), guess(WRONG))
@@ -178,7 +178,7 @@ def test_introspection_and_revocation_share_the_token_endpoints_limit(
 def test_guesses_at_introspection_or_revocation_lock_the_token_endpoint(
     resource_server, limits, unchanged, guess
 ):
-    limits(token_client=(3, 60))
+    limits(token_client=(3, 3600))
     for _ in range(3):
         assert guess(WRONG).status_code == 401
     with unchanged():
