@@ -1,10 +1,16 @@
-"""Fixed-window counters of failed attempts, kept in the shared cache (Redis when REDIS_URL is set).
+"""Fixed-window counters of failed attempts, kept in the `ratelimit` cache (Redis when REDIS_URL is set).
 
 A limit is a name from `settings.RATE_LIMITS` ("count/seconds") and an identity (an account, a
 client id, an address). Only failures are counted, so legitimate traffic is never slowed; once
 `count` failures fall into the current window, every attempt is refused until the window ends,
 and the refusal says when (`Retry-After`). Identities are hashed into the keys: the cache never
 holds usernames or addresses.
+
+The counters have a cache alias of their own because of what they do while Redis is down: the
+alias falls back to per-process local memory (project/cache.py, `OUTAGE: "local"`), so each worker
+keeps limiting on its own (a limit of N becomes at most N per worker) instead of every attempt
+being let through; the refusals and the warning in the log say so. Counts made during the outage
+stay in that process; Redis's counts resume when it answers again.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ import time
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpRequest
 
 Limit = tuple[str, str]  # (name in settings.RATE_LIMITS, identity)
+CACHE_ALIAS = "ratelimit"
 
 
 def _key(name: str, identity: str, window: int) -> str:
@@ -40,13 +47,14 @@ def _windows(limits: Iterable[Limit], now: float) -> list[tuple[str, int, int, i
 def retry_after(limits: Iterable[Limit]) -> int | None:
     """Seconds until every exhausted limit's window ends; None when no limit is exhausted."""
     rows = _windows(limits, time.time())
-    used = cache.get_many([key for key, *_ in rows])
+    used = caches[CACHE_ALIAS].get_many([key for key, *_ in rows])
     waits = [max(1, left) for key, count, _seconds, left in rows if used.get(key, 0) >= count]
     return max(waits) if waits else None
 
 
 def record_failure(limits: Iterable[Limit]) -> None:
     """Count one failed attempt against each limit."""
+    cache = caches[CACHE_ALIAS]
     for key, _count, seconds, _left in _windows(limits, time.time()):
         cache.add(key, 0, timeout=seconds + 1)
         try:

@@ -7,8 +7,10 @@ Django's ModelBackend runs the password hasher for unknown usernames too.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME
@@ -21,9 +23,23 @@ from django.utils.translation import ngettext
 from accounts import ratelimit
 
 
-def sign_in_limits(request: HttpRequest) -> list[ratelimit.Limit]:
-    """The account typed (case-insensitively) and the client's address."""
-    account = request.POST.get("username", "").strip().casefold()
+def account_key(form_class: type[forms.Form], typed: str) -> str:
+    """The account a sign-in attempt names, as the per-account limit counts it.
+
+    The name goes through the very field the sign-in form authenticates with (Django's
+    `UsernameField`: stripped, then NFKC, as `User.normalize_username` stores names), so every
+    spelling that can sign in as an account (`member3` typed in fullwidth letters) lands in that account's
+    bucket. It is then case-folded (and NFKC again, as folding can undo it): sign-in itself is
+    case-sensitive, so folding only makes buckets coarser (`Member3` shares `member3`'s); it never
+    gives one account two.
+    """
+    looked_up = form_class.base_fields["username"].to_python(typed)
+    return unicodedata.normalize("NFKC", looked_up.casefold())
+
+
+def sign_in_limits(request: HttpRequest, form_class: type[forms.Form]) -> list[ratelimit.Limit]:
+    """The account named (see `account_key`) and the client's address."""
+    account = account_key(form_class, request.POST.get("username", ""))
     return [("login-account", account), ("login-ip", ratelimit.client_address(request))]
 
 
@@ -56,7 +72,7 @@ class SignInView(LoginView):
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.limits = sign_in_limits(request)
+        self.limits = sign_in_limits(request, self.get_form_class())
         wait = ratelimit.retry_after(self.limits)
         if wait is not None:
             # The page again, unchecked: no password is looked at while the limit holds.
@@ -74,7 +90,7 @@ def admin_sign_in(request: HttpRequest) -> HttpResponse:
     """`/admin/login/`: Django's admin sign-in page, under the same limits as `/account/login/`."""
     if request.method != "POST":
         return admin.site.login(request)
-    limits = sign_in_limits(request)
+    limits = sign_in_limits(request, admin.site.login_form or AdminAuthenticationForm)
     wait = ratelimit.retry_after(limits)
     if wait is not None:
         form = _refusal_form(AdminAuthenticationForm, request, too_many_message(wait))

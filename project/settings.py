@@ -6,6 +6,7 @@ Nothing here branches on "test" or "production"; the environment says what it wa
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -174,16 +175,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Rate limit counters have an alias of their own (accounts.ratelimit): when Redis is down the
+# default cache answers as empty (callers read the database) while the counters fall back to
+# per-process memory and keep limiting. project/cache.py; docs/security.md, "When the cache is down".
 if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "gp"),
-        }
+    _redis_timeout = env_int("REDIS_TIMEOUT_MS", 500) / 1000  # a dead Redis costs this, not seconds
+    _redis: dict[str, Any] = {
+        "BACKEND": "project.cache.RedisCache",  # django-redis that never raises into a request
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "gp"),
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": _redis_timeout,
+            "SOCKET_TIMEOUT": _redis_timeout,
+            "RETRY_SECONDS": env_int("REDIS_RETRY_SECONDS", 5),  # how long to skip a Redis that failed
+        },
     }
+    CACHES = {"default": _redis, "ratelimit": {**_redis, "OPTIONS": {**_redis["OPTIONS"], "OUTAGE": "local"}}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"},
+    }
 # How many token contexts each process keeps (scopes.context_cache); 0 turns the cache off. Entries
 # need no expiry time: every request proves its entry fresh against the database (scopes.freshness).
 AUTHORIZATION_CACHE_ENTRIES = env_int("AUTHORIZATION_CACHE_ENTRIES", 10_000)

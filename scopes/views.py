@@ -6,8 +6,6 @@ is asked and what is granted, and never trust the consent form for more than the
 
 from __future__ import annotations
 
-import base64
-import binascii
 import calendar
 import json
 import secrets
@@ -15,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
-from urllib.parse import unquote_plus
 
 from django.contrib.auth.decorators import login_required
 from django.core import signing
@@ -41,9 +38,10 @@ from oauthlib.oauth2.rfc6749.errors import (
     MissingRedirectURIError,
 )
 
-from accounts import ratelimit, tenancy
+from accounts import tenancy
 from accounts.models import Membership
 from accounts.selectors import active_memberships_of
+from scopes.client_limits import limit_client_authentication
 from scopes.consent import ConsentPlan, cap_scopes
 from scopes.models import Application, Consent
 from scopes.registry import closure, normalise
@@ -393,6 +391,7 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
 class IntrospectionView(OAuthLibMixin, View):
     """RFC 7662 introspection for confidential clients (resource servers), with the token's tenant."""
 
+    @method_decorator(limit_client_authentication)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not self._authenticated_confidential_client(request):
             response = JsonResponse({"error": "invalid_client"}, status=401)
@@ -445,60 +444,17 @@ class IntrospectionView(OAuthLibMixin, View):
         }
 
 
-def _client_id(request: HttpRequest) -> str:
-    """The client id a token request names: HTTP Basic's user part, else the `client_id` field."""
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "basic" and credentials:
-        try:
-            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return ""
-        return unquote_plus(decoded.partition(":")[0])
-    return request.POST.get("client_id", "")
-
-
-def _presents_a_secret(request: HttpRequest) -> bool:
-    """Does the request try to authenticate a confidential client (HTTP Basic or `client_secret`)?"""
-    scheme, _, _credentials = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "basic" or bool(request.POST.get("client_secret"))
-
-
-def token_limits(request: HttpRequest) -> list[ratelimit.Limit]:
-    """Failed token requests count per client address, and per client id when a secret is tried.
-
-    The per-client count protects a confidential client's secret from guessing spread over many
-    addresses. A public client has no secret to guess (codes and refresh tokens are unguessable),
-    and its id is public: counting its failures per id would let anyone lock every user of that
-    app out for a window. So public requests count per address only.
-    """
-    limits: list[ratelimit.Limit] = [("token-ip", ratelimit.client_address(request))]
-    if _presents_a_secret(request):
-        limits.insert(0, ("token-client", _client_id(request)))
-    return limits
-
-
 class TokenView(dot_views.TokenView):
     """`/o/token/`: DOT's endpoint, entered into the credential's tenant and rate limited.
 
     The code or refresh token in the body names its tenant (scopes.tenancy); an unknown one
     enters nothing and DOT answers invalid_grant as before. Failed requests (400, 401) count
-    per client id and per address; past the limit the answer is 429 with Retry-After.
+    per client id and per address, in the limit introspection and revocation share
+    (scopes.client_limits); past it the answer is 429 with Retry-After.
     """
 
+    @method_decorator(limit_client_authentication)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        limits = token_limits(request)
-        wait = ratelimit.retry_after(limits)
-        if wait is not None:
-            response = JsonResponse(
-                {
-                    "error": "temporarily_unavailable",
-                    "error_description": f"Too many failed token requests; retry after {wait} seconds.",
-                },
-                status=429,
-            )
-            response["Retry-After"] = str(wait)
-            response["Cache-Control"] = "no-store"
-            return response
         grant_type = request.POST.get("grant_type", "")
         if grant_type == DEVICE_CODE_GRANT:
             # Not offered (see the metadata); DOT would look the device code up unchecked.
@@ -507,15 +463,13 @@ class TokenView(dot_views.TokenView):
             enter_tenant_of_code(request.POST.get("code", ""))
         elif grant_type == "refresh_token":
             enter_tenant_of_refresh_token(request.POST.get("refresh_token", ""))
-        response = super().post(request, *args, **kwargs)
-        if response.status_code in (400, 401):
-            ratelimit.record_failure(limits)
-        return response
+        return super().post(request, *args, **kwargs)
 
 
 class RevokeTokenView(dot_views.RevokeTokenView):
     """`/o/revoke_token/` (RFC 7009), entered into the tenant of the token being revoked."""
 
+    @method_decorator(limit_client_authentication)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         enter_tenant_of_token(request.POST.get("token", ""))
         return super().post(request, *args, **kwargs)

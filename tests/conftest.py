@@ -162,20 +162,21 @@ def pytest_configure(config) -> None:
     """On a shared Redis each xdist worker keeps its own keys, so clearing them leaves the other's alone."""
     from django.conf import settings
 
-    cache_settings = settings.CACHES["default"]
-    if "redis" in cache_settings["BACKEND"]:
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        cache_settings["KEY_PREFIX"] = f"{cache_settings.get('KEY_PREFIX') or 'gp'}-test-{worker}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    for cache_settings in settings.CACHES.values():
+        if "redis" in cache_settings["BACKEND"].lower():
+            cache_settings["KEY_PREFIX"] = f"{cache_settings.get('KEY_PREFIX') or 'gp'}-test-{worker}"
 
 
 def clear_cache() -> None:
-    """Empty this test run's cache: on Redis only this worker's keys (`cache.clear()` flushes the DB)."""
-    from django.core.cache import cache
+    """Empty this test run's caches: on Redis only this worker's keys (`cache.clear()` flushes the DB)."""
+    from django.core.cache import caches
 
-    if hasattr(cache, "delete_pattern"):
-        cache.delete_pattern("*")
-    else:
-        cache.clear()
+    for cache in caches.all():
+        if hasattr(cache, "delete_pattern"):
+            cache.delete_pattern("*")
+        else:
+            cache.clear()
     # This process's own copies (never needed for correctness: versions are never reused; this keeps
     # query counts in tests independent of the order tests run in).
     from scopes import context_cache, selectors

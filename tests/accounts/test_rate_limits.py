@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 
 import pytest
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client, RequestFactory
 
 from accounts import ratelimit
+from accounts.views import account_key
 
 ACME_IP = "203.0.113.7"
 OTHER_IP = "198.51.100.9"
@@ -163,3 +165,14 @@ def test_client_address_believes_only_trusted_proxies(settings, hops, forwarded,
     settings.TRUSTED_PROXY_COUNT = hops
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
     assert ratelimit.client_address(request) == expected
+
+
+@pytest.mark.parametrize(
+    "typed", ["member_a", " member_a ", "\uff4dember_a", "\uff2d\uff25\uff2d\uff22\uff25\uff32_A"]
+)
+def test_every_spelling_of_an_account_shares_its_bucket(world, typed):
+    # Whatever the sign-in form would authenticate as member_a is counted as member_a.
+    form = AuthenticationForm(data={"username": typed, "password": "pw"})
+    if form.is_valid():
+        assert form.get_user() == world.member_a
+    assert account_key(AuthenticationForm, typed) == account_key(AuthenticationForm, "member_a")
