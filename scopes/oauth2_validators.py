@@ -26,7 +26,8 @@ from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
 from scopes.registry import closure, normalise
 from scopes.selectors import app_scopes, registry, role_reaches
-from scopes.services import code_replay_revoke, tokens_revoke
+from scopes.services import code_replay_revoke, token_family_revoke, tokens_revoke
+from scopes.tenancy import token_checksum
 
 
 def _require_tenant(request: OauthlibRequest) -> int:
@@ -170,6 +171,29 @@ class TenantOAuth2Validator(OAuth2Validator):
         # Remembered so the code it was issued from can name its family (a replay revokes it).
         request.issued_refresh_token = refresh_token
         return refresh_token
+
+    def save_bearer_token(self, token: dict, request: OauthlibRequest, *args: Any, **kwargs: Any) -> None:
+        """DOT's save, then: a refresh that minted nothing lost a race for its refresh token.
+
+        Two requests with one refresh token both pass validation; DOT's row lock orders them and the
+        second finds the token already rotated. DOT then answers with the first request's pair,
+        which it cannot do with hashed token storage (the answer would carry a token that does not
+        exist: a 500). One refresh token used twice is reuse (RFC 9700 4.14.2): the family is
+        revoked, audited, and the request answered invalid_grant, exactly as a later reuse is.
+        Outside DOT's transaction, so the revocation stays when the error is raised.
+        """
+        request.issued_access_token = None
+        super().save_bearer_token(token, request, *args, **kwargs)
+        if request.grant_type != "refresh_token" or request.issued_access_token is not None:
+            return
+        used = RefreshToken.objects.filter(token_checksum=token_checksum(request.refresh_token or "")).first()
+        if used is not None:
+            token_family_revoke(
+                token_family=used.token_family,
+                application=request.client,
+                via=f"refresh token reused concurrently, client {request.client.client_id}",
+            )
+        raise errors.InvalidGrantError(description="This refresh token was already used.", request=request)
 
     def _save_bearer_token(self, token: dict, request: OauthlibRequest, *args: Any, **kwargs: Any) -> None:
         implications = registry().implications

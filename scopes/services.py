@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -273,15 +274,37 @@ def code_replay_revoke(*, code: str, application: Application) -> bool:
     )
     if grant is None:
         return False
-    via = f"authorization code replayed, client {application.client_id}"
-    issued = Q(pk=grant.access_token_id) if grant.access_token_id else Q(pk__in=[])
-    if grant.token_family is not None:
-        issued |= Q(source_refresh_token__token_family=grant.token_family)
-    access = AccessToken.objects.filter(issued, application=application).select_related("user", "tenant")
-    tokens_revoke(actor=None, access_tokens=list(access), via=via)
-    if grant.token_family is not None:
-        refresh = RefreshToken.objects.filter(
-            token_family=grant.token_family, application=application, revoked__isnull=True
-        ).select_related("user", "tenant")
-        tokens_revoke(actor=None, refresh_tokens=list(refresh), via=via)
+    issued = AccessToken.objects.filter(pk=grant.access_token_id) if grant.access_token_id else None
+    token_family_revoke(
+        token_family=grant.token_family,
+        application=application,
+        also=issued,
+        via=f"authorization code replayed, client {application.client_id}",
+    )
     return True
+
+
+@transaction.atomic
+def token_family_revoke(
+    *,
+    token_family: uuid.UUID | None,
+    application: Application,
+    also: QuerySet[AccessToken] | None = None,
+    via: str,
+) -> int:
+    """Revoke a refresh token family: every refresh token of it and every access token they minted.
+
+    `also` adds access tokens outside the family (the one a code exchange issued). Audited per
+    token, like every revocation (`tokens_revoke`).
+    """
+    issued = Q(pk__in=also.values("pk")) if also is not None else Q(pk__in=[])
+    if token_family is not None:
+        issued |= Q(source_refresh_token__token_family=token_family)
+    access = AccessToken.objects.filter(issued, application=application).select_related("user", "tenant")
+    count = tokens_revoke(actor=None, access_tokens=list(access), via=via)
+    if token_family is not None:
+        refresh = RefreshToken.objects.filter(
+            token_family=token_family, application=application, revoked__isnull=True
+        ).select_related("user", "tenant")
+        count += tokens_revoke(actor=None, refresh_tokens=list(refresh), via=via)
+    return count

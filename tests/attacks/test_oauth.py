@@ -7,6 +7,7 @@ protection (refresh-token reuse revokes the family).
 
 from __future__ import annotations
 
+import json
 import threading
 from contextlib import suppress
 from datetime import timedelta
@@ -495,3 +496,52 @@ def test_grants_other_than_code_and_refresh_are_refused(world, gallery, unchange
         response = token_post(client_id=gallery.client_id, **data)
     assert response.status_code in {400, 401, 404}  # DOT answers an unknown device code with 404
     assert "access_token" not in response.json()
+
+
+def test_two_concurrent_refreshes_of_one_refresh_token_are_reuse(
+    transactional_db, world, gallery, browser_of, monkeypatch
+):
+    """Single use under concurrency for rotation: both requests pass validation, then DOT's row lock
+    on the refresh token orders them. The second found it rotated: that is reuse (RFC 9700 4.14.2),
+    so it answers invalid_grant (it was a 500: DOT answered with the first pair, which hashed
+    storage cannot give back) and the family is revoked, as for a later reuse.
+    PostgreSQL only: SQLite serialises writers per database."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE)
+    tokens = exchange(flow, code_of(flow, flow.consent(flow.start()))).json()
+    barrier = threading.Barrier(2, timeout=5)
+    validate = TenantOAuth2Validator.validate_refresh_token
+
+    def validate_then_wait(self, *args, **kwargs):
+        valid = validate(self, *args, **kwargs)
+        with suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return valid
+
+    monkeypatch.setattr(TenantOAuth2Validator, "validate_refresh_token", validate_then_wait)
+    answers: list = []
+
+    def attempt() -> None:
+        try:
+            response = refresh(gallery.client_id, tokens["refresh_token"])
+            answers.append((response.status_code, response.content.decode()[:3000]))
+        except Exception as error:  # a 500 raises out of the test client: record it, fail below
+            answers.append((500, repr(error)))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    monkeypatch.undo()
+    assert sorted(status for status, _body in answers) == [200, 400], answers
+    answers = [(status, json.loads(body)) for status, body in answers]
+    assert [body["error"] for status, body in answers if status == 400] == ["invalid_grant"]
+    assert not AccessToken.objects.exists()
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.TOKEN_REVOKED, before__via__startswith="refresh token reused concurrently"
+    ).exists()
