@@ -125,7 +125,11 @@ def consent_narrow(*, actor: User, consent: Consent, remove: Iterable[str]) -> C
     narrowed consent still covers (deleted when nothing is left); refresh tokens die with
     `offline_access`, and otherwise are capped again at every refresh.
     """
-    consent = Consent.objects.select_for_update().get(pk=consent.pk)
+    # Locked and read again: a concurrent revocation (a second tab, the admin) may have won.
+    locked = Consent.objects.select_for_update().filter(pk=consent.pk).first()
+    if locked is None:
+        return None
+    consent = locked
     implications = registry().implications
     removed = set(remove)
     remaining = [s.name for s in consent.scopes.all() if s.name not in removed]
@@ -149,7 +153,13 @@ def consent_narrow(*, actor: User, consent: Consent, remove: Iterable[str]) -> C
 
 @transaction.atomic
 def consent_revoke(*, actor: User, consent: Consent) -> None:
-    """Forget a consent and kill every access and refresh token of that grant, at once."""
+    """Forget a consent and kill every access and refresh token of that grant, at once.
+
+    The consent row is locked first, so two revocations at once (a form posted twice) do the work
+    and write the audit row once; the second finds nothing left to revoke.
+    """
+    if not Consent.objects.select_for_update().filter(pk=consent.pk).exists():
+        return
     access, refresh = _grant_tokens(user=consent.user, tenant=consent.tenant, application=consent.application)
     audit_record(
         actor=actor,

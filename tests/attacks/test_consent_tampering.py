@@ -508,3 +508,24 @@ def test_two_simultaneous_posts_of_one_form_give_one_code(
         thread.join(timeout=30)
     assert sorted(statuses) == ["code", "refused"]
     assert Grant.objects.count() == 1
+
+
+# --- connected apps: the revoke and remove forms posted twice at once
+
+
+def test_a_consent_revoked_by_a_concurrent_request_is_revoked_once(world, gallery, browser_of):
+    """Both posts found the consent (their 404 check passed) before either revoked it; the second
+    service call then finds it gone: one audit row, no error. Run here in that interleaving."""
+    from accounts.constants import AuditAction
+    from accounts.models import AuditEvent
+    from scopes.services import consent_narrow, consent_revoke
+
+    browser = browser_of(world.member_a)
+    flow = Flow(browser, gallery.client_id, "photos.read photos.upload")
+    flow.exchange(flow.consent(flow.start()))
+    stale = Consent.objects.get(user=world.member_a)
+    consent_revoke(actor=world.member_a, consent=stale)
+    consent_revoke(actor=world.member_a, consent=stale)
+    assert consent_narrow(actor=world.member_a, consent=stale, remove=["photos.upload"]) is None
+    assert AuditEvent.objects.filter(action=AuditAction.CONSENT_REVOKED).count() == 1
+    assert not Consent.objects.exists()
