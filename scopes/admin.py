@@ -454,8 +454,13 @@ class ApplicationAdmin(SuperuserWritesOnly, StaffScopedAdmin, AuditedAdmin, DotA
             AuditAction.APPLICATION_CHANGED,
         )
     }
-    list_display = ["name", "client_id", "client_type", "tenant", "publisher"]
-    list_filter = ["client_type", "authorization_grant_type", ("tenant", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["name", "client_id", "client_type", "tenant", "publisher", "is_resource_server"]
+    list_filter = [
+        "client_type",
+        "authorization_grant_type",
+        "is_resource_server",
+        ("tenant", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["name", "client_id", "publisher"]
     autocomplete_fields = ["tenant"]
     inlines = [ApplicationScopeInline]
@@ -609,7 +614,7 @@ class RefreshTokenAdmin(ReadOnlyTokenAdmin):
 @admin.register(Grant)
 class GrantAdmin(ReadOnlyTokenAdmin):
     exclude = ["code", "code_challenge"]
-    list_display = ["id", "user", "application", "tenant", "expires"]
+    list_display = ["id", "user", "application", "tenant", "expires", "used_at"]
 
 
 # --- Django's groups: a group's permissions reach every tenant, so only superusers write them.

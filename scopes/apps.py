@@ -9,7 +9,7 @@ def _repair_freshness(using: str, **kwargs: Any) -> None:
     """SQLite rebuilds a table to alter it, dropping the version column and triggers: put them back.
 
     (`scopes.freshness`; PostgreSQL alters tables in place, and its triggers come from migration
-    scopes 0005.) This is a migration hook, not a cache invalidation: no cache needs a signal.
+    scopes 0006.) This is a migration hook, not a cache invalidation: no cache needs a signal.
     """
     from scopes import freshness
 

@@ -82,6 +82,64 @@ class ConsentPlan:
         chosen = (set(ticked) & self.offered_names) | self.required_names
         return sorted(chosen | set(self.already_granted))
 
+    def granted_as_shown(self, ticked: Iterable[str], shown: ShownPlan) -> list[str]:
+        """The answer to a consent form: this (current) plan's answer, within what the page showed.
+
+        A line counts only if the page showed it and this plan still has it: a ticked checkbox
+        the page offered, a required line, or one the page listed as already allowed. So a right
+        lost since the page is not granted, and nothing the page did not show is ever added back.
+        """
+        offered = set(shown.offered)
+        chosen = (set(ticked) & self.offered_names & offered) | (self.required_names & offered)
+        return sorted(chosen | (set(self.already_granted) & set(shown.already_granted)))
+
+
+@dataclass(frozen=True)
+class ShownPlan:
+    """What one consent page showed, signed into its form so the POST re-plans the same way.
+
+    `fresh` is the page's planning mode (prompt=consent ignores remembered consent and asks for
+    everything again): the POST must plan the same way, or remembered scopes would come back
+    although the user was shown them as checkboxes and left them unticked.
+    """
+
+    fresh: bool
+    tenant_id: int
+    offered: tuple[str, ...]
+    already_granted: tuple[str, ...]
+
+    @classmethod
+    def of(cls, plan: ConsentPlan, *, fresh: bool, tenant_id: int) -> ShownPlan:
+        return cls(fresh, tenant_id, tuple(sorted(plan.offered_names)), tuple(sorted(plan.already_granted)))
+
+    def to_payload(self) -> dict[str, object]:
+        return {
+            "fresh": self.fresh,
+            "tenant": self.tenant_id,
+            "offered": list(self.offered),
+            "already": list(self.already_granted),
+        }
+
+    @classmethod
+    def from_payload(cls, data: object) -> ShownPlan | None:
+        """The shown plan of a signed form, or None when the form showed no plan (or is malformed)."""
+        if not isinstance(data, dict):
+            return None
+        fresh, tenant, offered, already = (data.get(k) for k in ("fresh", "tenant", "offered", "already"))
+        if not isinstance(fresh, bool) or not isinstance(tenant, int) or isinstance(tenant, bool):
+            return None
+        if not all(isinstance(v, list) and all(isinstance(n, str) for n in v) for v in (offered, already)):
+            return None
+        return cls(fresh, tenant, tuple(offered), tuple(already))
+
+    def withdrawn(self, granted: Iterable[str]) -> list[str]:
+        """What the user takes back by this answer: under a fresh plan, the offered lines not granted.
+
+        prompt=consent asks for everything again, so an unticked line means "no longer"; on an
+        ordinary page an unticked line only declines something new, and takes nothing back.
+        """
+        return sorted(set(self.offered) - set(granted)) if self.fresh else []
+
 
 def _sentence_list(items: list[str]) -> str:
     if len(items) <= 1:

@@ -84,6 +84,13 @@ class Application(AbstractApplication):
         max_length=200, blank=True, help_text="Who publishes the app, shown on the consent page."
     )
     allowed_scopes = models.ManyToManyField(Scope, through="ApplicationScope", related_name="applications")
+    is_resource_server = models.BooleanField(
+        default=False,
+        help_text=(
+            "A resource server may introspect the tokens of its tenant (of every tenant when it has "
+            "none), not only its own. Only for a confidential client you run, such as an API."
+        ),
+    )
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
@@ -137,12 +144,35 @@ class Consent(models.Model):
 
 
 class Grant(AbstractGrant):
-    """An authorization code, bound to the tenant the user consented for."""
+    """An authorization code, bound to the tenant the user consented for.
+
+    A used code is kept (until it expires and `cleartokens` removes it), marked used and naming
+    what it issued, so that a replay can revoke those tokens (RFC 6749 section 4.1.2).
+    """
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    used_at = models.DateTimeField(null=True, blank=True)
+    access_token = models.ForeignKey(
+        "scopes.AccessToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_family = models.UUIDField(null=True, blank=True)
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
+
+
+class ConsentFormUse(models.Model):
+    """A consent form that was submitted: its nonce's hash, unique, so each form is used once.
+
+    The unique key makes the check atomic across requests, processes and servers (the session
+    alone is read-modify-write). Rows older than the form's lifetime are useless and deleted.
+    """
+
+    nonce_hash = models.CharField(max_length=64, unique=True)
+    used_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"consent form used at {self.used_at:%Y-%m-%d %H:%M:%S}"
 
 
 class AccessToken(AbstractAccessToken):

@@ -24,8 +24,9 @@ from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
 from scopes.registry import closure, normalise
 from scopes.selectors import app_scopes, registry
-from scopes.services import tokens_revoke
+from scopes.services import code_replay_revoke, token_family_revoke, tokens_revoke
 from scopes.standing import grant_standing
+from scopes.tenancy import token_checksum
 
 
 def _require_tenant(request: OauthlibRequest) -> int:
@@ -62,6 +63,8 @@ class TenantOAuth2Validator(OAuth2Validator):
         *args: Any,
         **kwargs: Any,
     ) -> bool:
+        if code_replay_revoke(code=code, application=client):
+            return False  # RFC 6749 4.1.2: a used code is refused, and what it issued is revoked
         grant = Grant.objects.filter(code=code, application=client).select_related("user").first()
         if grant is None or grant.is_expired():
             return False
@@ -86,19 +89,28 @@ class TenantOAuth2Validator(OAuth2Validator):
     def invalidate_authorization_code(
         self, client_id: str, code: str, request: OauthlibRequest, *args: Any, **kwargs: Any
     ) -> None:
-        """Use the code up; if a concurrent exchange already did, delete the tokens this one saved.
+        """Mark the code used, naming what it issued; if a concurrent exchange already did, undo this one.
 
         oauthlib saves the tokens before it invalidates the code, so two requests racing with one
-        code both pass validation and both save tokens. Exactly one of them deletes the code; the
-        other must not leave a live (if undelivered) token behind, and answers invalid_grant.
+        code both pass validation and both save tokens. Exactly one of them marks the code used
+        (a conditional update: the database serialises the two); the other deletes the tokens it
+        saved (never delivered) and, the code having now been used twice, revokes the winner's
+        too (RFC 6749 section 4.1.2), then answers invalid_grant. The kept row lets a later replay
+        find and revoke the tokens (`validate_code`).
         """
-        deleted, _ = Grant.objects.filter(code=code, application=request.client).delete()
-        if deleted:
-            return
         issued: AccessToken | None = getattr(request, "issued_access_token", None)
+        refresh: RefreshToken | None = getattr(request, "issued_refresh_token", None)
+        used = Grant.objects.filter(code=code, application=request.client, used_at__isnull=True).update(
+            used_at=timezone.now(),
+            access_token=issued,
+            token_family=refresh.token_family if refresh is not None else None,
+        )
+        if used:
+            return
         if issued is not None:
             RefreshToken.objects.filter(access_token=issued).delete()
             issued.delete()
+        code_replay_revoke(code=code, application=request.client)
         raise errors.InvalidGrantError(request=request)
 
     def _create_authorization_code(self, request: OauthlibRequest, code: dict, expires: Any = None) -> Grant:
@@ -164,7 +176,32 @@ class TenantOAuth2Validator(OAuth2Validator):
         )
         self._set_token_value(refresh_token, refresh_token_code)
         refresh_token.save()
+        # Remembered so the code it was issued from can name its family (a replay revokes it).
+        request.issued_refresh_token = refresh_token
         return refresh_token
+
+    def save_bearer_token(self, token: dict, request: OauthlibRequest, *args: Any, **kwargs: Any) -> None:
+        """DOT's save, then: a refresh that minted nothing lost a race for its refresh token.
+
+        Two requests with one refresh token both pass validation; DOT's row lock orders them and the
+        second finds the token already rotated. DOT then answers with the first request's pair,
+        which it cannot do with hashed token storage (the answer would carry a token that does not
+        exist: a 500). One refresh token used twice is reuse (RFC 9700 4.14.2): the family is
+        revoked, audited, and the request answered invalid_grant, exactly as a later reuse is.
+        Outside DOT's transaction, so the revocation stays when the error is raised.
+        """
+        request.issued_access_token = None
+        super().save_bearer_token(token, request, *args, **kwargs)
+        if request.grant_type != "refresh_token" or request.issued_access_token is not None:
+            return
+        used = RefreshToken.objects.filter(token_checksum=token_checksum(request.refresh_token or "")).first()
+        if used is not None:
+            token_family_revoke(
+                token_family=used.token_family,
+                application=request.client,
+                via=f"refresh token reused concurrently, client {request.client.client_id}",
+            )
+        raise errors.InvalidGrantError(description="This refresh token was already used.", request=request)
 
     def _save_bearer_token(self, token: dict, request: OauthlibRequest, *args: Any, **kwargs: Any) -> None:
         implications = registry().implications

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.constants import AuditAction
@@ -14,7 +17,7 @@ from accounts.models import Membership, Role, Tenant, User
 from accounts.services import audit_record
 from scopes.consent import cap_scopes
 from scopes.constants import ScopeName
-from scopes.models import AccessToken, Application, Consent, RefreshToken, Scope
+from scopes.models import AccessToken, Application, Consent, ConsentFormUse, Grant, RefreshToken, Scope
 from scopes.registry import closure, find_cycle, grant_reaches, wider_reach
 from scopes.selectors import implication_graph, registry, role_reaches
 
@@ -53,17 +56,34 @@ def _grant_tokens(*, user: User, tenant: Tenant, application: Application) -> tu
 
 @transaction.atomic
 def consent_grant(
-    *, actor: User, user: User, tenant: Tenant, application: Application, scopes: Iterable[str]
+    *,
+    actor: User,
+    user: User,
+    tenant: Tenant,
+    application: Application,
+    scopes: Iterable[str],
+    withdraw: Iterable[str] = (),
 ) -> Consent:
     """Remember that `user` let `application` use `scopes` in `tenant` (added to what was granted before).
 
-    The caller has already capped `scopes` by the request, the app and the user's role.
+    `withdraw` is what the user was shown again (under `prompt=consent`) and left unticked: it is
+    taken back, composites split so their other parts stay, and every live token of the grant
+    loses it now, as with `consent_narrow`. What the page did not show is kept. The caller has
+    already capped `scopes` by the request, the app, the user's role and the page that was shown.
     """
+    implications = registry().implications
     consent, _ = Consent.objects.select_for_update().get_or_create(
         user=user, tenant=tenant, application=application
     )
     before = sorted(s.name for s in consent.scopes.all())
-    consent.scopes.add(*Scope.objects.filter(name__in=set(scopes)))
+    taken_back = closure(withdraw, implications) - closure(scopes, implications)
+    if taken_back & closure(before, implications):
+        allowed = closure(before, implications) - taken_back
+        kept = cap_scopes(before, allowed=frozenset(allowed), implications=implications)
+        consent.scopes.set(Scope.objects.filter(name__in=set(kept) | set(scopes)))
+        _cap_grant_tokens(consent, allowed=closure(set(kept) | set(scopes), implications))
+    else:
+        consent.scopes.add(*Scope.objects.filter(name__in=set(scopes)))
     consent.save(update_fields=["updated_at"])
     after = sorted(s.name for s in consent.scopes.all())
     if after != before:
@@ -78,6 +98,25 @@ def consent_grant(
     return consent
 
 
+def _cap_grant_tokens(consent: Consent, *, allowed: frozenset[str] | set[str]) -> None:
+    """Rewrite every live token of a consent's grant to what `allowed` (closed) still covers.
+
+    Access tokens left with nothing are deleted; refresh tokens die with `offline_access`, and
+    otherwise are capped again at every refresh.
+    """
+    implications = registry().implications
+    access, refresh = _grant_tokens(user=consent.user, tenant=consent.tenant, application=consent.application)
+    for token in access.select_for_update():
+        kept = cap_scopes(token.scope.split(), allowed=allowed, implications=implications)
+        if not kept:
+            token.delete()
+        elif kept != token.scope.split():
+            token.scope = " ".join(kept)
+            token.save(update_fields=["scope", "updated"])
+    if ScopeName.OFFLINE_ACCESS not in allowed:
+        refresh.update(revoked=timezone.now())
+
+
 @transaction.atomic
 def consent_narrow(*, actor: User, consent: Consent, remove: Iterable[str]) -> Consent | None:
     """Take scopes back from a consent; every live token of the grant loses them now.
@@ -86,7 +125,11 @@ def consent_narrow(*, actor: User, consent: Consent, remove: Iterable[str]) -> C
     narrowed consent still covers (deleted when nothing is left); refresh tokens die with
     `offline_access`, and otherwise are capped again at every refresh.
     """
-    consent = Consent.objects.select_for_update().get(pk=consent.pk)
+    # Locked and read again: a concurrent revocation (a second tab, the admin) may have won.
+    locked = Consent.objects.select_for_update().filter(pk=consent.pk).first()
+    if locked is None:
+        return None
+    consent = locked
     implications = registry().implications
     removed = set(remove)
     remaining = [s.name for s in consent.scopes.all() if s.name not in removed]
@@ -104,23 +147,19 @@ def consent_narrow(*, actor: User, consent: Consent, remove: Iterable[str]) -> C
         before={"scopes": before},
         after={"scopes": sorted(remaining)},
     )
-    allowed = closure(remaining, implications)
-    access, refresh = _grant_tokens(user=consent.user, tenant=consent.tenant, application=consent.application)
-    for token in access.select_for_update():
-        kept = cap_scopes(token.scope.split(), allowed=allowed, implications=implications)
-        if not kept:
-            token.delete()
-        elif kept != token.scope.split():
-            token.scope = " ".join(kept)
-            token.save(update_fields=["scope", "updated"])
-    if ScopeName.OFFLINE_ACCESS not in allowed:
-        refresh.update(revoked=timezone.now())
+    _cap_grant_tokens(consent, allowed=closure(remaining, implications))
     return consent
 
 
 @transaction.atomic
 def consent_revoke(*, actor: User, consent: Consent) -> None:
-    """Forget a consent and kill every access and refresh token of that grant, at once."""
+    """Forget a consent and kill every access and refresh token of that grant, at once.
+
+    The consent row is locked first, so two revocations at once (a form posted twice) do the work
+    and write the audit row once; the second finds nothing left to revoke.
+    """
+    if not Consent.objects.select_for_update().filter(pk=consent.pk).exists():
+        return
     access, refresh = _grant_tokens(user=consent.user, tenant=consent.tenant, application=consent.application)
     audit_record(
         actor=actor,
@@ -288,4 +327,74 @@ def tokens_revoke(
         )
         token.revoke()
         count += 1
+    return count
+
+
+def consent_form_use(*, nonce: str, lifetime: int) -> bool:
+    """Use up a consent form's single-use nonce; False when it was used before, even a moment ago.
+
+    The database's unique key decides, so two simultaneous posts of one form cannot both pass
+    (a session or a cache read-then-write can). Forms older than `lifetime` seconds are refused by
+    their signature anyway, so their rows are deleted here, keeping the table small.
+    """
+    now = timezone.now()
+    ConsentFormUse.objects.filter(used_at__lt=now - timedelta(seconds=2 * lifetime)).delete()
+    try:
+        with transaction.atomic():
+            ConsentFormUse.objects.create(
+                nonce_hash=hashlib.sha256(nonce.encode("utf-8")).hexdigest(), used_at=now
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+@transaction.atomic
+def code_replay_revoke(*, code: str, application: Application) -> bool:
+    """If this authorization code was used before, revoke every token issued from it; True if so.
+
+    RFC 6749 section 4.1.2: a code used twice means one of the two users of it is not the client,
+    so the tokens already issued from it are revoked too: the access token of the exchange and
+    its refresh token's whole family (the tokens its rotations issued).
+    """
+    grant = (
+        Grant.objects.select_for_update()
+        .filter(code=code, application=application, used_at__isnull=False)
+        .first()
+    )
+    if grant is None:
+        return False
+    issued = AccessToken.objects.filter(pk=grant.access_token_id) if grant.access_token_id else None
+    token_family_revoke(
+        token_family=grant.token_family,
+        application=application,
+        also=issued,
+        via=f"authorization code replayed, client {application.client_id}",
+    )
+    return True
+
+
+@transaction.atomic
+def token_family_revoke(
+    *,
+    token_family: uuid.UUID | None,
+    application: Application,
+    also: QuerySet[AccessToken] | None = None,
+    via: str,
+) -> int:
+    """Revoke a refresh token family: every refresh token of it and every access token they minted.
+
+    `also` adds access tokens outside the family (the one a code exchange issued). Audited per
+    token, like every revocation (`tokens_revoke`).
+    """
+    issued = Q(pk__in=also.values("pk")) if also is not None else Q(pk__in=[])
+    if token_family is not None:
+        issued |= Q(source_refresh_token__token_family=token_family)
+    access = AccessToken.objects.filter(issued, application=application).select_related("user", "tenant")
+    count = tokens_revoke(actor=None, access_tokens=list(access), via=via)
+    if token_family is not None:
+        refresh = RefreshToken.objects.filter(
+            token_family=token_family, application=application, revoked__isnull=True
+        ).select_related("user", "tenant")
+        count += tokens_revoke(actor=None, refresh_tokens=list(refresh), via=via)
     return count

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -31,18 +32,22 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2 import AccessDeniedError, InvalidRequestError
 from oauthlib.oauth2.rfc6749.errors import (
+    ConsentRequired,
+    CustomOAuth2Error,
     InvalidClientIdError,
     InvalidRedirectURIError,
     MismatchingRedirectURIError,
     MissingClientIdError,
     MissingRedirectURIError,
+    OAuth2Error,
 )
 
 from accounts import tenancy
 from accounts.models import Membership
 from accounts.selectors import active_memberships_of
 from scopes.client_limits import limit_client_authentication
-from scopes.consent import ConsentPlan, cap_scopes
+from scopes.consent import ConsentPlan, ShownPlan, cap_scopes
+from scopes.introspection import may_introspect
 from scopes.models import Application, Consent
 from scopes.registry import closure, normalise
 from scopes.selectors import (
@@ -54,7 +59,7 @@ from scopes.selectors import (
     registry,
     role_reaches,
 )
-from scopes.services import consent_grant, consent_narrow, consent_revoke
+from scopes.services import consent_form_use, consent_grant, consent_narrow, consent_revoke
 from scopes.standing import access_token_standing, grant_standing
 from scopes.tenancy import (
     enter_tenant_of_access_token,
@@ -68,6 +73,9 @@ DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CONSENT_SALT = "scopes.consent-form"
 CONSENT_MAX_AGE = 15 * 60
 SESSION_NONCES = "consent_nonces"
+# OpenID Connect Core 3.1.2.1, and Prompt Create 1.0 (a no-op for a signed-in user; DOT answers
+# it for one who is not). select_account shows the page, where the organisation is chosen.
+PROMPT_VALUES = frozenset({"none", "login", "consent", "select_account", "create"})
 OAUTH_FIELDS = (
     "client_id",
     "redirect_uri",
@@ -76,6 +84,13 @@ OAUTH_FIELDS = (
     "code_challenge",
     "code_challenge_method",
 )
+
+
+class InteractionRequired(CustomOAuth2Error):
+    """OpenID Connect Core 3.1.2.6: the request needs the user (here: to choose an organisation)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("interaction_required", **kwargs)
 
 
 @dataclass
@@ -126,16 +141,18 @@ class ConsentView(AuthorizationView):
             return self.error_response(error, application=None)
         if credentials.get("code_challenge_method") != "S256":
             # PKCE is required and only S256 is accepted; refuse before showing anything.
-            error = InvalidRequestError(
-                description='PKCE with code_challenge_method "S256" is required.',
-                state=credentials.get("state"),
-            )
-            return self.error_response(
-                OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"]), application=None
+            return self._client_error(
+                credentials, None, InvalidRequestError, 'PKCE with code_challenge_method "S256" is required.'
             )
         prompt = set(request.GET.get("prompt", "").split())
+        unknown = sorted(prompt - PROMPT_VALUES)
+        if unknown or ("none" in prompt and len(prompt) > 1):
+            # OpenID Connect Core 3.1.2.1: none with any other value is an error; a value we do not
+            # know is one too, rather than silently ignoring what the client meant to ask for.
+            what = f"prompt={' '.join(unknown)} is not supported" if unknown else "prompt=none stands alone"
+            return self._client_error(credentials, None, InvalidRequestError, what + ".")
         if "login" in prompt:
-            return self.handle_prompt_login()
+            return self._prompt_login(request)
         application = Application.objects.get(client_id=credentials["client_id"])
         oauth = {k: credentials.get(k) or "" for k in OAUTH_FIELDS}
         include_granted = request.GET.get("include_granted_scopes", "").lower() == "true"
@@ -145,23 +162,61 @@ class ConsentView(AuthorizationView):
         tenant_decided = membership is not None or len(memberships) == 1
         if membership is None and memberships:
             membership = memberships[0]
+        silent = "none" in prompt  # OpenID Connect Core 3.1.2.6: answer at once, never show a page
         if membership is None:
+            if silent:
+                return self._client_error(credentials, application, InteractionRequired)
             return self._render(request, application, memberships, None, None, scopes, oauth, include_granted)
         fresh = "consent" in prompt
         plan = consent_plan(application, membership, scopes, fresh=fresh)
-        if tenant_decided and not fresh and not plan.needs_prompt:
+        if tenant_decided and not fresh and "select_account" not in prompt and not plan.needs_prompt:
             granted = _token_scopes(
                 application, membership, plan.granted([]), include_granted=include_granted
             )
             return self._approve(request, application, oauth, membership, granted)
+        if silent:
+            error = ConsentRequired if tenant_decided else InteractionRequired
+            return self._client_error(credentials, application, error)
         notice = (
             ""
             if not asked_slug or asked_slug == membership.tenant.slug
             else ("You cannot use this app in the organisation the app asked for; choose one of yours.")
         )
+        shown = ShownPlan.of(plan, fresh=fresh, tenant_id=membership.tenant_id)
         return self._render(
-            request, application, memberships, membership, plan, scopes, oauth, include_granted, notice=notice
+            request,
+            application,
+            memberships,
+            membership,
+            plan,
+            scopes,
+            oauth,
+            include_granted,
+            shown=shown,
+            notice=notice,
         )
+
+    def _client_error(
+        self,
+        credentials: dict[str, Any],
+        application: Application | None,
+        error_class: type[OAuth2Error],
+        description: str | None = None,
+    ) -> HttpResponse:
+        """An error for the client, sent to its (already validated) redirect URI with its state."""
+        error = error_class(description=description, state=credentials.get("state") or None)
+        return self.error_response(
+            OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"]), application=application
+        )
+
+    def _prompt_login(self, request: HttpRequest) -> HttpResponse:
+        """prompt=login: the user signs in again, then the request continues without the prompt.
+
+        Our sign-in page sends a signed-in user straight on, so asking it would authenticate
+        nobody: the session is ended first (what OpenID Connect's "reauthenticate" asks for).
+        """
+        logout(request)
+        return self.handle_prompt_login()
 
     def _render(
         self,
@@ -174,6 +229,7 @@ class ConsentView(AuthorizationView):
         oauth: dict[str, str],
         include_granted: bool,
         *,
+        shown: ShownPlan | None = None,
         notice: str = "",
         status: int = 200,
     ) -> HttpResponse:
@@ -186,6 +242,8 @@ class ConsentView(AuthorizationView):
             "include_granted": include_granted,
             "uid": request.user.pk,
             "nonce": nonce,
+            # The plan's identity: the POST plans the same way and grants nothing the page did not show.
+            "plan": shown.to_payload() if shown is not None else None,
         }
         descriptions = registry().descriptions
         context = {
@@ -212,7 +270,13 @@ class ConsentView(AuthorizationView):
                 request, "This consent form has expired or was changed. Go back to the app and start again."
             )
         nonces = request.session.get(SESSION_NONCES, [])
-        if payload.get("uid") != request.user.pk or payload.get("nonce") not in nonces:
+        # The session binds the form to this browser; the database makes it single-use, also
+        # when two posts of it arrive at once (both would find the nonce in their session copy).
+        if (
+            payload.get("uid") != request.user.pk
+            or payload.get("nonce") not in nonces
+            or not consent_form_use(nonce=payload["nonce"], lifetime=CONSENT_MAX_AGE)
+        ):
             return self._refuse(
                 request, "This consent form was already used. Go back to the app and start again."
             )
@@ -224,12 +288,14 @@ class ConsentView(AuthorizationView):
             return self._refuse(request, "This app no longer exists.")
         if request.POST.get("decision") != "allow":
             return self._deny(application, oauth)
+        shown = ShownPlan.from_payload(payload.get("plan"))
         memberships = _eligible_memberships(request, application)
         membership = next((m for m in memberships if m.tenant.slug == request.POST.get("tenant")), None)
-        if membership is None:
+        if membership is None or shown is None or membership.tenant_id != shown.tenant_id:
             return self._refuse(request, "Choose one of your organisations for this app.")
-        plan = consent_plan(application, membership, payload["scopes"], fresh=False)
-        granted = plan.granted(request.POST.getlist("scope"))
+        # Planned exactly as the page was (same mode, same tenant), then held to what it showed.
+        plan = consent_plan(application, membership, payload["scopes"], fresh=shown.fresh)
+        granted = plan.granted_as_shown(request.POST.getlist("scope"), shown)
         if plan.blocked_required or not granted:
             return self._deny(application, oauth)
         # Until now the page read only the user's own rows; the writes go to the chosen tenant.
@@ -240,6 +306,7 @@ class ConsentView(AuthorizationView):
             tenant=membership.tenant,
             application=application,
             scopes=granted,
+            withdraw=shown.withdrawn(granted),
         )
         token_scopes = _token_scopes(
             application, membership, granted, include_granted=payload["include_granted"]
@@ -389,11 +456,16 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
 
 @method_decorator(csrf_exempt, name="dispatch")
 class IntrospectionView(OAuthLibMixin, View):
-    """RFC 7662 introspection for confidential clients (resource servers), with the token's tenant."""
+    """RFC 7662 introspection for confidential clients, with the token's tenant.
+
+    Who may ask about which token is `scopes.introspection.may_introspect`; anyone else hears
+    exactly what an unknown token gets.
+    """
 
     @method_decorator(limit_client_authentication)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not self._authenticated_confidential_client(request):
+        client = self._authenticated_confidential_client(request)
+        if client is None:
             response = JsonResponse({"error": "invalid_client"}, status=401)
             response["WWW-Authenticate"] = 'Basic realm="introspection"'
             return response
@@ -402,17 +474,21 @@ class IntrospectionView(OAuthLibMixin, View):
             return JsonResponse(
                 {"error": "invalid_request", "error_description": "token is missing"}, status=400
             )
+        if not may_introspect(client, value):
+            return JsonResponse({"active": False})  # RFC 7662 section 4: not this client's to know
         return JsonResponse(self._describe(value))
 
-    def _authenticated_confidential_client(self, request: HttpRequest) -> bool:
+    def _authenticated_confidential_client(self, request: HttpRequest) -> Application | None:
         """Only a confidential client (a resource server with a secret) may introspect tokens."""
         core = self.get_oauthlib_core()
         uri, http_method, body, headers = core._extract_params(request)
         oauthlib_request = OauthlibRequest(uri, http_method, body, headers)
         if not core.server.request_validator.authenticate_client(oauthlib_request):
-            return False
+            return None
         client = getattr(oauthlib_request, "client", None)
-        return client is not None and client.client_type == Application.CLIENT_CONFIDENTIAL
+        return (
+            client if client is not None and client.client_type == Application.CLIENT_CONFIDENTIAL else None
+        )
 
     @staticmethod
     def _describe(value: str) -> dict[str, Any]:

@@ -347,3 +347,185 @@ def test_the_redirect_of_a_refused_consent_never_carries_a_code(world, gallery, 
     location = urlparse(response["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
     assert "code" not in parse_qs(location.query)
+
+
+# --- the POST grants what the page showed: plan identity (issue 11, item 1)
+
+
+def _consented(flow: Flow, scopes: list[str]) -> dict:
+    """Consent to `scopes` on the page `flow` shows and trade the code: the token response."""
+    return flow.exchange(flow.consent(flow.start(), scopes=scopes)).json()
+
+
+def _api_scopes(access_token: str) -> str:
+    client = Client()
+    response = client.get("/api/t/acme/photos/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
+    return response.headers.get("X-OAuth-Scopes", "")
+
+
+@pytest.mark.parametrize("include_granted", [False, True], ids=["plain", "include_granted_scopes"])
+def test_prompt_consent_grants_only_what_is_ticked_again(world, gallery, browser_of, include_granted):
+    """A scope granted before, shown again under prompt=consent and unticked, is not granted: not in
+    the new token, not in the consent, and taken from the live tokens of the grant too."""
+    browser = browser_of(world.admin_a)
+    before = _consented(
+        Flow(browser, gallery.client_id, "photos.read photos.delete"), ["photos.read", "photos.delete"]
+    )
+    assert before["scope"] == "photos.delete photos.read"
+
+    extra = {"prompt": "consent", **({"include_granted_scopes": "true"} if include_granted else {})}
+    again = Flow(browser, gallery.client_id, "photos.read photos.delete", extra=extra)
+    page = again.start()
+    assert set(form_of(page)["scope"]) == {"photos.read", "photos.delete"}  # both boxes offered
+    token = again.exchange(again.consent(page, scopes=["photos.read"])).json()
+    assert token["scope"] == "photos.read"
+    assert granted(world.admin_a, gallery) == {"photos.read"}
+    assert _api_scopes(before["access_token"]) == "photos.read"  # the earlier token lost it now
+
+
+def test_prompt_consent_with_nothing_ticked_is_access_denied_and_changes_nothing(
+    world, gallery, browser_of, unchanged
+):
+    browser = browser_of(world.admin_a)
+    _consented(
+        Flow(browser, gallery.client_id, "photos.read photos.delete"), ["photos.read", "photos.delete"]
+    )
+    again = Flow(browser, gallery.client_id, "photos.read photos.delete", extra={"prompt": "consent"})
+    form = form_of(again.start())
+    with unchanged():
+        denied(again.client.post("/o/authorize/", {**form, "scope": []}), again.state)
+
+
+def test_prompt_consent_keeps_what_the_page_did_not_show(world, gallery, browser_of):
+    """Decided: an unticked line is taken back; a scope the app did not ask for this time is not
+    shown, so not touched. A composite granted before keeps its other parts."""
+    browser = browser_of(world.admin_a)
+    _consented(Flow(browser, gallery.client_id, "photos.write albums.read"), ["photos.write", "albums.read"])
+    again = Flow(browser, gallery.client_id, "photos.read photos.delete", extra={"prompt": "consent"})
+    token = again.exchange(again.consent(again.start(), scopes=["photos.read"])).json()
+    assert token["scope"] == "photos.read"
+    assert granted(world.admin_a, gallery) == {"albums.read", "photos.read", "photos.update", "photos.upload"}
+
+
+def test_a_form_posted_for_another_tenant_than_its_page_is_refused(world, gallery, browser_of, unchanged):
+    """The page planned for Acme; the same form posted as Globex was never shown, whatever the
+    user's role there."""
+    membership_set(actor=None, user=world.member_a, tenant=world.globex, role=world.role(RoleName.OWNER))
+    flow = Flow(
+        browser_of(world.member_a), gallery.client_id, "photos.read photos.delete", extra={"tenant": "acme"}
+    )
+    form = form_of(flow.start())
+    assert form["tenant"] == "acme"
+    with unchanged():
+        refused(flow.client.post("/o/authorize/", {**form, "tenant": "globex"}))
+
+
+def test_a_form_whose_plan_identity_was_removed_is_refused(world, gallery, browser_of, unchanged):
+    """A form signed before the plan was carried (or with it stripped by a key holder) shows no plan."""
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    payload = signing.loads(form["request_token"], salt=CONSENT_SALT)
+    del payload["plan"]
+    token = signing.dumps(payload, salt=CONSENT_SALT, compress=True)
+    with unchanged():
+        refused(flow.client.post("/o/authorize/", {**form, "request_token": token}))
+
+
+# --- single use under concurrency (issue 11, item 11)
+
+
+def test_a_form_posted_again_while_its_first_post_runs_gives_one_code(
+    world, gallery, browser_of, monkeypatch
+):
+    """The second post arrives after the first read the session and before it saved it: both find
+    the nonce in the session. The database's unique key lets only one through. Deterministic
+    (the second request runs inside the first), so it runs on SQLite and PostgreSQL alike."""
+    import scopes.views
+
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    second = Client()
+    second.cookies = flow.client.cookies  # the same browser, a second tab
+    answers = []
+    plan = scopes.views.consent_plan
+
+    def plan_while_the_other_post_runs(*args, **kwargs):
+        if not answers:
+            answers.append(second.post("/o/authorize/", form))
+        return plan(*args, **kwargs)
+
+    monkeypatch.setattr(scopes.views, "consent_plan", plan_while_the_other_post_runs)
+    first = flow.client.post("/o/authorize/", form)
+    codes = [r for r in (first, *answers) if r.status_code == 302 and "code=" in r["Location"]]
+    assert len(codes) == 1
+    assert Grant.objects.count() == 1
+
+
+def test_two_simultaneous_posts_of_one_form_give_one_code(
+    transactional_db, world, gallery, browser_of, monkeypatch
+):
+    """Two real requests in two threads, held together until both have read the session.
+    PostgreSQL only: SQLite serialises writers per database."""
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    import threading
+    from contextlib import suppress
+
+    import scopes.views
+
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    form = form_of(flow.start())
+    barrier = threading.Barrier(2, timeout=5)
+    eligible = scopes.views._eligible_memberships
+
+    def wait_for_the_other(*args, **kwargs):
+        with suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return eligible(*args, **kwargs)
+
+    # Old code checked the nonce in the session only, before this point; new code also claims it in
+    # the database before this point, so the loser waits on the unique key and the barrier times out.
+    monkeypatch.setattr(scopes.views, "_eligible_memberships", wait_for_the_other)
+    statuses: list[str] = []
+
+    def post() -> None:
+        browser = Client()
+        browser.cookies = flow.client.cookies
+        try:
+            response = browser.post("/o/authorize/", form)
+            statuses.append(
+                "code" if response.status_code == 302 and "code=" in response["Location"] else "refused"
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == ["code", "refused"]
+    assert Grant.objects.count() == 1
+
+
+# --- connected apps: the revoke and remove forms posted twice at once
+
+
+def test_a_consent_revoked_by_a_concurrent_request_is_revoked_once(world, gallery, browser_of):
+    """Both posts found the consent (their 404 check passed) before either revoked it; the second
+    service call then finds it gone: one audit row, no error. Run here in that interleaving."""
+    from accounts.constants import AuditAction
+    from accounts.models import AuditEvent
+    from scopes.services import consent_narrow, consent_revoke
+
+    browser = browser_of(world.member_a)
+    flow = Flow(browser, gallery.client_id, "photos.read photos.upload")
+    flow.exchange(flow.consent(flow.start()))
+    stale = Consent.objects.get(user=world.member_a)
+    consent_revoke(actor=world.member_a, consent=stale)
+    consent_revoke(actor=world.member_a, consent=stale)
+    assert consent_narrow(actor=world.member_a, consent=stale, remove=["photos.upload"]) is None
+    assert AuditEvent.objects.filter(action=AuditAction.CONSENT_REVOKED).count() == 1
+    assert not Consent.objects.exists()

@@ -7,6 +7,7 @@ protection (refresh-token reuse revokes the family).
 
 from __future__ import annotations
 
+import json
 import threading
 from contextlib import suppress
 from datetime import timedelta
@@ -18,6 +19,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.constants import AuditAction
+from accounts.models import AuditEvent
 from scopes.models import AccessToken, Application, ApplicationScope, Grant, RefreshToken, Scope
 from scopes.oauth2_validators import TenantOAuth2Validator
 from tests.factories import ApplicationFactory
@@ -126,25 +129,52 @@ def test_the_challenge_itself_is_not_a_verifier(approved, unchanged):
 # --- authorization codes
 
 
-def test_a_code_can_be_used_once(approved, unchanged):
-    """RFC 6749 4.1.2: the second use fails. DOT deletes the code on first use, so a later replay
-    cannot be traced to the tokens it produced and they stay valid (RFC 6749 says SHOULD revoke)."""
+def test_a_replayed_code_is_refused_and_revokes_every_token_issued_from_it(gallery, approved):
+    """RFC 6749 4.1.2: the second use fails and SHOULD revoke what the first one issued. The code is
+    kept after use (marked used, naming its access token and refresh family) so a replay can, also
+    after the refresh token has rotated."""
     flow, code = approved
-    first = exchange(flow, code)
-    assert first.status_code == 200
-    with unchanged():
-        replay = exchange(flow, code)
+    first = exchange(flow, code).json()
+    rotated = refresh(gallery.client_id, first["refresh_token"]).json()
+    assert api_status(rotated["access_token"]) == 200
+    replay = exchange(flow, code)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
-    assert api_status(first.json()["access_token"]) == 200
+    assert api_status(first["access_token"]) == 401
+    assert api_status(rotated["access_token"]) == 401
+    assert refresh(gallery.client_id, rotated["refresh_token"]).json()["error"] == "invalid_grant"
+    assert not AccessToken.objects.exists()
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    audited = AuditEvent.objects.filter(action=AuditAction.TOKEN_REVOKED)
+    assert {e.before["via"] for e in audited} == {"authorization code replayed, client test-gallery"}
 
 
-def test_two_concurrent_exchanges_of_one_code_leave_one_token(
+def test_a_replayed_code_without_offline_access_revokes_its_access_token(world, gallery, browser_of):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    code = code_of(flow, flow.consent(flow.start()))
+    token = exchange(flow, code).json()
+    assert exchange(flow, code).json()["error"] == "invalid_grant"
+    assert api_status(token["access_token"]) == 401
+
+
+def test_a_used_code_replayed_by_another_client_changes_nothing(approved, other_client, unchanged):
+    """Only the client the code was issued to can trigger the revocation: another client's attempt
+    is a code it does not have, and changes nothing."""
+    flow, code = approved
+    token = exchange(flow, code).json()
+    with unchanged():
+        stolen = exchange(flow, code, client_id=other_client.client_id)
+    assert stolen.json()["error"] == "invalid_grant"
+    assert api_status(token["access_token"]) == 200
+
+
+def test_two_concurrent_exchanges_of_one_code_leave_no_token(
     transactional_db, world, gallery, browser_of, monkeypatch
 ):
     """Both requests pass validation before either uses the code up; the loser must not keep a token.
 
-    oauthlib saves tokens before it deletes the code, so without care the losing request leaves a
-    live (undelivered) access and refresh token behind. A barrier holds both requests after
+    oauthlib saves tokens before it marks the code used, so without care the losing request leaves a
+    live (undelivered) access and refresh token behind; and a code used twice revokes the tokens
+    the other use got (RFC 6749 4.1.2). A barrier holds both requests after
     validation so they really overlap. PostgreSQL only: SQLite serialises writers per database.
     """
     if connection.vendor != "postgresql":
@@ -175,9 +205,10 @@ def test_two_concurrent_exchanges_of_one_code_leave_one_token(
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(statuses) == [200, 400]
-    assert AccessToken.objects.count() == 1
-    assert RefreshToken.objects.count() == 1
-    assert not Grant.objects.exists()
+    # The code was used twice: the loser leaves nothing, and revokes what the winner got too.
+    assert not AccessToken.objects.exists()
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    assert Grant.objects.get().used_at is not None
 
 
 def test_a_code_of_another_client_is_refused_and_stays_usable_by_its_own(approved, other_client, unchanged):
@@ -465,3 +496,52 @@ def test_grants_other_than_code_and_refresh_are_refused(world, gallery, unchange
         response = token_post(client_id=gallery.client_id, **data)
     assert response.status_code in {400, 401, 404}  # DOT answers an unknown device code with 404
     assert "access_token" not in response.json()
+
+
+def test_two_concurrent_refreshes_of_one_refresh_token_are_reuse(
+    transactional_db, world, gallery, browser_of, monkeypatch
+):
+    """Single use under concurrency for rotation: both requests pass validation, then DOT's row lock
+    on the refresh token orders them. The second found it rotated: that is reuse (RFC 9700 4.14.2),
+    so it answers invalid_grant (it was a 500: DOT answered with the first pair, which hashed
+    storage cannot give back) and the family is revoked, as for a later reuse.
+    PostgreSQL only: SQLite serialises writers per database."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE)
+    tokens = exchange(flow, code_of(flow, flow.consent(flow.start()))).json()
+    barrier = threading.Barrier(2, timeout=5)
+    validate = TenantOAuth2Validator.validate_refresh_token
+
+    def validate_then_wait(self, *args, **kwargs):
+        valid = validate(self, *args, **kwargs)
+        with suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return valid
+
+    monkeypatch.setattr(TenantOAuth2Validator, "validate_refresh_token", validate_then_wait)
+    answers: list = []
+
+    def attempt() -> None:
+        try:
+            response = refresh(gallery.client_id, tokens["refresh_token"])
+            answers.append((response.status_code, response.content.decode()[:3000]))
+        except Exception as error:  # a 500 raises out of the test client: record it, fail below
+            answers.append((500, repr(error)))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    monkeypatch.undo()
+    assert sorted(status for status, _body in answers) == [200, 400], answers
+    answers = [(status, json.loads(body)) for status, body in answers]
+    assert [body["error"] for status, body in answers if status == 400] == ["invalid_grant"]
+    assert not AccessToken.objects.exists()
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.TOKEN_REVOKED, before__via__startswith="refresh token reused concurrently"
+    ).exists()

@@ -16,7 +16,7 @@ def install(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0003_row_level_security"),
-        ("scopes", "0004_scope_name_is_a_safe_token"),
+        ("scopes", "0005_oauth_holes"),
     ]
 
     # Backwards: the columns and triggers stay (harmless to older code, which never reads them).
