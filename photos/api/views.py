@@ -119,7 +119,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
             # albums.read), and one you cannot see filters exactly as one that does not exist.
             album = readable(
                 self.request.auth,
-                selectors.album_base_queryset(),
+                Album.objects.all(),
                 tenant_slug=self.kwargs.get("tenant_slug", ""),
                 read_scope=ScopeName.ALBUMS_READ,
                 owner_field="owner",
