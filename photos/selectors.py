@@ -27,11 +27,16 @@ def album_base_queryset() -> QuerySet[Album]:
 
 
 def photos_filtered(
-    queryset: QuerySet[Photo], *, album_id: int | None, owner_id: int | None
+    queryset: QuerySet[Photo], *, albums: QuerySet[Album] | None, owner_id: int | None
 ) -> QuerySet[Photo]:
-    """Narrow an already tenant-and-reach-restricted queryset by album and owner."""
-    if album_id is not None:
-        queryset = queryset.filter(album_id=album_id)
+    """Narrow an already tenant-and-reach-restricted queryset to photos in `albums` and of an owner.
+
+    `albums` is the caller's *readable* albums narrowed to the one asked for (a subquery, so the
+    page stays one statement): an album the caller cannot see then matches no photo, as one that
+    does not exist.
+    """
+    if albums is not None:
+        queryset = queryset.filter(album__in=albums.values("pk"))
     if owner_id is not None:
         queryset = queryset.filter(owner_id=owner_id)
     return queryset

@@ -91,6 +91,79 @@ def target_for(context: AuthorizationContext, *, tenant_id: int | None, owner_id
     )
 
 
+# --- References: an object named in input (an album id in a photo's body or query) is read, not trusted.
+#
+# DESIGN.md, "The access decision": a referenced object passes the same decision as reading it, and
+# what the caller cannot see is the same answer as what does not exist. So a reference goes through
+# exactly the steps of `GET <collection>/<id>/`: the collection decision for the read scope, the
+# list filter of its reach (`restrict`), then the object decision. The first step's refusals (no
+# token scope, no role grant) come before any row is looked at, so they are the same for every id;
+# after it, an object that is missing, in another tenant or outside the reach is one answer: None.
+
+
+def readable(
+    context: AuthorizationContext,
+    queryset: models.QuerySet,
+    *,
+    tenant_slug: str,
+    read_scope: str,
+    owner_field: str = "owner",
+) -> models.QuerySet:
+    """The rows of `queryset` the caller could read with `read_scope`: the list filter of that read.
+
+    Raises `AccessRefused` (403 `scope_missing` / `role_forbids`, or the tenant's 404) when reading
+    such objects at all is refused; that answer does not depend on which object is meant.
+    """
+    decision = decide_for(
+        context, tenant_slug=tenant_slug, action_scope=read_scope, read_scope=read_scope, target=None
+    )
+    if not decision.allowed:
+        raise AccessRefused(decision)
+    return restrict(
+        queryset,
+        tenant=context.tenant,
+        user_id=context.user.pk if context.user is not None else -1,
+        reach=decision.visible_reach,
+        owner_field=owner_field,
+    )
+
+
+def resolve_reference(
+    context: AuthorizationContext,
+    queryset: models.QuerySet,
+    pk: int,
+    *,
+    tenant_slug: str,
+    read_scope: str,
+    owner_field: str = "owner",
+) -> models.Model | None:
+    """The object `pk` names if the caller could read it; None when it is missing or invisible alike.
+
+    Raises `AccessRefused` as `readable` does. The object decision runs too, as `get_object` runs
+    it after the list filter, so the reference and the read endpoint cannot drift apart.
+    """
+    visible = readable(
+        context, queryset, tenant_slug=tenant_slug, read_scope=read_scope, owner_field=owner_field
+    )
+    if not 0 < pk < 2**63:  # no row has such a key, and the driver would choke on some
+        return None
+    obj = visible.filter(pk=pk).first()
+    if obj is None:
+        return None
+    decision = decide_for(
+        context,
+        tenant_slug=tenant_slug,
+        action_scope=read_scope,
+        read_scope=read_scope,
+        target=target_for(
+            context, tenant_id=getattr(obj, "tenant_id", None), owner_id=getattr(obj, f"{owner_field}_id")
+        ),
+    )
+    # Past the list filter only "not visible" can refuse a read (its reach is the visible reach):
+    # whatever it says, a refused reference is the missing one, never a different answer.
+    return obj if decision.allowed else None
+
+
 class TenantScopePermission(BasePermission):
     """Token, tenant, scope and role for every request; ownership for every object."""
 

@@ -10,6 +10,8 @@ from rest_framework import serializers
 
 from accounts.models import User
 from photos.models import Album, Photo
+from scopes.api.fields import ReferenceField
+from scopes.constants import ScopeName
 
 
 class OwnerSerializer(serializers.ModelSerializer):
@@ -21,23 +23,24 @@ class OwnerSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class TenantAlbumField(serializers.PrimaryKeyRelatedField):
-    """An album id looked up inside the request's tenant only: another tenant's id is "does not exist"."""
+def album_reference(**kwargs: Any) -> ReferenceField:
+    """An album id in a photo's body: checked as reading that album would be (`albums.read`, its reach).
 
-    def get_queryset(self) -> Any:
-        view = self.context["view"]
-        return Album.objects.for_tenant(view.tenant)
-
-    def to_internal_value(self, data: Any) -> Album:
-        # An id is a whole number: the ORM would quietly read 1.5 as album 1.
-        if (
-            isinstance(data, bool)
-            or not isinstance(data, int | str)
-            or (isinstance(data, str) and not (data.isascii() and data.isdigit()))
-        ):
-            self.fail("incorrect_type", data_type=type(data).__name__)
-        return super().to_internal_value(data)
+    Missing, another tenant's and outside your `albums.read` reach are the same 400; a token or role
+    without `albums.read` is that 403, whatever the id.
+    """
+    return ReferenceField(
+        queryset=Album.objects.all(),
+        read_scope=ScopeName.ALBUMS_READ,
+        owner_field="owner",
+        allow_null=True,
+        help_text=(
+            "An album you can read (`albums.read` within your role's reach), or null for none. "
+            "Without `albums.read` in the token or the role: 403. An album that does not exist "
+            "or that you cannot see: the same 400 `does_not_exist`."
+        ),
+        **kwargs,
+    )
 
 
 class AlbumSerializer(serializers.ModelSerializer):
@@ -117,7 +120,7 @@ class PhotoUploadSerializer(serializers.Serializer):
     image = serializers.FileField(allow_empty_file=True)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    album = TenantAlbumField(required=False, allow_null=True, default=None)
+    album = album_reference(required=False, default=None)
 
 
 class PhotoUpdateSerializer(serializers.Serializer):
@@ -125,7 +128,7 @@ class PhotoUpdateSerializer(serializers.Serializer):
 
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
-    album = TenantAlbumField(required=False, allow_null=True)
+    album = album_reference(required=False)
 
 
 class ScopeReachSerializer(serializers.Serializer):

@@ -30,10 +30,12 @@ from photos.api.serializers import (
 from photos.images import ImageRejected
 from photos.models import Album, Photo
 from scopes.api.exceptions import RequestTooLarge
+from scopes.api.fields import parse_id
 from scopes.api.parsers import JSONParser
 from scopes.api.viewsets import TenantScopedAPIView, TenantScopedViewSet
 from scopes.constants import ScopeName
 from scopes.decision import effective_permissions
+from scopes.permissions import readable
 from scopes.registry import normalise
 
 
@@ -107,23 +109,40 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
         if self.action != "list":
             return queryset
         params = self.request.query_params
-        album_id = None
+        album = None
         raw_album = params.get("album")
         if raw_album is not None:
-            if not raw_album.isdigit() or len(raw_album) > 18:
+            album_id = parse_id(raw_album)
+            if album_id is None:
                 raise ValidationError({"album": ["Must be an album id."]}, code="invalid_filter")
-            album_id = int(raw_album)
+            # The album is a reference: read as `albums/<id>/` would read it (403 without
+            # albums.read), and one you cannot see filters exactly as one that does not exist.
+            album = readable(
+                self.request.auth,
+                Album.objects.all(),
+                tenant_slug=self.kwargs.get("tenant_slug", ""),
+                read_scope=ScopeName.ALBUMS_READ,
+                owner_field="owner",
+            ).filter(pk=album_id)
         owner_id = None
         raw_owner = params.get("owner")
         if raw_owner is not None:
             if raw_owner != "me":
                 raise ValidationError({"owner": ["The only owner filter is 'me'."]}, code="invalid_filter")
             owner_id = self.request.user.pk
-        return selectors.photos_filtered(queryset, album_id=album_id, owner_id=owner_id)
+        return selectors.photos_filtered(queryset, albums=album, owner_id=owner_id)
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("album", OpenApiTypes.INT, description="Only photos in this album."),
+            OpenApiParameter(
+                "album",
+                OpenApiTypes.INT,
+                description=(
+                    "Only photos in this album. Needs `albums.read` too (token and role; 403 otherwise), "
+                    "as reading the album would: an album that does not exist or that you cannot see "
+                    "lists nothing, the same empty page."
+                ),
+            ),
             OpenApiParameter("owner", OpenApiTypes.STR, enum=["me"], description="`me`: only your photos."),
         ]
     )

@@ -60,11 +60,26 @@ def test_member_b_lists_only_globex(world, api_client, photos):
 def test_filters_owner_me_and_album(world, api_client, photos):
     album = AlbumFactory(tenant=world.acme, owner=world.member2_a)
     Photo.objects.filter(pk=photos["m1"].pk).update(album=album)
-    client = api_client(world.member_a, world.acme, [S.PHOTOS_READ])
+    client = api_client(world.member_a, world.acme, [S.PHOTOS_READ, S.ALBUMS_READ])
     assert ids(client.get("/api/t/acme/photos/?owner=me")) == {photos["a1"].pk, photos["a2"].pk}
     assert ids(client.get(f"/api/t/acme/photos/?album={album.pk}")) == {photos["m1"].pk}
     foreign = AlbumFactory(tenant=world.globex, owner=world.member_b)
     assert ids(client.get(f"/api/t/acme/photos/?album={foreign.pk}")) == set()
+
+
+def test_the_album_filter_needs_albums_read_as_reading_the_album_does(world, api_client, photos):
+    """`?album=` names an album: a token without albums.read is told so, whichever id it names."""
+    album = AlbumFactory(tenant=world.acme, owner=world.member_a)
+    client = api_client(world.member_a, world.acme, [S.PHOTOS_READ])
+    answers = [client.get(f"/api/t/acme/photos/?album={pk}") for pk in (album.pk, 987654)]
+    assert [r.status_code for r in answers] == [403, 403]
+    assert answers[0].json() == answers[1].json()
+    assert answers[0].json()["reason"] == "scope_missing"
+    assert answers[0].json()["required_scopes"] == [S.ALBUMS_READ]
+    assert (
+        answers[0]["WWW-Authenticate"]
+        == 'Bearer realm="api", error="insufficient_scope", scope="albums.read"'
+    )
 
 
 @pytest.mark.parametrize(
@@ -234,7 +249,7 @@ def test_upload_ignores_tenant_and_owner_in_the_body(world, api_client):
 
 
 def test_album_from_another_tenant_is_the_same_400_as_a_missing_album(world, api_client):
-    client = api_client(world.member_a, world.acme, [S.PHOTOS_UPLOAD])
+    client = api_client(world.member_a, world.acme, [S.PHOTOS_UPLOAD, S.ALBUMS_READ])
     foreign = AlbumFactory(tenant=world.globex, owner=world.member_b)
     answers = []
     for album_id in (foreign.pk, 987654):
@@ -244,12 +259,12 @@ def test_album_from_another_tenant_is_the_same_400_as_a_missing_album(world, api
         assert response.status_code == 400
         body = response.json()
         answers.append((body["reason"], body["fields"]["album"][0].replace(str(album_id), "<id>")))
-    assert answers[0] == answers[1] == ("does_not_exist", 'Invalid pk "<id>" - object does not exist.')
+    assert answers[0] == answers[1] == ("does_not_exist", "No such album.")
     assert not Photo.objects.exists()
 
 
 def test_patch_moves_a_photo_into_an_album_of_the_tenant_only(world, api_client, photos):
-    client = api_client(world.member_a, world.acme, [S.PHOTOS_UPDATE])
+    client = api_client(world.member_a, world.acme, [S.PHOTOS_UPDATE, S.ALBUMS_READ])
     url = f"/api/t/acme/photos/{photos['a1'].pk}/"
     album = AlbumFactory(tenant=world.acme, owner=world.member_a)
     assert client.patch(url, {"album": album.pk}, format="json").json()["album"] == album.pk

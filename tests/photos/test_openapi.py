@@ -73,3 +73,19 @@ def test_schema_validates_and_list_filters_are_documented(db):
     validate_schema(generated)
     params = {p["name"] for p in generated["paths"]["/api/t/{tenant_slug}/photos/"]["get"]["parameters"]}
     assert {"album", "owner", "cursor"} <= params
+
+
+def test_album_references_document_their_albums_read_check(db):
+    """A client reads in the schema that naming an album needs albums.read, and how refusals look."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    generated = SchemaGenerator().get_schema(request=None, public=True)
+    schemas = generated["components"]["schemas"]
+    for name in ("PhotoUploadRequest", "PatchedPhotoUpdateRequest"):
+        album = schemas[name]["properties"]["album"]
+        assert album["type"] == "integer" and album["nullable"] is True
+        assert "albums.read" in album["description"] and "does_not_exist" in album["description"]
+    listing = generated["paths"]["/api/t/{tenant_slug}/photos/"]["get"]
+    (param,) = [p for p in listing["parameters"] if p["name"] == "album"]
+    assert "albums.read" in param["description"] and "empty page" in param["description"]
+    assert {"400", "403"} <= set(listing["responses"])
