@@ -7,7 +7,6 @@ the current consent and role allow, and that a refresh token exists only with `o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from datetime import timedelta
@@ -255,7 +254,7 @@ class TenantOAuth2Validator(OAuth2Validator):
         if application_pk is None:
             return
         lookup = {
-            "token_checksum": hashlib.sha256(token.encode("utf-8")).hexdigest(),
+            "token_checksum": token_checksum(token),
             "application_id": application_pk,
         }
         access = list(AccessToken.objects.filter(**lookup).select_related("user", "tenant"))

@@ -10,7 +10,6 @@ import calendar
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -91,16 +90,6 @@ class InteractionRequired(CustomOAuth2Error):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("interaction_required", **kwargs)
-
-
-@dataclass
-class ConsentContext:
-    """Everything the consent page needs for one user, app and tenant."""
-
-    application: Application
-    memberships: list[Membership]
-    membership: Membership | None
-    plan: ConsentPlan
 
 
 def _eligible_memberships(request: HttpRequest, application: Application) -> list[Membership]:
