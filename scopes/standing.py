@@ -22,7 +22,6 @@ its scopes, and the app's allowed scopes (`_GRANT_SQL`); `assess()` is the pure 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +29,6 @@ from enum import StrEnum
 from functools import cache as memoize
 from typing import Any
 
-import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils import timezone
 
@@ -227,33 +225,9 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
 
 
 def _fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
-    if connection.vendor == "postgresql":
-        return _fetch_prepared(sql, params)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
-
-
-def _fetch_prepared(sql: str, params: list[Any]) -> Sequence[Any] | None:
-    """PostgreSQL: run `sql` as a server-side prepared statement, planned once per connection.
-
-    Measured on the benchmark's database as the runtime role: planning this statement (joins,
-    three subqueries, and the row-level security policies of five tables) takes 1.5 ms, executing
-    it 0.25 ms; a token's first request would pay both. Django binds parameters on the client and
-    never prepares, so this one statement goes through a psycopg server-binding cursor on the same
-    connection and transaction (psycopg tracks its prepared statements across rollbacks). It is
-    recorded in Django's query log like any other, so query counts stay honest.
-    """
-    connection.ensure_connection()
-    started = time.monotonic()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        row = cursor.fetchone()
-    if connection.queries_logged:
-        connection.queries_log.append(
-            {"sql": f"{sql} -- {params!r}", "time": f"{time.monotonic() - started:.3f}"}
-        )
-    return row
 
 
 _TOKEN_SOURCE = (
