@@ -453,6 +453,13 @@ class IntrospectionView(OAuthLibMixin, View):
 
     @method_decorator(limit_client_authentication)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.GET:
+            # Credentials and tokens never travel in a URL (access logs keep URLs): as oauthlib's own
+            # endpoints do for /o/token/ and /o/revoke_token/, a query string is refused outright.
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": "URL query parameters are not allowed."},
+                status=400,
+            )
         client = self._authenticated_confidential_client(request)
         if client is None:
             response = JsonResponse({"error": "invalid_client"}, status=401)

@@ -102,3 +102,16 @@ def test_only_a_superuser_marks_a_resource_server(world, client):
     client.force_login(staff)
     page = client.get(f"/admin/scopes/application/{app.pk}/change/")
     assert b'name="is_resource_server"' not in page.content
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["client_id=photo-api&client_secret=x", "token=abc", "anything=1"],
+    ids=["secret", "token", "other"],
+)
+def test_introspection_refuses_a_query_string_before_reading_any_credential(db, client, query, unchanged):
+    """No secret or token in a URL (access logs keep URLs): 400 before any client is authenticated."""
+    with unchanged():
+        response = client.post(f"/o/introspect/?{query}", {"token": "abc"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
