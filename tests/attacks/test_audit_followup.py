@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from the agreement table are used as arguments)
 """Follow-up audit of issues 10 and 11: the same classes of bug where the fixes did not reach.
 
 Tests that fail on this branch are confirmed problems; the others guard tricky cases that hold.
@@ -12,8 +13,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import Membership
-from scopes.constants import ScopeName as S
-from scopes.models import AccessToken, Application
+from scopes.models import Application
 from tests.scopes.test_standing_agreement import (  # noqa: F401  (fixtures)
     RS_SECRET,
     _ask,
