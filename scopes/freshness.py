@@ -20,7 +20,7 @@ A token's authorization context is computed (`scopes.standing`) from exactly the
 | that membership's role                | the role changes, or any of its grants is added, changed or removed |
 | the user's consent for the app there  | it changes, or a scope is added to or removed from it     |
 | the app                               | it changes, or an allowed scope is added, changed, removed |
-| the scope registry (one global epoch) | a scope, or an implication, is added, changed or removed  |
+| the scope registry (one global epoch) | a scope, or an implication, is added, changed or removed; and on PostgreSQL any TRUNCATE of grants, consent scopes or app scopes (it cannot name the parents it emptied) |
 
 `PROBE_SQL` reads all eight (the token's own, and the rows the token's user, tenant and app lead
 to, joined *as they are now*) in one statement. On PostgreSQL it is a SECURITY DEFINER function
@@ -138,6 +138,13 @@ def _postgresql(schema: str) -> list[str]:
             f"""CREATE OR REPLACE TRIGGER {touch.child}_touch_del AFTER DELETE ON {touch.child}
             REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
         ]
+    for touch in TOUCHES:
+        # TRUNCATE fires no row or DELETE trigger and cannot say which parents it emptied: it moves
+        # the registry epoch, which every fingerprint holds, so every context is read again.
+        statements.append(
+            f"""CREATE OR REPLACE TRIGGER {touch.child}_touch_truncate AFTER TRUNCATE ON {touch.child}
+            FOR EACH STATEMENT EXECUTE FUNCTION scopes_bump_registry()"""
+        )
     for table in REGISTRY_TABLES:
         statements.append(
             f"""CREATE OR REPLACE TRIGGER {table}_registry_epoch

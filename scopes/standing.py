@@ -45,6 +45,7 @@ class Problem(StrEnum):
     TENANT_INACTIVE = "tenant_inactive"
     NOT_MEMBER = "not_member"
     CONSENT_REVOKED = "consent_revoked"
+    APP_NOT_IN_TENANT = "app_not_in_tenant"
 
 
 # Problems the API reports as "this tenant does not exist for you" (404), not as a bad token (401).
@@ -57,6 +58,7 @@ DETAILS = {
     Problem.TENANT_INACTIVE: "the tenant is inactive",
     Problem.NOT_MEMBER: "the user is not a member of the tenant",
     Problem.CONSENT_REVOKED: "the user has taken back this app's access",
+    Problem.APP_NOT_IN_TENANT: "the app may no longer be used in this tenant",
 }
 
 
@@ -67,6 +69,8 @@ class GrantRows:
     user: User | None
     tenant: Tenant
     application_id: int | None
+    # The tenant the app is limited to (None: usable in any tenant), as the database holds it now.
+    app_tenant_id: int | None
     role_id: int | None
     role_name: str | None
     role_grants: tuple[tuple[str, str], ...]
@@ -114,6 +118,8 @@ def assess(
         problem = Problem.TENANT_INACTIVE
     elif rows.role_id is None:
         problem = Problem.NOT_MEMBER
+    elif rows.app_tenant_id is not None and rows.app_tenant_id != rows.tenant.pk:
+        problem = Problem.APP_NOT_IN_TENANT
     elif rows.consent_id is None:
         problem = Problem.CONSENT_REVOKED
     granted_closure = (
@@ -157,7 +163,7 @@ def _grant_sql(source: str) -> str:
     user_columns = ", ".join(f"u.{name}" for name in _user_fields())
     tenant_columns = ", ".join(f"n.{name}" for name in _tenant_fields())
     return f"""
-    SELECT {user_columns}, {tenant_columns}, m.role_id, r.name,
+    SELECT {user_columns}, {tenant_columns}, a.tenant_id, m.role_id, r.name,
         (SELECT {_aggregate("s.name || ':' || g.reach")} FROM scopes_rolegrant g
             JOIN scopes_scope s ON s.id = g.scope_id WHERE g.role_id = m.role_id),
         c.id,
@@ -169,6 +175,7 @@ def _grant_sql(source: str) -> str:
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
     LEFT JOIN accounts_user u ON u.id = src.user_id
+    LEFT JOIN scopes_application a ON a.id = src.application_id
     LEFT JOIN accounts_membership m ON m.user_id = src.user_id AND m.tenant_id = src.tenant_id
     LEFT JOIN accounts_role r ON r.id = m.role_id
     LEFT JOIN scopes_consent c ON c.user_id = src.user_id AND c.tenant_id = src.tenant_id
@@ -208,12 +215,13 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     users, tenants = len(_user_fields()), len(_tenant_fields())
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
-    role_id, role_name, grants, consent_id, consented, allowed, *source = row
+    app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *source = row
     user = None if user_values[0] is None else _instance(User, user_values)
     rows = GrantRows(
         user=user,
         tenant=_instance(Tenant, tenant_values),
         application_id=source[2],
+        app_tenant_id=app_tenant_id,
         role_id=role_id,
         role_name=role_name,
         role_grants=tuple(sorted(tuple(item.split(":", 1)) for item in _split(grants))),  # type: ignore[misc]

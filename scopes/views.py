@@ -75,6 +75,8 @@ SESSION_NONCES = "consent_nonces"
 # OpenID Connect Core 3.1.2.1, and Prompt Create 1.0 (a no-op for a signed-in user; DOT answers
 # it for one who is not). select_account shows the page, where the organisation is chosen.
 PROMPT_VALUES = frozenset({"none", "login", "consent", "select_account", "create"})
+# Our own authorization parameters, which oauthlib's duplicate check does not know.
+SINGLE_VALUED = ("prompt", "tenant", "include_granted_scopes", "max_age", "login_hint")
 OAUTH_FIELDS = (
     "client_id",
     "redirect_uri",
@@ -132,6 +134,13 @@ class ConsentView(AuthorizationView):
             # PKCE is required and only S256 is accepted; refuse before showing anything.
             return self._client_error(
                 credentials, None, InvalidRequestError, 'PKCE with code_challenge_method "S256" is required.'
+            )
+        repeated = sorted(name for name in SINGLE_VALUED if len(request.GET.getlist(name)) > 1)
+        if repeated:
+            # RFC 6749 3.1: a parameter sent more than once is an error. Read with .get(), only the
+            # last copy would count: prompt=none&prompt=consent would show a page.
+            return self._client_error(
+                credentials, None, InvalidRequestError, f"{', '.join(repeated)} must not be repeated."
             )
         prompt = set(request.GET.get("prompt", "").split())
         unknown = sorted(prompt - PROMPT_VALUES)

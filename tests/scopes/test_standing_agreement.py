@@ -172,6 +172,10 @@ CHANGES = {
         NONE,
     ),
     "app deleted": (lambda w: Application.objects.filter(pk=w.app.pk).delete(), NONE),
+    "app limited to another tenant": (
+        lambda w: Application.objects.filter(pk=w.app.pk).update(tenant=w.globex),
+        NONE,
+    ),
     "token revoked": (_revoke_token, {**TOKEN_ONLY, "refresh": False}),
     "token expired": (_expire, TOKEN_ONLY),
     "scope implication changed": (_drop_implication, NONE),
