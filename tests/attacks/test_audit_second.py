@@ -147,3 +147,99 @@ def test_scope_swap_endpoints_agree(world, grant):
     Scope.objects.filter(name="profile.read").update(name="photos.write")
     answers = _ask(world, grant)
     assert len(set(answers.values())) == 1, answers
+
+
+# --- 3. Staff of acme in the admin: autocomplete, history, explain junk.
+
+from tests.attacks.test_admin import make_staff  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("app_label", "model_name", "field_name"),
+    [
+        ("accounts", "membership", "user"),
+        ("accounts", "membership", "tenant"),
+    ],
+)
+def test_staff_autocomplete_shows_only_their_tenants(world, app_label, model_name, field_name):
+    staff = make_staff(world.admin_a)
+    response = staff.get(
+        "/admin/autocomplete/",
+        {"app_label": app_label, "model_name": model_name, "field_name": field_name, "term": ""},
+    )
+    assert response.status_code in (200, 403, 404), response.status_code
+    text = response.content.decode().lower()
+    for foreign in ("globex", "member_b", "outsider"):
+        assert foreign not in text, (foreign, text[:500])
+
+
+def test_staff_history_of_another_tenants_rows_is_refused(world):
+    staff = make_staff(world.admin_a)
+    globex_membership = Membership.objects.get(user=world.member_b, tenant=world.globex)
+    for url in (
+        f"/admin/accounts/membership/{globex_membership.pk}/history/",
+        f"/admin/accounts/tenant/{world.globex.pk}/history/",
+        f"/admin/accounts/user/{world.member_b.pk}/history/",
+    ):
+        response = staff.get(url)
+        assert response.status_code in (302, 403, 404) or "member_b" not in response.content.decode(), url
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"tenant": "x", "action": "photos.read", "user": "y"},
+        {"tenant": "99999999999999999999999", "action": "photos.read", "user": "1"},
+        {"tenant": "1", "action": "photos.read", "token": "\x00" * 10},
+        {"tenant": "1", "action": "photos.read", "token": "a" * 100000},
+        {"tenant": "1", "action": "nope", "user": "1", "scopes": ["\u00e9", "photos.read"]},
+        {"tenant": "1", "action": "photos.read", "user": "1", "resource": "photo", "object_id": "99999999999999999999"},
+        {"tenant": "1", "action": "photos.read", "user": "1", "resource": "junk", "object_id": "1"},
+        {"tenant": "1", "action": "photos.read", "user": "1", "application": "99999999999999999999999"},
+    ],
+)
+def test_explain_post_junk_is_never_500(world, data):
+    staff = make_staff(world.admin_a)
+    data = {**data, "tenant": str(world.acme.pk) if data["tenant"] == "1" else data["tenant"]}
+    if data.get("user") == "1":
+        data["user"] = str(world.member_a.pk)
+    response = staff.post("/admin/explain/", data)
+    assert response.status_code < 500
+
+
+# --- 4. Hostile input anywhere: never a 500.
+
+HOSTILE_GETS = [
+    "/api/t/acme/photos/?cursor=cD1qdW5r",  # base64("p=junk"): a position that is not a datetime
+    "/api/t/acme/photos/?cursor=%00%ff",  # guard
+    "/o/authorize/?response_type=code&client_id=GALLERY&scope=photos.read&tenant=%E2%80%AE",  # guard
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_GETS)
+def test_hostile_get_is_never_500(world, gallery, api_client, browser_of, url):
+    url = url.replace("GALLERY", gallery.client_id)
+    if url.startswith("/api/"):
+        client = api_client(world.owner_a, world.acme, ["photos.write", "albums.write", "profile.read"])
+    else:
+        client = browser_of(world.member_a)
+    response = client.get(url)
+    assert response.status_code < 500, (url[:120], response.status_code)
+
+
+HOSTILE_POSTS = [
+    ("/o/token/", {"grant_type": "client_credentials", "client_id": "\x00", "client_secret": "x"}, {}),
+    ("/o/token/", {"grant_type": "client_credentials"}, {"HTTP_AUTHORIZATION": "Basic AAo6eA=="}),  # "\x00\n:x"
+    ("/o/introspect/", {"token": "x"}, {"HTTP_AUTHORIZATION": "Basic ADp4"}),  # "\x00:x"
+    ("/o/revoke_token/", {"token": "x", "client_id": "\x00"}, {}),
+    ("/o/token/", {"grant_type": "refresh_token", "refresh_token": "\x00", "client_id": "GALLERY"}, {}),  # guard
+]
+
+
+@pytest.mark.parametrize(("url", "data", "extra"), HOSTILE_POSTS)
+def test_hostile_post_is_never_500(world, gallery, browser_of, url, data, extra):
+    data = {k: (v.replace("GALLERY", gallery.client_id) if isinstance(v, str) else v) for k, v in data.items()}
+    extra = dict(extra)
+    client = browser_of(world.member_a) if extra.pop("user", False) else Client()
+    response = client.post(url, data, **extra)
+    assert response.status_code < 500, (url, data, response.status_code)
