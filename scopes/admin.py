@@ -110,6 +110,11 @@ class ScopeAdmin(SuperuserWritesOnly, AuditedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Scope]:
         return super().get_queryset(request).prefetch_related("implies")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A name is fixed once created (the database refuses a rename: scopes.freshness).
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "name"] if obj is not None else fields
+
     @admin.display(description="implies")
     def implied_list(self, obj: Scope) -> str:
         return ", ".join(s.name for s in obj.implies.all()) or "—"

@@ -56,6 +56,11 @@ VERSION_COLUMN = "row_version"
 SEQUENCE = "scopes_row_version_seq"
 EPOCH_TABLE = "scopes_registry_epoch"
 PROBE_FUNCTION = "scopes_token_probe"
+# A scope's name is an identifier: access tokens carry it as text, clients hard-code it, while
+# consents, grants and app scopes point at the row. Renaming would make them disagree (a token's
+# "photos.write" would match nothing while the consent shows the new name), so the database refuses
+# it, whoever writes; a new name is a new scope.
+RENAME_REFUSED = "Scope names cannot change: create a new scope instead."
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,12 @@ def _postgresql(schema: str) -> list[str]:
             f"""CREATE OR REPLACE TRIGGER {touch.child}_touch_truncate AFTER TRUNCATE ON {touch.child}
             FOR EACH STATEMENT EXECUTE FUNCTION scopes_bump_registry()"""
         )
+    statements += [
+        f"""CREATE OR REPLACE FUNCTION scopes_refuse_rename() RETURNS trigger {definer} AS $$
+        BEGIN RAISE EXCEPTION '{RENAME_REFUSED}'; END $$""",
+        """CREATE OR REPLACE TRIGGER scopes_scope_name_fixed BEFORE UPDATE OF name ON scopes_scope
+        FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION scopes_refuse_rename()""",
+    ]
     for table in REGISTRY_TABLES:
         statements.append(
             f"""CREATE OR REPLACE TRIGGER {table}_registry_epoch
@@ -198,6 +209,10 @@ def _sqlite(connection: BaseDatabaseWrapper) -> list[str]:
                 f"""CREATE TRIGGER IF NOT EXISTS {touch.child}_touch_{event.lower()} AFTER {event} ON {touch.child}
                 BEGIN {body} END"""
             )
+    statements.append(
+        f"""CREATE TRIGGER IF NOT EXISTS scopes_scope_name_fixed BEFORE UPDATE OF name ON scopes_scope
+        WHEN OLD.name <> NEW.name BEGIN SELECT RAISE(ABORT, '{RENAME_REFUSED}'); END"""
+    )
     for table in REGISTRY_TABLES:
         for event in ("INSERT", "UPDATE", "DELETE"):
             statements.append(
@@ -232,13 +247,16 @@ def installed(connection: BaseDatabaseWrapper) -> bool:
             )
             (count,) = cursor.fetchone()
             return count >= len(VERSIONED)
-        cursor.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%row_version%'"
-        )
-        (count,) = cursor.fetchone()
-        return count >= 2 * len(VERSIONED) and all(
-            VERSION_COLUMN in _sqlite_columns(connection, table) for table in VERSIONED
-        )
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        present = {name for (name,) in cursor.fetchall()}
+    expected = {
+        statement.split("IF NOT EXISTS", 1)[1].split()[0]
+        for statement in _sqlite(connection)
+        if "CREATE TRIGGER" in statement
+    }
+    return expected <= present and all(
+        VERSION_COLUMN in _sqlite_columns(connection, table) for table in VERSIONED
+    )
 
 
 def bump_registry(connection: BaseDatabaseWrapper) -> None:

@@ -39,6 +39,13 @@ def _require_tenant(request: OauthlibRequest) -> int:
 class TenantOAuth2Validator(OAuth2Validator):
     """Binds codes and tokens to a tenant and caps refreshed scopes by consent and role."""
 
+    def _load_application(self, client_id: str, request: OauthlibRequest) -> Application | None:
+        """No client has a NUL or another control character in its id; PostgreSQL cannot even
+        compare such text (a DataError, so a 500), so such an id is unknown before any query."""
+        if not client_id or any(ord(ch) < 32 or ord(ch) == 127 for ch in client_id):
+            return None
+        return super()._load_application(client_id, request)
+
     def validate_scopes(
         self,
         client_id: str,

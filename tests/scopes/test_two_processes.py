@@ -78,10 +78,10 @@ def shell(database_url: str, code: str) -> None:
 class Workers:
     """A gunicorn with two sync workers, each with its own per-process cache."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, workers: int = 2) -> None:
         self.port = _free_port()
         command = [sys.executable, "-m", "gunicorn", "tests.scopes.worker_wsgi:application"]
-        command += ["--workers", "2", "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"]
+        command += ["--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"]
         self.process = subprocess.Popen(command, cwd=ROOT, env=_environment(database_url))
 
     def get(self, path: str, token: str) -> tuple[int, str]:
@@ -133,10 +133,10 @@ def _only(answers: dict[str, list[int]], status: int) -> bool:
 
 
 @pytest.fixture
-def postgres_workers() -> Iterator[tuple[Workers, str]]:
+def postgres_workers() -> Iterator[tuple[TwoServers, str]]:
     if connection.vendor != "postgresql":
         pytest.skip("the PostgreSQL leg; on SQLite, test_sqlite_file_shared_by_processes covers it")
-    running = Workers(_database_url())
+    running = TwoServers(_database_url())
     try:
         yield running, _database_url()
     finally:
@@ -193,6 +193,26 @@ def test_every_writer_reaches_both_workers_at_once(world, gallery, mint_token, p
     assert _only(workers.answers_from_both("/api/t/globex/photos/", by_shell.token), 404)
 
 
+class TwoServers:
+    """Two servers of one worker each: which process answers is then certain, not up to the kernel."""
+
+    def __init__(self, database_url: str) -> None:
+        self.servers = [Workers(database_url, workers=1), Workers(database_url, workers=1)]
+
+    def wait_until_up(self, token: str) -> None:
+        for server in self.servers:
+            server.wait_until_up(token)
+
+    def answers_from_both(self, path: str, token: str, *, each: int = 3) -> dict[str, list[int]]:
+        return {
+            str(server.port): [server.get(path, token)[0] for _ in range(each)] for server in self.servers
+        }
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
 SQLITE_SEED = """
 from datetime import timedelta
 from django.utils import timezone
@@ -225,7 +245,7 @@ def test_sqlite_file_shared_by_processes(tmp_path):
         timeout=300,
     )
     shell(database_url, SQLITE_SEED)
-    workers = Workers(database_url)
+    workers = TwoServers(database_url)
     try:
         workers.wait_until_up("tok-sql")
         for raw in ("tok-sql", "tok-update", "tok-role"):
