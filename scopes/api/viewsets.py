@@ -70,6 +70,22 @@ class TenantScopedViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     """Base for tenant-owned collections: tenant filter, then the reach of the caller's grant."""
 
     http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]
+    # Where a subclass could widen what the caller sees; refused when the subclass is defined.
+    SEALED: ClassVar[tuple[str, ...]] = ("get_queryset", "get_object", "filter_queryset")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Make the safe way the only way: a resource narrows (`narrow_queryset`), never replaces.
+
+        Checked when the class is created (at import), so a viewset that overrides one of these
+        never reaches a test, let alone a request.
+        """
+        super().__init_subclass__(**kwargs)
+        overridden = sorted(name for name in cls.SEALED if name in vars(cls))
+        if overridden:
+            raise ImproperlyConfigured(
+                f"{cls.__name__} overrides {', '.join(overridden)}: a tenant viewset may only narrow its "
+                "queryset with narrow_queryset() (scopes.api.viewsets)."
+            )
 
     def get_queryset(self) -> models.QuerySet:
         """The tenant's rows the caller may see; fails closed when no tenant was resolved."""
