@@ -317,9 +317,14 @@ class MembershipInlineFormSet(forms.BaseInlineFormSet):
         for form in self.forms:
             if not form.cleaned_data or not (form.has_changed() or self._should_delete_form(form)):
                 continue
+            if form.errors:
+                continue  # a row already refused (e.g. a tenant or user the viewer cannot choose)
             data = form.cleaned_data
-            user = data.get("user") or form.instance.user
-            tenant = data.get("tenant") or form.instance.tenant
+            # getattr: an unsaved row has no user or tenant yet (RelatedObjectDoesNotExist).
+            user = data.get("user") or getattr(form.instance, "user", None)
+            tenant = data.get("tenant") or getattr(form.instance, "tenant", None)
+            if user is None or tenant is None:
+                continue
             try:
                 check_membership_form(
                     actor=self.request.user,

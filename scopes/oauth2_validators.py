@@ -197,9 +197,21 @@ class TenantOAuth2Validator(OAuth2Validator):
         Outside DOT's transaction, so the revocation stays when the error is raised.
         """
         request.issued_access_token = None
-        super().save_bearer_token(token, request, *args, **kwargs)
+        try:
+            super().save_bearer_token(token, request, *args, **kwargs)
+        except errors.InvalidGrantError:
+            # `_grant_still_stands` found the refresh token revoked (rotated by a concurrent refresh,
+            # or revoked meanwhile) or the consent gone: a revoked refresh token presented is reuse.
+            if request.grant_type == "refresh_token":
+                self._revoke_family_of(request)
+            raise
         if request.grant_type != "refresh_token" or request.issued_access_token is not None:
             return
+        self._revoke_family_of(request)
+        raise errors.InvalidGrantError(description="This refresh token was already used.", request=request)
+
+    def _revoke_family_of(self, request: OauthlibRequest) -> None:
+        """Revoke the family of the refresh token this request presented (audited)."""
         used = RefreshToken.objects.filter(token_checksum=token_checksum(request.refresh_token or "")).first()
         if used is not None:
             token_family_revoke(
@@ -207,9 +219,9 @@ class TenantOAuth2Validator(OAuth2Validator):
                 application=request.client,
                 via=f"refresh token reused concurrently, client {request.client.client_id}",
             )
-        raise errors.InvalidGrantError(description="This refresh token was already used.", request=request)
 
     def _save_bearer_token(self, token: dict, request: OauthlibRequest, *args: Any, **kwargs: Any) -> None:
+        self._grant_still_stands(request)
         implications = registry().implications
         scopes = normalise(request.scopes or [], implications)
         token["scope"] = " ".join(scopes)
@@ -220,6 +232,30 @@ class TenantOAuth2Validator(OAuth2Validator):
         Consent.objects.filter(
             user=request.user, tenant_id=_require_tenant(request), application=request.client
         ).update(last_used_at=timezone.now())
+
+    def _grant_still_stands(self, request: OauthlibRequest) -> None:
+        """Check again, under the rows' locks, what validation checked before any token is written.
+
+        Validation and saving are separate steps: a consent revoked, or a refresh token revoked,
+        between them would be outrun (the revocation misses tokens that do not exist yet, and the
+        new ones outlive it). Runs inside DOT's transaction and takes the locks the revocations
+        take, in the same order (consent, then refresh token), so one waits for the other and then
+        sees what it did.
+        """
+        consent = (
+            Consent.objects.select_for_update()
+            .filter(user=request.user, tenant_id=_require_tenant(request), application=request.client)
+            .first()
+        )
+        if consent is None:
+            raise errors.InvalidGrantError(description="This grant is no longer valid.", request=request)
+        if request.grant_type == "refresh_token":
+            instance = getattr(request, "refresh_token_instance", None)
+            current = (
+                RefreshToken.objects.select_for_update().filter(pk=instance.pk).first() if instance else None
+            )
+            if current is None or current.revoked is not None:
+                raise errors.InvalidGrantError(description="This refresh token was revoked.", request=request)
 
     def validate_refresh_token(
         self, refresh_token: str, client: Application, request: OauthlibRequest, *args: Any, **kwargs: Any
