@@ -1,4 +1,4 @@
-.PHONY: run test lint format setup bench soak
+.PHONY: run test lint typecheck format setup bench soak
 
 run:    ## virtualenv, migrate SQLite, seed the demo, serve on 127.0.0.1:8000
 	bin/run
@@ -19,6 +19,9 @@ soak:   ## ~2 min of mixed load from two tenants on gunicorn + PostgreSQL + Redi
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+
+typecheck:  ## mypy with the Django and DRF plugins over accounts, scopes, photos and project (pyproject.toml)
+	SECRET_KEY=$${SECRET_KEY:-typecheck-only-not-a-secret} .venv/bin/mypy
 
 format:
 	.venv/bin/ruff check --fix .

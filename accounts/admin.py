@@ -13,7 +13,7 @@ from django.http import HttpRequest
 
 from accounts import tenancy
 from accounts.constants import AuditAction
-from accounts.models import AuditEvent, Membership, Role, Tenant, User
+from accounts.models import AuditEvent, Membership, Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles, admin_tenants, admin_users
 from accounts.services import PRIVILEGED_USER_FIELDS, audit_record, user_update
 
@@ -53,7 +53,7 @@ class StaffChoicesMixin:
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         scoped = STAFF_CHOICES.get(db_field.related_model)
         if scoped is not None and "queryset" not in kwargs:
-            kwargs["queryset"] = scoped(request.user)
+            kwargs["queryset"] = scoped(signed_in(request.user))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 
@@ -73,7 +73,7 @@ class StaffScopedAdmin(StaffChoicesMixin, admin.ModelAdmin):
         return queryset.filter(**{f"{self.staff_tenant_path}__in": admin_tenants(user)})
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return self.staff_scope(request.user, super().get_queryset(request))
+        return self.staff_scope(signed_in(request.user), super().get_queryset(request))
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -89,7 +89,8 @@ class AuditedAdmin(admin.ModelAdmin):
         tenant = getattr(obj, "tenant", None)
         return tenant if isinstance(tenant, Tenant) else None
 
-    def save_model(self, request: HttpRequest, obj: models.Model, form: Any, change: bool) -> None:
+    # `obj: Any` as in ModelAdmin: each subclass names its own model.
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         request._audit_before = snapshot(type(obj)._default_manager.get(pk=obj.pk)) if change else None  # type: ignore[attr-defined]
         super().save_model(request, obj, form, change)
 
@@ -104,7 +105,7 @@ class AuditedAdmin(admin.ModelAdmin):
             return
         created, changed, _deleted = self.audit_actions
         audit_record(
-            actor=request.user,
+            actor=signed_in(request.user),
             action=changed if change else created,
             target=obj,
             tenant=self.audit_tenant(obj),
@@ -127,11 +128,15 @@ class AuditedAdmin(admin.ModelAdmin):
         super().save_formset(request, form, formset, change)
         for obj, before in doomed:
             audit_record(
-                actor=request.user, action=deleted, target=obj, tenant=self.audit_tenant(obj), before=before
+                actor=signed_in(request.user),
+                action=deleted,
+                target=obj,
+                tenant=self.audit_tenant(obj),
+                before=before,
             )
         for obj in formset.new_objects:
             audit_record(
-                actor=request.user,
+                actor=signed_in(request.user),
                 action=created,
                 target=obj,
                 tenant=self.audit_tenant(obj),
@@ -139,7 +144,7 @@ class AuditedAdmin(admin.ModelAdmin):
             )
         for obj, _fields in formset.changed_objects:
             audit_record(
-                actor=request.user,
+                actor=signed_in(request.user),
                 action=changed,
                 target=obj,
                 tenant=self.audit_tenant(obj),
@@ -147,10 +152,10 @@ class AuditedAdmin(admin.ModelAdmin):
                 after=snapshot(obj),
             )
 
-    def delete_model(self, request: HttpRequest, obj: models.Model) -> None:
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
         if self.audit_actions is not None:
             audit_record(
-                actor=request.user,
+                actor=signed_in(request.user),
                 action=self.audit_actions[2],
                 target=obj,
                 tenant=self.audit_tenant(obj),
@@ -206,7 +211,9 @@ class MembershipInline(StaffChoicesMixin, admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
         qs = super().get_queryset(request)
-        return qs if request.user.is_superuser else qs.filter(tenant__in=admin_tenants(request.user))
+        return (
+            qs if request.user.is_superuser else qs.filter(tenant__in=admin_tenants(signed_in(request.user)))
+        )
 
 
 class TenantMembershipInline(MembershipInline):
@@ -304,7 +311,7 @@ class UserAdmin(StaffScopedAdmin, AuditedAdmin, DjangoUserAdmin):
         if not change:
             super().save_model(request, obj, form, change)
             return
-        user_update(actor=request.user, user=obj, changed=form.changed_data)
+        user_update(actor=signed_in(request.user), user=obj, changed=form.changed_data)
 
 
 @admin.register(Role)
@@ -321,7 +328,7 @@ class RoleAdmin(StaffScopedAdmin, AuditedAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(StaffScopedAdmin, AuditedAdmin):
-    audit_actions = MEMBERSHIP_ACTIONS
+    audit_actions: tuple[AuditAction, AuditAction, AuditAction] | None = MEMBERSHIP_ACTIONS
     list_display = ["user", "tenant", "role", "created_at"]
     # Only what the (scoped) changelist holds: the plain filters would list every tenant and role.
     list_filter = [("tenant", admin.RelatedOnlyFieldListFilter), ("role", admin.RelatedOnlyFieldListFilter)]

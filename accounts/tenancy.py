@@ -165,7 +165,7 @@ _ADD_TENANT = (
 )
 
 
-def _add_tenant(expression: str, param: object, using: str) -> bool:
+def _add_tenant(expression: str, param: int | str, using: str) -> bool:
     connection = connections[using]
     if connection.vendor != "postgresql":
         return True

@@ -8,7 +8,7 @@ Django's ModelBackend runs the password hasher for unknown usernames too.
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -33,7 +33,8 @@ def account_key(form_class: type[forms.Form], typed: str) -> str:
     case-sensitive, so folding only makes buckets coarser (`Member3` shares `member3`'s); it never
     gives one account two.
     """
-    looked_up = form_class.base_fields["username"].to_python(typed)
+    # A CharField: text, never None (an empty value is "").
+    looked_up = cast(str, form_class.base_fields["username"].to_python(typed))
     return unicodedata.normalize("NFKC", looked_up.casefold())
 
 
@@ -60,7 +61,7 @@ def _refusal_form(form_class: type, request: HttpRequest, message: str) -> Any:
     return form
 
 
-def _refused(response: TemplateResponse, wait: int) -> TemplateResponse:
+def _refused(response: HttpResponse, wait: int) -> HttpResponse:
     response.status_code = 429
     response["Retry-After"] = str(wait)
     return response

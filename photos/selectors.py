@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db.models import QuerySet
 
 from accounts.models import User
@@ -42,7 +44,7 @@ def photos_filtered(
     return queryset
 
 
-def _locator(model: type[Photo] | type[Album]):  # type: ignore[no-untyped-def]
+def _locator(model: type[Photo] | type[Album]) -> Callable[[int], ObjectFacts | None]:
     def locate(pk: int) -> ObjectFacts | None:
         # Unscoped on purpose: the admin's explain page asks where an object lives, so the
         # decision can answer "another tenant's object" exactly as the API does (404).

@@ -9,7 +9,7 @@ Rules the screens enforce (the services enforce them too):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -35,7 +35,7 @@ from accounts.admin import RoleAdmin as AccountsRoleAdmin
 from accounts.admin import TenantAdmin as AccountsTenantAdmin
 from accounts.admin import UserAdmin as AccountsUserAdmin
 from accounts.constants import AuditAction
-from accounts.models import Membership, Role, Tenant, User
+from accounts.models import Membership, Role, Tenant, User, signed_in
 from accounts.services import check_membership_change, membership_remove, membership_set
 from scopes.models import (
     AccessToken,
@@ -86,7 +86,8 @@ class ScopeAdminForm(forms.ModelForm):
         fields = ["name", "description", "implies"]
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean returns; its stub allows None
         name = cleaned.get("name") or (self.instance.name if self.instance.pk else None)
         implies = cleaned.get("implies")
         if name and implies is not None:
@@ -148,7 +149,7 @@ class ScopeAdmin(SuperuserWritesOnly, AuditedAdmin):
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         obj = self.get_object(request, object_id)
         usage = self._usage(obj) if obj else {}
-        if usage:
+        if obj is not None and usage:
             listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in usage.items())
             self.message_user(
                 request,
@@ -178,7 +179,7 @@ class RoleGrantInlineFormSet(forms.BaseInlineFormSet):
         super().clean()
         # `self.instance` already carries what the role form posted (a new tenant, say): the
         # service judges the role in the tenant the database holds for it.
-        check_role_grants(actor=self.request.user, role=self.instance, grants=self.grants())
+        check_role_grants(actor=signed_in(self.request.user), role=self.instance, grants=self.grants())
 
 
 class RoleGrantInline(admin.TabularInline):
@@ -190,7 +191,7 @@ class RoleGrantInline(admin.TabularInline):
     autocomplete_fields = ["scope"]
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        formset = super().get_formset(request, obj, **kwargs)
+        formset = cast(type[RoleGrantInlineFormSet], super().get_formset(request, obj, **kwargs))
         formset.request = request
         return formset
 
@@ -234,24 +235,24 @@ class RoleAdmin(AccountsRoleAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         return fields if request.user.is_superuser or obj is None else [*fields, "tenant"]
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
         if not request.user.is_superuser and "tenant" in form.base_fields:
             form.base_fields["tenant"].required = True
             form.base_fields["tenant"].help_text = "Only superusers create global roles."
         return form
 
     def save_model(self, request: HttpRequest, obj: Role, form: Any, change: bool) -> None:
-        check_role_editable(actor=request.user, role=obj)
+        check_role_editable(actor=signed_in(request.user), role=obj)
         super().save_model(request, obj, form, change)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is RoleGrant:
-            check_role_grants(actor=request.user, role=form.instance, grants=formset.grants())
+            check_role_grants(actor=signed_in(request.user), role=form.instance, grants=formset.grants())
         super().save_formset(request, form, formset, change)
 
     def delete_model(self, request: HttpRequest, obj: Role) -> None:
-        check_role_editable(actor=request.user, role=obj)
+        check_role_editable(actor=signed_in(request.user), role=obj)
         super().delete_model(request, obj)
 
 
@@ -284,14 +285,15 @@ class MembershipForm(forms.ModelForm):
         fields = ["user", "tenant", "role"]
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean returns; its stub allows None
         user = cleaned.get("user") or getattr(self.instance, "user", None)
         tenant = cleaned.get("tenant") or getattr(self.instance, "tenant", None)
         role = cleaned.get("role")
         if user is not None and tenant is not None and role is not None:
             try:
                 check_membership_form(
-                    actor=self.request.user,
+                    actor=signed_in(self.request.user),
                     before=_stored(self.instance.pk),
                     user=user,
                     tenant=tenant,
@@ -315,7 +317,9 @@ class MembershipInlineFormSet(forms.BaseInlineFormSet):
         super().clean()
         problems: list[ValidationError] = []
         for form in self.forms:
-            if not form.cleaned_data or not (form.has_changed() or self._should_delete_form(form)):
+            # _should_delete_form: Django's own test for a row marked for deletion (not in the stubs).
+            deleting = self._should_delete_form(form)  # type: ignore[attr-defined]
+            if not form.cleaned_data or not (form.has_changed() or deleting):
                 continue
             if form.errors:
                 continue  # a row already refused (e.g. a tenant or user the viewer cannot choose)
@@ -327,12 +331,12 @@ class MembershipInlineFormSet(forms.BaseInlineFormSet):
                 continue
             try:
                 check_membership_form(
-                    actor=self.request.user,
+                    actor=signed_in(self.request.user),
                     before=_stored(form.instance.pk),
                     user=user,
                     tenant=tenant,
                     role=data.get("role"),
-                    delete=self._should_delete_form(form),
+                    delete=deleting,
                 )
             except ValidationError as exc:
                 problems.append(exc)
@@ -343,7 +347,7 @@ class MembershipInlineFormSet(forms.BaseInlineFormSet):
 def save_membership_formset(request: HttpRequest, formset: Any) -> None:
     """Write a membership formset through the services (which audit), never by saving rows directly."""
     formset.save(commit=False)  # fills new_objects, changed_objects, deleted_objects; writes nothing
-    actor = request.user
+    actor = signed_in(request.user)
     for obj in formset.deleted_objects:
         before = _stored(obj.pk)
         if before is not None:
@@ -406,8 +410,8 @@ class MembershipAdmin(AccountsMembershipAdmin):
     form = MembershipForm
     audit_actions = None  # the services write the audit rows
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        return _with_request(super().get_form(request, obj, **kwargs), request)
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        return _with_request(super().get_form(request, obj, change=change, **kwargs), request)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Who and where is what a membership is: to move it, remove it and add another.
@@ -428,10 +432,12 @@ class MembershipAdmin(AccountsMembershipAdmin):
         return allowed and (obj is None or self._may_act_on(request, obj))
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
-        obj.pk = membership_set(actor=request.user, user=obj.user, tenant=obj.tenant, role=obj.role).pk
+        obj.pk = membership_set(
+            actor=signed_in(request.user), user=obj.user, tenant=obj.tenant, role=obj.role
+        ).pk
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        membership_remove(actor=request.user, user=obj.user, tenant=obj.tenant)
+        membership_remove(actor=signed_in(request.user), user=obj.user, tenant=obj.tenant)
 
 
 # --- Applications
@@ -519,7 +525,9 @@ class ConsentAdminForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["remove_scopes"].choices = [(s.name, s.name) for s in self.instance.scopes.all()]
+        cast(forms.MultipleChoiceField, self.fields["remove_scopes"]).choices = [
+            (s.name, s.name) for s in self.instance.scopes.all()
+        ]
 
 
 @admin.register(Consent)
@@ -560,7 +568,7 @@ class ConsentAdmin(StaffScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Consent, form: Any, change: bool) -> None:
         remove = form.cleaned_data.get("remove_scopes") or []
         if remove:
-            consent_narrow(actor=request.user, consent=obj, remove=remove)
+            consent_narrow(actor=signed_in(request.user), consent=obj, remove=remove)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         """Nothing else on a consent is editable here."""
@@ -575,7 +583,7 @@ class ConsentAdmin(StaffScopedAdmin):
     def revoke_consents(self, request: HttpRequest, queryset: QuerySet[Consent]) -> None:
         count = 0
         for consent in queryset.select_related("user", "tenant", "application"):
-            consent_revoke(actor=request.user, consent=consent)
+            consent_revoke(actor=signed_in(request.user), consent=consent)
             count += 1
         self.message_user(request, f"Revoked {count} consent(s).")
 
@@ -603,7 +611,7 @@ class AccessTokenAdmin(ReadOnlyTokenAdmin):
     @admin.action(description="Revoke the selected access tokens (and their refresh tokens)")
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> None:
         count = tokens_revoke(
-            actor=request.user, access_tokens=list(queryset.select_related("user", "tenant"))
+            actor=signed_in(request.user), access_tokens=list(queryset.select_related("user", "tenant"))
         )
         self.message_user(request, f"Revoked {count} token(s).")
 
@@ -616,7 +624,7 @@ class RefreshTokenAdmin(ReadOnlyTokenAdmin):
     @admin.action(description="Revoke the selected refresh tokens")
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[RefreshToken]) -> None:
         count = tokens_revoke(
-            actor=request.user, refresh_tokens=list(queryset.select_related("user", "tenant"))
+            actor=signed_in(request.user), refresh_tokens=list(queryset.select_related("user", "tenant"))
         )
         self.message_user(request, f"Revoked {count} token(s).")
 

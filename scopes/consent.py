@@ -128,7 +128,9 @@ class ShownPlan:
         fresh, tenant, offered, already = (data.get(k) for k in ("fresh", "tenant", "offered", "already"))
         if not isinstance(fresh, bool) or not isinstance(tenant, int) or isinstance(tenant, bool):
             return None
-        if not all(isinstance(v, list) and all(isinstance(n, str) for n in v) for v in (offered, already)):
+        if not isinstance(offered, list) or not isinstance(already, list):
+            return None
+        if not all(isinstance(n, str) for n in (*offered, *already)):
             return None
         return cls(fresh, tenant, tuple(offered), tuple(already))
 

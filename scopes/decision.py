@@ -109,7 +109,7 @@ def decide(
             required_scopes=required,
             granted_scopes=granted,
             trace=tuple(trace),
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
 
     if token_problem:

@@ -10,7 +10,7 @@ token or an object of another tenant is answered as if it did not exist. The for
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_protect
 
 from accounts import tenancy
-from accounts.models import Membership, Tenant, User
+from accounts.models import Membership, Tenant, User, signed_in
 from accounts.selectors import admin_tenants, admin_users
 from scopes.decision import Decision, effective_permissions
 from scopes.models import Application
@@ -70,15 +70,21 @@ class ExplainForm(forms.Form):
         super().__init__(*args, **kwargs)
         # What the viewer may pick is what they may see: their tenants, their members, the apps
         # usable there (everything for a superuser). A posted id outside it is an invalid choice.
-        self.fields["user"].queryset = admin_users(viewer).order_by("username")
-        self.fields["tenant"].queryset = admin_tenants(viewer)
-        self.fields["application"].queryset = admin_applications(viewer).order_by("name")
-        self.fields["resource"].choices = [("", "— a collection (list or create) —")] + [
-            (r.kind, r.label) for r in registered_resources().values()
-        ]
+        # `self.fields` is typed as plain fields; these are the choice fields declared above.
+        choosers = {
+            name: cast(forms.ModelChoiceField, self.fields[name])
+            for name in ("user", "tenant", "application")
+        }
+        choosers["user"].queryset = admin_users(viewer).order_by("username")
+        choosers["tenant"].queryset = admin_tenants(viewer)
+        choosers["application"].queryset = admin_applications(viewer).order_by("name")
+        cast(forms.ChoiceField, self.fields["resource"]).choices = [
+            ("", "— a collection (list or create) —")
+        ] + [(r.kind, r.label) for r in registered_resources().values()]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean returns; its stub allows None
         if not cleaned.get("token") and not cleaned.get("user"):
             raise forms.ValidationError("Paste a token, or choose a user.")
         if cleaned.get("object_id") and not cleaned.get("resource"):
@@ -109,11 +115,11 @@ def explain_access(request: HttpRequest) -> HttpResponse:
 
     Only a POST is explained; a GET (whatever its query string) shows the empty form.
     """
-    form = ExplainForm(request.POST if request.method == "POST" else None, viewer=request.user)
+    form = ExplainForm(request.POST if request.method == "POST" else None, viewer=signed_in(request.user))
     result: dict[str, Any] = {}
     if form.is_valid():
         data = form.cleaned_data
-        tenant_ids = set(admin_tenants(request.user).values_list("pk", flat=True))
+        tenant_ids = set(admin_tenants(signed_in(request.user)).values_list("pk", flat=True))
         context, problem = _context(data, tenant_ids)
         if context is None:
             result["problem"] = problem

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
@@ -14,6 +18,9 @@ from oauth2_provider.models import (
 )
 
 from scopes.constants import SCOPE_NAME_PATTERN, Reach
+
+if TYPE_CHECKING:
+    from accounts.models import Tenant
 
 scope_name_validator = RegexValidator(
     SCOPE_NAME_PATTERN,
@@ -72,7 +79,9 @@ class RoleGrant(models.Model):
 class Application(AbstractApplication):
     """An OAuth client. With a tenant it can only be used in that tenant; without, in any."""
 
-    tenant = models.ForeignKey(
+    # The base class is django-oauth-toolkit's, which ships no types: the plugin cannot infer these
+    # fields' types, so they are spelled out.
+    tenant: models.ForeignKey[Tenant | None, Tenant | None] = models.ForeignKey(
         "accounts.Tenant",
         null=True,
         blank=True,
@@ -80,11 +89,13 @@ class Application(AbstractApplication):
         related_name="applications",
         help_text="Leave empty for an app usable in every tenant.",
     )
-    publisher = models.CharField(
+    publisher: models.CharField[str, str] = models.CharField(
         max_length=200, blank=True, help_text="Who publishes the app, shown on the consent page."
     )
-    allowed_scopes = models.ManyToManyField(Scope, through="ApplicationScope", related_name="applications")
-    is_resource_server = models.BooleanField(
+    allowed_scopes: models.ManyToManyField[Scope, ApplicationScope] = models.ManyToManyField(
+        Scope, through="ApplicationScope", related_name="applications"
+    )
+    is_resource_server: models.BooleanField[bool, bool] = models.BooleanField(
         default=False,
         help_text=(
             "A resource server may introspect the tokens of its tenant (of every tenant when it has "
@@ -150,12 +161,17 @@ class Grant(AbstractGrant):
     what it issued, so that a replay can revoke those tokens (RFC 6749 section 4.1.2).
     """
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
-    used_at = models.DateTimeField(null=True, blank=True)
-    access_token = models.ForeignKey(
+    # Typed by hand: the base class is untyped (see Application).
+    tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="+"
+    )
+    used_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        null=True, blank=True
+    )
+    access_token: models.ForeignKey[AccessToken | None, AccessToken | None] = models.ForeignKey(
         "scopes.AccessToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    token_family = models.UUIDField(null=True, blank=True)
+    token_family: models.UUIDField[UUID | None, UUID | None] = models.UUIDField(null=True, blank=True)
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
@@ -178,7 +194,9 @@ class ConsentFormUse(models.Model):
 class AccessToken(AbstractAccessToken):
     """An access token, valid only in the tenant it was issued for."""
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
@@ -192,7 +210,9 @@ class AccessToken(AbstractAccessToken):
 class RefreshToken(AbstractRefreshToken):
     """A refresh token, bound to the same tenant as the access tokens it mints."""
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"

@@ -351,7 +351,7 @@ class AuthorizationContext:
         return None
 
 
-def context_from(found: TokenRows, implications: Implications) -> AuthorizationContext:
+def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -> AuthorizationContext:
     """The API's context for a token read by `token_rows`, judged by `assess` (no expiry: per request)."""
     standing = assess(found.rows, issued=found.scope, implications=implications)
     return AuthorizationContext(

@@ -17,6 +17,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -42,7 +43,7 @@ from oauthlib.oauth2.rfc6749.errors import (
 )
 
 from accounts import tenancy
-from accounts.models import Membership
+from accounts.models import Membership, signed_in
 from accounts.selectors import active_memberships_of
 from scopes.client_limits import limit_client_authentication
 from scopes.consent import ConsentPlan, ShownPlan, cap_scopes
@@ -96,7 +97,7 @@ class InteractionRequired(CustomOAuth2Error):
 
 def _eligible_memberships(request: HttpRequest, application: Application) -> list[Membership]:
     """Active tenants the user belongs to and the app may be used in."""
-    memberships = list(active_memberships_of(request.user))
+    memberships = list(active_memberships_of(signed_in(request.user)))
     if application.tenant_id is not None:
         memberships = [m for m in memberships if m.tenant_id == application.tenant_id]
     return memberships
@@ -173,8 +174,8 @@ class ConsentView(AuthorizationView):
             )
             return self._approve(request, application, oauth, membership, granted)
         if silent:
-            error = ConsentRequired if tenant_decided else InteractionRequired
-            return self._client_error(credentials, application, error)
+            refusal = ConsentRequired if tenant_decided else InteractionRequired
+            return self._client_error(credentials, application, refusal)
         notice = (
             ""
             if not asked_slug or asked_slug == membership.tenant.slug
@@ -377,7 +378,7 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
     descriptions = registry().descriptions
     implications = registry().implications
     rows = []
-    for consent in consents_of(request.user):
+    for consent in consents_of(signed_in(request.user)):
         names = [s.name for s in consent.scopes.all()]
         standing = grant_standing(
             user_id=consent.user_id,
@@ -419,7 +420,7 @@ def _own_consent(request: HttpRequest, consent_id: int) -> Consent:
 def consent_revoke_view(request: HttpRequest, consent_id: int) -> HttpResponse:
     consent = _own_consent(request, consent_id)
     tenancy.enter_tenant(consent.tenant_id)  # its tokens are revoked in the consent's tenant
-    consent_revoke(actor=request.user, consent=consent)
+    consent_revoke(actor=signed_in(request.user), consent=consent)
     return redirect("account-apps")
 
 
@@ -430,7 +431,7 @@ def consent_remove_scopes_view(request: HttpRequest, consent_id: int) -> HttpRes
     tenancy.enter_tenant(consent.tenant_id)
     remove = [name for name in request.POST.getlist("scope") if name]
     if remove:
-        consent_narrow(actor=request.user, consent=consent, remove=remove)
+        consent_narrow(actor=signed_in(request.user), consent=consent, remove=remove)
     return redirect("account-apps")
 
 
@@ -556,7 +557,9 @@ class RevokeTokenView(dot_views.RevokeTokenView):
         return super().post(request, *args, **kwargs)
 
 
-def opener_policy(value: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def opener_policy(
+    value: str,
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """Set this view's Cross-Origin-Opener-Policy (the site default is `same-origin`).
 
     OAuth sign-in in a popup (Swagger UI's "Authorize", or any client doing a popup flow) needs the
@@ -564,9 +567,9 @@ def opener_policy(value: str) -> Callable[[Callable[..., HttpResponse]], Callabl
     popup (sign-in, consent, the redirect page) opt out of isolation. Framing stays denied.
     """
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             response = view(request, *args, **kwargs)
             response["Cross-Origin-Opener-Policy"] = value
             return response

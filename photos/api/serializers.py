@@ -62,7 +62,9 @@ class PhotoSerializer(serializers.ModelSerializer):
     """A photo's metadata; the bytes are at `image_url`."""
 
     owner = OwnerSerializer(read_only=True)
-    album = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    album: serializers.PrimaryKeyRelatedField[Album] = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
     image_url = serializers.SerializerMethodField()
 
     class Meta:

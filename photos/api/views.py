@@ -6,7 +6,7 @@ who may do what, and `photos.services` does the writes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -20,7 +20,9 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
+from accounts.models import signed_in
 from photos import selectors, services
 from photos.api.serializers import (
     AlbumSerializer,
@@ -36,7 +38,7 @@ from scopes.api.parsers import JSONParser
 from scopes.api.viewsets import TenantScopedAPIView, TenantScopedViewSet
 from scopes.constants import ScopeName
 from scopes.decision import effective_permissions
-from scopes.permissions import readable
+from scopes.permissions import readable, token_context
 from scopes.registry import normalise
 
 
@@ -54,7 +56,8 @@ class NewestFirstCursorPagination(CursorPagination):
         cursor = super().decode_cursor(request)
         if cursor is not None and cursor.position is not None:
             try:
-                valid = parse_datetime(cursor.position) is not None
+                # The stubs say int; DRF keeps the position as the text found in the cursor.
+                valid = parse_datetime(cursor.position) is not None  # type: ignore[arg-type]
             except ValueError:
                 valid = False
             if not valid:
@@ -132,7 +135,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
             # The album is a reference: read as `albums/<id>/` would read it (403 without
             # albums.read), and one you cannot see filters exactly as one that does not exist.
             album = readable(
-                self.request.auth,
+                token_context(self.request),
                 Album.objects.all(),
                 tenant_slug=self.kwargs.get("tenant_slug", ""),
                 read_scope=ScopeName.ALBUMS_READ,
@@ -180,8 +183,8 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
         file = upload.validated_data["image"]
         try:
             photo = services.photo_create(
-                actor=request.user,
-                tenant=self.tenant,
+                actor=signed_in(request.user),
+                tenant=self.authorized_tenant(),
                 image=file,
                 filename=file.name or "",
                 size=file.size or 0,
@@ -202,14 +205,16 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
         changes = self.get_serializer(data=request.data, partial=True)
         changes.is_valid(raise_exception=True)
         try:
-            photo = services.photo_update(actor=request.user, photo=photo, **changes.validated_data)
+            photo = services.photo_update(
+                actor=signed_in(request.user), photo=photo, **changes.validated_data
+            )
         except DjangoValidationError as exc:
             raise _django_to_drf(exc) from exc
         return Response(PhotoSerializer(photo, context=self.get_serializer_context()).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Delete a photo and, once committed, its file."""
-        services.photo_delete(actor=request.user, photo=self.get_object())
+        services.photo_delete(actor=signed_in(request.user), photo=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(parameters=[_ID], responses={(200, "image/*"): OpenApiTypes.BINARY})
@@ -254,18 +259,18 @@ class AlbumViewSet(
         "destroy": ScopeName.ALBUMS_WRITE,
     }
 
-    def perform_create(self, serializer: AlbumSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         serializer.instance = services.album_create(
-            actor=self.request.user,
-            tenant=self.tenant,
+            actor=signed_in(self.request.user),
+            tenant=self.authorized_tenant(),
             name=serializer.validated_data["name"],
             description=serializer.validated_data.get("description", ""),
         )
 
-    def perform_update(self, serializer: AlbumSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         serializer.instance = services.album_update(
-            actor=self.request.user,
-            album=serializer.instance,
+            actor=signed_in(self.request.user),
+            album=cast(Album, serializer.instance),  # UpdateModelMixin.update passes get_object()
             name=serializer.validated_data.get("name"),
             description=serializer.validated_data.get("description"),
         )
@@ -273,7 +278,7 @@ class AlbumViewSet(
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Delete an album; its photos stay, outside any album."""
         album: Album = self.get_object()
-        services.album_delete(actor=request.user, album=album)
+        services.album_delete(actor=signed_in(request.user), album=album)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -295,9 +300,9 @@ class MeView(TenantScopedAPIView):
     serializer_class = MeSerializer
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        context = request.auth
+        context = token_context(request)
         graph = context.implications
-        user = request.user
+        user = signed_in(request.user)
         return Response(
             {
                 "user": {

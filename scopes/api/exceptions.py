@@ -122,9 +122,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         )
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
-    response = exception_handler(exc, context)
-    if response is not None and isinstance(exc, exceptions.APIException):
+    handled = exception_handler(exc, context)
+    if handled is not None and isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         reason = codes if isinstance(codes, str) else "error"
-        response.data = {"error": reason, "reason": reason, "detail": str(exc.detail)}
-    return response
+        handled.data = {"error": reason, "reason": reason, "detail": str(exc.detail)}
+    return handled

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.querysets import TenantQuerySet
 from scopes.permissions import resolve_reference
 
 MAX_ID = 2**63 - 1  # the largest key a 64-bit column holds
@@ -47,8 +48,12 @@ class ReferenceField(serializers.RelatedField):
         self.owner_field = owner_field
         super().__init__(**kwargs)
 
+    def _references(self) -> TenantQuerySet:
+        """What an id may name: the field's queryset (required; a reference names a tenant-owned model)."""
+        return cast(TenantQuerySet, self.get_queryset())
+
     def _name(self) -> str:
-        return str(self.queryset.model._meta.verbose_name)
+        return str(self._references().model._meta.verbose_name)
 
     def to_internal_value(self, data: Any) -> models.Model:
         pk = parse_id(data)
@@ -57,7 +62,7 @@ class ReferenceField(serializers.RelatedField):
         view = self.context["view"]
         obj = resolve_reference(
             self.context["request"].auth,
-            self.queryset.all(),
+            self._references(),
             pk,
             tenant_slug=view.kwargs.get("tenant_slug", ""),
             read_scope=self.read_scope,
@@ -67,7 +72,7 @@ class ReferenceField(serializers.RelatedField):
             self.fail("does_not_exist", name=self._name())
         return obj
 
-    def to_representation(self, value: models.Model) -> Any:
+    def to_representation(self, value: Any) -> Any:
         return value.pk
 
     def get_choices(self, cutoff: int | None = None) -> dict[Any, str]:

@@ -6,18 +6,20 @@ and may narrow its queryset with `narrow_queryset`; it never overrides `get_quer
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from rest_framework import viewsets
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.metadata import BaseMetadata
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Tenant
-from accounts.querysets import TenantMissing
+from accounts.models import Tenant, signed_in
+from accounts.querysets import TenantMissing, TenantQuerySet
 from scopes.authentication import BearerTokenAuthentication
 from scopes.constants import ScopeName
 from scopes.decision import Decision
@@ -25,27 +27,37 @@ from scopes.permissions import TenantScopePermission, restrict
 from scopes.registry import normalise
 from scopes.standing import AuthorizationContext
 
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass
+
 
 class TenantScopedMixin:
     """Resolves `/api/t/<tenant_slug>/`, authorizes through the decision function, adds scope headers."""
 
-    authentication_classes: ClassVar[list[type]] = [BearerTokenAuthentication]
-    permission_classes: ClassVar[list[type]] = [TenantScopePermission]
+    # Typed as APIView declares them, so that the mixin and APIView agree.
+    authentication_classes: Sequence[type[BaseAuthentication]] = [BearerTokenAuthentication]
+    permission_classes: Sequence[_PermissionClass] = [TenantScopePermission]
     # action name (viewsets) or lower-case HTTP method (plain views) -> the scope it needs.
     action_scopes: ClassVar[Mapping[str, ScopeName]] = {}
     # The scope whose grant decides which objects are visible at all (lists, 404s).
     read_scope: ClassVar[ScopeName | None] = None
     owner_field: ClassVar[str] = "owner"
     # OPTIONS metadata would build serializers and querysets outside any decision: not offered.
-    metadata_class = None
+    metadata_class: str | BaseMetadata | None = None
 
     tenant: Tenant | None = None
     decision: Decision | None = None
     accepted_oauth_scopes: list[str] | None = None
 
+    def authorized_tenant(self) -> Tenant:
+        """The tenant `TenantScopePermission` resolved; fails closed if asked for before it ran."""
+        if self.tenant is None:
+            raise TenantMissing("The tenant was asked for before it was authorized.")
+        return self.tenant
+
     def required_scope(self, request: Request) -> str | None:
         """The scope this request needs; None for a method the view does not offer (405)."""
-        key = getattr(self, "action", None) or request.method.lower()
+        key = getattr(self, "action", None) or (request.method or "").lower()
         if key == "head":
             key = "get"
         if key == "options":
@@ -69,7 +81,7 @@ class TenantScopedAPIView(TenantScopedMixin, APIView):
 class TenantScopedViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     """Base for tenant-owned collections: tenant filter, then the reach of the caller's grant."""
 
-    http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]
+    http_method_names: Sequence[str] = ["get", "post", "patch", "delete", "head", "options"]
     # Where a subclass could widen what the caller sees; refused when the subclass is defined.
     SEALED: ClassVar[tuple[str, ...]] = ("get_queryset", "get_object", "filter_queryset")
 
@@ -94,9 +106,10 @@ class TenantScopedViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         if self.queryset is None:
             raise ImproperlyConfigured(f"{type(self).__name__} must set `queryset`.")
         queryset = restrict(
-            self.queryset.all(),
+            # Tenant-owned models' managers return TenantQuerySets; GenericAPIView types it as any.
+            cast(TenantQuerySet, self.queryset.all()),
             tenant=self.tenant,
-            user_id=self.request.user.pk,
+            user_id=signed_in(self.request.user).pk,
             reach=self.decision.visible_reach,
             owner_field=self.owner_field,
         )
