@@ -238,23 +238,25 @@ def install(connection: BaseDatabaseWrapper) -> None:
             cursor.execute(statement)
 
 
+def _trigger_names(statements: list[str]) -> set[str]:
+    names = set()
+    for statement in statements:
+        for marker in ("CREATE TRIGGER IF NOT EXISTS", "CREATE OR REPLACE TRIGGER"):
+            if marker in statement:
+                names.add(statement.split(marker, 1)[1].split()[0])
+    return names
+
+
 def installed(connection: BaseDatabaseWrapper) -> bool:
-    """Whether every versioned table still has its column and triggers (a check, and the tests, ask)."""
+    """Whether every trigger `install()` creates, and every version column, is in place."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE '%%row_version'"
-            )
-            (count,) = cursor.fetchone()
-            return count >= len(VERSIONED)
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+            present = {name for (name,) in cursor.fetchall()}
+            return _trigger_names(_postgresql("public")) <= present
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         present = {name for (name,) in cursor.fetchall()}
-    expected = {
-        statement.split("IF NOT EXISTS", 1)[1].split()[0]
-        for statement in _sqlite(connection)
-        if "CREATE TRIGGER" in statement
-    }
-    return expected <= present and all(
+    return _trigger_names(_sqlite(connection)) <= present and all(
         VERSION_COLUMN in _sqlite_columns(connection, table) for table in VERSIONED
     )
 

@@ -17,7 +17,7 @@ from scopes.consent import AppScope, ConsentPlan, plan_consent
 from scopes.freshness import EPOCH_TABLE
 from scopes.models import Application, ApplicationScope, Consent, RoleGrant, Scope
 from scopes.registry import grant_reaches
-from scopes.standing import AuthorizationContext, context_from, grant_standing, token_rows
+from scopes.standing import AuthorizationContext, consent_standing, context_from, token_rows
 from scopes.tenancy import enter_tenant_of_access_token, token_checksum
 
 
@@ -102,19 +102,6 @@ def role_reaches(role_id: int) -> dict[str, str]:
     return grant_reaches(grants, registry().implications)
 
 
-def consent_for(*, user: User, tenant: Tenant, application: Application) -> Consent | None:
-    """The remembered consent of a user for an app in a tenant, or None."""
-    return (
-        Consent.objects.filter(user=user, tenant=tenant, application=application)
-        .prefetch_related("scopes")
-        .first()
-    )
-
-
-def consented_scope_names(consent: Consent | None) -> list[str]:
-    return sorted(s.name for s in consent.scopes.all()) if consent else []
-
-
 def consent_plan(
     application: Application, membership: Membership, requested: list[str], *, fresh: bool
 ) -> ConsentPlan:
@@ -123,15 +110,10 @@ def consent_plan(
     previous: list[str] = []
     if not fresh:
         # Remembered consent counts for what still stands of it (consent ∩ app ∩ role, today).
-        consent = consent_for(user=membership.user, tenant=membership.tenant, application=application)
-        if consent is not None:
-            standing = grant_standing(
-                user_id=membership.user_id,
-                tenant_id=membership.tenant_id,
-                application_id=application.pk,
-                issued=consented_scope_names(consent),
-            )
-            previous = list(standing.effective) if standing is not None and standing.stands else []
+        standing = consent_standing(
+            user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
+        )
+        previous = list(standing.effective) if standing is not None and standing.stands else []
     return plan_consent(
         requested=requested,
         app_scopes=app_scopes(application),

@@ -302,11 +302,37 @@ def grant_standing(
     issued: Iterable[str],
     expires: datetime | None = None,
 ) -> Standing | None:
-    """The standing of a refresh token's, a code's or a remembered consent's grant."""
+    """The standing of a refresh token's or a code's grant."""
     rows = grant_rows(user_id=user_id, tenant_id=tenant_id, application_id=application_id)
     if rows is None:
         return None
     return assess(rows, issued=issued, implications=_implications(), expires=expires)
+
+
+def consent_standing(*, user_id: int, tenant_id: int, application_id: int) -> Standing | None:
+    """A remembered consent as it stands: what it granted is what it carries (the consent page)."""
+    rows = grant_rows(user_id=user_id, tenant_id=tenant_id, application_id=application_id)
+    if rows is None:
+        return None
+    return assess(rows, issued=rows.consented, implications=_implications())
+
+
+_CONSENTS_SOURCE = "SELECT user_id, tenant_id, application_id FROM scopes_consent WHERE user_id = %s"
+
+
+def consent_standings_of(user_id: int) -> dict[tuple[int, int], Standing]:
+    """Every consent of one user as it stands, by (tenant id, app id), in ONE query (connected apps)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_grant_sql(_CONSENTS_SOURCE), [user_id])
+        found = cursor.fetchall()
+    implications = _implications()
+    standings = {}
+    for row in found:
+        rows, (_user_id, tenant_id, application_id) = _rows(row)
+        standings[(tenant_id, application_id)] = assess(
+            rows, issued=rows.consented, implications=implications
+        )
+    return standings
 
 
 # --- The API's view of a standing access token.
@@ -342,10 +368,8 @@ class AuthorizationContext:
 
     def problem(self, now: datetime) -> str | None:
         """Why the token itself cannot be used (None: it can)."""
-        if now >= self.expires:
+        if now >= self.expires:  # the one thing that changes with time alone: checked per request
             return DETAILS[Problem.EXPIRED]
-        if self.user is None or not self.user.is_active:
-            return DETAILS[Problem.USER_INACTIVE]
         if self.standing_problem is not None and self.standing_problem not in TENANT_PROBLEMS:
             return DETAILS[self.standing_problem]
         return None

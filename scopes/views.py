@@ -46,21 +46,17 @@ from accounts import tenancy
 from accounts.models import Membership, signed_in
 from accounts.selectors import active_memberships_of
 from scopes.client_limits import limit_client_authentication
-from scopes.consent import ConsentPlan, ShownPlan, cap_scopes
+from scopes.consent import ConsentPlan, ShownPlan
 from scopes.introspection import may_introspect
 from scopes.models import Application, Consent
 from scopes.registry import closure, normalise
 from scopes.selectors import (
-    app_scopes,
-    consent_for,
     consent_plan,
-    consented_scope_names,
     consents_of,
     registry,
-    role_reaches,
 )
 from scopes.services import consent_form_use, consent_grant, consent_narrow, consent_revoke
-from scopes.standing import access_token_standing, grant_standing
+from scopes.standing import access_token_standing, consent_standing, consent_standings_of
 from scopes.tenancy import (
     enter_tenant_of_access_token,
     enter_tenant_of_code,
@@ -110,11 +106,12 @@ def _token_scopes(
     implications = registry().implications
     scopes = set(granted)
     if include_granted:
-        previous = consented_scope_names(
-            consent_for(user=membership.user, tenant=membership.tenant, application=application)
+        # What the remembered consent still allows (consent ∩ app ∩ role, today): the one standing.
+        standing = consent_standing(
+            user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
         )
-        allowed = frozenset(role_reaches(membership.role_id)) & closure(app_scopes(application), implications)
-        scopes |= set(cap_scopes(previous, allowed=allowed, implications=implications))
+        if standing is not None and standing.stands:
+            scopes |= set(standing.effective)
     return normalise(scopes, implications)
 
 
@@ -375,17 +372,14 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
     Each grant is shown as it stands now (`scopes.standing`): a scope the user's role or the app
     no longer allows is listed as not in effect, so the page never claims more than the API allows.
     """
-    descriptions = registry().descriptions
-    implications = registry().implications
+    snapshot = registry()
+    descriptions, implications = snapshot.descriptions, snapshot.implications
+    user = signed_in(request.user)
+    standings = consent_standings_of(user.pk)  # every grant in one query, not one per row
     rows = []
-    for consent in consents_of(signed_in(request.user)):
+    for consent in consents_of(user):
         names = [s.name for s in consent.scopes.all()]
-        standing = grant_standing(
-            user_id=consent.user_id,
-            tenant_id=consent.tenant_id,
-            application_id=consent.application_id,
-            issued=names,
-        )
+        standing = standings.get((consent.tenant_id, consent.application_id))
         in_effect = closure(standing.effective, implications) if standing and standing.stands else frozenset()
         rows.append(
             {
@@ -480,9 +474,7 @@ class IntrospectionView(OAuthLibMixin, View):
             return JsonResponse(
                 {"error": "invalid_request", "error_description": "token is missing"}, status=400
             )
-        if not may_introspect(client, value):
-            return JsonResponse({"active": False})  # RFC 7662 section 4: not this client's to know
-        return JsonResponse(self._describe(value))
+        return JsonResponse(self._describe(client, value))
 
     def _authenticated_confidential_client(self, request: HttpRequest) -> Application | None:
         """Only a confidential client (a resource server with a secret) may introspect tokens."""
@@ -497,8 +489,10 @@ class IntrospectionView(OAuthLibMixin, View):
         )
 
     @staticmethod
-    def _describe(value: str) -> dict[str, Any]:
+    def _describe(client: Application, value: str) -> dict[str, Any]:
         """RFC 7662's answer: active only while the grant stands; `scope` is what it allows now.
+
+        A token this client may not ask about (`may_introspect`) gets what an unknown one gets.
 
         The same standing the API, the refresh grant and the code exchange ask (`scopes.standing`):
         a deactivated user, tenant or membership, a consent taken back, or an expired or revoked
@@ -511,6 +505,8 @@ class IntrospectionView(OAuthLibMixin, View):
         if standing is None or not standing.stands or not standing.effective:
             return {"active": False}
         rows = standing.rows
+        if not may_introspect(client, application_id=rows.application_id, tenant_id=rows.tenant.pk):
+            return {"active": False}  # RFC 7662 section 4: not this client's to know
         assert rows.user is not None and standing.expires is not None
         client_id = (
             Application.objects.filter(pk=rows.application_id).values_list("client_id", flat=True).first()
