@@ -35,3 +35,11 @@ class AuditAction(StrEnum):
     APPLICATION_CHANGED = "application.changed"
     APPLICATION_DELETED = "application.deleted"
     TENANT_CHANGED = "tenant.changed"
+    # Service accounts and personal access tokens (scopes.machines).
+    SERVICE_ACCOUNT_CREATED = "service_account.created"
+    SERVICE_ACCOUNT_DISABLED = "service_account.disabled"
+    SERVICE_ACCOUNT_ENABLED = "service_account.enabled"
+    SERVICE_ACCOUNT_DELETED = "service_account.deleted"
+    SERVICE_ACCOUNT_SECRET_ROTATED = "service_account.secret_rotated"
+    PERSONAL_TOKEN_CREATED = "personal_token.created"
+    TOKEN_POLICY_CHANGED = "token_policy.changed"

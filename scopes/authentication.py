@@ -9,6 +9,7 @@ from rest_framework.request import Request
 
 from accounts.models import User
 from scopes.context_cache import load_context
+from scopes.machines.usage import note_use
 from scopes.standing import AuthorizationContext
 
 REALM = "api"
@@ -56,6 +57,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         problem = context.problem(timezone.now())
         if problem:
             raise InvalidToken(problem)
+        note_use(credentials, context.token_id)  # personal access tokens' "last used" (throttled)
         assert context.user is not None
         return context.user, context
 

@@ -15,7 +15,7 @@ A token's authorization context is computed (`scopes.standing`) from exactly the
 |---------------------------------------|----------------------------------------------------------|
 | the access token                      | it is inserted or updated; a deleted token has no row     |
 | its user                              | any column changes (is_active, ...)                       |
-| its tenant                            | any column changes (is_active, slug, ...)                 |
+| its tenant                            | any column changes (is_active, slug, ...), or its token policy (personal access tokens) |
 | the user's membership in that tenant  | it changes (role); deleted or new: the join finds another |
 | that membership's role                | the role changes, or any of its grants is added, changed or removed |
 | the user's consent for the app there  | it changes, or a scope is added to or removed from it     |
@@ -86,6 +86,8 @@ TOUCHES = (
     Touch("scopes_rolegrant", "role_id", "accounts_role"),
     Touch("scopes_consent_scopes", "consent_id", "scopes_consent"),
     Touch("scopes_applicationscope", "application_id", "scopes_application"),
+    # A tenant's policy for personal access tokens (scopes.machines) is read with the tenant.
+    Touch("scopes_tokenpolicy", "tenant_id", "accounts_tenant"),
 )
 # Changes to these move the registry's epoch (scope names, descriptions and implications).
 REGISTRY_TABLES = ("scopes_scope", "scopes_scope_implies")
@@ -107,7 +109,7 @@ WHERE t.token_checksum = {{param}}
 """
 
 
-def _postgresql(schema: str) -> list[str]:
+def _postgresql(schema: str, touches: tuple[Touch, ...] = TOUCHES) -> list[str]:
     definer = f"LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp"
     statements = [
         f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE}",
@@ -124,7 +126,7 @@ def _postgresql(schema: str) -> list[str]:
             f"""CREATE OR REPLACE TRIGGER {table}_row_version BEFORE INSERT OR UPDATE ON {table}
             FOR EACH ROW EXECUTE FUNCTION scopes_stamp_row()""",
         ]
-    for touch in TOUCHES:
+    for touch in touches:
         # Statement-level with transition tables: a 10,000-row insert touches each parent once.
         function = f"scopes_touch_{touch.child}"
         touch_sql = f"UPDATE {touch.parent} SET {VERSION_COLUMN} = 0 WHERE id IN (SELECT {touch.column} FROM {{rows}})"
@@ -143,7 +145,7 @@ def _postgresql(schema: str) -> list[str]:
             f"""CREATE OR REPLACE TRIGGER {touch.child}_touch_del AFTER DELETE ON {touch.child}
             REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
         ]
-    for touch in TOUCHES:
+    for touch in touches:
         # TRUNCATE fires no row or DELETE trigger and cannot say which parents it emptied: it moves
         # the registry epoch, which every fingerprint holds, so every context is read again.
         statements.append(
@@ -186,7 +188,7 @@ def _sqlite_columns(connection: BaseDatabaseWrapper, table: str) -> set[str]:
         return {row[1] for row in cursor.fetchall()}
 
 
-def _sqlite(connection: BaseDatabaseWrapper) -> list[str]:
+def _sqlite(connection: BaseDatabaseWrapper, touches: tuple[Touch, ...] = TOUCHES) -> list[str]:
     stamp = f"{VERSION_COLUMN} = random()"
     statements = [
         f"CREATE TABLE IF NOT EXISTS {EPOCH_TABLE} (id integer PRIMARY KEY CHECK (id = 1), value integer NOT NULL)",
@@ -201,7 +203,7 @@ def _sqlite(connection: BaseDatabaseWrapper) -> list[str]:
                 f"""CREATE TRIGGER IF NOT EXISTS {table}_row_version_{event.lower()} AFTER {event} ON {table}
                 BEGIN UPDATE {table} SET {stamp} WHERE rowid = NEW.rowid; END"""
             )
-    for touch in TOUCHES:
+    for touch in touches:
         parent = f"UPDATE {touch.parent} SET {stamp} WHERE id = {{row}}.{touch.column};"
         for event, rows in (("INSERT", ["NEW"]), ("UPDATE", ["NEW", "OLD"]), ("DELETE", ["OLD"])):
             body = " ".join(parent.format(row=row) for row in rows)
@@ -224,13 +226,17 @@ def _sqlite(connection: BaseDatabaseWrapper) -> list[str]:
 
 def install(connection: BaseDatabaseWrapper) -> None:
     """Create (or repair) the version columns, triggers and the probe; idempotent."""
+    # A migration older than a touched table (scopes 0006 before 0007) installs the rest; the
+    # migration that creates the table installs its triggers.
+    tables = set(connection.introspection.table_names())
+    touches = tuple(touch for touch in TOUCHES if touch.child in tables)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT quote_ident(current_schema())")
             (schema,) = cursor.fetchone()
-        statements = _postgresql(schema)
+        statements = _postgresql(schema, touches)
     elif connection.vendor == "sqlite":
-        statements = _sqlite(connection)
+        statements = _sqlite(connection, touches)
     else:  # pragma: no cover - the project supports PostgreSQL and SQLite
         raise NotImplementedError(f"No freshness triggers for {connection.vendor}.")
     with connection.cursor() as cursor:

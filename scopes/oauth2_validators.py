@@ -20,6 +20,7 @@ from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors
 
 from scopes.constants import ScopeName
+from scopes.machines import oauth as machines
 from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
 from scopes.registry import closure, normalise
 from scopes.selectors import app_scopes, registry
@@ -57,8 +58,21 @@ class TenantOAuth2Validator(OAuth2Validator):
     ) -> bool:
         if not scopes or any(not s for s in scopes):
             return False
+        if request.grant_type == machines.CLIENT_CREDENTIALS:  # a service account (scopes.machines)
+            return machines.validate_client_credentials(client, scopes, request)
         allowed = closure(app_scopes(client), registry().implications)
         return set(scopes) <= allowed
+
+    def get_default_scopes(self, client_id: str, request: OauthlibRequest, *args: Any, **kwargs: Any) -> list[str]:
+        if request.grant_type == machines.CLIENT_CREDENTIALS:
+            return machines.default_scopes(request.client)
+        return super().get_default_scopes(client_id, request, *args, **kwargs)
+
+    def authenticate_client(self, request: OauthlibRequest, *args: Any, **kwargs: Any) -> bool:
+        """DOT's client authentication; then a service account's previous secret during its overlap."""
+        if super().authenticate_client(request, *args, **kwargs):
+            return True
+        return machines.previous_secret_authenticates(request, self._load_application)
 
     def validate_code(
         self,
@@ -151,7 +165,8 @@ class TenantOAuth2Validator(OAuth2Validator):
         source_refresh_token: RefreshToken | None = None,
     ) -> AccessToken:
         access_token = AccessToken(
-            user=request.user,
+            # DOT clears the user of a client credentials grant; ours is the service account's.
+            user=request.user or getattr(request, "service_user", None),
             tenant_id=_require_tenant(request),
             scope=token["scope"],
             expires=expires,

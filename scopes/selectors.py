@@ -15,6 +15,7 @@ from accounts.models import Membership, Tenant, User
 from accounts.selectors import admin_tenants
 from scopes.consent import AppScope, ConsentPlan, plan_consent
 from scopes.freshness import EPOCH_TABLE
+from scopes.machines.models import PERSONAL_TOKENS_CLIENT_ID
 from scopes.models import Application, ApplicationScope, Consent, RoleGrant, Scope
 from scopes.registry import grant_reaches
 from scopes.standing import AuthorizationContext, consent_standing, context_from, token_rows
@@ -153,6 +154,8 @@ def consents_of(user: User) -> QuerySet[Consent]:
     """A user's consents in active tenants, for the connected-apps page."""
     return (
         Consent.objects.filter(user=user, tenant__is_active=True)
+        # Personal access tokens have their own page (scopes.machines.views).
+        .exclude(application__client_id=PERSONAL_TOKENS_CLIENT_ID)
         .select_related("tenant", "application")
         .prefetch_related("scopes")
         .order_by("tenant__name", "application__name")

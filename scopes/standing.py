@@ -15,7 +15,8 @@ with `granted` and the role's grants separately, so that a refusal can say which
 (`scope_missing` or `role_forbids`); everyone else reports `effective`.
 
 One SQL statement reads a grant's user, tenant, membership, role and its grants, the consent and
-its scopes, and the app's allowed scopes (`_GRANT_SQL`); `assess()` is the pure rule on top.
+its scopes, the app's allowed scopes and, for a personal access token, its tenant's policy
+for them (`_GRANT_SQL`); `assess()` is the pure rule on top.
 """
 
 # ruff: noqa: S608  (SQL built from constant table and column names; values are parameters)
@@ -33,6 +34,7 @@ from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils import timezone
 
 from accounts.models import Tenant, User
+from scopes.machines.models import PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
 from scopes.registry import Implications, closure, grant_reaches, normalise
 
 
@@ -46,6 +48,7 @@ class Problem(StrEnum):
     NOT_MEMBER = "not_member"
     CONSENT_REVOKED = "consent_revoked"
     APP_NOT_IN_TENANT = "app_not_in_tenant"
+    PERSONAL_TOKENS_FORBIDDEN = "personal_tokens_forbidden"
 
 
 # Problems the API reports as "this tenant does not exist for you" (404), not as a bad token (401).
@@ -59,6 +62,7 @@ DETAILS = {
     Problem.NOT_MEMBER: "the user is not a member of the tenant",
     Problem.CONSENT_REVOKED: "the user has taken back this app's access",
     Problem.APP_NOT_IN_TENANT: "the app may no longer be used in this tenant",
+    Problem.PERSONAL_TOKENS_FORBIDDEN: "the tenant does not allow personal access tokens",
 }
 
 
@@ -77,6 +81,8 @@ class GrantRows:
     consent_id: int | None
     consented: tuple[str, ...]
     app_allowed: tuple[str, ...]
+    # The grant is a personal access token's and its tenant forbids them (scopes.machines).
+    personal_tokens_forbidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,8 @@ def assess(
         problem = Problem.NOT_MEMBER
     elif rows.app_tenant_id is not None and rows.app_tenant_id != rows.tenant.pk:
         problem = Problem.APP_NOT_IN_TENANT
+    elif rows.personal_tokens_forbidden:
+        problem = Problem.PERSONAL_TOKENS_FORBIDDEN
     elif rows.consent_id is None:
         problem = Problem.CONSENT_REVOKED
     granted_closure = (
@@ -171,6 +179,8 @@ def _grant_sql(source: str) -> str:
             JOIN scopes_scope s ON s.id = cs.scope_id WHERE cs.consent_id = c.id),
         (SELECT {_aggregate("s.name")} FROM scopes_applicationscope x
             JOIN scopes_scope s ON s.id = x.scope_id WHERE x.application_id = src.application_id),
+        (SELECT p.personal_tokens FROM scopes_tokenpolicy p WHERE p.tenant_id = src.tenant_id
+            AND a.client_id = '{PERSONAL_TOKENS_CLIENT_ID}'),
         src.*
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
@@ -215,7 +225,7 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     users, tenants = len(_user_fields()), len(_tenant_fields())
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
-    app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *source = row
+    app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, personal_mode, *source = row
     user = None if user_values[0] is None else _instance(User, user_values)
     rows = GrantRows(
         user=user,
@@ -228,6 +238,7 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
         consent_id=consent_id,
         consented=_split(consented),
         app_allowed=_split(allowed),
+        personal_tokens_forbidden=personal_mode == PersonalTokenMode.FORBIDDEN,
     )
     return rows, source
 

@@ -9,6 +9,7 @@ from django.urls import include, path
 
 from accounts.views import SignInView
 from scopes import views
+from scopes.machines import views as machine_views
 
 oauth_patterns = (
     [
@@ -30,6 +31,12 @@ urlpatterns = [
     path("account/login/", views.POPUP_PAGE(SignInView.as_view()), name="login"),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/apps/", views.connected_apps, name="account-apps"),
+    path("account/tokens/", machine_views.personal_tokens, name="account-tokens"),
+    path(
+        "account/tokens/<int:token_id>/revoke/",
+        machine_views.personal_token_revoke_view,
+        name="account-token-revoke",
+    ),
     path("account/apps/<int:consent_id>/revoke/", views.consent_revoke_view, name="account-app-revoke"),
     path(
         "account/apps/<int:consent_id>/remove-scopes/",

@@ -48,6 +48,7 @@ from accounts.selectors import active_memberships_of
 from scopes.client_limits import limit_client_authentication
 from scopes.consent import ConsentPlan, ShownPlan
 from scopes.introspection import may_introspect
+from scopes.machines.selectors import token_kind
 from scopes.models import Application, Consent
 from scopes.registry import closure, normalise
 from scopes.selectors import (
@@ -440,7 +441,7 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
             name: sorted(targets) for name, targets in sorted(implications.items()) if targets
         }
         data["code_challenge_methods_supported"] = ["S256"]
-        data["grant_types_supported"] = ["authorization_code", "refresh_token"]
+        data["grant_types_supported"] = ["authorization_code", "refresh_token", "client_credentials"]
         data["response_types_supported"] = ["code"]
         result = JsonResponse(data)
         result["Access-Control-Allow-Origin"] = "*"
@@ -508,13 +509,17 @@ class IntrospectionView(OAuthLibMixin, View):
         if not may_introspect(client, application_id=rows.application_id, tenant_id=rows.tenant.pk):
             return {"active": False}  # RFC 7662 section 4: not this client's to know
         assert rows.user is not None and standing.expires is not None
-        client_id = (
-            Application.objects.filter(pk=rows.application_id).values_list("client_id", flat=True).first()
+        application = (
+            Application.objects.filter(pk=rows.application_id)
+            .only("client_id", "authorization_grant_type")
+            .first()
         )
         return {
             "active": True,
             "scope": " ".join(standing.effective),
-            "client_id": client_id,
+            "client_id": application.client_id if application else None,
+            # consent, service (client credentials) or personal (scopes.machines): judged alike.
+            "token_kind": token_kind(application),
             "username": rows.user.get_username(),
             "exp": calendar.timegm(standing.expires.utctimetuple()),
             "tenant": rows.tenant.slug,

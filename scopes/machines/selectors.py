@@ -1,0 +1,113 @@
+"""Reads about service accounts and personal access tokens that several callers need."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+
+from django.db.models import QuerySet
+
+from accounts import tenancy
+from accounts.models import Membership, Tenant, User
+from scopes.constants import ScopeName
+from scopes.machines.models import (
+    DEFAULT_MAX_DAYS,
+    PERSONAL_TOKENS_CLIENT_ID,
+    PersonalAccessToken,
+    PersonalTokenMode,
+    ServiceAccount,
+    TokenPolicy,
+)
+from scopes.models import Application, ApplicationScope, Scope
+from scopes.registry import closure
+from scopes.selectors import app_scopes, registry, role_reaches
+
+
+class TokenKind(StrEnum):
+    """How a token was issued; introspection and the explain page say it. The decision ignores it."""
+
+    CONSENT = "consent"
+    SERVICE = "service"
+    PERSONAL = "personal"
+
+
+def personal_token_app() -> Application:
+    """The app personal access tokens belong to (made by migration scopes 0007; again if it is gone).
+
+    Its secret is random and thrown away: nobody authenticates as it, and it has no redirect URI
+    and no grant type it could use, so it issues nothing but what `personal_token_create` makes.
+    """
+    app = Application.objects.filter(client_id=PERSONAL_TOKENS_CLIENT_ID).first()
+    if app is not None:
+        return app
+    app = Application.objects.create(
+        client_id=PERSONAL_TOKENS_CLIENT_ID,
+        name="Personal access tokens",
+        publisher="this server",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="",
+        client_secret=secrets.token_urlsafe(32),
+    )
+    for scope in Scope.objects.exclude(name=ScopeName.OFFLINE_ACCESS):
+        ApplicationScope.objects.create(application=app, scope=scope)
+    return app
+
+
+def policy_of(tenant: Tenant) -> TokenPolicy:
+    """The tenant's token policy (an unsaved default when it has none: allowed, one year)."""
+    found = TokenPolicy.objects.filter(tenant=tenant).first()
+    return found or TokenPolicy(
+        tenant=tenant, personal_tokens=PersonalTokenMode.ALLOWED, max_days=DEFAULT_MAX_DAYS
+    )
+
+
+def scopes_offered(membership: Membership, application: Application) -> list[tuple[str, str]]:
+    """Each scope a personal token could carry, with why it is unavailable ("" when it is offered).
+
+    Offered: the personal-token app allows it and the member's role covers it, as on the consent
+    page; the rest are shown greyed with the reason.
+    """
+    snapshot = registry()
+    implications = snapshot.implications
+    allowed = closure(app_scopes(application), implications)
+    covered = frozenset(role_reaches(membership.role_id))
+    lines = []
+    for name in sorted(allowed):
+        if name == ScopeName.OFFLINE_ACCESS:
+            continue
+        if closure([name], implications) <= covered:
+            lines.append((name, ""))
+        else:
+            lines.append(
+                (name, f"your role {membership.role.name} in {membership.tenant.name} does not allow it")
+            )
+    return lines
+
+
+def personal_tokens_of(user: User) -> QuerySet[PersonalAccessToken]:
+    """A user's personal access tokens, newest first, with their token and tenant (one query)."""
+    return (
+        PersonalAccessToken.objects.filter(user=user)
+        .select_related("access_token", "tenant")
+        .order_by("-created_at", "-id")
+    )
+
+
+def service_account_of(application: Application) -> ServiceAccount | None:
+    """The service account a client-credentials app is bound to (enters its tenant on PostgreSQL)."""
+    if application.tenant_id is None or application.authorization_grant_type != Application.GRANT_CLIENT_CREDENTIALS:
+        return None
+    tenancy.include_tenant(application.tenant_id)
+    return ServiceAccount.objects.filter(application=application).select_related("user").first()
+
+
+def token_kind(application: Application | None) -> TokenKind:
+    """Which way a token of `application` was issued."""
+    if application is None:
+        return TokenKind.CONSENT
+    if application.client_id == PERSONAL_TOKENS_CLIENT_ID:
+        return TokenKind.PERSONAL
+    if application.authorization_grant_type == Application.GRANT_CLIENT_CREDENTIALS:
+        return TokenKind.SERVICE
+    return TokenKind.CONSENT
