@@ -32,25 +32,27 @@ class TokenKind(StrEnum):
 
 
 def personal_token_app() -> Application:
-    """The app personal access tokens belong to (made by migration scopes 0007; again if it is gone).
+    """The app personal access tokens belong to, made the first time it is needed.
 
-    Its secret is random and thrown away: nobody authenticates as it, and it has no redirect URI
-    and no grant type it could use, so it issues nothing but what `personal_token_create` makes.
+    Its allowed scopes are every scope but `offline_access` (a personal token is never refreshed;
+    a superuser may narrow them in the admin). Its secret is random and thrown away: nobody
+    authenticates as it, and it has no redirect URI, so it issues nothing but what
+    `personal_token_create` makes.
     """
-    app = Application.objects.filter(client_id=PERSONAL_TOKENS_CLIENT_ID).first()
-    if app is not None:
-        return app
-    app = Application.objects.create(
+    app, created = Application.objects.get_or_create(
         client_id=PERSONAL_TOKENS_CLIENT_ID,
-        name="Personal access tokens",
-        publisher="this server",
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-        redirect_uris="",
-        client_secret=secrets.token_urlsafe(32),
+        defaults={
+            "name": "Personal access tokens",
+            "publisher": "this server",
+            "client_type": Application.CLIENT_CONFIDENTIAL,
+            "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
+            "redirect_uris": "",
+            "client_secret": secrets.token_urlsafe(32),
+        },
     )
-    for scope in Scope.objects.exclude(name=ScopeName.OFFLINE_ACCESS):
-        ApplicationScope.objects.create(application=app, scope=scope)
+    if created:
+        for scope in Scope.objects.exclude(name=ScopeName.OFFLINE_ACCESS):
+            ApplicationScope.objects.create(application=app, scope=scope)
     return app
 
 
