@@ -644,5 +644,6 @@ admin.site.unregister(Group)
 class GroupAdmin(SuperuserWritesOnly, DjangoGroupAdmin):
     """Staff holding `change_group` would otherwise hand their own group every permission."""
 
+
 # Service accounts, token policies and personal access tokens (scopes.machines).
 from scopes.machines import admin as machines_admin  # noqa: E402, F401

@@ -233,6 +233,5 @@ class IDToken(AbstractIDToken):
         swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"
 
 
-
 # Service accounts and personal access tokens live in their own package, in this app's tables.
 from scopes.machines.models import PersonalAccessToken, ServiceAccount, TokenPolicy  # noqa: E402, F401

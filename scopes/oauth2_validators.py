@@ -63,7 +63,9 @@ class TenantOAuth2Validator(OAuth2Validator):
         allowed = closure(app_scopes(client), registry().implications)
         return set(scopes) <= allowed
 
-    def get_default_scopes(self, client_id: str, request: OauthlibRequest, *args: Any, **kwargs: Any) -> list[str]:
+    def get_default_scopes(
+        self, client_id: str, request: OauthlibRequest, *args: Any, **kwargs: Any
+    ) -> list[str]:
         if request.grant_type == machines.CLIENT_CREDENTIALS:
             return machines.default_scopes(request.client)
         return super().get_default_scopes(client_id, request, *args, **kwargs)

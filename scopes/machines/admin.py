@@ -8,7 +8,7 @@ and is stored nowhere but as a hash.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -36,7 +36,9 @@ from scopes.models import Scope
 class ServiceAccountAddForm(forms.ModelForm):
     """A name, a tenant, the account's role, and the scopes its app may ask for."""
 
-    role = forms.ModelChoiceField(queryset=Role.objects.none(), help_text="Its role in the tenant: never stronger than yours.")
+    role = forms.ModelChoiceField(
+        queryset=Role.objects.none(), help_text="Its role in the tenant: never stronger than yours."
+    )
     scopes = forms.ModelMultipleChoiceField(
         queryset=Scope.objects.exclude(name="offline_access"),
         widget=forms.CheckboxSelectMultiple,
@@ -68,7 +70,15 @@ class ServiceAccountAdmin(StaffScopedAdmin):
     list_filter = [("tenant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "application__client_id"]
     actions = ["disable", "enable", "rotate_secret"]
-    readonly_fields = ["tenant", "name", "user", "application", "created_by", "created_at", "previous_secret_expires"]
+    readonly_fields = [
+        "tenant",
+        "name",
+        "user",
+        "application",
+        "created_by",
+        "created_at",
+        "previous_secret_expires",
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ServiceAccount]:
         return super().get_queryset(request).select_related("tenant", "user", "application", "created_by")
@@ -86,8 +96,8 @@ class ServiceAccountAdmin(StaffScopedAdmin):
         kwargs["fields"] = ["tenant", "name"]
         form = super().get_form(request, obj, change, **kwargs)
         user = signed_in(request.user)
-        form.base_fields["tenant"].queryset = admin_tenants(user)
-        form.base_fields["role"].queryset = admin_roles(user)
+        cast(forms.ModelChoiceField, form.base_fields["tenant"]).queryset = admin_tenants(user)
+        cast(forms.ModelChoiceField, form.base_fields["role"]).queryset = admin_roles(user)
         return form
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -126,7 +136,8 @@ class ServiceAccountAdmin(StaffScopedAdmin):
                 form.add_error(None, error)
             else:
                 return _secret_page(request, account, secret, "Service account created")
-        admin_form = helpers.AdminForm(form, list(self.get_fieldsets(request)), {}, model_admin=self)
+        fieldsets: Any = self.get_fieldsets(request)
+        admin_form = helpers.AdminForm(form, list(fieldsets), {}, model_admin=self)
         context = {
             **self.admin_site.each_context(request),
             "title": "Add service account",
@@ -163,12 +174,22 @@ class ServiceAccountAdmin(StaffScopedAdmin):
     @admin.action(description="Disable (its tokens stop at their next request)")
     def disable(self, request: HttpRequest, queryset: QuerySet[ServiceAccount]) -> None:
         actor = signed_in(request.user)
-        self._each(request, queryset, lambda a: service_account_set_active(actor=actor, account=a, active=False), "Disabled")
+        self._each(
+            request,
+            queryset,
+            lambda a: service_account_set_active(actor=actor, account=a, active=False),
+            "Disabled",
+        )
 
     @admin.action(description="Enable")
     def enable(self, request: HttpRequest, queryset: QuerySet[ServiceAccount]) -> None:
         actor = signed_in(request.user)
-        self._each(request, queryset, lambda a: service_account_set_active(actor=actor, account=a, active=True), "Enabled")
+        self._each(
+            request,
+            queryset,
+            lambda a: service_account_set_active(actor=actor, account=a, active=True),
+            "Enabled",
+        )
 
     @admin.action(description="Rotate the client secret (the old one keeps working for the overlap)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[ServiceAccount]) -> HttpResponse | None:

@@ -90,7 +90,8 @@ class TokenPolicy(models.Model):
         max_length=10, choices=PersonalTokenMode.choices, default=PersonalTokenMode.ALLOWED
     )
     max_days = models.PositiveIntegerField(
-        default=DEFAULT_MAX_DAYS, help_text="The longest lifetime a personal access token may be given, in days."
+        default=DEFAULT_MAX_DAYS,
+        help_text="The longest lifetime a personal access token may be given, in days.",
     )
 
     class Meta:

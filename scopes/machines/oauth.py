@@ -45,7 +45,9 @@ def validate_client_credentials(client: Application, scopes: list[str], request:
     )
     if standing is None or not standing.stands:
         detail = standing.detail if standing is not None else "the tenant does not exist"
-        raise errors.InvalidClientError(description=f"This service account cannot be used: {detail}.", request=request)
+        raise errors.InvalidClientError(
+            description=f"This service account cannot be used: {detail}.", request=request
+        )
     if not standing.effective:
         return False
     request.scopes = list(standing.effective)
@@ -58,7 +60,9 @@ def validate_client_credentials(client: Application, scopes: list[str], request:
 def _offered_credentials(request: OauthlibRequest) -> list[tuple[str, str]]:
     """(client id, secret) pairs the request offers, read as DOT reads them (Basic, then the body)."""
     offered = []
-    header = (request.headers or {}).get("HTTP_AUTHORIZATION") or (request.headers or {}).get("Authorization", "")
+    header = (request.headers or {}).get("HTTP_AUTHORIZATION") or (request.headers or {}).get(
+        "Authorization", ""
+    )
     scheme, _, encoded = header.partition(" ")
     if scheme == "Basic":
         try:

@@ -98,7 +98,10 @@ def personal_tokens_of(user: User) -> QuerySet[PersonalAccessToken]:
 
 def service_account_of(application: Application) -> ServiceAccount | None:
     """The service account a client-credentials app is bound to (enters its tenant on PostgreSQL)."""
-    if application.tenant_id is None or application.authorization_grant_type != Application.GRANT_CLIENT_CREDENTIALS:
+    if (
+        application.tenant_id is None
+        or application.authorization_grant_type != Application.GRANT_CLIENT_CREDENTIALS
+    ):
         return None
     tenancy.include_tenant(application.tenant_id)
     return ServiceAccount.objects.filter(application=application).select_related("user").first()

@@ -22,6 +22,7 @@ from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
 from accounts.selectors import membership_in
 from accounts.services import audit_record, membership_remove, membership_set
+from scopes.consent import cap_scopes
 from scopes.constants import ScopeName
 from scopes.machines.models import (
     PERSONAL_TOKEN_PREFIX,
@@ -32,7 +33,6 @@ from scopes.machines.models import (
 )
 from scopes.machines.selectors import personal_token_app, policy_of, scopes_offered
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Scope
-from scopes.consent import cap_scopes
 from scopes.registry import closure
 from scopes.selectors import registry, role_reaches
 from scopes.services import (
@@ -56,9 +56,13 @@ def _check_scopes(scopes: Iterable[str], *, covered: frozenset[str], who: str) -
         raise ValidationError("Choose at least one scope.", code="no_scopes")
     unknown = [s for s in wanted if s not in implications]
     if unknown:
-        raise ValidationError("Unknown scopes: %(s)s.", code="unknown_scope", params={"s": ", ".join(unknown)})
+        raise ValidationError(
+            "Unknown scopes: %(s)s.", code="unknown_scope", params={"s": ", ".join(unknown)}
+        )
     if ScopeName.OFFLINE_ACCESS in closure(wanted, implications):
-        raise ValidationError("These tokens are never refreshed: offline_access cannot be given.", code="offline")
+        raise ValidationError(
+            "These tokens are never refreshed: offline_access cannot be given.", code="offline"
+        )
     # A composite counts as its parts (as on the consent page): photos.write is fine for a role
     # that holds upload, update, delete and read, and is kept as those parts.
     beyond = sorted(
@@ -134,7 +138,9 @@ def _locked(account: ServiceAccount) -> ServiceAccount:
 def check_manages_service_account(*, actor: User, account: ServiceAccount) -> None:
     """Only someone who manages its tenant, and is at least as strong as its role, acts on one."""
     check_manages_tenant(actor=actor, tenant=account.tenant)
-    membership = Membership.objects.filter(user_id=account.user_id, tenant=account.tenant).select_related("role")
+    membership = Membership.objects.filter(user_id=account.user_id, tenant=account.tenant).select_related(
+        "role"
+    )
     found = membership.first()
     if found is not None:
         check_not_stronger(actor=actor, tenant=account.tenant, role=found.role, what="this service account")
@@ -189,7 +195,11 @@ def service_account_rotate_secret(
         action=AuditAction.SERVICE_ACCOUNT_SECRET_ROTATED,
         target=account,
         tenant=account.tenant,
-        after={"previous_secret_until": account.previous_secret_expires.isoformat() if overlap else None},
+        after={
+            "previous_secret_until": (
+                account.previous_secret_expires.isoformat() if account.previous_secret_expires else None
+            )
+        },
     )
     return secret
 
@@ -252,7 +262,9 @@ def personal_token_create(
     offered = scopes_offered(membership, application)
     covered = frozenset(name for name, why in offered if not why)
     granted = _check_scopes(
-        scopes, covered=closure(covered, registry().implications), who=f"Your role {membership.role.name} in {tenant.name}"
+        scopes,
+        covered=closure(covered, registry().implications),
+        who=f"Your role {membership.role.name} in {tenant.name}",
     )
     consent_grant(actor=actor, user=actor, tenant=tenant, application=application, scopes=granted)
     value = PERSONAL_TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -289,9 +301,7 @@ def personal_token_revoke(*, actor: User, personal: PersonalAccessToken) -> None
 
 
 @transaction.atomic
-def token_policy_set(
-    *, actor: User, tenant: Tenant, personal_tokens: str, max_days: int
-) -> TokenPolicy:
+def token_policy_set(*, actor: User, tenant: Tenant, personal_tokens: str, max_days: int) -> TokenPolicy:
     """Set a tenant's rules for personal access tokens; forbidding applies at the next request."""
     check_manages_tenant(actor=actor, tenant=tenant)
     if personal_tokens not in PersonalTokenMode.values or max_days < 1:

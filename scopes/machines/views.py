@@ -26,7 +26,9 @@ def personal_tokens(request: HttpRequest) -> HttpResponse:
     user = signed_in(request.user)
     memberships = list(active_memberships_of(user))
     chosen = request.POST.get("tenant") or request.GET.get("tenant", "")
-    membership = next((m for m in memberships if m.tenant.slug == chosen), memberships[0] if memberships else None)
+    membership = next(
+        (m for m in memberships if m.tenant.slug == chosen), memberships[0] if memberships else None
+    )
     created_value, errors = "", []
     if request.method == "POST":
         if membership is None or membership.tenant.slug != chosen:
@@ -51,7 +53,10 @@ def personal_tokens(request: HttpRequest) -> HttpResponse:
     policy = policy_of(membership.tenant) if membership else None
     descriptions = registry().descriptions
     offered = (
-        [(name, descriptions.get(name, name), why) for name, why in scopes_offered(membership, personal_token_app())]
+        [
+            (name, descriptions.get(name, name), why)
+            for name, why in scopes_offered(membership, personal_token_app())
+        ]
         if membership
         else []
     )

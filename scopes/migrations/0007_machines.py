@@ -12,7 +12,6 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-
 RLS = []
 for table, own_rows in (
     ("scopes_serviceaccount", False),
@@ -28,7 +27,9 @@ for table, own_rows in (
         """,
     ]
     if own_rows:  # the owner's list of their tokens, on a page that spans tenants
-        RLS.append(f"CREATE POLICY own_rows_read ON {table} FOR SELECT USING (user_id = (SELECT app_user_id()))")
+        RLS.append(
+            f"CREATE POLICY own_rows_read ON {table} FOR SELECT USING (user_id = (SELECT app_user_id()))"
+        )
 
 
 def row_level_security(apps, schema_editor):
@@ -45,59 +46,145 @@ def install_freshness(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_row_level_security'),
-        ('scopes', '0006_freshness'),
+        ("accounts", "0003_row_level_security"),
+        ("scopes", "0006_freshness"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TokenPolicy',
+            name="TokenPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('personal_tokens', models.CharField(choices=[('allowed', 'Allowed'), ('forbidden', 'Forbidden: refused at creation and at every use')], default='allowed', max_length=10)),
-                ('max_days', models.PositiveIntegerField(default=365, help_text='The longest lifetime a personal access token may be given, in days.')),
-                ('tenant', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "personal_tokens",
+                    models.CharField(
+                        choices=[
+                            ("allowed", "Allowed"),
+                            ("forbidden", "Forbidden: refused at creation and at every use"),
+                        ],
+                        default="allowed",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "max_days",
+                    models.PositiveIntegerField(
+                        default=365,
+                        help_text="The longest lifetime a personal access token may be given, in days.",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.tenant"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'token policies',
+                "verbose_name_plural": "token policies",
             },
         ),
         migrations.CreateModel(
-            name='PersonalAccessToken',
+            name="PersonalAccessToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('hint', models.CharField(max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('access_token', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='personal', to=settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.tenant')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("hint", models.CharField(max_length=16)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "access_token",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="personal",
+                        to=settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.tenant"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['tenant_id', 'user_id', '-created_at'],
-                'indexes': [models.Index(fields=['tenant', 'user'], name='personaltoken_owner_idx')],
+                "ordering": ["tenant_id", "user_id", "-created_at"],
+                "indexes": [models.Index(fields=["tenant", "user"], name="personaltoken_owner_idx")],
             },
         ),
         migrations.CreateModel(
-            name='ServiceAccount',
+            name="ServiceAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('previous_secret', models.CharField(blank=True, max_length=255)),
-                ('previous_secret_expires', models.DateTimeField(blank=True, null=True)),
-                ('application', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='service_account', to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.tenant')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='service_account', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("previous_secret", models.CharField(blank=True, max_length=255)),
+                ("previous_secret_expires", models.DateTimeField(blank=True, null=True)),
+                (
+                    "application",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="service_account",
+                        to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.tenant"
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="service_account",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['tenant_id', 'name'],
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'name'), name='serviceaccount_unique_name_per_tenant')],
+                "ordering": ["tenant_id", "name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant", "name"), name="serviceaccount_unique_name_per_tenant"
+                    )
+                ],
             },
         ),
         migrations.RunPython(row_level_security, migrations.RunPython.noop),

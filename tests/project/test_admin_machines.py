@@ -83,10 +83,16 @@ def test_actions_disable_and_rotate(world):
 
 def test_a_token_policy_is_set_through_the_service(world):
     client = staff(world.admin_a)
-    client.post("/admin/scopes/tokenpolicy/add/", {"tenant": world.acme.pk, "personal_tokens": "forbidden", "max_days": 30})
+    client.post(
+        "/admin/scopes/tokenpolicy/add/",
+        {"tenant": world.acme.pk, "personal_tokens": "forbidden", "max_days": 30},
+    )
     policy = TokenPolicy.objects.get()
     assert (policy.personal_tokens, policy.max_days) == ("forbidden", 30)
     outsider = staff(world.member_b)
-    outsider.post("/admin/scopes/tokenpolicy/add/", {"tenant": world.acme.pk, "personal_tokens": "allowed", "max_days": 1})
+    outsider.post(
+        "/admin/scopes/tokenpolicy/add/",
+        {"tenant": world.acme.pk, "personal_tokens": "allowed", "max_days": 1},
+    )
     policy.refresh_from_db()
     assert policy.personal_tokens == "forbidden"

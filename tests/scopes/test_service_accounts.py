@@ -153,10 +153,17 @@ def test_rotation_keeps_the_old_secret_for_the_overlap_only(world, importer):
     assert token_request(client_id, old, "photos.read").status_code == 200  # within the overlap
     body = Client().post(
         "/o/token/",
-        {"grant_type": "client_credentials", "scope": "photos.read", "client_id": client_id, "client_secret": old},
+        {
+            "grant_type": "client_credentials",
+            "scope": "photos.read",
+            "client_id": client_id,
+            "client_secret": old,
+        },
     )
     assert body.status_code == 200  # the body's credentials too
-    ServiceAccount.objects.filter(pk=account.pk).update(previous_secret_expires=timezone.now() - timedelta(seconds=1))
+    ServiceAccount.objects.filter(pk=account.pk).update(
+        previous_secret_expires=timezone.now() - timedelta(seconds=1)
+    )
     assert token_request(client_id, old, "photos.read").status_code == 401
     assert token_request(client_id, new, "photos.read").status_code == 200
     newest = service_account_rotate_secret(actor=world.admin_a, account=account, overlap=timedelta(0))
@@ -168,7 +175,11 @@ def test_rotation_keeps_the_old_secret_for_the_overlap_only(world, importer):
 def test_the_old_secret_of_one_account_does_not_open_another(world, importer):
     account, old = importer
     other, _other_secret = service_account_create(
-        actor=world.admin_a, tenant=world.acme, name="Backup", role=world.role(RoleName.GUEST), scopes=["photos.read"]
+        actor=world.admin_a,
+        tenant=world.acme,
+        name="Backup",
+        role=world.role(RoleName.GUEST),
+        scopes=["photos.read"],
     )
     service_account_rotate_secret(actor=world.admin_a, account=account, overlap=timedelta(hours=1))
     assert token_request(other.application.client_id, old, "photos.read").status_code == 401
@@ -178,12 +189,20 @@ def test_a_service_account_cannot_be_created_stronger_than_its_creator(world):
     before = (User.objects.count(), Application.objects.count(), Membership.objects.count())
     with pytest.raises(ValidationError) as refused:
         service_account_create(
-            actor=world.member_a, tenant=world.acme, name="Sneaky", role=world.role(RoleName.ADMIN), scopes=["photos.read"]
+            actor=world.member_a,
+            tenant=world.acme,
+            name="Sneaky",
+            role=world.role(RoleName.ADMIN),
+            scopes=["photos.read"],
         )
     assert refused.value.code == "escalation"
     with pytest.raises(ValidationError):
         service_account_create(
-            actor=world.member_b, tenant=world.acme, name="Elsewhere", role=world.role(RoleName.GUEST), scopes=["photos.read"]
+            actor=world.member_b,
+            tenant=world.acme,
+            name="Elsewhere",
+            role=world.role(RoleName.GUEST),
+            scopes=["photos.read"],
         )
     assert (User.objects.count(), Application.objects.count(), Membership.objects.count()) == before
     assert not ServiceAccount.objects.exists()
@@ -192,14 +211,22 @@ def test_a_service_account_cannot_be_created_stronger_than_its_creator(world):
 def test_scopes_beyond_the_accounts_role_are_refused_at_creation(world):
     with pytest.raises(ValidationError) as refused:
         service_account_create(
-            actor=world.admin_a, tenant=world.acme, name="Reader", role=world.role(RoleName.GUEST), scopes=["photos.delete"]
+            actor=world.admin_a,
+            tenant=world.acme,
+            name="Reader",
+            role=world.role(RoleName.GUEST),
+            scopes=["photos.delete"],
         )
     assert refused.value.code == "beyond_role"
 
 
 def test_a_member_cannot_disable_or_rotate_an_admins_service_account(world):
     account, _secret = service_account_create(
-        actor=world.admin_a, tenant=world.acme, name="Ops", role=world.role(RoleName.ADMIN), scopes=["photos.write"]
+        actor=world.admin_a,
+        tenant=world.acme,
+        name="Ops",
+        role=world.role(RoleName.ADMIN),
+        scopes=["photos.write"],
     )
     for act in (
         lambda: service_account_set_active(actor=world.member_a, account=account, active=False),
@@ -221,7 +248,11 @@ def test_delete_removes_app_tokens_consent_and_membership_and_keeps_its_photos(w
     assert not AccessToken.objects.filter(user=account.user).exists()
     assert not Consent.objects.filter(user=account.user).exists()
     assert not Membership.objects.filter(user=account.user).exists()
-    assert photo.__class__.all_tenants.filter(pk=photo.pk).exists() if hasattr(photo.__class__, "all_tenants") else photo.__class__.objects.filter(pk=photo.pk).exists()
+    assert (
+        photo.__class__.all_tenants.filter(pk=photo.pk).exists()
+        if hasattr(photo.__class__, "all_tenants")
+        else photo.__class__.objects.filter(pk=photo.pk).exists()
+    )
     assert token_request(account.application.client_id, secret, "photos.read").status_code == 401
 
 
@@ -234,9 +265,15 @@ def test_a_service_account_cannot_sign_in(world, importer):
 def test_introspection_says_which_kind_and_the_principal(world, importer):
     account, secret = importer
     value = token_request(account.application.client_id, secret, "photos.read").json()["access_token"]
-    answer = Client().post(
-        "/o/introspect/", {"token": value}, HTTP_AUTHORIZATION=basic(account.application.client_id, secret)
-    ).json()
+    answer = (
+        Client()
+        .post(
+            "/o/introspect/",
+            {"token": value},
+            HTTP_AUTHORIZATION=basic(account.application.client_id, secret),
+        )
+        .json()
+    )
     assert answer["active"] is True
     assert answer["token_kind"] == "service"
     assert answer["username"] == account.user.username
