@@ -37,6 +37,9 @@ from accounts.admin import UserAdmin as AccountsUserAdmin
 from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User, signed_in
 from accounts.services import check_membership_change, membership_remove, membership_set
+from scopes.access.escalation import check_role_editable, check_role_grants
+from scopes.access.selectors import admin_applications, implication_graph, scope_usage
+from scopes.consent.services import consent_narrow, consent_revoke, tokens_revoke
 from scopes.models import (
     AccessToken,
     Application,
@@ -49,15 +52,7 @@ from scopes.models import (
     Scope,
 )
 from scopes.registry import closure
-from scopes.selectors import admin_applications, implication_graph, scope_usage
-from scopes.services import (
-    check_implications,
-    check_role_editable,
-    check_role_grants,
-    consent_narrow,
-    consent_revoke,
-    tokens_revoke,
-)
+from scopes.services import check_implications
 
 STAFF_CHOICES[Application] = admin_applications
 
@@ -112,7 +107,7 @@ class ScopeAdmin(SuperuserWritesOnly, AuditedAdmin):
         return super().get_queryset(request).prefetch_related("implies")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        # A name is fixed once created (the database refuses a rename: scopes.freshness).
+        # A name is fixed once created (the database refuses a rename: scopes.access.freshness).
         fields = list(super().get_readonly_fields(request, obj))
         return [*fields, "name"] if obj is not None else fields
 
