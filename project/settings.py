@@ -285,6 +285,12 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": [],
     "SCOPES_BACKEND_CLASS": "scopes.oauth.backends.DatabaseScopes",
     "OAUTH2_VALIDATOR_CLASS": "scopes.oauth.validators.TenantOAuth2Validator",
+    # DOT registers its (swapped) models in the admin with these classes: once, no re-registering.
+    "APPLICATION_ADMIN_CLASS": "scopes.admin.applications.ApplicationAdmin",
+    "ACCESS_TOKEN_ADMIN_CLASS": "scopes.admin.tokens.AccessTokenAdmin",
+    "REFRESH_TOKEN_ADMIN_CLASS": "scopes.admin.tokens.RefreshTokenAdmin",
+    "GRANT_ADMIN_CLASS": "scopes.admin.tokens.GrantAdmin",
+    "ID_TOKEN_ADMIN_CLASS": "scopes.admin.tokens.IDTokenAdmin",
     "REQUEST_APPROVAL_PROMPT": "force",  # our consent view decides when to skip, from remembered consent
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # token values stored as SHA-256 only

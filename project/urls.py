@@ -9,7 +9,7 @@ from drf_spectacular.views import (
 )
 
 from accounts.views import admin_sign_in
-from scopes.access.explain import explain_access
+from scopes.admin.explain import explain_access
 from scopes.api.schema import swagger_oauth2_redirect
 from scopes.oauth.popup import POPUP_OPENER, POPUP_PAGE
 

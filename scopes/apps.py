@@ -30,10 +30,11 @@ class ScopesConfig(AppConfig):
     verbose_name = "Scopes, apps and consent"
 
     def ready(self) -> None:
-        from accounts.services import set_membership_rule
-        from scopes.access.escalation import check_membership_rule
+        from accounts.services import set_membership_rule, set_role_rule
+        from scopes.access.escalation import check_membership_rule, check_role_editable
         from scopes.api import schema  # noqa: F401  (registers the OpenAPI security scheme)
 
         # Every membership write by a person asks this rule (accounts cannot import scopes).
         set_membership_rule(check_membership_rule)
+        set_role_rule(check_role_editable)
         post_migrate.connect(_repair_freshness, sender=self)
