@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from accounts.admin import ReadOnlyAdmin, StaffScopedAdmin
+from accounts.admin.base import ReadOnlyAdmin, StaffScopedAdmin
 from accounts.models import Role, signed_in
 from accounts.selectors import admin_roles, admin_tenants
 from scopes.machines.models import PersonalAccessToken, ServiceAccount, TokenPolicy

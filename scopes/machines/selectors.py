@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from accounts import tenancy
 from accounts.models import Membership, Tenant, User
+from scopes.access.selectors import app_scopes, registry, role_reaches
 from scopes.constants import ScopeName
 from scopes.machines.models import (
     DEFAULT_MAX_DAYS,
@@ -20,7 +21,6 @@ from scopes.machines.models import (
 )
 from scopes.models import Application, ApplicationScope, Scope
 from scopes.registry import closure
-from scopes.selectors import app_scopes, registry, role_reaches
 
 
 class TokenKind(StrEnum):

@@ -22,7 +22,10 @@ from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
 from accounts.selectors import membership_in
 from accounts.services import audit_record, membership_remove, membership_set
-from scopes.consent import cap_scopes
+from scopes.access.escalation import check_manages_tenant, check_not_stronger
+from scopes.access.selectors import registry, role_reaches
+from scopes.consent.rules import cap_scopes
+from scopes.consent.services import consent_grant, consent_revoke, tokens_revoke
 from scopes.constants import ScopeName
 from scopes.machines.models import (
     PERSONAL_TOKEN_PREFIX,
@@ -34,14 +37,6 @@ from scopes.machines.models import (
 from scopes.machines.selectors import personal_token_app, policy_of, scopes_offered
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Scope
 from scopes.registry import closure
-from scopes.selectors import registry, role_reaches
-from scopes.services import (
-    check_manages_tenant,
-    check_not_stronger,
-    consent_grant,
-    consent_revoke,
-    tokens_revoke,
-)
 
 
 def _overlap_default() -> timedelta:

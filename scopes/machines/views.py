@@ -12,11 +12,11 @@ from django.views.decorators.http import require_POST
 from accounts import tenancy
 from accounts.models import signed_in
 from accounts.selectors import active_memberships_of
+from scopes.access.selectors import registry
 from scopes.machines.models import PersonalTokenMode
 from scopes.machines.selectors import personal_token_app, personal_tokens_of, policy_of, scopes_offered
 from scopes.machines.services import personal_token_create, personal_token_revoke
 from scopes.models import PersonalAccessToken
-from scopes.selectors import registry
 
 
 @login_required
