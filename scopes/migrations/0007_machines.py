@@ -40,7 +40,7 @@ def row_level_security(apps, schema_editor):
 
 
 def install_freshness(apps, schema_editor):
-    from scopes import freshness
+    from scopes.access import freshness
 
     freshness.install(schema_editor.connection)
 
