@@ -199,6 +199,10 @@ else:
 # How many token contexts each process keeps (scopes.access.cache); 0 turns the cache off. Entries
 # need no expiry time: every request proves its entry fresh against the database (scopes.access.freshness).
 AUTHORIZATION_CACHE_ENTRIES = env_int("AUTHORIZATION_CACHE_ENTRIES", 10_000)
+# Personal access tokens: "last used" is written at most once per token per this many minutes per
+# process (scopes.machines.usage). Service accounts: how long a rotated client secret still works.
+PERSONAL_TOKEN_LAST_USED_MINUTES = env_int("PERSONAL_TOKEN_LAST_USED_MINUTES", 5)
+SERVICE_ACCOUNT_SECRET_OVERLAP_HOURS = env_int("SERVICE_ACCOUNT_SECRET_OVERLAP_HOURS", 24)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
