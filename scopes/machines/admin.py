@@ -171,7 +171,7 @@ class ServiceAccountAdmin(StaffScopedAdmin):
         if count:
             self.message_user(request, f"{done} {count} service account(s).")
 
-    @admin.action(description="Disable (its tokens stop at their next request)")
+    @admin.action(description="Disable (its tokens stop at their next request)", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet[ServiceAccount]) -> None:
         actor = signed_in(request.user)
         self._each(
@@ -181,7 +181,7 @@ class ServiceAccountAdmin(StaffScopedAdmin):
             "Disabled",
         )
 
-    @admin.action(description="Enable")
+    @admin.action(description="Enable", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[ServiceAccount]) -> None:
         actor = signed_in(request.user)
         self._each(
@@ -191,7 +191,10 @@ class ServiceAccountAdmin(StaffScopedAdmin):
             "Enabled",
         )
 
-    @admin.action(description="Rotate the client secret (the old one keeps working for the overlap)")
+    @admin.action(
+        description="Rotate the client secret (the old one keeps working for the overlap)",
+        permissions=["change"],
+    )
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[ServiceAccount]) -> HttpResponse | None:
         if queryset.count() != 1:
             self.message_user(request, "Rotate one service account at a time.", messages.ERROR)
@@ -244,7 +247,7 @@ class PersonalAccessTokenAdmin(StaffScopedAdmin, ReadOnlyAdmin):
     def expires(self, obj: PersonalAccessToken) -> Any:
         return obj.access_token.expires
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description="Revoke the selected tokens", permissions=["view"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[PersonalAccessToken]) -> None:
         for personal in queryset:
             personal_token_revoke(actor=signed_in(request.user), personal=personal)

@@ -30,11 +30,13 @@ def personal_tokens(request: HttpRequest) -> HttpResponse:
         (m for m in memberships if m.tenant.slug == chosen), memberships[0] if memberships else None
     )
     created_value, errors = "", []
+    if membership is not None:
+        # The person's own tenant: its token policy (and, on POST, the writes) are read there.
+        tenancy.enter_tenant(membership.tenant_id)
     if request.method == "POST":
         if membership is None or membership.tenant.slug != chosen:
             errors.append("Choose one of your organisations.")
         else:
-            tenancy.enter_tenant(membership.tenant_id)  # the token and its consent are written there
             try:
                 days = int(request.POST.get("days", ""))
             except ValueError:

@@ -255,3 +255,14 @@ def test_introspection_says_personal(world):
     assert answer["token_kind"] == "personal"
     assert answer["username"] == "member_a"
     assert answer["client_id"] == "personal-access-tokens"
+
+
+def test_the_page_shows_the_tenants_policy(world):
+    token_policy_set(actor=world.owner_a, tenant=world.acme, personal_tokens="allowed", max_days=30)
+    client = Client()
+    client.force_login(world.member_a)
+    assert 'max="30"' in client.get("/account/tokens/").content.decode()
+    token_policy_set(actor=world.owner_a, tenant=world.acme, personal_tokens="forbidden", max_days=30)
+    html = client.get("/account/tokens/").content.decode()
+    assert "Acme does not allow personal access tokens." in html
+    assert "Create token" not in html
