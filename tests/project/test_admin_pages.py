@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.constants import RoleName
 from accounts.services import membership_set
+from scopes.machines.services import personal_token_create, service_account_create, token_policy_set
 from scopes.models import Grant, IDToken, RefreshToken, Scope
 from tests.factories import AccessTokenFactory, ConsentFactory
 
@@ -50,6 +51,16 @@ def test_change_pages_load(superuser_client, world, model):
     membership_set(
         actor=world.owner_a, user=world.outsider, tenant=world.acme, role=world.role(RoleName.GUEST)
     )
+    # Service accounts, personal access tokens and token policies (scopes.machines).
+    service_account_create(
+        actor=world.admin_a,
+        tenant=world.acme,
+        name="Importer",
+        role=world.role(RoleName.MEMBER),
+        scopes=["photos.read"],
+    )
+    personal_token_create(actor=world.member_a, tenant=world.acme, name="cli", scopes=["photos.read"], days=7)
+    token_policy_set(actor=world.owner_a, tenant=world.acme, personal_tokens="allowed", max_days=30)
     obj = model._default_manager.first()
     assert obj is not None, f"the test world needs a {model._meta.label} row"
     opts = model._meta

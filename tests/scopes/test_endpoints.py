@@ -47,6 +47,7 @@ def test_introspection_of_an_active_token(world, gallery, browser_of, resource_s
         "active": True,
         "scope": "albums.read offline_access photos.write",
         "client_id": gallery.client_id,
+        "token_kind": "consent",
         "username": "admin_a",
         "tenant": "acme",
         "token_type": "Bearer",
@@ -109,7 +110,7 @@ def test_server_metadata(world, gallery):
         "albums.write": ["albums.read"],
         "photos.write": ["photos.delete", "photos.read", "photos.update", "photos.upload"],
     }
-    assert data["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert data["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials"]
 
 
 def test_dot_management_urls_are_not_mounted(world, browser_of):
