@@ -54,21 +54,21 @@ class TenantQuerySet(models.QuerySet):
 
     # Every way a queryset reaches the database.
     def _fetch_all(self) -> None:
-        if self._result_cache is None:  # type: ignore[has-type]
+        if self._result_cache is None:
             self._require_tenant()
-        super()._fetch_all()  # type: ignore[misc]
+        super()._fetch_all()
 
     def iterator(self, *args: Any, **kwargs: Any) -> Any:
         self._require_tenant()
         return super().iterator(*args, **kwargs)
 
     def count(self) -> int:
-        if self._result_cache is None:  # type: ignore[has-type]
+        if self._result_cache is None:
             self._require_tenant()
         return super().count()
 
     def exists(self) -> bool:
-        if self._result_cache is None:  # type: ignore[has-type]
+        if self._result_cache is None:
             self._require_tenant()
         return super().exists()
 

@@ -174,3 +174,13 @@ def test_the_guard_check_sees_an_unguarded_tenant_model():
         django_apps.all_models["photos"].pop("unguarded", None)
         django_apps.clear_cache()
     assert isinstance(Album._default_manager, TenantManager)
+
+
+def test_a_viewset_that_forgot_its_tenant_filter_fails_on_every_database(world, api_client, monkeypatch):
+    """The guard in action: the API's tenant-and-reach filter removed, the list is refused (not
+    every tenant's photos), on SQLite as on PostgreSQL, before any row is read."""
+    PhotoFactory(tenant=world.globex, owner=world.member_b)
+    monkeypatch.setattr("scopes.api.viewsets.restrict", lambda queryset, **kwargs: queryset)
+    client = api_client(world.member_a, world.acme, ["photos.read"])
+    with pytest.raises(TenantMissing):
+        client.get("/api/t/acme/photos/")

@@ -311,10 +311,17 @@ def test_requests_run_as_the_runtime_role_with_their_tokens_tenant(world, api_cl
 
 
 def test_a_forgotten_tenant_filter_still_shows_only_the_tokens_tenant(world, api_client, monkeypatch):
-    """The second wall: with the API's tenant-and-reach filter removed, PostgreSQL still filters."""
+    """The third wall: with the API's tenant-and-reach filter removed, and the tenant manager's guard
+    fooled too (tests/project/test_guards.py shows it refusing), PostgreSQL still filters."""
     mine = _photo(world.acme, world.member_a)
     _photo(world.globex, world.member_b)
-    monkeypatch.setattr("scopes.api.viewsets.restrict", lambda queryset, **kwargs: queryset)
+
+    def forgotten_filter(queryset, **kwargs):
+        unfiltered = queryset.all()
+        unfiltered._tenant_scoped = True  # a bug that got past the manager's guard as well
+        return unfiltered
+
+    monkeypatch.setattr("scopes.api.viewsets.restrict", forgotten_filter)
     client = api_client(world.member_a, world.acme, [S.PHOTOS_READ])
     response = client.get("/api/t/acme/photos/")
     assert response.status_code == 200
