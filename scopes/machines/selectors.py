@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 
 from accounts import tenancy
 from accounts.models import Membership, Tenant, User
-from scopes.access.selectors import app_scopes, registry, role_reaches
+from scopes.access.selectors import registry, role_reaches
+from scopes.consent.selectors import app_scopes
 from scopes.constants import ScopeName
 from scopes.machines.models import (
     DEFAULT_MAX_DAYS,
