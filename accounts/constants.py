@@ -35,3 +35,8 @@ class AuditAction(StrEnum):
     APPLICATION_CHANGED = "application.changed"
     APPLICATION_DELETED = "application.deleted"
     TENANT_CHANGED = "tenant.changed"
+    APP_POLICY_CHANGED = "app_policy.changed"
+    TENANT_APP_CHANGED = "tenant_app.changed"
+    ACCESS_REQUESTED = "access.requested"
+    ACCESS_APPROVED = "access.approved"
+    ACCESS_REFUSED = "access.refused"

@@ -231,3 +231,24 @@ class IDToken(AbstractIDToken):
 
     class Meta(AbstractIDToken.Meta):
         swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"
+
+
+# Tenant app policy and access requests live in their own package; importing them here registers
+# them in this app (issue 13).
+from scopes.tenant_policy.models import AccessRequest, TenantApp, TenantAppPolicy  # noqa: E402
+
+__all__ = [
+    "AccessRequest",
+    "AccessToken",
+    "Application",
+    "ApplicationScope",
+    "Consent",
+    "ConsentFormUse",
+    "Grant",
+    "IDToken",
+    "RefreshToken",
+    "RoleGrant",
+    "Scope",
+    "TenantApp",
+    "TenantAppPolicy",
+]
