@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.db import connection
@@ -17,8 +17,9 @@ from scopes.consent import AppScope, ConsentPlan, plan_consent
 from scopes.freshness import EPOCH_TABLE
 from scopes.models import Application, ApplicationScope, Consent, RoleGrant, Scope
 from scopes.registry import grant_reaches
-from scopes.standing import AuthorizationContext, consent_standing, context_from, token_rows
+from scopes.standing import AuthorizationContext, assess, context_from, grant_rows, token_rows
 from scopes.tenancy import enter_tenant_of_access_token, token_checksum
+from scopes.tenant_policy.rules import AppPolicy, policy_refusal
 
 
 @dataclass(frozen=True)
@@ -108,13 +109,17 @@ def consent_plan(
     """What the consent page shows this member for these scopes (fresh: ignore remembered consent)."""
     snapshot = registry()
     previous: list[str] = []
-    if not fresh:
-        # Remembered consent counts for what still stands of it (consent ∩ app ∩ role, today).
-        standing = consent_standing(
-            user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
-        )
-        previous = list(standing.effective) if standing is not None and standing.stands else []
-    return plan_consent(
+    # The grant's rows as the standing reads them (one query): remembered consent and the
+    # tenant's app policy for this app (scopes.tenant_policy).
+    rows = grant_rows(
+        user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
+    )
+    if not fresh and rows is not None:
+        # Remembered consent counts for what still stands of it (consent ∩ app ∩ cap ∩ role, today).
+        standing = assess(rows, issued=rows.consented, implications=snapshot.implications)
+        previous = list(standing.effective) if standing.stands else []
+    policy = rows.policy if rows is not None else AppPolicy()
+    plan = plan_consent(
         requested=requested,
         app_scopes=app_scopes(application),
         role_covered=frozenset(role_reaches(membership.role_id)),
@@ -123,7 +128,11 @@ def consent_plan(
         previously_granted=previous,
         role_label=membership.role.name,
         tenant_label=membership.tenant.name,
+        tenant_cap=policy.cap_closure(snapshot.implications),
     )
+    if not policy.usable:
+        return replace(plan, policy_refusal=policy_refusal(policy, membership.tenant.name))
+    return plan
 
 
 def hypothetical_context(*, user: User, tenant: Tenant, scopes: list[str]) -> AuthorizationContext:

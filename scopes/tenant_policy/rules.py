@@ -59,6 +59,16 @@ def blocked_detail(tenant_name: str) -> str:
     return f"blocked by {tenant_name}'s app policy"
 
 
+def policy_refusal(policy: AppPolicy, tenant_name: str) -> str:
+    """Why the consent page cannot offer the app in this tenant, for the member to read."""
+    if policy.status == AppStatus.BLOCKED:
+        return f"This app is {blocked_detail(tenant_name)}: its administrators have blocked it."
+    return (
+        f"This app is {blocked_detail(tenant_name)}: {tenant_name} allows only apps its administrators "
+        "have approved, and has not approved this one yet. You can ask them."
+    )
+
+
 # Joined into the standing's statement (`scopes.standing._grant_sql`): the tenant's mode, the
 # app's status in the tenant, whether it is capped, and the cap's scope names.
 POLICY_COLUMNS = """pol.mode, tap.status, tap.capped,
