@@ -643,3 +643,7 @@ admin.site.unregister(Group)
 @admin.register(Group)
 class GroupAdmin(SuperuserWritesOnly, DjangoGroupAdmin):
     """Staff holding `change_group` would otherwise hand their own group every permission."""
+
+
+# Tenant app policy and access requests (issue 13): registered by their own module.
+from scopes.tenant_policy import admin as _tenant_policy_admin  # noqa: E402, F401

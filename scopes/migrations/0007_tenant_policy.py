@@ -63,7 +63,7 @@ ADMIN_ROLES = ["Owner", "Admin"]
 
 
 def seed(apps, schema_editor):
-    db = schema_editor.connection.alias
+    db = schema_editor.connection.alias if schema_editor is not None else "default"
     Scope = apps.get_model("scopes", "Scope")
     Role = apps.get_model("accounts", "Role")
     RoleGrant = apps.get_model("scopes", "RoleGrant")

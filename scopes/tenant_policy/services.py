@@ -135,7 +135,7 @@ def access_request_file(
     requester: User,
     tenant: Tenant,
     kind: str,
-    application: Application | None,
+    application: Application | None = None,
     scopes: Iterable[str] = (),
     message: str = "",
 ) -> AccessRequest:
