@@ -36,7 +36,12 @@ def approved_only(world) -> None:
 
 
 def test_owner_and_admin_hold_tenant_admin_and_members_do_not(world):
-    for user, holds in [(world.owner_a, True), (world.admin_a, True), (world.member_a, False), (world.guest_a, False)]:
+    for user, holds in [
+        (world.owner_a, True),
+        (world.admin_a, True),
+        (world.member_a, False),
+        (world.guest_a, False),
+    ]:
         role_id = Membership.objects.get(user=user, tenant=world.acme).role_id
         assert (ScopeName.TENANT_ADMIN in role_reaches(role_id)) is holds
 
@@ -57,7 +62,9 @@ def test_approved_only_refuses_an_undecided_app_and_accepts_it_once_approved(wor
     client = api_client(world.member_a, world.acme, [READ])
     approved_only(world)
     assert client.get("/api/t/acme/photos/").status_code == 401
-    services.tenant_app_set(actor=world.owner_a, tenant=world.acme, application=app, status=AppStatus.APPROVED)
+    services.tenant_app_set(
+        actor=world.owner_a, tenant=world.acme, application=app, status=AppStatus.APPROVED
+    )
     assert client.get("/api/t/acme/photos/").status_code == 200
 
 
@@ -94,7 +101,9 @@ def test_raw_sql_changes_to_the_policy_reach_a_cached_context(world, app, api_cl
             )
         else:
             cursor.execute("UPDATE scopes_tenantapp SET status = 'pending' WHERE id = %s", [decision.pk])
-            cursor.execute("UPDATE scopes_tenantapppolicy SET mode = 'approved' WHERE tenant_id = %s", [world.acme.pk])
+            cursor.execute(
+                "UPDATE scopes_tenantapppolicy SET mode = 'approved' WHERE tenant_id = %s", [world.acme.pk]
+            )
     response = client.get("/api/t/acme/albums/")
     assert response.status_code == (403 if change == "cap" else 401)
 
@@ -190,11 +199,20 @@ def test_approving_an_app_request_applies_the_cap_audits_and_mails(world, app):
     world.member_a.save()
     approved_only(world)
     request = services.access_request_file(
-        requester=world.member_a, tenant=world.acme, kind=RequestKind.APP, application=app, message="for the trip"
+        requester=world.member_a,
+        tenant=world.acme,
+        kind=RequestKind.APP,
+        application=app,
+        message="for the trip",
     )
     assert TenantApp.objects.get().status == AppStatus.PENDING
     services.access_request_decide(
-        actor=world.admin_a, tenant=world.acme, request_id=request.pk, approve=True, cap=[READ], note="read only"
+        actor=world.admin_a,
+        tenant=world.acme,
+        request_id=request.pk,
+        approve=True,
+        cap=[READ],
+        note="read only",
     )
     decision = TenantApp.objects.get()
     assert decision.status == AppStatus.APPROVED and decision.capped
@@ -202,7 +220,10 @@ def test_approving_an_app_request_applies_the_cap_audits_and_mails(world, app):
     request.refresh_from_db()
     assert request.status == RequestStatus.APPROVED and request.decided_by == world.admin_a
     actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
-    assert actions[-4:] == ["app_policy.changed", "access.requested", "tenant_app.changed", "access.approved"][-4:]
+    assert (
+        actions[-4:]
+        == ["app_policy.changed", "access.requested", "tenant_app.changed", "access.approved"][-4:]
+    )
     assert len(mail.outbox) == 0  # sent on commit (the test's transaction never commits)
 
 
@@ -223,7 +244,11 @@ def test_the_requester_is_mailed_when_a_request_is_decided(world, app):
 
 def test_approving_a_scope_request_by_changing_the_role(world, app):
     request = services.access_request_file(
-        requester=world.guest_a, tenant=world.acme, kind=RequestKind.SCOPE, application=app, scopes=["photos.delete"]
+        requester=world.guest_a,
+        tenant=world.acme,
+        kind=RequestKind.SCOPE,
+        application=app,
+        scopes=["photos.delete"],
     )
     services.access_request_decide(
         actor=world.admin_a,
@@ -241,7 +266,10 @@ def test_the_requests_page_and_the_administrators_page(world, app):
     )
     guest = Client()
     guest.force_login(world.guest_a)
-    assert f'data-request="{request.pk}" data-status="pending"' in guest.get("/account/requests/").content.decode()
+    assert (
+        f'data-request="{request.pk}" data-status="pending"'
+        in guest.get("/account/requests/").content.decode()
+    )
     assert guest.get("/account/org/acme/").status_code == 404  # not an administrator
     owner = Client()
     owner.force_login(world.owner_a)
@@ -268,6 +296,7 @@ def test_the_explain_page_names_the_policy(world, app, mint_token):
     staff = Client()
     staff.force_login(world.owner_a)
     response = staff.post(
-        "/admin/explain/", {"token": token.token, "tenant": world.acme.pk, "action": READ, "user": world.member_a.pk}
+        "/admin/explain/",
+        {"token": token.token, "tenant": world.acme.pk, "action": READ, "user": world.member_a.pk},
     )
     assert b"blocked by Acme&#x27;s app policy" in response.content
