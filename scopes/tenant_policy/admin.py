@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from accounts.admin import StaffScopedAdmin
+from accounts.admin.base import StaffScopedAdmin
 from accounts.models import Role, signed_in
 from scopes.models import Scope
 from scopes.tenant_policy import services
@@ -35,14 +35,14 @@ class ServiceSavedAdmin(StaffScopedAdmin):
                 data = super().clean()
                 if not self.errors:
                     try:
-                        admin_self.check(request, self.instance, self)
+                        admin_self.check_service(request, self.instance, self)
                     except ValidationError as refused:
                         raise forms.ValidationError(refused.messages) from refused
                 return data
 
         return ServiceForm
 
-    def check(self, request: HttpRequest, obj: Any, form: Any) -> None:
+    def check_service(self, request: HttpRequest, obj: Any, form: Any) -> None:
         """Raise the service's refusal before saving (the service runs again, under its locks)."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -67,7 +67,7 @@ class TenantAppPolicyAdmin(ServiceSavedAdmin):
         saved = services.app_policy_set(actor=signed_in(request.user), tenant=obj.tenant, mode=obj.mode)
         obj.pk = saved.pk
 
-    def check(self, request: HttpRequest, obj: TenantAppPolicy, form: Any) -> None:
+    def check_service(self, request: HttpRequest, obj: TenantAppPolicy, form: Any) -> None:
         services.check_tenant_admin(actor=signed_in(request.user), tenant=obj.tenant)
 
 
@@ -81,7 +81,7 @@ class TenantAppAdmin(ServiceSavedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("tenant", "application") if obj is not None else ()
 
-    def check(self, request: HttpRequest, obj: TenantApp, form: Any) -> None:
+    def check_service(self, request: HttpRequest, obj: TenantApp, form: Any) -> None:
         services.check_tenant_admin(actor=signed_in(request.user), tenant=obj.tenant)
 
     def call_service(self, request: HttpRequest, obj: TenantApp, form: Any) -> None:

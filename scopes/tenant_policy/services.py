@@ -17,10 +17,10 @@ from django.utils import timezone
 from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
 from accounts.services import audit_record, membership_set
+from scopes.access.escalation import check_manages_tenant, check_role_grants
+from scopes.access.selectors import app_scopes, registry, role_reaches
 from scopes.models import Application, RoleGrant, Scope
 from scopes.registry import closure
-from scopes.selectors import app_scopes, registry, role_reaches
-from scopes.services import check_manages_tenant, check_role_grants
 from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
 from scopes.tenant_policy.rules import AppPolicyMode, AppStatus
 from scopes.tenant_policy.selectors import is_tenant_admin

@@ -25,9 +25,9 @@ from django.views.decorators.http import require_POST
 from accounts import tenancy
 from accounts.models import Membership, Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles
-from scopes.consent import ConsentPlan
+from scopes.access.selectors import app_scopes, registry
+from scopes.consent.rules import ConsentPlan
 from scopes.models import Application
-from scopes.selectors import app_scopes, registry
 from scopes.tenant_policy import services
 from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
 from scopes.tenant_policy.rules import AppPolicyMode, AppStatus

@@ -8,10 +8,10 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import AuditEvent, Membership
-from scopes import context_cache
+from scopes.access import cache as context_cache
+from scopes.access.selectors import role_reaches
 from scopes.constants import ScopeName
 from scopes.models import AccessRequest, Application, ApplicationScope, Scope, TenantApp, TenantAppPolicy
-from scopes.selectors import role_reaches
 from scopes.tenant_policy import services
 from scopes.tenant_policy.models import RequestKind, RequestStatus
 from scopes.tenant_policy.rules import AppPolicyMode, AppStatus

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection
@@ -13,13 +13,12 @@ from django.utils import timezone
 
 from accounts.models import Membership, Tenant, User
 from accounts.selectors import admin_tenants
-from scopes.consent import AppScope, ConsentPlan, plan_consent
-from scopes.freshness import EPOCH_TABLE
-from scopes.models import Application, ApplicationScope, Consent, RoleGrant, Scope
+from scopes.access.freshness import EPOCH_TABLE
+from scopes.access.standing import AuthorizationContext, context_from, token_rows
+from scopes.access.tenancy import enter_tenant_of_access_token, token_checksum
+from scopes.consent.rules import AppScope
+from scopes.models import Application, ApplicationScope, RoleGrant, Scope
 from scopes.registry import grant_reaches
-from scopes.standing import AuthorizationContext, assess, context_from, grant_rows, token_rows
-from scopes.tenancy import enter_tenant_of_access_token, token_checksum
-from scopes.tenant_policy.rules import AppPolicy, policy_refusal
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def registry_at(version: object) -> RegistrySnapshot:
     """The registry as of epoch `version` (read by the caller): this process's copy, or one query.
 
     The rows are read after the epoch was, so a copy can only be newer than its epoch says; the
-    next epoch read then differs and the copy is built again (`scopes.freshness`).
+    next epoch read then differs and the copy is built again (`scopes.access.freshness`).
     """
     global _local_registry
     local = _local_registry
@@ -103,38 +102,6 @@ def role_reaches(role_id: int) -> dict[str, str]:
     return grant_reaches(grants, registry().implications)
 
 
-def consent_plan(
-    application: Application, membership: Membership, requested: list[str], *, fresh: bool
-) -> ConsentPlan:
-    """What the consent page shows this member for these scopes (fresh: ignore remembered consent)."""
-    snapshot = registry()
-    previous: list[str] = []
-    # The grant's rows as the standing reads them (one query): remembered consent and the
-    # tenant's app policy for this app (scopes.tenant_policy).
-    rows = grant_rows(
-        user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
-    )
-    if not fresh and rows is not None:
-        # Remembered consent counts for what still stands of it (consent ∩ app ∩ cap ∩ role, today).
-        standing = assess(rows, issued=rows.consented, implications=snapshot.implications)
-        previous = list(standing.effective) if standing.stands else []
-    policy = rows.policy if rows is not None else AppPolicy()
-    plan = plan_consent(
-        requested=requested,
-        app_scopes=app_scopes(application),
-        role_covered=frozenset(role_reaches(membership.role_id)),
-        implications=snapshot.implications,
-        descriptions=snapshot.descriptions,
-        previously_granted=previous,
-        role_label=membership.role.name,
-        tenant_label=membership.tenant.name,
-        tenant_cap=policy.cap_closure(snapshot.implications),
-    )
-    if not policy.usable:
-        return replace(plan, policy_refusal=policy_refusal(policy, membership.tenant.name))
-    return plan
-
-
 def hypothetical_context(*, user: User, tenant: Tenant, scopes: list[str]) -> AuthorizationContext:
     """The context a token with `scopes` for `user` in `tenant` would load: for the explain page."""
     membership = Membership.objects.filter(user=user, tenant=tenant).select_related("role").first()
@@ -155,16 +122,6 @@ def hypothetical_context(*, user: User, tenant: Tenant, scopes: list[str]) -> Au
         role_name=membership.role.name if membership else None,
         role_grants=grants,
         implications=registry().implications,
-    )
-
-
-def consents_of(user: User) -> QuerySet[Consent]:
-    """A user's consents in active tenants, for the connected-apps page."""
-    return (
-        Consent.objects.filter(user=user, tenant__is_active=True)
-        .select_related("tenant", "application")
-        .prefetch_related("scopes")
-        .order_by("tenant__name", "application__name")
     )
 
 

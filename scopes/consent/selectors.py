@@ -1,0 +1,56 @@
+"""Reads for the consent pages: what the page shows a member, and a user's consents."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from django.db.models import QuerySet
+
+from accounts.models import Membership, User
+from scopes.access.selectors import app_scopes, registry, role_reaches
+from scopes.access.standing import assess, grant_rows
+from scopes.consent.rules import ConsentPlan, plan_consent
+from scopes.models import Application, Consent
+from scopes.tenant_policy.rules import AppPolicy, policy_refusal
+
+
+def consent_plan(
+    application: Application, membership: Membership, requested: list[str], *, fresh: bool
+) -> ConsentPlan:
+    """What the consent page shows this member for these scopes (fresh: ignore remembered consent)."""
+    snapshot = registry()
+    previous: list[str] = []
+    # The grant's rows as the standing reads them (one query): remembered consent and the
+    # tenant's app policy for this app (scopes.tenant_policy).
+    rows = grant_rows(
+        user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
+    )
+    if not fresh and rows is not None:
+        # Remembered consent counts for what still stands of it (consent ∩ app ∩ cap ∩ role, today).
+        standing = assess(rows, issued=rows.consented, implications=snapshot.implications)
+        previous = list(standing.effective) if standing.stands else []
+    policy = rows.policy if rows is not None else AppPolicy()
+    plan = plan_consent(
+        requested=requested,
+        app_scopes=app_scopes(application),
+        role_covered=frozenset(role_reaches(membership.role_id)),
+        implications=snapshot.implications,
+        descriptions=snapshot.descriptions,
+        previously_granted=previous,
+        role_label=membership.role.name,
+        tenant_label=membership.tenant.name,
+        tenant_cap=policy.cap_closure(snapshot.implications),
+    )
+    if not policy.usable:
+        return replace(plan, policy_refusal=policy_refusal(policy, membership.tenant.name))
+    return plan
+
+
+def consents_of(user: User) -> QuerySet[Consent]:
+    """A user's consents in active tenants, for the connected-apps page."""
+    return (
+        Consent.objects.filter(user=user, tenant__is_active=True)
+        .select_related("tenant", "application")
+        .prefetch_related("scopes")
+        .order_by("tenant__name", "application__name")
+    )
