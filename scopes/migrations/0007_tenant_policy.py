@@ -4,7 +4,7 @@
   may read (never write) the policy rows of the tenants they belong to (the consent page and the
   connected-apps page ask the standing, which joins them, before any tenant is entered) and their
   own access requests.
-- Row versions and triggers for the policy tables (`scopes.freshness.install`, idempotent), so a
+- Row versions and triggers for the policy tables (`scopes.access.freshness.install`, idempotent), so a
   block or a lowered cap reaches live tokens on their next request, whoever writes it.
 - The `tenant.admin` scope, granted (tenant reach) to the global Owner and Admin roles. Frozen here.
 """
@@ -52,7 +52,7 @@ def run_on_postgresql(statements):
 
 
 def install_freshness(apps, schema_editor):
-    from scopes import freshness
+    from scopes.access import freshness
 
     freshness.install(schema_editor.connection)
 

@@ -1,6 +1,6 @@
 """The tenant app policy as pure rules: may an app be used in a tenant, and with what cap.
 
-Shared by the grant's standing (`scopes.standing.assess`) and the consent page, so the page
+Shared by the grant's standing (`scopes.access.standing.assess`) and the consent page, so the page
 never offers what the next API call would refuse. The SQL fragment that reads the inputs joins
 the standing's one statement (`POLICY_COLUMNS`, `POLICY_JOINS`).
 """
@@ -69,7 +69,7 @@ def policy_refusal(policy: AppPolicy, tenant_name: str) -> str:
     )
 
 
-# Joined into the standing's statement (`scopes.standing._grant_sql`): the tenant's mode, the
+# Joined into the standing's statement (`scopes.access.standing._grant_sql`): the tenant's mode, the
 # app's status in the tenant, whether it is capped, and the cap's scope names.
 POLICY_COLUMNS = """pol.mode, tap.status, tap.capped,
         (SELECT {aggregate} FROM scopes_tenantapp_cap tc

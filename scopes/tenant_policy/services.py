@@ -1,7 +1,7 @@
 """Writes of the tenant app policy and of access requests: checked, locked, audited.
 
 Every change here takes effect on live tokens at their next request: the policy tables are part
-of the grant's standing (`scopes.standing`) and of the token probe's fingerprint (`scopes.freshness`).
+of the grant's standing (`scopes.access.standing`) and of the token probe's fingerprint (`scopes.access.freshness`).
 """
 
 from __future__ import annotations
