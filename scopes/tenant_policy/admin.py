@@ -44,6 +44,9 @@ class ServiceSavedAdmin(StaffScopedAdmin):
 
     def check_service(self, request: HttpRequest, obj: Any, form: Any) -> None:
         """Raise the service's refusal before saving (the service runs again, under its locks)."""
+        # On an add page the instance has no tenant yet (the form fills it after clean()).
+        tenant = form.cleaned_data.get("tenant") or obj.tenant
+        services.check_tenant_admin(actor=signed_in(request.user), tenant=tenant)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         self.call_service(request, obj, form)
@@ -67,9 +70,6 @@ class TenantAppPolicyAdmin(ServiceSavedAdmin):
         saved = services.app_policy_set(actor=signed_in(request.user), tenant=obj.tenant, mode=obj.mode)
         obj.pk = saved.pk
 
-    def check_service(self, request: HttpRequest, obj: TenantAppPolicy, form: Any) -> None:
-        services.check_tenant_admin(actor=signed_in(request.user), tenant=obj.tenant)
-
 
 @admin.register(TenantApp)
 class TenantAppAdmin(ServiceSavedAdmin):
@@ -80,9 +80,6 @@ class TenantAppAdmin(ServiceSavedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("tenant", "application") if obj is not None else ()
-
-    def check_service(self, request: HttpRequest, obj: TenantApp, form: Any) -> None:
-        services.check_tenant_admin(actor=signed_in(request.user), tenant=obj.tenant)
 
     def call_service(self, request: HttpRequest, obj: TenantApp, form: Any) -> None:
         cap = [s.name for s in form.cleaned_data.get("cap") or []] if obj.capped else None
@@ -141,10 +138,10 @@ class AccessRequestAdmin(StaffScopedAdmin):
     def requested_scopes(self, obj: AccessRequest) -> str:
         return " ".join(s.name for s in obj.scopes.all())
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        fields = list(self.readonly_fields)
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = tuple(str(name) for name in self.readonly_fields)
         if obj is not None and obj.status == RequestStatus.PENDING:
-            fields += ["decision", "decision_note", "capped", "cap", "role", "reach"]
+            fields += ("decision", "decision_note", "capped", "cap", "role", "reach")
         return fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
