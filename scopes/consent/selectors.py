@@ -7,11 +7,19 @@ from dataclasses import replace
 from django.db.models import QuerySet
 
 from accounts.models import Membership, User
-from scopes.access.selectors import app_scopes, registry, role_reaches
+from scopes.access.selectors import registry, role_reaches
 from scopes.access.standing import assess, grant_rows
-from scopes.consent.rules import ConsentPlan, plan_consent
-from scopes.models import Application, Consent
+from scopes.consent.rules import AppScope, ConsentPlan, plan_consent
+from scopes.models import Application, ApplicationScope, Consent
 from scopes.tenant_policy.rules import AppPolicy, policy_refusal
+
+
+def app_scopes(application: Application) -> dict[str, AppScope]:
+    """The scopes an app may ask for, with its `required` flag and reason (from the database)."""
+    links = ApplicationScope.objects.filter(application_id=application.pk).values_list(
+        "scope__name", "required", "reason"
+    )
+    return {name: AppScope(required, reason) for name, required, reason in links}
 
 
 def consent_plan(

@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.admin.base import StaffScopedAdmin
@@ -20,7 +21,18 @@ from scopes.tenant_policy import services
 from scopes.tenant_policy.models import AccessRequest, RequestStatus, TenantApp, TenantAppPolicy
 
 
-class ServiceSavedAdmin(StaffScopedAdmin):
+class AllTenantsAdmin(StaffScopedAdmin):
+    """Starts from the model's `all_tenants` manager; `staff_scope` then narrows to the staff's tenants."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = self.model.all_tenants.get_queryset()
+        ordering = self.get_ordering(request)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        return self.staff_scope(signed_in(request.user), queryset)
+
+
+class ServiceSavedAdmin(AllTenantsAdmin):
     """Saves through a service: its refusal is the form's error, and nothing is written."""
 
     def call_service(self, request: HttpRequest, obj: Any, form: Any) -> None:  # pragma: no cover
@@ -31,6 +43,9 @@ class ServiceSavedAdmin(StaffScopedAdmin):
         admin_self = self
 
         class ServiceForm(form_class):  # type: ignore[misc, valid-type]
+            def validate_unique(self) -> None:
+                pass  # the service updates the tenant's one row (get_or_create under a lock)
+
             def clean(self) -> dict[str, Any]:
                 data = super().clean()
                 if not self.errors:
@@ -116,7 +131,7 @@ class DecideForm(forms.ModelForm):
 
 
 @admin.register(AccessRequest)
-class AccessRequestAdmin(StaffScopedAdmin):
+class AccessRequestAdmin(AllTenantsAdmin):
     list_display = ("id", "tenant", "requester", "kind", "application", "status", "created_at", "decided_by")
     list_filter = ("status", "kind")
     form = DecideForm

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from accounts.querysets import TenantQuerySet
+from accounts.querysets import TenantManager
 from scopes.tenant_policy.rules import AppPolicyMode, AppStatus
 
 
@@ -26,9 +26,11 @@ class TenantAppPolicy(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
+    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, a person's own requests
 
     class Meta:
+        base_manager_name = "all_tenants"
         verbose_name = "tenant app policy"
         verbose_name_plural = "tenant app policies"
 
@@ -59,9 +61,11 @@ class TenantApp(models.Model):
     note = models.CharField(max_length=500, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
+    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, a person's own requests
 
     class Meta:
+        base_manager_name = "all_tenants"
         verbose_name = "tenant app"
         constraints = [
             models.UniqueConstraint(fields=["tenant", "application"], name="tenantapp_unique_app_per_tenant")
@@ -69,6 +73,13 @@ class TenantApp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application} in {self.tenant}: {self.status}"
+
+    def validate_constraints(self, exclude: object = None) -> None:
+        """Not from a form: the service finds or creates the one (tenant, app) row under a lock.
+
+        (Django's check would query the default manager with no tenant; the database's unique
+        constraint stands behind the service.)
+        """
 
 
 class RequestKind(models.TextChoices):
@@ -110,9 +121,11 @@ class AccessRequest(models.Model):
     outcome = models.JSONField(null=True, blank=True, help_text="What the approval applied.")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
+    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, a person's own requests
 
     class Meta:
+        base_manager_name = "all_tenants"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["tenant", "status", "created_at"], name="accessrequest_queue_idx")]
 

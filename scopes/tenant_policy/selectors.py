@@ -49,7 +49,7 @@ def administered_tenants(user: User) -> list[Tenant]:
 def requests_of(user: User) -> QuerySet[AccessRequest]:
     """A person's own requests, every tenant (their own rows; row-level security lets them read them)."""
     return (
-        AccessRequest.objects.filter(requester=user)
+        AccessRequest.all_tenants.filter(requester=user)  # the person's own, across tenants
         .select_related("tenant", "application", "decided_by")
         .prefetch_related("scopes")
     )

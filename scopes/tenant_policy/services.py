@@ -18,7 +18,8 @@ from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
 from accounts.services import audit_record, membership_set
 from scopes.access.escalation import check_manages_tenant, check_role_grants
-from scopes.access.selectors import app_scopes, registry, role_reaches
+from scopes.access.selectors import registry, role_reaches
+from scopes.consent.selectors import app_scopes
 from scopes.models import Application, RoleGrant, Scope
 from scopes.registry import closure
 from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
@@ -49,7 +50,7 @@ def app_policy_set(*, actor: User, tenant: Tenant, mode: str) -> TenantAppPolicy
     check_tenant_admin(actor=actor, tenant=tenant)
     if mode not in {m.value for m in AppPolicyMode}:
         raise ValidationError("Unknown policy %(mode)s.", code="bad_mode", params={"mode": mode})
-    policy, _ = TenantAppPolicy.objects.select_for_update().get_or_create(tenant=tenant)
+    policy, _ = TenantAppPolicy.objects.for_tenant(tenant).select_for_update().get_or_create(tenant=tenant)
     if policy.mode != mode:
         before = policy.mode
         policy.mode = mode
@@ -105,7 +106,11 @@ def tenant_app_set(
     cap_list = sorted(set(cap)) if cap is not None else None
     if status == AppStatus.APPROVED:
         _check_cap(actor=actor, tenant=tenant, application=application, cap=cap_list)
-    decision, _ = TenantApp.objects.select_for_update().get_or_create(tenant=tenant, application=application)
+    decision, _ = (
+        TenantApp.objects.for_tenant(tenant)
+        .select_for_update()
+        .get_or_create(tenant=tenant, application=application)
+    )
     before = {"status": decision.status, "cap": _cap_of(decision)}
     decision.status = status
     decision.capped = cap_list is not None
@@ -173,13 +178,13 @@ def access_request_file(
     ):
         if sorted(s.name for s in pending.scopes.all()) == names:
             return pending
-    request = AccessRequest.objects.create(
+    request = AccessRequest.objects.for_tenant(tenant).create(
         tenant=tenant, requester=requester, kind=kind, application=application, message=message
     )
     request.scopes.set(found)
     if kind == RequestKind.APP and application is not None:
         # The app is now "pending" in the tenant's list, unless the tenant already decided it.
-        TenantApp.objects.get_or_create(tenant=tenant, application=application)
+        TenantApp.objects.for_tenant(tenant).get_or_create(tenant=tenant, application=application)
     audit_record(
         actor=requester,
         action=AuditAction.ACCESS_REQUESTED,

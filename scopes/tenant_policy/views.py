@@ -25,8 +25,9 @@ from django.views.decorators.http import require_POST
 from accounts import tenancy
 from accounts.models import Membership, Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles
-from scopes.access.selectors import app_scopes, registry
+from scopes.access.selectors import registry
 from scopes.consent.rules import ConsentPlan
+from scopes.consent.selectors import app_scopes
 from scopes.models import Application
 from scopes.tenant_policy import services
 from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy

@@ -144,7 +144,7 @@ def test_a_request_cannot_name_another_tenant_another_user_or_a_scope_outside_th
         },
     )
     assert response.status_code == 302
-    assert AccessRequest.objects.get().requester == world.member_a
+    assert AccessRequest.all_tenants.get().requester == world.member_a
 
 
 def test_an_approval_cannot_reach_beyond_the_approvers_role(world, app, unchanged):
@@ -239,7 +239,7 @@ def test_two_administrators_deciding_at_once_apply_one_decision(
     assert len(outcomes) == 2 and "already_decided" in outcomes
     winner = next(o for o in outcomes if o != "already_decided")
     assert Membership.objects.get(user=world.guest_a, tenant=world.acme).role.name == winner
-    assert AccessRequest.objects.get().status == RequestStatus.APPROVED
+    assert AccessRequest.all_tenants.get().status == RequestStatus.APPROVED
     assert AuditEvent.objects.filter(action=AuditAction.ACCESS_APPROVED).count() == 1
 
 

@@ -64,7 +64,7 @@ def test_staff_without_the_right_get_the_services_refusal_as_a_form_error(world,
         {"decision": "approve", "role": world.role("Owner").pk},
     )
     assert response.status_code == 200 and b"Only the administrators of Acme" in response.content
-    assert AccessRequest.objects.get(pk=acme.pk).status == RequestStatus.PENDING
+    assert AccessRequest.all_tenants.get(pk=acme.pk).status == RequestStatus.PENDING
 
 
 def test_staff_block_an_app_through_the_admin(world, requests_):
@@ -74,11 +74,11 @@ def test_staff_block_an_app_through_the_admin(world, requests_):
         {"tenant": world.acme.pk, "application": world.app.pk, "status": "blocked", "note": "no"},
     )
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert TenantApp.objects.get(tenant=world.acme).status == "blocked"
+    assert TenantApp.all_tenants.get(tenant=world.acme).status == "blocked"
     # Another tenant is not a choice.
     response = admin.post(
         "/admin/scopes/tenantapp/add/",
         {"tenant": world.globex.pk, "application": world.app.pk, "status": "blocked"},
     )
     assert response.status_code == 200
-    assert TenantApp.objects.get(tenant=world.globex).status == "pending"
+    assert TenantApp.all_tenants.get(tenant=world.globex).status == "pending"

@@ -187,7 +187,7 @@ def test_role_forbids_carries_the_request_access_link(world, app, api_client):
         {"tenant": "acme", "kind": "scope", "scope": "photos.upload", "message": "please"},
     )
     assert asked.status_code == 302
-    request = AccessRequest.objects.get()
+    request = AccessRequest.all_tenants.get()
     assert (request.requester, request.kind, request.message) == (world.guest_a, "scope", "please")
 
 
@@ -205,7 +205,7 @@ def test_approving_an_app_request_applies_the_cap_audits_and_mails(world, app):
         application=app,
         message="for the trip",
     )
-    assert TenantApp.objects.get().status == AppStatus.PENDING
+    assert TenantApp.all_tenants.get().status == AppStatus.PENDING
     services.access_request_decide(
         actor=world.admin_a,
         tenant=world.acme,
@@ -214,7 +214,7 @@ def test_approving_an_app_request_applies_the_cap_audits_and_mails(world, app):
         cap=[READ],
         note="read only",
     )
-    decision = TenantApp.objects.get()
+    decision = TenantApp.all_tenants.get()
     assert decision.status == AppStatus.APPROVED and decision.capped
     assert [s.name for s in decision.cap.all()] == [READ]
     request.refresh_from_db()
@@ -283,9 +283,9 @@ def test_the_requests_page_and_the_administrators_page(world, app):
     assert request.status == RequestStatus.APPROVED and request.note == "welcome"
     assert 'data-status="approved"' in guest.get("/account/requests/").content.decode()
     owner.post("/account/org/acme/policy/", {"mode": "approved"})
-    assert TenantAppPolicy.objects.get().mode == "approved"
+    assert TenantAppPolicy.all_tenants.get().mode == "approved"
     owner.post("/account/org/acme/apps/", {"application": app.pk, "status": "blocked"})
-    assert TenantApp.objects.get(application=app).status == "blocked"
+    assert TenantApp.all_tenants.get(application=app).status == "blocked"
 
 
 def test_the_explain_page_names_the_policy(world, app, mint_token):
