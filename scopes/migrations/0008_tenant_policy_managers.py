@@ -5,43 +5,46 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scopes', '0007_tenant_policy'),
+        ("scopes", "0007_tenant_policy"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='accessrequest',
-            options={'base_manager_name': 'all_tenants', 'ordering': ['-created_at', '-id']},
+            name="accessrequest",
+            options={"base_manager_name": "all_tenants", "ordering": ["-created_at", "-id"]},
         ),
         migrations.AlterModelOptions(
-            name='tenantapp',
-            options={'base_manager_name': 'all_tenants', 'verbose_name': 'tenant app'},
+            name="tenantapp",
+            options={"base_manager_name": "all_tenants", "verbose_name": "tenant app"},
         ),
         migrations.AlterModelOptions(
-            name='tenantapppolicy',
-            options={'base_manager_name': 'all_tenants', 'verbose_name': 'tenant app policy', 'verbose_name_plural': 'tenant app policies'},
+            name="tenantapppolicy",
+            options={
+                "base_manager_name": "all_tenants",
+                "verbose_name": "tenant app policy",
+                "verbose_name_plural": "tenant app policies",
+            },
         ),
         migrations.AlterModelManagers(
-            name='accessrequest',
+            name="accessrequest",
             managers=[
-                ('objects', django.db.models.manager.Manager()),
-                ('all_tenants', django.db.models.manager.Manager()),
+                ("objects", django.db.models.manager.Manager()),
+                ("all_tenants", django.db.models.manager.Manager()),
             ],
         ),
         migrations.AlterModelManagers(
-            name='tenantapp',
+            name="tenantapp",
             managers=[
-                ('objects', django.db.models.manager.Manager()),
-                ('all_tenants', django.db.models.manager.Manager()),
+                ("objects", django.db.models.manager.Manager()),
+                ("all_tenants", django.db.models.manager.Manager()),
             ],
         ),
         migrations.AlterModelManagers(
-            name='tenantapppolicy',
+            name="tenantapppolicy",
             managers=[
-                ('objects', django.db.models.manager.Manager()),
-                ('all_tenants', django.db.models.manager.Manager()),
+                ("objects", django.db.models.manager.Manager()),
+                ("all_tenants", django.db.models.manager.Manager()),
             ],
         ),
     ]
