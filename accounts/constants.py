@@ -43,3 +43,8 @@ class AuditAction(StrEnum):
     SERVICE_ACCOUNT_SECRET_ROTATED = "service_account.secret_rotated"
     PERSONAL_TOKEN_CREATED = "personal_token.created"
     TOKEN_POLICY_CHANGED = "token_policy.changed"
+    APP_POLICY_CHANGED = "app_policy.changed"
+    TENANT_APP_CHANGED = "tenant_app.changed"
+    ACCESS_REQUESTED = "access.requested"
+    ACCESS_APPROVED = "access.approved"
+    ACCESS_REFUSED = "access.refused"

@@ -21,6 +21,8 @@ class ScopeName(StrEnum):
     ALBUMS_READ = "albums.read"
     ALBUMS_WRITE = "albums.write"
     OFFLINE_ACCESS = "offline_access"
+    # Not an API scope: the right to administer a tenant (its app policy and access requests).
+    TENANT_ADMIN = "tenant.admin"
 
 
 class Reach(models.TextChoices):

@@ -234,4 +234,27 @@ class IDToken(AbstractIDToken):
 
 
 # Service accounts and personal access tokens live in their own package, in this app's tables.
-from scopes.machines.models import PersonalAccessToken, ServiceAccount, TokenPolicy  # noqa: E402, F401
+from scopes.machines.models import PersonalAccessToken, ServiceAccount, TokenPolicy  # noqa: E402
+
+# Tenant app policy and access requests live in their own package; importing them here registers
+# them in this app (issue 13).
+from scopes.tenant_policy.models import AccessRequest, TenantApp, TenantAppPolicy  # noqa: E402
+
+__all__ = [
+    "AccessRequest",
+    "AccessToken",
+    "Application",
+    "ApplicationScope",
+    "Consent",
+    "ConsentFormUse",
+    "Grant",
+    "IDToken",
+    "PersonalAccessToken",
+    "RefreshToken",
+    "RoleGrant",
+    "Scope",
+    "ServiceAccount",
+    "TenantApp",
+    "TenantAppPolicy",
+    "TokenPolicy",
+]

@@ -12,6 +12,7 @@ from scopes.consent import views as consent
 from scopes.machines import views as machine_views
 from scopes.oauth import views as oauth
 from scopes.oauth.popup import POPUP_PAGE
+from scopes.tenant_policy import views as policy_views
 
 oauth_patterns = (
     [
@@ -44,5 +45,16 @@ urlpatterns = [
         "account/apps/<int:consent_id>/remove-scopes/",
         consent.consent_remove_scopes_view,
         name="account-app-narrow",
+    ),
+    # Tenant app policy and access requests (scopes.tenant_policy).
+    path("account/requests/", policy_views.my_requests, name="account-requests"),
+    path("account/requests/new/", policy_views.request_new, name="account-request-new"),
+    path("account/org/<slug:slug>/", policy_views.org_admin, name="org-admin"),
+    path("account/org/<slug:slug>/policy/", policy_views.org_policy, name="org-policy"),
+    path("account/org/<slug:slug>/apps/", policy_views.org_app, name="org-app"),
+    path(
+        "account/org/<slug:slug>/requests/<int:request_id>/decide/",
+        policy_views.org_decide,
+        name="org-request-decide",
     ),
 ]

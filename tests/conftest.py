@@ -84,6 +84,7 @@ def seeded(db) -> None:
     if not Role.objects.filter(tenant=None).exists():
         seed_migration = import_module("scopes.migrations.0002_seed_scopes_and_roles")
         seed_migration.seed(django_apps, None)
+        import_module("scopes.migrations.0008_tenant_policy").seed(django_apps, None)  # tenant.admin
 
 
 @pytest.fixture

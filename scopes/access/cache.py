@@ -4,7 +4,8 @@ Every API request runs the probe (`scopes.access.freshness.PROBE_SQL`): one stat
 PostgreSQL, also enters the token's tenant for row-level security, which the request had to do
 anyway. It returns the token's *fingerprint*, the versions of every row its context is built
 from (token, user, tenant, membership, role with its grants, consent with its scopes, app with
-its allowed scopes, and the registry epoch). The context cached for the token is used only when
+its allowed scopes, the tenant's app policy and the app's status and cap there, and the
+registry epoch). The context cached for the token is used only when
 its fingerprint is the probe's; otherwise it is read again (`scopes.access.standing.token_rows`, one
 query) and stored under the probe's fingerprint. Why that can never serve a revoked right is said
 once, in `scopes.access.freshness`.

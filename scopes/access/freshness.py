@@ -20,13 +20,15 @@ A token's authorization context is computed (`scopes.access.standing`) from exac
 | that membership's role                | the role changes, or any of its grants is added, changed or removed |
 | the user's consent for the app there  | it changes, or a scope is added to or removed from it     |
 | the app                               | it changes, or an allowed scope is added, changed, removed |
+| the tenant's app policy               | its mode changes (scopes.tenant_policy)                   |
+| the app's status in the tenant        | status or cap flag changes, a cap scope is added or removed; deleted or new: the join finds another |
 | the scope registry (one global epoch) | a scope, or an implication, is added, changed or removed; and on PostgreSQL any TRUNCATE of grants, consent scopes or app scopes (it cannot name the parents it emptied) |
 
-`PROBE_SQL` reads all eight (the token's own, and the rows the token's user, tenant and app lead
+`PROBE_SQL` reads all ten (the token's own, and the rows the token's user, tenant and app lead
 to, joined *as they are now*) in one statement. On PostgreSQL it is a SECURITY DEFINER function
 called inside the statement that enters the token's tenant for row-level security, so a warm
 request costs no round trip beyond the one it already paid. A cached context is used only when
-its fingerprint (the eight values) equals the probe's; the context itself is read after the
+its fingerprint (the ten values) equals the probe's; the context itself is read after the
 probe, so it can only be newer than the fingerprint it is stored under, never older: the next
 probe then differs and the context is read again. A cache can therefore never serve a right that
 the database no longer holds.
@@ -81,6 +83,8 @@ VERSIONED = (
     "accounts_role",
     "scopes_consent",
     "scopes_application",
+    "scopes_tenantapppolicy",
+    "scopes_tenantapp",
 )
 TOUCHES = (
     Touch("scopes_rolegrant", "role_id", "accounts_role"),
@@ -88,6 +92,7 @@ TOUCHES = (
     Touch("scopes_applicationscope", "application_id", "scopes_application"),
     # A tenant's policy for personal access tokens (scopes.machines) is read with the tenant.
     Touch("scopes_tokenpolicy", "tenant_id", "accounts_tenant"),
+    Touch("scopes_tenantapp_cap", "tenantapp_id", "scopes_tenantapp"),
 )
 # Changes to these move the registry's epoch (scope names, descriptions and implications).
 REGISTRY_TABLES = ("scopes_scope", "scopes_scope_implies")
@@ -96,6 +101,7 @@ REGISTRY_TABLES = ("scopes_scope", "scopes_scope_implies")
 PROBE_SQL = f"""
 SELECT t.id, t.tenant_id, t.{VERSION_COLUMN}, u.{VERSION_COLUMN}, n.{VERSION_COLUMN},
        m.{VERSION_COLUMN}, r.{VERSION_COLUMN}, c.{VERSION_COLUMN}, a.{VERSION_COLUMN},
+       pol.{VERSION_COLUMN}, tap.{VERSION_COLUMN},
        (SELECT e.value FROM {EPOCH_TABLE} e WHERE e.id = 1)
 FROM scopes_accesstoken t
 JOIN accounts_tenant n ON n.id = t.tenant_id
@@ -105,11 +111,27 @@ LEFT JOIN accounts_membership m ON m.user_id = t.user_id AND m.tenant_id = t.ten
 LEFT JOIN accounts_role r ON r.id = m.role_id
 LEFT JOIN scopes_consent c
        ON c.user_id = t.user_id AND c.tenant_id = t.tenant_id AND c.application_id = t.application_id
+LEFT JOIN scopes_tenantapppolicy pol ON pol.tenant_id = t.tenant_id
+LEFT JOIN scopes_tenantapp tap ON tap.tenant_id = t.tenant_id AND tap.application_id = t.application_id
 WHERE t.token_checksum = {{param}}
 """
 
 
-def _postgresql(schema: str, touches: tuple[Touch, ...] = TOUCHES) -> list[str]:
+def _present(tables: set[str] | None) -> tuple[tuple[str, ...], tuple[Touch, ...]]:
+    """The versioned tables and touches whose tables exist (all when `tables` is None).
+
+    An earlier migration (scopes 0006) installs before later migrations create their tables
+    (the tenant policy's, 0007); each installs again once its tables exist.
+    """
+    if tables is None:
+        return VERSIONED, TOUCHES
+    versioned = tuple(t for t in VERSIONED if t in tables)
+    touches = tuple(t for t in TOUCHES if t.child in tables and t.parent in tables)
+    return versioned, touches
+
+
+def _postgresql(schema: str, tables: set[str] | None = None) -> list[str]:
+    versioned, touches = _present(tables)
     definer = f"LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp"
     statements = [
         f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE}",
@@ -120,7 +142,7 @@ def _postgresql(schema: str, touches: tuple[Touch, ...] = TOUCHES) -> list[str]:
         f"""CREATE OR REPLACE FUNCTION scopes_bump_registry() RETURNS trigger {definer} AS $$
         BEGIN UPDATE {EPOCH_TABLE} SET value = nextval('{SEQUENCE}') WHERE id = 1; RETURN NULL; END $$""",
     ]
-    for table in VERSIONED:
+    for table in versioned:
         statements += [
             f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {VERSION_COLUMN} bigint NOT NULL DEFAULT 0",
             f"""CREATE OR REPLACE TRIGGER {table}_row_version BEFORE INSERT OR UPDATE ON {table}
@@ -168,9 +190,19 @@ def _postgresql(schema: str, touches: tuple[Touch, ...] = TOUCHES) -> list[str]:
     # the rows before the tenant is entered). Like the credential resolvers, it answers only to a
     # caller that holds the token's checksum, and only with the tenant id and version numbers.
     statements += [
+        # A probe of an older shape (before the tenant app policy's columns) cannot be replaced in
+        # place (its result type changes): drop it once; `setup_rls` grants EXECUTE again.
+        f"""DO $$ BEGIN
+            IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = '{PROBE_FUNCTION}'
+                       AND pronamespace = '{schema}'::regnamespace
+                       AND pg_get_function_result(oid) NOT LIKE '%v_tenant_app%') THEN
+                DROP FUNCTION {PROBE_FUNCTION}(text);
+            END IF;
+        END $$""",
         f"""CREATE OR REPLACE FUNCTION {PROBE_FUNCTION}(checksum text)
         RETURNS TABLE (token_id bigint, tenant_id bigint, v_token bigint, v_user bigint, v_tenant bigint,
-                       v_membership bigint, v_role bigint, v_consent bigint, v_app bigint, v_registry bigint)
+                       v_membership bigint, v_role bigint, v_consent bigint, v_app bigint,
+                       v_policy bigint, v_tenant_app bigint, v_registry bigint)
         {definer} STABLE AS $$
         #variable_conflict use_column
         BEGIN RETURN QUERY {PROBE_SQL.format(param="checksum")}; END $$""",
@@ -188,13 +220,14 @@ def _sqlite_columns(connection: BaseDatabaseWrapper, table: str) -> set[str]:
         return {row[1] for row in cursor.fetchall()}
 
 
-def _sqlite(connection: BaseDatabaseWrapper, touches: tuple[Touch, ...] = TOUCHES) -> list[str]:
+def _sqlite(connection: BaseDatabaseWrapper, tables: set[str] | None = None) -> list[str]:
+    versioned, touches = _present(tables)
     stamp = f"{VERSION_COLUMN} = random()"
     statements = [
         f"CREATE TABLE IF NOT EXISTS {EPOCH_TABLE} (id integer PRIMARY KEY CHECK (id = 1), value integer NOT NULL)",
         f"INSERT OR IGNORE INTO {EPOCH_TABLE} VALUES (1, random())",
     ]
-    for table in VERSIONED:
+    for table in versioned:
         if VERSION_COLUMN not in _sqlite_columns(connection, table):
             statements.append(f"ALTER TABLE {table} ADD COLUMN {VERSION_COLUMN} integer NOT NULL DEFAULT 0")
         # AFTER triggers rewrite the row; SQLite does not fire them again (recursive_triggers is off).
@@ -228,15 +261,13 @@ def install(connection: BaseDatabaseWrapper) -> None:
     """Create (or repair) the version columns, triggers and the probe; idempotent."""
     # A migration older than a touched table (scopes 0006 before 0007) installs the rest; the
     # migration that creates the table installs its triggers.
-    tables = set(connection.introspection.table_names())
-    touches = tuple(touch for touch in TOUCHES if touch.child in tables)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT quote_ident(current_schema())")
             (schema,) = cursor.fetchone()
-        statements = _postgresql(schema, touches)
+        statements = _postgresql(schema, set(connection.introspection.table_names()))
     elif connection.vendor == "sqlite":
-        statements = _sqlite(connection, touches)
+        statements = _sqlite(connection, set(connection.introspection.table_names()))
     else:  # pragma: no cover - the project supports PostgreSQL and SQLite
         raise NotImplementedError(f"No freshness triggers for {connection.vendor}.")
     with connection.cursor() as cursor:

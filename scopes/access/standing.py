@@ -36,6 +36,7 @@ from django.utils import timezone
 from accounts.models import Tenant, User
 from scopes.machines.models import PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
 from scopes.registry import Implications, closure, grant_reaches, normalise
+from scopes.tenant_policy.rules import POLICY_COLUMNS, POLICY_JOINS, AppPolicy, blocked_detail
 
 
 class Problem(StrEnum):
@@ -49,6 +50,7 @@ class Problem(StrEnum):
     CONSENT_REVOKED = "consent_revoked"
     APP_NOT_IN_TENANT = "app_not_in_tenant"
     PERSONAL_TOKENS_FORBIDDEN = "personal_tokens_forbidden"
+    APP_BLOCKED = "app_blocked"  # by the tenant's app policy (scopes.tenant_policy)
 
 
 # Problems the API reports as "this tenant does not exist for you" (404), not as a bad token (401).
@@ -63,6 +65,7 @@ DETAILS = {
     Problem.CONSENT_REVOKED: "the user has taken back this app's access",
     Problem.APP_NOT_IN_TENANT: "the app may no longer be used in this tenant",
     Problem.PERSONAL_TOKENS_FORBIDDEN: "the tenant does not allow personal access tokens",
+    Problem.APP_BLOCKED: "the app is blocked by the tenant's app policy",
 }
 
 
@@ -83,6 +86,13 @@ class GrantRows:
     app_allowed: tuple[str, ...]
     # The grant is a personal access token's and its tenant forbids them (scopes.machines).
     personal_tokens_forbidden: bool = False
+    # The tenant's app policy for this app (scopes.tenant_policy): usable at all, and its cap.
+    policy: AppPolicy = field(default_factory=AppPolicy)
+
+
+def describe(problem: Problem, tenant_name: str) -> str:
+    """A problem in words; the policy's names the tenant ("blocked by Acme's app policy")."""
+    return blocked_detail(tenant_name) if problem == Problem.APP_BLOCKED else DETAILS[problem]
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,7 @@ class Standing:
 
     @property
     def detail(self) -> str:
-        return DETAILS[self.problem] if self.problem else "the grant stands"
+        return describe(self.problem, self.rows.tenant.name) if self.problem else "the grant stands"
 
 
 def assess(
@@ -128,6 +138,8 @@ def assess(
         problem = Problem.APP_NOT_IN_TENANT
     elif rows.personal_tokens_forbidden:
         problem = Problem.PERSONAL_TOKENS_FORBIDDEN
+    elif not rows.policy.usable:
+        problem = Problem.APP_BLOCKED
     elif rows.consent_id is None:
         problem = Problem.CONSENT_REVOKED
     granted_closure = (
@@ -135,6 +147,9 @@ def assess(
         & closure(rows.consented, implications)
         & closure(rows.app_allowed, implications)
     )
+    tenant_cap = rows.policy.cap_closure(implications)  # the tenant's cap for this app, if any
+    if tenant_cap is not None:
+        granted_closure &= tenant_cap
     role_covered = frozenset(grant_reaches(rows.role_grants, implications))
     return Standing(
         problem=problem,
@@ -181,6 +196,7 @@ def _grant_sql(source: str) -> str:
             JOIN scopes_scope s ON s.id = x.scope_id WHERE x.application_id = src.application_id),
         (SELECT p.personal_tokens FROM scopes_tokenpolicy p WHERE p.tenant_id = src.tenant_id
             AND a.client_id = '{PERSONAL_TOKENS_CLIENT_ID}'),
+        {POLICY_COLUMNS.format(aggregate=_aggregate("s.name"))},
         src.*
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
@@ -189,7 +205,7 @@ def _grant_sql(source: str) -> str:
     LEFT JOIN accounts_membership m ON m.user_id = src.user_id AND m.tenant_id = src.tenant_id
     LEFT JOIN accounts_role r ON r.id = m.role_id
     LEFT JOIN scopes_consent c ON c.user_id = src.user_id AND c.tenant_id = src.tenant_id
-        AND c.application_id = src.application_id
+        AND c.application_id = src.application_id{POLICY_JOINS}
     """
 
 
@@ -225,11 +241,13 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     users, tenants = len(_user_fields()), len(_tenant_fields())
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
-    app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, personal_mode, *source = row
+    app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, personal_mode, *row = row
+    mode, app_status, capped, cap, *source = row
     user = None if user_values[0] is None else _instance(User, user_values)
+    tenant = _instance(Tenant, tenant_values)
     rows = GrantRows(
         user=user,
-        tenant=_instance(Tenant, tenant_values),
+        tenant=tenant,
         application_id=source[2],
         app_tenant_id=app_tenant_id,
         role_id=role_id,
@@ -239,6 +257,13 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
         consented=_split(consented),
         app_allowed=_split(allowed),
         personal_tokens_forbidden=personal_mode == PersonalTokenMode.FORBIDDEN,
+        policy=AppPolicy(
+            mode=mode,
+            status=app_status,
+            capped=bool(capped),
+            cap=_split(cap),
+            app_owned_here=app_tenant_id is not None and app_tenant_id == tenant.pk,
+        ),
     )
     return rows, source
 
@@ -382,7 +407,7 @@ class AuthorizationContext:
         if now >= self.expires:  # the one thing that changes with time alone: checked per request
             return DETAILS[Problem.EXPIRED]
         if self.standing_problem is not None and self.standing_problem not in TENANT_PROBLEMS:
-            return DETAILS[self.standing_problem]
+            return describe(self.standing_problem, self.tenant.name)
         return None
 
 

@@ -7,3 +7,4 @@ and `tokens` hold the classes django-oauth-toolkit registers for its swapped mod
 
 from scopes.admin import consents, registry, roles  # noqa: F401  (registers the screens)
 from scopes.machines import admin as machines_admin  # noqa: F401  (service accounts, token policies)
+from scopes.tenant_policy import admin as tenant_policy  # noqa: F401  (issue 13: policy and requests)

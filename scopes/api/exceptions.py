@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404
+from django.urls import reverse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -39,8 +41,12 @@ def not_found_response() -> Response:
     return Response(dict(NOT_FOUND_BODY), status=status.HTTP_404_NOT_FOUND)
 
 
-def refusal_response(decision: Decision) -> Response:
-    """Turn a refusal into its answer; 404s deliberately carry nothing that tells them apart."""
+def refusal_response(decision: Decision, *, request_access: str | None = None) -> Response:
+    """Turn a refusal into its answer; 404s deliberately carry nothing that tells them apart.
+
+    A `role_forbids` answer carries `request_access` when known: the page where the signed-in
+    user asks the tenant's administrators for the right (scopes.tenant_policy).
+    """
     if decision.status == status.HTTP_404_NOT_FOUND:
         return not_found_response()
     if decision.reason == Reason.INVALID_TOKEN:
@@ -52,11 +58,28 @@ def refusal_response(decision: Decision) -> Response:
         "required_scopes": list(decision.required_scopes),
         "granted_scopes": list(decision.granted_scopes),
     }
+    if decision.reason == Reason.ROLE_FORBIDS and request_access:
+        body["request_access"] = request_access
     response = Response(body, status=decision.status)
     if decision.reason == Reason.SCOPE_MISSING:
         needed = " ".join(decision.required_scopes)
         response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}"'
     return response
+
+
+def _request_access(decision: Decision, context: dict[str, Any]) -> str | None:
+    """For `role_forbids`: the absolute URL where the user files a request for the missing scopes."""
+    if decision.reason != Reason.ROLE_FORBIDS:
+        return None
+    view = context.get("view")
+    request = context.get("request")
+    slug = getattr(view, "kwargs", {}).get("tenant_slug") if view is not None else None
+    if request is None or not slug:
+        return None
+    query = urlencode(
+        [("tenant", slug), ("kind", "scope"), *(("scope", s) for s in decision.required_scopes)]
+    )
+    return str(request.build_absolute_uri(f"{reverse('account-request-new')}?{query}"))
 
 
 def invalid_token_response(detail: str) -> Response:
@@ -84,7 +107,7 @@ def _first_error(detail: Any) -> tuple[str, str]:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's exception handler for the API: stable `error`/`reason`/`detail` bodies everywhere."""
     if isinstance(exc, AccessRefused):
-        return refusal_response(exc.decision)
+        return refusal_response(exc.decision, request_access=_request_access(exc.decision, context))
     if isinstance(exc, InvalidToken):
         return invalid_token_response(str(exc.detail))
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):

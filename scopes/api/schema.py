@@ -90,6 +90,14 @@ ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
             "detail": _TEXT,
             "required_scopes": {"type": "array", "items": _TEXT},
             "granted_scopes": {"type": "array", "items": _TEXT},
+            "request_access": {
+                "type": "string",
+                "format": "uri",
+                "description": (
+                    "With `role_forbids` only: a page where the signed-in user asks the tenant's "
+                    "administrators for the missing right (a browser link, not an API call)."
+                ),
+            },
         },
         "required": ["error", "reason", "detail", "required_scopes", "granted_scopes"],
     },

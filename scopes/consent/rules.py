@@ -53,6 +53,9 @@ class ScopeLine:
     required: bool = False
     part_of: str | None = None  # the composite scope this part was offered in place of
     why_unavailable: str = ""
+    # Who could lift the refusal, for the page's "ask for this": the user's role ("scope") or the
+    # tenant's cap for the app ("app"); see scopes.tenant_policy.
+    ask: str = "scope"
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class ConsentPlan:
     unavailable: list[ScopeLine] = field(default_factory=list)  # greyed out, with the reason
     already_granted: list[str] = field(default_factory=list)  # requested and consented before
     blocked_required: list[str] = field(default_factory=list)  # required but not grantable: deny only
+    policy_refusal: str = ""  # the tenant's app policy refuses the app here: deny (or ask) only
 
     @property
     def offered_names(self) -> set[str]:
@@ -75,7 +79,12 @@ class ConsentPlan:
     @property
     def needs_prompt(self) -> bool:
         """True when there is something new to ask; otherwise remembered consent answers."""
-        return bool(self.offered) or bool(self.blocked_required) or not self.already_granted
+        return (
+            bool(self.offered)
+            or bool(self.blocked_required)
+            or bool(self.policy_refusal)
+            or not self.already_granted
+        )
 
     def granted(self, ticked: Iterable[str]) -> list[str]:
         """The server's answer to a POST: only offered lines, required ones always, plus remembered ones."""
@@ -159,9 +168,16 @@ def plan_consent(
     previously_granted: Iterable[str] = (),
     role_label: str,
     tenant_label: str,
+    tenant_cap: frozenset[str] | None = None,
 ) -> ConsentPlan:
-    """Build the consent page for `requested` scopes, capped by the app and by the user's role."""
+    """Build the consent page for `requested` scopes, capped by the app, the tenant's cap and the role.
+
+    `tenant_cap` is the closed set of scopes the tenant's app policy lets this app use (None: no
+    cap); a scope outside it is greyed out like one the role cannot grant, naming the tenant.
+    """
     app_allowed = closure(app_scopes, implications)
+    if tenant_cap is not None:
+        role_covered = frozenset(role_covered) & tenant_cap
     consented = closure(previously_granted, implications)
     plan = ConsentPlan()
     offered: dict[str, ScopeLine] = {}
@@ -175,11 +191,20 @@ def plan_consent(
         else:
             missing = sorted(p for p in parts - role_covered if not implications.get(p))
             listed = _sentence_list([descriptions.get(p, p).rstrip(".").lower() for p in missing])
-            why = f"Your role {role_label} in {tenant_label} does not allow this" + (
-                f": {listed}." if listed else "."
-            )
+            capped = tenant_cap is not None and any(p not in tenant_cap for p in missing)
+            why = (
+                f"{tenant_label}'s administrators have not approved this for this app"
+                if capped
+                else f"Your role {role_label} in {tenant_label} does not allow this"
+            ) + (f": {listed}." if listed else ".")
             line = ScopeLine(
-                name, descriptions.get(name, name), registration.reason, registration.required, None, why
+                name,
+                descriptions.get(name, name),
+                registration.reason,
+                registration.required,
+                None,
+                why,
+                "app" if capped else "scope",
             )
             plan.unavailable.append(line)
             if registration.required:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.db.models import QuerySet
 
 from accounts.models import Membership, User
 from scopes.access.selectors import registry, role_reaches
-from scopes.access.standing import consent_standing
+from scopes.access.standing import assess, grant_rows
 from scopes.consent.rules import AppScope, ConsentPlan, plan_consent
 from scopes.machines.models import PERSONAL_TOKENS_CLIENT_ID
 from scopes.models import Application, ApplicationScope, Consent
+from scopes.tenant_policy.rules import AppPolicy, policy_refusal
 
 
 def app_scopes(application: Application) -> dict[str, AppScope]:
@@ -26,13 +29,17 @@ def consent_plan(
     """What the consent page shows this member for these scopes (fresh: ignore remembered consent)."""
     snapshot = registry()
     previous: list[str] = []
-    if not fresh:
-        # Remembered consent counts for what still stands of it (consent ∩ app ∩ role, today).
-        standing = consent_standing(
-            user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
-        )
-        previous = list(standing.effective) if standing is not None and standing.stands else []
-    return plan_consent(
+    # The grant's rows as the standing reads them (one query): remembered consent and the
+    # tenant's app policy for this app (scopes.tenant_policy).
+    rows = grant_rows(
+        user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
+    )
+    if not fresh and rows is not None:
+        # Remembered consent counts for what still stands of it (consent ∩ app ∩ cap ∩ role, today).
+        standing = assess(rows, issued=rows.consented, implications=snapshot.implications)
+        previous = list(standing.effective) if standing.stands else []
+    policy = rows.policy if rows is not None else AppPolicy()
+    plan = plan_consent(
         requested=requested,
         app_scopes=app_scopes(application),
         role_covered=frozenset(role_reaches(membership.role_id)),
@@ -41,7 +48,11 @@ def consent_plan(
         previously_granted=previous,
         role_label=membership.role.name,
         tenant_label=membership.tenant.name,
+        tenant_cap=policy.cap_closure(snapshot.implications),
     )
+    if not policy.usable:
+        return replace(plan, policy_refusal=policy_refusal(policy, membership.tenant.name))
+    return plan
 
 
 def consents_of(user: User) -> QuerySet[Consent]:

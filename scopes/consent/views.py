@@ -41,6 +41,7 @@ from scopes.consent.selectors import consent_plan, consents_of
 from scopes.consent.services import consent_form_use, consent_grant, consent_narrow, consent_revoke
 from scopes.models import Application, Consent
 from scopes.registry import closure, normalise
+from scopes.tenant_policy.views import consent_page_extras
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CONSENT_SALT = "scopes.consent-form"
@@ -142,6 +143,9 @@ class ConsentView(AuthorizationView):
             return self._render(request, application, memberships, None, None, scopes, oauth, include_granted)
         fresh = "consent" in prompt
         plan = consent_plan(application, membership, scopes, fresh=fresh)
+        if plan.policy_refusal and silent:
+            # The tenant's app policy refuses the app (scopes.tenant_policy): only the member can ask.
+            return self._client_error(credentials, application, AccessDeniedError, plan.policy_refusal)
         if tenant_decided and not fresh and "select_account" not in prompt and not plan.needs_prompt:
             granted = _token_scopes(
                 application, membership, plan.granted([]), include_granted=include_granted
@@ -229,6 +233,8 @@ class ConsentView(AuthorizationView):
             "switch_params": [(k, v) for k, v in request.GET.items() if k != "tenant"],
             "notice": notice,
         }
+        if membership is not None and plan is not None:
+            context.update(consent_page_extras(request, application, membership, plan))
         return render(request, self.template_name, context, status=status)
 
     # --- POST: re-derive everything on the server; the form contributes only ticks and a tenant
@@ -269,7 +275,7 @@ class ConsentView(AuthorizationView):
         # Planned exactly as the page was (same mode, same tenant), then held to what it showed.
         plan = consent_plan(application, membership, payload["scopes"], fresh=shown.fresh)
         granted = plan.granted_as_shown(request.POST.getlist("scope"), shown)
-        if plan.blocked_required or not granted:
+        if plan.policy_refusal or plan.blocked_required or not granted:
             return self._deny(application, oauth)
         # Until now the page read only the user's own rows; the writes go to the chosen tenant.
         tenancy.enter_tenant(membership.tenant_id)

@@ -1,0 +1,134 @@
+"""A tenant's app policy, its per-app decisions, and its members' access requests.
+
+Imported by `scopes.models`, so Django registers them in the `scopes` app (migration 0007).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from accounts.querysets import TenantManager
+from scopes.tenant_policy.rules import AppPolicyMode, AppStatus
+
+
+class TenantAppPolicy(models.Model):
+    """A tenant's policy for apps: any app (except blocked ones), or approved apps only."""
+
+    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="app_policy")
+    mode = models.CharField(
+        max_length=10,
+        choices=[
+            (AppPolicyMode.ANY.value, "Any app"),
+            (AppPolicyMode.APPROVED_ONLY.value, "Approved apps only"),
+        ],
+        default=AppPolicyMode.ANY.value,
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
+    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, a person's own requests
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        verbose_name = "tenant app policy"
+        verbose_name_plural = "tenant app policies"
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: {self.get_mode_display()}"
+
+
+class TenantApp(models.Model):
+    """One app in one tenant: approved (optionally capped to some scopes), blocked, or pending."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="tenant_decisions"
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=[
+            (AppStatus.APPROVED.value, "Approved"),
+            (AppStatus.BLOCKED.value, "Blocked"),
+            (AppStatus.PENDING.value, "Pending"),
+        ],
+        default=AppStatus.PENDING.value,
+    )
+    capped = models.BooleanField(
+        default=False, help_text="Limit the app to the scopes below in this tenant (unticked: no limit)."
+    )
+    cap = models.ManyToManyField("scopes.Scope", blank=True, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
+    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, a person's own requests
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        verbose_name = "tenant app"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "application"], name="tenantapp_unique_app_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} in {self.tenant}: {self.status}"
+
+    def validate_constraints(self, exclude: object = None) -> None:
+        """Not from a form: the service finds or creates the one (tenant, app) row under a lock.
+
+        (Django's check would query the default manager with no tenant; the database's unique
+        constraint stands behind the service.)
+        """
+
+
+class RequestKind(models.TextChoices):
+    """What a member asks for."""
+
+    APP = "app", "Use an app (optionally with scopes the tenant's cap leaves out)"
+    SCOPE = "scope", "A right for their role"
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REFUSED = "refused", "Refused"
+
+
+class AccessRequest(models.Model):
+    """A member's request to the tenant's administrators, and its decision."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_requests"
+    )
+    kind = models.CharField(max_length=10, choices=RequestKind.choices)
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    scopes = models.ManyToManyField("scopes.Scope", blank=True, related_name="+")
+    message = models.TextField(max_length=1000, blank=True)
+    status = models.CharField(max_length=10, choices=RequestStatus.choices, default=RequestStatus.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(max_length=1000, blank=True)
+    outcome = models.JSONField(null=True, blank=True, help_text="What the approval applied.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
+    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, a person's own requests
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "status", "created_at"], name="accessrequest_queue_idx")]
+
+    def __str__(self) -> str:
+        what = self.application.name if self.kind == RequestKind.APP and self.application else self.kind
+        return f"request #{self.pk} by {self.requester} in {self.tenant} ({what})"

@@ -1,0 +1,80 @@
+"""The tenant app policy as pure rules: may an app be used in a tenant, and with what cap.
+
+Shared by the grant's standing (`scopes.access.standing.assess`) and the consent page, so the page
+never offers what the next API call would refuse. The SQL fragment that reads the inputs joins
+the standing's one statement (`POLICY_COLUMNS`, `POLICY_JOINS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from scopes.registry import Implications, closure
+
+
+class AppPolicyMode(StrEnum):
+    """A tenant's policy for third-party apps."""
+
+    ANY = "any"  # every app may be used, except those the tenant blocked (the default)
+    APPROVED_ONLY = "approved"  # only apps the tenant approved (and its own apps)
+
+
+class AppStatus(StrEnum):
+    """Where one app stands in one tenant."""
+
+    APPROVED = "approved"
+    BLOCKED = "blocked"
+    PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class AppPolicy:
+    """What the database holds about (tenant, app): the tenant's mode, the app's status and cap."""
+
+    mode: str | None = None  # None: no policy row, i.e. ANY
+    status: str | None = None  # None: never decided
+    capped: bool = False
+    cap: tuple[str, ...] = ()
+    app_owned_here: bool = False  # the app belongs to this tenant (its own app)
+
+    @property
+    def usable(self) -> bool:
+        """Blocked never; under approved-only, approved (or the tenant's own app); else yes."""
+        if self.status == AppStatus.BLOCKED:
+            return False
+        if self.mode == AppPolicyMode.APPROVED_ONLY:
+            return self.status == AppStatus.APPROVED or self.app_owned_here
+        return True
+
+    def cap_closure(self, implications: Implications) -> frozenset[str] | None:
+        """The closed set of scopes the tenant lets this app use (None: no cap)."""
+        if not self.capped:
+            return None
+        return frozenset(closure(self.cap, implications))
+
+
+def blocked_detail(tenant_name: str) -> str:
+    """The sentence every refusal by the policy uses (API, consent page, explain)."""
+    return f"blocked by {tenant_name}'s app policy"
+
+
+def policy_refusal(policy: AppPolicy, tenant_name: str) -> str:
+    """Why the consent page cannot offer the app in this tenant, for the member to read."""
+    if policy.status == AppStatus.BLOCKED:
+        return f"This app is {blocked_detail(tenant_name)}: its administrators have blocked it."
+    return (
+        f"This app is {blocked_detail(tenant_name)}: {tenant_name} allows only apps its administrators "
+        "have approved, and has not approved this one yet. You can ask them."
+    )
+
+
+# Joined into the standing's statement (`scopes.access.standing._grant_sql`): the tenant's mode, the
+# app's status in the tenant, whether it is capped, and the cap's scope names.
+POLICY_COLUMNS = """pol.mode, tap.status, tap.capped,
+        (SELECT {aggregate} FROM scopes_tenantapp_cap tc
+            JOIN scopes_scope s ON s.id = tc.scope_id WHERE tc.tenantapp_id = tap.id)"""
+POLICY_JOINS = """
+    LEFT JOIN scopes_tenantapppolicy pol ON pol.tenant_id = src.tenant_id
+    LEFT JOIN scopes_tenantapp tap ON tap.tenant_id = src.tenant_id
+        AND tap.application_id = src.application_id"""

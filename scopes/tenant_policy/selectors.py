@@ -1,0 +1,69 @@
+"""Reads of the tenant app policy and of access requests, shared by the pages, the admin and services."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import Membership, Tenant, User
+from scopes.access.selectors import role_reaches
+from scopes.constants import ScopeName
+from scopes.models import Application
+from scopes.tenant_policy.models import AccessRequest, RequestStatus, TenantApp, TenantAppPolicy
+from scopes.tenant_policy.rules import AppPolicy
+
+
+def app_policy(*, tenant: Tenant, application: Application) -> AppPolicy:
+    """The tenant's policy for one app, as the standing reads it (the consent page asks before planning)."""
+    mode = TenantAppPolicy.objects.for_tenant(tenant).values_list("mode", flat=True).first()
+    decision = (
+        TenantApp.objects.for_tenant(tenant)
+        .filter(application_id=application.pk)
+        .prefetch_related("cap")
+        .first()
+    )
+    return AppPolicy(
+        mode=mode,
+        status=decision.status if decision else None,
+        capped=bool(decision and decision.capped),
+        cap=tuple(sorted(s.name for s in decision.cap.all())) if decision else (),
+        app_owned_here=application.tenant_id == tenant.pk,
+    )
+
+
+def is_tenant_admin(user: User, tenant: Tenant) -> bool:
+    """Whether `user` administers `tenant`: a superuser, or a member whose role holds `tenant.admin`."""
+    if not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    membership = Membership.objects.filter(user=user, tenant=tenant, tenant__is_active=True).first()
+    return membership is not None and ScopeName.TENANT_ADMIN in role_reaches(membership.role_id)
+
+
+def administered_tenants(user: User) -> list[Tenant]:
+    """The active tenants `user` is a member of and administers (for the pages' links)."""
+    memberships = Membership.objects.filter(user=user, tenant__is_active=True).select_related("tenant")
+    return [m.tenant for m in memberships if ScopeName.TENANT_ADMIN in role_reaches(m.role_id)]
+
+
+def requests_of(user: User) -> QuerySet[AccessRequest]:
+    """A person's own requests, every tenant (their own rows; row-level security lets them read them)."""
+    return (
+        AccessRequest.all_tenants.filter(requester=user)  # the person's own, across tenants
+        .select_related("tenant", "application", "decided_by")
+        .prefetch_related("scopes")
+    )
+
+
+def request_queue(tenant: Tenant) -> QuerySet[AccessRequest]:
+    """A tenant's requests, pending first, for its administrators."""
+    return (
+        AccessRequest.objects.for_tenant(tenant)
+        .select_related("requester", "application", "decided_by")
+        .prefetch_related("scopes")
+        .order_by("-status", "-created_at", "-id")  # "pending" sorts after "approved"/"refused"
+    )
+
+
+def pending_count(tenant: Tenant) -> int:
+    return AccessRequest.objects.for_tenant(tenant).filter(status=RequestStatus.PENDING).count()

@@ -1,0 +1,331 @@
+"""Writes of the tenant app policy and of access requests: checked, locked, audited.
+
+Every change here takes effect on live tokens at their next request: the policy tables are part
+of the grant's standing (`scopes.access.standing`) and of the token probe's fingerprint (`scopes.access.freshness`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.constants import AuditAction
+from accounts.models import Membership, Role, Tenant, User
+from accounts.services import audit_record, membership_set
+from scopes.access.escalation import check_manages_tenant, check_role_grants
+from scopes.access.selectors import registry, role_reaches
+from scopes.consent.selectors import app_scopes
+from scopes.models import Application, RoleGrant, Scope
+from scopes.registry import closure
+from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
+from scopes.tenant_policy.rules import AppPolicyMode, AppStatus
+from scopes.tenant_policy.selectors import is_tenant_admin
+
+MESSAGE_LIMIT = 1000
+
+
+def check_tenant_admin(*, actor: User, tenant: Tenant) -> None:
+    """Refuse anyone but a superuser or a member whose role holds `tenant.admin` there."""
+    if not is_tenant_admin(actor, tenant):
+        raise ValidationError(
+            "Only the administrators of %(tenant)s decide this.",
+            code="not_tenant_admin",
+            params={"tenant": tenant},
+        )
+
+
+def _app_usable_here(application: Application, tenant: Tenant) -> None:
+    if application.tenant_id is not None and application.tenant_id != tenant.pk:
+        raise ValidationError("No such app.", code="no_such_app")
+
+
+@transaction.atomic
+def app_policy_set(*, actor: User, tenant: Tenant, mode: str) -> TenantAppPolicy:
+    """Set a tenant's app policy: any app, or approved apps only."""
+    check_tenant_admin(actor=actor, tenant=tenant)
+    if mode not in {m.value for m in AppPolicyMode}:
+        raise ValidationError("Unknown policy %(mode)s.", code="bad_mode", params={"mode": mode})
+    policy, _ = TenantAppPolicy.objects.for_tenant(tenant).select_for_update().get_or_create(tenant=tenant)
+    if policy.mode != mode:
+        before = policy.mode
+        policy.mode = mode
+        policy.save(update_fields=["mode", "updated_at"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.APP_POLICY_CHANGED,
+            target=policy,
+            tenant=tenant,
+            before={"mode": before},
+            after={"mode": mode},
+        )
+    return policy
+
+
+def _check_cap(*, actor: User, tenant: Tenant, application: Application, cap: list[str] | None) -> None:
+    """A cap names scopes the app may ask for; an approval never reaches beyond the approver's role."""
+    implications = registry().implications
+    allowed = closure(app_scopes(application), implications)
+    outside = sorted(set(cap or ()) - allowed)
+    if outside:
+        raise ValidationError(
+            "The app cannot ask for %(scopes)s.", code="outside_app", params={"scopes": ", ".join(outside)}
+        )
+    if actor.is_superuser:
+        return
+    membership = Membership.objects.filter(user=actor, tenant=tenant).only("role_id").first()
+    mine = frozenset(role_reaches(membership.role_id)) if membership else frozenset()
+    beyond = sorted((closure(cap, implications) if cap is not None else allowed) - mine)
+    if beyond:
+        raise ValidationError(
+            "You cannot let the app use %(scopes)s: your own role does not hold it. Set a cap without it.",
+            code="escalation",
+            params={"scopes": ", ".join(beyond)},
+        )
+
+
+@transaction.atomic
+def tenant_app_set(
+    *,
+    actor: User,
+    tenant: Tenant,
+    application: Application,
+    status: str,
+    cap: Iterable[str] | None = None,
+    note: str = "",
+) -> TenantApp:
+    """Approve (with an optional cap: None means no cap), block, or mark pending an app in a tenant."""
+    check_tenant_admin(actor=actor, tenant=tenant)
+    _app_usable_here(application, tenant)
+    if status not in {s.value for s in AppStatus}:
+        raise ValidationError("Unknown status %(status)s.", code="bad_status", params={"status": status})
+    cap_list = sorted(set(cap)) if cap is not None else None
+    if status == AppStatus.APPROVED:
+        _check_cap(actor=actor, tenant=tenant, application=application, cap=cap_list)
+    decision, _ = (
+        TenantApp.objects.for_tenant(tenant)
+        .select_for_update()
+        .get_or_create(tenant=tenant, application=application)
+    )
+    before = {"status": decision.status, "cap": _cap_of(decision)}
+    decision.status = status
+    decision.capped = cap_list is not None
+    decision.note = note[:500]
+    decision.save()
+    decision.cap.set(Scope.objects.filter(name__in=cap_list or ()))
+    after = {"status": status, "cap": cap_list}
+    if after != before:
+        audit_record(
+            actor=actor,
+            action=AuditAction.TENANT_APP_CHANGED,
+            target=decision,
+            tenant=tenant,
+            before=before,
+            after=after,
+        )
+    return decision
+
+
+def _cap_of(decision: TenantApp) -> list[str] | None:
+    return sorted(s.name for s in decision.cap.all()) if decision.capped else None
+
+
+@transaction.atomic
+def access_request_file(
+    *,
+    requester: User,
+    tenant: Tenant,
+    kind: str,
+    application: Application | None = None,
+    scopes: Iterable[str] = (),
+    message: str = "",
+) -> AccessRequest:
+    """File a request by `requester` (always the signed-in person) in a tenant they belong to.
+
+    An app request names an app usable in the tenant and, optionally, scopes it may ask for; a
+    scope request names scopes (within the app's, when an app is named). An identical pending
+    request is returned rather than filed twice.
+    """
+    if not Membership.objects.filter(user=requester, tenant=tenant, tenant__is_active=True).exists():
+        raise ValidationError("No such organisation.", code="no_such_tenant")
+    if kind not in RequestKind.values:
+        raise ValidationError("Unknown kind of request.", code="bad_kind")
+    names = sorted(set(scopes))
+    found = list(Scope.objects.filter(name__in=names))
+    if len(found) != len(names):
+        raise ValidationError("Unknown scope.", code="no_such_scope")
+    if kind == RequestKind.APP and application is None:
+        raise ValidationError("Name the app.", code="no_app")
+    if kind == RequestKind.SCOPE and not names:
+        raise ValidationError("Name the right you ask for.", code="no_scope")
+    if application is not None:
+        _app_usable_here(application, tenant)
+        outside = sorted(set(names) - closure(app_scopes(application), registry().implications))
+        if outside:
+            raise ValidationError(
+                "The app cannot ask for %(scopes)s.",
+                code="outside_app",
+                params={"scopes": ", ".join(outside)},
+            )
+    if len(message) > MESSAGE_LIMIT:
+        raise ValidationError("The message is too long.", code="too_long")
+    for pending in AccessRequest.objects.for_tenant(tenant).filter(
+        requester=requester, kind=kind, application=application, status=RequestStatus.PENDING
+    ):
+        if sorted(s.name for s in pending.scopes.all()) == names:
+            return pending
+    request = AccessRequest.objects.for_tenant(tenant).create(
+        tenant=tenant, requester=requester, kind=kind, application=application, message=message
+    )
+    request.scopes.set(found)
+    if kind == RequestKind.APP and application is not None:
+        # The app is now "pending" in the tenant's list, unless the tenant already decided it.
+        TenantApp.objects.for_tenant(tenant).get_or_create(tenant=tenant, application=application)
+    audit_record(
+        actor=requester,
+        action=AuditAction.ACCESS_REQUESTED,
+        target=request,
+        tenant=tenant,
+        after={"kind": kind, "application": application.client_id if application else None, "scopes": names},
+    )
+    return request
+
+
+@transaction.atomic
+def access_request_decide(
+    *,
+    actor: User,
+    tenant: Tenant,
+    request_id: int,
+    approve: bool,
+    note: str = "",
+    cap: Iterable[str] | None = None,
+    role: Role | None = None,
+    grant_reach: str | None = None,
+) -> AccessRequest:
+    """Approve or refuse a pending request, applying the approval through the services; once only.
+
+    The request row is locked and read again, so deciding twice, or two administrators at once,
+    applies one decision; the second is refused. Approving an app request approves the app
+    (with `cap`, None: no cap). Approving a scope request either gives the requester `role`, or
+    adds the scopes to their current role (`grant_reach`); the escalation rules of those writes
+    apply (nobody gives what their own role does not hold).
+    """
+    check_tenant_admin(actor=actor, tenant=tenant)
+    request = AccessRequest.objects.for_tenant(tenant).select_for_update().filter(pk=request_id).first()
+    if request is None:
+        raise ValidationError("No such request.", code="no_such_request")
+    if request.requester_id == actor.pk:
+        raise ValidationError("Nobody decides their own request.", code="own_request")
+    if request.status != RequestStatus.PENDING:
+        raise ValidationError("This request was already decided.", code="already_decided")
+    if len(note) > MESSAGE_LIMIT:
+        raise ValidationError("The note is too long.", code="too_long")
+    names = sorted(s.name for s in request.scopes.all())
+    outcome: dict[str, object] = {}
+    if approve and request.kind == RequestKind.APP:
+        assert request.application is not None
+        cap_list = sorted(set(cap)) if cap is not None else None
+        tenant_app_set(
+            actor=actor,
+            tenant=tenant,
+            application=request.application,
+            status=AppStatus.APPROVED,
+            cap=cap_list,
+            note=note,
+        )
+        outcome = {"app": AppStatus.APPROVED.value, "cap": cap_list}
+    elif approve:
+        outcome = _approve_scopes(
+            actor=actor, request=request, names=names, role=role, grant_reach=grant_reach
+        )
+    request.status = RequestStatus.APPROVED if approve else RequestStatus.REFUSED
+    request.decided_by = actor
+    request.decided_at = timezone.now()
+    request.note = note
+    request.outcome = outcome or None
+    request.save()
+    audit_record(
+        actor=actor,
+        action=AuditAction.ACCESS_APPROVED if approve else AuditAction.ACCESS_REFUSED,
+        target=request,
+        tenant=tenant,
+        before={"status": RequestStatus.PENDING.value},
+        after={"status": request.status, "note": note, "outcome": outcome},
+    )
+    _notify(request)
+    return request
+
+
+def _approve_scopes(
+    *, actor: User, request: AccessRequest, names: list[str], role: Role | None, grant_reach: str | None
+) -> dict[str, object]:
+    tenant = request.tenant
+    membership = (
+        Membership.objects.select_related("role").filter(user_id=request.requester_id, tenant=tenant).first()
+    )
+    if membership is None:
+        raise ValidationError("The requester is no longer a member.", code="not_member")
+    implications = registry().implications
+    if role is not None:
+        if not role.usable_in(tenant.pk):
+            raise ValidationError("No such role.", code="no_such_role")
+        if not closure(names, implications) <= frozenset(role_reaches(role.pk)):
+            raise ValidationError(
+                "The role %(role)s does not hold %(scopes)s.",
+                code="role_lacks",
+                params={"role": role.name, "scopes": ", ".join(names)},
+            )
+        membership_set(actor=actor, user=membership.user, tenant=tenant, role=role)
+        return {"role": role.name}
+    if grant_reach not in {"own", "tenant"}:
+        raise ValidationError("Choose a role to give, or the reach of a grant to add.", code="no_choice")
+    current = membership.role
+    grants = [(name, grant_reach) for name in names]
+    check_manages_tenant(actor=actor, tenant=tenant)
+    check_role_grants(actor=actor, role=current, grants=grants)  # global roles: superusers only
+    for name in names:
+        grant, created = RoleGrant.objects.get_or_create(
+            role=current, scope=Scope.objects.get(name=name), defaults={"reach": grant_reach}
+        )
+        if created:
+            audit_record(
+                actor=actor,
+                action=AuditAction.GRANT_CREATED,
+                target=grant,
+                tenant=tenant,
+                after={"role": current.name, "scope": name, "reach": grant_reach},
+            )
+    return {"grant": {"role": current.name, "scopes": names, "reach": grant_reach}}
+
+
+def _notify(request: AccessRequest) -> None:
+    """E-mail the requester the decision once it is committed (never for a rolled-back one).
+
+    Written now, inside the transaction (on PostgreSQL the tenant's rows are visible only here).
+    """
+    email = request.requester.email
+    if not email:
+        return
+    what = (
+        request.application.name if request.application else ", ".join(s.name for s in request.scopes.all())
+    )
+    tenant = request.tenant
+    body = f"Your request in {tenant.name} ({what}) was {request.status}."
+    if request.note:
+        body += f"\n\nThe administrator's note: {request.note}"
+    body += "\n\nSee your requests at /account/requests/."
+    subject = f"Your access request in {tenant.name} was {request.status}"
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=subject,
+            message=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[email],
+            fail_silently=True,
+        )
+    )

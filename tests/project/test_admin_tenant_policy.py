@@ -1,0 +1,84 @@
+"""The tenant policy's admin screens for staff: their tenants only, decisions through the services."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from accounts.models import Membership
+from scopes.models import AccessRequest, TenantApp
+from scopes.tenant_policy import services
+from scopes.tenant_policy.models import RequestKind, RequestStatus
+
+pytestmark = pytest.mark.django_db
+
+MODELS = ("accessrequest", "tenantapp", "tenantapppolicy")
+
+
+def staff(user, codenames=None) -> Client:
+    user.is_staff = True
+    user.save()
+    names = codenames or [f"{verb}_{model}" for verb in ("view", "change", "add") for model in MODELS]
+    user.user_permissions.set(Permission.objects.filter(codename__in=names))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def requests_(world):
+    acme = services.access_request_file(
+        requester=world.guest_a, tenant=world.acme, kind=RequestKind.SCOPE, scopes=["photos.delete"]
+    )
+    globex = services.access_request_file(
+        requester=world.member_b, tenant=world.globex, kind=RequestKind.APP, application=world.app
+    )
+    return acme, globex
+
+
+def test_staff_see_and_decide_only_their_tenants_requests(world, requests_):
+    acme, globex = requests_
+    admin = staff(world.admin_a)
+    listing = admin.get("/admin/scopes/accessrequest/").content.decode()
+    assert f"/admin/scopes/accessrequest/{acme.pk}/change/" in listing
+    assert f"/admin/scopes/accessrequest/{globex.pk}/change/" not in listing
+    assert admin.get(f"/admin/scopes/accessrequest/{globex.pk}/change/").status_code == 302  # "not found"
+    response = admin.post(
+        f"/admin/scopes/accessrequest/{acme.pk}/change/",
+        {"decision": "approve", "decision_note": "ok", "role": world.role("Member").pk, "reach": ""},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    acme.refresh_from_db()
+    assert acme.status == RequestStatus.APPROVED and acme.decided_by == world.admin_a and acme.note == "ok"
+    assert Membership.objects.get(user=world.guest_a, tenant=world.acme).role.name == "Member"
+    globex.refresh_from_db()
+    assert globex.status == RequestStatus.PENDING
+
+
+def test_staff_without_the_right_get_the_services_refusal_as_a_form_error(world, requests_):
+    acme, _ = requests_
+    member = staff(world.member_a)
+    response = member.post(
+        f"/admin/scopes/accessrequest/{acme.pk}/change/",
+        {"decision": "approve", "role": world.role("Owner").pk},
+    )
+    assert response.status_code == 200 and b"Only the administrators of Acme" in response.content
+    assert AccessRequest.all_tenants.get(pk=acme.pk).status == RequestStatus.PENDING
+
+
+def test_staff_block_an_app_through_the_admin(world, requests_):
+    admin = staff(world.admin_a)
+    response = admin.post(
+        "/admin/scopes/tenantapp/add/",
+        {"tenant": world.acme.pk, "application": world.app.pk, "status": "blocked", "note": "no"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert TenantApp.all_tenants.get(tenant=world.acme).status == "blocked"
+    # Another tenant is not a choice.
+    response = admin.post(
+        "/admin/scopes/tenantapp/add/",
+        {"tenant": world.globex.pk, "application": world.app.pk, "status": "blocked"},
+    )
+    assert response.status_code == 200
+    assert TenantApp.all_tenants.get(tenant=world.globex).status == "pending"
