@@ -18,7 +18,7 @@ A token's authorization context is computed (`scopes.standing`) from exactly the
 | its tenant                            | any column changes (is_active, slug, ...)                 |
 | the user's membership in that tenant  | it changes (role); deleted or new: the join finds another |
 | that membership's role                | the role changes, or any of its grants is added, changed or removed |
-| the user's consent for the app there  | it changes, or a scope is added to or removed from it     |
+| the user's consent for the app there  | it changes, or a scope is added to or removed from it; or an album is added to or removed from it, or one of its albums changes or is deleted (album limits) |
 | the app                               | it changes, or an allowed scope is added, changed, removed |
 | the scope registry (one global epoch) | a scope, or an implication, is added, changed or removed; and on PostgreSQL any TRUNCATE of grants, consent scopes or app scopes (it cannot name the parents it emptied) |
 
@@ -86,7 +86,24 @@ TOUCHES = (
     Touch("scopes_rolegrant", "role_id", "accounts_role"),
     Touch("scopes_consent_scopes", "consent_id", "scopes_consent"),
     Touch("scopes_applicationscope", "application_id", "scopes_application"),
+    Touch("scopes_consentalbum", "consent_id", "scopes_consent"),
 )
+
+
+@dataclass(frozen=True)
+class TouchVia:
+    """Changes to `child` rows change the version of the `parent` rows a `link` table joins them to."""
+
+    child: str
+    link: str
+    link_child: str
+    link_parent: str
+    parent: str
+
+
+# An album's owner decides whether a role with `own` reach still sees it (album limits): a change
+# to an album, or its deletion, moves the version of every consent limited to it.
+TOUCHES_VIA = (TouchVia("photos_album", "scopes_consentalbum", "album_id", "consent_id", "scopes_consent"),)
 # Changes to these move the registry's epoch (scope names, descriptions and implications).
 REGISTRY_TABLES = ("scopes_scope", "scopes_scope_implies")
 
@@ -107,7 +124,12 @@ WHERE t.token_checksum = {{param}}
 """
 
 
-def _postgresql(schema: str) -> list[str]:
+def _present(tables: set[str] | None, *names: str) -> bool:
+    """Whether the tables exist (None: assume so). An early migration installs before later tables exist."""
+    return tables is None or set(names) <= tables
+
+
+def _postgresql(schema: str, tables: set[str] | None = None) -> list[str]:
     definer = f"LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp"
     statements = [
         f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE}",
@@ -124,7 +146,9 @@ def _postgresql(schema: str) -> list[str]:
             f"""CREATE OR REPLACE TRIGGER {table}_row_version BEFORE INSERT OR UPDATE ON {table}
             FOR EACH ROW EXECUTE FUNCTION scopes_stamp_row()""",
         ]
-    for touch in TOUCHES:
+    touches = [t for t in TOUCHES if _present(tables, t.child, t.parent)]
+    vias = [v for v in TOUCHES_VIA if _present(tables, v.child, v.link, v.parent)]
+    for touch in touches:
         # Statement-level with transition tables: a 10,000-row insert touches each parent once.
         function = f"scopes_touch_{touch.child}"
         touch_sql = f"UPDATE {touch.parent} SET {VERSION_COLUMN} = 0 WHERE id IN (SELECT {touch.column} FROM {{rows}})"
@@ -143,7 +167,23 @@ def _postgresql(schema: str) -> list[str]:
             f"""CREATE OR REPLACE TRIGGER {touch.child}_touch_del AFTER DELETE ON {touch.child}
             REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
         ]
-    for touch in TOUCHES:
+    for via in vias:
+        function = f"scopes_touch_via_{via.child}"
+        touch_sql = (
+            f"UPDATE {via.parent} SET {VERSION_COLUMN} = 0 WHERE id IN (SELECT l.{via.link_parent} "
+            f"FROM {via.link} l WHERE l.{via.link_child} IN (SELECT id FROM {{rows}}))"
+        )
+        statements += [
+            f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger {definer} AS $$
+            BEGIN {touch_sql.format(rows="old_rows")}; RETURN NULL; END $$""",
+            f"""CREATE OR REPLACE TRIGGER {via.child}_touch_via_upd AFTER UPDATE ON {via.child}
+            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
+            f"""CREATE OR REPLACE TRIGGER {via.child}_touch_via_del AFTER DELETE ON {via.child}
+            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
+            f"""CREATE OR REPLACE TRIGGER {via.child}_touch_via_truncate AFTER TRUNCATE ON {via.child}
+            FOR EACH STATEMENT EXECUTE FUNCTION scopes_bump_registry()""",
+        ]
+    for touch in touches:
         # TRUNCATE fires no row or DELETE trigger and cannot say which parents it emptied: it moves
         # the registry epoch, which every fingerprint holds, so every context is read again.
         statements.append(
@@ -186,7 +226,7 @@ def _sqlite_columns(connection: BaseDatabaseWrapper, table: str) -> set[str]:
         return {row[1] for row in cursor.fetchall()}
 
 
-def _sqlite(connection: BaseDatabaseWrapper) -> list[str]:
+def _sqlite(connection: BaseDatabaseWrapper, tables: set[str] | None = None) -> list[str]:
     stamp = f"{VERSION_COLUMN} = random()"
     statements = [
         f"CREATE TABLE IF NOT EXISTS {EPOCH_TABLE} (id integer PRIMARY KEY CHECK (id = 1), value integer NOT NULL)",
@@ -201,12 +241,22 @@ def _sqlite(connection: BaseDatabaseWrapper) -> list[str]:
                 f"""CREATE TRIGGER IF NOT EXISTS {table}_row_version_{event.lower()} AFTER {event} ON {table}
                 BEGIN UPDATE {table} SET {stamp} WHERE rowid = NEW.rowid; END"""
             )
-    for touch in TOUCHES:
+    for touch in [t for t in TOUCHES if _present(tables, t.child, t.parent)]:
         parent = f"UPDATE {touch.parent} SET {stamp} WHERE id = {{row}}.{touch.column};"
         for event, rows in (("INSERT", ["NEW"]), ("UPDATE", ["NEW", "OLD"]), ("DELETE", ["OLD"])):
             body = " ".join(parent.format(row=row) for row in rows)
             statements.append(
                 f"""CREATE TRIGGER IF NOT EXISTS {touch.child}_touch_{event.lower()} AFTER {event} ON {touch.child}
+                BEGIN {body} END"""
+            )
+    for via in [v for v in TOUCHES_VIA if _present(tables, v.child, v.link, v.parent)]:
+        body = (
+            f"UPDATE {via.parent} SET {stamp} WHERE id IN (SELECT {via.link_parent} FROM {via.link} "
+            f"WHERE {via.link_child} = OLD.id);"
+        )
+        for event in ("UPDATE", "DELETE"):
+            statements.append(
+                f"""CREATE TRIGGER IF NOT EXISTS {via.child}_touch_via_{event.lower()} AFTER {event} ON {via.child}
                 BEGIN {body} END"""
             )
     statements.append(
@@ -228,9 +278,9 @@ def install(connection: BaseDatabaseWrapper) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT quote_ident(current_schema())")
             (schema,) = cursor.fetchone()
-        statements = _postgresql(schema)
+        statements = _postgresql(schema, set(connection.introspection.table_names()))
     elif connection.vendor == "sqlite":
-        statements = _sqlite(connection)
+        statements = _sqlite(connection, set(connection.introspection.table_names()))
     else:  # pragma: no cover - the project supports PostgreSQL and SQLite
         raise NotImplementedError(f"No freshness triggers for {connection.vendor}.")
     with connection.cursor() as cursor:

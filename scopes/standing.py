@@ -33,6 +33,7 @@ from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils import timezone
 
 from accounts.models import Tenant, User
+from scopes.album_limits import AlbumIds, parse_limit, standing_albums
 from scopes.registry import Implications, closure, grant_reaches, normalise
 
 
@@ -77,6 +78,8 @@ class GrantRows:
     consent_id: int | None
     consented: tuple[str, ...]
     app_allowed: tuple[str, ...]
+    # The consent's albums that still exist in the tenant, as (album id, owner id) (scopes.album_limits).
+    consent_albums: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class Standing:
     granted: tuple[str, ...]
     effective: tuple[str, ...]
     expires: datetime | None
+    # The albums it may reach now; None: no album limit (scopes.album_limits).
+    albums: AlbumIds | None = None
 
     @property
     def stands(self) -> bool:
@@ -106,8 +111,9 @@ def assess(
     implications: Implications,
     expires: datetime | None = None,
     now: datetime | None = None,
+    issued_albums: AlbumIds | None = None,
 ) -> Standing:
-    """The rule, pure: the first problem found (in a fixed order), and the scopes left."""
+    """The rule, pure: the first problem found (in a fixed order), the scopes and albums left."""
     issued = tuple(issued)
     problem: Problem | None = None
     if expires is not None and (now or timezone.now()) >= expires:
@@ -135,6 +141,13 @@ def assess(
         granted=tuple(normalise(granted_closure, implications)),
         effective=tuple(normalise(granted_closure & role_covered, implications)),
         expires=expires,
+        albums=standing_albums(
+            issued_albums,
+            consented=rows.consent_albums,
+            user_id=rows.user.pk if rows.user is not None else None,
+            role_grants=rows.role_grants,
+            implications=implications,
+        ),
     )
 
 
@@ -171,6 +184,9 @@ def _grant_sql(source: str) -> str:
             JOIN scopes_scope s ON s.id = cs.scope_id WHERE cs.consent_id = c.id),
         (SELECT {_aggregate("s.name")} FROM scopes_applicationscope x
             JOIN scopes_scope s ON s.id = x.scope_id WHERE x.application_id = src.application_id),
+        (SELECT {_aggregate("ca.album_id || ':' || al.owner_id")} FROM scopes_consentalbum ca
+            JOIN photos_album al ON al.id = ca.album_id AND al.tenant_id = c.tenant_id
+            WHERE ca.consent_id = c.id),
         src.*
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
@@ -215,7 +231,7 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     users, tenants = len(_user_fields()), len(_tenant_fields())
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
-    app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *source = row
+    app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, albums, *source = row
     user = None if user_values[0] is None else _instance(User, user_values)
     rows = GrantRows(
         user=user,
@@ -228,8 +244,14 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
         consent_id=consent_id,
         consented=_split(consented),
         app_allowed=_split(allowed),
+        consent_albums=_album_pairs(albums),
     )
     return rows, source
+
+
+def _album_pairs(value: str | None) -> tuple[tuple[int, int], ...]:
+    pairs = (item.split(":", 1) for item in (value or "").split())
+    return tuple(sorted((int(album), int(owner)) for album, owner in pairs))
 
 
 def _fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
@@ -239,7 +261,7 @@ def _fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
 
 
 _TOKEN_SOURCE = (
-    "SELECT user_id, tenant_id, application_id, id, scope, expires"
+    "SELECT user_id, tenant_id, application_id, id, scope, expires, albums"
     " FROM scopes_accesstoken WHERE token_checksum = %s"
 )
 _GRANT_SOURCE = "SELECT %s AS user_id, %s AS tenant_id, %s AS application_id"
@@ -253,6 +275,7 @@ class TokenRows:
     scope: tuple[str, ...]
     expires: datetime
     rows: GrantRows
+    albums: AlbumIds | None = None  # the token's album limit as issued (None: none)
 
 
 def token_rows(checksum: str) -> TokenRows | None:
@@ -264,12 +287,14 @@ def token_rows(checksum: str) -> TokenRows | None:
     row = _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
     if row is None:
         return None
-    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires) = _rows(row)
+    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums) = _rows(row)
     if isinstance(expires, str):  # SQLite returns the text it stores (UTC)
         expires = datetime.fromisoformat(expires)
     if timezone.is_naive(expires):
         expires = expires.replace(tzinfo=UTC)
-    return TokenRows(token_id=token_id, scope=tuple(scope.split()), expires=expires, rows=rows)
+    return TokenRows(
+        token_id=token_id, scope=tuple(scope.split()), expires=expires, rows=rows, albums=parse_limit(albums)
+    )
 
 
 def grant_rows(*, user_id: int | None, tenant_id: int, application_id: int | None) -> GrantRows | None:
@@ -290,7 +315,12 @@ def access_token_standing(checksum: str, *, now: datetime | None = None) -> Stan
     if found is None:
         return None
     return assess(
-        found.rows, issued=found.scope, implications=_implications(), expires=found.expires, now=now
+        found.rows,
+        issued=found.scope,
+        implications=_implications(),
+        expires=found.expires,
+        now=now,
+        issued_albums=found.albums,
     )
 
 
@@ -301,12 +331,15 @@ def grant_standing(
     application_id: int | None,
     issued: Iterable[str],
     expires: datetime | None = None,
+    issued_albums: AlbumIds | None = None,
 ) -> Standing | None:
     """The standing of a refresh token's or a code's grant."""
     rows = grant_rows(user_id=user_id, tenant_id=tenant_id, application_id=application_id)
     if rows is None:
         return None
-    return assess(rows, issued=issued, implications=_implications(), expires=expires)
+    return assess(
+        rows, issued=issued, implications=_implications(), expires=expires, issued_albums=issued_albums
+    )
 
 
 def consent_standing(*, user_id: int, tenant_id: int, application_id: int) -> Standing | None:
@@ -314,7 +347,9 @@ def consent_standing(*, user_id: int, tenant_id: int, application_id: int) -> St
     rows = grant_rows(user_id=user_id, tenant_id=tenant_id, application_id=application_id)
     if rows is None:
         return None
-    return assess(rows, issued=rows.consented, implications=_implications())
+    # A remembered consent's albums: all it holds (a new token is limited only if it asks to be).
+    every = frozenset(album for album, _owner in rows.consent_albums)
+    return assess(rows, issued=rows.consented, implications=_implications(), issued_albums=every)
 
 
 _CONSENTS_SOURCE = "SELECT user_id, tenant_id, application_id FROM scopes_consent WHERE user_id = %s"
@@ -329,8 +364,9 @@ def consent_standings_of(user_id: int) -> dict[tuple[int, int], Standing]:
     standings = {}
     for row in found:
         rows, (_user_id, tenant_id, application_id) = _rows(row)
+        every = frozenset(album for album, _owner in rows.consent_albums)
         standings[(tenant_id, application_id)] = assess(
-            rows, issued=rows.consented, implications=implications
+            rows, issued=rows.consented, implications=implications, issued_albums=every
         )
     return standings
 
@@ -361,6 +397,8 @@ class AuthorizationContext:
     # Why the grant does not stand, when that is not a tenant matter (the decision's tenant step
     # answers those with a 404): consent taken back, user deactivated.
     standing_problem: Problem | None = None
+    # The albums the token may reach now (`Standing.albums`); None: no album limit.
+    albums: AlbumIds | None = None
 
     @property
     def is_member(self) -> bool:
@@ -377,7 +415,7 @@ class AuthorizationContext:
 
 def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -> AuthorizationContext:
     """The API's context for a token read by `token_rows`, judged by `assess` (no expiry: per request)."""
-    standing = assess(found.rows, issued=found.scope, implications=implications)
+    standing = assess(found.rows, issued=found.scope, implications=implications, issued_albums=found.albums)
     return AuthorizationContext(
         token_id=found.token_id,
         token_scopes=standing.granted,
@@ -389,4 +427,5 @@ def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -
         role_grants=found.rows.role_grants,
         implications=implications,
         standing_problem=standing.problem,
+        albums=standing.albums,
     )

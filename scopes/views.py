@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core import signing
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -45,7 +46,9 @@ from oauthlib.oauth2.rfc6749.errors import (
 from accounts import tenancy
 from accounts.models import Membership, signed_in
 from accounts.selectors import active_memberships_of
+from scopes.album_limits import SUPPORTED_TYPES, InvalidDetails, format_limit, response_details
 from scopes.client_limits import limit_client_authentication
+from scopes.consent_pages import AlbumsOnPage, album_request_of, albums_for_page, albums_from_form
 from scopes.consent import ConsentPlan, ShownPlan
 from scopes.introspection import may_introspect
 from scopes.models import Application, Consent
@@ -73,7 +76,14 @@ SESSION_NONCES = "consent_nonces"
 # it for one who is not). select_account shows the page, where the organisation is chosen.
 PROMPT_VALUES = frozenset({"none", "login", "consent", "select_account", "create"})
 # Our own authorization parameters, which oauthlib's duplicate check does not know.
-SINGLE_VALUED = ("prompt", "tenant", "include_granted_scopes", "max_age", "login_hint")
+SINGLE_VALUED = (
+    "prompt",
+    "tenant",
+    "include_granted_scopes",
+    "max_age",
+    "login_hint",
+    "authorization_details",
+)
 OAUTH_FIELDS = (
     "client_id",
     "redirect_uri",
@@ -82,6 +92,13 @@ OAUTH_FIELDS = (
     "code_challenge",
     "code_challenge_method",
 )
+
+
+class InvalidAuthorizationDetails(CustomOAuth2Error):
+    """RFC 9396 section 5: the authorization_details parameter cannot be used as sent."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("invalid_authorization_details", **kwargs)
 
 
 class InteractionRequired(CustomOAuth2Error):
@@ -147,9 +164,16 @@ class ConsentView(AuthorizationView):
             # know is one too, rather than silently ignoring what the client meant to ask for.
             what = f"prompt={' '.join(unknown)} is not supported" if unknown else "prompt=none stands alone"
             return self._client_error(credentials, None, InvalidRequestError, what + ".")
+        application = Application.objects.get(client_id=credentials["client_id"])
+        try:
+            album_request = album_request_of(request, application)
+        except InvalidDetails as error:
+            # RFC 9396 section 5, before any page is shown (and before prompt=login signs anyone out).
+            return self._client_error(credentials, application, InvalidAuthorizationDetails, str(error))
+        if album_request is not None:
+            scopes = list(dict.fromkeys([*scopes, *album_request.actions]))
         if "login" in prompt:
             return self._prompt_login(request)
-        application = Application.objects.get(client_id=credentials["client_id"])
         oauth = {k: credentials.get(k) or "" for k in OAUTH_FIELDS}
         include_granted = request.GET.get("include_granted_scopes", "").lower() == "true"
         memberships = _eligible_memberships(request, application)
@@ -165,11 +189,21 @@ class ConsentView(AuthorizationView):
             return self._render(request, application, memberships, None, None, scopes, oauth, include_granted)
         fresh = "consent" in prompt
         plan = consent_plan(application, membership, scopes, fresh=fresh)
-        if tenant_decided and not fresh and "select_account" not in prompt and not plan.needs_prompt:
+        albums = albums_for_page(album_request, membership, application, fresh=fresh)
+        if (
+            tenant_decided
+            and not fresh
+            and "select_account" not in prompt
+            and not plan.needs_prompt
+            and not albums.needs_prompt
+        ):
             granted = _token_scopes(
                 application, membership, plan.granted([]), include_granted=include_granted
             )
-            return self._approve(request, application, oauth, membership, granted)
+            token_albums = albums.token_albums(
+                albums.remembered(), membership, application, include_granted=include_granted
+            )
+            return self._approve(request, application, oauth, membership, granted, albums=token_albums)
         if silent:
             refusal = ConsentRequired if tenant_decided else InteractionRequired
             return self._client_error(credentials, application, refusal)
@@ -190,6 +224,7 @@ class ConsentView(AuthorizationView):
             include_granted,
             shown=shown,
             notice=notice,
+            albums=albums,
         )
 
     def _client_error(
@@ -228,6 +263,7 @@ class ConsentView(AuthorizationView):
         shown: ShownPlan | None = None,
         notice: str = "",
         status: int = 200,
+        albums: AlbumsOnPage | None = None,
     ) -> HttpResponse:
         nonce = secrets.token_urlsafe(16)
         nonces = request.session.get(SESSION_NONCES, [])[-19:]
@@ -240,6 +276,7 @@ class ConsentView(AuthorizationView):
             "nonce": nonce,
             # The plan's identity: the POST plans the same way and grants nothing the page did not show.
             "plan": shown.to_payload() if shown is not None else None,
+            "albums": albums.to_payload() if albums is not None else None,
         }
         descriptions = registry().descriptions
         context = {
@@ -251,6 +288,8 @@ class ConsentView(AuthorizationView):
             "request_token": signing.dumps(payload, salt=CONSENT_SALT, compress=True),
             "switch_params": [(k, v) for k, v in request.GET.items() if k != "tenant"],
             "notice": notice,
+            "album_plan": albums.plan if albums is not None else None,
+            "unlimited_notice": albums is not None and albums.widens,
         }
         return render(request, self.template_name, context, status=status)
 
@@ -294,20 +333,34 @@ class ConsentView(AuthorizationView):
         granted = plan.granted_as_shown(request.POST.getlist("scope"), shown)
         if plan.blocked_required or not granted:
             return self._deny(application, oauth)
+        # Album lines re-derived as the page derived them; the form gives only ticks (scopes.consent_albums).
+        albums = albums_from_form(payload.get("albums"), membership, application, fresh=shown.fresh)
+        if albums is None:
+            return self._refuse(
+                request, "This consent form has expired or was changed. Go back to the app and start again."
+            )
+        granted_albums = albums.granted(request.POST.getlist("album"))
+        if granted_albums is not None and not granted_albums:
+            return self._deny(application, oauth)  # an album request with no album allowed
         # Until now the page read only the user's own rows; the writes go to the chosen tenant.
         tenancy.enter_tenant(membership.tenant_id)
-        consent_grant(
-            actor=request.user,
-            user=request.user,
-            tenant=membership.tenant,
-            application=application,
-            scopes=granted,
-            withdraw=shown.withdrawn(granted),
-        )
+        with transaction.atomic():
+            consent = consent_grant(
+                actor=request.user,
+                user=request.user,
+                tenant=membership.tenant,
+                application=application,
+                scopes=granted,
+                withdraw=shown.withdrawn(granted),
+            )
+            albums.remember(consent, granted_albums, actor=signed_in(request.user))
         token_scopes = _token_scopes(
             application, membership, granted, include_granted=payload["include_granted"]
         )
-        return self._approve(request, application, oauth, membership, token_scopes)
+        token_albums = albums.token_albums(
+            granted_albums, membership, application, include_granted=payload["include_granted"]
+        )
+        return self._approve(request, application, oauth, membership, token_scopes, albums=token_albums)
 
     def _approve(
         self,
@@ -316,9 +369,13 @@ class ConsentView(AuthorizationView):
         oauth: dict[str, str],
         membership: Membership,
         scopes: list[str],
+        *,
+        albums: frozenset[int] | None = None,
     ) -> HttpResponse:
         credentials: dict[str, Any] = {k: v for k, v in oauth.items() if v}
         credentials["tenant_id"] = membership.tenant_id
+        if albums is not None:
+            credentials["album_ids"] = format_limit(albums)  # the code carries the album limit
         tenancy.enter_tenant(membership.tenant_id)  # the code is written in the chosen tenant
         try:
             uri, _headers, _body, _status = self.create_authorization_response(
@@ -442,6 +499,7 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
         data["code_challenge_methods_supported"] = ["S256"]
         data["grant_types_supported"] = ["authorization_code", "refresh_token"]
         data["response_types_supported"] = ["code"]
+        data["authorization_details_types_supported"] = list(SUPPORTED_TYPES)  # RFC 9396 section 10
         result = JsonResponse(data)
         result["Access-Control-Allow-Origin"] = "*"
         return result
@@ -511,7 +569,7 @@ class IntrospectionView(OAuthLibMixin, View):
         client_id = (
             Application.objects.filter(pk=rows.application_id).values_list("client_id", flat=True).first()
         )
-        return {
+        answer: dict[str, Any] = {
             "active": True,
             "scope": " ".join(standing.effective),
             "client_id": client_id,
@@ -520,6 +578,12 @@ class IntrospectionView(OAuthLibMixin, View):
             "tenant": rows.tenant.slug,
             "token_type": "Bearer",
         }
+        if standing.albums is not None:
+            # RFC 9396 section 9.2: the albums the token reaches now (deleted or hidden ones are gone).
+            answer["authorization_details"] = response_details(
+                standing.effective, standing.albums, registry().implications
+            )
+        return answer
 
 
 class TokenView(dot_views.TokenView):
