@@ -9,6 +9,7 @@ Rules the screens enforce (the services enforce them too):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, cast
 
 from django import forms
@@ -48,6 +49,7 @@ from scopes.models import (
     RoleGrant,
     Scope,
 )
+from scopes.album_limits import parse_limit
 from scopes.registry import closure
 from scopes.selectors import admin_applications, implication_graph, scope_usage
 from scopes.services import (
@@ -533,7 +535,7 @@ class ConsentAdminForm(forms.ModelForm):
 @admin.register(Consent)
 class ConsentAdmin(StaffScopedAdmin):
     form = ConsentAdminForm
-    list_display = ["user", "tenant", "application", "scope_list", "updated_at", "last_used_at"]
+    list_display = ["user", "tenant", "application", "scope_list", "album_list", "updated_at", "last_used_at"]
     list_filter = [
         ("tenant", admin.RelatedOnlyFieldListFilter),
         ("application", admin.RelatedOnlyFieldListFilter),
@@ -544,6 +546,7 @@ class ConsentAdmin(StaffScopedAdmin):
         "tenant",
         "application",
         "scope_list",
+        "album_list",
         "created_at",
         "updated_at",
         "last_used_at",
@@ -553,11 +556,16 @@ class ConsentAdmin(StaffScopedAdmin):
     actions = ["revoke_consents"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Consent]:
-        return super().get_queryset(request).prefetch_related("scopes")
+        return super().get_queryset(request).prefetch_related("scopes", "album_links__album")
 
     @admin.display(description="scopes")
     def scope_list(self, obj: Consent) -> str:
         return " ".join(s.name for s in obj.scopes.all())
+
+    @admin.display(description="album limit")
+    def album_list(self, obj: Consent) -> str:
+        """The albums album-limited tokens of this grant may reach (RFC 9396; scopes.album_limits)."""
+        return album_limit_label(f"{link.album} (#{link.album_id})" for link in obj.album_links.all())
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -588,6 +596,11 @@ class ConsentAdmin(StaffScopedAdmin):
         self.message_user(request, f"Revoked {count} consent(s).")
 
 
+def album_limit_label(albums: Iterable[str]) -> str:
+    listed = list(albums)
+    return ", ".join(listed) if listed else "—"
+
+
 class ReadOnlyTokenAdmin(StaffScopedAdmin, ReadOnlyAdmin):
     """Tokens are looked at and revoked, never edited; their values are never shown."""
 
@@ -605,7 +618,13 @@ class ReadOnlyTokenAdmin(StaffScopedAdmin, ReadOnlyAdmin):
 
 @admin.register(AccessToken)
 class AccessTokenAdmin(ReadOnlyTokenAdmin):
-    list_display = ["id", "user", "application", "tenant", "scope", "expires"]
+    list_display = ["id", "user", "application", "tenant", "scope", "album_limit", "expires"]
+
+    @admin.display(description="album limit")
+    def album_limit(self, obj: AccessToken) -> str:
+        limit = parse_limit(obj.albums)
+        return "none (every album its role reaches)" if limit is None else album_limit_label(f"#{a}" for a in sorted(limit))
+
     actions = ["revoke_tokens"]
 
     @admin.action(description="Revoke the selected access tokens (and their refresh tokens)")

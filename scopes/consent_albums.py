@@ -21,6 +21,7 @@ from django.db import connection
 
 from accounts.models import Membership
 from scopes.album_limits import ON_THE_ALBUM, AlbumRequest, visible_albums
+from scopes.constants import ScopeName
 from scopes.decision import Target, decide
 from scopes.registry import Implications
 from scopes.standing import grant_rows
@@ -131,6 +132,7 @@ def plan_albums(
             )
             decision = decide(
                 action_scope=action,
+                read_scope=ScopeName.ALBUMS_READ,  # as the album endpoints read it
                 token_scopes=[action],
                 role_grants=grants,
                 implications=implications,
@@ -191,3 +193,39 @@ def album_plan(
         role_name=membership.role.name,
         tenant_name=membership.tenant.name,
     )
+
+
+def album_names(ids: Iterable[int]) -> dict[int, str]:
+    """Album names by id, in ONE query (connected apps; only albums of tenants entered are seen)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    marks = ", ".join(["%s"] * len(wanted))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, name FROM photos_album WHERE id IN ({marks})", wanted)
+        return dict(cursor.fetchall())
+
+
+@dataclass(frozen=True)
+class GrantAlbum:
+    """One album of a grant on the connected-apps page."""
+
+    id: int
+    name: str
+    in_effect: bool
+
+
+def grant_albums(standings: Iterable[object]) -> dict[int, list[GrantAlbum]]:
+    """Per consent id, its albums as they stand (name, and whether the role still lets it count)."""
+    from scopes.standing import Standing
+
+    found = [s for s in standings if isinstance(s, Standing) and s.rows.consent_id is not None]
+    names = album_names(a for s in found for a, _owner in s.rows.consent_albums)
+    result: dict[int, list[GrantAlbum]] = {}
+    for standing in found:
+        reach = standing.albums or frozenset()
+        result[standing.rows.consent_id] = [  # type: ignore[index]
+            GrantAlbum(album, names.get(album, f"Album {album}"), album in reach)
+            for album, _owner in standing.rows.consent_albums
+        ]
+    return result

@@ -32,6 +32,11 @@ urlpatterns = [
     path("account/apps/", views.connected_apps, name="account-apps"),
     path("account/apps/<int:consent_id>/revoke/", views.consent_revoke_view, name="account-app-revoke"),
     path(
+        "account/apps/<int:consent_id>/remove-album/",
+        views.consent_remove_album_view,
+        name="account-app-remove-album",
+    ),
+    path(
         "account/apps/<int:consent_id>/remove-scopes/",
         views.consent_remove_scopes_view,
         name="account-app-narrow",

@@ -47,7 +47,10 @@ from accounts import tenancy
 from accounts.models import Membership, signed_in
 from accounts.selectors import active_memberships_of
 from scopes.album_limits import SUPPORTED_TYPES, InvalidDetails, format_limit, response_details
+from scopes.album_services import consent_album_remove
+from scopes.api.fields import parse_id
 from scopes.client_limits import limit_client_authentication
+from scopes.consent_albums import grant_albums
 from scopes.consent_pages import AlbumsOnPage, album_request_of, albums_for_page, albums_from_form
 from scopes.consent import ConsentPlan, ShownPlan
 from scopes.introspection import may_introspect
@@ -432,7 +435,10 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
     snapshot = registry()
     descriptions, implications = snapshot.descriptions, snapshot.implications
     user = signed_in(request.user)
+    # Albums are tenant rows: see the user's tenants (read only) to name the albums of their grants.
+    tenancy.enter(tenant_ids=[m.tenant_id for m in active_memberships_of(user)])
     standings = consent_standings_of(user.pk)  # every grant in one query, not one per row
+    albums = grant_albums(standings.values())
     rows = []
     for consent in consents_of(user):
         names = [s.name for s in consent.scopes.all()]
@@ -447,6 +453,7 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
                 ],
                 "stands": bool(standing and standing.stands),
                 "problem": standing.detail if standing and not standing.stands else "",
+                "albums": albums.get(consent.pk, []),
             }
         )
     return render(request, "scopes/connected_apps.html", {"rows": rows})
@@ -483,6 +490,18 @@ def consent_remove_scopes_view(request: HttpRequest, consent_id: int) -> HttpRes
     remove = [name for name in request.POST.getlist("scope") if name]
     if remove:
         consent_narrow(actor=signed_in(request.user), consent=consent, remove=remove)
+    return redirect("account-apps")
+
+
+@login_required
+@require_POST
+def consent_remove_album_view(request: HttpRequest, consent_id: int) -> HttpResponse:
+    """Take one album back from a grant: its live tokens lose it at their next request."""
+    consent = _own_consent(request, consent_id)
+    tenancy.enter_tenant(consent.tenant_id)
+    album_id = parse_id(request.POST.get("album", ""))
+    if album_id is not None:
+        consent_album_remove(actor=signed_in(request.user), consent=consent, album_id=album_id)
     return redirect("account-apps")
 
 
