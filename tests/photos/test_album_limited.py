@@ -165,3 +165,12 @@ def test_album_limited_list_costs_what_an_unlimited_one_costs(
         client.get("/api/t/acme/photos/")  # warm
         with django_assert_num_queries(1 + tenancy_statements):
             assert client.get("/api/t/acme/photos/").status_code == 200
+
+
+def test_openapi_documents_the_reason(db):
+    from rest_framework.test import APIClient
+
+    schema = APIClient().get("/api/schema/?format=json").json()
+    refusal = schema["components"]["schemas"]["Refusal"]
+    assert "resource_not_granted" in refusal["properties"]["reason"]["enum"]
+    assert "RFC 9396" in refusal["description"]
