@@ -158,7 +158,7 @@ class ConsentAlbum(models.Model):
     """One album a consent limits its app to (RFC 9396 authorization details of type `album`).
 
     Only tokens issued with an album limit (`AccessToken.albums` not null) are limited; the album
-    must still exist in the consent's tenant and be visible to the user's role (scopes.standing).
+    must still exist in the consent's tenant and be visible to the user's role (scopes.access.standing).
     """
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")

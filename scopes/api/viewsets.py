@@ -20,12 +20,12 @@ from rest_framework.views import APIView
 
 from accounts.models import Tenant, signed_in
 from accounts.querysets import TenantMissing, TenantQuerySet
-from scopes.authentication import BearerTokenAuthentication
+from scopes.access.decision import Decision
+from scopes.access.standing import AuthorizationContext
+from scopes.api.authentication import BearerTokenAuthentication
+from scopes.api.permissions import TenantScopePermission, restrict, token_context
 from scopes.constants import ScopeName
-from scopes.decision import Decision
-from scopes.permissions import TenantScopePermission, restrict, token_context
 from scopes.registry import normalise
-from scopes.standing import AuthorizationContext
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass
@@ -43,7 +43,7 @@ class TenantScopedMixin:
     read_scope: ClassVar[ScopeName | None] = None
     owner_field: ClassVar[str] = "owner"
     # The attribute naming the album an object is in or is (`album_id`, `pk`), for album-limited
-    # tokens (scopes.album_limits); None: such tokens see none of the resource's objects.
+    # tokens (scopes.access.albums); None: such tokens see none of the resource's objects.
     album_field: ClassVar[str | None] = None
     # OPTIONS metadata would build serializers and querysets outside any decision: not offered.
     metadata_class: str | BaseMetadata | None = None

@@ -12,7 +12,7 @@ from django.core import signing
 
 from accounts.constants import RoleName
 from scopes.models import ConsentAlbum, Grant, RoleGrant
-from scopes.views import CONSENT_SALT
+from scopes.consent.views import CONSENT_SALT
 from tests.attacks.test_consent_tampering import denied, form_of, refused
 from tests.factories import AlbumFactory
 from tests.scopes.albums import details

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable
 
-from scopes.album_limits import format_limit
+from scopes.access.albums import format_limit
 from scopes.models import AccessToken, Consent, ConsentAlbum
 
 

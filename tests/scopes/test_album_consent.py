@@ -6,10 +6,10 @@ import pytest
 from django.test import Client
 
 from accounts.constants import RoleName
-from scopes.album_limits import InvalidDetails, parse_request
+from scopes.access.albums import InvalidDetails, parse_request
 from scopes.models import AccessToken, Application, Consent, ConsentAlbum, Grant
 from scopes.registry import closure
-from scopes.selectors import registry
+from scopes.access.selectors import registry
 from tests.factories import AlbumFactory
 from tests.scopes.albums import album_boxes, details
 from tests.scopes.oauth import Flow, refresh

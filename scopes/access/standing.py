@@ -1,6 +1,6 @@
 """Does this grant still stand, and what does it allow now? One answer, from the database.
 
-Every caller asks here: API authentication (through `scopes.context_cache`), introspection, the
+Every caller asks here: API authentication (through `scopes.access.cache`), introspection, the
 refresh grant, the code exchange, remembered consent on the consent page, the connected-apps page
 and the admin's explain page. A grant is a (user, tenant, app) with the scopes one credential
 carries (an access token, a refresh token's token, an authorization code, or a remembered consent);
@@ -33,7 +33,7 @@ from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils import timezone
 
 from accounts.models import Tenant, User
-from scopes.album_limits import AlbumIds, parse_limit, standing_albums
+from scopes.access.albums import AlbumIds, parse_limit, standing_albums
 from scopes.registry import Implications, closure, grant_reaches, normalise
 
 
@@ -78,7 +78,7 @@ class GrantRows:
     consent_id: int | None
     consented: tuple[str, ...]
     app_allowed: tuple[str, ...]
-    # The consent's albums that still exist in the tenant, as (album id, owner id) (scopes.album_limits).
+    # The consent's albums that still exist in the tenant, as (album id, owner id) (scopes.access.albums).
     consent_albums: tuple[tuple[int, int], ...] = ()
 
 
@@ -92,7 +92,7 @@ class Standing:
     granted: tuple[str, ...]
     effective: tuple[str, ...]
     expires: datetime | None
-    # The albums it may reach now; None: no album limit (scopes.album_limits).
+    # The albums it may reach now; None: no album limit (scopes.access.albums).
     albums: AlbumIds | None = None
 
     @property
@@ -282,7 +282,7 @@ def token_rows(checksum: str) -> TokenRows | None:
     """The access token with this checksum and its grant, in ONE query; None when there is none.
 
     On PostgreSQL the caller has entered the token's tenant (row-level security); the API does it
-    with the probe in `scopes.context_cache`, other endpoints with `scopes.tenancy`.
+    with the probe in `scopes.access.cache`, other endpoints with `scopes.access.tenancy`.
     """
     row = _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
     if row is None:
@@ -304,7 +304,7 @@ def grant_rows(*, user_id: int | None, tenant_id: int, application_id: int | Non
 
 
 def _implications() -> Mapping[str, frozenset[str]]:
-    from scopes.selectors import registry  # registry() reads the epoch; selectors import this module
+    from scopes.access.selectors import registry  # registry() reads the epoch; selectors import this module
 
     return registry().implications
 

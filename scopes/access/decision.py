@@ -192,7 +192,7 @@ def decide(
 def _album_step(
     albums: frozenset[int] | None, target: Target | None, trace: list[TraceStep]
 ) -> tuple[int, Reason, str] | None:
-    """The album limit (RFC 9396, scopes.album_limits): an object outside the token's albums does
+    """The album limit (RFC 9396, scopes.access.albums): an object outside the token's albums does
     not exist for it (404), and nothing is put outside them (403 `resource_not_granted`)."""
     if albums is None:
         trace.append(TraceStep(Step.ALBUM, True, "the token has no album limit"))

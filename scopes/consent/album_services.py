@@ -1,6 +1,6 @@
-"""Writes to a consent's album limit (scopes.album_limits); live tokens see them at their next request.
+"""Writes to a consent's album limit (scopes.access.albums); live tokens see them at their next request.
 
-A limited token reaches its own albums ∩ its consent's albums (scopes.standing), so removing an
+A limited token reaches its own albums ∩ its consent's albums (scopes.access.standing), so removing an
 album here takes it from every live token of the grant at once, with no token rewritten; the
 consent's row version moves (a trigger on `scopes_consentalbum`), so no cached context survives it.
 """

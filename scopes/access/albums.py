@@ -3,7 +3,7 @@
 An app asks with `authorization_details=[{"type": "album", "actions": [...], "identifiers": [...]}]`;
 the user ticks albums on the consent page; the consent remembers them (`ConsentAlbum`) and the
 code and its tokens carry the ticked ids (`Grant.albums`, `AccessToken.albums`: NULL is "no album
-limit"). What a limited token reaches now is, in `scopes.standing`:
+limit"). What a limited token reaches now is, in `scopes.access.standing`:
 
     albums = the token's albums ∩ the consent's albums ∩ albums that exist in the tenant
              and that the user's role may see (its `albums.read` reach)
@@ -58,6 +58,14 @@ def parse_limit(value: str | None) -> AlbumIds | None:
 def format_limit(albums: Iterable[int] | None) -> str | None:
     """The stored form of a limit (None stays None: no limit)."""
     return None if albums is None else " ".join(str(a) for a in sorted(set(albums)))
+
+
+def describe_limit(albums: AlbumIds | None, names: Iterable[str] = ()) -> str:
+    """A limit for people (the admin): "none" when there is no album limit, else the albums."""
+    if albums is None:
+        return "none (every album its role reaches)"
+    listed = list(names) or [f"#{a}" for a in sorted(albums)]
+    return ", ".join(listed) if listed else "no album left"
 
 
 # --- The rule: which of a grant's albums stand.

@@ -1,6 +1,6 @@
 """The album part of the consent page (RFC 9396 album requests): what is listed, ticked and granted.
 
-Listed: the tenant's albums the user's role lets them see (`album_limits.visible_albums`, the rule
+Listed: the tenant's albums the user's role lets them see (`albums.visible_albums`, the rule
 the standing applies), narrowed to the request's `identifiers` when it names some; an album the user
 cannot see is never listed, so the page reveals nothing about it. Each requested action is judged
 on each album by the access decision itself (`decide`): an album where the role can do none of
@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from accounts.models import Membership
-from scopes.album_limits import ON_THE_ALBUM, AlbumRequest, visible_albums
+from scopes.access.albums import ON_THE_ALBUM, AlbumRequest, visible_albums
 from scopes.constants import ScopeName
-from scopes.decision import Target, decide
+from scopes.access.decision import Target, decide
 from scopes.registry import Implications
-from scopes.standing import grant_rows
+from scopes.access.standing import grant_rows
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,7 @@ class GrantAlbum:
 
 def grant_albums(standings: Iterable[object]) -> dict[int, list[GrantAlbum]]:
     """Per consent id, its albums as they stand (name, and whether the role still lets it count)."""
-    from scopes.standing import Standing
+    from scopes.access.standing import Standing
 
     found = [s for s in standings if isinstance(s, Standing) and s.rows.consent_id is not None]
     names = album_names(a for s in found for a, _owner in s.rows.consent_albums)

@@ -1,7 +1,7 @@
 """The consent page's album requests, end to end: parse, plan, sign into the form, re-derive, grant.
 
-`scopes.views.ConsentView` calls these at four points (GET: parse and plan; POST: re-plan, grant);
-the rule lives in `scopes.album_limits` (what stands) and `scopes.consent_albums` (what is listed).
+`scopes.consent.views.ConsentView` calls these at four points (GET: parse and plan; POST: re-plan, grant);
+the rule lives in `scopes.access.albums` (what stands) and `scopes.consent.albums` (what is listed).
 A request without `authorization_details` has no album plan and its token no album limit.
 """
 
@@ -14,13 +14,13 @@ from django.http import HttpRequest
 
 from accounts import tenancy
 from accounts.models import Membership, User
-from scopes.album_limits import AlbumRequest, InvalidDetails, parse_request
-from scopes.album_services import consent_albums_grant
-from scopes.consent_albums import AlbumPlan, ShownAlbums, album_plan
+from scopes.access.albums import AlbumRequest, InvalidDetails, parse_request
+from scopes.consent.album_services import consent_albums_grant
+from scopes.consent.albums import AlbumPlan, ShownAlbums, album_plan
 from scopes.models import Application, Consent, ConsentAlbum
 from scopes.registry import closure
-from scopes.selectors import app_scopes, registry
-from scopes.standing import consent_standing
+from scopes.access.selectors import app_scopes, registry
+from scopes.access.standing import consent_standing
 
 
 def album_request_of(request: HttpRequest, application: Application) -> AlbumRequest | None:
