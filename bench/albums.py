@@ -49,7 +49,9 @@ def prepare(seeded: Seeded) -> tuple[int, str]:
                 "UPDATE photos_photo SET album_id = %s WHERE tenant_id = %s AND id %% 2 = 0",
                 [album.pk, main.tenant_id],
             )
-        consent = Consent.objects.get(user_id=main.user_id, tenant_id=main.tenant_id, application_id=seeded.app_id)
+        consent = Consent.objects.get(
+            user_id=main.user_id, tenant_id=main.tenant_id, application_id=seeded.app_id
+        )
         ConsentAlbum.objects.create(tenant_id=main.tenant_id, consent=consent, album=album)
         raw = secrets.token_urlsafe(32)
         token = AccessToken(

@@ -423,7 +423,9 @@ def probe_tokens(port: int, targets: dict[str, Target], samples: int = 3) -> dic
     return sql
 
 
-def album_phase(args: argparse.Namespace, seeded: Seeded, generator: Any, meter: CpuMeter) -> dict[str, Variant]:
+def album_phase(
+    args: argparse.Namespace, seeded: Seeded, generator: Any, meter: CpuMeter
+) -> dict[str, Variant]:
     """Scenario (c) (bench/albums.py): same rows checked, then paired rounds; the album emptied after."""
     from bench import albums as album_scenario  # imports Django views: after django.setup()
 
@@ -669,7 +671,9 @@ def main() -> None:
     parser.add_argument(
         "--pool-tokens", type=int, default=100, help="main-tenant tokens the load uses in (b)"
     )
-    parser.add_argument("--album-rounds", type=int, default=2 if q else 8, help="paired rounds of scenario (c)")
+    parser.add_argument(
+        "--album-rounds", type=int, default=2 if q else 8, help="paired rounds of scenario (c)"
+    )
     parser.add_argument("--connections", type=int, default=4, help="concurrent connections")
     parser.add_argument("--scale-duration", type=float, default=1, help="seconds per scale run")
     parser.add_argument(
@@ -921,7 +925,9 @@ def run(
             "",
             ratio_line("ours/bare, album-limited", paired(limited["ours"], limited["bare"]), TARGET_RATIO),
         ]
-        summary["albums"] = {name: {**medians(v), "runs": [asdict(r) for r in v.runs]} for name, v in limited.items()}
+        summary["albums"] = {
+            name: {**medians(v), "runs": [asdict(r) for r in v.runs]} for name, v in limited.items()
+        }
         summary["album_ratio"] = paired(limited["ours"], limited["bare"])
     if scale_rows:
         lines += [

@@ -193,5 +193,7 @@ def parse_request(raw: str, *, app_allowed: frozenset[str], implications: Implic
 
 def response_details(scopes: Iterable[str], albums: Iterable[int], implications: Implications) -> list[dict]:
     """The granted `authorization_details` (RFC 9396 section 7): the token's album actions and albums."""
-    actions = [name for name in normalise(scopes, implications) if closure([name], implications) & ALBUM_ACTIONS]
+    actions = [
+        name for name in normalise(scopes, implications) if closure([name], implications) & ALBUM_ACTIONS
+    ]
     return [{"type": ALBUM_TYPE, "actions": actions, "identifiers": [str(a) for a in sorted(albums)]}]

@@ -67,7 +67,9 @@ class ConsentAdmin(StaffScopedAdmin):
         links = list(obj.album_links.all())
         if not links:
             return "—"
-        return describe_limit(frozenset(link.album_id for link in links), (f"{link.album} (#{link.album_id})" for link in links))
+        return describe_limit(
+            frozenset(link.album_id for link in links), (f"{link.album} (#{link.album_id})" for link in links)
+        )
 
     @admin.display(description="scopes")
     def scope_list(self, obj: Consent) -> str:

@@ -38,6 +38,7 @@ class AccessTokenAdmin(ReadOnlyTokenAdmin):
     def album_limit(self, obj: AccessToken) -> str:
         """The albums the token was issued for (RFC 9396); what stands now is the explain page's."""
         return describe_limit(parse_limit(obj.albums))
+
     actions = ["revoke_tokens"]
 
     @admin.action(description="Revoke the selected access tokens (and their refresh tokens)")

@@ -14,13 +14,13 @@ from django.http import HttpRequest
 
 from accounts import tenancy
 from accounts.models import Membership, User
-from scopes.access.albums import AlbumRequest, InvalidDetails, parse_request
+from scopes.access.albums import AlbumRequest, parse_request
+from scopes.access.selectors import app_scopes, registry
+from scopes.access.standing import consent_standing
 from scopes.consent.album_services import consent_albums_grant
 from scopes.consent.albums import AlbumPlan, ShownAlbums, album_plan
 from scopes.models import Application, Consent, ConsentAlbum
 from scopes.registry import closure
-from scopes.access.selectors import app_scopes, registry
-from scopes.access.standing import consent_standing
 
 
 def album_request_of(request: HttpRequest, application: Application) -> AlbumRequest | None:
@@ -67,7 +67,10 @@ class AlbumsOnPage:
         if self.plan is None or self.shown is None or granted is None:
             return
         consent_albums_grant(
-            actor=actor, consent=consent, albums=granted, withdraw=self.shown.withdrawn(granted, fresh=self.plan.fresh)
+            actor=actor,
+            consent=consent,
+            albums=granted,
+            withdraw=self.shown.withdrawn(granted, fresh=self.plan.fresh),
         )
 
     def token_albums(
@@ -91,7 +94,9 @@ class AlbumsOnPage:
         return frozenset(albums)
 
 
-def _plan(request: AlbumRequest, membership: Membership, application: Application, *, fresh: bool) -> AlbumPlan:
+def _plan(
+    request: AlbumRequest, membership: Membership, application: Application, *, fresh: bool
+) -> AlbumPlan:
     # The albums are the tenant's rows: read inside the member's tenant (row-level security).
     tenancy.enter_tenant(membership.tenant_id)
     return album_plan(request, membership, application.pk, fresh=fresh, implications=registry().implications)

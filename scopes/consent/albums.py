@@ -21,10 +21,10 @@ from django.db import connection
 
 from accounts.models import Membership
 from scopes.access.albums import ON_THE_ALBUM, AlbumRequest, visible_albums
-from scopes.constants import ScopeName
 from scopes.access.decision import Target, decide
-from scopes.registry import Implications
 from scopes.access.standing import grant_rows
+from scopes.constants import ScopeName
+from scopes.registry import Implications
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,10 @@ def plan_albums(
     grants = tuple(role_grants)
     rows = list(albums)
     visible = visible_albums(
-        [(a, owner) for a, _n, owner, _o in rows], user_id=user_id, role_grants=grants, implications=implications
+        [(a, owner) for a, _n, owner, _o in rows],
+        user_id=user_id,
+        role_grants=grants,
+        implications=implications,
     )
     wanted = None if request.identifiers is None else set(request.identifiers)
     remembered = frozenset() if fresh else frozenset(consented)
@@ -176,10 +179,17 @@ def tenant_albums(tenant_id: int) -> list[tuple[int, str, int, str]]:
 
 
 def album_plan(
-    request: AlbumRequest, membership: Membership, application_id: int, *, fresh: bool, implications: Implications
+    request: AlbumRequest,
+    membership: Membership,
+    application_id: int,
+    *,
+    fresh: bool,
+    implications: Implications,
 ) -> AlbumPlan:
     """The album lines of the consent page for this member and app, from the database as it is now."""
-    rows = grant_rows(user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application_id)
+    rows = grant_rows(
+        user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application_id
+    )
     role_grants = rows.role_grants if rows is not None else ()
     consented = [album for album, _owner in rows.consent_albums] if rows is not None else []
     return plan_albums(

@@ -9,7 +9,6 @@ its rows' changes move the consent's row version (scopes.access.freshness, insta
 import django.db.models.deletion
 from django.db import migrations, models
 
-
 FORWARD = [
     "ALTER TABLE scopes_consentalbum ENABLE ROW LEVEL SECURITY",
     """
@@ -48,40 +47,63 @@ def install_freshness(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_row_level_security'),
-        ('photos', '0002_row_level_security'),
-        ('scopes', '0006_freshness'),
+        ("accounts", "0003_row_level_security"),
+        ("photos", "0002_row_level_security"),
+        ("scopes", "0006_freshness"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='accesstoken',
-            name='albums',
+            model_name="accesstoken",
+            name="albums",
             field=models.TextField(blank=True, default=None, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='refreshtoken',
-            name='albums',
+            model_name="refreshtoken",
+            name="albums",
             field=models.TextField(blank=True, default=None, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='grant',
-            name='albums',
+            model_name="grant",
+            name="albums",
             field=models.TextField(blank=True, default=None, editable=False, null=True),
         ),
         migrations.CreateModel(
-            name='ConsentAlbum',
+            name="ConsentAlbum",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('album', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='photos.album')),
-                ('consent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='album_links', to='scopes.consent')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "album",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="photos.album"
+                    ),
+                ),
+                (
+                    "consent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="album_links",
+                        to="scopes.consent",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['consent_id', 'album_id'],
-                'constraints': [models.UniqueConstraint(fields=('consent', 'album'), name='consentalbum_unique_album')],
+                "ordering": ["consent_id", "album_id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("consent", "album"), name="consentalbum_unique_album")
+                ],
             },
         ),
         migrations.RunPython(run_on_postgresql(FORWARD), run_on_postgresql(BACKWARD)),

@@ -66,9 +66,13 @@ def test_reads_photos_in_its_album(limited, place):
 
 def test_uploads_only_into_granted_albums(limited, place):
     before = Photo.objects.count()
-    into_a = limited.post("/api/t/acme/photos/", {"image": upload(), "album": place["a"].pk}, format="multipart")
+    into_a = limited.post(
+        "/api/t/acme/photos/", {"image": upload(), "album": place["a"].pk}, format="multipart"
+    )
     assert into_a.status_code == 201 and into_a.json()["album"] == place["a"].pk
-    into_b = limited.post("/api/t/acme/photos/", {"image": upload(), "album": place["b"].pk}, format="multipart")
+    into_b = limited.post(
+        "/api/t/acme/photos/", {"image": upload(), "album": place["b"].pk}, format="multipart"
+    )
     assert into_b.status_code == 400 and into_b.json()["reason"] == "does_not_exist"
     nowhere = limited.post("/api/t/acme/photos/", {"image": upload()}, format="multipart")
     assert nowhere.status_code == 403 and nowhere.json()["reason"] == "resource_not_granted"
@@ -130,7 +134,9 @@ def test_album_owner_changed_by_raw_sql_drops_it_for_an_own_reach_role(world, ap
     limit(client.token, [place["a"].pk])
     assert ids(client.get("/api/t/acme/photos/")) == {place["in_a"].pk}
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE photos_album SET owner_id = %s WHERE id = %s", [world.member2_a.pk, place["a"].pk])
+        cursor.execute(
+            "UPDATE photos_album SET owner_id = %s WHERE id = %s", [world.member2_a.pk, place["a"].pk]
+        )
     assert ids(client.get("/api/t/acme/photos/")) == set()
 
 
@@ -146,7 +152,9 @@ def test_connected_apps_removes_one_album_at_once(world, limited, place, browser
 
 def test_someone_elses_grant_album_cannot_be_removed(world, limited, place, browser_of):
     consent_id = ConsentAlbum.objects.get().consent_id
-    response = browser_of(world.member2_a).post(f"/account/apps/{consent_id}/remove-album/", {"album": place["a"].pk})
+    response = browser_of(world.member2_a).post(
+        f"/account/apps/{consent_id}/remove-album/", {"album": place["a"].pk}
+    )
     assert response.status_code == 404 and ConsentAlbum.objects.count() == 1
 
 

@@ -222,14 +222,18 @@ def test_album_limited_matrix(world, api_client, endpoint, role, place):
     from tests.scopes.albums import limit
 
     method, path, scope, _reaches = TABLE[endpoint]
-    user = {"owner": world.owner_a, "admin": world.admin_a, "member": world.member_a, "guest": world.guest_a}[role]
+    user = {"owner": world.owner_a, "admin": world.admin_a, "member": world.member_a, "guest": world.guest_a}[
+        role
+    ]
     granted = AlbumFactory(tenant=world.acme, owner=user)
     other = AlbumFactory(tenant=world.acme, owner=user)
     album = {"granted album": granted, "other visible album": other, "no album": None}[place]
     model = Album if endpoint.startswith("album") else Photo
     target_id = None
     if "{id}" in path:
-        target_id = album.pk if model is Album else PhotoFactory(tenant=world.acme, owner=user, album=album).pk
+        target_id = (
+            album.pk if model is Album else PhotoFactory(tenant=world.acme, owner=user, album=album).pk
+        )
     client = api_client(user, world.acme, [scope, S.ALBUMS_READ])
     limit(client.token, [granted.pk])
     url = f"/api/t/acme/{path.format(id=target_id)}"

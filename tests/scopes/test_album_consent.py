@@ -7,9 +7,9 @@ from django.test import Client
 
 from accounts.constants import RoleName
 from scopes.access.albums import InvalidDetails, parse_request
+from scopes.access.selectors import registry
 from scopes.models import AccessToken, Application, Consent, ConsentAlbum, Grant
 from scopes.registry import closure
-from scopes.access.selectors import registry
 from tests.factories import AlbumFactory
 from tests.scopes.albums import album_boxes, details
 from tests.scopes.oauth import Flow, refresh
@@ -62,7 +62,11 @@ def album_flow(client, gallery, actions=READ_UPLOAD, identifiers=None, scope="",
 def test_malformed_details_are_refused(seeded, raw, message):
     implications = registry().implications
     with pytest.raises(InvalidDetails, match=message):
-        parse_request(raw, app_allowed=closure(["photos.write", "albums.write"], implications), implications=implications)
+        parse_request(
+            raw,
+            app_allowed=closure(["photos.write", "albums.write"], implications),
+            implications=implications,
+        )
 
 
 def test_entries_are_merged_into_one_album_request(seeded):
@@ -76,7 +80,9 @@ def test_entries_are_merged_into_one_album_request(seeded):
 
 
 def test_invalid_details_answer_before_any_page(world, gallery, browser_of):
-    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read", extra={"authorization_details": "[1]"})
+    flow = Flow(
+        browser_of(world.member_a), gallery.client_id, "photos.read", extra={"authorization_details": "[1]"}
+    )
     params = flow.redirect_params(flow.start())
     assert params["error"] == "invalid_authorization_details" and params["state"] == flow.state
     assert not Consent.objects.exists()
@@ -111,7 +117,10 @@ def test_guest_role_without_albums_read_sees_no_album(world, gallery, browser_of
     assert album_boxes(body) == {}
     assert "There is no album here you can let the app reach." in body
     # Allowing anyway grants nothing: access_denied.
-    assert flow.redirect_params(flow.consent(flow.start(), albums=[albums["own"].pk]))["error"] == "access_denied"
+    assert (
+        flow.redirect_params(flow.consent(flow.start(), albums=[albums["own"].pk]))["error"]
+        == "access_denied"
+    )
 
 
 def test_own_reach_role_sees_only_own_albums(world, gallery, browser_of, albums):
@@ -170,7 +179,9 @@ def test_remembered_albums_skip_the_page_and_new_ones_ask(world, gallery, browse
     again = album_flow(browser, gallery)
     response = again.start()
     assert response.status_code == 302
-    assert again.exchange(response).json()["authorization_details"][0]["identifiers"] == [str(albums["own"].pk)]
+    assert again.exchange(response).json()["authorization_details"][0]["identifiers"] == [
+        str(albums["own"].pk)
+    ]
     # A new album named: the page asks, listing it; the remembered one is shown as already allowed.
     more = album_flow(browser, gallery, identifiers=[albums["own"].pk, albums["colleague"].pk])
     page = more.start()
@@ -188,7 +199,11 @@ def test_prompt_consent_unticked_album_is_taken_back(world, gallery, browser_of,
     first.exchange(first.consent(first.start(), albums=[albums["own"].pk, albums["colleague"].pk]))
     again = album_flow(browser, gallery, prompt="consent")
     page = again.start()
-    assert set(album_boxes(page.content.decode())) == {albums["own"].pk, albums["colleague"].pk, albums["admin"].pk}
+    assert set(album_boxes(page.content.decode())) == {
+        albums["own"].pk,
+        albums["colleague"].pk,
+        albums["admin"].pk,
+    }
     again.exchange(again.consent(page, albums=[albums["own"].pk]))
     assert list(ConsentAlbum.objects.values_list("album_id", flat=True)) == [albums["own"].pk]
 
@@ -199,7 +214,10 @@ def test_include_granted_scopes_adds_remembered_albums(world, gallery, browser_o
     first.exchange(first.consent(first.start(), albums=[albums["own"].pk]))
     more = album_flow(browser, gallery, identifiers=[albums["admin"].pk], include_granted_scopes="true")
     token = more.exchange(more.consent(more.start(), albums=[albums["admin"].pk])).json()
-    assert set(token["authorization_details"][0]["identifiers"]) == {str(albums["own"].pk), str(albums["admin"].pk)}
+    assert set(token["authorization_details"][0]["identifiers"]) == {
+        str(albums["own"].pk),
+        str(albums["admin"].pk),
+    }
 
 
 def test_an_unlimited_request_after_an_album_grant_asks_again(world, gallery, browser_of, albums):
@@ -216,13 +234,27 @@ def test_introspection_reports_the_albums_as_they_stand(world, gallery, browser_
     from tests.factories import ApplicationFactory
 
     flow = album_flow(browser_of(world.member_a), gallery)
-    token = flow.exchange(flow.consent(flow.start(), albums=[albums["own"].pk, albums["colleague"].pk])).json()
-    server = ApplicationFactory(
-        client_type=Application.CLIENT_CONFIDENTIAL, client_secret="s3cret", is_resource_server=True, tenant=None
-    )
-    ask = lambda: Client().post(  # noqa: E731
-        "/o/introspect/", {"token": token["access_token"]}, HTTP_AUTHORIZATION=basic(server.client_id, "s3cret")
+    token = flow.exchange(
+        flow.consent(flow.start(), albums=[albums["own"].pk, albums["colleague"].pk])
     ).json()
+    server = ApplicationFactory(
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        client_secret="s3cret",
+        is_resource_server=True,
+        tenant=None,
+    )
+
+    def ask():
+        return (
+            Client()
+            .post(
+                "/o/introspect/",
+                {"token": token["access_token"]},
+                HTTP_AUTHORIZATION=basic(server.client_id, "s3cret"),
+            )
+            .json()
+        )
+
     assert ask()["authorization_details"][0]["identifiers"] == sorted(
         [str(albums["own"].pk), str(albums["colleague"].pk)]
     )
