@@ -64,12 +64,12 @@ def restrict(
     With an album limit (`albums`), only rows whose `album_field` is one of them (the decision's
     album step, `Target.album_id`); a resource that names no album field shows nothing then.
     """
-    queryset = restrict_to_albums(queryset.for_tenant(tenant), albums=albums, album_field=album_field)
+    rows = restrict_to_albums(queryset.for_tenant(tenant), albums=albums, album_field=album_field)
     if reach == Reach.TENANT:
-        return queryset
+        return rows
     if reach == Reach.OWN:
-        return queryset.filter(**{f"{owner_field}_id": user_id})
-    return queryset.none()
+        return rows.filter(**{f"{owner_field}_id": user_id})
+    return rows.none()
 
 
 def restrict_to_albums(

@@ -175,7 +175,7 @@ def tenant_albums(tenant_id: int) -> list[tuple[int, str, int, str]]:
     """Every album of a tenant with its owner (the page filters them by the role's rule)."""
     with connection.cursor() as cursor:
         cursor.execute(_TENANT_ALBUMS, [tenant_id])
-        return [tuple(row) for row in cursor.fetchall()]  # type: ignore[misc]
+        return [(row[0], row[1], row[2], row[3]) for row in cursor.fetchall()]
 
 
 def album_plan(
