@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Tenant
 from accounts.querysets import TenantQuerySet
-from scopes.access.decision import Decision, Target, accepted_scopes, decide
+from scopes.access.decision import Decision, Reason, Target, accepted_scopes, decide
 from scopes.access.standing import AuthorizationContext
 from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
@@ -186,6 +186,10 @@ def readable(
     decision = decide_for(
         context, tenant_slug=tenant_slug, action_scope=read_scope, read_scope=read_scope, target=None
     )
+    if names_granted_albums(context, decision, album_field):
+        # Its albums were granted to it by name (RFC 9396): it may name them without the read scope.
+        # The standing already holds them to what the role's `albums.read` lets the user see.
+        return restrict_to_albums(queryset.for_tenant(context.tenant), albums=context.albums, album_field="pk")
     if not decision.allowed:
         raise AccessRefused(decision)
     return restrict(
@@ -196,6 +200,20 @@ def readable(
         owner_field=owner_field,
         albums=context.albums,
         album_field=album_field,
+    )
+
+
+def names_granted_albums(context: AuthorizationContext, decision: Decision, album_field: str | None) -> bool:
+    """An album-limited token naming albums (`album_field` "pk") without the read scope in the token.
+
+    Only `scope_missing` is overlooked: a role without the grant, a token problem or another
+    tenant refuse as always.
+    """
+    return (
+        context.albums is not None
+        and album_field == "pk"
+        and not decision.allowed
+        and decision.reason == Reason.SCOPE_MISSING
     )
 
 
@@ -227,6 +245,8 @@ def resolve_reference(
     obj = visible.filter(pk=pk).first()
     if obj is None:
         return None
+    if context.albums is not None and album_field == "pk":
+        return obj  # one of the token's own albums (the filter above), named as the grant named it
     decision = decide_for(
         context,
         tenant_slug=tenant_slug,

@@ -182,3 +182,32 @@ def test_openapi_documents_the_reason(db):
     refusal = schema["components"]["schemas"]["Refusal"]
     assert "resource_not_granted" in refusal["properties"]["reason"]["enum"]
     assert "RFC 9396" in refusal["description"]
+
+
+def test_a_token_without_albums_read_names_its_own_albums(world, api_client, place):
+    """The album was granted by name (RFC 9396): uploading into it, or filtering by it, needs no albums.read."""
+    client = api_client(world.member_a, world.acme, [S.PHOTOS_READ, S.PHOTOS_UPLOAD])
+    limit(client.token, [place["a"].pk])
+    into_a = client.post(
+        "/api/t/acme/photos/", {"image": upload(), "album": place["a"].pk}, format="multipart"
+    )
+    assert into_a.status_code == 201, into_a.content
+    into_b = client.post(
+        "/api/t/acme/photos/", {"image": upload(), "album": place["b"].pk}, format="multipart"
+    )
+    assert into_b.status_code == 400 and into_b.json()["reason"] == "does_not_exist"
+    assert ids(client.get(f"/api/t/acme/photos/?album={place['a'].pk}")) == {
+        place["in_a"].pk,
+        into_a.json()["id"],
+    }
+    assert ids(client.get(f"/api/t/acme/photos/?album={place['b'].pk}")) == set()
+    # Listing albums is still albums.read's.
+    assert client.get("/api/t/acme/albums/").json()["reason"] == "scope_missing"
+
+
+def test_an_unlimited_token_without_albums_read_still_cannot_name_an_album(world, api_client, place):
+    client = api_client(world.member_a, world.acme, [S.PHOTOS_READ, S.PHOTOS_UPLOAD])
+    response = client.post(
+        "/api/t/acme/photos/", {"image": upload(), "album": place["a"].pk}, format="multipart"
+    )
+    assert response.status_code == 403 and response.json()["reason"] == "scope_missing"
