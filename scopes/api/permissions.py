@@ -189,7 +189,9 @@ def readable(
     if names_granted_albums(context, decision, album_field):
         # Its albums were granted to it by name (RFC 9396): it may name them without the read scope.
         # The standing already holds them to what the role's `albums.read` lets the user see.
-        return restrict_to_albums(queryset.for_tenant(context.tenant), albums=context.albums, album_field="pk")
+        return restrict_to_albums(
+            queryset.for_tenant(context.tenant), albums=context.albums, album_field="pk"
+        )
     if not decision.allowed:
         raise AccessRefused(decision)
     return restrict(

@@ -16,10 +16,10 @@ from accounts import tenancy
 from accounts.models import Membership, User
 from scopes.access.albums import AlbumRequest, parse_request
 from scopes.access.selectors import registry
-from scopes.consent.selectors import app_scopes
 from scopes.access.standing import consent_standing
 from scopes.consent.album_services import consent_albums_grant
 from scopes.consent.albums import AlbumPlan, ShownAlbums, album_plan
+from scopes.consent.selectors import app_scopes
 from scopes.models import Application, Consent, ConsentAlbum
 from scopes.registry import closure
 

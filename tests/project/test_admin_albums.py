@@ -57,9 +57,10 @@ def test_explain_simulates_an_album_limit(admin_client, world, case):
     assert explained(admin_client, **params)[:2] == (200, None)  # no limit: as today
     status, reason, body = explained(admin_client, **params, albums=str(case["granted"].pk))
     assert (status, reason) == (404, "not_found") and "<td>album</td>" in body
-    assert "Album ids are whole numbers." in admin_client.post(
-        reverse("admin-explain"), {**params, "albums": "1, x"}
-    ).content.decode()
+    assert (
+        "Album ids are whole numbers."
+        in admin_client.post(reverse("admin-explain"), {**params, "albums": "1, x"}).content.decode()
+    )
 
 
 def test_consent_and_token_screens_show_album_limits(admin_client, case):
