@@ -17,6 +17,7 @@ from oauth2_provider.models import (
     AbstractRefreshToken,
 )
 
+from accounts.querysets import TenantManager
 from scopes.constants import SCOPE_NAME_PATTERN, Reach
 
 if TYPE_CHECKING:
@@ -165,7 +166,11 @@ class ConsentAlbum(models.Model):
     consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="album_links")
     album = models.ForeignKey("photos.Album", on_delete=models.CASCADE, related_name="+")
 
+    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
+    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, migrations, commands
+
     class Meta:
+        base_manager_name = "all_tenants"
         ordering = ["consent_id", "album_id"]
         constraints = [
             models.UniqueConstraint(fields=["consent", "album"], name="consentalbum_unique_album"),

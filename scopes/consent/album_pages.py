@@ -108,11 +108,15 @@ def albums_for_page(
 ) -> AlbumsOnPage:
     """What the GET shows and whether remembered consent can answer for the albums."""
     if request is None:
-        limited = ConsentAlbum.objects.filter(
-            consent__user_id=membership.user_id,
-            consent__tenant_id=membership.tenant_id,
-            consent__application_id=application.pk,
-        ).exists()
+        limited = (
+            ConsentAlbum.objects.for_tenant(membership.tenant)
+            .filter(
+                consent__user_id=membership.user_id,
+                consent__tenant_id=membership.tenant_id,
+                consent__application_id=application.pk,
+            )
+            .exists()
+        )
         return AlbumsOnPage(request=None, widens=limited)
     return AlbumsOnPage(request=request, plan=_plan(request, membership, application, fresh=fresh))
 

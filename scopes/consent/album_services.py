@@ -18,7 +18,11 @@ from scopes.models import Consent, ConsentAlbum
 
 
 def _album_ids(consent: Consent) -> list[int]:
-    return sorted(ConsentAlbum.objects.filter(consent=consent).values_list("album_id", flat=True))
+    return sorted(
+        ConsentAlbum.objects.for_tenant(consent.tenant)
+        .filter(consent=consent)
+        .values_list("album_id", flat=True)
+    )
 
 
 @transaction.atomic
@@ -34,7 +38,7 @@ def consent_albums_grant(
     add = sorted(set(albums) - set(before))
     remove = sorted((set(withdraw) & set(before)) - set(albums))
     if remove:
-        ConsentAlbum.objects.filter(consent=locked, album_id__in=remove).delete()
+        ConsentAlbum.objects.for_tenant(locked.tenant).filter(consent=locked, album_id__in=remove).delete()
     ConsentAlbum.objects.bulk_create(
         [ConsentAlbum(tenant_id=locked.tenant_id, consent=locked, album_id=a) for a in add]
     )
@@ -60,7 +64,7 @@ def consent_album_remove(*, actor: User, consent: Consent, album_id: int) -> boo
     before = _album_ids(locked)
     if album_id not in before:
         return False
-    ConsentAlbum.objects.filter(consent=locked, album_id=album_id).delete()
+    ConsentAlbum.objects.for_tenant(locked.tenant).filter(consent=locked, album_id=album_id).delete()
     audit_record(
         actor=actor,
         action=AuditAction.CONSENT_NARROWED,

@@ -38,7 +38,6 @@ from accounts.selectors import active_memberships_of
 from scopes.access.albums import InvalidDetails, format_limit
 from scopes.access.selectors import registry
 from scopes.access.standing import consent_standing, consent_standings_of
-from scopes.api.fields import parse_id
 from scopes.consent.album_pages import AlbumsOnPage, album_request_of, albums_for_page, albums_from_form
 from scopes.consent.album_services import consent_album_remove
 from scopes.consent.albums import grant_albums
@@ -476,7 +475,8 @@ def consent_remove_album_view(request: HttpRequest, consent_id: int) -> HttpResp
     """Take one album back from a grant: its live tokens lose it at their next request."""
     consent = _own_consent(request, consent_id)
     tenancy.enter_tenant(consent.tenant_id)
-    album_id = parse_id(request.POST.get("album", ""))
+    raw = request.POST.get("album", "")
+    album_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
     if album_id is not None:
         consent_album_remove(actor=signed_in(request.user), consent=consent, album_id=album_id)
     return redirect("account-apps")

@@ -65,7 +65,7 @@ def test_reads_photos_in_its_album(limited, place):
 
 
 def test_uploads_only_into_granted_albums(limited, place):
-    before = Photo.objects.count()
+    before = Photo.all_tenants.count()
     into_a = limited.post(
         "/api/t/acme/photos/", {"image": upload(), "album": place["a"].pk}, format="multipart"
     )
@@ -76,7 +76,7 @@ def test_uploads_only_into_granted_albums(limited, place):
     assert into_b.status_code == 400 and into_b.json()["reason"] == "does_not_exist"
     nowhere = limited.post("/api/t/acme/photos/", {"image": upload()}, format="multipart")
     assert nowhere.status_code == 403 and nowhere.json()["reason"] == "resource_not_granted"
-    assert Photo.objects.count() == before + 1
+    assert Photo.all_tenants.count() == before + 1
 
 
 def test_moves_only_between_granted_albums(limited, place, world):
@@ -90,12 +90,12 @@ def test_moves_only_between_granted_albums(limited, place, world):
 
 
 def test_creating_an_album_is_refused_with_the_reason(limited):
-    before = Album.objects.count()
+    before = Album.all_tenants.count()
     response = limited.post("/api/t/acme/albums/", {"name": "New"}, format="json")
     assert response.status_code == 403
     body = response.json()
     assert body["reason"] == "resource_not_granted" and "albums it was granted" in body["detail"]
-    assert Album.objects.count() == before
+    assert Album.all_tenants.count() == before
 
 
 def test_without_an_album_limit_nothing_changes(world, api_client, place):
@@ -141,21 +141,21 @@ def test_album_owner_changed_by_raw_sql_drops_it_for_an_own_reach_role(world, ap
 
 
 def test_connected_apps_removes_one_album_at_once(world, limited, place, browser_of):
-    consent_id = ConsentAlbum.objects.get().consent_id
+    consent_id = ConsentAlbum.all_tenants.get().consent_id
     page = browser_of(world.member_a).get("/account/apps/").content.decode()
     assert f'data-album="{place["a"].pk}"' in page and ">A</span>" in page
     assert ids(limited.get("/api/t/acme/photos/")) == {place["in_a"].pk}
     browser_of(world.member_a).post(f"/account/apps/{consent_id}/remove-album/", {"album": place["a"].pk})
-    assert not ConsentAlbum.objects.exists()
+    assert not ConsentAlbum.all_tenants.exists()
     assert ids(limited.get("/api/t/acme/photos/")) == set()
 
 
 def test_someone_elses_grant_album_cannot_be_removed(world, limited, place, browser_of):
-    consent_id = ConsentAlbum.objects.get().consent_id
+    consent_id = ConsentAlbum.all_tenants.get().consent_id
     response = browser_of(world.member2_a).post(
         f"/account/apps/{consent_id}/remove-album/", {"album": place["a"].pk}
     )
-    assert response.status_code == 404 and ConsentAlbum.objects.count() == 1
+    assert response.status_code == 404 and ConsentAlbum.all_tenants.count() == 1
 
 
 # --- Cost

@@ -15,7 +15,7 @@ def limit(token: AccessToken, albums: Iterable[int]) -> AccessToken:
     albums = list(albums)
     consent = Consent.objects.get(user=token.user, tenant=token.tenant, application=token.application)
     for album in albums:
-        ConsentAlbum.objects.get_or_create(tenant=token.tenant, consent=consent, album_id=album)
+        ConsentAlbum.all_tenants.get_or_create(tenant=token.tenant, consent=consent, album_id=album)
     token.albums = format_limit(albums)
     token.save(update_fields=["albums"])
     return token

@@ -145,12 +145,12 @@ def test_ticked_albums_are_granted_and_carried_to_the_token(world, gallery, brow
         }
     ]
     consent = Consent.objects.get(user=world.member_a)
-    assert set(ConsentAlbum.objects.filter(consent=consent).values_list("album_id", flat=True)) == {
+    assert set(ConsentAlbum.all_tenants.filter(consent=consent).values_list("album_id", flat=True)) == {
         albums["own"].pk,
         albums["colleague"].pk,
     }
     # The refresh grant keeps the limit, and it shrinks with the consent, never grows.
-    ConsentAlbum.objects.filter(album=albums["colleague"]).delete()
+    ConsentAlbum.all_tenants.filter(album=albums["colleague"]).delete()
     refreshed = refresh(gallery.client_id, token["refresh_token"]).json()
     assert refreshed["authorization_details"][0]["identifiers"] == [str(albums["own"].pk)]
     assert AccessToken.objects.get(token_checksum__isnull=False).albums == str(albums["own"].pk)
@@ -160,7 +160,7 @@ def test_nothing_ticked_for_the_album_request_is_access_denied(world, gallery, b
     flow = album_flow(browser_of(world.member_a), gallery)
     params = flow.redirect_params(flow.consent(flow.start(), albums=[]))
     assert params["error"] == "access_denied"
-    assert not ConsentAlbum.objects.exists() and not Grant.objects.exists()
+    assert not ConsentAlbum.all_tenants.exists() and not Grant.objects.exists()
 
 
 def test_identifiers_preselect_and_narrow_the_list(world, gallery, browser_of, albums):
@@ -205,7 +205,7 @@ def test_prompt_consent_unticked_album_is_taken_back(world, gallery, browser_of,
         albums["admin"].pk,
     }
     again.exchange(again.consent(page, albums=[albums["own"].pk]))
-    assert list(ConsentAlbum.objects.values_list("album_id", flat=True)) == [albums["own"].pk]
+    assert list(ConsentAlbum.all_tenants.values_list("album_id", flat=True)) == [albums["own"].pk]
 
 
 def test_include_granted_scopes_adds_remembered_albums(world, gallery, browser_of, albums):
