@@ -11,6 +11,8 @@
    bare against ours: cold (a random token of 100,000 over 1,000 tenants per request) and
    revocations (a token of the main tenant revoked every 100 ms by a side process).
 4. p50 of the first and of a deep cursor page for each tenant size, and the page query's plan.
+   Scenario (c): ours with an album-limited token (RFC 9396 grants) against bare on the same rows
+   (bench/albums.py).
 5. A profile by function of what ours adds per request over bare (bench/profile.py).
 6. Tables on stdout and the same numbers in bench/results.json.
 
@@ -421,6 +423,36 @@ def probe_tokens(port: int, targets: dict[str, Target], samples: int = 3) -> dic
     return sql
 
 
+def album_phase(
+    args: argparse.Namespace, seeded: Seeded, generator: Any, meter: CpuMeter
+) -> dict[str, Variant]:
+    """Scenario (c) (bench/albums.py): same rows checked, then paired rounds; the album emptied after."""
+    from bench import albums as album_scenario  # imports Django views: after django.setup()
+
+    album_id, token = album_scenario.prepare(seeded)
+    try:
+        targets = {
+            "bare": Target(
+                path=album_scenario.BARE_PATH.format(slug=MAIN) + PAGE + f"&album={album_id}",
+                token=seeded.tokens[MAIN],
+            ),
+            "ours": Target(path=VARIANTS["ours"].format(slug=MAIN) + PAGE, token=token),
+        }
+        pages = {}
+        for name, target in targets.items():
+            status, _headers, body = get(args.port, target.path, target.token)
+            if status != 200:
+                sys.exit(f"albums {name}: {target.path} answered {status}: {body[:300]!r}")
+            pages[name] = json.loads(body)
+        same_page(pages, "bare and the album-limited token")
+        log(f"albums: both answer the same {len(pages['ours']['results'])} rows of album {album_id}")
+        variants = {name: Variant(target) for name, target in targets.items()}
+        interleaved("(c) albums", variants, args.album_rounds, args, generator, meter)
+        return variants
+    finally:
+        album_scenario.finish(album_id)
+
+
 def deep_page(slug: str, depth: int) -> str:
     """The product's URL of the page that starts `depth` photos down the tenant's list."""
     from rest_framework.pagination import Cursor
@@ -639,6 +671,9 @@ def main() -> None:
     parser.add_argument(
         "--pool-tokens", type=int, default=100, help="main-tenant tokens the load uses in (b)"
     )
+    parser.add_argument(
+        "--album-rounds", type=int, default=2 if q else 8, help="paired rounds of scenario (c)"
+    )
     parser.add_argument("--connections", type=int, default=4, help="concurrent connections")
     parser.add_argument("--scale-duration", type=float, default=1, help="seconds per scale run")
     parser.add_argument(
@@ -653,7 +688,7 @@ def main() -> None:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated phases to leave out: main, cold, revocations, scale, profile",
+        help="comma-separated phases to leave out: main, cold, revocations, albums, scale, profile",
     )
     parser.add_argument("--reuse", action="store_true", help="keep the database of the previous run")
     parser.add_argument(
@@ -732,6 +767,7 @@ def run(
     cold: dict[str, Variant] = {}
     revoking: dict[str, Variant] = {}
     revoked_after: dict[str, int] = {}
+    limited: dict[str, Variant] = {}
     scale_rows: list[dict[str, Any]] = []
     try:
         server.wait(main_targets["bare"].path)
@@ -774,6 +810,8 @@ def run(
                 revoked_after["refused"] += get(args.port, path, first)[0] == 401
             if revoked_after["refused"] != revoked_after["checked"]:
                 sys.exit(f"a revoked token was still served: {revoked_after}")
+        if "albums" not in skip:
+            limited = album_phase(args, seeded, generator, meter)
         if "scale" not in skip:
             scale_rows = scale(args.port, seeded, args, generator)
     finally:
@@ -873,6 +911,24 @@ def run(
         }
         summary["revocation_ratio"] = paired(noisy, revoking["bare (b)"])
         summary["revocation_p99_over_quiet"] = p99_vs_quiet
+    if limited:
+        lines += [
+            "",
+            "Scenario (c), album-limited token: half the main tenant's photos in one album; ours lists them "
+            "with a token limited to that album, bare with a plain album filter (the same rows)",
+            *variant_table(
+                [
+                    ("bare, ?album=<id>", limited["bare"], "-"),
+                    ("ours, album-limited token", limited["ours"], "-"),
+                ]
+            ),
+            "",
+            ratio_line("ours/bare, album-limited", paired(limited["ours"], limited["bare"]), TARGET_RATIO),
+        ]
+        summary["albums"] = {
+            name: {**medians(v), "runs": [asdict(r) for r in v.runs]} for name, v in limited.items()
+        }
+        summary["album_ratio"] = paired(limited["ours"], limited["bare"])
     if scale_rows:
         lines += [
             "",

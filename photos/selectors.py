@@ -48,8 +48,9 @@ def _locator(model: type[Photo] | type[Album]) -> Callable[[int], ObjectFacts | 
     def locate(pk: int) -> ObjectFacts | None:
         # Unscoped on purpose: the admin's explain page asks where an object lives, so the
         # decision can answer "another tenant's object" exactly as the API does (404).
-        row = model.all_tenants.filter(pk=pk).values("tenant_id", "owner_id").first()
-        return ObjectFacts(row["tenant_id"], row["owner_id"]) if row else None
+        album = "id" if model is Album else "album_id"  # the album it is, or is in (album limits)
+        row = model.all_tenants.filter(pk=pk).values("tenant_id", "owner_id", album).first()
+        return ObjectFacts(row["tenant_id"], row["owner_id"], row[album]) if row else None
 
     return locate
 

@@ -17,6 +17,7 @@ from oauth2_provider.models import (
     AbstractRefreshToken,
 )
 
+from accounts.querysets import TenantManager
 from scopes.constants import SCOPE_NAME_PATTERN, Reach
 
 if TYPE_CHECKING:
@@ -154,6 +155,37 @@ class Consent(models.Model):
         return f"{self.user} -> {self.application} in {self.tenant}"
 
 
+class ConsentAlbum(models.Model):
+    """One album a consent limits its app to (RFC 9396 authorization details of type `album`).
+
+    Only tokens issued with an album limit (`AccessToken.albums` not null) are limited; the album
+    must still exist in the consent's tenant and be visible to the user's role (scopes.access.standing).
+    """
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="album_links")
+    album = models.ForeignKey("photos.Album", on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
+    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, migrations, commands
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        ordering = ["consent_id", "album_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["consent", "album"], name="consentalbum_unique_album"),
+        ]
+
+    def __str__(self) -> str:
+        return f"album {self.album_id} of consent {self.consent_id}"
+
+
+# The album limit a code or token carries: space-separated album ids; NULL means no album limit
+# (the token reaches what its scopes and role reach), "" a limit that has no album left.
+def _album_limit_field() -> models.TextField:
+    return models.TextField(null=True, blank=True, default=None, editable=False)
+
+
 class Grant(AbstractGrant):
     """An authorization code, bound to the tenant the user consented for.
 
@@ -172,6 +204,7 @@ class Grant(AbstractGrant):
         "scopes.AccessToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     token_family: models.UUIDField[UUID | None, UUID | None] = models.UUIDField(null=True, blank=True)
+    albums: models.TextField[str | None, str | None] = _album_limit_field()
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
@@ -197,6 +230,7 @@ class AccessToken(AbstractAccessToken):
     tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
         "accounts.Tenant", on_delete=models.CASCADE, related_name="+"
     )
+    albums: models.TextField[str | None, str | None] = _album_limit_field()
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
@@ -213,6 +247,7 @@ class RefreshToken(AbstractRefreshToken):
     tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
         "accounts.Tenant", on_delete=models.CASCADE, related_name="+"
     )
+    albums: models.TextField[str | None, str | None] = _album_limit_field()
 
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"

@@ -42,6 +42,11 @@ urlpatterns = [
         name="account-token-revoke",
     ),
     path(
+        "account/apps/<int:consent_id>/remove-album/",
+        consent.consent_remove_album_view,
+        name="account-app-remove-album",
+    ),
+    path(
         "account/apps/<int:consent_id>/remove-scopes/",
         consent.consent_remove_scopes_view,
         name="account-app-narrow",

@@ -33,6 +33,7 @@ def album_reference(**kwargs: Any) -> ReferenceField:
         queryset=Album.objects.all(),
         read_scope=ScopeName.ALBUMS_READ,
         owner_field="owner",
+        album_field="pk",  # an album-limited token names only its own albums
         allow_null=True,
         help_text=(
             "An album you can read (`albums.read` within your role's reach), or null for none. "

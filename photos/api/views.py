@@ -36,7 +36,7 @@ from scopes.access.decision import effective_permissions
 from scopes.api.exceptions import RequestTooLarge
 from scopes.api.fields import parse_id
 from scopes.api.parsers import JSONParser
-from scopes.api.permissions import readable, token_context
+from scopes.api.permissions import check_placement, readable, token_context
 from scopes.api.viewsets import TenantScopedAPIView, TenantScopedViewSet
 from scopes.constants import ScopeName
 from scopes.registry import normalise
@@ -112,6 +112,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     read_scope = ScopeName.PHOTOS_READ
     owner_field = "owner"
+    album_field = "album_id"
     action_scopes = {
         "list": ScopeName.PHOTOS_READ,
         "retrieve": ScopeName.PHOTOS_READ,
@@ -140,6 +141,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
                 tenant_slug=self.kwargs.get("tenant_slug", ""),
                 read_scope=ScopeName.ALBUMS_READ,
                 owner_field="owner",
+                album_field="pk",
             ).filter(pk=album_id)
         owner_id = None
         raw_owner = params.get("owner")
@@ -181,6 +183,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
         upload = self.get_serializer(data=request.data)
         upload.is_valid(raise_exception=True)
         file = upload.validated_data["image"]
+        self._check_placement(ScopeName.PHOTOS_UPLOAD, upload.validated_data["album"])
         try:
             photo = services.photo_create(
                 actor=signed_in(request.user),
@@ -204,6 +207,8 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
         photo = self.get_object()
         changes = self.get_serializer(data=request.data, partial=True)
         changes.is_valid(raise_exception=True)
+        if "album" in changes.validated_data:
+            self._check_placement(ScopeName.PHOTOS_UPDATE, changes.validated_data["album"])
         try:
             photo = services.photo_update(
                 actor=signed_in(request.user), photo=photo, **changes.validated_data
@@ -211,6 +216,15 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
         except DjangoValidationError as exc:
             raise _django_to_drf(exc) from exc
         return Response(PhotoSerializer(photo, context=self.get_serializer_context()).data)
+
+    def _check_placement(self, scope: ScopeName, album: Album | None) -> None:
+        """An album-limited token puts photos only into its albums (403 `resource_not_granted`)."""
+        check_placement(
+            token_context(self.request),
+            tenant_slug=self.kwargs.get("tenant_slug", ""),
+            action_scope=scope,
+            album_id=album.pk if album is not None else None,
+        )
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Delete a photo and, once committed, its file."""
@@ -251,6 +265,7 @@ class AlbumViewSet(
     pagination_class = NewestFirstCursorPagination
     read_scope = ScopeName.ALBUMS_READ
     owner_field = "owner"
+    album_field = "pk"
     action_scopes = {
         "list": ScopeName.ALBUMS_READ,
         "retrieve": ScopeName.ALBUMS_READ,
@@ -260,6 +275,13 @@ class AlbumViewSet(
     }
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        # A new album is in no token's album limit: an album-limited token cannot create one.
+        check_placement(
+            token_context(self.request),
+            tenant_slug=self.kwargs.get("tenant_slug", ""),
+            action_scope=ScopeName.ALBUMS_WRITE,
+            album_id=None,
+        )
         serializer.instance = services.album_create(
             actor=signed_in(self.request.user),
             tenant=self.authorized_tenant(),

@@ -22,6 +22,7 @@ class Step(StrEnum):
     TENANT = "tenant"
     SCOPE = "scope"
     ROLE = "role"
+    ALBUM = "album"
     OBJECT = "object"
 
 
@@ -34,6 +35,7 @@ class Reason(StrEnum):
     ROLE_FORBIDS = "role_forbids"
     NOT_FOUND = "not_found"
     NOT_OWNER = "not_owner"
+    RESOURCE_NOT_GRANTED = "resource_not_granted"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ class Target:
 
     exists_in_tenant: bool
     owner_is_user: bool = False
+    # The album the object is in (a photo) or is (an album); None: in no album.
+    album_id: int | None = None
+    # True when the request puts an object into `album_id` (an upload, a move, a new album):
+    # an album limit then refuses with `resource_not_granted` rather than hiding the object.
+    placing: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,13 +95,14 @@ def decide(
     role_name: str | None = None,
     tenant_name: str | None = None,
     target: Target | None = None,
+    albums: frozenset[int] | None = None,
 ) -> Decision:
     """Decide one request: may this token, for this member, do `action_scope` (on `target`)?
 
     `token_problem` / `tenant_problem` carry what the caller found while loading the token and
     the tenant (None: no problem), so the trace covers every step. `read_scope` is the scope
     whose grant decides visibility; it defaults to `action_scope`. `target` is None for actions
-    on a collection (list, create).
+    on a collection (list, create). `albums` is the token's album limit (None: none).
     """
     granted = tuple(normalise(token_scopes, implications))
     required = (action_scope,)
@@ -147,6 +155,11 @@ def decide(
         )
     trace.append(TraceStep(Step.ROLE, True, f"role {role_label} grants {action_scope} on {reach} objects"))
 
+    album_refusal = _album_step(albums, target, trace)
+    if album_refusal is not None:
+        status, reason, detail = album_refusal
+        return refuse(status, reason, detail, reach=reach, visible_reach=visible_reach)
+
     if target is not None:
         visible = target.exists_in_tenant and (visible_reach == Reach.TENANT or target.owner_is_user)
         if not visible:
@@ -174,6 +187,33 @@ def decide(
         visible_reach=visible_reach,
         trace=tuple(trace),
     )
+
+
+def _album_step(
+    albums: frozenset[int] | None, target: Target | None, trace: list[TraceStep]
+) -> tuple[int, Reason, str] | None:
+    """The album limit (RFC 9396, scopes.access.albums): an object outside the token's albums does
+    not exist for it (404), and nothing is put outside them (403 `resource_not_granted`)."""
+    if albums is None:
+        trace.append(TraceStep(Step.ALBUM, True, "the token has no album limit"))
+        return None
+    listed = ", ".join(str(a) for a in sorted(albums)) or "none left"
+    if target is None:
+        trace.append(TraceStep(Step.ALBUM, True, f"lists only the token's albums ({listed})"))
+        return None
+    if target.album_id is not None and target.album_id in albums:
+        trace.append(TraceStep(Step.ALBUM, True, f"album {target.album_id} is one of the token's albums"))
+        return None
+    if target.placing:
+        where = f"album {target.album_id}" if target.album_id is not None else "no album"
+        trace.append(TraceStep(Step.ALBUM, False, f"{where} is not one of the token's albums ({listed})"))
+        return (
+            403,
+            Reason.RESOURCE_NOT_GRANTED,
+            f"This token may only put things into the albums it was granted ({listed}).",
+        )
+    trace.append(TraceStep(Step.ALBUM, False, f"the object is outside the token's albums ({listed})"))
+    return 404, Reason.NOT_FOUND, "Not found."
 
 
 def effective_permissions(

@@ -18,7 +18,7 @@ A token's authorization context is computed (`scopes.access.standing`) from exac
 | its tenant                            | any column changes (is_active, slug, ...), or its token policy (personal access tokens) |
 | the user's membership in that tenant  | it changes (role); deleted or new: the join finds another |
 | that membership's role                | the role changes, or any of its grants is added, changed or removed |
-| the user's consent for the app there  | it changes, or a scope is added to or removed from it     |
+| the user's consent for the app there  | it changes, or a scope is added to or removed from it; or an album is added to or removed from it, or one of its albums changes or is deleted (album limits) |
 | the app                               | it changes, or an allowed scope is added, changed, removed |
 | the tenant's app policy               | its mode changes (scopes.tenant_policy)                   |
 | the app's status in the tenant        | status or cap flag changes, a cap scope is added or removed; deleted or new: the join finds another |
@@ -93,7 +93,24 @@ TOUCHES = (
     # A tenant's policy for personal access tokens (scopes.machines) is read with the tenant.
     Touch("scopes_tokenpolicy", "tenant_id", "accounts_tenant"),
     Touch("scopes_tenantapp_cap", "tenantapp_id", "scopes_tenantapp"),
+    Touch("scopes_consentalbum", "consent_id", "scopes_consent"),
 )
+
+
+@dataclass(frozen=True)
+class TouchVia:
+    """Changes to `child` rows change the version of the `parent` rows a `link` table joins them to."""
+
+    child: str
+    link: str
+    link_child: str
+    link_parent: str
+    parent: str
+
+
+# An album's owner decides whether a role with `own` reach still sees it (album limits): a change
+# to an album, or its deletion, moves the version of every consent limited to it.
+TOUCHES_VIA = (TouchVia("photos_album", "scopes_consentalbum", "album_id", "consent_id", "scopes_consent"),)
 # Changes to these move the registry's epoch (scope names, descriptions and implications).
 REGISTRY_TABLES = ("scopes_scope", "scopes_scope_implies")
 
@@ -117,21 +134,17 @@ WHERE t.token_checksum = {{param}}
 """
 
 
-def _present(tables: set[str] | None) -> tuple[tuple[str, ...], tuple[Touch, ...]]:
-    """The versioned tables and touches whose tables exist (all when `tables` is None).
+def _present(tables: set[str] | None, *names: str) -> bool:
+    """Whether the tables exist (None: assume so). An early migration installs before later tables exist."""
+    return tables is None or set(names) <= tables
 
-    An earlier migration (scopes 0006) installs before later migrations create their tables
-    (the tenant policy's, 0007); each installs again once its tables exist.
-    """
-    if tables is None:
-        return VERSIONED, TOUCHES
-    versioned = tuple(t for t in VERSIONED if t in tables)
-    touches = tuple(t for t in TOUCHES if t.child in tables and t.parent in tables)
-    return versioned, touches
+
+def _versioned(tables: set[str] | None) -> tuple[str, ...]:
+    return tuple(t for t in VERSIONED if _present(tables, t))
 
 
 def _postgresql(schema: str, tables: set[str] | None = None) -> list[str]:
-    versioned, touches = _present(tables)
+    versioned = _versioned(tables)
     definer = f"LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp"
     statements = [
         f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE}",
@@ -148,6 +161,8 @@ def _postgresql(schema: str, tables: set[str] | None = None) -> list[str]:
             f"""CREATE OR REPLACE TRIGGER {table}_row_version BEFORE INSERT OR UPDATE ON {table}
             FOR EACH ROW EXECUTE FUNCTION scopes_stamp_row()""",
         ]
+    touches = [t for t in TOUCHES if _present(tables, t.child, t.parent)]
+    vias = [v for v in TOUCHES_VIA if _present(tables, v.child, v.link, v.parent)]
     for touch in touches:
         # Statement-level with transition tables: a 10,000-row insert touches each parent once.
         function = f"scopes_touch_{touch.child}"
@@ -166,6 +181,22 @@ def _postgresql(schema: str, tables: set[str] | None = None) -> list[str]:
             FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
             f"""CREATE OR REPLACE TRIGGER {touch.child}_touch_del AFTER DELETE ON {touch.child}
             REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
+        ]
+    for via in vias:
+        function = f"scopes_touch_via_{via.child}"
+        touch_sql = (
+            f"UPDATE {via.parent} SET {VERSION_COLUMN} = 0 WHERE id IN (SELECT l.{via.link_parent} "
+            f"FROM {via.link} l WHERE l.{via.link_child} IN (SELECT id FROM {{rows}}))"
+        )
+        statements += [
+            f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger {definer} AS $$
+            BEGIN {touch_sql.format(rows="old_rows")}; RETURN NULL; END $$""",
+            f"""CREATE OR REPLACE TRIGGER {via.child}_touch_via_upd AFTER UPDATE ON {via.child}
+            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
+            f"""CREATE OR REPLACE TRIGGER {via.child}_touch_via_del AFTER DELETE ON {via.child}
+            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
+            f"""CREATE OR REPLACE TRIGGER {via.child}_touch_via_truncate AFTER TRUNCATE ON {via.child}
+            FOR EACH STATEMENT EXECUTE FUNCTION scopes_bump_registry()""",
         ]
     for touch in touches:
         # TRUNCATE fires no row or DELETE trigger and cannot say which parents it emptied: it moves
@@ -221,7 +252,7 @@ def _sqlite_columns(connection: BaseDatabaseWrapper, table: str) -> set[str]:
 
 
 def _sqlite(connection: BaseDatabaseWrapper, tables: set[str] | None = None) -> list[str]:
-    versioned, touches = _present(tables)
+    versioned = _versioned(tables)
     stamp = f"{VERSION_COLUMN} = random()"
     statements = [
         f"CREATE TABLE IF NOT EXISTS {EPOCH_TABLE} (id integer PRIMARY KEY CHECK (id = 1), value integer NOT NULL)",
@@ -236,12 +267,22 @@ def _sqlite(connection: BaseDatabaseWrapper, tables: set[str] | None = None) -> 
                 f"""CREATE TRIGGER IF NOT EXISTS {table}_row_version_{event.lower()} AFTER {event} ON {table}
                 BEGIN UPDATE {table} SET {stamp} WHERE rowid = NEW.rowid; END"""
             )
-    for touch in touches:
+    for touch in [t for t in TOUCHES if _present(tables, t.child, t.parent)]:
         parent = f"UPDATE {touch.parent} SET {stamp} WHERE id = {{row}}.{touch.column};"
         for event, rows in (("INSERT", ["NEW"]), ("UPDATE", ["NEW", "OLD"]), ("DELETE", ["OLD"])):
             body = " ".join(parent.format(row=row) for row in rows)
             statements.append(
                 f"""CREATE TRIGGER IF NOT EXISTS {touch.child}_touch_{event.lower()} AFTER {event} ON {touch.child}
+                BEGIN {body} END"""
+            )
+    for via in [v for v in TOUCHES_VIA if _present(tables, v.child, v.link, v.parent)]:
+        body = (
+            f"UPDATE {via.parent} SET {stamp} WHERE id IN (SELECT {via.link_parent} FROM {via.link} "
+            f"WHERE {via.link_child} = OLD.id);"
+        )
+        for event in ("UPDATE", "DELETE"):
+            statements.append(
+                f"""CREATE TRIGGER IF NOT EXISTS {via.child}_touch_via_{event.lower()} AFTER {event} ON {via.child}
                 BEGIN {body} END"""
             )
     statements.append(

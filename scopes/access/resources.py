@@ -17,6 +17,7 @@ class ObjectFacts:
 
     tenant_id: int
     owner_id: int | None
+    album_id: int | None = None  # the album it is, or is in (album limits, scopes.access.albums)
 
 
 @dataclass(frozen=True)

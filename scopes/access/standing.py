@@ -34,6 +34,7 @@ from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils import timezone
 
 from accounts.models import Tenant, User
+from scopes.access.albums import AlbumIds, parse_limit, standing_albums
 from scopes.machines.models import PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
 from scopes.registry import Implications, closure, grant_reaches, normalise
 from scopes.tenant_policy.rules import POLICY_COLUMNS, POLICY_JOINS, AppPolicy, blocked_detail
@@ -88,6 +89,8 @@ class GrantRows:
     personal_tokens_forbidden: bool = False
     # The tenant's app policy for this app (scopes.tenant_policy): usable at all, and its cap.
     policy: AppPolicy = field(default_factory=AppPolicy)
+    # The consent's albums that still exist in the tenant, as (album id, owner id) (scopes.access.albums).
+    consent_albums: tuple[tuple[int, int], ...] = ()
 
 
 def describe(problem: Problem, tenant_name: str) -> str:
@@ -105,6 +108,8 @@ class Standing:
     granted: tuple[str, ...]
     effective: tuple[str, ...]
     expires: datetime | None
+    # The albums it may reach now; None: no album limit (scopes.access.albums).
+    albums: AlbumIds | None = None
 
     @property
     def stands(self) -> bool:
@@ -122,8 +127,9 @@ def assess(
     implications: Implications,
     expires: datetime | None = None,
     now: datetime | None = None,
+    issued_albums: AlbumIds | None = None,
 ) -> Standing:
-    """The rule, pure: the first problem found (in a fixed order), and the scopes left."""
+    """The rule, pure: the first problem found (in a fixed order), the scopes and albums left."""
     issued = tuple(issued)
     problem: Problem | None = None
     if expires is not None and (now or timezone.now()) >= expires:
@@ -158,6 +164,13 @@ def assess(
         granted=tuple(normalise(granted_closure, implications)),
         effective=tuple(normalise(granted_closure & role_covered, implications)),
         expires=expires,
+        albums=standing_albums(
+            issued_albums,
+            consented=rows.consent_albums,
+            user_id=rows.user.pk if rows.user is not None else None,
+            role_grants=rows.role_grants,
+            implications=implications,
+        ),
     )
 
 
@@ -197,6 +210,9 @@ def _grant_sql(source: str) -> str:
         (SELECT p.personal_tokens FROM scopes_tokenpolicy p WHERE p.tenant_id = src.tenant_id
             AND a.client_id = '{PERSONAL_TOKENS_CLIENT_ID}'),
         {POLICY_COLUMNS.format(aggregate=_aggregate("s.name"))},
+        (SELECT {_aggregate("ca.album_id || ':' || al.owner_id")} FROM scopes_consentalbum ca
+            JOIN photos_album al ON al.id = ca.album_id AND al.tenant_id = c.tenant_id
+            WHERE ca.consent_id = c.id),
         src.*
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
@@ -241,8 +257,8 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     users, tenants = len(_user_fields()), len(_tenant_fields())
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
-    app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, personal_mode, *row = row
-    mode, app_status, capped, cap, *source = row
+    app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *row = row
+    personal_mode, mode, app_status, capped, cap, albums, *source = row
     user = None if user_values[0] is None else _instance(User, user_values)
     tenant = _instance(Tenant, tenant_values)
     rows = GrantRows(
@@ -264,8 +280,14 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
             cap=_split(cap),
             app_owned_here=app_tenant_id is not None and app_tenant_id == tenant.pk,
         ),
+        consent_albums=_album_pairs(albums),
     )
     return rows, source
+
+
+def _album_pairs(value: str | None) -> tuple[tuple[int, int], ...]:
+    pairs = (item.split(":", 1) for item in (value or "").split())
+    return tuple(sorted((int(album), int(owner)) for album, owner in pairs))
 
 
 def _fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
@@ -275,7 +297,7 @@ def _fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
 
 
 _TOKEN_SOURCE = (
-    "SELECT user_id, tenant_id, application_id, id, scope, expires"
+    "SELECT user_id, tenant_id, application_id, id, scope, expires, albums"
     " FROM scopes_accesstoken WHERE token_checksum = %s"
 )
 _GRANT_SOURCE = "SELECT %s AS user_id, %s AS tenant_id, %s AS application_id"
@@ -289,6 +311,7 @@ class TokenRows:
     scope: tuple[str, ...]
     expires: datetime
     rows: GrantRows
+    albums: AlbumIds | None = None  # the token's album limit as issued (None: none)
 
 
 def token_rows(checksum: str) -> TokenRows | None:
@@ -300,12 +323,14 @@ def token_rows(checksum: str) -> TokenRows | None:
     row = _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
     if row is None:
         return None
-    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires) = _rows(row)
+    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums) = _rows(row)
     if isinstance(expires, str):  # SQLite returns the text it stores (UTC)
         expires = datetime.fromisoformat(expires)
     if timezone.is_naive(expires):
         expires = expires.replace(tzinfo=UTC)
-    return TokenRows(token_id=token_id, scope=tuple(scope.split()), expires=expires, rows=rows)
+    return TokenRows(
+        token_id=token_id, scope=tuple(scope.split()), expires=expires, rows=rows, albums=parse_limit(albums)
+    )
 
 
 def grant_rows(*, user_id: int | None, tenant_id: int, application_id: int | None) -> GrantRows | None:
@@ -326,7 +351,12 @@ def access_token_standing(checksum: str, *, now: datetime | None = None) -> Stan
     if found is None:
         return None
     return assess(
-        found.rows, issued=found.scope, implications=_implications(), expires=found.expires, now=now
+        found.rows,
+        issued=found.scope,
+        implications=_implications(),
+        expires=found.expires,
+        now=now,
+        issued_albums=found.albums,
     )
 
 
@@ -337,12 +367,15 @@ def grant_standing(
     application_id: int | None,
     issued: Iterable[str],
     expires: datetime | None = None,
+    issued_albums: AlbumIds | None = None,
 ) -> Standing | None:
     """The standing of a refresh token's or a code's grant."""
     rows = grant_rows(user_id=user_id, tenant_id=tenant_id, application_id=application_id)
     if rows is None:
         return None
-    return assess(rows, issued=issued, implications=_implications(), expires=expires)
+    return assess(
+        rows, issued=issued, implications=_implications(), expires=expires, issued_albums=issued_albums
+    )
 
 
 def consent_standing(*, user_id: int, tenant_id: int, application_id: int) -> Standing | None:
@@ -350,7 +383,9 @@ def consent_standing(*, user_id: int, tenant_id: int, application_id: int) -> St
     rows = grant_rows(user_id=user_id, tenant_id=tenant_id, application_id=application_id)
     if rows is None:
         return None
-    return assess(rows, issued=rows.consented, implications=_implications())
+    # A remembered consent's albums: all it holds (a new token is limited only if it asks to be).
+    every = frozenset(album for album, _owner in rows.consent_albums)
+    return assess(rows, issued=rows.consented, implications=_implications(), issued_albums=every)
 
 
 _CONSENTS_SOURCE = "SELECT user_id, tenant_id, application_id FROM scopes_consent WHERE user_id = %s"
@@ -365,8 +400,9 @@ def consent_standings_of(user_id: int) -> dict[tuple[int, int], Standing]:
     standings = {}
     for row in found:
         rows, (_user_id, tenant_id, application_id) = _rows(row)
+        every = frozenset(album for album, _owner in rows.consent_albums)
         standings[(tenant_id, application_id)] = assess(
-            rows, issued=rows.consented, implications=implications
+            rows, issued=rows.consented, implications=implications, issued_albums=every
         )
     return standings
 
@@ -397,6 +433,8 @@ class AuthorizationContext:
     # Why the grant does not stand, when that is not a tenant matter (the decision's tenant step
     # answers those with a 404): consent taken back, user deactivated.
     standing_problem: Problem | None = None
+    # The albums the token may reach now (`Standing.albums`); None: no album limit.
+    albums: AlbumIds | None = None
 
     @property
     def is_member(self) -> bool:
@@ -413,7 +451,7 @@ class AuthorizationContext:
 
 def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -> AuthorizationContext:
     """The API's context for a token read by `token_rows`, judged by `assess` (no expiry: per request)."""
-    standing = assess(found.rows, issued=found.scope, implications=implications)
+    standing = assess(found.rows, issued=found.scope, implications=implications, issued_albums=found.albums)
     return AuthorizationContext(
         token_id=found.token_id,
         token_scopes=standing.granted,
@@ -425,4 +463,5 @@ def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -
         role_grants=found.rows.role_grants,
         implications=implications,
         standing_problem=standing.problem,
+        albums=standing.albums,
     )

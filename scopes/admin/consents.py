@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from accounts.admin.base import StaffScopedAdmin
 from accounts.models import signed_in
+from scopes.access.albums import describe_limit
 from scopes.consent.services import consent_narrow, consent_revoke
 from scopes.models import Consent
 
@@ -37,7 +38,7 @@ class ConsentAdminForm(forms.ModelForm):
 @admin.register(Consent)
 class ConsentAdmin(StaffScopedAdmin):
     form = ConsentAdminForm
-    list_display = ["user", "tenant", "application", "scope_list", "updated_at", "last_used_at"]
+    list_display = ["user", "tenant", "application", "scope_list", "album_list", "updated_at", "last_used_at"]
     list_filter = [
         ("tenant", admin.RelatedOnlyFieldListFilter),
         ("application", admin.RelatedOnlyFieldListFilter),
@@ -48,6 +49,7 @@ class ConsentAdmin(StaffScopedAdmin):
         "tenant",
         "application",
         "scope_list",
+        "album_list",
         "created_at",
         "updated_at",
         "last_used_at",
@@ -57,7 +59,17 @@ class ConsentAdmin(StaffScopedAdmin):
     actions = ["revoke_consents"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Consent]:
-        return super().get_queryset(request).prefetch_related("scopes")
+        return super().get_queryset(request).prefetch_related("scopes", "album_links__album")
+
+    @admin.display(description="albums")
+    def album_list(self, obj: Consent) -> str:
+        """The albums album-limited tokens of this grant may reach (RFC 9396; scopes.access.albums)."""
+        links = list(obj.album_links.all())
+        if not links:
+            return "—"
+        return describe_limit(
+            frozenset(link.album_id for link in links), (f"{link.album} (#{link.album_id})" for link in links)
+        )
 
     @admin.display(description="scopes")
     def scope_list(self, obj: Consent) -> str:

@@ -10,6 +10,7 @@ token or an object of another tenant is answered as if it did not exist. The for
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, cast
 
 from django import forms
@@ -63,6 +64,14 @@ class ExplainForm(forms.Form):
     action = forms.ChoiceField(
         choices=_scope_choices, help_text="The scope the call needs, e.g. photos.delete."
     )
+    albums = forms.CharField(
+        required=False,
+        label="Album limit",
+        help_text=(
+            "Simulate an album-limited token (RFC 9396): album ids, separated by spaces or commas. "
+            "Empty: the token's own limit (a pasted token) or none."
+        ),
+    )
     resource = forms.ChoiceField(required=False)
     object_id = forms.IntegerField(required=False, min_value=1, label="Object id")
 
@@ -89,6 +98,11 @@ class ExplainForm(forms.Form):
             raise forms.ValidationError("Paste a token, or choose a user.")
         if cleaned.get("object_id") and not cleaned.get("resource"):
             self.add_error("resource", "Choose what kind of object the id is.")
+        raw = (cleaned.get("albums") or "").replace(",", " ").split()
+        if not all(part.isascii() and part.isdigit() and len(part) <= 18 for part in raw):
+            self.add_error("albums", "Album ids are whole numbers.")
+        else:
+            cleaned["albums"] = frozenset(int(part) for part in raw) if raw else None
         return cleaned
 
 
@@ -108,6 +122,11 @@ def _context(data: dict[str, Any], tenant_ids: set[int]) -> tuple[AuthorizationC
     return hypothetical_context(user=data["user"], tenant=data["tenant"], scopes=data.get("scopes") or []), ""
 
 
+def _with_album_limit(context: AuthorizationContext, albums: frozenset[int] | None) -> AuthorizationContext:
+    """The context as if its token were limited to `albums` (None: as it is)."""
+    return context if albums is None else dataclasses.replace(context, albums=albums)
+
+
 @csrf_protect
 @staff_member_required
 def explain_access(request: HttpRequest) -> HttpResponse:
@@ -124,6 +143,7 @@ def explain_access(request: HttpRequest) -> HttpResponse:
         if context is None:
             result["problem"] = problem
         else:
+            context = _with_album_limit(context, data.get("albums"))
             resource = registered_resources().get(data.get("resource") or "")
             target = None
             if resource and data.get("object_id"):
@@ -134,6 +154,7 @@ def explain_access(request: HttpRequest) -> HttpResponse:
                     context,
                     tenant_id=facts.tenant_id if facts else None,
                     owner_id=facts.owner_id if facts else None,
+                    album_id=facts.album_id if facts else None,
                 )
             decision: Decision = decide_for(
                 context,

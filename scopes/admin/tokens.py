@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from accounts.admin.base import ReadOnlyAdmin, StaffScopedAdmin
 from accounts.models import signed_in
+from scopes.access.albums import describe_limit, parse_limit
 from scopes.consent.services import tokens_revoke
 from scopes.models import AccessToken, RefreshToken
 
@@ -31,7 +32,13 @@ class ReadOnlyTokenAdmin(StaffScopedAdmin, ReadOnlyAdmin):
 
 
 class AccessTokenAdmin(ReadOnlyTokenAdmin):
-    list_display = ["id", "user", "application", "tenant", "scope", "expires"]
+    list_display = ["id", "user", "application", "tenant", "scope", "album_limit", "expires"]
+
+    @admin.display(description="album limit")
+    def album_limit(self, obj: AccessToken) -> str:
+        """The albums the token was issued for (RFC 9396); what stands now is the explain page's."""
+        return describe_limit(parse_limit(obj.albums))
+
     actions = ["revoke_tokens"]
 
     @admin.action(description="Revoke the selected access tokens (and their refresh tokens)")

@@ -43,9 +43,12 @@ class ReferenceField(serializers.RelatedField):
         "incorrect_type": "Must be an id (a whole number), not {data_type}.",
     }
 
-    def __init__(self, *, read_scope: str, owner_field: str = "owner", **kwargs: Any) -> None:
+    def __init__(
+        self, *, read_scope: str, owner_field: str = "owner", album_field: str | None = None, **kwargs: Any
+    ) -> None:
         self.read_scope = read_scope
         self.owner_field = owner_field
+        self.album_field = album_field
         super().__init__(**kwargs)
 
     def _references(self) -> TenantQuerySet:
@@ -67,6 +70,7 @@ class ReferenceField(serializers.RelatedField):
             tenant_slug=view.kwargs.get("tenant_slug", ""),
             read_scope=self.read_scope,
             owner_field=self.owner_field,
+            album_field=self.album_field,
         )
         if obj is None:
             self.fail("does_not_exist", name=self._name())

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Tenant
 from accounts.querysets import TenantQuerySet
-from scopes.access.decision import Decision, Target, accepted_scopes, decide
+from scopes.access.decision import Decision, Reason, Target, accepted_scopes, decide
 from scopes.access.standing import AuthorizationContext
 from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
@@ -29,6 +29,7 @@ class ScopedView(Protocol):
     kwargs: dict[str, Any]
     read_scope: str | None
     owner_field: str
+    album_field: str | None
     tenant: Tenant | None
     decision: Decision | None
     accepted_oauth_scopes: list[str] | None
@@ -48,18 +49,38 @@ def tenant_problem(context: AuthorizationContext, tenant_slug: str) -> str | Non
 
 
 def restrict(
-    queryset: TenantQuerySet, *, tenant: Tenant, user_id: int, reach: str | None, owner_field: str
+    queryset: TenantQuerySet,
+    *,
+    tenant: Tenant,
+    user_id: int,
+    reach: str | None,
+    owner_field: str,
+    albums: frozenset[int] | None = None,
+    album_field: str | None = None,
 ) -> models.QuerySet:
     """The list filter for a reach: `tenant` -> all of the tenant's rows, `own` -> the user's, else none.
 
     The single-object check uses the same reach (`Decision.visible_reach`), so the two cannot drift.
+    With an album limit (`albums`), only rows whose `album_field` is one of them (the decision's
+    album step, `Target.album_id`); a resource that names no album field shows nothing then.
     """
-    queryset = queryset.for_tenant(tenant)
+    rows = restrict_to_albums(queryset.for_tenant(tenant), albums=albums, album_field=album_field)
     if reach == Reach.TENANT:
-        return queryset
+        return rows
     if reach == Reach.OWN:
-        return queryset.filter(**{f"{owner_field}_id": user_id})
-    return queryset.none()
+        return rows.filter(**{f"{owner_field}_id": user_id})
+    return rows.none()
+
+
+def restrict_to_albums(
+    queryset: models.QuerySet, *, albums: frozenset[int] | None, album_field: str | None
+) -> models.QuerySet:
+    """An album limit as a filter: the list side of `decide`'s album step (None: no limit)."""
+    if albums is None:
+        return queryset
+    if album_field is None or not albums:
+        return queryset.none()
+    return queryset.filter(**{f"{album_field}__in": sorted(albums)})
 
 
 def token_context(request: Request) -> AuthorizationContext:
@@ -91,15 +112,51 @@ def decide_for(
         role_name=context.role_name,
         tenant_name=context.tenant.name,
         target=target,
+        albums=context.albums,
     )
 
 
-def target_for(context: AuthorizationContext, *, tenant_id: int | None, owner_id: int | None) -> Target:
+def target_for(
+    context: AuthorizationContext,
+    *,
+    tenant_id: int | None,
+    owner_id: int | None,
+    album_id: int | None = None,
+    placing: bool = False,
+) -> Target:
     """What the decision needs to know about one object, relative to the caller."""
     return Target(
         exists_in_tenant=tenant_id == context.tenant.pk,
         owner_is_user=context.user is not None and owner_id == context.user.pk,
+        album_id=album_id,
+        placing=placing,
     )
+
+
+def album_of(obj: models.Model, album_field: str | None) -> int | None:
+    """The album an object is in or is (`album_field`: its attribute, e.g. `album_id` or `pk`)."""
+    return getattr(obj, album_field, None) if album_field else None
+
+
+def check_placement(
+    context: AuthorizationContext, *, tenant_slug: str, action_scope: str, album_id: int | None
+) -> None:
+    """Refuse (403 `resource_not_granted`) putting something outside an album-limited token's albums.
+
+    An upload, a move or a new album: the same decision, with the destination as the target.
+    Without an album limit it refuses nothing, so unlimited tokens behave as before.
+    """
+    if context.albums is None:
+        return
+    decision = decide_for(
+        context,
+        tenant_slug=tenant_slug,
+        action_scope=action_scope,
+        read_scope=None,
+        target=Target(exists_in_tenant=True, owner_is_user=True, album_id=album_id, placing=True),
+    )
+    if not decision.allowed:
+        raise AccessRefused(decision)
 
 
 # --- References: an object named in input (an album id in a photo's body or query) is read, not trusted.
@@ -119,6 +176,7 @@ def readable(
     tenant_slug: str,
     read_scope: str,
     owner_field: str = "owner",
+    album_field: str | None = None,
 ) -> models.QuerySet:
     """The rows of `queryset` the caller could read with `read_scope`: the list filter of that read.
 
@@ -128,6 +186,12 @@ def readable(
     decision = decide_for(
         context, tenant_slug=tenant_slug, action_scope=read_scope, read_scope=read_scope, target=None
     )
+    if names_granted_albums(context, decision, album_field):
+        # Its albums were granted to it by name (RFC 9396): it may name them without the read scope.
+        # The standing already holds them to what the role's `albums.read` lets the user see.
+        return restrict_to_albums(
+            queryset.for_tenant(context.tenant), albums=context.albums, album_field="pk"
+        )
     if not decision.allowed:
         raise AccessRefused(decision)
     return restrict(
@@ -136,6 +200,22 @@ def readable(
         user_id=context.user.pk if context.user is not None else -1,
         reach=decision.visible_reach,
         owner_field=owner_field,
+        albums=context.albums,
+        album_field=album_field,
+    )
+
+
+def names_granted_albums(context: AuthorizationContext, decision: Decision, album_field: str | None) -> bool:
+    """An album-limited token naming albums (`album_field` "pk") without the read scope in the token.
+
+    Only `scope_missing` is overlooked: a role without the grant, a token problem or another
+    tenant refuse as always.
+    """
+    return (
+        context.albums is not None
+        and album_field == "pk"
+        and not decision.allowed
+        and decision.reason == Reason.SCOPE_MISSING
     )
 
 
@@ -147,6 +227,7 @@ def resolve_reference(
     tenant_slug: str,
     read_scope: str,
     owner_field: str = "owner",
+    album_field: str | None = None,
 ) -> models.Model | None:
     """The object `pk` names if the caller could read it; None when it is missing or invisible alike.
 
@@ -154,20 +235,30 @@ def resolve_reference(
     it after the list filter, so the reference and the read endpoint cannot drift apart.
     """
     visible = readable(
-        context, queryset, tenant_slug=tenant_slug, read_scope=read_scope, owner_field=owner_field
+        context,
+        queryset,
+        tenant_slug=tenant_slug,
+        read_scope=read_scope,
+        owner_field=owner_field,
+        album_field=album_field,
     )
     if not 0 < pk < 2**63:  # no row has such a key, and the driver would choke on some
         return None
     obj = visible.filter(pk=pk).first()
     if obj is None:
         return None
+    if context.albums is not None and album_field == "pk":
+        return obj  # one of the token's own albums (the filter above), named as the grant named it
     decision = decide_for(
         context,
         tenant_slug=tenant_slug,
         action_scope=read_scope,
         read_scope=read_scope,
         target=target_for(
-            context, tenant_id=getattr(obj, "tenant_id", None), owner_id=getattr(obj, f"{owner_field}_id")
+            context,
+            tenant_id=getattr(obj, "tenant_id", None),
+            owner_id=getattr(obj, f"{owner_field}_id"),
+            album_id=album_of(obj, album_field),
         ),
     )
     # Past the list filter only "not visible" can refuse a read (its reach is the visible reach):
@@ -216,6 +307,7 @@ class TenantScopePermission(BasePermission):
             context,
             tenant_id=getattr(obj, "tenant_id", None),
             owner_id=getattr(obj, f"{view.owner_field}_id"),
+            album_id=album_of(obj, view.album_field),
         )
         decision = self._decide(request, view, scope, target=target)
         if not decision.allowed:

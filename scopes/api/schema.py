@@ -83,10 +83,18 @@ ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "Refusal": {
         "type": "object",
-        "description": "403: the token lacks the scope, the role forbids the action, or the object is not yours.",
+        "description": (
+            "403: the token lacks the scope (`scope_missing`), the role forbids the action "
+            "(`role_forbids`), the object is not yours (`not_owner`), or an album-limited token "
+            "(RFC 9396 authorization details) would put something outside its albums: an upload or "
+            "move without one of its albums, or a new album (`resource_not_granted`)."
+        ),
         "properties": {
             "error": {"type": "string", "enum": ["insufficient_scope", "forbidden"]},
-            "reason": {"type": "string", "enum": ["scope_missing", "role_forbids", "not_owner"]},
+            "reason": {
+                "type": "string",
+                "enum": ["scope_missing", "role_forbids", "not_owner", "resource_not_granted"],
+            },
             "detail": _TEXT,
             "required_scopes": {"type": "array", "items": _TEXT},
             "granted_scopes": {"type": "array", "items": _TEXT},

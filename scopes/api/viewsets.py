@@ -23,7 +23,7 @@ from accounts.querysets import TenantMissing, TenantQuerySet
 from scopes.access.decision import Decision
 from scopes.access.standing import AuthorizationContext
 from scopes.api.authentication import BearerTokenAuthentication
-from scopes.api.permissions import TenantScopePermission, restrict
+from scopes.api.permissions import TenantScopePermission, restrict, token_context
 from scopes.constants import ScopeName
 from scopes.registry import normalise
 
@@ -42,6 +42,9 @@ class TenantScopedMixin:
     # The scope whose grant decides which objects are visible at all (lists, 404s).
     read_scope: ClassVar[ScopeName | None] = None
     owner_field: ClassVar[str] = "owner"
+    # The attribute naming the album an object is in or is (`album_id`, `pk`), for album-limited
+    # tokens (scopes.access.albums); None: such tokens see none of the resource's objects.
+    album_field: ClassVar[str | None] = None
     # OPTIONS metadata would build serializers and querysets outside any decision: not offered.
     metadata_class: str | BaseMetadata | None = None
 
@@ -112,6 +115,8 @@ class TenantScopedViewSet(TenantScopedMixin, viewsets.GenericViewSet):
             user_id=signed_in(self.request.user).pk,
             reach=self.decision.visible_reach,
             owner_field=self.owner_field,
+            albums=token_context(self.request).albums,
+            album_field=self.album_field,
         )
         return self.narrow_queryset(queryset)
 

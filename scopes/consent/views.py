@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core import signing
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.decorators import method_decorator
@@ -34,8 +35,12 @@ from oauthlib.oauth2.rfc6749.errors import (
 from accounts import tenancy
 from accounts.models import Membership, signed_in
 from accounts.selectors import active_memberships_of
+from scopes.access.albums import InvalidDetails, format_limit
 from scopes.access.selectors import registry
 from scopes.access.standing import consent_standing, consent_standings_of
+from scopes.consent.album_pages import AlbumsOnPage, album_request_of, albums_for_page, albums_from_form
+from scopes.consent.album_services import consent_album_remove
+from scopes.consent.albums import grant_albums
 from scopes.consent.rules import ConsentPlan, ShownPlan
 from scopes.consent.selectors import consent_plan, consents_of
 from scopes.consent.services import consent_form_use, consent_grant, consent_narrow, consent_revoke
@@ -51,7 +56,14 @@ SESSION_NONCES = "consent_nonces"
 # it for one who is not). select_account shows the page, where the organisation is chosen.
 PROMPT_VALUES = frozenset({"none", "login", "consent", "select_account", "create"})
 # Our own authorization parameters, which oauthlib's duplicate check does not know.
-SINGLE_VALUED = ("prompt", "tenant", "include_granted_scopes", "max_age", "login_hint")
+SINGLE_VALUED = (
+    "prompt",
+    "tenant",
+    "include_granted_scopes",
+    "max_age",
+    "login_hint",
+    "authorization_details",
+)
 OAUTH_FIELDS = (
     "client_id",
     "redirect_uri",
@@ -60,6 +72,13 @@ OAUTH_FIELDS = (
     "code_challenge",
     "code_challenge_method",
 )
+
+
+class InvalidAuthorizationDetails(CustomOAuth2Error):
+    """RFC 9396 section 5: the authorization_details parameter cannot be used as sent."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("invalid_authorization_details", **kwargs)
 
 
 class InteractionRequired(CustomOAuth2Error):
@@ -125,9 +144,16 @@ class ConsentView(AuthorizationView):
             # know is one too, rather than silently ignoring what the client meant to ask for.
             what = f"prompt={' '.join(unknown)} is not supported" if unknown else "prompt=none stands alone"
             return self._client_error(credentials, None, InvalidRequestError, what + ".")
+        application = Application.objects.get(client_id=credentials["client_id"])
+        try:
+            album_request = album_request_of(request, application)
+        except InvalidDetails as error:
+            # RFC 9396 section 5, before any page is shown (and before prompt=login signs anyone out).
+            return self._client_error(credentials, application, InvalidAuthorizationDetails, str(error))
+        if album_request is not None:
+            scopes = list(dict.fromkeys([*scopes, *album_request.actions]))
         if "login" in prompt:
             return self._prompt_login(request)
-        application = Application.objects.get(client_id=credentials["client_id"])
         oauth = {k: credentials.get(k) or "" for k in OAUTH_FIELDS}
         include_granted = request.GET.get("include_granted_scopes", "").lower() == "true"
         memberships = _eligible_memberships(request, application)
@@ -146,11 +172,21 @@ class ConsentView(AuthorizationView):
         if plan.policy_refusal and silent:
             # The tenant's app policy refuses the app (scopes.tenant_policy): only the member can ask.
             return self._client_error(credentials, application, AccessDeniedError, plan.policy_refusal)
-        if tenant_decided and not fresh and "select_account" not in prompt and not plan.needs_prompt:
+        albums = albums_for_page(album_request, membership, application, fresh=fresh)
+        if (
+            tenant_decided
+            and not fresh
+            and "select_account" not in prompt
+            and not plan.needs_prompt
+            and not albums.needs_prompt
+        ):
             granted = _token_scopes(
                 application, membership, plan.granted([]), include_granted=include_granted
             )
-            return self._approve(request, application, oauth, membership, granted)
+            token_albums = albums.token_albums(
+                albums.remembered(), membership, application, include_granted=include_granted
+            )
+            return self._approve(request, application, oauth, membership, granted, albums=token_albums)
         if silent:
             refusal = ConsentRequired if tenant_decided else InteractionRequired
             return self._client_error(credentials, application, refusal)
@@ -171,6 +207,7 @@ class ConsentView(AuthorizationView):
             include_granted,
             shown=shown,
             notice=notice,
+            albums=albums,
         )
 
     def _client_error(
@@ -209,6 +246,7 @@ class ConsentView(AuthorizationView):
         shown: ShownPlan | None = None,
         notice: str = "",
         status: int = 200,
+        albums: AlbumsOnPage | None = None,
     ) -> HttpResponse:
         nonce = secrets.token_urlsafe(16)
         nonces = request.session.get(SESSION_NONCES, [])[-19:]
@@ -221,6 +259,7 @@ class ConsentView(AuthorizationView):
             "nonce": nonce,
             # The plan's identity: the POST plans the same way and grants nothing the page did not show.
             "plan": shown.to_payload() if shown is not None else None,
+            "albums": albums.to_payload() if albums is not None else None,
         }
         descriptions = registry().descriptions
         context = {
@@ -232,6 +271,8 @@ class ConsentView(AuthorizationView):
             "request_token": signing.dumps(payload, salt=CONSENT_SALT, compress=True),
             "switch_params": [(k, v) for k, v in request.GET.items() if k != "tenant"],
             "notice": notice,
+            "album_plan": albums.plan if albums is not None else None,
+            "unlimited_notice": albums is not None and albums.widens,
         }
         if membership is not None and plan is not None:
             context.update(consent_page_extras(request, application, membership, plan))
@@ -277,20 +318,34 @@ class ConsentView(AuthorizationView):
         granted = plan.granted_as_shown(request.POST.getlist("scope"), shown)
         if plan.policy_refusal or plan.blocked_required or not granted:
             return self._deny(application, oauth)
+        # Album lines re-derived as the page derived them; the form gives only ticks (scopes.consent.albums).
+        albums = albums_from_form(payload.get("albums"), membership, application, fresh=shown.fresh)
+        if albums is None:
+            return self._refuse(
+                request, "This consent form has expired or was changed. Go back to the app and start again."
+            )
+        granted_albums = albums.granted(request.POST.getlist("album"))
+        if granted_albums is not None and not granted_albums:
+            return self._deny(application, oauth)  # an album request with no album allowed
         # Until now the page read only the user's own rows; the writes go to the chosen tenant.
         tenancy.enter_tenant(membership.tenant_id)
-        consent_grant(
-            actor=request.user,
-            user=request.user,
-            tenant=membership.tenant,
-            application=application,
-            scopes=granted,
-            withdraw=shown.withdrawn(granted),
-        )
+        with transaction.atomic():
+            consent = consent_grant(
+                actor=request.user,
+                user=request.user,
+                tenant=membership.tenant,
+                application=application,
+                scopes=granted,
+                withdraw=shown.withdrawn(granted),
+            )
+            albums.remember(consent, granted_albums, actor=signed_in(request.user))
         token_scopes = _token_scopes(
             application, membership, granted, include_granted=payload["include_granted"]
         )
-        return self._approve(request, application, oauth, membership, token_scopes)
+        token_albums = albums.token_albums(
+            granted_albums, membership, application, include_granted=payload["include_granted"]
+        )
+        return self._approve(request, application, oauth, membership, token_scopes, albums=token_albums)
 
     def _approve(
         self,
@@ -299,9 +354,13 @@ class ConsentView(AuthorizationView):
         oauth: dict[str, str],
         membership: Membership,
         scopes: list[str],
+        *,
+        albums: frozenset[int] | None = None,
     ) -> HttpResponse:
         credentials: dict[str, Any] = {k: v for k, v in oauth.items() if v}
         credentials["tenant_id"] = membership.tenant_id
+        if albums is not None:
+            credentials["album_ids"] = format_limit(albums)  # the code carries the album limit
         tenancy.enter_tenant(membership.tenant_id)  # the code is written in the chosen tenant
         try:
             uri, _headers, _body, _status = self.create_authorization_response(
@@ -358,7 +417,10 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
     snapshot = registry()
     descriptions, implications = snapshot.descriptions, snapshot.implications
     user = signed_in(request.user)
+    # Albums are tenant rows: see the user's tenants (read only) to name the albums of their grants.
+    tenancy.enter(tenant_ids=[m.tenant_id for m in active_memberships_of(user)])
     standings = consent_standings_of(user.pk)  # every grant in one query, not one per row
+    albums = grant_albums(standings.values())
     rows = []
     for consent in consents_of(user):
         names = [s.name for s in consent.scopes.all()]
@@ -373,6 +435,7 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
                 ],
                 "stands": bool(standing and standing.stands),
                 "problem": standing.detail if standing and not standing.stands else "",
+                "albums": albums.get(consent.pk, []),
             }
         )
     return render(request, "scopes/connected_apps.html", {"rows": rows})
@@ -409,4 +472,17 @@ def consent_remove_scopes_view(request: HttpRequest, consent_id: int) -> HttpRes
     remove = [name for name in request.POST.getlist("scope") if name]
     if remove:
         consent_narrow(actor=signed_in(request.user), consent=consent, remove=remove)
+    return redirect("account-apps")
+
+
+@login_required
+@require_POST
+def consent_remove_album_view(request: HttpRequest, consent_id: int) -> HttpResponse:
+    """Take one album back from a grant: its live tokens lose it at their next request."""
+    consent = _own_consent(request, consent_id)
+    tenancy.enter_tenant(consent.tenant_id)
+    raw = request.POST.get("album", "")
+    album_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+    if album_id is not None:
+        consent_album_remove(actor=signed_in(request.user), consent=consent, album_id=album_id)
     return redirect("account-apps")

@@ -19,6 +19,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors
 
+from scopes.access.albums import format_limit, parse_limit, response_details
 from scopes.access.selectors import registry
 from scopes.access.standing import grant_standing
 from scopes.access.tenancy import token_checksum
@@ -97,10 +98,12 @@ class TenantOAuth2Validator(OAuth2Validator):
             tenant_id=grant.tenant_id,
             application_id=client.pk,
             issued=grant.scope.split(),
+            issued_albums=parse_limit(grant.albums),
         )
         if standing is None or not standing.stands or not standing.effective:
             return False
         request.scopes = list(standing.effective)
+        request.album_ids = format_limit(standing.albums)  # what the code's album limit reaches now
         request.user = grant.user
         request.tenant_id = grant.tenant_id
         if grant.nonce:
@@ -158,6 +161,7 @@ class TenantOAuth2Validator(OAuth2Validator):
             nonce=request.nonce or "",
             claims=json.dumps(request.claims or {}),
             resource=getattr(request, "resource", []),
+            albums=getattr(request, "album_ids", None),
         )
 
     def _create_access_token(
@@ -176,6 +180,7 @@ class TenantOAuth2Validator(OAuth2Validator):
             application=request.client,
             source_refresh_token=source_refresh_token,
             resource=getattr(request, "resource", []),
+            albums=getattr(request, "album_ids", None),
         )
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
@@ -197,6 +202,7 @@ class TenantOAuth2Validator(OAuth2Validator):
             access_token=access_token,
             token_family=previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4(),
             resource=getattr(request, "resource", []),
+            albums=getattr(request, "album_ids", None),
         )
         self._set_token_value(refresh_token, refresh_token_code)
         refresh_token.save()
@@ -243,6 +249,10 @@ class TenantOAuth2Validator(OAuth2Validator):
         implications = registry().implications
         scopes = normalise(request.scopes or [], implications)
         token["scope"] = " ".join(scopes)
+        albums = parse_limit(getattr(request, "album_ids", None))
+        if albums is not None:
+            # RFC 9396 section 7: the granted authorization details, next to the granted scope.
+            token["authorization_details"] = response_details(scopes, albums, implications)
         if ScopeName.OFFLINE_ACCESS not in closure(scopes, implications):
             # No offline access granted: the client gets an access token only.
             token.pop("refresh_token", None)
@@ -296,11 +306,17 @@ class TenantOAuth2Validator(OAuth2Validator):
         original = original.split() if isinstance(original, str) else list(original)
         rt: RefreshToken = request.refresh_token_instance
         standing = grant_standing(
-            user_id=rt.user_id, tenant_id=rt.tenant_id, application_id=rt.application_id, issued=original
+            user_id=rt.user_id,
+            tenant_id=rt.tenant_id,
+            application_id=rt.application_id,
+            issued=original,
+            issued_albums=parse_limit(rt.albums),
         )
         if standing is None or not standing.stands:
             raise errors.InvalidGrantError(description="This grant is no longer valid.", request=request)
         capped = list(standing.effective)
+        # The refreshed token keeps the album limit, capped as the scopes are: never wider.
+        request.album_ids = format_limit(standing.albums)
         if ScopeName.OFFLINE_ACCESS not in closure(capped, registry().implications):
             raise errors.InvalidGrantError(
                 description="Offline access is no longer granted.", request=request

@@ -16,6 +16,7 @@ from oauth2_provider.views.metadata import OAuthServerMetadataView
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OauthlibRequest
 
+from scopes.access.albums import SUPPORTED_TYPES, response_details
 from scopes.access.selectors import registry
 from scopes.access.standing import access_token_standing
 from scopes.access.tenancy import (
@@ -46,6 +47,7 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
         data["code_challenge_methods_supported"] = ["S256"]
         data["grant_types_supported"] = ["authorization_code", "refresh_token", "client_credentials"]
         data["response_types_supported"] = ["code"]
+        data["authorization_details_types_supported"] = list(SUPPORTED_TYPES)  # RFC 9396 section 10
         result = JsonResponse(data)
         result["Access-Control-Allow-Origin"] = "*"
         return result
@@ -117,7 +119,7 @@ class IntrospectionView(OAuthLibMixin, View):
             .only("client_id", "authorization_grant_type")
             .first()
         )
-        return {
+        answer: dict[str, Any] = {
             "active": True,
             "scope": " ".join(standing.effective),
             "client_id": application.client_id if application else None,
@@ -128,6 +130,12 @@ class IntrospectionView(OAuthLibMixin, View):
             "tenant": rows.tenant.slug,
             "token_type": "Bearer",
         }
+        if standing.albums is not None:
+            # RFC 9396 section 9.2: the albums the token reaches now (deleted or hidden ones are gone).
+            answer["authorization_details"] = response_details(
+                standing.effective, standing.albums, registry().implications
+            )
+        return answer
 
 
 class TokenView(dot_views.TokenView):

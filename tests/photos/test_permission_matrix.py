@@ -177,3 +177,85 @@ def test_permission_matrix(world, api_client, endpoint, role, target, scope_pres
         assert after.target == (target_id, "changed")
     elif method == "DELETE":
         assert after.target is None
+
+
+# --- Album-limited tokens (RFC 9396 grants): the same table, then the decision's album step.
+#
+# The token holds the endpoint's scope (and albums.read, to name an album) and is limited to one
+# album. The object is the caller's own, placed in that album, in another album the role sees, or
+# in no album (an album endpoint's object is the album itself). Role refusals come first, exactly
+# as without a limit; past them, what is outside the token's albums is the standard 404, and
+# putting something outside them is 403 `resource_not_granted`.
+
+PLACES = ["granted album", "other visible album", "no album"]
+LIMITED_ROLES = ["owner", "admin", "member", "guest"]
+
+
+def expected_limited(endpoint: str, role: str, place: str):
+    method, path, _scope, reaches = TABLE[endpoint]
+    if reaches[LIMITED_ROLES.index(role)] is None:
+        return 403, "role_forbids"
+    if endpoint == "albums.create":
+        return 403, "resource_not_granted"
+    if endpoint == "photos.create":
+        return {
+            "granted album": (201, None),
+            "other visible album": (400, "does_not_exist"),
+            "no album": (403, "resource_not_granted"),
+        }[place]
+    if "{id}" in path and place != "granted album":
+        return 404, "not_found"
+    return SUCCESS[method], None
+
+
+def limited_cells():
+    for endpoint, (_method, path, _scope, _reaches) in TABLE.items():
+        places = PLACES if ("{id}" in path or endpoint == "photos.create") else ["granted album"]
+        if endpoint.startswith("album"):
+            places = [p for p in places if p != "no album"]
+        for role in LIMITED_ROLES:
+            for place in places:
+                yield pytest.param(endpoint, role, place, id=f"{endpoint}-{role}-{place.replace(' ', '_')}")
+
+
+@pytest.mark.parametrize(("endpoint", "role", "place"), list(limited_cells()))
+def test_album_limited_matrix(world, api_client, endpoint, role, place):
+    from tests.scopes.albums import limit
+
+    method, path, scope, _reaches = TABLE[endpoint]
+    user = {"owner": world.owner_a, "admin": world.admin_a, "member": world.member_a, "guest": world.guest_a}[
+        role
+    ]
+    granted = AlbumFactory(tenant=world.acme, owner=user)
+    other = AlbumFactory(tenant=world.acme, owner=user)
+    album = {"granted album": granted, "other visible album": other, "no album": None}[place]
+    model = Album if endpoint.startswith("album") else Photo
+    target_id = None
+    if "{id}" in path:
+        target_id = (
+            album.pk if model is Album else PhotoFactory(tenant=world.acme, owner=user, album=album).pk
+        )
+    client = api_client(user, world.acme, [scope, S.ALBUMS_READ])
+    limit(client.token, [granted.pk])
+    url = f"/api/t/acme/{path.format(id=target_id)}"
+    before = snapshot(model, target_id)
+
+    if method == "POST" and model is Photo:
+        data = {"image": upload(), "title": "new"}
+        if album is not None:
+            data["album"] = album.pk
+        response = client.post(url, data, format="multipart")
+    elif method == "POST":
+        response = client.post(url, {"name": "new"}, format="json")
+    elif method == "PATCH":
+        response = client.patch(url, {"title" if model is Photo else "name": "changed"}, format="json")
+    else:
+        response = client.generic(method, url)
+
+    status, reason = expected_limited(endpoint, role, place)
+    assert response.status_code == status, response.content
+    if reason is not None:
+        assert response.json()["reason"] == reason
+    after = snapshot(model, target_id)
+    if method == "GET" or status >= 300:
+        assert after == before, "a refused or read-only call changed data"

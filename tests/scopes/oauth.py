@@ -50,7 +50,13 @@ class Flow:
         return self.client.get("/o/authorize/?" + urlencode(self.params))
 
     def consent(
-        self, page, *, scopes: list[str] | None = None, tenant: str | None = None, decision: str = "allow"
+        self,
+        page,
+        *,
+        scopes: list[str] | None = None,
+        tenant: str | None = None,
+        decision: str = "allow",
+        albums: list[int | str] | None = None,
     ):
         """Submit the consent form shown on `page`, ticking `scopes` (default: as the page ticks them)."""
         html = page.content.decode()
@@ -64,6 +70,8 @@ class Flow:
             "scope": scopes,
             "decision": decision,
         }
+        if albums is not None:
+            data["album"] = [str(a) for a in albums]
         return self.client.post("/o/authorize/", data)
 
     def authorize(self, **consent_kwargs):

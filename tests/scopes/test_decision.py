@@ -40,6 +40,7 @@ def test_allowed_on_own_object_with_the_trace_of_every_step():
         Step.TENANT,
         Step.SCOPE,
         Step.ROLE,
+        Step.ALBUM,
         Step.OBJECT,
     ]
     assert all(step.passed for step in decision.trace)
