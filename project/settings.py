@@ -304,7 +304,23 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("ACCESS_TOKEN_EXPIRE_SECONDS", 3600),
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("REFRESH_TOKEN_EXPIRE_SECONDS", 30 * 24 * 3600),
+    # OpenID Connect (scopes/oidc): ID tokens signed RS256 by the keys below; claims and userinfo
+    # from the grant's standing. RP-initiated logout ends the session here and leaves the tokens
+    # (users take access back at /account/apps/, audited).
+    "OIDC_ENABLED": True,
+    "ID_TOKEN_EXPIRE_SECONDS": env_int("OIDC_ID_TOKEN_EXPIRE_SECONDS", 3600),
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
 }
+
+# ID-token signing keys (scopes.oidc.keys), never in the repository: OIDC_KEY_DIR is a directory
+# that `manage.py rotate_oidc_key` manages (old public keys stay in the JWKS until their ID tokens
+# have expired); or one fixed key, OIDC_RSA_PRIVATE_KEY (the PEM; "\n" may stand for newlines) or
+# OIDC_RSA_PRIVATE_KEY_FILE (its path). With none, `openid` is refused. `make run` makes a
+# development key of its own (bin/run).
+OIDC_KEY_DIR = os.environ.get("OIDC_KEY_DIR", "")
+OIDC_RSA_PRIVATE_KEY = os.environ.get("OIDC_RSA_PRIVATE_KEY", "").replace("\\n", "\n")
+OIDC_RSA_PRIVATE_KEY_FILE = os.environ.get("OIDC_RSA_PRIVATE_KEY_FILE", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["scopes.authentication.BearerTokenAuthentication"],

@@ -21,6 +21,10 @@ class ScopeName(StrEnum):
     ALBUMS_READ = "albums.read"
     ALBUMS_WRITE = "albums.write"
     OFFLINE_ACCESS = "offline_access"
+    # OpenID Connect Core 5.4: sign-in, and the standard claims the token's ID token and userinfo carry.
+    OPENID = "openid"
+    PROFILE = "profile"
+    EMAIL = "email"
 
 
 class Reach(models.TextChoices):

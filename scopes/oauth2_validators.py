@@ -21,6 +21,8 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
+from scopes.oidc import keys as oidc_keys
+from scopes.oidc.validator import OpenIDConnectValidation
 from scopes.registry import closure, normalise
 from scopes.selectors import app_scopes, registry
 from scopes.services import code_replay_revoke, token_family_revoke, tokens_revoke
@@ -36,8 +38,12 @@ def _require_tenant(request: OauthlibRequest) -> int:
     return tenant_id
 
 
-class TenantOAuth2Validator(OAuth2Validator):
-    """Binds codes and tokens to a tenant and caps refreshed scopes by consent and role."""
+class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
+    """Binds codes and tokens to a tenant and caps refreshed scopes by consent and role.
+
+    OpenID Connect (ID token claims and signature) is `scopes.oidc.validator`; its claims come
+    from the standing the code exchange and the refresh read (`request.grant_rows`).
+    """
 
     def _load_application(self, client_id: str, request: OauthlibRequest) -> Application | None:
         """No client has a NUL or another control character in its id; PostgreSQL cannot even
@@ -57,6 +63,8 @@ class TenantOAuth2Validator(OAuth2Validator):
     ) -> bool:
         if not scopes or any(not s for s in scopes):
             return False
+        if ScopeName.OPENID in scopes and oidc_keys.signing_keys() is None:
+            return False  # no key to sign an ID token with: refuse rather than answer without one
         allowed = closure(app_scopes(client), registry().implications)
         return set(scopes) <= allowed
 
@@ -86,6 +94,7 @@ class TenantOAuth2Validator(OAuth2Validator):
         request.scopes = list(standing.effective)
         request.user = grant.user
         request.tenant_id = grant.tenant_id
+        request.grant_rows = standing.rows  # the ID token's claims (scopes.oidc)
         if grant.nonce:
             request.nonce = grant.nonce
         if grant.claims:
@@ -158,6 +167,7 @@ class TenantOAuth2Validator(OAuth2Validator):
             application=request.client,
             source_refresh_token=source_refresh_token,
             resource=getattr(request, "resource", []),
+            id_token=getattr(request, "id_token", None),
         )
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
@@ -282,6 +292,7 @@ class TenantOAuth2Validator(OAuth2Validator):
         )
         if standing is None or not standing.stands:
             raise errors.InvalidGrantError(description="This grant is no longer valid.", request=request)
+        request.grant_rows = standing.rows  # the refreshed ID token's claims (scopes.oidc)
         capped = list(standing.effective)
         if ScopeName.OFFLINE_ACCESS not in closure(capped, registry().implications):
             raise errors.InvalidGrantError(
