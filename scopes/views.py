@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-
 from urllib.parse import urlencode
 
 from django.conf import settings

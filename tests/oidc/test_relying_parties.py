@@ -83,7 +83,9 @@ def expected_claims(world, user) -> dict:
     return {"sub": str(user.pk), "tenant": {"id": world.acme.pk, "slug": "acme"}}
 
 
-def test_oauth4webapi_discovery_code_pkce_nonce_id_token_userinfo_refresh(live_server, world, gallery, rp_node):
+def test_oauth4webapi_discovery_code_pkce_nonce_id_token_userinfo_refresh(
+    live_server, world, gallery, rp_node
+):
     process = subprocess.Popen(
         ["node", "rp.mjs", live_server.url, gallery.client_id, CALLBACK, SCOPE],
         cwd=rp_node,
@@ -121,7 +123,7 @@ def test_authlib_discovery_code_pkce_nonce_id_token_userinfo_refresh(live_server
         redirect_uri=CALLBACK,
         scope=SCOPE,
         code_challenge_method="S256",
-        token_endpoint_auth_method="none",  # noqa: S106 (a method name, not a secret)
+        token_endpoint_auth_method="none",
     )
     verifier = "v" * 64
     url, state = session.create_authorization_url(
@@ -137,7 +139,11 @@ def test_authlib_discovery_code_pkce_nonce_id_token_userinfo_refresh(live_server
         jwks,
         claims_cls=CodeIDToken,
         claims_options={"iss": {"values": [metadata["issuer"]]}},
-        claims_params={"nonce": "authlib-nonce", "client_id": gallery.client_id, "access_token": token["access_token"]},
+        claims_params={
+            "nonce": "authlib-nonce",
+            "client_id": gallery.client_id,
+            "access_token": token["access_token"],
+        },
     )
     claims.validate()  # iss, aud, exp, iat, nonce, at_hash
     assert claims["role"] == "Member" and claims["tenant"] == expected_claims(world, world.member_a)["tenant"]
@@ -149,7 +155,9 @@ def test_authlib_discovery_code_pkce_nonce_id_token_userinfo_refresh(live_server
     assert session.get(metadata["userinfo_endpoint"]).json()["role"] == "Admin"
 
     refreshed = session.refresh_token(metadata["token_endpoint"], refresh_token=token["refresh_token"])
-    new_claims = jwt.decode(refreshed["id_token"], jwks, claims_options={"iss": {"values": [metadata["issuer"]]}})
+    new_claims = jwt.decode(
+        refreshed["id_token"], jwks, claims_options={"iss": {"values": [metadata["issuer"]]}}
+    )
     new_claims.validate()
     assert new_claims["role"] == "Admin" and new_claims["sub"] == claims["sub"]
 

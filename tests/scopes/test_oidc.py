@@ -74,7 +74,11 @@ def test_openid_alone_discloses_only_who_and_where(world, gallery, browser_of):
     claims = verify(tokens["id_token"])
     assert "email" not in claims and "preferred_username" not in claims
     info = userinfo(tokens["access_token"]).json()
-    assert info == {"sub": str(world.member_a.pk), "tenant": {"id": world.acme.pk, "slug": "acme"}, "role": "Member"}
+    assert info == {
+        "sub": str(world.member_a.pk),
+        "tenant": {"id": world.acme.pk, "slug": "acme"},
+        "role": "Member",
+    }
 
 
 def test_no_id_token_without_openid(world, gallery, browser_of):
@@ -134,7 +138,11 @@ def test_refresh_brings_a_new_id_token_with_the_current_role(world, gallery, bro
     membership_set(actor=None, user=world.member_a, tenant=world.acme, role=world.role(RoleName.GUEST))
     refreshed = Client().post(
         "/o/token/",
-        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": gallery.client_id},
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": gallery.client_id,
+        },
     )
     assert refreshed.status_code == 200, refreshed.content
     claims = verify(refreshed.json()["id_token"])
