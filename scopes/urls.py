@@ -9,26 +9,28 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.views import SignInView
-from scopes import views
-from scopes.oidc import views as oidc_views
+from scopes.consent import views as consent
+from scopes.oauth import views as oauth
+from scopes.oauth.popup import POPUP_PAGE
+from scopes.oidc import views as oidc
 
 oauth_patterns = (
     [
-        path("o/authorize/", views.POPUP_PAGE(views.ConsentView.as_view()), name="authorize"),
-        path("o/token/", views.TokenView.as_view(), name="token"),
-        path("o/revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
-        path("o/introspect/", views.IntrospectionView.as_view(), name="introspect"),
-        path("o/userinfo/", oidc_views.UserInfoView.as_view(), name="user-info"),
-        path("o/.well-known/jwks.json", oidc_views.JwksView.as_view(), name="jwks-info"),
-        path("o/logout/", oidc_views.LogoutView.as_view(), name="rp-initiated-logout"),
+        path("o/authorize/", POPUP_PAGE(consent.ConsentView.as_view()), name="authorize"),
+        path("o/token/", oauth.TokenView.as_view(), name="token"),
+        path("o/revoke_token/", oauth.RevokeTokenView.as_view(), name="revoke-token"),
+        path("o/introspect/", oauth.IntrospectionView.as_view(), name="introspect"),
+        path("o/userinfo/", oidc.UserInfoView.as_view(), name="user-info"),
+        path("o/.well-known/jwks.json", oidc.JwksView.as_view(), name="jwks-info"),
+        path("o/logout/", oidc.LogoutView.as_view(), name="rp-initiated-logout"),
         path(
             ".well-known/oauth-authorization-server",
-            views.AuthorizationServerMetadataView.as_view(),
+            oauth.AuthorizationServerMetadataView.as_view(),
             name="oauth-authorization-server-metadata",
         ),
         path(
             ".well-known/openid-configuration",
-            views.AuthorizationServerMetadataView.as_view(),
+            oauth.AuthorizationServerMetadataView.as_view(),
             name="oidc-connect-discovery-info",
         ),
     ],
@@ -37,13 +39,13 @@ oauth_patterns = (
 
 urlpatterns = [
     path("", include(oauth_patterns)),
-    path("account/login/", views.POPUP_PAGE(SignInView.as_view()), name="login"),
+    path("account/login/", POPUP_PAGE(SignInView.as_view()), name="login"),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("account/apps/", views.connected_apps, name="account-apps"),
-    path("account/apps/<int:consent_id>/revoke/", views.consent_revoke_view, name="account-app-revoke"),
+    path("account/apps/", consent.connected_apps, name="account-apps"),
+    path("account/apps/<int:consent_id>/revoke/", consent.consent_revoke_view, name="account-app-revoke"),
     path(
         "account/apps/<int:consent_id>/remove-scopes/",
-        views.consent_remove_scopes_view,
+        consent.consent_remove_scopes_view,
         name="account-app-narrow",
     ),
 ]

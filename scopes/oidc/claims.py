@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from scopes.access.standing import GrantRows
 from scopes.constants import ScopeName
-from scopes.standing import GrantRows
 
 # What discovery lists as `claims_supported`.
 CLAIMS_SUPPORTED = (

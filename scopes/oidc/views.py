@@ -20,13 +20,13 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views.oidc import RPInitiatedLogoutView
 
+from scopes.access.selectors import registry
+from scopes.access.standing import access_token_standing
+from scopes.access.tenancy import enter_tenant_of_access_token, token_checksum
 from scopes.constants import ScopeName
 from scopes.oidc import keys
 from scopes.oidc.claims import CLAIMS_SUPPORTED, identity_claims
 from scopes.registry import closure
-from scopes.selectors import registry
-from scopes.standing import access_token_standing
-from scopes.tenancy import enter_tenant_of_access_token, token_checksum
 
 REALM = "userinfo"
 
