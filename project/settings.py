@@ -269,6 +269,9 @@ RATE_LIMITS = {
     "login-ip": env_rate("RATE_LIMIT_LOGIN_IP", "30/900"),
     "token-client": env_rate("RATE_LIMIT_TOKEN_CLIENT", "30/60"),
     "token-ip": env_rate("RATE_LIMIT_TOKEN_IP", "60/60"),
+    # Wrong user codes typed at /o/device/ (RFC 8628 5.1: guessing), per account and per address.
+    "device-user": env_rate("RATE_LIMIT_DEVICE_USER", "5/900"),
+    "device-ip": env_rate("RATE_LIMIT_DEVICE_IP", "30/900"),
 }
 # How many proxies in front of the app append to X-Forwarded-For (0: use the socket's address).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
@@ -279,6 +282,15 @@ OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "scopes.AccessToken"
 OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "scopes.RefreshToken"
 OAUTH2_PROVIDER_GRANT_MODEL = "scopes.Grant"
 OAUTH2_PROVIDER_ID_TOKEN_MODEL = "scopes.IDToken"
+OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "scopes.DeviceGrant"
+
+
+def _device_grant_to_request(request: Any) -> None:
+    """DOT's pre-token hook for the device grant (scopes.device.token), imported when first called."""
+    from scopes.device.token import device_grant_to_request
+
+    device_grant_to_request(request)
+
 
 OAUTH2_PROVIDER = {
     # DOT's default is ["__all__"]: a client that omits `scope` would get everything.
@@ -317,6 +329,10 @@ OAUTH2_PROVIDER = {
     "ID_TOKEN_EXPIRE_SECONDS": env_int("OIDC_ID_TOKEN_EXPIRE_SECONDS", 3600),
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
+    # Device authorization grant (RFC 8628, scopes/device): the token's user, tenant and scopes
+    # come from the approved grant's standing, not from DOT's lookup.
+    "DEVICE_FLOW_INTERVAL": env_int("DEVICE_FLOW_INTERVAL", 5),
+    "OAUTH_PRE_TOKEN_VALIDATION": [_device_grant_to_request],
 }
 
 # ID-token signing keys (scopes.oidc.keys), never in the repository: OIDC_KEY_DIR is a directory

@@ -10,6 +10,7 @@ from django.urls import include, path
 
 from accounts.views import SignInView
 from scopes.consent import views as consent
+from scopes.device import views as device
 from scopes.oauth import views as oauth
 from scopes.oauth.popup import POPUP_PAGE
 from scopes.oidc import views as oidc
@@ -23,6 +24,11 @@ oauth_patterns = (
         path("o/userinfo/", oidc.UserInfoView.as_view(), name="user-info"),
         path("o/.well-known/jwks.json", oidc.JwksView.as_view(), name="jwks-info"),
         path("o/logout/", oidc.LogoutView.as_view(), name="rp-initiated-logout"),
+        path(
+            "o/device-authorization/", device.DeviceAuthorizationView.as_view(), name="device-authorization"
+        ),
+        path("o/device/", device.device_code_entry, name="device"),
+        path("o/device/approve/", device.DeviceApproveView.as_view(), name="device-approve"),
         path(
             ".well-known/oauth-authorization-server",
             oauth.AuthorizationServerMetadataView.as_view(),

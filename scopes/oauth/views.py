@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -25,10 +26,11 @@ from scopes.access.tenancy import (
     enter_tenant_of_token,
     token_checksum,
 )
+from scopes.device.token import poll as device_poll
 from scopes.models import Application
 from scopes.oauth.client_limits import limit_client_authentication
 from scopes.oauth.introspection import may_introspect
-from scopes.oidc.views import oidc_metadata
+from scopes.oidc.views import issuer, oidc_metadata
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -49,7 +51,10 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
             name: sorted(targets) for name, targets in sorted(implications.items()) if targets
         }
         data["code_challenge_methods_supported"] = ["S256"]
-        data["grant_types_supported"] = ["authorization_code", "refresh_token"]
+        data["grant_types_supported"] = ["authorization_code", "refresh_token", DEVICE_CODE_GRANT]
+        data["device_authorization_endpoint"] = issuer(request) + reverse(
+            "oauth2_provider:device-authorization"
+        )
         data["response_types_supported"] = ["code"]
         data.update(oidc_metadata(request))
         result = JsonResponse(data)
@@ -145,8 +150,12 @@ class TokenView(dot_views.TokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         grant_type = request.POST.get("grant_type", "")
         if grant_type == DEVICE_CODE_GRANT:
-            # Not offered (see the metadata); DOT would look the device code up unchecked.
-            return JsonResponse({"error": "unsupported_grant_type"}, status=400)
+            # Not DOT's polling answer, which trusts a device code on its own (scopes.device.token).
+            answer = device_poll(request)
+            if answer is not None:
+                answer.polling_answer = True  # type: ignore[attr-defined]  # not a failed secret
+                return answer
+            return self.authorization_flow_token_response(request)
         if grant_type == "authorization_code":
             enter_tenant_of_code(request.POST.get("code", ""))
         elif grant_type == "refresh_token":
