@@ -20,30 +20,40 @@ from oauthlib.oauth2.rfc6749 import errors
 from accounts import tenancy
 from scopes.access.standing import grant_standing
 from scopes.models import Application, DeviceGrant
-from scopes.oauth.client_limits import presented_client_ids
 
 SLOW_DOWN_STEP = 5  # seconds added to the interval on each slow_down (RFC 8628 3.5)
+
+
+# RFC 8628 3.5's answers to a device that polls as it should: not failed guesses at a secret, so
+# the token endpoint's limit (scopes.oauth.client_limits) does not count them.
+POLLING_ANSWERS = frozenset({"authorization_pending", "slow_down", "access_denied", "expired_token"})
 
 
 def _error(error: str, description: str = "") -> JsonResponse:
     body = {"error": error, **({"error_description": description} if description else {})}
     response = JsonResponse(body, status=400)
     response["Cache-Control"] = "no-store"
+    response.polling_answer = error in POLLING_ANSWERS  # type: ignore[attr-defined]
     return response
 
 
-def poll(request: HttpRequest) -> JsonResponse | None:
+def poll(request: HttpRequest, *, client: Application | None) -> JsonResponse | None:
     """The polling answer for a device code, or None when an approved grant may now be redeemed.
+
+    `client` is the authenticated client (None: authentication failed); the code must be its own.
 
     None also means: the grant was claimed for this request (no other poll can redeem it) and its
     tenant entered; DOT then mints the token (`device_grant_to_request` supplies what it holds).
     """
+    if client is None:  # a confidential client's secret is checked before anything is said
+        response = JsonResponse({"error": "invalid_client"}, status=401)
+        response["WWW-Authenticate"] = 'Basic realm="token"'
+        return response
     device_code = request.POST.get("device_code", "")
-    named = presented_client_ids(request)
     now = timezone.now()
     grant = (
-        DeviceGrant.objects.filter(device_code=device_code, client_id__in=named).first()
-        if device_code and named
+        DeviceGrant.objects.filter(device_code=device_code, client_id=client.client_id).first()
+        if device_code
         else None
     )
     if grant is None or grant.used_at is not None:

@@ -151,9 +151,8 @@ class TokenView(dot_views.TokenView):
         grant_type = request.POST.get("grant_type", "")
         if grant_type == DEVICE_CODE_GRANT:
             # Not DOT's polling answer, which trusts a device code on its own (scopes.device.token).
-            answer = device_poll(request)
+            answer = device_poll(request, client=self._device_client(request))
             if answer is not None:
-                answer.polling_answer = True  # type: ignore[attr-defined]  # not a failed secret
                 return answer
             return self.authorization_flow_token_response(request)
         if grant_type == "authorization_code":
@@ -161,6 +160,15 @@ class TokenView(dot_views.TokenView):
         elif grant_type == "refresh_token":
             enter_tenant_of_refresh_token(request.POST.get("refresh_token", ""))
         return super().post(request, *args, **kwargs)
+
+    def _device_client(self, request: HttpRequest) -> Application | None:
+        """The client polling with a device code, authenticated as DOT does (a public one by its id)."""
+        core = self.get_oauthlib_core()
+        uri, http_method, body, headers = core._extract_params(request)
+        oauthlib_request = OauthlibRequest(uri, http_method, body, headers)
+        if not core.server.request_validator.authenticate_client(oauthlib_request):
+            return None
+        return getattr(oauthlib_request, "client", None)
 
 
 class RevokeTokenView(dot_views.RevokeTokenView):

@@ -27,7 +27,9 @@ class PollingClient(threading.Thread):
         metadata = requests.get(f"{base_url}/.well-known/oauth-authorization-server", timeout=10).json()
         self.token_endpoint = metadata["token_endpoint"]
         started = requests.post(
-            metadata["device_authorization_endpoint"], data={"client_id": client_id, "scope": scope}, timeout=10
+            metadata["device_authorization_endpoint"],
+            data={"client_id": client_id, "scope": scope},
+            timeout=10,
         )
         started.raise_for_status()
         self.device = started.json()
@@ -42,7 +44,11 @@ class PollingClient(threading.Thread):
             time.sleep(interval)
             answer = requests.post(
                 self.token_endpoint,
-                data={"grant_type": DEVICE, "device_code": self.device["device_code"], "client_id": self.client_id},
+                data={
+                    "grant_type": DEVICE,
+                    "device_code": self.device["device_code"],
+                    "client_id": self.client_id,
+                },
                 timeout=10,
             )
             body = answer.json()
@@ -62,7 +68,9 @@ def test_guest_enters_the_code_ticks_scopes_and_the_cli_gets_a_role_capped_token
     )
     for scope in Scope.objects.filter(name__in=[str(n) for n in ScopeName]):
         ApplicationScope.objects.create(application=app, scope=scope, reason=f"to use {scope.name}")
-    cli = PollingClient(live_server.url, "photos-cli", "photos.read photos.upload albums.write offline_access")
+    cli = PollingClient(
+        live_server.url, "photos-cli", "photos.read photos.upload albums.write offline_access"
+    )
     DeviceGrant.objects.filter(device_code=cli.device["device_code"]).update(interval=1)
     cli.start()
 
@@ -74,7 +82,9 @@ def test_guest_enters_the_code_ticks_scopes_and_the_cli_gets_a_role_capped_token
     expect(browser.get_by_role("heading", level=1)).to_contain_text("Photos CLI")
     expect(browser.get_by_text(cli.device["user_code"])).to_be_visible()
     # A Guest cannot grant uploads or album changes: shown greyed out with the reason, not offered.
-    expect(browser.get_by_text("Your role Guest in Acme does not allow this", exact=False).first).to_be_visible()
+    expect(
+        browser.get_by_text("Your role Guest in Acme does not allow this", exact=False).first
+    ).to_be_visible()
     offline = browser.get_by_label("Keep this access when you are not using the app", exact=False)
     offline.uncheck()
     screenshot(browser, "device-consent-guest")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import urlencode
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.constants import RoleName
 from accounts.services import membership_set
 from scopes.constants import ScopeName
-from scopes.models import AccessToken, ApplicationScope, Application, DeviceGrant, Scope
+from scopes.models import AccessToken, Application, ApplicationScope, DeviceGrant, Scope
 from tests.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,9 @@ def poll(device_code: str, client_id: str = "photo-frame", *, wait: bool = True)
         DeviceGrant.objects.filter(device_code=device_code).update(
             last_checked=timezone.now() - timedelta(seconds=60)
         )
-    return Client().post("/o/token/", {"grant_type": DEVICE, "device_code": device_code, "client_id": client_id})
+    return Client().post(
+        "/o/token/", {"grant_type": DEVICE, "device_code": device_code, "client_id": client_id}
+    )
 
 
 def approve(browser, user_code: str, *, ticks=None, decision: str = "allow"):
@@ -154,3 +156,38 @@ def test_scope_and_grant_type_are_checked_at_the_start(world, tv, gallery):
     assert start(client_id=gallery.client_id, scope="photos.read").json()["error"] == "unauthorized_client"
     assert start(client_id="nobody").status_code in (400, 401)
     assert not DeviceGrant.objects.exists()
+
+
+def test_a_confidential_client_polls_with_its_secret(world, tv):
+    tv.client_type = Application.CLIENT_CONFIDENTIAL
+    tv.client_secret = "s3cret-of-the-tv"
+    tv.save()
+    started = Client().post(
+        "/o/device-authorization/",
+        urlencode({"client_id": "photo-frame", "client_secret": "s3cret-of-the-tv", "scope": "photos.read"}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert started.status_code == 200, started.content
+    code = started.json()["device_code"]
+    wrong = Client().post(
+        "/o/token/",
+        {"grant_type": DEVICE, "device_code": code, "client_id": "photo-frame", "client_secret": "nope"},
+    )
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    right = Client().post(
+        "/o/token/",
+        {
+            "grant_type": DEVICE,
+            "device_code": code,
+            "client_id": "photo-frame",
+            "client_secret": "s3cret-of-the-tv",
+        },
+    )
+    assert right.json()["error"] == "authorization_pending"
+
+
+def test_polling_is_not_counted_as_guessing_a_secret(world, tv, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "token-ip": (3, 60)}
+    code = start().json()["device_code"]
+    for _ in range(5):
+        assert poll(code).json()["error"] == "authorization_pending"
