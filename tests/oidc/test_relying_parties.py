@@ -17,9 +17,9 @@ import warnings
 from pathlib import Path
 from urllib.parse import urljoin
 
+import authlib.deprecate  # noqa: F401  (it sets its warnings to "always" when first imported)
 import pytest
 import requests
-import authlib.deprecate  # noqa: F401  (it sets its warnings to "always" when first imported)
 from authlib.integrations.requests_client import OAuth2Session
 
 with warnings.catch_warnings():
