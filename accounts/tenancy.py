@@ -39,6 +39,10 @@ RLS_EXEMPT: dict[str, str] = {
         "the client registry: looked up by client_id at /o/authorize/ and /o/token/ before any tenant "
         "is known; its tenant limits where the app may be used, it is not a tenant's data"
     ),
+    "scopes.DeviceGrant": (
+        "a device authorization, looked up by its device or user code before any tenant is known "
+        "(it has none until the user approves); the tokens it yields are tenant rows under the policy"
+    ),
     "accounts.AuditEvent": (
         "the operators' log, read only in the admin and kept after its tenant is deleted (tenant "
         "becomes NULL); instead the runtime role may only append to it, never rewrite or delete it"

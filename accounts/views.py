@@ -72,6 +72,11 @@ class SignInView(LoginView):
 
     redirect_authenticated_user = True
 
+    def get_initial(self) -> dict[str, Any]:
+        # OpenID Connect's login_hint, passed on by the consent view: the username, filled in.
+        hint = self.request.GET.get("login_hint", "")
+        return {"username": hint} if 0 < len(hint) <= 150 and hint.isprintable() else {}
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.limits = sign_in_limits(request, self.get_form_class())
         wait = ratelimit.retry_after(self.limits)

@@ -286,6 +286,9 @@ RATE_LIMITS = {
     "login-ip": env_rate("RATE_LIMIT_LOGIN_IP", "30/900"),
     "token-client": env_rate("RATE_LIMIT_TOKEN_CLIENT", "30/60"),
     "token-ip": env_rate("RATE_LIMIT_TOKEN_IP", "60/60"),
+    # Wrong user codes typed at /o/device/ (RFC 8628 5.1: guessing), per account and per address.
+    "device-user": env_rate("RATE_LIMIT_DEVICE_USER", "5/900"),
+    "device-ip": env_rate("RATE_LIMIT_DEVICE_IP", "30/900"),
 }
 # How many proxies in front of the app append to X-Forwarded-For (0: use the socket's address).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
@@ -296,6 +299,15 @@ OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "scopes.AccessToken"
 OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "scopes.RefreshToken"
 OAUTH2_PROVIDER_GRANT_MODEL = "scopes.Grant"
 OAUTH2_PROVIDER_ID_TOKEN_MODEL = "scopes.IDToken"
+OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "scopes.DeviceGrant"
+
+
+def _device_grant_to_request(request: Any) -> None:
+    """DOT's pre-token hook for the device grant (scopes.device.token), imported when first called."""
+    from scopes.device.token import device_grant_to_request
+
+    device_grant_to_request(request)
+
 
 OAUTH2_PROVIDER = {
     # DOT's default is ["__all__"]: a client that omits `scope` would get everything.
@@ -327,7 +339,27 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("ACCESS_TOKEN_EXPIRE_SECONDS", 3600),
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("REFRESH_TOKEN_EXPIRE_SECONDS", 30 * 24 * 3600),
+    # OpenID Connect (scopes/oidc): ID tokens signed RS256 by the keys below; claims and userinfo
+    # from the grant's standing. RP-initiated logout ends the session here and leaves the tokens
+    # (users take access back at /account/apps/, audited).
+    "OIDC_ENABLED": True,
+    "ID_TOKEN_EXPIRE_SECONDS": env_int("OIDC_ID_TOKEN_EXPIRE_SECONDS", 3600),
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
+    # Device authorization grant (RFC 8628, scopes/device): the token's user, tenant and scopes
+    # come from the approved grant's standing, not from DOT's lookup.
+    "DEVICE_FLOW_INTERVAL": env_int("DEVICE_FLOW_INTERVAL", 5),
+    "OAUTH_PRE_TOKEN_VALIDATION": [_device_grant_to_request],
 }
+
+# ID-token signing keys (scopes.oidc.keys), never in the repository: OIDC_KEY_DIR is a directory
+# that `manage.py rotate_oidc_key` manages (old public keys stay in the JWKS until their ID tokens
+# have expired); or one fixed key, OIDC_RSA_PRIVATE_KEY (the PEM; "\n" may stand for newlines) or
+# OIDC_RSA_PRIVATE_KEY_FILE (its path). With none, `openid` is refused. `make run` makes a
+# development key of its own (bin/run).
+OIDC_KEY_DIR = os.environ.get("OIDC_KEY_DIR", "")
+OIDC_RSA_PRIVATE_KEY = os.environ.get("OIDC_RSA_PRIVATE_KEY", "").replace("\\n", "\n")
+OIDC_RSA_PRIVATE_KEY_FILE = os.environ.get("OIDC_RSA_PRIVATE_KEY_FILE", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["scopes.api.authentication.BearerTokenAuthentication"],

@@ -23,6 +23,10 @@ class ScopeName(StrEnum):
     OFFLINE_ACCESS = "offline_access"
     # Not an API scope: the right to administer a tenant (its app policy and access requests).
     TENANT_ADMIN = "tenant.admin"
+    # OpenID Connect Core 5.4: sign-in, and the standard claims the token's ID token and userinfo carry.
+    OPENID = "openid"
+    PROFILE = "profile"
+    EMAIL = "email"
 
 
 class Reach(models.TextChoices):

@@ -12,6 +12,7 @@ from django.db import models
 from oauth2_provider.models import (
     AbstractAccessToken,
     AbstractApplication,
+    AbstractDeviceGrant,
     AbstractGrant,
     AbstractIDToken,
     AbstractRefreshToken,
@@ -268,6 +269,27 @@ class IDToken(AbstractIDToken):
         swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"
 
 
+class DeviceGrant(AbstractDeviceGrant):
+    """A device authorization (RFC 8628): bound, once the user approves, to the tenant they chose.
+
+    Looked up by its device code (the polling client) or its user code (the verification page)
+    before any tenant is known, so it is exempt from row-level security (accounts.tenancy); the
+    tokens it yields are tenant rows like any other. `used_at` makes the device code single use.
+    """
+
+    # Typed by hand: the base class is untyped (see Application).
+    user_code: models.CharField[str, str] = models.CharField(max_length=100, unique=True)
+    tenant: models.ForeignKey[Tenant | None, Tenant | None] = models.ForeignKey(
+        "accounts.Tenant", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    used_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        null=True, blank=True
+    )
+
+    class Meta(AbstractDeviceGrant.Meta):
+        swappable = "OAUTH2_PROVIDER_DEVICE_GRANT_MODEL"
+
+
 # Service accounts and personal access tokens live in their own package, in this app's tables.
 from scopes.machines.models import PersonalAccessToken, ServiceAccount, TokenPolicy  # noqa: E402
 
@@ -282,6 +304,7 @@ __all__ = [
     "ApplicationScope",
     "Consent",
     "ConsentFormUse",
+    "DeviceGrant",
     "Grant",
     "IDToken",
     "PersonalAccessToken",

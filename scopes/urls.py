@@ -1,7 +1,8 @@
-"""OAuth endpoints (`/o/`) and the user's account pages (`/account/`).
+"""OAuth and OpenID Connect endpoints (`/o/`, `/.well-known/`) and the user's account pages (`/account/`).
 
 Only DOT's base endpoints are mounted: its application-management URLs would let any signed-in
-user register clients.
+user register clients. Every endpoint DOT reverses by name lives in its `oauth2_provider`
+namespace, the discovery documents too, so both are published at the site's root (the issuer).
 """
 
 from django.contrib.auth import views as auth_views
@@ -9,28 +10,43 @@ from django.urls import include, path
 
 from accounts.views import SignInView
 from scopes.consent import views as consent
+from scopes.device import views as device
 from scopes.machines import views as machine_views
 from scopes.oauth import views as oauth
 from scopes.oauth.popup import POPUP_PAGE
+from scopes.oidc import views as oidc
 from scopes.tenant_policy import views as policy_views
 
 oauth_patterns = (
     [
-        path("authorize/", POPUP_PAGE(consent.ConsentView.as_view()), name="authorize"),
-        path("token/", oauth.TokenView.as_view(), name="token"),
-        path("revoke_token/", oauth.RevokeTokenView.as_view(), name="revoke-token"),
-        path("introspect/", oauth.IntrospectionView.as_view(), name="introspect"),
+        path("o/authorize/", POPUP_PAGE(consent.ConsentView.as_view()), name="authorize"),
+        path("o/token/", oauth.TokenView.as_view(), name="token"),
+        path("o/revoke_token/", oauth.RevokeTokenView.as_view(), name="revoke-token"),
+        path("o/introspect/", oauth.IntrospectionView.as_view(), name="introspect"),
+        path("o/userinfo/", oidc.UserInfoView.as_view(), name="user-info"),
+        path("o/.well-known/jwks.json", oidc.JwksView.as_view(), name="jwks-info"),
+        path("o/logout/", oidc.LogoutView.as_view(), name="rp-initiated-logout"),
+        path(
+            "o/device-authorization/", device.DeviceAuthorizationView.as_view(), name="device-authorization"
+        ),
+        path("o/device/", device.device_code_entry, name="device"),
+        path("o/device/approve/", device.DeviceApproveView.as_view(), name="device-approve"),
+        path(
+            ".well-known/oauth-authorization-server",
+            oauth.AuthorizationServerMetadataView.as_view(),
+            name="oauth-authorization-server-metadata",
+        ),
+        path(
+            ".well-known/openid-configuration",
+            oauth.AuthorizationServerMetadataView.as_view(),
+            name="oidc-connect-discovery-info",
+        ),
     ],
     "oauth2_provider",
 )
 
 urlpatterns = [
-    path("o/", include(oauth_patterns)),
-    path(
-        ".well-known/oauth-authorization-server",
-        oauth.AuthorizationServerMetadataView.as_view(),
-        name="oauth-authorization-server-metadata",
-    ),
+    path("", include(oauth_patterns)),
     path("account/login/", POPUP_PAGE(SignInView.as_view()), name="login"),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/apps/", consent.connected_apps, name="account-apps"),

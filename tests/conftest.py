@@ -47,6 +47,17 @@ def _requests_run_as_runtime_role():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _oidc_signing_key(tmp_path_factory):
+    """A signing key for ID tokens, as OIDC_KEY_DIR names one in production (scopes.oidc.keys)."""
+    from scopes.oidc import keys
+
+    directory = tmp_path_factory.mktemp("oidc-keys")
+    keys.make_key(directory)
+    with override_settings(OIDC_KEY_DIR=str(directory)):
+        yield directory
+
+
 @pytest.fixture
 def tenancy_statements() -> int:
     """Statements every Bearer request spends before its own work: the token's probe (scopes.access.freshness),
@@ -85,6 +96,7 @@ def seeded(db) -> None:
         seed_migration = import_module("scopes.migrations.0002_seed_scopes_and_roles")
         seed_migration.seed(django_apps, None)
         import_module("scopes.migrations.0008_tenant_policy").seed(django_apps, None)  # tenant.admin
+        import_module("scopes.migrations.0012_openid_scopes").seed(django_apps, None)
 
 
 @pytest.fixture

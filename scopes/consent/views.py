@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
-from django.contrib.auth import logout
+from django.conf import settings
+from django.contrib.auth import REDIRECT_FIELD_NAME, logout
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -26,6 +29,7 @@ from oauthlib.oauth2.rfc6749.errors import (
     CustomOAuth2Error,
     InvalidClientIdError,
     InvalidRedirectURIError,
+    LoginRequired,
     MismatchingRedirectURIError,
     MissingClientIdError,
     MissingRedirectURIError,
@@ -71,6 +75,7 @@ OAUTH_FIELDS = (
     "state",
     "code_challenge",
     "code_challenge_method",
+    "nonce",  # OpenID Connect: into the ID token, unchanged
 )
 
 
@@ -86,6 +91,18 @@ class InteractionRequired(CustomOAuth2Error):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("interaction_required", **kwargs)
+
+
+def _signed_in_within(request: HttpRequest, seconds: int) -> bool:
+    """Whether the user signed in at most `seconds` ago (the ID token's `auth_time` is the same time)."""
+    last_login = signed_in(request.user).last_login
+    return last_login is not None and (timezone.now() - last_login).total_seconds() <= seconds
+
+
+def _to_sign_in(next_url: str, login_hint: str) -> HttpResponse:
+    """The sign-in page, coming back to `next_url`; `login_hint` fills in the username."""
+    query = {REDIRECT_FIELD_NAME: next_url, **({"login_hint": login_hint} if login_hint else {})}
+    return redirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode(query)}")
 
 
 def _eligible_memberships(request: HttpRequest, application: Application) -> list[Membership]:
@@ -154,6 +171,17 @@ class ConsentView(AuthorizationView):
             scopes = list(dict.fromkeys([*scopes, *album_request.actions]))
         if "login" in prompt:
             return self._prompt_login(request)
+        max_age = request.GET.get("max_age")
+        if max_age is not None:
+            if not max_age.isascii() or not max_age.isdigit() or len(max_age) > 9:
+                return self._client_error(
+                    credentials, None, InvalidRequestError, "max_age must be a whole number of seconds."
+                )
+            if not _signed_in_within(request, int(max_age)):
+                # OpenID Connect Core 3.1.2.1: too long ago, the user must sign in again (silently: no).
+                if "none" in prompt:
+                    return self._client_error(credentials, None, LoginRequired)
+                return self._prompt_login(request)
         oauth = {k: credentials.get(k) or "" for k in OAUTH_FIELDS}
         include_granted = request.GET.get("include_granted_scopes", "").lower() == "true"
         memberships = _eligible_memberships(request, application)
@@ -224,13 +252,27 @@ class ConsentView(AuthorizationView):
         )
 
     def _prompt_login(self, request: HttpRequest) -> HttpResponse:
-        """prompt=login: the user signs in again, then the request continues without the prompt.
+        """prompt=login (or max_age passed): the user signs in again, then the request continues.
 
         Our sign-in page sends a signed-in user straight on, so asking it would authenticate
-        nobody: the session is ended first (what OpenID Connect's "reauthenticate" asks for).
+        nobody: the session is ended first (what OpenID Connect's "reauthenticate" asks for). The
+        request continues without `prompt` and `max_age`, which the new sign-in satisfied (kept,
+        `max_age=0` would send the user round again).
         """
         logout(request)
-        return self.handle_prompt_login()
+        query = request.GET.copy()
+        for name in ("prompt", "max_age"):
+            query.pop(name, None)
+        return _to_sign_in(f"{request.path}?{query.urlencode()}", request.GET.get("login_hint", ""))
+
+    def handle_no_permission(self) -> HttpResponse:
+        """Not signed in: DOT's answer (prompt=none: login_required), with `login_hint` passed on."""
+        response = super().handle_no_permission()
+        hint = self.request.GET.get("login_hint", "")
+        location = response.get("Location", "") if response.status_code == 302 else ""
+        if hint and location.startswith(resolve_url(settings.LOGIN_URL)):
+            response["Location"] = f"{location}&{urlencode({'login_hint': hint})}"
+        return response
 
     def _render(
         self,

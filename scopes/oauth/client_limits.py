@@ -99,7 +99,8 @@ def limit_client_authentication(post: Callable[..., HttpResponse]) -> Callable[.
         if wait is not None:
             return too_many(wait)
         response = post(request, *args, **kwargs)
-        if response.status_code in FAILED:
+        # A device grant's polling answers (authorization_pending, ...) are no failed guess.
+        if response.status_code in FAILED and not getattr(response, "polling_answer", False):
             ratelimit.record_failure(limits)
         return response
 

@@ -21,6 +21,9 @@ DEMO_SCOPES: dict[ScopeName, tuple[bool, str]] = {
     ScopeName.ALBUMS_READ: (False, "to show albums"),
     ScopeName.ALBUMS_WRITE: (False, "to build albums for you"),
     ScopeName.OFFLINE_ACCESS: (False, "to sync in the background while you are away"),
+    ScopeName.OPENID: (False, "to sign you in"),
+    ScopeName.PROFILE: (False, "to greet you by name"),
+    ScopeName.EMAIL: (False, "to send you a receipt of what you upload"),
 }
 
 

@@ -28,6 +28,8 @@ from scopes.consent.services import code_replay_revoke, token_family_revoke, tok
 from scopes.constants import ScopeName
 from scopes.machines import oauth as machines
 from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
+from scopes.oidc import keys as oidc_keys
+from scopes.oidc.validator import OpenIDConnectValidation
 from scopes.registry import closure, normalise
 
 
@@ -39,8 +41,12 @@ def _require_tenant(request: OauthlibRequest) -> int:
     return tenant_id
 
 
-class TenantOAuth2Validator(OAuth2Validator):
-    """Binds codes and tokens to a tenant and caps refreshed scopes by consent and role."""
+class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
+    """Binds codes and tokens to a tenant and caps refreshed scopes by consent and role.
+
+    OpenID Connect (ID token claims and signature) is `scopes.oidc.validator`; its claims come
+    from the standing the code exchange and the refresh read (`request.grant_rows`).
+    """
 
     def _load_application(self, client_id: str, request: OauthlibRequest) -> Application | None:
         """No client has a NUL or another control character in its id; PostgreSQL cannot even
@@ -60,6 +66,8 @@ class TenantOAuth2Validator(OAuth2Validator):
     ) -> bool:
         if not scopes or any(not s for s in scopes):
             return False
+        if ScopeName.OPENID in scopes and oidc_keys.signing_keys() is None:
+            return False  # no key to sign an ID token with: refuse rather than answer without one
         if request.grant_type == machines.CLIENT_CREDENTIALS:  # a service account (scopes.machines)
             return machines.validate_client_credentials(client, scopes, request)
         allowed = closure(app_scopes(client), registry().implications)
@@ -106,6 +114,7 @@ class TenantOAuth2Validator(OAuth2Validator):
         request.album_ids = format_limit(standing.albums)  # what the code's album limit reaches now
         request.user = grant.user
         request.tenant_id = grant.tenant_id
+        request.grant_rows = standing.rows  # the ID token's claims (scopes.oidc)
         if grant.nonce:
             request.nonce = grant.nonce
         if grant.claims:
@@ -181,6 +190,7 @@ class TenantOAuth2Validator(OAuth2Validator):
             source_refresh_token=source_refresh_token,
             resource=getattr(request, "resource", []),
             albums=getattr(request, "album_ids", None),
+            id_token=getattr(request, "id_token", None),
         )
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
@@ -314,6 +324,7 @@ class TenantOAuth2Validator(OAuth2Validator):
         )
         if standing is None or not standing.stands:
             raise errors.InvalidGrantError(description="This grant is no longer valid.", request=request)
+        request.grant_rows = standing.rows  # the refreshed ID token's claims (scopes.oidc)
         capped = list(standing.effective)
         # The refreshed token keeps the album limit, capped as the scopes are: never wider.
         request.album_ids = format_limit(standing.albums)

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -26,16 +27,23 @@ from scopes.access.tenancy import (
     enter_tenant_of_token,
     token_checksum,
 )
+from scopes.device.token import poll as device_poll
 from scopes.machines.selectors import token_kind
 from scopes.models import Application
 from scopes.oauth.client_limits import limit_client_authentication
 from scopes.oauth.introspection import may_introspect
+from scopes.oidc.views import issuer, oidc_metadata
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 class AuthorizationServerMetadataView(OAuthServerMetadataView):
-    """RFC 8414 metadata, plus `scope_implications` so clients can normalise scopes as we do."""
+    """RFC 8414 metadata, plus `scope_implications` so clients can normalise scopes as we do.
+
+    Served at `/.well-known/oauth-authorization-server` and at `/.well-known/openid-configuration`:
+    one document with OpenID Connect Discovery's fields (`scopes.oidc.views.oidc_metadata`), so the
+    two cannot disagree on the issuer or an endpoint.
+    """
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().get(request, *args, **kwargs)
@@ -45,9 +53,18 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
             name: sorted(targets) for name, targets in sorted(implications.items()) if targets
         }
         data["code_challenge_methods_supported"] = ["S256"]
-        data["grant_types_supported"] = ["authorization_code", "refresh_token", "client_credentials"]
+        data["grant_types_supported"] = [
+            "authorization_code",
+            "refresh_token",
+            DEVICE_CODE_GRANT,
+            "client_credentials",
+        ]
+        data["device_authorization_endpoint"] = issuer(request) + reverse(
+            "oauth2_provider:device-authorization"
+        )
         data["response_types_supported"] = ["code"]
         data["authorization_details_types_supported"] = list(SUPPORTED_TYPES)  # RFC 9396 section 10
+        data.update(oidc_metadata(request))
         result = JsonResponse(data)
         result["Access-Control-Allow-Origin"] = "*"
         return result
@@ -151,13 +168,25 @@ class TokenView(dot_views.TokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         grant_type = request.POST.get("grant_type", "")
         if grant_type == DEVICE_CODE_GRANT:
-            # Not offered (see the metadata); DOT would look the device code up unchecked.
-            return JsonResponse({"error": "unsupported_grant_type"}, status=400)
+            # Not DOT's polling answer, which trusts a device code on its own (scopes.device.token).
+            answer = device_poll(request, client=self._device_client(request))
+            if answer is not None:
+                return answer
+            return self.authorization_flow_token_response(request)
         if grant_type == "authorization_code":
             enter_tenant_of_code(request.POST.get("code", ""))
         elif grant_type == "refresh_token":
             enter_tenant_of_refresh_token(request.POST.get("refresh_token", ""))
         return super().post(request, *args, **kwargs)
+
+    def _device_client(self, request: HttpRequest) -> Application | None:
+        """The client polling with a device code, authenticated as DOT does (a public one by its id)."""
+        core = self.get_oauthlib_core()
+        uri, http_method, body, headers = core._extract_params(request)
+        oauthlib_request = OauthlibRequest(uri, http_method, body, headers)
+        if not core.server.request_validator.authenticate_client(oauthlib_request):
+            return None
+        return getattr(oauthlib_request, "client", None)
 
 
 class RevokeTokenView(dot_views.RevokeTokenView):

@@ -145,9 +145,9 @@ def test_a_client_authenticating_with_http_basic_is_counted_under_its_id(world, 
     assert token_request(world.app.client_id, ip=OTHER_IP, client_secret="guess").status_code == 429
 
 
-def test_an_unsupported_device_code_grant_is_a_400_not_a_500(world):
+def test_a_device_code_grant_without_a_client_is_a_401_not_a_500(world):
     response = Client().post("/o/token/", {"grant_type": "urn:ietf:params:oauth:grant-type:device_code"})
-    assert response.status_code == 400 and response.json() == {"error": "unsupported_grant_type"}
+    assert response.status_code == 401 and response.json() == {"error": "invalid_client"}
 
 
 @pytest.mark.parametrize(

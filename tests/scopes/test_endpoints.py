@@ -110,7 +110,12 @@ def test_server_metadata(world, gallery):
         "albums.write": ["albums.read"],
         "photos.write": ["photos.delete", "photos.read", "photos.update", "photos.upload"],
     }
-    assert data["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials"]
+    assert data["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "client_credentials",
+    ]
 
 
 def test_dot_management_urls_are_not_mounted(world, browser_of):

@@ -24,6 +24,7 @@ def test_seeded_implications():
     assert all(Scope.objects.get(name=n).description for n in ScopeName)
 
 
+IDENTITY = {"openid": "own", "profile": "own", "email": "own"}
 EXPECTED_REACHES = {
     "Owner": {str(n): "tenant" for n in ScopeName},
     "Admin": {str(n): "tenant" for n in ScopeName},
@@ -36,12 +37,14 @@ EXPECTED_REACHES = {
         "albums.write": "own",
         "profile.read": "own",
         "offline_access": "own",
+        **IDENTITY,
     },
     "Guest": {
         "photos.read": "tenant",
         "albums.read": "tenant",
         "profile.read": "own",
         "offline_access": "own",
+        **IDENTITY,
     },
 }
 

@@ -85,3 +85,5 @@ class Command(BaseCommand):
         out.write("  http://127.0.0.1:8000/o/authorize/   the consent page (an OAuth client sends you here)")
         out.write("  http://127.0.0.1:8000/account/apps/  apps you have granted, per organisation")
         out.write("  http://127.0.0.1:8000/api/docs/      the API, with a Try-it-out that signs in via PKCE")
+        out.write("  http://127.0.0.1:8000/.well-known/openid-configuration   OpenID Connect discovery")
+        out.write("  http://127.0.0.1:8000/o/device/      type a device's code (RFC 8628 device flow)")
