@@ -21,6 +21,7 @@ class ScopeName(StrEnum):
     ALBUMS_READ = "albums.read"
     ALBUMS_WRITE = "albums.write"
     OFFLINE_ACCESS = "offline_access"
+    AUDIT_READ = "audit.read"
 
 
 class Reach(models.TextChoices):

@@ -231,3 +231,7 @@ class IDToken(AbstractIDToken):
 
     class Meta(AbstractIDToken.Meta):
         swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"
+
+
+# Models kept in their feature's package (imported here so Django registers them with this app).
+from scopes.usage.models import ScopeUsage  # noqa: E402, F401

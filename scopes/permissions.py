@@ -21,6 +21,7 @@ from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
 from scopes.decision import Decision, Target, accepted_scopes, decide
 from scopes.standing import AuthorizationContext
+from scopes.usage.recorder import note_use
 
 
 class ScopedView(Protocol):
@@ -130,6 +131,7 @@ def readable(
     )
     if not decision.allowed:
         raise AccessRefused(decision)
+    note_use(context, read_scope)
     return restrict(
         queryset,
         tenant=context.tenant,
@@ -204,6 +206,7 @@ class TenantScopePermission(BasePermission):
             raise AccessRefused(decision)
         view.tenant = context.tenant
         view.decision = decision
+        note_use(context, scope)  # usage by day: no statement on a warm request (scopes.usage)
         return True
 
     def has_object_permission(self, request: Request, api_view: APIView, obj: models.Model) -> bool:

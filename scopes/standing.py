@@ -361,6 +361,8 @@ class AuthorizationContext:
     # Why the grant does not stand, when that is not a tenant matter (the decision's tenant step
     # answers those with a 404): consent taken back, user deactivated.
     standing_problem: Problem | None = None
+    # The client the token was issued to (usage is recorded per app: scopes.usage).
+    application_id: int | None = None
 
     @property
     def is_member(self) -> bool:
@@ -389,4 +391,5 @@ def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -
         role_grants=found.rows.role_grants,
         implications=implications,
         standing_problem=standing.problem,
+        application_id=found.rows.application_id,
     )

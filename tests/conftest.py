@@ -84,6 +84,7 @@ def seeded(db) -> None:
     if not Role.objects.filter(tenant=None).exists():
         seed_migration = import_module("scopes.migrations.0002_seed_scopes_and_roles")
         seed_migration.seed(django_apps, None)
+        import_module("scopes.migrations.0008_audit_read_scope").seed(django_apps, None)
 
 
 @pytest.fixture
@@ -180,9 +181,11 @@ def clear_cache() -> None:
     # This process's own copies (never needed for correctness: versions are never reused; this keeps
     # query counts in tests independent of the order tests run in).
     from scopes import context_cache, selectors
+    from scopes.usage import recorder
 
     context_cache.clear()
     selectors.forget_registry()
+    recorder.forget()
 
 
 @pytest.fixture(autouse=True)
