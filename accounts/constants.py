@@ -34,4 +34,5 @@ class AuditAction(StrEnum):
     APPLICATION_CREATED = "application.created"
     APPLICATION_CHANGED = "application.changed"
     APPLICATION_DELETED = "application.deleted"
+    APPLICATION_SCOPES_NARROWED = "application.scopes_narrowed"
     TENANT_CHANGED = "tenant.changed"

@@ -11,11 +11,13 @@ from drf_spectacular.views import (
 from accounts.views import admin_sign_in
 from scopes.api.schema import swagger_oauth2_redirect
 from scopes.explain import explain_access
+from scopes.usage.views import usage_report_view
 from scopes.views import POPUP_OPENER, POPUP_PAGE
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="account-apps", permanent=False)),
     path("admin/explain/", explain_access, name="admin-explain"),
+    path("admin/usage/", usage_report_view, name="admin-usage"),
     path("admin/login/", admin_sign_in),  # the admin's own sign-in, rate limited like /account/login/
     path("admin/", admin.site.urls),
     path("", include("scopes.urls")),

@@ -272,6 +272,27 @@ def token_rows(checksum: str) -> TokenRows | None:
     return TokenRows(token_id=token_id, scope=tuple(scope.split()), expires=expires, rows=rows)
 
 
+def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) -> list[TokenRows]:
+    """Every unexpired access token matching `condition` (SQL on scopes_accesstoken), with its grant's
+    rows, in ONE query: the what-if preview (scopes.usage.preview) judges them in bulk with `assess`."""
+    source = (
+        "SELECT user_id, tenant_id, application_id, id, scope, expires FROM scopes_accesstoken"
+        f" WHERE expires > %s AND ({condition})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_grant_sql(source) + " ORDER BY src.id", [now, *params])
+        found = cursor.fetchall()
+    result = []
+    for row in found:
+        rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires) = _rows(row)
+        if isinstance(expires, str):
+            expires = datetime.fromisoformat(expires)
+        if timezone.is_naive(expires):
+            expires = expires.replace(tzinfo=UTC)
+        result.append(TokenRows(token_id=token_id, scope=tuple(scope.split()), expires=expires, rows=rows))
+    return result
+
+
 def grant_rows(*, user_id: int | None, tenant_id: int, application_id: int | None) -> GrantRows | None:
     """The rows of one (user, tenant, app) grant, in ONE query; None when the tenant is gone."""
     row = _fetch(_grant_sql(_GRANT_SOURCE), [user_id, tenant_id, application_id])
