@@ -64,11 +64,7 @@ def note_use(context: AuthorizationContext, scope: str) -> None:
     if remembered.seen(day, key):
         return
     ScopeUsage.objects.bulk_create(
-        [
-            ScopeUsage(
-                tenant_id=key[0], application_id=key[1], user_id=key[2], scope=scope, last_used=day
-            )
-        ],
+        [ScopeUsage(tenant_id=key[0], application_id=key[1], user_id=key[2], scope=scope, last_used=day)],
         update_conflicts=True,
         unique_fields=["tenant", "application", "user", "scope"],
         update_fields=["last_used"],

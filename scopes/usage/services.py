@@ -28,7 +28,9 @@ def application_scopes_narrow(*, actor: User, application: Application, remove: 
         raise ValidationError("Choose at least one scope to remove.")
     with transaction.atomic():
         locked = Application.objects.select_for_update().get(pk=application.pk)
-        allowed = set(ApplicationScope.objects.filter(application=locked).values_list("scope__name", flat=True))
+        allowed = set(
+            ApplicationScope.objects.filter(application=locked).values_list("scope__name", flat=True)
+        )
         unknown = [name for name in names if name not in allowed]
         if unknown:
             raise ValidationError(f"The app is not allowed {', '.join(unknown)}.")

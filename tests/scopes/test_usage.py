@@ -15,9 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _usage() -> set[tuple[str, str, str, date]]:
-    return set(
-        ScopeUsage.objects.values_list("tenant__slug", "user__username", "scope", "last_used")
-    )
+    return set(ScopeUsage.objects.values_list("tenant__slug", "user__username", "scope", "last_used"))
 
 
 def test_first_call_of_the_day_writes_one_upsert_and_warm_calls_none(
