@@ -64,6 +64,7 @@ from scopes.tenancy import (
     enter_tenant_of_token,
     token_checksum,
 )
+from scopes.usage.selectors import grant_last_uses, last_use_of
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CONSENT_SALT = "scopes.consent-form"
@@ -376,16 +377,23 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
     descriptions, implications = snapshot.descriptions, snapshot.implications
     user = signed_in(request.user)
     standings = consent_standings_of(user.pk)  # every grant in one query, not one per row
+    uses = grant_last_uses(user_id=user.pk)  # what each app really did, by day (scopes.usage)
     rows = []
     for consent in consents_of(user):
         names = [s.name for s in consent.scopes.all()]
         standing = standings.get((consent.tenant_id, consent.application_id))
         in_effect = closure(standing.effective, implications) if standing and standing.stands else frozenset()
+        used = uses.get((consent.tenant_id, consent.application_id), {})
         rows.append(
             {
                 "consent": consent,
                 "scopes": [
-                    (name, descriptions.get(name, name), _in_effect(name, in_effect, implications))
+                    (
+                        name,
+                        descriptions.get(name, name),
+                        _in_effect(name, in_effect, implications),
+                        last_use_of(name, used, implications),
+                    )
                     for name in sorted(names)
                 ],
                 "stands": bool(standing and standing.stands),

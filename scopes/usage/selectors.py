@@ -9,7 +9,7 @@ from django.db.models import Max
 
 from accounts.models import Tenant
 from scopes.models import Application, ApplicationScope
-from scopes.registry import closure
+from scopes.registry import Implications, closure
 from scopes.selectors import registry
 from scopes.usage.models import ScopeUsage
 
@@ -52,8 +52,7 @@ def usage_report(*, application: Application, tenant: Tenant | None, today: date
     for link in sorted(links, key=lambda link: link.scope.name):
         name = link.scope.name
         covered = sorted(closure([name], snapshot.implications))
-        days = [used[part] for part in covered if part in used]
-        last = max(days) if days else None
+        last = last_use_of(name, used, snapshot.implications)
         parts = tuple((part, used.get(part)) for part in covered if part != name)
         lines.append(
             ScopeLine(
@@ -76,3 +75,9 @@ def grant_last_uses(*, user_id: int) -> dict[tuple[int, int], dict[str, date]]:
     ):
         result.setdefault((tenant_id, application_id), {})[scope] = last
     return result
+
+
+def last_use_of(scope: str, uses: dict[str, date], implications: Implications) -> date | None:
+    """The last day `scope`, or a scope it implies, was exercised (None: never)."""
+    days = [uses[part] for part in closure([scope], implications) if part in uses]
+    return max(days) if days else None
