@@ -58,6 +58,8 @@ from scopes.services import (
     consent_revoke,
     tokens_revoke,
 )
+from scopes.usage import preview
+from scopes.usage.admin_preview import PreviewBeforeSave
 
 STAFF_CHOICES[Application] = admin_applications
 
@@ -99,7 +101,7 @@ class ScopeAdminForm(forms.ModelForm):
 
 
 @admin.register(Scope)
-class ScopeAdmin(SuperuserWritesOnly, AuditedAdmin):
+class ScopeAdmin(PreviewBeforeSave, SuperuserWritesOnly, AuditedAdmin):
     form = ScopeAdminForm
     audit_actions = (AuditAction.SCOPE_CREATED, AuditAction.SCOPE_CHANGED, AuditAction.SCOPE_DELETED)
     list_display = ["name", "description", "implied_list"]
@@ -107,6 +109,9 @@ class ScopeAdmin(SuperuserWritesOnly, AuditedAdmin):
     filter_horizontal = ["implies"]
     readonly_fields = ["full_closure", "used_by"]
     actions = None  # bulk delete would skip the in-use check below
+
+    def preview_selection(self, obj: Scope) -> preview.Selection:
+        return preview.for_registry()  # an implication can move any token's or member's rights
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Scope]:
         return super().get_queryset(request).prefetch_related("implies")
@@ -211,12 +216,15 @@ def _allowed(check: Any, **kwargs: Any) -> bool:
 
 
 @admin.register(Role)
-class RoleAdmin(AccountsRoleAdmin):
+class RoleAdmin(PreviewBeforeSave, AccountsRoleAdmin):
     """Staff see the global templates and their tenants' roles; they edit only their tenants' roles
     that reach no further than their own, and never move a role to another tenant."""
 
     inlines = [RoleGrantInline]
     inline_audit_actions = {RoleGrant: GRANT_ACTIONS}
+
+    def preview_selection(self, obj: Role) -> preview.Selection:
+        return preview.for_role(obj.pk)
 
     def audit_tenant(self, obj: Any) -> Tenant | None:
         role = obj.role if isinstance(obj, RoleGrant) else obj
@@ -404,11 +412,14 @@ class UserAdmin(MembershipsViaServices, AccountsUserAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(AccountsMembershipAdmin):
+class MembershipAdmin(PreviewBeforeSave, AccountsMembershipAdmin):
     """One membership per page, written by the services; stronger members are read-only to staff."""
 
     form = MembershipForm
     audit_actions = None  # the services write the audit rows
+
+    def preview_selection(self, obj: Membership) -> preview.Selection:
+        return preview.for_membership(obj)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         return _with_request(super().get_form(request, obj, change=change, **kwargs), request)
@@ -457,7 +468,9 @@ for model in (Application, AccessToken, RefreshToken, Grant, IDToken):
 
 
 @admin.register(Application)
-class ApplicationAdmin(SuperuserWritesOnly, StaffScopedAdmin, AuditedAdmin, DotApplicationAdmin):
+class ApplicationAdmin(
+    PreviewBeforeSave, SuperuserWritesOnly, StaffScopedAdmin, AuditedAdmin, DotApplicationAdmin
+):
     audit_actions = (
         AuditAction.APPLICATION_CREATED,
         AuditAction.APPLICATION_CHANGED,
@@ -480,6 +493,9 @@ class ApplicationAdmin(SuperuserWritesOnly, StaffScopedAdmin, AuditedAdmin, DotA
     search_fields = ["name", "client_id", "publisher"]
     autocomplete_fields = ["tenant"]
     inlines = [ApplicationScopeInline]
+
+    def preview_selection(self, obj: Application) -> preview.Selection:
+        return preview.for_application(obj.pk)
 
     def staff_scope(self, user: User, queryset: QuerySet) -> QuerySet:
         return queryset if user.is_superuser else queryset.filter(pk__in=admin_applications(user))
