@@ -17,7 +17,7 @@ from accounts.models import AuditEvent, Membership, Role, Tenant, User, signed_i
 from accounts.selectors import admin_roles, admin_tenants, admin_users
 from accounts.services import PRIVILEGED_USER_FIELDS, audit_record, user_update
 
-SECRET_FIELDS = {"password", "client_secret", "token", "token_checksum", "code"}
+SECRET_FIELDS = {"password", "client_secret", "token", "token_checksum", "code", "secret"}
 
 
 def snapshot(obj: models.Model) -> dict[str, Any]:
@@ -335,3 +335,7 @@ class MembershipAdmin(StaffScopedAdmin, AuditedAdmin):
     search_fields = ["user__username", "user__email", "tenant__name", "tenant__slug"]
     autocomplete_fields = ["user", "tenant", "role"]
     list_select_related = ["user", "tenant", "role"]
+
+
+# The audit stream's screens live with their feature (accounts.audit_stream).
+from accounts.audit_stream import admin as audit_stream_admin  # noqa: E402, F401

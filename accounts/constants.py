@@ -36,3 +36,6 @@ class AuditAction(StrEnum):
     APPLICATION_DELETED = "application.deleted"
     APPLICATION_SCOPES_NARROWED = "application.scopes_narrowed"
     TENANT_CHANGED = "tenant.changed"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_CHANGED = "webhook.changed"
+    WEBHOOK_DELETED = "webhook.deleted"

@@ -39,6 +39,14 @@ RLS_EXEMPT: dict[str, str] = {
         "the operators' log, read only in the admin and kept after its tenant is deleted (tenant "
         "becomes NULL); instead the runtime role may only append to it, never rewrite or delete it"
     ),
+    "accounts.AuditWebhook": (
+        "the platform's streaming configuration: written only in the admin, read by the delivery "
+        "worker across tenants and locked by every audited write of its tenant; never by the API"
+    ),
+    "accounts.AuditDelivery": (
+        "the outbox of audit events (exempt themselves), queued beside each event whatever tenant "
+        "the writer entered and drained by the worker across tenants; never read by the API"
+    ),
 }
 
 
