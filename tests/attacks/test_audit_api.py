@@ -27,7 +27,7 @@ def events(world):
         action = AuditAction.ROLE_CHANGED if i % 2 else AuditAction.MEMBERSHIP_CHANGED
         made["acme"].append(audit_record(actor=world.owner_a, action=action, target=world.acme, tenant=world.acme,
                                          after={"i": i}))  # fmt: skip
-    for i in range(2):
+    for _ in range(2):
         made["globex"].append(
             audit_record(
                 actor=world.member_b,
