@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.admin import AuditedAdmin, ReadOnlyAdmin
+from accounts.admin.base import AuditedAdmin, ReadOnlyAdmin
 from accounts.audit_stream.models import AuditDelivery, AuditWebhook
 from accounts.constants import AuditAction
 

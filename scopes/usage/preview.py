@@ -21,12 +21,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Membership
+from scopes.access.selectors import registry
+from scopes.access.standing import context_from, live_tokens_rows
+from scopes.api.permissions import decide_for
 from scopes.constants import Reach
 from scopes.models import RoleGrant
-from scopes.permissions import decide_for
 from scopes.registry import grant_reaches
-from scopes.selectors import registry
-from scopes.standing import context_from, live_tokens_rows
 
 SAMPLE = 5
 

@@ -18,7 +18,7 @@ from datetime import date
 
 from django.utils import timezone
 
-from scopes.standing import AuthorizationContext
+from scopes.access.standing import AuthorizationContext
 from scopes.usage.models import ScopeUsage
 
 Key = tuple[int, int, int, str]

@@ -8,9 +8,9 @@ from datetime import date
 from django.db.models import Max
 
 from accounts.models import Tenant
+from scopes.access.selectors import registry
 from scopes.models import Application, ApplicationScope
 from scopes.registry import Implications, closure
-from scopes.selectors import registry
 from scopes.usage.models import ScopeUsage
 
 

@@ -17,10 +17,10 @@ from rest_framework.views import APIView
 
 from accounts.models import Tenant
 from accounts.querysets import TenantQuerySet
+from scopes.access.decision import Decision, Target, accepted_scopes, decide
+from scopes.access.standing import AuthorizationContext
 from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
-from scopes.decision import Decision, Target, accepted_scopes, decide
-from scopes.standing import AuthorizationContext
 from scopes.usage.recorder import note_use
 
 
