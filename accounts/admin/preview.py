@@ -25,7 +25,10 @@ CONFIRM = "_preview_confirmed"
 class RightsJudge(Protocol):
     """What a preview needs: a picture of rights now, and the difference between two (with `.empty`)."""
 
-    template: str
+    @property
+    def template(self) -> str:
+        """The template that shows a comparison (included in the preview page)."""
+        ...
 
     def capture(self, obj: Any) -> Any: ...
 

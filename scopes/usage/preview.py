@@ -133,8 +133,11 @@ class Preview:
         return not self.changes
 
 
+_RANKS: dict[str, int] = {Reach.OWN: 1, Reach.TENANT: 2}
+
+
 def _rank(reach: str | None) -> int:
-    return {None: 0, Reach.OWN: 1, Reach.TENANT: 2}.get(reach, 0)
+    return _RANKS.get(reach, 0) if reach is not None else 0
 
 
 def compare(before: Capture, after: Capture) -> Preview:
