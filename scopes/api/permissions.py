@@ -21,7 +21,7 @@ from scopes.access.decision import Decision, Target, accepted_scopes, decide
 from scopes.access.standing import AuthorizationContext
 from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
-from scopes.usage.recorder import note_use
+from scopes.usage import recorder
 
 
 class ScopedView(Protocol):
@@ -131,7 +131,7 @@ def readable(
     )
     if not decision.allowed:
         raise AccessRefused(decision)
-    note_use(context, read_scope)
+    recorder.exercised(context, read_scope)  # an album named in input uses albums.read
     return restrict(
         queryset,
         tenant=context.tenant,
@@ -190,6 +190,7 @@ class TenantScopePermission(BasePermission):
         )
 
     def has_permission(self, request: Request, api_view: APIView) -> bool:
+        recorder.begin()
         view = cast(ScopedView, api_view)  # only the tenant views (TenantScopedMixin) use this class
         context = request.auth
         if not isinstance(context, AuthorizationContext):
@@ -206,7 +207,7 @@ class TenantScopePermission(BasePermission):
             raise AccessRefused(decision)
         view.tenant = context.tenant
         view.decision = decision
-        note_use(context, scope)  # usage by day: no statement on a warm request (scopes.usage)
+        recorder.exercised(context, scope)  # usage by day, written on success (scopes.usage)
         return True
 
     def has_object_permission(self, request: Request, api_view: APIView, obj: models.Model) -> bool:

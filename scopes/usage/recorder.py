@@ -5,6 +5,11 @@ of a key on a day writes one upsert (`INSERT ... ON CONFLICT DO UPDATE`, both da
 request's transaction, and the key is remembered; every later call that day is a set lookup. With
 W processes a key is written at most W times a day; the day is the server's UTC day.
 
+A use is a scope the decision allowed during a request that was then answered successfully (2xx
+or 3xx): the permission check and the reference checks note it (`exercised`), and the base view
+writes the notes when it finalizes the answer (`settle`). A refused call (403, 404, 400) records
+nothing, so attacks and mistakes do not count as using a scope.
+
 Known limit: when the request's transaction rolls back (a 5xx), that process has remembered a key
 whose write did not commit, so its later calls that day are not recorded by it (another process,
 or the next day, records them). Remembering only on commit would make every test transaction,
@@ -14,6 +19,7 @@ which never commits, look cold.
 from __future__ import annotations
 
 import threading
+from contextvars import ContextVar
 from datetime import date
 
 from django.utils import timezone
@@ -49,6 +55,33 @@ class _Remembered:
 
 
 remembered = _Remembered()
+
+
+_exercised: ContextVar[list[tuple[AuthorizationContext, str]] | None] = ContextVar("exercised", default=None)
+
+
+def begin() -> None:
+    """A tenant request starts: nothing exercised yet."""
+    _exercised.set([])
+
+
+def exercised(context: AuthorizationContext, scope: str) -> None:
+    """The decision allowed `scope` for this request; recorded if the answer is a success."""
+    notes = _exercised.get()
+    if notes is not None:
+        notes.append((context, scope))
+
+
+def settle(*, succeeded: bool) -> None:
+    """The answer is final: record what was exercised if it succeeded; forget it either way."""
+    notes = _exercised.get()
+    _exercised.set(None)
+    if succeeded and notes:
+        done: set[tuple[int, str]] = set()
+        for context, scope in notes:
+            if (context.token_id, scope) not in done:
+                done.add((context.token_id, scope))
+                note_use(context, scope)
 
 
 def today() -> date:

@@ -40,6 +40,8 @@ def test_each_key_is_written_once_and_refusals_record_nothing(world, gallery, ap
     client.get("/api/t/acme/albums/")
     other.get("/api/t/acme/photos/")
     assert client.delete("/api/t/acme/photos/1/").status_code == 403  # scope_missing: not exercised
+    guest = api_client(world.guest_a, world.acme, [S.PHOTOS_READ], application=gallery)
+    assert guest.get("/api/t/acme/photos/999/").status_code == 404  # past the decision, still no use
     today = timezone.now().date()
     assert _usage() == {
         ("acme", "member_a", "photos.read", today),
