@@ -61,6 +61,10 @@ MANAGER_EXEMPT: dict[str, str] = {
     "accounts.Membership": "a person's memberships span tenants (sign-in, the tenant picker, connected apps)",
     "accounts.Role": "global role templates have no tenant; the role admin is scoped by admin_roles",
     "scopes.Consent": "a person's consents span tenants (connected apps); the services name the tenant",
+    "scopes.ScopeUsage": (
+        "written keyed by the token's tenant; read across tenants by the superusers' platform-wide "
+        "usage report and by a person's connected apps (row-level security still confines both)"
+    ),
     "scopes.AccessToken": "django-oauth-toolkit looks tokens up by value, before any tenant is known",
     "scopes.RefreshToken": "django-oauth-toolkit looks tokens up by value, before any tenant is known",
     "scopes.Grant": "django-oauth-toolkit looks codes up by value, before any tenant is known",
