@@ -34,6 +34,7 @@ class AuditAction(StrEnum):
     APPLICATION_CREATED = "application.created"
     APPLICATION_CHANGED = "application.changed"
     APPLICATION_DELETED = "application.deleted"
+    APPLICATION_SCOPES_NARROWED = "application.scopes_narrowed"
     TENANT_CHANGED = "tenant.changed"
     # Service accounts and personal access tokens (scopes.machines).
     SERVICE_ACCOUNT_CREATED = "service_account.created"
@@ -48,3 +49,6 @@ class AuditAction(StrEnum):
     ACCESS_REQUESTED = "access.requested"
     ACCESS_APPROVED = "access.approved"
     ACCESS_REFUSED = "access.refused"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_CHANGED = "webhook.changed"
+    WEBHOOK_DELETED = "webhook.deleted"

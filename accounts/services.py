@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models, transaction
 
+from accounts.audit_stream.outbox import enqueue
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent, Membership, Role, Tenant, User
 from accounts.tenancy import writes_in_tenant
@@ -22,8 +23,11 @@ def audit_record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Write one audit row; callers run it inside the transaction of the change it records."""
-    return AuditEvent.objects.create(
+    """Write one audit row; callers run it inside the transaction of the change it records.
+
+    Its webhook deliveries are queued in the same transaction (accounts.audit_stream.outbox).
+    """
+    event = AuditEvent.objects.create(
         actor=actor if actor is not None and actor.pk else None,
         actor_label=actor.get_username() if actor is not None and actor.pk else "",
         tenant=tenant,
@@ -35,6 +39,8 @@ def audit_record(
         before=before,
         after=after,
     )
+    enqueue(event)
+    return event
 
 
 def _check_role_usable(role: Role, tenant: Tenant) -> None:

@@ -47,6 +47,14 @@ RLS_EXEMPT: dict[str, str] = {
         "the operators' log, read only in the admin and kept after its tenant is deleted (tenant "
         "becomes NULL); instead the runtime role may only append to it, never rewrite or delete it"
     ),
+    "accounts.AuditWebhook": (
+        "the platform's streaming configuration: written only in the admin, read by the delivery "
+        "worker across tenants and locked by every audited write of its tenant; never by the API"
+    ),
+    "accounts.AuditDelivery": (
+        "the outbox of audit events (exempt themselves), queued beside each event whatever tenant "
+        "the writer entered and drained by the worker across tenants; never read by the API"
+    ),
 }
 
 
@@ -57,6 +65,10 @@ MANAGER_EXEMPT: dict[str, str] = {
     "accounts.Membership": "a person's memberships span tenants (sign-in, the tenant picker, connected apps)",
     "accounts.Role": "global role templates have no tenant; the role admin is scoped by admin_roles",
     "scopes.Consent": "a person's consents span tenants (connected apps); the services name the tenant",
+    "scopes.ScopeUsage": (
+        "written keyed by the token's tenant; read across tenants by the superusers' platform-wide "
+        "usage report and by a person's connected apps (row-level security still confines both)"
+    ),
     "scopes.AccessToken": "django-oauth-toolkit looks tokens up by value, before any tenant is known",
     "scopes.RefreshToken": "django-oauth-toolkit looks tokens up by value, before any tenant is known",
     "scopes.Grant": "django-oauth-toolkit looks codes up by value, before any tenant is known",

@@ -390,6 +390,12 @@ def probe(port: int, seeded: Seeded) -> dict[str, dict[str, Any]]:
     # A token never used before, in a worker whose registry is warm: what a cold authorization costs.
     path = VARIANTS["ours"].format(slug=MAIN) + PAGE
     sql["ours"]["cold"] = max(int(get(port, path, spare)[1]["x-bench-sql"]) for spare in seeded.spare_tokens)
+    # Usage by day (scopes.usage): a key's first call of the day in a worker writes one upsert (part of
+    # "cold" above); once recorded, the token's calls are warm again, with no statement for usage.
+    spare = seeded.spare_tokens[0]
+    sql["ours"]["after first use"] = statistics.mode(
+        int(get(port, path, spare)[1]["x-bench-sql"]) for _ in range(20)
+    )
     # The same rows, serialized the same, and the same next cursor; only the links' paths differ.
     same_page(pages, "the three variants")
     log(f"probe: the three variants answer the same {len(pages['ours']['results'])} rows and next cursor")
@@ -839,7 +845,8 @@ def run(
                 (
                     "(c) ours: /api/t/&lt;slug&gt;/photos/",
                     plain["ours"],
-                    f"{sql['ours']['warm']} warm, {sql['ours']['cold']} cold",
+                    f"{sql['ours']['warm']} warm, {sql['ours']['cold']} cold, "
+                    f"{sql['ours']['after first use']} warm after a first use (usage recorded)",
                 ),
             ]
         )

@@ -11,14 +11,18 @@ from drf_spectacular.views import (
 from accounts.views import admin_sign_in
 from scopes.admin.explain import explain_access
 from scopes.api.schema import swagger_oauth2_redirect
+from scopes.audit_api.views import AuditEventsView
 from scopes.oauth.popup import POPUP_OPENER, POPUP_PAGE
+from scopes.usage.views import usage_report_view
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="account-apps", permanent=False)),
     path("admin/explain/", explain_access, name="admin-explain"),
+    path("admin/usage/", usage_report_view, name="admin-usage"),
     path("admin/login/", admin_sign_in),  # the admin's own sign-in, rate limited like /account/login/
     path("admin/", admin.site.urls),
     path("", include("scopes.urls")),
+    path("api/t/<slug:tenant_slug>/audit/", AuditEventsView.as_view(), name="audit-events"),
     path("api/t/<slug:tenant_slug>/", include("photos.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script, strict CSP.

@@ -38,3 +38,7 @@ class ScopesConfig(AppConfig):
         set_membership_rule(check_membership_rule)
         set_role_rule(check_role_editable)
         post_migrate.connect(_repair_freshness, sender=self)
+        # The admin's what-if step judges a change of rights with the API's own code.
+        from scopes.usage.admin_preview import install
+
+        install()

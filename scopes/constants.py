@@ -27,6 +27,7 @@ class ScopeName(StrEnum):
     OPENID = "openid"
     PROFILE = "profile"
     EMAIL = "email"
+    AUDIT_READ = "audit.read"
 
 
 class Reach(models.TextChoices):

@@ -316,3 +316,5 @@ __all__ = [
     "TenantAppPolicy",
     "TokenPolicy",
 ]
+# Models kept in their feature's package (imported here so Django registers them with this app).
+from scopes.usage.models import ScopeUsage  # noqa: E402, F401

@@ -97,6 +97,7 @@ def seeded(db) -> None:
         seed_migration.seed(django_apps, None)
         import_module("scopes.migrations.0008_tenant_policy").seed(django_apps, None)  # tenant.admin
         import_module("scopes.migrations.0012_openid_scopes").seed(django_apps, None)
+        import_module("scopes.migrations.0015_audit_read_scope").seed(django_apps, None)
 
 
 @pytest.fixture
@@ -194,9 +195,11 @@ def clear_cache() -> None:
     # query counts in tests independent of the order tests run in).
     from scopes.access import cache as context_cache
     from scopes.access import selectors
+    from scopes.usage import recorder
 
     context_cache.clear()
     selectors.forget_registry()
+    recorder.forget()
 
 
 @pytest.fixture(autouse=True)

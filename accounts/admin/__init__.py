@@ -6,3 +6,4 @@ groups and the audit log. Other apps extend a role's page through `people.RoleAd
 """
 
 from accounts.admin import memberships, people  # noqa: F401  (registers the screens)
+from accounts.audit_stream import admin as audit_stream_admin  # noqa: F401  (webhooks, delivery log)

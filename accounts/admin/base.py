@@ -17,7 +17,7 @@ from accounts.models import Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles, admin_tenants, admin_users
 from accounts.services import audit_record
 
-SECRET_FIELDS = {"password", "client_secret", "token", "token_checksum", "code"}
+SECRET_FIELDS = {"password", "client_secret", "token", "token_checksum", "code", "secret"}
 
 
 def snapshot(obj: models.Model) -> dict[str, Any]:

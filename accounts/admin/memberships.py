@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.admin.base import AuditedAdmin, StaffChoicesMixin, StaffScopedAdmin, allowed
+from accounts.admin.preview import PreviewBeforeSave
 from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User, signed_in
 from accounts.selectors import admin_tenants
@@ -181,7 +182,7 @@ class UserMembershipInline(MembershipInline):
 
 
 @admin.register(Membership)
-class MembershipAdmin(StaffScopedAdmin, AuditedAdmin):
+class MembershipAdmin(PreviewBeforeSave, StaffScopedAdmin, AuditedAdmin):
     """One membership per page, written by the services; stronger members are read-only to staff."""
 
     form = MembershipForm

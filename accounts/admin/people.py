@@ -26,6 +26,7 @@ from accounts.admin.memberships import (
     TenantMembershipInline,
     UserMembershipInline,
 )
+from accounts.admin.preview import PreviewBeforeSave
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent, Membership, Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles, admin_users
@@ -134,7 +135,7 @@ class UserAdmin(MembershipsViaServices, StaffScopedAdmin, AuditedAdmin, DjangoUs
 
 
 @admin.register(Role)
-class RoleAdmin(StaffScopedAdmin, AuditedAdmin):
+class RoleAdmin(PreviewBeforeSave, StaffScopedAdmin, AuditedAdmin):
     """Staff see the global templates and their tenants' roles; they edit only their tenants' roles
     that reach no further than their own, and never move a role to another tenant.
 

@@ -333,6 +333,27 @@ def token_rows(checksum: str) -> TokenRows | None:
     )
 
 
+def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) -> list[TokenRows]:
+    """Every unexpired access token matching `condition` (SQL on scopes_accesstoken), with its grant's
+    rows, in ONE query: the what-if preview (scopes.usage.preview) judges them in bulk with `assess`."""
+    source = (
+        "SELECT user_id, tenant_id, application_id, id, scope, expires FROM scopes_accesstoken"
+        f" WHERE expires > %s AND ({condition})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_grant_sql(source) + " ORDER BY src.id", [now, *params])
+        found = cursor.fetchall()
+    result = []
+    for row in found:
+        rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires) = _rows(row)
+        if isinstance(expires, str):
+            expires = datetime.fromisoformat(expires)
+        if timezone.is_naive(expires):
+            expires = expires.replace(tzinfo=UTC)
+        result.append(TokenRows(token_id=token_id, scope=tuple(scope.split()), expires=expires, rows=rows))
+    return result
+
+
 def grant_rows(*, user_id: int | None, tenant_id: int, application_id: int | None) -> GrantRows | None:
     """The rows of one (user, tenant, app) grant, in ONE query; None when the tenant is gone."""
     row = _fetch(_grant_sql(_GRANT_SOURCE), [user_id, tenant_id, application_id])
@@ -435,6 +456,8 @@ class AuthorizationContext:
     standing_problem: Problem | None = None
     # The albums the token may reach now (`Standing.albums`); None: no album limit.
     albums: AlbumIds | None = None
+    # The client the token was issued to (usage is recorded per app: scopes.usage).
+    application_id: int | None = None
 
     @property
     def is_member(self) -> bool:
@@ -464,4 +487,5 @@ def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -
         implications=implications,
         standing_problem=standing.problem,
         albums=standing.albums,
+        application_id=found.rows.application_id,
     )

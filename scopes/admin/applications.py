@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from oauth2_provider.admin import ApplicationAdmin as DotApplicationAdmin
 
 from accounts.admin.base import STAFF_CHOICES, AuditedAdmin, StaffScopedAdmin, SuperuserWritesOnly
+from accounts.admin.preview import PreviewBeforeSave
 from accounts.constants import AuditAction
 from accounts.models import Tenant, User
 from scopes.access.selectors import admin_applications
@@ -30,7 +31,9 @@ class ApplicationScopeInline(admin.TabularInline):
     autocomplete_fields = ["scope"]
 
 
-class ApplicationAdmin(SuperuserWritesOnly, StaffScopedAdmin, AuditedAdmin, DotApplicationAdmin):
+class ApplicationAdmin(
+    PreviewBeforeSave, SuperuserWritesOnly, StaffScopedAdmin, AuditedAdmin, DotApplicationAdmin
+):
     audit_actions = (
         AuditAction.APPLICATION_CREATED,
         AuditAction.APPLICATION_CHANGED,

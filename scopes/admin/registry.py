@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 
 from accounts.admin.base import AuditedAdmin, SuperuserWritesOnly
+from accounts.admin.preview import PreviewBeforeSave
 from accounts.constants import AuditAction
 from scopes.access.selectors import implication_graph, scope_usage
 from scopes.models import Scope
@@ -41,7 +42,7 @@ class ScopeAdminForm(forms.ModelForm):
 
 
 @admin.register(Scope)
-class ScopeAdmin(SuperuserWritesOnly, AuditedAdmin):
+class ScopeAdmin(PreviewBeforeSave, SuperuserWritesOnly, AuditedAdmin):
     form = ScopeAdminForm
     audit_actions = (AuditAction.SCOPE_CREATED, AuditAction.SCOPE_CHANGED, AuditAction.SCOPE_DELETED)
     list_display = ["name", "description", "implied_list"]

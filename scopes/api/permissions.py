@@ -21,6 +21,7 @@ from scopes.access.decision import Decision, Reason, Target, accepted_scopes, de
 from scopes.access.standing import AuthorizationContext
 from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
+from scopes.usage import recorder
 
 
 class ScopedView(Protocol):
@@ -194,6 +195,7 @@ def readable(
         )
     if not decision.allowed:
         raise AccessRefused(decision)
+    recorder.exercised(context, read_scope)  # an album named in input uses albums.read
     return restrict(
         queryset,
         tenant=context.tenant,
@@ -279,6 +281,7 @@ class TenantScopePermission(BasePermission):
         )
 
     def has_permission(self, request: Request, api_view: APIView) -> bool:
+        recorder.begin()
         view = cast(ScopedView, api_view)  # only the tenant views (TenantScopedMixin) use this class
         context = request.auth
         if not isinstance(context, AuthorizationContext):
@@ -295,6 +298,7 @@ class TenantScopePermission(BasePermission):
             raise AccessRefused(decision)
         view.tenant = context.tenant
         view.decision = decision
+        recorder.exercised(context, scope)  # usage by day, written on success (scopes.usage)
         return True
 
     def has_object_permission(self, request: Request, api_view: APIView, obj: models.Model) -> bool:

@@ -26,6 +26,7 @@ from scopes.api.authentication import BearerTokenAuthentication
 from scopes.api.permissions import TenantScopePermission, restrict, token_context
 from scopes.constants import ScopeName
 from scopes.registry import normalise
+from scopes.usage import recorder
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass
@@ -70,6 +71,7 @@ class TenantScopedMixin:
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         """Every answer to a valid token says what it has and what this endpoint accepts, as GitHub does."""
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        recorder.settle(succeeded=response.status_code < 400)  # scope usage by day (scopes.usage)
         context = getattr(request, "_auth", None)
         if isinstance(context, AuthorizationContext):
             response["X-OAuth-Scopes"] = " ".join(normalise(context.token_scopes, context.implications))

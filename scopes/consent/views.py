@@ -51,6 +51,7 @@ from scopes.consent.services import consent_form_use, consent_grant, consent_nar
 from scopes.models import Application, Consent
 from scopes.registry import closure, normalise
 from scopes.tenant_policy.views import consent_page_extras
+from scopes.usage.selectors import grant_last_uses, last_use_of
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CONSENT_SALT = "scopes.consent-form"
@@ -463,16 +464,23 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
     tenancy.enter(tenant_ids=[m.tenant_id for m in active_memberships_of(user)])
     standings = consent_standings_of(user.pk)  # every grant in one query, not one per row
     albums = grant_albums(standings.values())
+    uses = grant_last_uses(user_id=user.pk)  # what each app really did, by day (scopes.usage)
     rows = []
     for consent in consents_of(user):
         names = [s.name for s in consent.scopes.all()]
         standing = standings.get((consent.tenant_id, consent.application_id))
         in_effect = closure(standing.effective, implications) if standing and standing.stands else frozenset()
+        used = uses.get((consent.tenant_id, consent.application_id), {})
         rows.append(
             {
                 "consent": consent,
                 "scopes": [
-                    (name, descriptions.get(name, name), _in_effect(name, in_effect, implications))
+                    (
+                        name,
+                        descriptions.get(name, name),
+                        _in_effect(name, in_effect, implications),
+                        last_use_of(name, used, implications),
+                    )
                     for name in sorted(names)
                 ],
                 "stands": bool(standing and standing.stands),

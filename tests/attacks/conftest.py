@@ -19,7 +19,9 @@ from django.apps import apps
 from scopes.constants import ScopeName as S
 
 WATCHED_APPS = ("accounts", "scopes", "photos")
-UNWATCHED_MODELS = {"scopes.ConsentFormUse"}  # a refused form is used up too: see above
+# A refused form is used up too (see above); a successful answer records the scope it used, by day
+# (scopes.usage): bookkeeping of what succeeded, not data an attack changed.
+UNWATCHED_MODELS = {"scopes.ConsentFormUse", "scopes.ScopeUsage"}
 Snapshot = dict[str, Any]
 
 

@@ -70,7 +70,14 @@ def test_grant_added_through_the_admin_changes_the_next_api_answer(admin_client,
     data = form_data(admin_client.get(url))
     delete = Scope.objects.get(name="photos.delete")
     add_inline_row(data, "grants", {"scope": delete.pk, "reach": "tenant", "role": role.pk})
-    response = admin_client.post(url, data)
+    # First the what-if preview (scopes.usage.admin_preview): nothing saved, the guest gains delete.
+    shown = admin_client.post(url, data)
+    assert shown.status_code == 200 and "preview" in shown.context
+    gained = {c.scope: c.summary for c in shown.context["preview"].changes}["photos.delete"]
+    assert gained["users_gained"] == 1 and gained["tokens_gained"] == 1
+    assert not RoleGrant.objects.filter(role=role, scope=delete).exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.GRANT_CREATED).exists()
+    response = admin_client.post(url, {**data, "_preview_confirmed": "1"})
     assert response.status_code == 302, response.content.decode()[:3000]
     assert RoleGrant.objects.filter(role=role, scope=delete).exists()
 
@@ -86,7 +93,10 @@ def test_scope_implication_edited_in_the_admin_applies_to_the_next_request(admin
     url = reverse("admin:scopes_scope_change", args=[albums_write.pk])
     data = form_data(admin_client.get(url))
     data["implies"] = [*data["implies"], str(Scope.objects.get(name="photos.read").pk)]
-    assert admin_client.post(url, data).status_code == 302
+    shown = admin_client.post(url, data)
+    assert {c.scope for c in shown.context["preview"].changes} == {"photos.read"}
+    assert client.get("/api/t/acme/photos/").status_code == 403  # the preview saved nothing
+    assert admin_client.post(url, {**data, "_preview_confirmed": "1"}).status_code == 302
     assert client.get("/api/t/acme/photos/").status_code == 200
     assert AuditEvent.objects.filter(action=AuditAction.SCOPE_CHANGED).exists()
 
@@ -101,7 +111,7 @@ def test_staff_cannot_give_a_role_beyond_their_own_reach(staff_member, world):
     guest.refresh_from_db()
     assert guest.role.name == RoleName.GUEST
     # A role within their own reach is fine, and the service writes the audit row.
-    response = staff_member.post(url, {"role": world.role(RoleName.MEMBER).pk})
+    response = staff_member.post(url, {"role": world.role(RoleName.MEMBER).pk, "_preview_confirmed": "1"})
     assert response.status_code == 302
     guest.refresh_from_db()
     assert guest.role.name == RoleName.MEMBER

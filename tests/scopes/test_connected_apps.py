@@ -96,3 +96,26 @@ def test_get_does_not_revoke_and_pages_need_sign_in(world, gallery, browser_of, 
     assert client.get("/account/apps/").status_code == 302
     assert client.post(f"/account/apps/{consent.pk}/revoke/").status_code == 302
     assert Consent.objects.exists()
+
+
+def test_each_scope_shows_its_last_use_and_only_the_users_own(world, gallery, browser_of, api_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scopes.usage.models import ScopeUsage
+
+    browser = browser_of(world.member_a)
+    token = _grant(browser, gallery, "photos.read albums.read")["access_token"]
+    client = api_client(world.member2_a, world.acme, ["albums.read"], application=gallery)
+    client.get("/api/t/acme/albums/")  # another user's use of albums.read is not member_a's
+    from rest_framework.test import APIClient
+
+    mine = APIClient()
+    mine.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert mine.get("/api/t/acme/photos/").status_code == 200
+    ScopeUsage.objects.filter(user=world.member_a).update(last_used=timezone.now().date() - timedelta(days=3))
+    body = browser.get("/account/apps/").content.decode()
+    day = (timezone.now().date() - timedelta(days=3)).strftime("%-d %b %Y")
+    assert f'data-last-use="photos.read">last used {day}' in body
+    assert 'data-last-use="albums.read">never used' in body

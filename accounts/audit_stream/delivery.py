@@ -1,0 +1,167 @@
+"""The delivery worker: drains the outbox, one endpoint at a time, in sequence order, signed.
+
+Guarantees and how:
+- at least once: a delivery is marked delivered only after the receiver answered 2xx; a worker
+  that dies mid-batch leaves it pending, and its lease on the endpoint expires;
+- in order per endpoint (so per tenant): one worker holds an endpoint's lease at a time (claimed
+  with `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL and a conditional UPDATE on both
+  databases), renews it before every send, and sends in sequence order; after a failure it stops
+  and the endpoint waits (`retry_at`, exponential backoff) with everything after it;
+- signed: `X-Audit-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>` with
+  `X-Audit-Timestamp` (Unix seconds); receivers reject old timestamps and dedupe by `X-Audit-Event`.
+
+The HTTP timeout is shorter than the lease, so a lease cannot expire during a send it covers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from accounts.audit_stream.events import event_json
+from accounts.audit_stream.models import AuditDelivery, AuditWebhook
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the worker paces itself (`manage.py deliver_audit_events` options)."""
+
+    lease_seconds: float = 60.0
+    timeout_seconds: float = 10.0
+    batch: int = 100
+    backoff_base_seconds: float = 2.0
+    backoff_max_seconds: float = 3600.0
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature header's value for one delivery."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"v1={digest}"
+
+
+def backoff(attempts: int, settings: Settings) -> timedelta:
+    return timedelta(
+        seconds=min(settings.backoff_base_seconds * 2 ** max(attempts - 1, 0), settings.backoff_max_seconds)
+    )
+
+
+def _claimable(now: datetime) -> Q:
+    return (
+        Q(is_active=True)
+        & (Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        & (Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+    )
+
+
+def claim(owner: str, settings: Settings) -> AuditWebhook | None:
+    """Take the lease of one endpoint with pending deliveries; None when there is nothing to do."""
+    now = timezone.now()
+    pending = AuditDelivery.objects.filter(webhook=OuterRef("pk"), delivered_at__isnull=True)
+    with transaction.atomic():
+        webhook = (
+            AuditWebhook.objects.select_for_update(skip_locked=True)
+            .filter(_claimable(now), Exists(pending))
+            .order_by("pk")
+            .first()
+        )
+        if webhook is None:
+            return None
+        # Conditional: on SQLite (no row locks) two workers may read the same row; one UPDATE wins.
+        won = AuditWebhook.objects.filter(_claimable(now), pk=webhook.pk).update(
+            leased_until=now + timedelta(seconds=settings.lease_seconds), lease_owner=owner
+        )
+    return webhook if won else None
+
+
+def _renew(webhook: AuditWebhook, owner: str, settings: Settings) -> bool:
+    now = timezone.now()
+    return bool(
+        AuditWebhook.objects.filter(pk=webhook.pk, lease_owner=owner, leased_until__gt=now).update(
+            leased_until=now + timedelta(seconds=settings.lease_seconds)
+        )
+    )
+
+
+def _release(webhook: AuditWebhook, owner: str, **extra: object) -> None:
+    AuditWebhook.objects.filter(pk=webhook.pk, lease_owner=owner).update(
+        leased_until=None, lease_owner="", **extra
+    )
+
+
+def send(webhook: AuditWebhook, delivery: AuditDelivery, settings: Settings) -> tuple[int | None, str]:
+    """POST one event; the receiver's status (None: no answer) and an error text ("" on 2xx)."""
+    body = json.dumps({**event_json(delivery.event), "sequence": delivery.sequence}, sort_keys=True).encode()
+    timestamp = str(int(time.time()))
+    if not webhook.url.startswith(("https://", "http://")):  # the model allows no other; belt and braces
+        return None, "not an http(s) URL"
+    request = urllib.request.Request(  # noqa: S310 (http(s) only: checked above and by the model)
+        webhook.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "granular-photos-audit/1",
+            "X-Audit-Event": str(delivery.event_id),
+            "X-Audit-Sequence": str(delivery.sequence),
+            "X-Audit-Timestamp": timestamp,
+            "X-Audit-Signature": sign(webhook.secret, timestamp, body),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.timeout_seconds) as response:  # noqa: S310
+            return response.status, ""
+    except urllib.error.HTTPError as error:
+        return error.code, f"HTTP {error.code}"
+    except (OSError, ValueError) as error:
+        return None, str(error)[:300] or type(error).__name__
+
+
+def deliver(webhook: AuditWebhook, owner: str, settings: Settings) -> int:
+    """Send the endpoint's pending deliveries in order until done, a failure, or the lease is lost."""
+    sent = 0
+    pending = (
+        AuditDelivery.objects.filter(webhook=webhook, delivered_at__isnull=True)
+        .select_related("event")
+        .order_by("sequence")[: settings.batch]
+    )
+    for delivery in pending:
+        if not _renew(webhook, owner, settings):
+            return sent  # another worker owns it now: stop, it resumes from the first pending one
+        status, error = send(webhook, delivery, settings)
+        now = timezone.now()
+        ok = status is not None and 200 <= status < 300
+        AuditDelivery.objects.filter(pk=delivery.pk).update(
+            attempts=F("attempts") + 1,
+            last_attempt_at=now,
+            last_status=status,
+            last_error=error,
+            delivered_at=now if ok else None,
+        )
+        if not ok:
+            log.warning("audit webhook %s: delivery #%s failed: %s", webhook.pk, delivery.sequence, error)
+            _release(webhook, owner, retry_at=now + backoff(delivery.attempts + 1, settings))
+            return sent
+        sent += 1
+    _release(webhook, owner, retry_at=None)
+    return sent
+
+
+def run_once(owner: str, settings: Settings) -> int:
+    """Claim and drain endpoints until none is claimable; how many events were delivered."""
+    total = 0
+    while (webhook := claim(owner, settings)) is not None:
+        total += deliver(webhook, owner, settings)
+    return total

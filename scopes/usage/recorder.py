@@ -1,0 +1,110 @@
+"""Record usage from the API's decision point without adding SQL to a warm request.
+
+Each process remembers the keys (tenant, app, user, scope) it wrote today. The first allowed call
+of a key on a day writes one upsert (`INSERT ... ON CONFLICT DO UPDATE`, both databases) in the
+request's transaction, and the key is remembered; every later call that day is a set lookup. With
+W processes a key is written at most W times a day; the day is the server's UTC day.
+
+A use is a scope the decision allowed during a request that was then answered successfully (2xx
+or 3xx): the permission check and the reference checks note it (`exercised`), and the base view
+writes the notes when it finalizes the answer (`settle`). A refused call (403, 404, 400) records
+nothing, so attacks and mistakes do not count as using a scope.
+
+Known limit: when the request's transaction rolls back (a 5xx), that process has remembered a key
+whose write did not commit, so its later calls that day are not recorded by it (another process,
+or the next day, records them). Remembering only on commit would make every test transaction,
+which never commits, look cold.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextvars import ContextVar
+from datetime import date
+
+from django.utils import timezone
+
+from scopes.access.standing import AuthorizationContext
+from scopes.usage.models import ScopeUsage
+
+Key = tuple[int, int, int, str]
+
+
+class _Remembered:
+    """The keys this process wrote on `day`; forgets them all when the day changes."""
+
+    def __init__(self) -> None:
+        self.day: date | None = None
+        self.keys: set[Key] = set()
+        self._lock = threading.Lock()
+
+    def seen(self, day: date, key: Key) -> bool:
+        with self._lock:
+            if self.day != day:
+                self.day, self.keys = day, set()
+            return key in self.keys
+
+    def add(self, day: date, key: Key) -> None:
+        with self._lock:
+            if self.day == day:
+                self.keys.add(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.day, self.keys = None, set()
+
+
+remembered = _Remembered()
+
+
+_exercised: ContextVar[list[tuple[AuthorizationContext, str]] | None] = ContextVar("exercised", default=None)
+
+
+def begin() -> None:
+    """A tenant request starts: nothing exercised yet."""
+    _exercised.set([])
+
+
+def exercised(context: AuthorizationContext, scope: str) -> None:
+    """The decision allowed `scope` for this request; recorded if the answer is a success."""
+    notes = _exercised.get()
+    if notes is not None:
+        notes.append((context, scope))
+
+
+def settle(*, succeeded: bool) -> None:
+    """The answer is final: record what was exercised if it succeeded; forget it either way."""
+    notes = _exercised.get()
+    _exercised.set(None)
+    if succeeded and notes:
+        done: set[tuple[int, str]] = set()
+        for context, scope in notes:
+            if (context.token_id, scope) not in done:
+                done.add((context.token_id, scope))
+                note_use(context, scope)
+
+
+def today() -> date:
+    return timezone.now().date()
+
+
+def note_use(context: AuthorizationContext, scope: str) -> None:
+    """An allowed call needed `scope`: write its day once per key, day and process."""
+    if context.user is None or context.application_id is None:
+        return
+    day = today()
+    key: Key = (context.tenant.pk, context.application_id, context.user.pk, scope)
+    if remembered.seen(day, key):
+        return
+    ScopeUsage.objects.bulk_create(
+        [ScopeUsage(tenant_id=key[0], application_id=key[1], user_id=key[2], scope=scope, last_used=day)],
+        update_conflicts=True,
+        unique_fields=["tenant", "application", "user", "scope"],
+        update_fields=["last_used"],
+    )
+    remembered.add(day, key)
+
+
+def forget() -> None:
+    """Forget what this process wrote (tests; a forgotten key only costs one more upsert)."""
+    remembered.clear()

@@ -1,0 +1,75 @@
+"""A local HTTP receiver for audit webhooks: records every POST; can fail or hang on demand."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+    def signed_by(self, secret: str) -> bool:
+        timestamp = self.headers["X-Audit-Timestamp"]
+        expected = hmac.new(
+            secret.encode(), timestamp.encode() + b"." + self.body, hashlib.sha256
+        ).hexdigest()
+        return hmac.compare_digest(self.headers["X-Audit-Signature"], f"v1={expected}")
+
+
+@dataclass
+class Receiver:
+    """`fail[path] = n`: answer 500 to the next n posts there; `hang_at = k`: hold the k-th post."""
+
+    received: list[Received] = field(default_factory=list)
+    fail: dict[str, int] = field(default_factory=dict)
+    hang_at: int | None = None
+    hanging: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> str:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    receiver.received.append(Received(self.path, dict(self.headers), body))
+                    count = len(receiver.received)
+                    failing = receiver.fail.get(self.path, 0)
+                    if failing:
+                        receiver.fail[self.path] = failing - 1
+                if receiver.hang_at is not None and count == receiver.hang_at:
+                    receiver.hanging.set()
+                    receiver.release.wait(30)
+                    return  # the sender was killed meanwhile: no answer
+                self.send_response(500 if failing else 204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+
+    def at(self, path: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if r.path == path]
