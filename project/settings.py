@@ -226,6 +226,33 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+# Object storage: with a bucket named, images go to a private S3-compatible bucket through
+# django-storages (photos/storage.py); without one, to MEDIA_ROOT on this server's disk. Credentials
+# come from boto3's usual chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the instance's role),
+# never from this file. No URL to the bucket is ever given out: every image read is streamed by the API.
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as _BotoConfig
+
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            "default_acl": None,  # the bucket's own (private) policy; never public-read
+            "querystring_auth": True,  # should a URL ever be made, it is signed and short-lived
+            "querystring_expire": 60,
+            "file_overwrite": True,  # names are random (photo_upload_to): no existence check per upload
+            # A dead store costs a request seconds, not minutes; readiness says which part is down.
+            "client_config": _BotoConfig(
+                connect_timeout=env_int("AWS_S3_CONNECT_TIMEOUT_SECONDS", 3),
+                read_timeout=env_int("AWS_S3_READ_TIMEOUT_SECONDS", 20),
+                retries={"max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 2), "mode": "standard"},
+                s3={"addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE", "auto")},
+            ),
+        },
+    }
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "account-apps"
