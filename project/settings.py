@@ -123,6 +123,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request id, metrics and the access log around everything; then the operators' paths
+    # (/healthz, /readyz, /metrics), answered before sessions, HTTPS redirects or tenancy.
+    "project.observability.ObservabilityMiddleware",
+    "project.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "project.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -376,9 +380,41 @@ SPECTACULAR_SETTINGS = {
 PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 10 * 1024 * 1024)
 PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 40_000_000)
 
+# Operations (project/health.py, project/observability.py, docs/deployment.md).
+# Parts /readyz reports but that do not make it 503 (e.g. "cache": the product works without Redis).
+READYZ_OPTIONAL = env_list("READYZ_OPTIONAL", [])
+_unknown_parts = set(READYZ_OPTIONAL) - {"database", "cache", "storage"}
+if _unknown_parts:
+    raise ImproperlyConfigured(f"READYZ_OPTIONAL: unknown parts {sorted(_unknown_parts)}.")
+# When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# Logs: one JSON object per line on stderr (LOG_FORMAT=text for people), each with the request id.
+# ACCESS_LOG=1 (the default) writes one line per request (method, route, status, duration).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "project.observability.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "project.request": {
+            "handlers": ["console"],
+            "level": "INFO" if env_bool("ACCESS_LOG", True) else "WARNING",
+            "propagate": False,
+        },
+    },
 }

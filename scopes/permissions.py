@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Tenant
 from accounts.querysets import TenantQuerySet
+from scopes.api import metrics
 from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
 from scopes.decision import Decision, Target, accepted_scopes, decide
@@ -200,6 +201,7 @@ class TenantScopePermission(BasePermission):
             return True
         view.accepted_oauth_scopes = accepted_scopes(scope, context.implications)
         decision = self._decide(request, view, scope, target=None)
+        metrics.record(decision, stage="collection")
         if not decision.allowed:
             raise AccessRefused(decision)
         view.tenant = context.tenant
@@ -218,6 +220,7 @@ class TenantScopePermission(BasePermission):
             owner_id=getattr(obj, f"{view.owner_field}_id"),
         )
         decision = self._decide(request, view, scope, target=target)
+        metrics.record(decision, stage="object")
         if not decision.allowed:
             raise AccessRefused(decision)
         view.decision = decision
