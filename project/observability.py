@@ -45,7 +45,9 @@ class RequestIdFilter(logging.Filter):
     """Adds the current request's id to every log record (empty outside a request)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
+        # Django logs 4xx/5xx answers (`django.request`) after the middleware returned: the id is
+        # then found on the request the record carries.
+        record.request_id = request_id.get() or getattr(getattr(record, "request", None), "request_id", "")
         return True
 
 
@@ -91,6 +93,7 @@ class ObservabilityMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rid = _incoming_id(request)
+        request.request_id = rid  # type: ignore[attr-defined]
         token = request_id.set(rid)
         started = time.perf_counter()
         try:
