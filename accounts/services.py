@@ -59,6 +59,29 @@ def set_membership_rule(rule: MembershipRule) -> None:
     _membership_rule = rule
 
 
+class RoleRule(Protocol):
+    """Raises ValidationError when `actor` may not change or delete `role` (or create it, unsaved)."""
+
+    def __call__(self, *, actor: User, role: Role) -> None: ...
+
+
+# Like the membership rule: what a role reaches is scopes' to judge (ScopesConfig.ready installs it).
+_role_rule: RoleRule | None = None
+
+
+def set_role_rule(rule: RoleRule) -> None:
+    """Install the check every change of a role by a person runs (scopes' "no further than your own")."""
+    global _role_rule
+    _role_rule = rule
+
+
+def check_role_change(*, actor: User, role: Role) -> None:
+    """Refuse `actor` changing, creating or deleting `role` beyond what their own role holds."""
+    if _role_rule is None:
+        raise ImproperlyConfigured("No role rule is installed: is the scopes app loaded?")
+    _role_rule(actor=actor, role=role)
+
+
 def check_membership_change(
     *, actor: User | None, tenant: Tenant, current: Role | None, new: Role | None
 ) -> None:

@@ -5,7 +5,7 @@ runtime role, the same cache). It prints `ready <backend pid>`, then obeys stdin
 on a fixed schedule (one every `interval` seconds, not `interval` after the last one ended),
 `stop` answers `stopped <revoked> <seconds> <slowest ms>`, end of input exits.
 
-Each revocation goes through the product's own service (`scopes.services.tokens_revoke`: an audit
+Each revocation goes through the product's own service (`scopes.consent.services.tokens_revoke`: an audit
 row, then the token's delete), inside the tenant as any request would enter it, so whatever the
 product does on a revocation (signals, cache invalidation, database triggers) happens as in
 production. The tokens are ones the load never uses: see docs/performance.md for why.
@@ -27,8 +27,8 @@ def main() -> None:
     from django.db import connection
 
     from accounts.tenancy import tenant_scope
+    from scopes.consent.services import tokens_revoke
     from scopes.models import AccessToken
-    from scopes.services import tokens_revoke
 
     tenant_id = int(sys.argv[1])
     ids: list[int] = json.loads(open(sys.argv[2]).read())  # noqa: SIM115 - read once

@@ -8,8 +8,8 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from photos.models import Album, Photo
+from scopes.access.resources import ObjectFacts, Resource, register_resource
 from scopes.constants import ScopeName
-from scopes.resources import ObjectFacts, Resource, register_resource
 
 
 def _owner_shown_only(prefix: str = "owner__") -> list[str]:

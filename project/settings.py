@@ -200,8 +200,8 @@ else:
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"},
     }
-# How many token contexts each process keeps (scopes.context_cache); 0 turns the cache off. Entries
-# need no expiry time: every request proves its entry fresh against the database (scopes.freshness).
+# How many token contexts each process keeps (scopes.access.cache); 0 turns the cache off. Entries
+# need no expiry time: every request proves its entry fresh against the database (scopes.access.freshness).
 AUTHORIZATION_CACHE_ENTRIES = env_int("AUTHORIZATION_CACHE_ENTRIES", 10_000)
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -314,8 +314,14 @@ OAUTH2_PROVIDER_ID_TOKEN_MODEL = "scopes.IDToken"
 OAUTH2_PROVIDER = {
     # DOT's default is ["__all__"]: a client that omits `scope` would get everything.
     "DEFAULT_SCOPES": [],
-    "SCOPES_BACKEND_CLASS": "scopes.backends.DatabaseScopes",
-    "OAUTH2_VALIDATOR_CLASS": "scopes.oauth2_validators.TenantOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "scopes.oauth.backends.DatabaseScopes",
+    "OAUTH2_VALIDATOR_CLASS": "scopes.oauth.validators.TenantOAuth2Validator",
+    # DOT registers its (swapped) models in the admin with these classes: once, no re-registering.
+    "APPLICATION_ADMIN_CLASS": "scopes.admin.applications.ApplicationAdmin",
+    "ACCESS_TOKEN_ADMIN_CLASS": "scopes.admin.tokens.AccessTokenAdmin",
+    "REFRESH_TOKEN_ADMIN_CLASS": "scopes.admin.tokens.RefreshTokenAdmin",
+    "GRANT_ADMIN_CLASS": "scopes.admin.tokens.GrantAdmin",
+    "ID_TOKEN_ADMIN_CLASS": "scopes.admin.tokens.IDTokenAdmin",
     "REQUEST_APPROVAL_PROMPT": "force",  # our consent view decides when to skip, from remembered consent
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # token values stored as SHA-256 only
@@ -338,7 +344,7 @@ OAUTH2_PROVIDER = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["scopes.authentication.BearerTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["scopes.api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [

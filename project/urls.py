@@ -9,9 +9,9 @@ from drf_spectacular.views import (
 )
 
 from accounts.views import admin_sign_in
+from scopes.admin.explain import explain_access
 from scopes.api.schema import swagger_oauth2_redirect
-from scopes.explain import explain_access
-from scopes.views import POPUP_OPENER, POPUP_PAGE
+from scopes.oauth.popup import POPUP_OPENER, POPUP_PAGE
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="account-apps", permanent=False)),

@@ -8,10 +8,10 @@ from django.db.models.signals import post_migrate
 def _repair_freshness(using: str, **kwargs: Any) -> None:
     """SQLite rebuilds a table to alter it, dropping the version column and triggers: put them back.
 
-    (`scopes.freshness`; PostgreSQL alters tables in place, and its triggers come from migration
+    (`scopes.access.freshness`; PostgreSQL alters tables in place, and its triggers come from migration
     scopes 0006.) This is a migration hook, not a cache invalidation: no cache needs a signal.
     """
-    from scopes import freshness
+    from scopes.access import freshness
 
     connection = connections[using]
     if connection.vendor == "sqlite":
@@ -30,10 +30,11 @@ class ScopesConfig(AppConfig):
     verbose_name = "Scopes, apps and consent"
 
     def ready(self) -> None:
-        from accounts.services import set_membership_rule
+        from accounts.services import set_membership_rule, set_role_rule
+        from scopes.access.escalation import check_membership_rule, check_role_editable
         from scopes.api import schema  # noqa: F401  (registers the OpenAPI security scheme)
-        from scopes.services import check_membership_rule
 
         # Every membership write by a person asks this rule (accounts cannot import scopes).
         set_membership_rule(check_membership_rule)
+        set_role_rule(check_role_editable)
         post_migrate.connect(_repair_freshness, sender=self)

@@ -8,14 +8,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.views import SignInView
-from scopes import views
+from scopes.consent import views as consent
+from scopes.oauth import views as oauth
+from scopes.oauth.popup import POPUP_PAGE
 
 oauth_patterns = (
     [
-        path("authorize/", views.POPUP_PAGE(views.ConsentView.as_view()), name="authorize"),
-        path("token/", views.TokenView.as_view(), name="token"),
-        path("revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
-        path("introspect/", views.IntrospectionView.as_view(), name="introspect"),
+        path("authorize/", POPUP_PAGE(consent.ConsentView.as_view()), name="authorize"),
+        path("token/", oauth.TokenView.as_view(), name="token"),
+        path("revoke_token/", oauth.RevokeTokenView.as_view(), name="revoke-token"),
+        path("introspect/", oauth.IntrospectionView.as_view(), name="introspect"),
     ],
     "oauth2_provider",
 )
@@ -24,16 +26,16 @@ urlpatterns = [
     path("o/", include(oauth_patterns)),
     path(
         ".well-known/oauth-authorization-server",
-        views.AuthorizationServerMetadataView.as_view(),
+        oauth.AuthorizationServerMetadataView.as_view(),
         name="oauth-authorization-server-metadata",
     ),
-    path("account/login/", views.POPUP_PAGE(SignInView.as_view()), name="login"),
+    path("account/login/", POPUP_PAGE(SignInView.as_view()), name="login"),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("account/apps/", views.connected_apps, name="account-apps"),
-    path("account/apps/<int:consent_id>/revoke/", views.consent_revoke_view, name="account-app-revoke"),
+    path("account/apps/", consent.connected_apps, name="account-apps"),
+    path("account/apps/<int:consent_id>/revoke/", consent.consent_revoke_view, name="account-app-revoke"),
     path(
         "account/apps/<int:consent_id>/remove-scopes/",
-        views.consent_remove_scopes_view,
+        consent.consent_remove_scopes_view,
         name="account-app-narrow",
     ),
 ]

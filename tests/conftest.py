@@ -49,7 +49,7 @@ def _requests_run_as_runtime_role():
 
 @pytest.fixture
 def tenancy_statements() -> int:
-    """Statements every Bearer request spends before its own work: the token's probe (scopes.freshness),
+    """Statements every Bearer request spends before its own work: the token's probe (scopes.access.freshness),
     which on PostgreSQL also enters the token's tenant for row-level security. One on both databases."""
     return 1
 
@@ -135,7 +135,7 @@ def mint_token(world: World) -> MintToken:
         application = extra.pop("application", world.app)
         if extra.pop("grant", True):
             # A token stands only on a grant: the app may ask for the scopes and the user consented
-            # (scopes.standing). Pass grant=False to mint a token without one.
+            # (scopes.access.standing). Pass grant=False to mint a token without one.
             grant_for_token(user=user, tenant=tenant, application=application, scopes=scopes)
         return AccessTokenFactory(
             user=user, tenant=tenant, application=application, scope=" ".join(scopes), **extra
@@ -179,7 +179,8 @@ def clear_cache() -> None:
             cache.clear()
     # This process's own copies (never needed for correctness: versions are never reused; this keeps
     # query counts in tests independent of the order tests run in).
-    from scopes import context_cache, selectors
+    from scopes.access import cache as context_cache
+    from scopes.access import selectors
 
     context_cache.clear()
     selectors.forget_registry()

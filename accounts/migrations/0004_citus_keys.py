@@ -6,11 +6,10 @@ from accounts.migration_operations import AddTenantKey
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_row_level_security'),
+        ("accounts", "0003_row_level_security"),
     ]
 
     operations = [
-        AddTenantKey(model_name='membership', name='membership_tenant_id_key'),
+        AddTenantKey(model_name="membership", name="membership_tenant_id_key"),
     ]

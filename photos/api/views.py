@@ -33,13 +33,13 @@ from photos.api.serializers import (
 from photos.images import ImageRejected
 from photos.models import Album, Photo
 from photos.storage import open_image
+from scopes.access.decision import effective_permissions
 from scopes.api.exceptions import RequestTooLarge
 from scopes.api.fields import parse_id
 from scopes.api.parsers import JSONParser
+from scopes.api.permissions import readable, token_context
 from scopes.api.viewsets import TenantScopedAPIView, TenantScopedViewSet
 from scopes.constants import ScopeName
-from scopes.decision import effective_permissions
-from scopes.permissions import readable, token_context
 from scopes.registry import normalise
 
 

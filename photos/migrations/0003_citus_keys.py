@@ -6,11 +6,10 @@ from accounts.migration_operations import AddTenantKey
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('photos', '0002_row_level_security'),
+        ("photos", "0002_row_level_security"),
     ]
 
     operations = [
-        AddTenantKey(model_name='photo', name='photo_tenant_id_key'),
+        AddTenantKey(model_name="photo", name="photo_tenant_id_key"),
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-from scopes.decision import Decision
+from scopes.access.decision import Decision
 
 DECISIONS = Counter("api_decisions", "Access decisions of the API, by stage and reason.", ["stage", "reason"])
 

@@ -20,12 +20,12 @@ from rest_framework.views import APIView
 
 from accounts.models import Tenant, signed_in
 from accounts.querysets import TenantMissing, TenantQuerySet
-from scopes.authentication import BearerTokenAuthentication
+from scopes.access.decision import Decision
+from scopes.access.standing import AuthorizationContext
+from scopes.api.authentication import BearerTokenAuthentication
+from scopes.api.permissions import TenantScopePermission, restrict
 from scopes.constants import ScopeName
-from scopes.decision import Decision
-from scopes.permissions import TenantScopePermission, restrict
 from scopes.registry import normalise
-from scopes.standing import AuthorizationContext
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass

@@ -1,6 +1,6 @@
-"""Row versions kept by database triggers, and the token probe (scopes.freshness says why).
+"""Row versions kept by database triggers, and the token probe (scopes.access.freshness says why).
 
-The statements live in `scopes.freshness` (one definition for this migration and for SQLite's
+The statements live in `scopes.access.freshness` (one definition for this migration and for SQLite's
 repair after a table rebuild); they are idempotent.
 """
 
@@ -8,7 +8,7 @@ from django.db import migrations
 
 
 def install(apps, schema_editor):
-    from scopes import freshness
+    from scopes.access import freshness
 
     freshness.install(schema_editor.connection)
 

@@ -6,12 +6,11 @@ from accounts.migration_operations import AddTenantKey
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scopes', '0006_freshness'),
+        ("scopes", "0006_freshness"),
     ]
 
     operations = [
-        AddTenantKey(model_name='consent', name='consent_tenant_id_key'),
-        AddTenantKey(model_name='grant', name='grant_tenant_id_key'),
+        AddTenantKey(model_name="consent", name="consent_tenant_id_key"),
+        AddTenantKey(model_name="grant", name="grant_tenant_id_key"),
     ]

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import Membership
-from scopes import freshness
+from scopes.access import freshness
 from scopes.models import RoleGrant, Scope
 from tests.scopes.test_standing_agreement import (  # noqa: F401  (fixtures)
     RS_SECRET,
@@ -133,7 +133,7 @@ def test_sqlite_rebuild_of_membership_is_repaired(world, grant):
 @pytest.mark.parametrize("how", ["save", "update", "sql"])
 def test_a_scope_cannot_be_renamed_so_endpoints_never_disagree(world, grant, how):
     """Tokens carry scope names as text while consents and grants point at rows: a rename would
-    split them, so the database refuses it, whoever writes (scopes.freshness.RENAME_REFUSED)."""
+    split them, so the database refuses it, whoever writes (scopes.access.freshness.RENAME_REFUSED)."""
     from django.db import DatabaseError, transaction
 
     before = _ask_without_using(world, grant)

@@ -324,7 +324,7 @@ import threading  # noqa: E402
 from django.db import connection, connections  # noqa: E402, F401  (skipif reads connection)
 
 from scopes.models import AccessToken, RefreshToken  # noqa: E402
-from scopes.oauth2_validators import TenantOAuth2Validator  # noqa: E402
+from scopes.oauth.validators import TenantOAuth2Validator  # noqa: E402
 from tests.scopes.oauth import REDIRECT_URI, Flow, refresh  # noqa: E402
 
 OFFLINE = "photos.read offline_access"

@@ -17,8 +17,8 @@ from django.test import Client
 
 from accounts.constants import RoleName
 from accounts.services import membership_remove, membership_set
+from scopes.consent.views import CONSENT_SALT
 from scopes.models import Application, ApplicationScope, Consent, Grant, Scope
-from scopes.views import CONSENT_SALT
 from tests.factories import ApplicationFactory
 from tests.scopes.oauth import REDIRECT_URI, Flow
 
@@ -440,21 +440,21 @@ def test_a_form_posted_again_while_its_first_post_runs_gives_one_code(
     """The second post arrives after the first read the session and before it saved it: both find
     the nonce in the session. The database's unique key lets only one through. Deterministic
     (the second request runs inside the first), so it runs on SQLite and PostgreSQL alike."""
-    import scopes.views
+    import scopes.consent.views
 
     flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
     form = form_of(flow.start())
     second = Client()
     second.cookies = flow.client.cookies  # the same browser, a second tab
     answers = []
-    plan = scopes.views.consent_plan
+    plan = scopes.consent.views.consent_plan
 
     def plan_while_the_other_post_runs(*args, **kwargs):
         if not answers:
             answers.append(second.post("/o/authorize/", form))
         return plan(*args, **kwargs)
 
-    monkeypatch.setattr(scopes.views, "consent_plan", plan_while_the_other_post_runs)
+    monkeypatch.setattr(scopes.consent.views, "consent_plan", plan_while_the_other_post_runs)
     first = flow.client.post("/o/authorize/", form)
     codes = [r for r in (first, *answers) if r.status_code == 302 and "code=" in r["Location"]]
     assert len(codes) == 1
@@ -473,12 +473,12 @@ def test_two_simultaneous_posts_of_one_form_give_one_code(
     import threading
     from contextlib import suppress
 
-    import scopes.views
+    import scopes.consent.views
 
     flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
     form = form_of(flow.start())
     barrier = threading.Barrier(2, timeout=5)
-    eligible = scopes.views._eligible_memberships
+    eligible = scopes.consent.views._eligible_memberships
 
     def wait_for_the_other(*args, **kwargs):
         with suppress(threading.BrokenBarrierError):
@@ -487,7 +487,7 @@ def test_two_simultaneous_posts_of_one_form_give_one_code(
 
     # Old code checked the nonce in the session only, before this point; new code also claims it in
     # the database before this point, so the loser waits on the unique key and the barrier times out.
-    monkeypatch.setattr(scopes.views, "_eligible_memberships", wait_for_the_other)
+    monkeypatch.setattr(scopes.consent.views, "_eligible_memberships", wait_for_the_other)
     statuses: list[str] = []
 
     def post() -> None:
@@ -518,7 +518,7 @@ def test_a_consent_revoked_by_a_concurrent_request_is_revoked_once(world, galler
     service call then finds it gone: one audit row, no error. Run here in that interleaving."""
     from accounts.constants import AuditAction
     from accounts.models import AuditEvent
-    from scopes.services import consent_narrow, consent_revoke
+    from scopes.consent.services import consent_narrow, consent_revoke
 
     browser = browser_of(world.member_a)
     flow = Flow(browser, gallery.client_id, "photos.read photos.upload")

@@ -92,7 +92,7 @@ def test_the_database_refuses_an_unsafe_scope_name(seeded, name):
     refusals = (IntegrityError, DataError) if "\x00" in name else IntegrityError
     with pytest.raises(refusals), transaction.atomic():
         Scope.objects.create(name=name, description="x")
-    # A rename is refused before the name is even looked at (names are fixed: scopes.freshness).
+    # A rename is refused before the name is even looked at (names are fixed: scopes.access.freshness).
     with pytest.raises(DatabaseError), transaction.atomic():
         Scope.objects.filter(name="photos.read").update(name=name)
     assert Scope.objects.filter(name="photos.read").exists()

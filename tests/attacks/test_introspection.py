@@ -1,4 +1,4 @@
-"""Who may introspect which token (RFC 7662 section 4; the rule is `scopes.introspection`).
+"""Who may introspect which token (RFC 7662 section 4; the rule is `scopes.oauth.introspection`).
 
 A confidential client learns about its own tokens; a client an administrator marked as a resource
 server learns about its tenant's tokens (every tenant's when it has none); anyone else hears

@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent
 from scopes.models import AccessToken, Application, ApplicationScope, Grant, RefreshToken, Scope
-from scopes.oauth2_validators import TenantOAuth2Validator
+from scopes.oauth.validators import TenantOAuth2Validator
 from tests.factories import ApplicationFactory
 from tests.scopes.oauth import REDIRECT_URI, Flow, refresh
 

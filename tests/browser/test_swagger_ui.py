@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from scopes.demo import seed_demo_client
+from scopes.oauth.demo import seed_demo_client
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import PhotoFactory
 

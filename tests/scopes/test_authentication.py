@@ -10,10 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from scopes.access.cache import load_context
+from scopes.access.selectors import authorization_context, registry
 from scopes.constants import ScopeName
-from scopes.context_cache import load_context
 from scopes.models import Scope
-from scopes.selectors import authorization_context, registry
 
 URL = "/api/t/acme/me/"
 

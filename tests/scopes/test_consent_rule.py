@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scopes.consent import AppScope, cap_scopes, plan_consent
+from scopes.consent.rules import AppScope, cap_scopes, plan_consent
 from scopes.registry import closure
 
 GRAPH = {

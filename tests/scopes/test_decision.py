@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scopes.decision import Reason, Step, Target, accepted_scopes, decide, effective_permissions
+from scopes.access.decision import Reason, Step, Target, accepted_scopes, decide, effective_permissions
 
 GRAPH = {
     "photos.write": {"photos.upload", "photos.update", "photos.delete", "photos.read"},

@@ -21,7 +21,7 @@ def resource_server(db):
         authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
         client_secret=RS_SECRET,
         hash_client_secret=True,
-        is_resource_server=True,  # may introspect other clients' tokens (scopes.introspection)
+        is_resource_server=True,  # may introspect other clients' tokens (scopes.oauth.introspection)
     )
 
 

@@ -2,7 +2,7 @@
 
 Every kind of write that can change a decision is made after the token's context is warm, and the
 next request must answer as a cold one would, whoever made the write: a service, the ORM's
-`save()`, `QuerySet.update()`, `bulk_create`, or raw SQL through a cursor (scopes.freshness). The
+`save()`, `QuerySet.update()`, `bulk_create`, or raw SQL through a cursor (scopes.access.freshness). The
 contexts live in this process; Redis, when configured, is not on the path.
 """
 
@@ -19,11 +19,11 @@ from rest_framework.test import APIClient
 from accounts.constants import RoleName
 from accounts.models import Membership, Role
 from accounts.services import membership_remove, membership_set
-from scopes import context_cache
+from scopes.access import cache as context_cache
+from scopes.access.selectors import registry
+from scopes.consent.services import consent_narrow, consent_revoke, tokens_revoke
 from scopes.constants import ScopeName as S
 from scopes.models import AccessToken, ApplicationScope, Consent, RoleGrant, Scope
-from scopes.selectors import registry
-from scopes.services import consent_narrow, consent_revoke, tokens_revoke
 from tests.factories import ConsentFactory, MembershipFactory, PhotoFactory, RoleFactory, RoleGrantFactory
 from tests.scopes.oauth import Flow, refresh
 
@@ -600,6 +600,6 @@ def test_one_revocation_leaves_every_other_token_warm(
 def test_the_triggers_are_installed_and_survive_a_rebuild(world):
     from django.db import connection
 
-    from scopes import freshness
+    from scopes.access import freshness
 
     assert freshness.installed(connection)

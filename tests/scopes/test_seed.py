@@ -6,9 +6,9 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Membership, Role, Tenant, User
+from scopes.access.selectors import implication_graph, role_reaches
 from scopes.constants import ScopeName
 from scopes.models import Application, ApplicationScope, RoleGrant, Scope
-from scopes.selectors import implication_graph, role_reaches
 
 pytestmark = pytest.mark.django_db
 

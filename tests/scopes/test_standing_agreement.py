@@ -2,7 +2,7 @@
 
 One grant is made through the real flow (owner_a (an Owner) in acme, `photos.write profile.read
 offline_access` for the gallery app): an access token, a refresh token, and a second authorization
-code not yet exchanged. Then one thing changes, and seven callers of `scopes.standing` are asked:
+code not yet exchanged. Then one thing changes, and seven callers of `scopes.access.standing` are asked:
 
 - the API (`GET photos/`), introspection (`active` and `scope`), the refresh grant, the code
   exchange, remembered consent (a new authorization request for the same scopes answers with a
@@ -26,11 +26,11 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Membership, Tenant, User
+from scopes.access.selectors import authorization_context, registry
+from scopes.api.permissions import decide_for
 from scopes.constants import ScopeName as S
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, RoleGrant, Scope
-from scopes.permissions import decide_for
 from scopes.registry import closure
-from scopes.selectors import authorization_context, registry
 from tests.factories import ApplicationFactory, RoleFactory
 from tests.scopes.oauth import Flow, refresh
 
@@ -135,7 +135,7 @@ def _expire(world) -> None:
 
 
 def _revoke_token(world) -> None:
-    from scopes.services import tokens_revoke
+    from scopes.consent.services import tokens_revoke
 
     tokens_revoke(actor=None, access_tokens=list(AccessToken.objects.filter(user=world.owner_a)))
 

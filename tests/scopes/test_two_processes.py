@@ -24,9 +24,9 @@ from django.db import connection
 
 from accounts.models import Membership
 from accounts.services import membership_set
+from scopes.consent.services import consent_narrow, tokens_revoke
 from scopes.constants import ScopeName as S
 from scopes.models import Consent, Scope
-from scopes.services import consent_narrow, tokens_revoke
 from tests.factories import RoleFactory, RoleGrantFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

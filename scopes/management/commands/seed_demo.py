@@ -11,8 +11,8 @@ from accounts import tenancy
 from accounts.constants import RoleName
 from accounts.models import Role, Tenant, User
 from accounts.services import membership_set
-from scopes.demo import seed_demo_client
 from scopes.models import Application
+from scopes.oauth.demo import seed_demo_client
 
 DEMO_PASSWORD = "demo-password"
 ADMIN_USERNAME = "admin"

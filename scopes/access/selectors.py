@@ -13,12 +13,12 @@ from django.utils import timezone
 
 from accounts.models import Membership, Tenant, User
 from accounts.selectors import admin_tenants
-from scopes.consent import AppScope, ConsentPlan, plan_consent
-from scopes.freshness import EPOCH_TABLE
-from scopes.models import Application, ApplicationScope, Consent, RoleGrant, Scope
+from scopes.access.freshness import EPOCH_TABLE
+from scopes.access.standing import AuthorizationContext, context_from, token_rows
+from scopes.access.tenancy import enter_tenant_of_access_token, token_checksum
+from scopes.consent.rules import AppScope
+from scopes.models import Application, ApplicationScope, RoleGrant, Scope
 from scopes.registry import grant_reaches
-from scopes.standing import AuthorizationContext, consent_standing, context_from, token_rows
-from scopes.tenancy import enter_tenant_of_access_token, token_checksum
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def registry_at(version: object) -> RegistrySnapshot:
     """The registry as of epoch `version` (read by the caller): this process's copy, or one query.
 
     The rows are read after the epoch was, so a copy can only be newer than its epoch says; the
-    next epoch read then differs and the copy is built again (`scopes.freshness`).
+    next epoch read then differs and the copy is built again (`scopes.access.freshness`).
     """
     global _local_registry
     local = _local_registry
@@ -102,30 +102,6 @@ def role_reaches(role_id: int) -> dict[str, str]:
     return grant_reaches(grants, registry().implications)
 
 
-def consent_plan(
-    application: Application, membership: Membership, requested: list[str], *, fresh: bool
-) -> ConsentPlan:
-    """What the consent page shows this member for these scopes (fresh: ignore remembered consent)."""
-    snapshot = registry()
-    previous: list[str] = []
-    if not fresh:
-        # Remembered consent counts for what still stands of it (consent ∩ app ∩ role, today).
-        standing = consent_standing(
-            user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
-        )
-        previous = list(standing.effective) if standing is not None and standing.stands else []
-    return plan_consent(
-        requested=requested,
-        app_scopes=app_scopes(application),
-        role_covered=frozenset(role_reaches(membership.role_id)),
-        implications=snapshot.implications,
-        descriptions=snapshot.descriptions,
-        previously_granted=previous,
-        role_label=membership.role.name,
-        tenant_label=membership.tenant.name,
-    )
-
-
 def hypothetical_context(*, user: User, tenant: Tenant, scopes: list[str]) -> AuthorizationContext:
     """The context a token with `scopes` for `user` in `tenant` would load: for the explain page."""
     membership = Membership.objects.filter(user=user, tenant=tenant).select_related("role").first()
@@ -146,16 +122,6 @@ def hypothetical_context(*, user: User, tenant: Tenant, scopes: list[str]) -> Au
         role_name=membership.role.name if membership else None,
         role_grants=grants,
         implications=registry().implications,
-    )
-
-
-def consents_of(user: User) -> QuerySet[Consent]:
-    """A user's consents in active tenants, for the connected-apps page."""
-    return (
-        Consent.objects.filter(user=user, tenant__is_active=True)
-        .select_related("tenant", "application")
-        .prefetch_related("scopes")
-        .order_by("tenant__name", "application__name")
     )
 
 

@@ -1,4 +1,5 @@
-"""Admin screens for tenants, users, roles and memberships."""
+"""What every admin screen of the project is built from: staff see and pick only their tenants'
+rows, every write is audited, and some screens are look-only or superuser-only."""
 
 from __future__ import annotations
 
@@ -6,16 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts import tenancy
 from accounts.constants import AuditAction
-from accounts.models import AuditEvent, Membership, Role, Tenant, User, signed_in
+from accounts.models import Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles, admin_tenants, admin_users
-from accounts.services import PRIVILEGED_USER_FIELDS, audit_record, user_update
+from accounts.services import audit_record
 
 SECRET_FIELDS = {"password", "client_secret", "token", "token_checksum", "code"}
 
@@ -181,157 +181,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(StaffScopedAdmin, ReadOnlyAdmin):
-    """The audit log: read-only, filterable by tenant, actor, action and date.
+class SuperuserWritesOnly:
+    """Staff may look; only superusers add, change or delete."""
 
-    Staff read their tenants' events only; events of no tenant (scopes, apps) are the platform's.
-    """
-
-    list_display = ["created_at", "actor_label", "tenant_label", "action", "target_label"]
-    list_filter = [
-        "action",
-        ("tenant", admin.RelatedOnlyFieldListFilter),
-        ("actor", admin.RelatedOnlyFieldListFilter),
-        ("created_at", admin.DateFieldListFilter),
-    ]
-    search_fields = ["actor_label", "tenant_label", "target_label", "action"]
-    date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
-
-
-class MembershipInline(StaffChoicesMixin, admin.TabularInline):
-    """Memberships edited in place, on the tenant and on the user (a user's, in the staff's tenants only)."""
-
-    model = Membership
-    extra = 0
-    autocomplete_fields = ["user", "role"]
-    fields = ["user", "tenant", "role", "created_at"]
-    readonly_fields = ["created_at"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
-        qs = super().get_queryset(request)
-        return (
-            qs if request.user.is_superuser else qs.filter(tenant__in=admin_tenants(signed_in(request.user)))
-        )
-
-
-class TenantMembershipInline(MembershipInline):
-    fields = ["user", "role", "created_at"]
-
-
-class UserMembershipInline(MembershipInline):
-    fields = ["tenant", "role", "created_at"]
-    autocomplete_fields = ["tenant", "role"]
-
-
-MEMBERSHIP_ACTIONS = (
-    AuditAction.MEMBERSHIP_CREATED,
-    AuditAction.MEMBERSHIP_CHANGED,
-    AuditAction.MEMBERSHIP_REMOVED,
-)
-
-
-@admin.register(Tenant)
-class TenantAdmin(StaffScopedAdmin, AuditedAdmin):
-    audit_actions = (AuditAction.TENANT_CHANGED, AuditAction.TENANT_CHANGED, AuditAction.TENANT_CHANGED)
-    inline_audit_actions = {Membership: MEMBERSHIP_ACTIONS}
-    list_display = ["name", "slug", "is_active", "member_count", "created_at"]
-    list_filter = ["is_active"]
-    search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
-    inlines = [TenantMembershipInline]
-    staff_tenant_path = "pk"
-
-    # A tenant itself (its slug in every API URL, whether it answers at all, its existence) is the
-    # platform's: staff rename their tenants and manage members, only a superuser adds, switches
-    # off or deletes one. A staff user could not even see a tenant they added (not a member).
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return request.user.is_superuser
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = list(super().get_readonly_fields(request, obj))
-        return fields if request.user.is_superuser else [*fields, "slug", "is_active"]
-
-    def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict[str, Any]:
-        return super().get_prepopulated_fields(request, obj) if request.user.is_superuser else {}
-
-    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if not change:
-            # Its memberships (the inline) are written next, in this request: let it see the tenant.
-            tenancy.include_tenant(obj.pk)
-
-    @admin.display(description="members")
-    def member_count(self, obj: Tenant) -> int:
-        return obj.memberships.count()
-
-
-@admin.register(User)
-class UserAdmin(StaffScopedAdmin, AuditedAdmin, DjangoUserAdmin):
-    """People: staff see the members of their tenants and change only their own account.
-
-    An account is the person's in every tenant, some of which the staff user cannot see; staff
-    manage others through their memberships. Superuser, staff, groups and permissions are shown
-    to superusers only (`accounts.services.check_user_change` refuses them to anyone else).
-    """
-
-    inline_audit_actions = {Membership: MEMBERSHIP_ACTIONS}
-    list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active"]
-    inlines = [UserMembershipInline]
-
-    def staff_scope(self, user: User, queryset: QuerySet) -> QuerySet:
-        return queryset if user.is_superuser else queryset.filter(pk__in=admin_users(user))
-
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        fieldsets = super().get_fieldsets(request, obj)
-        if request.user.is_superuser:
-            return fieldsets
-        return [
-            (name, {**options, "fields": [f for f in options["fields"] if f not in PRIVILEGED_USER_FIELDS]})
-            for name, options in fieldsets
-        ]
-
-    def get_list_filter(self, request: HttpRequest) -> Any:
-        # Django's filters on groups list every group; staff filter on nothing they cannot change.
-        return super().get_list_filter(request) if request.user.is_superuser else ["is_active"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        allowed = super().has_change_permission(request, obj)
-        return allowed and (obj is None or request.user.is_superuser or obj.pk == request.user.pk)
+        return request.user.is_superuser
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or request.user.is_superuser)
-
-    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        if not change:
-            super().save_model(request, obj, form, change)
-            return
-        user_update(actor=signed_in(request.user), user=obj, changed=form.changed_data)
+        return request.user.is_superuser
 
 
-@admin.register(Role)
-class RoleAdmin(StaffScopedAdmin, AuditedAdmin):
-    audit_actions = (AuditAction.ROLE_CREATED, AuditAction.ROLE_CHANGED, AuditAction.ROLE_DELETED)
-    list_display = ["name", "tenant", "description"]
-    list_filter = [("tenant", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["name", "description", "tenant__name", "tenant__slug"]
-    autocomplete_fields = ["tenant"]
-
-    def staff_scope(self, user: User, queryset: QuerySet) -> QuerySet:
-        return queryset if user.is_superuser else queryset.filter(pk__in=admin_roles(user))
-
-
-@admin.register(Membership)
-class MembershipAdmin(StaffScopedAdmin, AuditedAdmin):
-    audit_actions: tuple[AuditAction, AuditAction, AuditAction] | None = MEMBERSHIP_ACTIONS
-    list_display = ["user", "tenant", "role", "created_at"]
-    # Only what the (scoped) changelist holds: the plain filters would list every tenant and role.
-    list_filter = [("tenant", admin.RelatedOnlyFieldListFilter), ("role", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["user__username", "user__email", "tenant__name", "tenant__slug"]
-    autocomplete_fields = ["user", "tenant", "role"]
-    list_select_related = ["user", "tenant", "role"]
+def allowed(check: Any, **kwargs: Any) -> bool:
+    """Whether a service's check passes: the admin hides what the service would refuse."""
+    try:
+        check(**kwargs)
+    except ValidationError:
+        return False
+    return True

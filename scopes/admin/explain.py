@@ -21,18 +21,18 @@ from django.views.decorators.csrf import csrf_protect
 from accounts import tenancy
 from accounts.models import Membership, Tenant, User, signed_in
 from accounts.selectors import admin_tenants, admin_users
-from scopes.decision import Decision, effective_permissions
-from scopes.models import Application
-from scopes.permissions import decide_for, target_for
-from scopes.resources import registered_resources
-from scopes.selectors import (
+from scopes.access.decision import Decision, effective_permissions
+from scopes.access.resources import registered_resources
+from scopes.access.selectors import (
     AuthorizationContext,
     admin_applications,
     authorization_context,
-    consent_plan,
     hypothetical_context,
     registry,
 )
+from scopes.api.permissions import decide_for, target_for
+from scopes.consent.selectors import consent_plan
+from scopes.models import Application
 
 
 def _scope_choices() -> list[tuple[str, str]]:

@@ -17,11 +17,11 @@ from rest_framework.views import APIView
 
 from accounts.models import Tenant
 from accounts.querysets import TenantQuerySet
+from scopes.access.decision import Decision, Target, accepted_scopes, decide
+from scopes.access.standing import AuthorizationContext
 from scopes.api import metrics
 from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
-from scopes.decision import Decision, Target, accepted_scopes, decide
-from scopes.standing import AuthorizationContext
 
 
 class ScopedView(Protocol):

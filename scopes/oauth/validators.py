@@ -19,13 +19,13 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors
 
+from scopes.access.selectors import app_scopes, registry
+from scopes.access.standing import grant_standing
+from scopes.access.tenancy import token_checksum
+from scopes.consent.services import code_replay_revoke, token_family_revoke, tokens_revoke
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
 from scopes.registry import closure, normalise
-from scopes.selectors import app_scopes, registry
-from scopes.services import code_replay_revoke, token_family_revoke, tokens_revoke
-from scopes.standing import grant_standing
-from scopes.tenancy import token_checksum
 
 
 def _require_tenant(request: OauthlibRequest) -> int:
@@ -74,7 +74,7 @@ class TenantOAuth2Validator(OAuth2Validator):
         grant = Grant.objects.filter(code=code, application=client).select_related("user").first()
         if grant is None or grant.is_expired():
             return False
-        # The grant must still stand now, and the token gets what it allows now (scopes.standing).
+        # The grant must still stand now, and the token gets what it allows now (scopes.access.standing).
         standing = grant_standing(
             user_id=grant.user_id,
             tenant_id=grant.tenant_id,
@@ -270,7 +270,7 @@ class TenantOAuth2Validator(OAuth2Validator):
     ) -> list[str]:
         """The refreshed token's scopes: the old ones, capped by what the grant allows today.
 
-        One answer for every endpoint (`scopes.standing`): a user deactivated, a tenant deactivated,
+        One answer for every endpoint (`scopes.access.standing`): a user deactivated, a tenant deactivated,
         a membership or consent removed refuses the refresh; a lowered role, a narrowed consent or
         an app scope removed shrinks it.
         """

@@ -1,7 +1,7 @@
 """Freshness from the database: row versions that triggers keep, whoever writes.
 
 Every cache of authorization data in this project (the per-process token contexts in
-`scopes.context_cache`, the scope registry in `scopes.selectors.registry`) is used only while the
+`scopes.access.cache`, the scope registry in `scopes.access.selectors.registry`) is used only while the
 database says nothing it was built from has changed since. The database says it through versions
 that its own triggers maintain, so the promise holds for every writer: the admin, a service,
 django-oauth-toolkit, `QuerySet.update()`, `bulk_create`, raw SQL in psql, another process or
@@ -9,7 +9,7 @@ server, a data migration. No Django signal is needed for correctness.
 
 What is versioned, and why that is enough
 -----------------------------------------
-A token's authorization context is computed (`scopes.standing`) from exactly these rows:
+A token's authorization context is computed (`scopes.access.standing`) from exactly these rows:
 
 | row                                   | its version changes when                                 |
 |---------------------------------------|----------------------------------------------------------|

@@ -1,13 +1,13 @@
 """The API's authorization contexts, cached in each process and checked against the database.
 
-Every API request runs the probe (`scopes.freshness.PROBE_SQL`): one statement that, on
+Every API request runs the probe (`scopes.access.freshness.PROBE_SQL`): one statement that, on
 PostgreSQL, also enters the token's tenant for row-level security, which the request had to do
 anyway. It returns the token's *fingerprint*, the versions of every row its context is built
 from (token, user, tenant, membership, role with its grants, consent with its scopes, app with
 its allowed scopes, and the registry epoch). The context cached for the token is used only when
-its fingerprint is the probe's; otherwise it is read again (`scopes.standing.token_rows`, one
+its fingerprint is the probe's; otherwise it is read again (`scopes.access.standing.token_rows`, one
 query) and stored under the probe's fingerprint. Why that can never serve a revoked right is said
-once, in `scopes.freshness`.
+once, in `scopes.access.freshness`.
 
 So a warm request costs the probe statement and nothing else: no Redis, no signal, no shared
 state between processes. Each process keeps at most `AUTHORIZATION_CACHE_ENTRIES` contexts
@@ -25,10 +25,10 @@ from django.conf import settings
 from django.db import connection
 
 from accounts import tenancy
-from scopes.freshness import PROBE_FUNCTION, PROBE_SQL
-from scopes.selectors import registry_at
-from scopes.standing import AuthorizationContext, context_from, token_rows
-from scopes.tenancy import token_checksum
+from scopes.access.freshness import PROBE_FUNCTION, PROBE_SQL
+from scopes.access.selectors import registry_at
+from scopes.access.standing import AuthorizationContext, context_from, token_rows
+from scopes.access.tenancy import token_checksum
 
 DEFAULT_ENTRIES = 10_000
 

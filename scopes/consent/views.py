@@ -1,4 +1,4 @@
-"""Browser pages and OAuth endpoints: the consent page, connected apps, introspection, metadata.
+"""Browser pages of consent: the consent page (`/o/authorize/`) and connected apps (`/account/apps/`).
 
 DOT does the OAuth (request validation, codes, PKCE, tokens); these views decide what the user
 is asked and what is granted, and never trust the consent form for more than the user's ticks.
@@ -6,30 +6,19 @@ is asked and what is granted, and never trust the consent form for more than the
 
 from __future__ import annotations
 
-import calendar
-import json
 import secrets
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.http.response import HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.decorators import method_decorator
-from django.views import View
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
-from oauth2_provider.views.metadata import OAuthServerMetadataView
-from oauth2_provider.views.mixins import OAuthLibMixin
-from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2 import AccessDeniedError, InvalidRequestError
 from oauthlib.oauth2.rfc6749.errors import (
     ConsentRequired,
@@ -45,25 +34,13 @@ from oauthlib.oauth2.rfc6749.errors import (
 from accounts import tenancy
 from accounts.models import Membership, signed_in
 from accounts.selectors import active_memberships_of
-from scopes.client_limits import limit_client_authentication
-from scopes.consent import ConsentPlan, ShownPlan
-from scopes.introspection import may_introspect
+from scopes.access.selectors import registry
+from scopes.access.standing import consent_standing, consent_standings_of
+from scopes.consent.rules import ConsentPlan, ShownPlan
+from scopes.consent.selectors import consent_plan, consents_of
+from scopes.consent.services import consent_form_use, consent_grant, consent_narrow, consent_revoke
 from scopes.models import Application, Consent
 from scopes.registry import closure, normalise
-from scopes.selectors import (
-    consent_plan,
-    consents_of,
-    registry,
-)
-from scopes.services import consent_form_use, consent_grant, consent_narrow, consent_revoke
-from scopes.standing import access_token_standing, consent_standing, consent_standings_of
-from scopes.tenancy import (
-    enter_tenant_of_access_token,
-    enter_tenant_of_code,
-    enter_tenant_of_refresh_token,
-    enter_tenant_of_token,
-    token_checksum,
-)
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CONSENT_SALT = "scopes.consent-form"
@@ -369,7 +346,7 @@ class ConsentView(AuthorizationView):
 def connected_apps(request: HttpRequest) -> HttpResponse:
     """`/account/apps/`: what the user granted, per tenant, with revoke and remove-scope buttons.
 
-    Each grant is shown as it stands now (`scopes.standing`): a scope the user's role or the app
+    Each grant is shown as it stands now (`scopes.access.standing`): a scope the user's role or the app
     no longer allows is listed as not in effect, so the page never claims more than the API allows.
     """
     snapshot = registry()
@@ -427,153 +404,3 @@ def consent_remove_scopes_view(request: HttpRequest, consent_id: int) -> HttpRes
     if remove:
         consent_narrow(actor=signed_in(request.user), consent=consent, remove=remove)
     return redirect("account-apps")
-
-
-class AuthorizationServerMetadataView(OAuthServerMetadataView):
-    """RFC 8414 metadata, plus `scope_implications` so clients can normalise scopes as we do."""
-
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = super().get(request, *args, **kwargs)
-        data = json.loads(response.content)
-        implications = registry().implications
-        data["scope_implications"] = {
-            name: sorted(targets) for name, targets in sorted(implications.items()) if targets
-        }
-        data["code_challenge_methods_supported"] = ["S256"]
-        data["grant_types_supported"] = ["authorization_code", "refresh_token"]
-        data["response_types_supported"] = ["code"]
-        result = JsonResponse(data)
-        result["Access-Control-Allow-Origin"] = "*"
-        return result
-
-
-@method_decorator(csrf_exempt, name="dispatch")
-class IntrospectionView(OAuthLibMixin, View):
-    """RFC 7662 introspection for confidential clients, with the token's tenant.
-
-    Who may ask about which token is `scopes.introspection.may_introspect`; anyone else hears
-    exactly what an unknown token gets.
-    """
-
-    @method_decorator(limit_client_authentication)
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.GET:
-            # Credentials and tokens never travel in a URL (access logs keep URLs): as oauthlib's own
-            # endpoints do for /o/token/ and /o/revoke_token/, a query string is refused outright.
-            return JsonResponse(
-                {"error": "invalid_request", "error_description": "URL query parameters are not allowed."},
-                status=400,
-            )
-        client = self._authenticated_confidential_client(request)
-        if client is None:
-            response = JsonResponse({"error": "invalid_client"}, status=401)
-            response["WWW-Authenticate"] = 'Basic realm="introspection"'
-            return response
-        value = request.POST.get("token", "")
-        if not value:
-            return JsonResponse(
-                {"error": "invalid_request", "error_description": "token is missing"}, status=400
-            )
-        return JsonResponse(self._describe(client, value))
-
-    def _authenticated_confidential_client(self, request: HttpRequest) -> Application | None:
-        """Only a confidential client (a resource server with a secret) may introspect tokens."""
-        core = self.get_oauthlib_core()
-        uri, http_method, body, headers = core._extract_params(request)
-        oauthlib_request = OauthlibRequest(uri, http_method, body, headers)
-        if not core.server.request_validator.authenticate_client(oauthlib_request):
-            return None
-        client = getattr(oauthlib_request, "client", None)
-        return (
-            client if client is not None and client.client_type == Application.CLIENT_CONFIDENTIAL else None
-        )
-
-    @staticmethod
-    def _describe(client: Application, value: str) -> dict[str, Any]:
-        """RFC 7662's answer: active only while the grant stands; `scope` is what it allows now.
-
-        A token this client may not ask about (`may_introspect`) gets what an unknown one gets.
-
-        The same standing the API, the refresh grant and the code exchange ask (`scopes.standing`):
-        a deactivated user, tenant or membership, a consent taken back, or an expired or revoked
-        token is `{"active": false}`; a lowered role or a narrowed consent shrinks `scope`.
-        """
-        checksum = token_checksum(value)
-        if not enter_tenant_of_access_token(checksum):
-            return {"active": False}
-        standing = access_token_standing(checksum)
-        if standing is None or not standing.stands or not standing.effective:
-            return {"active": False}
-        rows = standing.rows
-        if not may_introspect(client, application_id=rows.application_id, tenant_id=rows.tenant.pk):
-            return {"active": False}  # RFC 7662 section 4: not this client's to know
-        assert rows.user is not None and standing.expires is not None
-        client_id = (
-            Application.objects.filter(pk=rows.application_id).values_list("client_id", flat=True).first()
-        )
-        return {
-            "active": True,
-            "scope": " ".join(standing.effective),
-            "client_id": client_id,
-            "username": rows.user.get_username(),
-            "exp": calendar.timegm(standing.expires.utctimetuple()),
-            "tenant": rows.tenant.slug,
-            "token_type": "Bearer",
-        }
-
-
-class TokenView(dot_views.TokenView):
-    """`/o/token/`: DOT's endpoint, entered into the credential's tenant and rate limited.
-
-    The code or refresh token in the body names its tenant (scopes.tenancy); an unknown one
-    enters nothing and DOT answers invalid_grant as before. Failed requests (400, 401) count
-    per client id and per address, in the limit introspection and revocation share
-    (scopes.client_limits); past it the answer is 429 with Retry-After.
-    """
-
-    @method_decorator(limit_client_authentication)
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        grant_type = request.POST.get("grant_type", "")
-        if grant_type == DEVICE_CODE_GRANT:
-            # Not offered (see the metadata); DOT would look the device code up unchecked.
-            return JsonResponse({"error": "unsupported_grant_type"}, status=400)
-        if grant_type == "authorization_code":
-            enter_tenant_of_code(request.POST.get("code", ""))
-        elif grant_type == "refresh_token":
-            enter_tenant_of_refresh_token(request.POST.get("refresh_token", ""))
-        return super().post(request, *args, **kwargs)
-
-
-class RevokeTokenView(dot_views.RevokeTokenView):
-    """`/o/revoke_token/` (RFC 7009), entered into the tenant of the token being revoked."""
-
-    @method_decorator(limit_client_authentication)
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        enter_tenant_of_token(request.POST.get("token", ""))
-        return super().post(request, *args, **kwargs)
-
-
-def opener_policy(
-    value: str,
-) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
-    """Set this view's Cross-Origin-Opener-Policy (the site default is `same-origin`).
-
-    OAuth sign-in in a popup (Swagger UI's "Authorize", or any client doing a popup flow) needs the
-    popup's pages to keep `window.opener`: the opener allows popups, and the pages shown inside the
-    popup (sign-in, consent, the redirect page) opt out of isolation. Framing stays denied.
-    """
-
-    def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            response = view(request, *args, **kwargs)
-            response["Cross-Origin-Opener-Policy"] = value
-            return response
-
-        return wrapped
-
-    return decorate
-
-
-POPUP_PAGE = opener_policy("unsafe-none")
-POPUP_OPENER = opener_policy("same-origin-allow-popups")

@@ -8,8 +8,8 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from accounts.models import User
-from scopes.context_cache import load_context
-from scopes.standing import AuthorizationContext
+from scopes.access.cache import load_context
+from scopes.access.standing import AuthorizationContext
 
 REALM = "api"
 
@@ -29,7 +29,7 @@ class BearerTokenAuthentication(BaseAuthentication):
 
     Every request probes the database for the token's fingerprint (one statement, which also
     enters its tenant); the context comes from this process's cache when the fingerprint matches,
-    else from one query (`scopes.context_cache`).
+    else from one query (`scopes.access.cache`).
 
     No other scheme is accepted (no session, no query-string token): a request without a
     Bearer token is unauthenticated and gets `WWW-Authenticate: Bearer realm="api"`.

@@ -1,6 +1,6 @@
 """Does this grant still stand, and what does it allow now? One answer, from the database.
 
-Every caller asks here: API authentication (through `scopes.context_cache`), introspection, the
+Every caller asks here: API authentication (through `scopes.access.cache`), introspection, the
 refresh grant, the code exchange, remembered consent on the consent page, the connected-apps page
 and the admin's explain page. A grant is a (user, tenant, app) with the scopes one credential
 carries (an access token, a refresh token's token, an authorization code, or a remembered consent);
@@ -259,7 +259,7 @@ def token_rows(checksum: str) -> TokenRows | None:
     """The access token with this checksum and its grant, in ONE query; None when there is none.
 
     On PostgreSQL the caller has entered the token's tenant (row-level security); the API does it
-    with the probe in `scopes.context_cache`, other endpoints with `scopes.tenancy`.
+    with the probe in `scopes.access.cache`, other endpoints with `scopes.access.tenancy`.
     """
     row = _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
     if row is None:
@@ -279,7 +279,7 @@ def grant_rows(*, user_id: int | None, tenant_id: int, application_id: int | Non
 
 
 def _implications() -> Mapping[str, frozenset[str]]:
-    from scopes.selectors import registry  # registry() reads the epoch; selectors import this module
+    from scopes.access.selectors import registry  # registry() reads the epoch; selectors import this module
 
     return registry().implications
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from oauth2_provider.scopes import BaseScopes
 
+from scopes.access.selectors import app_scopes, registry
 from scopes.models import Application
 from scopes.registry import closure
-from scopes.selectors import app_scopes, registry
 
 
 class DatabaseScopes(BaseScopes):

@@ -1,0 +1,223 @@
+"""Memberships in the admin: on their own page and inline on a tenant's and a user's page.
+
+Every row added, changed or deleted is written by the membership services (which check the
+escalation rule under a row lock and audit); the forms ask the same check first, to show the
+refusal as a form error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts.admin.base import AuditedAdmin, StaffChoicesMixin, StaffScopedAdmin, allowed
+from accounts.constants import AuditAction
+from accounts.models import Membership, Role, Tenant, User, signed_in
+from accounts.selectors import admin_tenants
+from accounts.services import check_membership_change, membership_remove, membership_set
+
+MEMBERSHIP_ACTIONS = (
+    AuditAction.MEMBERSHIP_CREATED,
+    AuditAction.MEMBERSHIP_CHANGED,
+    AuditAction.MEMBERSHIP_REMOVED,
+)
+
+
+class MembershipInline(StaffChoicesMixin, admin.TabularInline):
+    """Memberships edited in place, on the tenant and on the user (a user's, in the staff's tenants only)."""
+
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user", "role"]
+    fields = ["user", "tenant", "role", "created_at"]
+    readonly_fields = ["created_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        qs = super().get_queryset(request)
+        return (
+            qs if request.user.is_superuser else qs.filter(tenant__in=admin_tenants(signed_in(request.user)))
+        )
+
+
+def check_membership_form(
+    *, actor: User, before: Membership | None, user: User, tenant: Tenant, role: Role | None, delete: bool
+) -> None:
+    """What the membership services will say about this admin row, asked before anything is written.
+
+    A row whose user or tenant was changed is the removal of the old membership and a new one.
+    """
+    current = before.role if before is not None else None
+    if before is not None and (delete or before.user_id != user.pk or before.tenant_id != tenant.pk):
+        check_membership_change(actor=actor, tenant=before.tenant, current=before.role, new=None)
+        current = None
+    if not delete and role is not None:
+        check_membership_change(actor=actor, tenant=tenant, current=current, new=role)
+
+
+def _stored(pk: int | None) -> Membership | None:
+    return Membership.objects.select_related("tenant", "role").filter(pk=pk).first() if pk else None
+
+
+class MembershipForm(forms.ModelForm):
+    """One membership on its own page: the services' rule shown as a form error."""
+
+    request: HttpRequest
+
+    class Meta:
+        model = Membership
+        fields = ["user", "tenant", "role"]
+
+    def clean(self) -> dict:
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean returns; its stub allows None
+        user = cleaned.get("user") or getattr(self.instance, "user", None)
+        tenant = cleaned.get("tenant") or getattr(self.instance, "tenant", None)
+        role = cleaned.get("role")
+        if user is not None and tenant is not None and role is not None:
+            try:
+                check_membership_form(
+                    actor=signed_in(self.request.user),
+                    before=_stored(self.instance.pk),
+                    user=user,
+                    tenant=tenant,
+                    role=role,
+                    delete=False,
+                )
+            except ValidationError as exc:
+                self.add_error("role", exc)
+        return cleaned
+
+
+class MembershipInlineFormSet(forms.BaseInlineFormSet):
+    """Memberships on a tenant's or a user's page: every added, changed or deleted row is checked.
+
+    In the formset, not the row's form: Django ignores the errors of a row marked for deletion.
+    """
+
+    request: HttpRequest
+
+    def clean(self) -> None:
+        super().clean()
+        problems: list[ValidationError] = []
+        for form in self.forms:
+            # _should_delete_form: Django's own test for a row marked for deletion (not in the stubs).
+            deleting = self._should_delete_form(form)  # type: ignore[attr-defined]
+            if not form.cleaned_data or not (form.has_changed() or deleting):
+                continue
+            if form.errors:
+                continue  # a row already refused (e.g. a tenant or user the viewer cannot choose)
+            data = form.cleaned_data
+            # getattr: an unsaved row has no user or tenant yet (RelatedObjectDoesNotExist).
+            user = data.get("user") or getattr(form.instance, "user", None)
+            tenant = data.get("tenant") or getattr(form.instance, "tenant", None)
+            if user is None or tenant is None:
+                continue
+            try:
+                check_membership_form(
+                    actor=signed_in(self.request.user),
+                    before=_stored(form.instance.pk),
+                    user=user,
+                    tenant=tenant,
+                    role=data.get("role"),
+                    delete=deleting,
+                )
+            except ValidationError as exc:
+                problems.append(exc)
+        if problems:
+            raise ValidationError(problems)
+
+
+def save_membership_formset(request: HttpRequest, formset: Any) -> None:
+    """Write a membership formset through the services (which audit), never by saving rows directly."""
+    formset.save(commit=False)  # fills new_objects, changed_objects, deleted_objects; writes nothing
+    actor = signed_in(request.user)
+    for obj in formset.deleted_objects:
+        before = _stored(obj.pk)
+        if before is not None:
+            membership_remove(actor=actor, user=before.user, tenant=before.tenant)
+    for obj, _fields in formset.changed_objects:
+        before = _stored(obj.pk)
+        if before is not None and (before.user_id, before.tenant_id) != (obj.user_id, obj.tenant_id):
+            membership_remove(actor=actor, user=before.user, tenant=before.tenant)
+        obj.pk = membership_set(actor=actor, user=obj.user, tenant=obj.tenant, role=obj.role).pk
+    for obj in formset.new_objects:
+        obj.pk = membership_set(actor=actor, user=obj.user, tenant=obj.tenant, role=obj.role).pk
+
+
+class MembershipsViaServices:
+    """Tenant and user pages: their membership inlines are written by the services."""
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is Membership:
+            save_membership_formset(request, formset)
+        else:
+            super().save_formset(request, form, formset, change)  # type: ignore[misc]
+
+
+def _with_request(form_class: type, request: HttpRequest) -> type:
+    return type(form_class.__name__, (form_class,), {"request": request})
+
+
+class TenantMembershipInline(MembershipInline):
+    fields = ["user", "role", "created_at"]
+    formset = MembershipInlineFormSet
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        return _with_request(super().get_formset(request, obj, **kwargs), request)
+
+
+class UserMembershipInline(MembershipInline):
+    fields = ["tenant", "role", "created_at"]
+    autocomplete_fields = ["tenant", "role"]
+    formset = MembershipInlineFormSet
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        return _with_request(super().get_formset(request, obj, **kwargs), request)
+
+
+@admin.register(Membership)
+class MembershipAdmin(StaffScopedAdmin, AuditedAdmin):
+    """One membership per page, written by the services; stronger members are read-only to staff."""
+
+    form = MembershipForm
+    audit_actions = None  # the services write the audit rows
+    list_display = ["user", "tenant", "role", "created_at"]
+    # Only what the (scoped) changelist holds: the plain filters would list every tenant and role.
+    list_filter = [("tenant", admin.RelatedOnlyFieldListFilter), ("role", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["user__username", "user__email", "tenant__name", "tenant__slug"]
+    autocomplete_fields = ["user", "tenant", "role"]
+    list_select_related = ["user", "tenant", "role"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        return _with_request(super().get_form(request, obj, change=change, **kwargs), request)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Who and where is what a membership is: to move it, remove it and add another.
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if obj is None else [*fields, "user", "tenant"]
+
+    def _may_act_on(self, request: HttpRequest, obj: Membership) -> bool:
+        return allowed(
+            check_membership_change, actor=request.user, tenant=obj.tenant, current=obj.role, new=None
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or self._may_act_on(request, obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or self._may_act_on(request, obj))
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        obj.pk = membership_set(
+            actor=signed_in(request.user), user=obj.user, tenant=obj.tenant, role=obj.role
+        ).pk
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        membership_remove(actor=signed_in(request.user), user=obj.user, tenant=obj.tenant)

@@ -1,0 +1,82 @@
+"""OAuth client apps in the admin: superusers write them; staff see the apps usable in their tenants.
+
+Registered by django-oauth-toolkit (settings: OAUTH2_PROVIDER["APPLICATION_ADMIN_CLASS"]), once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from oauth2_provider.admin import ApplicationAdmin as DotApplicationAdmin
+
+from accounts.admin.base import STAFF_CHOICES, AuditedAdmin, StaffScopedAdmin, SuperuserWritesOnly
+from accounts.constants import AuditAction
+from accounts.models import Tenant, User
+from scopes.access.selectors import admin_applications
+from scopes.models import Application, ApplicationScope
+
+# A staff user picks, in any foreign-key field to an app, only the apps usable in their tenants.
+STAFF_CHOICES[Application] = admin_applications
+
+
+class ApplicationScopeInline(admin.TabularInline):
+    """The scopes an app may ask for, with the app's reason for each."""
+
+    model = ApplicationScope
+    extra = 0
+    autocomplete_fields = ["scope"]
+
+
+class ApplicationAdmin(SuperuserWritesOnly, StaffScopedAdmin, AuditedAdmin, DotApplicationAdmin):
+    audit_actions = (
+        AuditAction.APPLICATION_CREATED,
+        AuditAction.APPLICATION_CHANGED,
+        AuditAction.APPLICATION_DELETED,
+    )
+    inline_audit_actions = {
+        ApplicationScope: (
+            AuditAction.APPLICATION_CHANGED,
+            AuditAction.APPLICATION_CHANGED,
+            AuditAction.APPLICATION_CHANGED,
+        )
+    }
+    list_display = ["name", "client_id", "client_type", "tenant", "publisher", "is_resource_server"]
+    list_filter = [
+        "client_type",
+        "authorization_grant_type",
+        "is_resource_server",
+        ("tenant", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["name", "client_id", "publisher"]
+    autocomplete_fields = ["tenant"]
+    inlines = [ApplicationScopeInline]
+
+    def staff_scope(self, user: User, queryset: QuerySet) -> QuerySet:
+        return queryset if user.is_superuser else queryset.filter(pk__in=admin_applications(user))
+
+    def audit_tenant(self, obj: Any) -> Tenant | None:
+        app = obj.application if isinstance(obj, ApplicationScope) else obj
+        return app.tenant
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A stored secret is a hash (or, for a public client, empty): never show it. On "add" the
+        # generated secret is shown once so the administrator can copy it before it is hashed.
+        exclude = list(super().get_exclude(request, obj) or [])
+        if obj is not None:
+            exclude += ["client_secret"]
+        return exclude
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("secret_note")
+        return fields
+
+    @admin.display(description="client secret")
+    def secret_note(self, obj: Application) -> str:
+        if obj.client_type == Application.CLIENT_PUBLIC:
+            return "none: a public client authenticates with PKCE only"
+        return "stored hashed; it cannot be shown. Register a new app to issue a new secret."

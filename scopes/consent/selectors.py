@@ -1,0 +1,45 @@
+"""Reads for the consent pages: what the page shows a member, and a user's consents."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import Membership, User
+from scopes.access.selectors import app_scopes, registry, role_reaches
+from scopes.access.standing import consent_standing
+from scopes.consent.rules import ConsentPlan, plan_consent
+from scopes.models import Application, Consent
+
+
+def consent_plan(
+    application: Application, membership: Membership, requested: list[str], *, fresh: bool
+) -> ConsentPlan:
+    """What the consent page shows this member for these scopes (fresh: ignore remembered consent)."""
+    snapshot = registry()
+    previous: list[str] = []
+    if not fresh:
+        # Remembered consent counts for what still stands of it (consent ∩ app ∩ role, today).
+        standing = consent_standing(
+            user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
+        )
+        previous = list(standing.effective) if standing is not None and standing.stands else []
+    return plan_consent(
+        requested=requested,
+        app_scopes=app_scopes(application),
+        role_covered=frozenset(role_reaches(membership.role_id)),
+        implications=snapshot.implications,
+        descriptions=snapshot.descriptions,
+        previously_granted=previous,
+        role_label=membership.role.name,
+        tenant_label=membership.tenant.name,
+    )
+
+
+def consents_of(user: User) -> QuerySet[Consent]:
+    """A user's consents in active tenants, for the connected-apps page."""
+    return (
+        Consent.objects.filter(user=user, tenant__is_active=True)
+        .select_related("tenant", "application")
+        .prefetch_related("scopes")
+        .order_by("tenant__name", "application__name")
+    )
