@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import migrations, models
 
@@ -21,14 +21,16 @@ class AddTenantKey(migrations.AddConstraint):
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         if schema_editor.connection.vendor != "sqlite":
             return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        model = to_state.apps.get_model(app_label, self.model_name)
-        table, name = model._meta.db_table, self.constraint.name
+        this = cast(Any, self)  # the stubs do not declare AddConstraint's attributes
+        model = to_state.apps.get_model(app_label, this.model_name)
+        table, name = model._meta.db_table, this.constraint.name
         schema_editor.execute(f'CREATE UNIQUE INDEX "{name}" ON "{table}" ("tenant_id", "id")')
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         if schema_editor.connection.vendor != "sqlite":
             return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        schema_editor.execute(f'DROP INDEX IF EXISTS "{self.constraint.name}"')
+        schema_editor.execute(f'DROP INDEX IF EXISTS "{cast(Any, self).constraint.name}"')
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return self.__class__.__name__, [], {"model_name": self.model_name, "name": self.constraint.name}
+        this = cast(Any, self)
+        return self.__class__.__name__, [], {"model_name": this.model_name, "name": this.constraint.name}
