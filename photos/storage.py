@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any, cast
 
+from django.core.files.base import File
 from django.core.files.storage import Storage, storages
 from django.utils import timezone
 
@@ -41,6 +42,24 @@ def is_object_storage(storage: Storage | None = None) -> bool:
     from storages.backends.s3 import S3Storage
 
     return isinstance(storage or backend(), S3Storage)
+
+
+class StorageUnavailable(RuntimeError):
+    """The object store did not answer (down, unreachable, refusing us): a 503, never a 500."""
+
+
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError, OSError)
+
+
+def save_image(name: str, content: IO[bytes]) -> str:
+    """Store an upload's bytes under `name`; the name actually used (random names never collide)."""
+    try:
+        return backend().save(name, File(content))
+    except _unavailable_errors() as exc:
+        raise StorageUnavailable(name) from exc
 
 
 @dataclass
@@ -63,10 +82,17 @@ def open_image(name: str) -> OpenedImage:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
                 raise FileNotFoundError(name) from exc
-            raise
+            raise StorageUnavailable(name) from exc
+        except _unavailable_errors() as exc:
+            raise StorageUnavailable(name) from exc
         # botocore's StreamingBody reads from the socket chunk by chunk: nothing is buffered whole.
         return OpenedImage(stream=answer["Body"], length=answer.get("ContentLength"))
-    handle = storage.open(name, "rb")
+    try:
+        handle = storage.open(name, "rb")
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise StorageUnavailable(name) from exc
     return OpenedImage(stream=cast(IO[bytes], handle), length=handle.size)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
@@ -18,6 +19,7 @@ from photos.models import Photo
 from photos.storage import backend, is_object_storage, sweep_unreferenced
 from scopes.constants import ScopeName as S
 from tests.photos.conftest import image_bytes, stored_files, upload
+from tests.servers import S3Server
 
 pytestmark = pytest.mark.django_db
 
@@ -176,3 +178,29 @@ def test_the_sweep_works_on_local_files_too(world, media_root):
     assert len(stored_files(media_root)) == 2
     call_command("sweep_photo_objects", "--older-than", "0")
     assert stored_files(media_root) == [media_root / kept.image.name]
+
+
+@pytest.fixture
+def stopped_store(settings, world):
+    """A bucket on a server of this test's own, which the test stops."""
+    store = S3Server().start()
+    bucket = store.new_bucket()
+    settings.STORAGES = store.storages_setting(bucket, django_settings.STORAGES["staticfiles"])
+    photo = services.photo_create(
+        actor=world.member_a, tenant=world.acme, image=ContentFile(image_bytes()), filename="a.png", size=69
+    )
+    store.stop()
+    yield photo
+    store.stop()
+
+
+def test_a_store_that_is_down_is_a_503_and_stores_nothing(stopped_store, uploader):
+    rows = Photo.objects.count()
+    response = uploader.post(URL, {"image": upload("b.png", image_bytes())}, format="multipart")
+    assert response.status_code == 503
+    assert response.json()["reason"] == "storage_unavailable"
+    assert Photo.objects.count() == rows
+    read = uploader.get(f"{URL}{stopped_store.pk}/image")
+    assert (read.status_code, read.json()["reason"]) == (503, "storage_unavailable")
+    # Lists and metadata do not need the store.
+    assert uploader.get(f"{URL}{stopped_store.pk}/").status_code == 200
