@@ -124,7 +124,7 @@ def test_a_foreign_album_in_an_upload_is_the_same_400_as_a_missing_one(attacker,
                 "/api/t/acme/photos/", {"image": upload(), "album": album}, format="multipart"
             )
         assert response.status_code == 400
-        answers.append(response.content.replace(str(album).encode(), b"<id>"))
+        answers.append(json.dumps(json_body(response)).replace(str(album), "<id>"))
     assert answers[0] == answers[1]
 
 
@@ -134,7 +134,7 @@ def test_a_foreign_album_in_an_update_is_the_same_400_as_a_missing_one(attacker,
         with unchanged():
             response = attacker.patch(f"/api/t/acme/photos/{mine['photo']}/", {"album": album}, format="json")
         assert response.status_code == 400
-        answers.append(response.content.replace(str(album).encode(), b"<id>"))
+        answers.append(json.dumps(json_body(response)).replace(str(album), "<id>"))
     assert answers[0] == answers[1]
 
 

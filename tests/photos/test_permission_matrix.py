@@ -157,7 +157,15 @@ def test_permission_matrix(world, api_client, endpoint, role, target, scope_pres
         assert body["reason"] == reason
         if status == 403:
             assert body["required_scopes"] == [scope]
-            assert set(body) == {"error", "reason", "detail", "required_scopes", "granted_scopes"}
+            assert set(body) == {
+                "error",
+                "reason",
+                "detail",
+                "required_scopes",
+                "granted_scopes",
+                "request_id",
+            }
+            assert body["request_id"] == response["X-Request-ID"]
         if reason == "scope_missing":
             assert response.headers["WWW-Authenticate"] == (
                 f'Bearer realm="api", error="insufficient_scope", scope="{scope}"'

@@ -21,6 +21,7 @@ import requests
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import Membership, User
 from scopes.constants import ScopeName as S
@@ -252,3 +253,16 @@ def test_two_app_servers_are_one_system(world, gallery, mint_token, two_servers,
     assert _try_sign_in(requests.Session(), other, "member2_a", "wrong") == 200
     assert _try_sign_in(requests.Session(), one, "member2_a", "pw") == 429
     assert redis_server.client().dbsize() > 0
+
+    # Each server is ready on the shared parts, and its metrics add up its workers' (gunicorn.conf.py).
+    for base in (one, other):
+        ready = requests.get(f"{base}/readyz")
+        assert ready.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok", "storage": "ok"}}
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(requests.get(f"{other}/metrics").text)
+        for sample in family.samples
+    }
+    image_reads = ("http_requests_total", (("method", "GET"), ("route", "photo-image"), ("status", "200")))
+    assert samples[image_reads] == 1
+    assert samples[("api_decisions_total", (("reason", "role_forbids"), ("stage", "collection")))] == 1
