@@ -10,6 +10,7 @@ from django.db import models, transaction
 
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent, Membership, Role, Tenant, User
+from accounts.tenancy import writes_in_tenant
 
 
 def audit_record(
@@ -101,6 +102,7 @@ def check_membership_change(
     _membership_rule(actor=actor, tenant=tenant, current=current, new=new)
 
 
+@writes_in_tenant(lambda a: a["tenant"].pk)
 @transaction.atomic
 def membership_set(*, actor: User | None, user: User, tenant: Tenant, role: Role) -> Membership:
     """Give `user` the role `role` in `tenant`, creating the membership if needed."""
@@ -136,6 +138,7 @@ def membership_set(*, actor: User | None, user: User, tenant: Tenant, role: Role
     return membership
 
 
+@writes_in_tenant(lambda a: a["tenant"].pk)
 @transaction.atomic
 def membership_remove(*, actor: User | None, user: User, tenant: Tenant) -> bool:
     """Remove `user` from `tenant`; True if there was a membership to remove."""

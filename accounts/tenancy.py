@@ -16,14 +16,18 @@ SQLite has no such wall: there these functions do nothing and the ORM's fail-clo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, TypeVar, cast
 
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 TENANT_IDS_SETTING = "app.tenant_ids"
 USER_ID_SETTING = "app.user_id"
@@ -39,6 +43,19 @@ RLS_EXEMPT: dict[str, str] = {
         "the operators' log, read only in the admin and kept after its tenant is deleted (tenant "
         "becomes NULL); instead the runtime role may only append to it, never rewrite or delete it"
     ),
+}
+
+
+# Tenant-owned models whose default manager does not refuse a query without a tenant
+# (accounts.querysets.TenantManager), and why. The guard test fails for any other such model.
+MANAGER_EXEMPT: dict[str, str] = {
+    **RLS_EXEMPT,
+    "accounts.Membership": "a person's memberships span tenants (sign-in, the tenant picker, connected apps)",
+    "accounts.Role": "global role templates have no tenant; the role admin is scoped by admin_roles",
+    "scopes.Consent": "a person's consents span tenants (connected apps); the services name the tenant",
+    "scopes.AccessToken": "django-oauth-toolkit looks tokens up by value, before any tenant is known",
+    "scopes.RefreshToken": "django-oauth-toolkit looks tokens up by value, before any tenant is known",
+    "scopes.Grant": "django-oauth-toolkit looks codes up by value, before any tenant is known",
 }
 
 
@@ -189,3 +206,47 @@ def tenant_scope(tenant_id: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[N
     with transaction.atomic(using=using):
         enter(tenant_ids=[tenant_id], using=using)
         yield
+
+
+@contextmanager
+def writing_in(tenant_id: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Inside: this transaction sees exactly `tenant_id`; afterwards, what it saw before.
+
+    For services that write one tenant's rows: they enter that tenant themselves instead of
+    relying on whoever called them (a view, the admin, a command, a test) to have entered it.
+    It never widens what the caller sees: inside, only the tenant being written (narrower than an
+    admin request's several tenants); after, the caller's own setting again. Free when the
+    request already entered exactly this tenant (the API, after its token probe): no statement.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(using=using):
+        known = _current(connection)
+        if known is not None and TENANT_IDS_SETTING in known:
+            before = known[TENANT_IDS_SETTING]
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT coalesce(current_setting(%s, true), '')", [TENANT_IDS_SETTING])
+                (before,) = cursor.fetchone()
+        enter(tenant_ids=[tenant_id], using=using)
+        try:
+            yield
+        finally:
+            enter(tenant_ids=[int(v) for v in before.split(",") if v], using=using)
+
+
+def writes_in_tenant(tenant_of: Callable[[dict[str, Any]], int]) -> Callable[[F], F]:
+    """Decorate a keyword-only service that writes one tenant's rows: it runs `writing_in` the
+    tenant `tenant_of(kwargs)` names (`lambda a: a["tenant"].pk`, `lambda a: a["photo"].tenant_id`)."""
+
+    def decorate(service: F) -> F:
+        @wraps(service)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with writing_in(tenant_of(kwargs)):
+                return service(*args, **kwargs)
+
+        return cast(F, run)
+
+    return decorate

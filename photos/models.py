@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from accounts.querysets import TenantQuerySet
+from accounts.querysets import TenantManager
 
 
 def photo_upload_to(instance: Photo, filename: str) -> str:
@@ -26,9 +26,11 @@ class Album(models.Model):
     description = models.TextField(blank=True, default="")
     created = models.DateTimeField(default=timezone.now, editable=False)
 
-    objects = TenantQuerySet.as_manager()
+    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
+    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, migrations, commands
 
     class Meta:
+        base_manager_name = "all_tenants"  # save, delete, refresh of a row already held
         ordering = ["-created", "-id"]
         indexes = [
             models.Index(fields=["tenant", "-created", "-id"], name="album_tenant_created_idx"),
@@ -62,9 +64,11 @@ class Photo(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(auto_now=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
+    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, migrations, commands
 
     class Meta:
+        base_manager_name = "all_tenants"  # save, delete, refresh of a row already held
         ordering = ["-created", "-id"]
         indexes = [
             # Each leads with tenant_id and ends with the cursor ordering, so a page is an index range.

@@ -48,7 +48,7 @@ def _locator(model: type[Photo] | type[Album]) -> Callable[[int], ObjectFacts | 
     def locate(pk: int) -> ObjectFacts | None:
         # Unscoped on purpose: the admin's explain page asks where an object lives, so the
         # decision can answer "another tenant's object" exactly as the API does (404).
-        row = model.objects.filter(pk=pk).values("tenant_id", "owner_id").first()
+        row = model.all_tenants.filter(pk=pk).values("tenant_id", "owner_id").first()
         return ObjectFacts(row["tenant_id"], row["owner_id"]) if row else None
 
     return locate

@@ -13,6 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from accounts.models import Tenant, User
+from accounts.tenancy import writes_in_tenant
 from photos.images import inspect_image
 from photos.models import Album, Photo, photo_upload_to
 from photos.storage import save_image
@@ -27,12 +28,14 @@ def _check_album(album: Album | None, tenant: Tenant) -> None:
         raise ValidationError({"album": "No such album."}, code="does_not_exist")
 
 
+@writes_in_tenant(lambda a: a["tenant"].pk)
 @transaction.atomic
 def album_create(*, actor: User, tenant: Tenant, name: str, description: str = "") -> Album:
     """A new album in `tenant`, owned by the acting user."""
     return Album.objects.create(tenant=tenant, owner=actor, name=name, description=description)
 
 
+@writes_in_tenant(lambda a: a["album"].tenant_id)
 @transaction.atomic
 def album_update(
     *, actor: User, album: Album, name: str | None = None, description: str | None = None
@@ -50,12 +53,14 @@ def album_update(
     return album
 
 
+@writes_in_tenant(lambda a: a["album"].tenant_id)
 @transaction.atomic
 def album_delete(*, actor: User, album: Album) -> None:
     """Delete an album; its photos stay, outside any album."""
     album.delete()
 
 
+@writes_in_tenant(lambda a: a["tenant"].pk)
 def photo_create(
     *,
     actor: User,
@@ -100,6 +105,7 @@ def photo_create(
     return photo
 
 
+@writes_in_tenant(lambda a: a["photo"].tenant_id)
 @transaction.atomic
 def photo_update(
     *,
@@ -126,6 +132,7 @@ def photo_update(
     return photo
 
 
+@writes_in_tenant(lambda a: a["photo"].tenant_id)
 @transaction.atomic
 def photo_delete(*, actor: User, photo: Photo) -> None:
     """Delete a photo; its file goes only once the deletion is committed."""

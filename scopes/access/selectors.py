@@ -16,8 +16,7 @@ from accounts.selectors import admin_tenants
 from scopes.access.freshness import EPOCH_TABLE
 from scopes.access.standing import AuthorizationContext, context_from, token_rows
 from scopes.access.tenancy import enter_tenant_of_access_token, token_checksum
-from scopes.consent.rules import AppScope
-from scopes.models import Application, ApplicationScope, RoleGrant, Scope
+from scopes.models import Application, RoleGrant, Scope
 from scopes.registry import grant_reaches
 
 
@@ -86,14 +85,6 @@ def forget_registry() -> None:
 def implication_graph() -> dict[str, set[str]]:
     """Scope name -> names it directly implies, fresh from the database (for edits that must see it)."""
     return {name: set(targets) for name, targets in _build_registry().implications.items()}
-
-
-def app_scopes(application: Application) -> dict[str, AppScope]:
-    """The scopes an app may ask for, with its `required` flag and reason (from the database)."""
-    links = ApplicationScope.objects.filter(application_id=application.pk).values_list(
-        "scope__name", "required", "reason"
-    )
-    return {name: AppScope(required, reason) for name, required, reason in links}
 
 
 def role_reaches(role_id: int) -> dict[str, str]:

@@ -5,10 +5,18 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import Membership, User
-from scopes.access.selectors import app_scopes, registry, role_reaches
+from scopes.access.selectors import registry, role_reaches
 from scopes.access.standing import consent_standing
-from scopes.consent.rules import ConsentPlan, plan_consent
-from scopes.models import Application, Consent
+from scopes.consent.rules import AppScope, ConsentPlan, plan_consent
+from scopes.models import Application, ApplicationScope, Consent
+
+
+def app_scopes(application: Application) -> dict[str, AppScope]:
+    """The scopes an app may ask for, with its `required` flag and reason (from the database)."""
+    links = ApplicationScope.objects.filter(application_id=application.pk).values_list(
+        "scope__name", "required", "reason"
+    )
+    return {name: AppScope(required, reason) for name, required, reason in links}
 
 
 def consent_plan(

@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.constants import AuditAction
 from accounts.models import Tenant, User
 from accounts.services import audit_record
+from accounts.tenancy import writes_in_tenant
 from scopes.access.selectors import registry
 from scopes.consent.rules import cap_scopes
 from scopes.constants import ScopeName
@@ -29,6 +30,7 @@ def _grant_tokens(*, user: User, tenant: Tenant, application: Application) -> tu
     return access, refresh
 
 
+@writes_in_tenant(lambda a: a["tenant"].pk)
 @transaction.atomic
 def consent_grant(
     *,
@@ -92,6 +94,7 @@ def _cap_grant_tokens(consent: Consent, *, allowed: frozenset[str] | set[str]) -
         refresh.update(revoked=timezone.now())
 
 
+@writes_in_tenant(lambda a: a["consent"].tenant_id)
 @transaction.atomic
 def consent_narrow(*, actor: User, consent: Consent, remove: Iterable[str]) -> Consent | None:
     """Take scopes back from a consent; every live token of the grant loses them now.
@@ -126,6 +129,7 @@ def consent_narrow(*, actor: User, consent: Consent, remove: Iterable[str]) -> C
     return consent
 
 
+@writes_in_tenant(lambda a: a["consent"].tenant_id)
 @transaction.atomic
 def consent_revoke(*, actor: User, consent: Consent) -> None:
     """Forget a consent and kill every access and refresh token of that grant, at once.

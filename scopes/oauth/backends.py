@@ -6,7 +6,8 @@ from typing import Any
 
 from oauth2_provider.scopes import BaseScopes
 
-from scopes.access.selectors import app_scopes, registry
+from scopes.access.selectors import registry
+from scopes.consent.selectors import app_scopes
 from scopes.models import Application
 from scopes.registry import closure
 

@@ -19,9 +19,10 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors
 
-from scopes.access.selectors import app_scopes, registry
+from scopes.access.selectors import registry
 from scopes.access.standing import grant_standing
 from scopes.access.tenancy import token_checksum
+from scopes.consent.selectors import app_scopes
 from scopes.consent.services import code_replay_revoke, token_family_revoke, tokens_revoke
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken

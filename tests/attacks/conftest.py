@@ -49,7 +49,7 @@ def _models() -> list[Any]:
 def snapshot(media: Path) -> Snapshot:
     """Every row (all columns, by primary key) of the watched tables, and every stored file."""
     state: Snapshot = {
-        model._meta.label: list(model._default_manager.order_by("pk").values_list()) for model in _models()
+        model._meta.label: list(model._base_manager.order_by("pk").values_list()) for model in _models()
     }
     state["<files>"] = sorted((str(p.relative_to(media)), p.stat().st_size) for p in media.rglob("*"))
     return state

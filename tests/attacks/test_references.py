@@ -175,7 +175,7 @@ def test_reference_matrix(world, api_client, unchanged, endpoint, case, album, a
         shown = [row["id"] for row in body["results"]]
         assert shown == ([] if reason == "empty" else [case.photo_in[album]])
     else:
-        photo = Photo.objects.get(pk=body["id"])
+        photo = Photo.all_tenants.get(pk=body["id"])
         assert photo.album_id == album_id and body["album"] == album_id
         assert (photo.owner, photo.tenant) == (case.user, world.acme)
 
@@ -222,7 +222,7 @@ def test_null_names_no_album_and_needs_no_albums_read(world, api_client, endpoin
         response = send(client, endpoint, case, None)
     assert response.status_code in (200, 201), response.content
     assert response.json()["album"] is None
-    assert Photo.objects.get(pk=response.json()["id"]).album is None
+    assert Photo.all_tenants.get(pk=response.json()["id"]).album is None
 
 
 BAD_IDS = ["abc", "-1", "1.5", "0x10", "1e3", "\uff11", " 1", "99999999999999999999"]

@@ -60,7 +60,7 @@ def test_member_b_lists_only_globex(world, api_client, photos):
 
 def test_filters_owner_me_and_album(world, api_client, photos):
     album = AlbumFactory(tenant=world.acme, owner=world.member2_a)
-    Photo.objects.filter(pk=photos["m1"].pk).update(album=album)
+    Photo.all_tenants.filter(pk=photos["m1"].pk).update(album=album)
     client = api_client(world.member_a, world.acme, [S.PHOTOS_READ, S.ALBUMS_READ])
     assert ids(client.get("/api/t/acme/photos/?owner=me")) == {photos["a1"].pk, photos["a2"].pk}
     assert ids(client.get(f"/api/t/acme/photos/?album={album.pk}")) == {photos["m1"].pk}
@@ -166,7 +166,7 @@ def test_other_tenants_photo_and_a_missing_id_get_the_identical_404(world, api_c
     missing = getattr(client, method)("/api/t/acme/photos/987654/", {}, format="json")
     assert foreign.status_code == 404
     assert _as_comparable(foreign) == _as_comparable(missing)
-    assert Photo.objects.filter(pk=photos["b1"].pk).exists()
+    assert Photo.all_tenants.filter(pk=photos["b1"].pk).exists()
 
 
 def test_unknown_tenant_and_a_tenant_you_cannot_use_get_the_identical_404(world, api_client):
@@ -201,7 +201,7 @@ def test_role_lowered_applies_to_the_next_request(world, api_client, photos):
     assert client.delete(url).json()["reason"] == "not_owner"
     membership_set(actor=None, user=world.admin_a, tenant=world.acme, role=world.role(RoleName.GUEST))
     assert client.delete(url).json()["reason"] == "role_forbids"
-    assert Photo.objects.filter(pk=photos["m1"].pk).exists()
+    assert Photo.all_tenants.filter(pk=photos["m1"].pk).exists()
 
 
 def test_membership_removed_applies_to_the_next_request(world, api_client, photos):
@@ -246,7 +246,7 @@ def test_upload_ignores_tenant_and_owner_in_the_body(world, api_client):
         format="multipart",
     )
     assert response.status_code == 201
-    photo = Photo.objects.get(pk=response.json()["id"])
+    photo = Photo.all_tenants.get(pk=response.json()["id"])
     assert (photo.tenant, photo.owner) == (world.acme, world.member_a)
 
 
@@ -262,7 +262,7 @@ def test_album_from_another_tenant_is_the_same_400_as_a_missing_album(world, api
         body = response.json()
         answers.append((body["reason"], body["fields"]["album"][0].replace(str(album_id), "<id>")))
     assert answers[0] == answers[1] == ("does_not_exist", "No such album.")
-    assert not Photo.objects.exists()
+    assert not Photo.all_tenants.exists()
 
 
 def test_patch_moves_a_photo_into_an_album_of_the_tenant_only(world, api_client, photos):

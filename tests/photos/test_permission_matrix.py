@@ -100,11 +100,11 @@ def snapshot(model, target_id: int | None) -> Snapshot:
     row = None
     if target_id is not None:
         row = (
-            model.objects.filter(pk=target_id)
+            model.all_tenants.filter(pk=target_id)
             .values_list("pk", "title" if model is Photo else "name")
             .first()
         )
-    return Snapshot(Photo.objects.count(), Album.objects.count(), row)
+    return Snapshot(Photo.all_tenants.count(), Album.all_tenants.count(), row)
 
 
 @pytest.mark.parametrize(("endpoint", "role", "target", "scope_present", "same_tenant"), list(cells()))
@@ -178,7 +178,7 @@ def test_permission_matrix(world, api_client, endpoint, role, target, scope_pres
         assert after == before, "a refused or read-only call changed data"
     elif method == "POST":
         assert (after.photos, after.albums) != (before.photos, before.albums)
-        created = model.objects.latest("id")
+        created = model.all_tenants.latest("id")
         assert created.owner == user and created.tenant == world.acme  # never from the body
     elif method == "PATCH":
         assert after.target == (target_id, "changed")

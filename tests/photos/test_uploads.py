@@ -46,7 +46,7 @@ def test_real_images_are_stored_with_their_type_and_size(uploader, media_root, f
         2,
         len(data),
     )
-    photo = Photo.objects.get(pk=body["id"])
+    photo = Photo.all_tenants.get(pk=body["id"])
     assert photo.image.name.startswith(f"photos/{photo.tenant_id}/")
     assert (media_root / photo.image.name).read_bytes() == data
 
@@ -67,7 +67,7 @@ def _refused(uploader, media_root, file, reason: str) -> dict:
     assert body["error"] == "invalid_request"
     assert body["reason"] == reason
     assert body["fields"]["image"]
-    assert not Photo.objects.exists()
+    assert not Photo.all_tenants.exists()
     assert stored_files(media_root) == []
     return body
 
@@ -144,4 +144,4 @@ def test_a_deleted_photo_leaves_no_file(uploader, media_root, django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         assert uploader.delete(f"{URL}{photo_id}/").status_code == 204
     assert stored_files(media_root) == []
-    assert not Photo.objects.exists()
+    assert not Photo.all_tenants.exists()

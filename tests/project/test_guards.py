@@ -6,13 +6,25 @@ import ast
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.db.models import Count
 
+from accounts import tenancy
+from accounts.querysets import TenantManager, TenantMissing
+from photos.models import Photo
 from scopes.api.viewsets import TenantScopedViewSet
+from tests.factories import AlbumFactory, PhotoFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 # Imports flow one way: photos -> scopes -> accounts. What each app may not import.
-FORBIDDEN = {"accounts": {"scopes", "photos"}, "scopes": {"photos"}}
+# `project` (settings, urls) sits above all three.
+FORBIDDEN = {
+    "accounts": {"scopes", "photos", "project"},
+    "scopes": {"photos", "project"},
+    "photos": {"project"},
+}
 
 
 def imported_apps(source: str) -> set[str]:
@@ -40,6 +52,39 @@ def test_imports_flow_one_way():
     assert violations() == []
 
 
+# Inside scopes, too: the decision and the standing know nothing of the pages, endpoints or admin
+# built on them; consent builds on access; the OAuth endpoints on consent and access.
+INNER_FORBIDDEN = {
+    "access": {"consent", "oauth", "api", "admin"},
+    "consent": {"oauth", "api", "admin"},
+    "oauth": {"api", "admin"},
+    "api": {"consent", "oauth", "admin"},
+}
+
+
+def scopes_packages_imported(source: str) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        found |= {name.split(".")[1] for name in names if name.startswith("scopes.") and "." in name}
+    return found
+
+
+def test_scopes_packages_import_one_way():
+    found = []
+    for package, forbidden in INNER_FORBIDDEN.items():
+        for path in sorted((ROOT / "scopes" / package).rglob("*.py")):
+            bad = scopes_packages_imported(path.read_text()) & forbidden
+            if bad:
+                found.append(f"{path.relative_to(ROOT)} imports scopes.{', scopes.'.join(sorted(bad))}")
+    assert found == []
+    assert scopes_packages_imported("from scopes.consent.rules import AppScope") == {"consent"}
+
+
 def test_the_import_check_sees_a_violation():
     """The check itself: a module of accounts importing scopes, in either form, is caught."""
     assert "scopes" in imported_apps("from scopes.models import Scope")
@@ -56,3 +101,86 @@ def test_a_tenant_viewset_cannot_replace_its_queryset():
 def test_a_tenant_viewset_may_narrow_its_queryset():
     narrowed = type("Narrowed", (TenantScopedViewSet,), {"narrow_queryset": lambda self, q: q})
     assert issubclass(narrowed, TenantScopedViewSet)
+
+
+# --- Tenant models refuse a query that names no tenant (accounts.querysets)
+
+REFUSED = {
+    "list": lambda qs: list(qs),
+    "first": lambda qs: qs.first(),
+    "get": lambda qs: qs.get(pk=1),
+    "count": lambda qs: qs.count(),
+    "exists": lambda qs: qs.exists(),
+    "iterator": lambda qs: list(qs.iterator()),
+    "aggregate": lambda qs: qs.aggregate(Count("pk")),
+    "values": lambda qs: list(qs.values_list("pk", flat=True)),
+    "update": lambda qs: qs.update(title="x"),
+    "delete": lambda qs: qs.delete(),
+    "in_bulk": lambda qs: qs.in_bulk([1]),
+}
+
+
+@pytest.mark.parametrize("operation", REFUSED, ids=str)
+def test_a_query_naming_no_tenant_is_refused(world, operation):
+    PhotoFactory(tenant=world.acme, owner=world.member_a)
+    before = list(Photo.all_tenants.values_list("pk", "title"))
+    with pytest.raises(TenantMissing, match="names no tenant"):
+        REFUSED[operation](Photo.objects.filter(owner=world.member_a))
+    assert list(Photo.all_tenants.values_list("pk", "title")) == before
+
+
+def test_a_person_spans_tenants_so_their_related_manager_is_refused(world):
+    with pytest.raises(TenantMissing):
+        list(world.member_a.photos.all())
+
+
+def test_queries_naming_a_tenant_run(world):
+    album = AlbumFactory(tenant=world.acme, owner=world.member_a)
+    photo = PhotoFactory(tenant=world.acme, owner=world.member_a, album=album)
+    PhotoFactory(tenant=world.globex, owner=world.member_b)
+    assert list(Photo.objects.for_tenant(world.acme)) == [photo]
+    assert Photo.objects.for_tenant(world.acme).filter(owner=world.member_a).count() == 1
+    assert list(album.photos.all()) == [photo]  # an album is in one tenant: so are its photos
+    assert Photo.all_tenants.count() == 2
+    photo.refresh_from_db()  # what Django does to a row it holds uses the base manager
+    assert photo.album == album
+
+
+def test_every_tenant_model_guards_its_default_manager():
+    for model in tenancy.tenant_owned_models():
+        if model._meta.label in tenancy.MANAGER_EXEMPT:
+            continue
+        manager = model._default_manager
+        assert isinstance(manager, TenantManager) and not manager.scoped, (
+            f"{model._meta.label}: its default manager must be TenantManager() "
+            "(or list it in accounts.tenancy.MANAGER_EXEMPT with the reason)"
+        )
+        assert model._base_manager.get_queryset()._tenant_scoped, model._meta.label
+
+
+def test_the_guard_check_sees_an_unguarded_tenant_model():
+    from photos.models import Album
+
+    class Unguarded(models.Model):
+        tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+
+        class Meta:
+            app_label = "photos"
+
+    try:
+        assert not isinstance(Unguarded._default_manager, TenantManager)
+        assert Unguarded in tenancy.tenant_owned_models()
+    finally:
+        django_apps.all_models["photos"].pop("unguarded", None)
+        django_apps.clear_cache()
+    assert isinstance(Album._default_manager, TenantManager)
+
+
+def test_a_viewset_that_forgot_its_tenant_filter_fails_on_every_database(world, api_client, monkeypatch):
+    """The guard in action: the API's tenant-and-reach filter removed, the list is refused (not
+    every tenant's photos), on SQLite as on PostgreSQL, before any row is read."""
+    PhotoFactory(tenant=world.globex, owner=world.member_b)
+    monkeypatch.setattr("scopes.api.viewsets.restrict", lambda queryset, **kwargs: queryset)
+    client = api_client(world.member_a, world.acme, ["photos.read"])
+    with pytest.raises(TenantMissing):
+        client.get("/api/t/acme/photos/")

@@ -21,7 +21,7 @@ from accounts import tenancy
 from accounts.management.commands.setup_rls import runtime_role_problems
 from accounts.middleware import TenancyMiddleware
 from accounts.models import Membership, Role
-from photos.models import Photo
+from photos.models import Album, Photo
 from scopes.constants import ScopeName as S
 from scopes.models import AccessToken, Grant, RefreshToken
 from tests import rls
@@ -271,7 +271,7 @@ def test_a_photo_cannot_point_at_another_tenants_album(world):
     foreign = AlbumFactory(tenant=world.globex, owner=world.member_b)
     photo = _photo(world.acme, world.member_a)
     with pytest.raises(IntegrityError, match="photo_album_same_tenant"), transaction.atomic():
-        Photo.objects.filter(pk=photo.pk).update(album=foreign)
+        Photo.all_tenants.filter(pk=photo.pk).update(album=foreign)
     with pytest.raises(IntegrityError), transaction.atomic():
         _photo(world.acme, world.member_a, album=foreign)
 
@@ -312,10 +312,17 @@ def test_requests_run_as_the_runtime_role_with_their_tokens_tenant(world, api_cl
 
 
 def test_a_forgotten_tenant_filter_still_shows_only_the_tokens_tenant(world, api_client, monkeypatch):
-    """The second wall: with the API's tenant-and-reach filter removed, PostgreSQL still filters."""
+    """The third wall: with the API's tenant-and-reach filter removed, and the tenant manager's guard
+    fooled too (tests/project/test_guards.py shows it refusing), PostgreSQL still filters."""
     mine = _photo(world.acme, world.member_a)
     _photo(world.globex, world.member_b)
-    monkeypatch.setattr("scopes.api.viewsets.restrict", lambda queryset, **kwargs: queryset)
+
+    def forgotten_filter(queryset, **kwargs):
+        unfiltered = queryset.all()
+        unfiltered._tenant_scoped = True  # a bug that got past the manager's guard as well
+        return unfiltered
+
+    monkeypatch.setattr("scopes.api.viewsets.restrict", forgotten_filter)
     client = api_client(world.member_a, world.acme, [S.PHOTOS_READ])
     response = client.get("/api/t/acme/photos/")
     assert response.status_code == 200
@@ -353,3 +360,41 @@ def test_answers_are_unchanged_another_tenants_token_is_404_and_an_unknown_token
     assert json_body(other) == json_body(unknown)
     client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
     assert client.get("/api/t/acme/photos/").status_code == 401
+
+
+@contextmanager
+def orm_as_runtime(tenant_ids: str = ""):
+    """The ORM's own connection acting as the runtime role, with `tenant_ids` entered."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(rls.runtime_role())))
+        cursor.execute("SELECT set_config('app.tenant_ids', %s, false)", [tenant_ids])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+            cursor.execute("SELECT set_config('app.tenant_ids', '', false)")
+
+
+def _entered() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(current_setting('app.tenant_ids', true), '')")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("outside", ["", "globex"], ids=["nothing-entered", "another-tenant-entered"])
+def test_a_service_enters_the_tenant_it_writes_and_gives_the_callers_back(world, outside):
+    """Services do not rely on their caller having entered the tenant (issue 18), and never widen it."""
+    from photos.services import album_create, album_update
+
+    entered = str(world.globex.pk) if outside else ""
+    with orm_as_runtime(entered), transaction.atomic():
+        album = album_create(actor=world.member_a, tenant=world.acme, name="Written by a service")
+        assert _entered() == entered  # the caller's setting again
+        album_update(actor=world.member_a, album=album, name="Renamed")
+        assert _entered() == entered
+        # What the caller may see is unchanged: the acme album is not visible outside the service.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM photos_album WHERE id = %s", [album.pk])
+            assert cursor.fetchone()[0] == 0
+    assert Album.all_tenants.get(pk=album.pk).name == "Renamed"
