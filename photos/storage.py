@@ -144,10 +144,10 @@ def sweep_unreferenced(*, older_than: timedelta, dry_run: bool = False, batch: i
             chunk = names[start : start + batch]
             examined += len(chunk)
             with tenant_scope(tenant_id):
-                # The plain base manager: the names are this tenant's (the path says so, and the
+                # all_tenants, as commands use it: the names are this tenant's (the path says so, and the
                 # tenant filter says it again).
                 referenced = set(
-                    Photo._base_manager.filter(tenant_id=tenant_id, image__in=chunk).values_list(
+                    Photo.all_tenants.filter(tenant_id=tenant_id, image__in=chunk).values_list(
                         "image", flat=True
                     )
                 )

@@ -40,7 +40,7 @@ def _upload(client, data: bytes) -> int:
 def test_an_upload_is_stored_in_the_bucket_and_not_on_disk(s3_server, s3_bucket, uploader, media_root):
     assert is_object_storage()
     data = image_bytes("PNG", (7, 3))
-    photo = Photo.objects.get(pk=_upload(uploader, data))
+    photo = Photo.all_tenants.get(pk=_upload(uploader, data))
     assert s3_server.keys(s3_bucket) == [photo.image.name]
     assert photo.image.name.startswith(f"photos/{photo.tenant_id}/")
     stored = s3_server.client().get_object(Bucket=s3_bucket, Key=photo.image.name)
@@ -51,7 +51,7 @@ def test_an_upload_is_stored_in_the_bucket_and_not_on_disk(s3_server, s3_bucket,
 
 def test_the_bucket_is_private(s3_server, s3_bucket, uploader):
     """No ACL grants anyone but the owner: objects are not public-read."""
-    name = Photo.objects.get(pk=_upload(uploader, image_bytes())).image.name
+    name = Photo.all_tenants.get(pk=_upload(uploader, image_bytes())).image.name
     grants = s3_server.client().get_object_acl(Bucket=s3_bucket, Key=name)["Grants"]
     assert all("URI" not in grant["Grantee"] for grant in grants), grants  # no AllUsers / AuthenticatedUsers
 
@@ -75,7 +75,7 @@ def test_reads_are_authorized_then_streamed(world, s3_bucket, uploader, api_clie
 
 
 def test_a_missing_object_is_a_404_not_a_500(s3_server, s3_bucket, uploader):
-    photo = Photo.objects.get(pk=_upload(uploader, image_bytes()))
+    photo = Photo.all_tenants.get(pk=_upload(uploader, image_bytes()))
     s3_server.client().delete_object(Bucket=s3_bucket, Key=photo.image.name)
     assert uploader.get(f"{URL}{photo.pk}/image").status_code == 404
 
@@ -84,13 +84,13 @@ def test_a_deletion_removes_the_object_on_commit(
     s3_server, s3_bucket, uploader, django_capture_on_commit_callbacks
 ):
     keep = _upload(uploader, image_bytes())
-    gone = Photo.objects.get(pk=_upload(uploader, image_bytes("PNG", (2, 2))))
+    gone = Photo.all_tenants.get(pk=_upload(uploader, image_bytes("PNG", (2, 2))))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert uploader.delete(f"{URL}{gone.pk}/").status_code == 204
     assert gone.image.name in s3_server.keys(s3_bucket)  # not before the commit
     for callback in callbacks:
         callback()
-    assert s3_server.keys(s3_bucket) == [Photo.objects.get(pk=keep).image.name]
+    assert s3_server.keys(s3_bucket) == [Photo.all_tenants.get(pk=keep).image.name]
 
 
 def test_a_rolled_back_deletion_keeps_the_object(s3_server, s3_bucket, world):
@@ -101,7 +101,7 @@ def test_a_rolled_back_deletion_keeps_the_object(s3_server, s3_bucket, world):
     with pytest.raises(RuntimeError), transaction.atomic():
         services.photo_delete(actor=world.member_a, photo=photo)
         raise RuntimeError("the request failed after the deletion")
-    assert Photo.objects.filter(pk=photo_id).exists()
+    assert Photo.all_tenants.filter(pk=photo_id).exists()
     assert s3_server.keys(s3_bucket) == [name]
 
 
@@ -129,7 +129,7 @@ def test_a_rollback_after_the_service_leaves_an_object_the_sweep_removes(s3_serv
             actor=world.member_a, tenant=world.acme, image=ContentFile(data), filename="b.png", size=len(data)
         )
         raise RuntimeError("the request's transaction rolls back after the upload")
-    assert not Photo.objects.filter(pk=lost.pk).exists()
+    assert not Photo.all_tenants.filter(pk=lost.pk).exists()
     assert sorted(s3_server.keys(s3_bucket)) == sorted([kept.image.name, lost.image.name])
 
     # An upload in flight (object written, row not committed yet) is young: kept.
@@ -195,11 +195,11 @@ def stopped_store(settings, world):
 
 
 def test_a_store_that_is_down_is_a_503_and_stores_nothing(stopped_store, uploader):
-    rows = Photo.objects.count()
+    rows = Photo.all_tenants.count()
     response = uploader.post(URL, {"image": upload("b.png", image_bytes())}, format="multipart")
     assert response.status_code == 503
     assert response.json()["reason"] == "storage_unavailable"
-    assert Photo.objects.count() == rows
+    assert Photo.all_tenants.count() == rows
     read = uploader.get(f"{URL}{stopped_store.pk}/image")
     assert (read.status_code, read.json()["reason"]) == (503, "storage_unavailable")
     # Lists and metadata do not need the store.

@@ -7,7 +7,7 @@ from accounts.migration_operations import AddTenantKey
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("photos", "0002_row_level_security"),
+        ("photos", "0003_tenant_managers"),
     ]
 
     operations = [
