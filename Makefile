@@ -12,7 +12,7 @@ setup:
 bench:  ## ~6 min (BENCH_QUICK=1: ~1): the photo list, ours vs none vs stock DOT, as deployed under RLS; cold, revocations, profile
 	bin/bench
 
-soak:   ## ~2 min of mixed load from two tenants on gunicorn + PostgreSQL + Redis (loopback; not in CI)
+soak:   ## ~2 min of mixed load from two tenants on gunicorn + PostgreSQL + Redis (loopback; not in CI); SOAK_STORAGE=s3: images in a bucket (moto)
 	bin/setup
 	.venv/bin/python -m soak
 

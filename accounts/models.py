@@ -94,6 +94,8 @@ class Membership(models.Model):
         constraints = [
             # Leads with tenant_id: the index every tenant-scoped lookup uses.
             models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user_per_tenant"),
+            # The key Citus distributes by (tests/project/test_citus_readiness.py).
+            models.UniqueConstraint(fields=["tenant", "id"], name="membership_tenant_id_key"),
         ]
 
     def __str__(self) -> str:

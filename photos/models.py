@@ -76,6 +76,10 @@ class Photo(models.Model):
             models.Index(fields=["tenant", "owner", "-created", "-id"], name="photo_tenant_owner_idx"),
             models.Index(fields=["tenant", "album", "-created", "-id"], name="photo_tenant_album_idx"),
         ]
+        constraints = [
+            # The key Citus distributes by (tests/project/test_citus_readiness.py).
+            models.UniqueConstraint(fields=["tenant", "id"], name="photo_tenant_id_key"),
+        ]
 
     def __str__(self) -> str:
         return self.title or f"Photo {self.pk}"

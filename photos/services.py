@@ -5,10 +5,10 @@ Tenant and owner are always arguments from the authorized request (URL and token
 
 from __future__ import annotations
 
+import contextlib
 from typing import IO
 
 from django.core.exceptions import ValidationError
-from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
@@ -16,6 +16,7 @@ from accounts.models import Tenant, User
 from accounts.tenancy import writes_in_tenant
 from photos.images import inspect_image
 from photos.models import Album, Photo, photo_upload_to
+from photos.storage import save_image
 
 _UNSET = object()
 
@@ -89,14 +90,17 @@ def photo_create(
         width=info.width,
         height=info.height,
     )
-    name = default_storage.save(photo_upload_to(photo, f"upload.{info.extension}"), File(image))
+    # The object first, the row second: an acknowledged upload always has its bytes; a rollback the
+    # service cannot see leaves an object no row names, for `sweep_photo_objects` (photos/storage.py).
+    name = save_image(photo_upload_to(photo, f"upload.{info.extension}"), image)
     photo.image.name = name
     try:
         with transaction.atomic():
             photo.save()
     except BaseException:
         # Django has no on-rollback hook: remove the file here, where the failure is seen.
-        default_storage.delete(name)
+        with contextlib.suppress(Exception):  # a store that is down: the sweep removes it later
+            default_storage.delete(name)
         raise
     return photo
 
@@ -135,4 +139,6 @@ def photo_delete(*, actor: User, photo: Photo) -> None:
     name = photo.image.name
     photo.delete()
     if name:
-        transaction.on_commit(lambda: default_storage.delete(name))
+        # robust: a store that is down then does not turn a committed deletion into a 500; the object
+        # stays without a row, and `sweep_photo_objects` removes it later.
+        transaction.on_commit(lambda: default_storage.delete(name), robust=True)

@@ -104,6 +104,10 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
+# Key rotation in a rolling deploy: the new key in SECRET_KEY, the old one here until every session and
+# signed consent page made with it has expired (docs/deployment.md).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 
 INSTALLED_APPS = [
@@ -123,6 +127,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request id, metrics and the access log around everything; then the operators' paths
+    # (/healthz, /readyz, /metrics), answered before sessions, HTTPS redirects or tenancy.
+    "project.observability.ObservabilityMiddleware",
+    "project.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "project.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -221,7 +229,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -230,6 +238,33 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+# Object storage: with a bucket named, images go to a private S3-compatible bucket through
+# django-storages (photos/storage.py); without one, to MEDIA_ROOT on this server's disk. Credentials
+# come from boto3's usual chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the instance's role),
+# never from this file. No URL to the bucket is ever given out: every image read is streamed by the API.
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as _BotoConfig
+
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            "default_acl": None,  # the bucket's own (private) policy; never public-read
+            "querystring_auth": True,  # should a URL ever be made, it is signed and short-lived
+            "querystring_expire": 60,
+            "file_overwrite": True,  # names are random (photo_upload_to): no existence check per upload
+            # A dead store costs a request seconds, not minutes; readiness says which part is down.
+            "client_config": _BotoConfig(
+                connect_timeout=env_int("AWS_S3_CONNECT_TIMEOUT_SECONDS", 3),
+                read_timeout=env_int("AWS_S3_READ_TIMEOUT_SECONDS", 20),
+                retries={"max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 2), "mode": "standard"},
+                s3={"addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE", "auto")},
+            ),
+        },
+    }
 
 LOGIN_URL = "login"
 
@@ -404,9 +439,41 @@ SPECTACULAR_SETTINGS = {
 PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 10 * 1024 * 1024)
 PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 40_000_000)
 
+# Operations (project/health.py, project/observability.py, docs/deployment.md).
+# Parts /readyz reports but that do not make it 503 (e.g. "cache": the product works without Redis).
+READYZ_OPTIONAL = env_list("READYZ_OPTIONAL", [])
+_unknown_parts = set(READYZ_OPTIONAL) - {"database", "cache", "storage"}
+if _unknown_parts:
+    raise ImproperlyConfigured(f"READYZ_OPTIONAL: unknown parts {sorted(_unknown_parts)}.")
+# When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# Logs: one JSON object per line on stderr (LOG_FORMAT=text for people), each with the request id.
+# ACCESS_LOG=1 (the default) writes one line per request (method, route, status, duration).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "project.observability.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "project.request": {
+            "handlers": ["console"],
+            "level": "INFO" if env_bool("ACCESS_LOG", True) else "WARNING",
+            "propagate": False,
+        },
+    },
 }

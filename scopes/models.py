@@ -149,7 +149,9 @@ class Consent(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "user", "application"], name="consent_unique_user_app_per_tenant"
-            )
+            ),
+            # The key Citus distributes by (tests/project/test_citus_readiness.py).
+            models.UniqueConstraint(fields=["tenant", "id"], name="consent_tenant_id_key"),
         ]
 
     def __str__(self) -> str:
@@ -209,6 +211,10 @@ class Grant(AbstractGrant):
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
+        constraints = [
+            # The key Citus distributes by (tests/project/test_citus_readiness.py).
+            models.UniqueConstraint(fields=["tenant", "id"], name="grant_tenant_id_key"),
+        ]
 
 
 class ConsentFormUse(models.Model):

@@ -38,11 +38,14 @@ import requests
 
 from soak.actor import Actor
 from soak.ledger import DELETING, Ledger
+from soak.storage import ObjectStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = float(os.environ.get("SOAK_SECONDS", "100"))
 DATABASE_URL = os.environ.get("SOAK_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gp_soak")
 REDIS_URL = os.environ.get("SOAK_REDIS_URL", "redis://127.0.0.1:6379/0")
+# `local` (MEDIA_ROOT on disk) or `s3` (a bucket on an S3-compatible server the soak starts: moto).
+STORAGE = os.environ.get("SOAK_STORAGE", "local")
 WORKERS = 2
 # As deployed (docs/security.md): the owner migrates, the application runs as a role that owns no
 # table and cannot bypass row-level security, so the soak exercises PostgreSQL's tenancy wall too.
@@ -139,6 +142,17 @@ def sweep(actors: list[Actor], ledger: Ledger) -> None:
         ledger.check("final_revoked_refused", response.status_code == 401, f"{response.status_code}")
 
 
+def check_objects(env: dict[str, str], store: ObjectStore, ledger: Ledger) -> None:
+    """Object storage: no object without a row (deletions removed theirs on commit, nothing rolled back
+    left one), found by the operators' sweep in dry-run mode, run as the application's role."""
+    before = store.count()
+    out = django(env, "manage.py", "sweep_photo_objects", "--older-than", "0", "--dry-run")
+    orphans = [line for line in out.splitlines() if line.startswith("would remove ")]
+    ledger.check("final_no_orphan_objects", not orphans, f"{len(orphans)} of {before}: {orphans[:5]}")
+    with ledger.lock:
+        ledger.events["objects_in_bucket_at_end"] = before
+
+
 def report(ledger: Ledger, *, seconds: float, clients: int, server_alive: bool) -> None:
     total = sum(ledger.statuses.values())
     print()
@@ -147,7 +161,7 @@ def report(ledger: Ledger, *, seconds: float, clients: int, server_alive: bool) 
     )
     print(
         f"      PostgreSQL {urlparse(DATABASE_URL).path.lstrip('/')} as {RUNTIME_ROLE} (row-level security),"
-        f" Redis {REDIS_URL}"
+        f" Redis {REDIS_URL}, images {'in an S3 bucket (moto)' if STORAGE == 's3' else 'on local disk'}"
     )
     print(f"requests: {total} ({total / seconds:.0f}/s)")
     print("  by status: " + ", ".join(f"{code}: {n}" for code, n in sorted(ledger.statuses.items())))
@@ -196,6 +210,12 @@ def main() -> int:
         "MEDIA_ROOT": str(work / "media"),
         "LOG_LEVEL": "ERROR",
     }
+    if STORAGE not in {"local", "s3"}:
+        raise SystemExit("SOAK_STORAGE is local or s3")
+    store = ObjectStore() if STORAGE == "s3" else None
+    if store is not None:
+        env.update(store.environment())
+        print(f"soak: images in bucket gp-soak on {store.endpoint} (moto) ...", flush=True)
     print(
         f"soak: fresh database, migrations and seed ({urlparse(DATABASE_URL).path.lstrip('/')}) ...",
         flush=True,
@@ -231,6 +251,8 @@ def main() -> int:
         print("soak: final sweep ...", flush=True)
         sweep(actors, ledger)
         alive = server.poll() is None
+        if store is not None:
+            check_objects(env, store, ledger)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -238,6 +260,8 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+        if store is not None:
+            store.stop()
     report(ledger, seconds=elapsed, clients=len(actors), server_alive=alive)
     if not ledger.ok or not alive:
         print(f"gunicorn log (last lines of {work / 'gunicorn.log'}):")

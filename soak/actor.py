@@ -201,8 +201,19 @@ class Actor:
             (self.revoke_app, 0.4),
         ]
         functions, weights = zip(*operations, strict=True)
-        self.sign_in()
-        self.authorize()
+        # On a loaded machine the first sign-ins (password hashing) can outlast the client timeout:
+        # try again rather than let the client die silently, and fail the run if it never starts.
+        while True:
+            try:
+                self.sign_in()
+                self.authorize()
+                break
+            except requests.RequestException as exc:
+                self.ledger.event("start_retried")
+                if time.monotonic() >= deadline:
+                    self.ledger.check("client_started", False, f"{self.username}: {exc!r}")
+                    return
+        self.ledger.check("client_started", True)
         done = 0
         while time.monotonic() < deadline and done < max_operations:
             operation = self.rng.choices(functions, weights)[0]

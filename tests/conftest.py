@@ -235,3 +235,23 @@ def browser_of():
         return client
 
     return make
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One S3-compatible server (moto, a separate process) per test session (per xdist worker)."""
+    from tests.servers import S3Server
+
+    server = S3Server().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, settings) -> str:
+    """A fresh private bucket on the session's S3 server, and images stored in it for this test."""
+    bucket = s3_server.new_bucket()
+    settings.STORAGES = s3_server.storages_setting(bucket, django_settings.STORAGES["staticfiles"])
+    return bucket

@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -32,6 +32,7 @@ from photos.api.serializers import (
 )
 from photos.images import ImageRejected
 from photos.models import Album, Photo
+from photos.storage import StorageUnavailable, open_image
 from scopes.access.decision import effective_permissions
 from scopes.api.exceptions import RequestTooLarge
 from scopes.api.fields import parse_id
@@ -70,6 +71,14 @@ class NewestFirstCursorPagination(CursorPagination):
         except NotFound as exc:
             # DRF answers a bad cursor with 404; it is bad input, not a missing resource.
             raise ValidationError({"cursor": ["The cursor is not valid."]}, code="invalid_cursor") from exc
+
+
+class StoreUnavailable(APIException):
+    """The object store did not answer: nothing was stored, try again (the API's 503, never a 500)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "storage_unavailable"
+    default_detail = "Image storage is unavailable; nothing was stored. Try again shortly."
 
 
 def _refuse_oversized_upload(request: Request) -> None:
@@ -197,6 +206,8 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
             )
         except ImageRejected as exc:
             raise ValidationError({"image": [exc.detail]}, code=exc.reason) from exc
+        except StorageUnavailable as exc:
+            raise StoreUnavailable() from exc
         except DjangoValidationError as exc:
             raise _django_to_drf(exc) from exc
         return Response(PhotoSerializer(photo, context=self.get_serializer_context()).data, status=201)
@@ -235,11 +246,17 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
     def image(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
         """The stored image bytes, with the content type validation found."""
         photo: Photo = self.get_object()
+        # Only now, past the decision, is the store asked: the bytes are streamed through this
+        # response, never handed out as a URL (photos/storage.py says why).
         try:
-            handle = photo.image.open("rb")
+            opened = open_image(photo.image.name)
         except FileNotFoundError as exc:
             raise NotFound() from exc
-        response = FileResponse(handle, content_type=photo.content_type)
+        except StorageUnavailable as exc:
+            raise StoreUnavailable() from exc
+        response = FileResponse(opened.stream, content_type=photo.content_type)
+        if opened.length is not None:
+            response["Content-Length"] = str(opened.length)
         response["Content-Disposition"] = (
             f'inline; filename="photo-{photo.pk}.{photo.image.name.rsplit(".", 1)[-1]}"'
         )

@@ -19,6 +19,7 @@ from accounts.models import Tenant
 from accounts.querysets import TenantQuerySet
 from scopes.access.decision import Decision, Reason, Target, accepted_scopes, decide
 from scopes.access.standing import AuthorizationContext
+from scopes.api import metrics
 from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
 from scopes.usage import recorder
@@ -294,6 +295,7 @@ class TenantScopePermission(BasePermission):
             return True
         view.accepted_oauth_scopes = accepted_scopes(scope, context.implications)
         decision = self._decide(request, view, scope, target=None)
+        metrics.record(decision, stage="collection")
         if not decision.allowed:
             raise AccessRefused(decision)
         view.tenant = context.tenant
@@ -314,6 +316,7 @@ class TenantScopePermission(BasePermission):
             album_id=album_of(obj, view.album_field),
         )
         decision = self._decide(request, view, scope, target=target)
+        metrics.record(decision, stage="object")
         if not decision.allowed:
             raise AccessRefused(decision)
         view.decision = decision

@@ -15,6 +15,7 @@ from django.test import Client, RequestFactory
 
 from accounts import ratelimit
 from accounts.views import account_key
+from tests.answers import json_body
 
 ACME_IP = "203.0.113.7"
 OTHER_IP = "198.51.100.9"
@@ -147,7 +148,8 @@ def test_a_client_authenticating_with_http_basic_is_counted_under_its_id(world, 
 
 def test_a_device_code_grant_without_a_client_is_a_401_not_a_500(world):
     response = Client().post("/o/token/", {"grant_type": "urn:ietf:params:oauth:grant-type:device_code"})
-    assert response.status_code == 401 and response.json() == {"error": "invalid_client"}
+    assert response.status_code == 401 and json_body(response) == {"error": "invalid_client"}
+
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,17 @@ def test_permission_matrix(world, api_client, endpoint, role, target, scope_pres
         if status == 403:
             assert body["required_scopes"] == [scope]
             extra = {"request_access"} if reason == "role_forbids" else set()  # where to ask (issue 13)
-            assert set(body) == {"error", "reason", "detail", "required_scopes", "granted_scopes", *extra}
+            assert set(body) == {
+                "error",
+                "reason",
+                "detail",
+                "required_scopes",
+                "granted_scopes",
+                "request_id",
+                *extra,
+            }
+            assert body["request_id"] == response["X-Request-ID"]
+
         if reason == "scope_missing":
             assert response.headers["WWW-Authenticate"] == (
                 f'Bearer realm="api", error="insufficient_scope", scope="{scope}"'

@@ -76,13 +76,22 @@ def shell(database_url: str, code: str) -> None:
 
 
 class Workers:
-    """A gunicorn with two sync workers, each with its own per-process cache."""
+    """A gunicorn with two sync workers, each with its own per-process cache.
 
-    def __init__(self, database_url: str, workers: int = 2) -> None:
+    gunicorn reads the project's gunicorn.conf.py (its working directory is the project's); the
+    command line here only overrides the workers, the address and the log level.
+    """
+
+    def __init__(self, database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         command = [sys.executable, "-m", "gunicorn", "tests.scopes.worker_wsgi:application"]
         command += ["--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=_environment(database_url))
+        env = {**_environment(database_url), **(extra_env or {})}
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def get(self, path: str, token: str) -> tuple[int, str]:
         """One request on a new connection (sync workers close it anyway): status and worker pid."""
@@ -194,10 +203,16 @@ def test_every_writer_reaches_both_workers_at_once(world, gallery, mint_token, p
 
 
 class TwoServers:
-    """Two servers of one worker each: which process answers is then certain, not up to the kernel."""
+    """Two servers of one worker each: which process answers is then certain, not up to the kernel.
 
-    def __init__(self, database_url: str) -> None:
-        self.servers = [Workers(database_url, workers=1), Workers(database_url, workers=1)]
+    `extra_env` gives both the same shared parts (a Redis, a bucket): two app servers, one system.
+    """
+
+    def __init__(self, database_url: str, extra_env: dict[str, str] | None = None) -> None:
+        self.servers = [
+            Workers(database_url, workers=1, extra_env=extra_env),
+            Workers(database_url, workers=1, extra_env=extra_env),
+        ]
 
     def wait_until_up(self, token: str) -> None:
         for server in self.servers:

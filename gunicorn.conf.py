@@ -1,0 +1,58 @@
+"""gunicorn's configuration: what `make bench` and `make soak` measure, and what docs/deployment.md runs.
+
+gunicorn reads this file from the working directory by itself (`gunicorn project.wsgi:application`);
+its command-line options win over it. Every value can be changed from the environment.
+
+Sync workers: a request holds one worker from start to end, and a request's time is database
+time (one probe and one query warm: docs/performance.md), so throughput grows with workers up to
+the cores and the database's connections. Persistent database connections come from Django
+(`DB_CONN_MAX_AGE`, 600 in the benchmark), not from here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))  # a stuck worker is replaced after this
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "5"))  # rolling restarts
+keepalive = 2
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
+# The application writes one JSON line per request itself (project/observability.py), with the
+# request id and the route; gunicorn's own access log would repeat it without them.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Prometheus: each worker writes its metrics to files in one directory; /metrics adds them up.
+# A directory of this server's own unless the environment names one (then it is emptied at start).
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="gp-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+
+def on_starting(server: Any) -> None:
+    """A fresh metrics directory: counts of a previous server are not this one's."""
+    for entry in Path(_metrics_dir).glob("*.db"):
+        entry.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker that exits leaves its counters to the sum, and its gauges out of it."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """The directory made here goes with the server; one the environment named stays."""
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
