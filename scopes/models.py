@@ -177,6 +177,9 @@ class ConsentAlbum(models.Model):
         ordering = ["consent_id", "album_id"]
         constraints = [
             models.UniqueConstraint(fields=["consent", "album"], name="consentalbum_unique_album"),
+            models.UniqueConstraint(
+                fields=["tenant", "id"], name="consentalbum_tenant_id_key"
+            ),  # Citus: the key it is distributed by
         ]
 
     def __str__(self) -> str:

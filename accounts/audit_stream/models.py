@@ -36,6 +36,9 @@ class AuditWebhook(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "is_active"], name="auditwebhook_tenant_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="auditwebhook_tenant_id_key")
+        ]  # Citus: the key it is distributed by
 
     def __str__(self) -> str:
         return f"{self.tenant.slug}: {self.url}"
@@ -58,7 +61,10 @@ class AuditDelivery(models.Model):
     class Meta:
         ordering = ["webhook_id", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["webhook", "sequence"], name="auditdelivery_unique_sequence")
+            models.UniqueConstraint(fields=["webhook", "sequence"], name="auditdelivery_unique_sequence"),
+            models.UniqueConstraint(
+                fields=["tenant", "id"], name="auditdelivery_tenant_id_key"
+            ),  # Citus: the key it is distributed by
         ]
         indexes = [
             models.Index(

@@ -40,7 +40,10 @@ class ServiceAccount(models.Model):
     class Meta:
         ordering = ["tenant_id", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "name"], name="serviceaccount_unique_name_per_tenant")
+            models.UniqueConstraint(fields=["tenant", "name"], name="serviceaccount_unique_name_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant", "id"], name="serviceaccount_tenant_id_key"
+            ),  # Citus: the key it is distributed by
         ]
 
     def __str__(self) -> str:
@@ -70,6 +73,9 @@ class PersonalAccessToken(models.Model):
     class Meta:
         ordering = ["tenant_id", "user_id", "-created_at"]
         indexes = [models.Index(fields=["tenant", "user"], name="personaltoken_owner_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="personalaccesstoken_tenant_id_key")
+        ]  # Citus: the key it is distributed by
 
     def __str__(self) -> str:
         return f"{self.name} ({self.hint}…)"
@@ -96,6 +102,9 @@ class TokenPolicy(models.Model):
 
     class Meta:
         verbose_name_plural = "token policies"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="tokenpolicy_tenant_id_key")
+        ]  # Citus: the key it is distributed by
 
     def __str__(self) -> str:
         return f"token policy of {self.tenant}"

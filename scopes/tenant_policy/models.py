@@ -33,6 +33,9 @@ class TenantAppPolicy(models.Model):
         base_manager_name = "all_tenants"
         verbose_name = "tenant app policy"
         verbose_name_plural = "tenant app policies"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="tenantapppolicy_tenant_id_key")
+        ]  # Citus: the key it is distributed by
 
     def __str__(self) -> str:
         return f"{self.tenant}: {self.get_mode_display()}"
@@ -68,7 +71,10 @@ class TenantApp(models.Model):
         base_manager_name = "all_tenants"
         verbose_name = "tenant app"
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "application"], name="tenantapp_unique_app_per_tenant")
+            models.UniqueConstraint(fields=["tenant", "application"], name="tenantapp_unique_app_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant", "id"], name="tenantapp_tenant_id_key"
+            ),  # Citus: the key it is distributed by
         ]
 
     def __str__(self) -> str:
@@ -128,6 +134,9 @@ class AccessRequest(models.Model):
         base_manager_name = "all_tenants"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["tenant", "status", "created_at"], name="accessrequest_queue_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="accessrequest_tenant_id_key")
+        ]  # Citus: the key it is distributed by
 
     def __str__(self) -> str:
         what = self.application.name if self.kind == RequestKind.APP and self.application else self.kind

@@ -25,7 +25,10 @@ class ScopeUsage(models.Model):
             # Leads with tenant_id, as every tenant table's keys do; the upsert's conflict target.
             models.UniqueConstraint(
                 fields=["tenant", "application", "user", "scope"], name="scopeusage_unique_key"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "id"], name="scopeusage_tenant_id_key"
+            ),  # Citus: the key it is distributed by
         ]
         indexes = [models.Index(fields=["application", "tenant"], name="scopeusage_app_tenant_idx")]
 

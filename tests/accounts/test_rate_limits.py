@@ -151,7 +151,6 @@ def test_a_device_code_grant_without_a_client_is_a_401_not_a_500(world):
     assert response.status_code == 401 and json_body(response) == {"error": "invalid_client"}
 
 
-
 @pytest.mark.parametrize(
     ("hops", "forwarded", "expected"),
     [
