@@ -9,6 +9,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.views import SignInView
+from scopes.consent import connected_apps
 from scopes.consent import views as consent
 from scopes.device import views as device
 from scopes.machines import views as machine_views
@@ -49,8 +50,10 @@ urlpatterns = [
     path("", include(oauth_patterns)),
     path("account/login/", POPUP_PAGE(SignInView.as_view()), name="login"),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("account/apps/", consent.connected_apps, name="account-apps"),
-    path("account/apps/<int:consent_id>/revoke/", consent.consent_revoke_view, name="account-app-revoke"),
+    path("account/apps/", connected_apps.connected_apps, name="account-apps"),
+    path(
+        "account/apps/<int:consent_id>/revoke/", connected_apps.consent_revoke_view, name="account-app-revoke"
+    ),
     path("account/tokens/", machine_views.personal_tokens, name="account-tokens"),
     path(
         "account/tokens/<int:token_id>/revoke/",
@@ -59,12 +62,12 @@ urlpatterns = [
     ),
     path(
         "account/apps/<int:consent_id>/remove-album/",
-        consent.consent_remove_album_view,
+        connected_apps.consent_remove_album_view,
         name="account-app-remove-album",
     ),
     path(
         "account/apps/<int:consent_id>/remove-scopes/",
-        consent.consent_remove_scopes_view,
+        connected_apps.consent_remove_scopes_view,
         name="account-app-narrow",
     ),
     # Tenant app policy and access requests (scopes.tenant_policy).

@@ -27,8 +27,9 @@ from django.db import connection
 
 from accounts import tenancy
 from scopes.access.freshness import PROBE_FUNCTION, PROBE_SQL
+from scopes.access.rows import token_rows
 from scopes.access.selectors import registry_at
-from scopes.access.standing import AuthorizationContext, context_from, token_rows
+from scopes.access.standing import AuthorizationContext, context_from
 from scopes.access.tenancy import token_checksum
 
 DEFAULT_ENTRIES = 10_000

@@ -14,7 +14,8 @@ from django.utils import timezone
 from accounts.models import Membership, Tenant, User
 from accounts.selectors import admin_tenants
 from scopes.access.freshness import EPOCH_TABLE
-from scopes.access.standing import AuthorizationContext, context_from, token_rows
+from scopes.access.rows import token_rows
+from scopes.access.standing import AuthorizationContext, context_from
 from scopes.access.tenancy import enter_tenant_of_access_token, token_checksum
 from scopes.models import Application, RoleGrant, Scope
 from scopes.registry import grant_reaches

@@ -14,30 +14,25 @@ each taken as closures under the current implication graph, then normalised. The
 with `granted` and the role's grants separately, so that a refusal can say which one refused
 (`scope_missing` or `role_forbids`); everyone else reports `effective`.
 
-One SQL statement reads a grant's user, tenant, membership, role and its grants, the consent and
-its scopes, the app's allowed scopes and, for a personal access token, its tenant's policy
-for them (`_GRANT_SQL`); `assess()` is the pure rule on top.
+One SQL statement reads what a grant stands on (`scopes.access.rows`); `assess()` is the pure rule
+on top.
 """
-
-# ruff: noqa: S608  (SQL built from constant table and column names; values are parameters)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from functools import cache as memoize
-from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Tenant, User
-from scopes.access.albums import AlbumIds, parse_limit, standing_albums
-from scopes.machines.models import PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
+from scopes.access.albums import AlbumIds, standing_albums
+from scopes.access.rows import GrantRows, TokenRows, _grant_sql, _rows, grant_rows, token_rows
 from scopes.registry import Implications, closure, grant_reaches, normalise
-from scopes.tenant_policy.rules import POLICY_COLUMNS, POLICY_JOINS, AppPolicy, blocked_detail
+from scopes.tenant_policy.rules import blocked_detail
 
 
 class Problem(StrEnum):
@@ -68,29 +63,6 @@ DETAILS = {
     Problem.PERSONAL_TOKENS_FORBIDDEN: "the tenant does not allow personal access tokens",
     Problem.APP_BLOCKED: "the app is blocked by the tenant's app policy",
 }
-
-
-@dataclass(frozen=True)
-class GrantRows:
-    """What the database holds now about one (user, tenant, app): the inputs of `assess()`."""
-
-    user: User | None
-    tenant: Tenant
-    application_id: int | None
-    # The tenant the app is limited to (None: usable in any tenant), as the database holds it now.
-    app_tenant_id: int | None
-    role_id: int | None
-    role_name: str | None
-    role_grants: tuple[tuple[str, str], ...]
-    consent_id: int | None
-    consented: tuple[str, ...]
-    app_allowed: tuple[str, ...]
-    # The grant is a personal access token's and its tenant forbids them (scopes.machines).
-    personal_tokens_forbidden: bool = False
-    # The tenant's app policy for this app (scopes.tenant_policy): usable at all, and its cap.
-    policy: AppPolicy = field(default_factory=AppPolicy)
-    # The consent's albums that still exist in the tenant, as (album id, owner id) (scopes.access.albums).
-    consent_albums: tuple[tuple[int, int], ...] = ()
 
 
 def describe(problem: Problem, tenant_name: str) -> str:
@@ -175,189 +147,6 @@ def assess(
 
 
 # --- Reading: one statement per grant.
-
-
-@memoize
-def _user_fields() -> tuple[str, ...]:
-    # Everything but the password hash: contexts are kept in memory, and no decision reads it.
-    return tuple(f.attname for f in User._meta.concrete_fields if f.attname != "password")
-
-
-@memoize
-def _tenant_fields() -> tuple[str, ...]:
-    return tuple(f.attname for f in Tenant._meta.concrete_fields)
-
-
-def _aggregate(expression: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"string_agg({expression}, ' ')"
-    return f"group_concat({expression}, ' ')"
-
-
-def _grant_sql(source: str) -> str:
-    """The grant's rows, for each row of `source` (user_id, tenant_id, application_id, extra...)."""
-    user_columns = ", ".join(f"u.{name}" for name in _user_fields())
-    tenant_columns = ", ".join(f"n.{name}" for name in _tenant_fields())
-    return f"""
-    SELECT {user_columns}, {tenant_columns}, a.tenant_id, m.role_id, r.name,
-        (SELECT {_aggregate("s.name || ':' || g.reach")} FROM scopes_rolegrant g
-            JOIN scopes_scope s ON s.id = g.scope_id WHERE g.role_id = m.role_id),
-        c.id,
-        (SELECT {_aggregate("s.name")} FROM scopes_consent_scopes cs
-            JOIN scopes_scope s ON s.id = cs.scope_id WHERE cs.consent_id = c.id),
-        (SELECT {_aggregate("s.name")} FROM scopes_applicationscope x
-            JOIN scopes_scope s ON s.id = x.scope_id WHERE x.application_id = src.application_id),
-        (SELECT p.personal_tokens FROM scopes_tokenpolicy p WHERE p.tenant_id = src.tenant_id
-            AND a.client_id = '{PERSONAL_TOKENS_CLIENT_ID}'),
-        {POLICY_COLUMNS.format(aggregate=_aggregate("s.name"))},
-        (SELECT {_aggregate("ca.album_id || ':' || al.owner_id")} FROM scopes_consentalbum ca
-            JOIN photos_album al ON al.id = ca.album_id AND al.tenant_id = c.tenant_id
-            WHERE ca.consent_id = c.id),
-        src.*
-    FROM ({source}) src
-    JOIN accounts_tenant n ON n.id = src.tenant_id
-    LEFT JOIN accounts_user u ON u.id = src.user_id
-    LEFT JOIN scopes_application a ON a.id = src.application_id
-    LEFT JOIN accounts_membership m ON m.user_id = src.user_id AND m.tenant_id = src.tenant_id
-    LEFT JOIN accounts_role r ON r.id = m.role_id
-    LEFT JOIN scopes_consent c ON c.user_id = src.user_id AND c.tenant_id = src.tenant_id
-        AND c.application_id = src.application_id{POLICY_JOINS}
-    """
-
-
-@memoize
-def _converters(model: type[User] | type[Tenant], vendor: str) -> tuple[tuple[Any, list[Any]], ...]:
-    """Django's own value converters for each column (SQLite returns text dates and 0/1 booleans)."""
-    found = []
-    by_attname = {f.attname: f for f in model._meta.concrete_fields}
-    for name in _user_fields() if model is User else _tenant_fields():
-        column = by_attname[name].get_col(model._meta.db_table)
-        found.append(
-            (column, connection.ops.get_db_converters(column) + column.get_db_converters(connection))
-        )
-    return tuple(found)
-
-
-def _instance(model: type[User] | type[Tenant], values: Sequence[Any]) -> Any:
-    converted = []
-    for value, (column, converters) in zip(values, _converters(model, connection.vendor), strict=True):
-        for converter in converters:
-            value = converter(value, column, connection)
-        converted.append(value)
-    names = _user_fields() if model is User else _tenant_fields()
-    return model.from_db(DEFAULT_DB_ALIAS, names, converted)
-
-
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(sorted(value.split())) if value else ()
-
-
-def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
-    """A result row as GrantRows, and the source's own columns that follow."""
-    users, tenants = len(_user_fields()), len(_tenant_fields())
-    user_values, row = row[:users], row[users:]
-    tenant_values, row = row[:tenants], row[tenants:]
-    app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *row = row
-    personal_mode, mode, app_status, capped, cap, albums, *source = row
-    user = None if user_values[0] is None else _instance(User, user_values)
-    tenant = _instance(Tenant, tenant_values)
-    rows = GrantRows(
-        user=user,
-        tenant=tenant,
-        application_id=source[2],
-        app_tenant_id=app_tenant_id,
-        role_id=role_id,
-        role_name=role_name,
-        role_grants=tuple(sorted(tuple(item.split(":", 1)) for item in _split(grants))),  # type: ignore[misc]
-        consent_id=consent_id,
-        consented=_split(consented),
-        app_allowed=_split(allowed),
-        personal_tokens_forbidden=personal_mode == PersonalTokenMode.FORBIDDEN,
-        policy=AppPolicy(
-            mode=mode,
-            status=app_status,
-            capped=bool(capped),
-            cap=_split(cap),
-            app_owned_here=app_tenant_id is not None and app_tenant_id == tenant.pk,
-        ),
-        consent_albums=_album_pairs(albums),
-    )
-    return rows, source
-
-
-def _album_pairs(value: str | None) -> tuple[tuple[int, int], ...]:
-    pairs = (item.split(":", 1) for item in (value or "").split())
-    return tuple(sorted((int(album), int(owner)) for album, owner in pairs))
-
-
-def _fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-
-
-_TOKEN_SOURCE = (
-    "SELECT user_id, tenant_id, application_id, id, scope, expires, albums"
-    " FROM scopes_accesstoken WHERE token_checksum = %s"
-)
-_GRANT_SOURCE = "SELECT %s AS user_id, %s AS tenant_id, %s AS application_id"
-
-
-@dataclass(frozen=True)
-class TokenRows:
-    """An access token as the database holds it now, with its grant's rows."""
-
-    token_id: int
-    scope: tuple[str, ...]
-    expires: datetime
-    rows: GrantRows
-    albums: AlbumIds | None = None  # the token's album limit as issued (None: none)
-
-
-def token_rows(checksum: str) -> TokenRows | None:
-    """The access token with this checksum and its grant, in ONE query; None when there is none.
-
-    On PostgreSQL the caller has entered the token's tenant (row-level security); the API does it
-    with the probe in `scopes.access.cache`, other endpoints with `scopes.access.tenancy`.
-    """
-    row = _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
-    if row is None:
-        return None
-    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums) = _rows(row)
-    if isinstance(expires, str):  # SQLite returns the text it stores (UTC)
-        expires = datetime.fromisoformat(expires)
-    if timezone.is_naive(expires):
-        expires = expires.replace(tzinfo=UTC)
-    return TokenRows(
-        token_id=token_id, scope=tuple(scope.split()), expires=expires, rows=rows, albums=parse_limit(albums)
-    )
-
-
-def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) -> list[TokenRows]:
-    """Every unexpired access token matching `condition` (SQL on scopes_accesstoken), with its grant's
-    rows, in ONE query: the what-if preview (scopes.usage.preview) judges them in bulk with `assess`."""
-    source = (
-        "SELECT user_id, tenant_id, application_id, id, scope, expires FROM scopes_accesstoken"
-        f" WHERE expires > %s AND ({condition})"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(_grant_sql(source) + " ORDER BY src.id", [now, *params])
-        found = cursor.fetchall()
-    result = []
-    for row in found:
-        rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires) = _rows(row)
-        if isinstance(expires, str):
-            expires = datetime.fromisoformat(expires)
-        if timezone.is_naive(expires):
-            expires = expires.replace(tzinfo=UTC)
-        result.append(TokenRows(token_id=token_id, scope=tuple(scope.split()), expires=expires, rows=rows))
-    return result
-
-
-def grant_rows(*, user_id: int | None, tenant_id: int, application_id: int | None) -> GrantRows | None:
-    """The rows of one (user, tenant, app) grant, in ONE query; None when the tenant is gone."""
-    row = _fetch(_grant_sql(_GRANT_SOURCE), [user_id, tenant_id, application_id])
-    return None if row is None else _rows(row)[0]
 
 
 def _implications() -> Mapping[str, frozenset[str]]:

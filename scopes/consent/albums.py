@@ -22,7 +22,7 @@ from django.db import connection
 from accounts.models import Membership
 from scopes.access.albums import ON_THE_ALBUM, AlbumRequest, visible_albums
 from scopes.access.decision import Target, decide
-from scopes.access.standing import grant_rows
+from scopes.access.rows import grant_rows
 from scopes.constants import ScopeName
 from scopes.registry import Implications
 

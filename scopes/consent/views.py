@@ -1,7 +1,8 @@
-"""Browser pages of consent: the consent page (`/o/authorize/`) and connected apps (`/account/apps/`).
+"""The consent page, `/o/authorize/`: line-item consent, capped by the app, the tenant's policy,
+the role and the user's ticks.
 
-DOT does the OAuth (request validation, codes, PKCE, tokens); these views decide what the user
-is asked and what is granted, and never trust the consent form for more than the user's ticks.
+DOT does the OAuth (request validation, codes, PKCE, tokens); this view decides what the user
+is asked and what is granted, and never trusts the consent form for more than the user's ticks.
 """
 
 from __future__ import annotations
@@ -11,22 +12,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth import REDIRECT_FIELD_NAME, logout
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth import logout
 from django.core import signing
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render, resolve_url
-from django.utils import timezone
+from django.shortcuts import render, resolve_url
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
 from oauthlib.oauth2 import AccessDeniedError, InvalidRequestError
 from oauthlib.oauth2.rfc6749.errors import (
     ConsentRequired,
-    CustomOAuth2Error,
     InvalidClientIdError,
     InvalidRedirectURIError,
     LoginRequired,
@@ -38,96 +35,29 @@ from oauthlib.oauth2.rfc6749.errors import (
 
 from accounts import tenancy
 from accounts.models import Membership, signed_in
-from accounts.selectors import active_memberships_of
 from scopes.access.albums import InvalidDetails, format_limit
 from scopes.access.selectors import registry
-from scopes.access.standing import consent_standing, consent_standings_of
 from scopes.consent.album_pages import AlbumsOnPage, album_request_of, albums_for_page, albums_from_form
-from scopes.consent.album_services import consent_album_remove
-from scopes.consent.albums import grant_albums
+from scopes.consent.authorize import (  # noqa: F401  (CONSENT_SALT: tests sign forms with it)
+    CONSENT_MAX_AGE,
+    CONSENT_SALT,
+    DEVICE_CODE_GRANT,
+    OAUTH_FIELDS,
+    PROMPT_VALUES,
+    SESSION_NONCES,
+    SINGLE_VALUED,
+    InteractionRequired,
+    InvalidAuthorizationDetails,
+    _eligible_memberships,
+    _signed_in_within,
+    _to_sign_in,
+    _token_scopes,
+)
 from scopes.consent.rules import ConsentPlan, ShownPlan
-from scopes.consent.selectors import consent_plan, consents_of
-from scopes.consent.services import consent_form_use, consent_grant, consent_narrow, consent_revoke
-from scopes.models import Application, Consent
-from scopes.registry import closure, normalise
+from scopes.consent.selectors import consent_plan
+from scopes.consent.services import consent_form_use, consent_grant
+from scopes.models import Application
 from scopes.tenant_policy.views import consent_page_extras
-from scopes.usage.selectors import grant_last_uses, last_use_of
-
-DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-CONSENT_SALT = "scopes.consent-form"
-CONSENT_MAX_AGE = 15 * 60
-SESSION_NONCES = "consent_nonces"
-# OpenID Connect Core 3.1.2.1, and Prompt Create 1.0 (a no-op for a signed-in user; DOT answers
-# it for one who is not). select_account shows the page, where the organisation is chosen.
-PROMPT_VALUES = frozenset({"none", "login", "consent", "select_account", "create"})
-# Our own authorization parameters, which oauthlib's duplicate check does not know.
-SINGLE_VALUED = (
-    "prompt",
-    "tenant",
-    "include_granted_scopes",
-    "max_age",
-    "login_hint",
-    "authorization_details",
-)
-OAUTH_FIELDS = (
-    "client_id",
-    "redirect_uri",
-    "response_type",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-    "nonce",  # OpenID Connect: into the ID token, unchanged
-)
-
-
-class InvalidAuthorizationDetails(CustomOAuth2Error):
-    """RFC 9396 section 5: the authorization_details parameter cannot be used as sent."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__("invalid_authorization_details", **kwargs)
-
-
-class InteractionRequired(CustomOAuth2Error):
-    """OpenID Connect Core 3.1.2.6: the request needs the user (here: to choose an organisation)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__("interaction_required", **kwargs)
-
-
-def _signed_in_within(request: HttpRequest, seconds: int) -> bool:
-    """Whether the user signed in at most `seconds` ago (the ID token's `auth_time` is the same time)."""
-    last_login = signed_in(request.user).last_login
-    return last_login is not None and (timezone.now() - last_login).total_seconds() <= seconds
-
-
-def _to_sign_in(next_url: str, login_hint: str) -> HttpResponse:
-    """The sign-in page, coming back to `next_url`; `login_hint` fills in the username."""
-    query = {REDIRECT_FIELD_NAME: next_url, **({"login_hint": login_hint} if login_hint else {})}
-    return redirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode(query)}")
-
-
-def _eligible_memberships(request: HttpRequest, application: Application) -> list[Membership]:
-    """Active tenants the user belongs to and the app may be used in."""
-    memberships = list(active_memberships_of(signed_in(request.user)))
-    if application.tenant_id is not None:
-        memberships = [m for m in memberships if m.tenant_id == application.tenant_id]
-    return memberships
-
-
-def _token_scopes(
-    application: Application, membership: Membership, granted: list[str], *, include_granted: bool
-) -> list[str]:
-    """The new token's scopes: what was granted now, plus (incrementally) what was granted before."""
-    implications = registry().implications
-    scopes = set(granted)
-    if include_granted:
-        # What the remembered consent still allows (consent ∩ app ∩ role, today): the one standing.
-        standing = consent_standing(
-            user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
-        )
-        if standing is not None and standing.stands:
-            scopes |= set(standing.effective)
-    return normalise(scopes, implications)
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -447,92 +377,3 @@ class ConsentView(AuthorizationView):
 
     def _refuse(self, request: HttpRequest, message: str) -> HttpResponse:
         return render(request, "scopes/consent_error.html", {"message": message}, status=400)
-
-
-@login_required
-@never_cache
-def connected_apps(request: HttpRequest) -> HttpResponse:
-    """`/account/apps/`: what the user granted, per tenant, with revoke and remove-scope buttons.
-
-    Each grant is shown as it stands now (`scopes.access.standing`): a scope the user's role or the app
-    no longer allows is listed as not in effect, so the page never claims more than the API allows.
-    """
-    snapshot = registry()
-    descriptions, implications = snapshot.descriptions, snapshot.implications
-    user = signed_in(request.user)
-    # Albums are tenant rows: see the user's tenants (read only) to name the albums of their grants.
-    tenancy.enter(tenant_ids=[m.tenant_id for m in active_memberships_of(user)])
-    standings = consent_standings_of(user.pk)  # every grant in one query, not one per row
-    albums = grant_albums(standings.values())
-    uses = grant_last_uses(user_id=user.pk)  # what each app really did, by day (scopes.usage)
-    rows = []
-    for consent in consents_of(user):
-        names = [s.name for s in consent.scopes.all()]
-        standing = standings.get((consent.tenant_id, consent.application_id))
-        in_effect = closure(standing.effective, implications) if standing and standing.stands else frozenset()
-        used = uses.get((consent.tenant_id, consent.application_id), {})
-        rows.append(
-            {
-                "consent": consent,
-                "scopes": [
-                    (
-                        name,
-                        descriptions.get(name, name),
-                        _in_effect(name, in_effect, implications),
-                        last_use_of(name, used, implications),
-                    )
-                    for name in sorted(names)
-                ],
-                "stands": bool(standing and standing.stands),
-                "problem": standing.detail if standing and not standing.stands else "",
-                "albums": albums.get(consent.pk, []),
-            }
-        )
-    return render(request, "scopes/connected_apps.html", {"rows": rows})
-
-
-def _in_effect(name: str, in_effect: frozenset[str], implications: Any) -> str:
-    """`all`, `part` (a composite some of whose parts still apply) or `none`."""
-    if name in in_effect:
-        return "all"
-    return "part" if closure([name], implications) & in_effect else "none"
-
-
-def _own_consent(request: HttpRequest, consent_id: int) -> Consent:
-    # Someone else's consent is "not found", exactly like a missing one.
-    return get_object_or_404(
-        Consent.objects.select_related("tenant", "application"), pk=consent_id, user=request.user
-    )
-
-
-@login_required
-@require_POST
-def consent_revoke_view(request: HttpRequest, consent_id: int) -> HttpResponse:
-    consent = _own_consent(request, consent_id)
-    tenancy.enter_tenant(consent.tenant_id)  # its tokens are revoked in the consent's tenant
-    consent_revoke(actor=signed_in(request.user), consent=consent)
-    return redirect("account-apps")
-
-
-@login_required
-@require_POST
-def consent_remove_scopes_view(request: HttpRequest, consent_id: int) -> HttpResponse:
-    consent = _own_consent(request, consent_id)
-    tenancy.enter_tenant(consent.tenant_id)
-    remove = [name for name in request.POST.getlist("scope") if name]
-    if remove:
-        consent_narrow(actor=signed_in(request.user), consent=consent, remove=remove)
-    return redirect("account-apps")
-
-
-@login_required
-@require_POST
-def consent_remove_album_view(request: HttpRequest, consent_id: int) -> HttpResponse:
-    """Take one album back from a grant: its live tokens lose it at their next request."""
-    consent = _own_consent(request, consent_id)
-    tenancy.enter_tenant(consent.tenant_id)
-    raw = request.POST.get("album", "")
-    album_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
-    if album_id is not None:
-        consent_album_remove(actor=signed_in(request.user), consent=consent, album_id=album_id)
-    return redirect("account-apps")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from scopes.access.standing import GrantRows
+from scopes.access.rows import GrantRows
 from scopes.constants import ScopeName
 
 # What discovery lists as `claims_supported`.

@@ -21,8 +21,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Membership
+from scopes.access.rows import live_tokens_rows
 from scopes.access.selectors import registry
-from scopes.access.standing import context_from, live_tokens_rows
+from scopes.access.standing import context_from
 from scopes.api.permissions import decide_for
 from scopes.constants import Reach
 from scopes.models import RoleGrant
