@@ -68,7 +68,9 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
             return False
         if ScopeName.OPENID in scopes and oidc_keys.signing_keys() is None:
             return False  # no key to sign an ID token with: refuse rather than answer without one
-        if request.grant_type == machines.CLIENT_CREDENTIALS:  # a service account (scopes.machines)
+        if (
+            getattr(request, "grant_type", None) == machines.CLIENT_CREDENTIALS
+        ):  # a service account (scopes.machines)
             return machines.validate_client_credentials(client, scopes, request)
         allowed = closure(app_scopes(client), registry().implications)
         return set(scopes) <= allowed

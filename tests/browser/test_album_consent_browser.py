@@ -8,6 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.answers import json_body
 from tests.browser.conftest import CALLBACK, screenshot, sign_in
 from tests.browser.test_consent_browser import authorize_url, exchange
 from tests.factories import AlbumFactory, PhotoFactory
@@ -97,6 +98,6 @@ def test_member_picks_albums_and_the_token_stays_inside_them(live_server, world,
     assert elsewhere_upload.status_code == 400
     other = requests.get(f"{api}/photos/{in_colleague.pk}/", headers=auth, timeout=10)
     missing = requests.get(f"{api}/photos/987654/", headers=auth, timeout=10)
-    assert other.status_code == missing.status_code == 404 and other.json() == missing.json()
+    assert other.status_code == missing.status_code == 404 and json_body(other) == json_body(missing)
     created = requests.post(f"{api}/albums/", headers=auth, json={"name": "New"}, timeout=10)
     assert created.status_code == 403 and created.json()["reason"] == "resource_not_granted"

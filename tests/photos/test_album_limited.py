@@ -9,6 +9,7 @@ from accounts.constants import RoleName
 from photos.models import Album, Photo
 from scopes.constants import ScopeName as S
 from scopes.models import ConsentAlbum, RoleGrant
+from tests.answers import json_body
 from tests.factories import AlbumFactory, PhotoFactory
 from tests.photos.conftest import upload
 from tests.scopes.albums import limit
@@ -56,7 +57,7 @@ def test_anything_else_is_the_standard_404(limited, place, url):
     keys = {name: obj.pk for name, obj in place.items()}
     response = limited.get("/api/t/acme/" + url.format(**keys))
     missing = limited.get("/api/t/acme/" + url.format(**dict.fromkeys(keys, 987654)))
-    assert response.status_code == 404 and response.json() == missing.json()
+    assert response.status_code == 404 and json_body(response) == json_body(missing)
 
 
 def test_reads_photos_in_its_album(limited, place):
@@ -93,7 +94,7 @@ def test_creating_an_album_is_refused_with_the_reason(limited):
     before = Album.all_tenants.count()
     response = limited.post("/api/t/acme/albums/", {"name": "New"}, format="json")
     assert response.status_code == 403
-    body = response.json()
+    body = json_body(response)
     assert body["reason"] == "resource_not_granted" and "albums it was granted" in body["detail"]
     assert Album.all_tenants.count() == before
 

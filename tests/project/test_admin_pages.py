@@ -6,10 +6,12 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.audit_stream.models import AuditWebhook
 from accounts.constants import RoleName
 from accounts.services import membership_set
 from scopes.machines.services import personal_token_create, service_account_create, token_policy_set
 from scopes.models import Grant, IDToken, RefreshToken, Scope
+from scopes.tenant_policy.services import access_request_file, app_policy_set, tenant_app_set
 from tests.factories import AccessTokenFactory, ConsentFactory
 
 REGISTERED = sorted(admin.site._registry, key=lambda m: m._meta.label)
@@ -61,7 +63,18 @@ def test_change_pages_load(superuser_client, world, model):
     )
     personal_token_create(actor=world.member_a, tenant=world.acme, name="cli", scopes=["photos.read"], days=7)
     token_policy_set(actor=world.owner_a, tenant=world.acme, personal_tokens="allowed", max_days=30)
-    obj = model._default_manager.first()
+    # The tenant app policy and its requests (scopes.tenant_policy), and an audit webhook, which
+    # queues a delivery for every audit event that follows (accounts.audit_stream).
+    AuditWebhook.objects.create(tenant=world.acme, url="https://example.com/hook", secret="s" * 32)
+    app_policy_set(actor=world.owner_a, tenant=world.acme, mode="approved")
+    tenant_app_set(actor=world.owner_a, tenant=world.acme, application=world.app, status="approved")
+    access_request_file(
+        requester=world.guest_a,
+        tenant=world.acme,
+        kind="scope",
+        scopes=["photos.delete"],
+    )
+    obj = model._base_manager.first()  # every tenant's rows (the tenant models' default refuses)
     assert obj is not None, f"the test world needs a {model._meta.label} row"
     opts = model._meta
     response = superuser_client.get(
