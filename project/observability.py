@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -55,10 +56,8 @@ _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # The interpreter's and the process's own series go (see the module's docstring); a second import
 # of this module (or another library's) must not fail on collectors already removed.
 for _collector in (PLATFORM_COLLECTOR, PROCESS_COLLECTOR, GC_COLLECTOR):
-    try:
+    with contextlib.suppress(KeyError):
         REGISTRY.unregister(_collector)
-    except KeyError:
-        pass
 
 
 class RequestIdFilter(logging.Filter):
