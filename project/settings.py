@@ -94,6 +94,10 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        # A kept connection is checked before a request reuses it: after a database restart a
+        # worker reconnects instead of failing its first request on the dead connection (costs
+        # one round trip per request, only when DB_CONN_MAX_AGE keeps connections).
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
     )
 }
 

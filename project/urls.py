@@ -15,6 +15,10 @@ from scopes.audit_api.views import AuditEventsView
 from scopes.oauth.popup import POPUP_OPENER, POPUP_PAGE
 from scopes.usage.views import usage_report_view
 
+# Every uncaught error, from a view or a middleware: a 503 while the database is down, JSON for API
+# clients (project/errors.py).
+handler500 = "project.errors.server_error"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="account-apps", permanent=False)),
     path("admin/explain/", explain_access, name="admin-explain"),
