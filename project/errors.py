@@ -13,6 +13,11 @@ So this is the one place that decides the answer, for every path:
   request is one transaction, rolled back on a 5xx (`accounts.middleware.TenancyMiddleware`).
 - Anything else: **500**, as JSON for API clients, Django's plain page for browsers.
 
+The 4xx answers Django gives by itself (no URL matched: 404; a host not in ALLOWED_HOSTS or another
+suspicious request: 400; `PermissionDenied` outside DRF: 403) follow the same rule: JSON with a
+stable `reason` for API clients (the 404 is the API's one 404 body, so an unknown API path and a
+missing or not-yours object cannot be told apart), Django's page for browsers.
+
 "Unreachable" is decided from the driver's error, not from the message: psycopg's connection
 errors have no SQLSTATE (refused, closed, lost) or one of class 08 (connection exception) or
 57P (the server shutting down, crashed, starting up). Other operational errors (a statement
@@ -26,6 +31,7 @@ import sys
 
 import psycopg
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.views import defaults
 
 # Long enough for PostgreSQL's restart or a fail-over to finish, short enough for a client's retry.
 RETRY_AFTER_SECONDS = 5
@@ -99,3 +105,33 @@ def server_error(request: HttpRequest) -> HttpResponse:
         "<!doctype html>\n<title>Server Error (500)</title><h1>Server Error (500)</h1>\n",
         content_type="text/html; charset=utf-8",
     )
+
+
+def _client_error(
+    request: HttpRequest, status: int, error: str, reason: str, detail: str
+) -> HttpResponse | None:
+    if not wants_json(request):
+        return None
+    return JsonResponse({"error": error, "reason": reason, "detail": detail}, status=status)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The `handler404` view: the API's one 404 body for clients, Django's page for browsers."""
+    if wants_json(request):
+        # The API's body, so that no path tells "no such route" from "no such object".
+        from scopes.api.exceptions import NOT_FOUND_BODY
+
+        return JsonResponse(dict(NOT_FOUND_BODY), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The `handler400` view (a host not allowed, a suspicious request)."""
+    answer = _client_error(request, 400, "invalid_request", "bad_request", "The request is not valid here.")
+    return answer or defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The `handler403` view (`PermissionDenied` outside the API's own refusals)."""
+    answer = _client_error(request, 403, "forbidden", "forbidden", "You may not do this.")
+    return answer or defaults.permission_denied(request, exception)

@@ -18,6 +18,10 @@ from scopes.usage.views import usage_report_view
 # Every uncaught error, from a view or a middleware: a 503 while the database is down, JSON for API
 # clients (project/errors.py).
 handler500 = "project.errors.server_error"
+# Django's own 4xx answers (no route, a host not allowed, PermissionDenied): JSON for API clients too.
+handler404 = "project.errors.page_not_found"
+handler400 = "project.errors.bad_request"
+handler403 = "project.errors.permission_denied"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="account-apps", permanent=False)),
