@@ -13,9 +13,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+# The project's modules, whichever way gunicorn was started (its console script does not put the
+# working directory on the import path before reading this file).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from project.logs import FORMATS, capture_warnings, gunicorn_logconfig
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -30,6 +37,14 @@ max_requests_jitter = max_requests // 10
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
+# gunicorn's own lines (an invalid request line, a worker timeout) in the application's format: one
+# JSON object per line, client text inside JSON strings (docs/deployment.md). Python's warnings
+# too, from the master and from the workers before Django configures logging.
+_log_format = os.environ.get("LOG_FORMAT", "json")
+logconfig_dict = gunicorn_logconfig(
+    log_format=_log_format if _log_format in FORMATS else "json", level=loglevel
+)
+capture_warnings()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 # Prometheus: each worker writes its metrics to files in one directory; /metrics adds them up.

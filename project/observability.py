@@ -8,10 +8,16 @@
   the API's decisions by reason are counted where the permission class decides
   (`scopes.api.metrics`). Under gunicorn each worker writes to `PROMETHEUS_MULTIPROC_DIR`
   (`gunicorn.conf.py` sets it) and `/metrics` adds the workers up.
+- **Only the application's series.** prometheus-client registers three collectors by itself: the
+  platform's (`python_info`, which names the Python version), the process's (`process_*`: memory,
+  file descriptors, start time) and the garbage collector's. They are removed here, so `/metrics`
+  says the same under runserver as under gunicorn (whose multi-process collector never had them)
+  and never names a version (docs/deployment.md, "Operations endpoints"; docs/security.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -21,7 +27,14 @@ from collections.abc import Callable
 from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import Counter, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    REGISTRY,
+    Counter,
+    Histogram,
+)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -39,6 +52,12 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+# The interpreter's and the process's own series go (see the module's docstring); a second import
+# of this module (or another library's) must not fail on collectors already removed.
+for _collector in (PLATFORM_COLLECTOR, PROCESS_COLLECTOR, GC_COLLECTOR):
+    with contextlib.suppress(KeyError):
+        REGISTRY.unregister(_collector)
 
 
 class RequestIdFilter(logging.Filter):

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 from project.env import env_bool, env_int, env_list, env_proxy_header, env_rate, load_dotenv  # noqa: E402
+from project.logs import FORMATS, FORMATTERS  # noqa: E402
 
 # ENV_FILE names another file; set it empty to read none (the tests of this module do).
 _env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
@@ -94,6 +95,10 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        # A kept connection is checked before a request reuses it: after a database restart a
+        # worker reconnects instead of failing its first request on the dead connection (costs
+        # one round trip per request, only when DB_CONN_MAX_AGE keeps connections).
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
     )
 }
 
@@ -378,25 +383,23 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Logs: one JSON object per line on stderr (LOG_FORMAT=text for people), each with the request id.
 # ACCESS_LOG=1 (the default) writes one line per request (method, route, status, duration).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
-if LOG_FORMAT not in {"json", "text"}:
+if LOG_FORMAT not in FORMATS:
     raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
+LOGGING_CONFIG = "project.logs.configure"  # dictConfig, and Python's warnings as log records
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "project.observability.RequestIdFilter"}},
-    "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-    },
+    # The one line format, shared with gunicorn's loggers (project/logs.py, gunicorn.conf.py).
+    "formatters": FORMATTERS,
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
     "loggers": {
+        # Django's default configuration gives `django` a plain-text console handler (shown with
+        # DEBUG on) of its own; its records go to the root's handler like every other's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "project.request": {
             "handlers": ["console"],
             "level": "INFO" if env_bool("ACCESS_LOG", True) else "WARNING",

@@ -15,6 +15,14 @@ from scopes.audit_api.views import AuditEventsView
 from scopes.oauth.popup import POPUP_OPENER, POPUP_PAGE
 from scopes.usage.views import usage_report_view
 
+# Every uncaught error, from a view or a middleware: a 503 while the database is down, JSON for API
+# clients (project/errors.py).
+handler500 = "project.errors.server_error"
+# Django's own 4xx answers (no route, a host not allowed, PermissionDenied): JSON for API clients too.
+handler404 = "project.errors.page_not_found"
+handler400 = "project.errors.bad_request"
+handler403 = "project.errors.permission_denied"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="account-apps", permanent=False)),
     path("admin/explain/", explain_access, name="admin-explain"),

@@ -1,14 +1,21 @@
 """Real servers the tests start themselves on spare loopback ports: an S3-compatible store (moto in
-server mode, a separate process speaking HTTP, not an in-process mock) and helpers to reach it."""
+server mode, a separate process speaking HTTP, not an in-process mock) and helpers to reach it; a
+PostgreSQL cluster of a test's own (to stop and start under requests); and the project under
+gunicorn with its production configuration (gunicorn.conf.py), its output kept for inspection."""
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import boto3
 from botocore.config import Config
@@ -110,3 +117,147 @@ class S3Server:
             "AWS_ACCESS_KEY_ID": ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         }
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def postgres_bin(name: str) -> str | None:
+    """A PostgreSQL server program (initdb, pg_ctl) from Debian's packages, or None."""
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (initdb, pg_ctl) on a loopback port, trusted local logins.
+
+    PostgreSQL refuses to run as root: as root the cluster belongs to the `postgres` account.
+    `stop()` is `pg_ctl stop -m fast` (sessions are terminated, as in a restart); `start()` again
+    on the same port and data.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="gp-pg-"))
+        self.data = self.directory / "data"
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            self._as = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.directory, "postgres")
+
+    @staticmethod
+    def available() -> bool:
+        return bool(postgres_bin("initdb") and postgres_bin("pg_ctl"))
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *command: str) -> None:
+        subprocess.run([*self._as, *command], check=True, capture_output=True, timeout=120)
+
+    def init(self) -> PostgresServer:
+        initdb = postgres_bin("initdb")
+        assert initdb
+        self._run(initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        return self
+
+    def start(self) -> PostgresServer:
+        pg_ctl = postgres_bin("pg_ctl")
+        assert pg_ctl
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"), "-w", "start"
+        )
+        return self
+
+    def stop(self) -> None:
+        pg_ctl = postgres_bin("pg_ctl")
+        if pg_ctl and (self.data / "postmaster.pid").exists():
+            self._run(pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class GunicornServer:
+    """The project under gunicorn as deployed: `gunicorn project.wsgi:application`, reading the
+    project's gunicorn.conf.py, with the given environment. stdout and stderr go to files, so a
+    test can read every line the server wrote."""
+
+    def __init__(
+        self, env: dict[str, str], *, workers: int = 2, app: str = "project.wsgi:application"
+    ) -> None:
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="gp-gunicorn-"))
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CACHE_KEY_PREFIX")},
+            "SECRET_KEY": "gunicorn-test-secret-key",
+            "DEBUG": "0",
+            "HTTPS_ONLY": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "ENV_FILE": "",
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": str(workers),
+            **env,
+        }
+        self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # a directory of this server's own
+        self.app = app
+        self.process: subprocess.Popen[bytes] | None = None
+        self._out: IO[bytes] | None = None
+        self._err: IO[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait_path: str = "/healthz") -> GunicornServer:
+        self._out = (self.directory / "stdout").open("wb")
+        self._err = (self.directory / "stderr").open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", self.app],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._out,
+            stderr=self._err,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(f"GET {wait_path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+                    if sock.recv(64).startswith(b"HTTP/1."):
+                        return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"gunicorn did not start: {self.output()}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+        for stream in (self._out, self._err):
+            if stream is not None:
+                stream.close()
+
+    def output(self) -> str:
+        """Everything the server wrote so far, stdout then stderr."""
+        return "".join(
+            (self.directory / name).read_text(errors="replace")
+            for name in ("stdout", "stderr")
+            if (self.directory / name).exists()
+        )
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
