@@ -297,7 +297,7 @@ def personal_token_revoke(*, actor: User, personal: PersonalAccessToken) -> None
 
 @transaction.atomic
 def token_policy_set(*, actor: User, tenant: Tenant, personal_tokens: str, max_days: int) -> TokenPolicy:
-    """Set a tenant's rules for personal access tokens; forbidding applies at the next request."""
+    """Set a tenant's rules for personal access tokens; both apply to existing tokens at their next request."""
     check_manages_tenant(actor=actor, tenant=tenant)
     if personal_tokens not in PersonalTokenMode.values or max_days < 1:
         raise ValidationError("Not a valid token policy.", code="invalid")
