@@ -19,11 +19,13 @@ import hashlib
 import ipaddress
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 Limit = tuple[str, str]  # (name in settings.RATE_LIMITS, identity)
 CACHE_ALIAS = "ratelimit"
@@ -61,6 +63,72 @@ def record_failure(limits: Iterable[Limit]) -> None:
             cache.incr(key)
         except ValueError:  # the window's key expired between add and incr
             cache.set(key, 1, timeout=seconds + 1)
+
+
+def record_attempt(limits: Iterable[Limit]) -> None:
+    """Count one attempt, whatever its outcome: the limits on endpoints that create rows.
+
+    Creating rows on a user's word (access requests, personal tokens, consent answers, device
+    codes) costs storage and audit entries whether or not the service then refuses, so every
+    attempt counts, not only failures.
+    """
+    record_failure(limits)
+
+
+def too_many_text(wait: int) -> str:
+    """The refusal in words, for pages ("Too many requests. Try again in 5 minutes.")."""
+    minutes = max(1, math.ceil(wait / 60))
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"Too many requests. Try again in {minutes} {unit}."
+
+
+def refused(response: HttpResponse, wait: int) -> HttpResponse:
+    """`response` as the 429 of an exhausted limit, saying when to come back (Retry-After)."""
+    response.status_code = 429
+    response["Retry-After"] = str(wait)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def limit_posts(
+    limits_of: Callable[[HttpRequest], list[Limit]],
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
+    """Wrap a view whose POSTs create rows: each POST counts; past a limit, 429 before the view runs.
+
+    For pages whose view is not ours to rewrite (DOT's consent view): the refusal is a short
+    page with the reason and Retry-After. GETs are not counted.
+    """
+
+    def wrap(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+        @wraps(view)
+        def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if request.method != "POST":
+                return view(request, *args, **kwargs)
+            limits = limits_of(request)
+            wait = retry_after(limits)
+            if wait is not None:
+                page = HttpResponse(
+                    f"<!doctype html><title>Too many requests</title><p>{too_many_text(wait)}</p>"
+                )
+                return refused(page, wait)
+            record_attempt(limits)
+            return view(request, *args, **kwargs)
+
+        return limited
+
+    return wrap
+
+
+def signed_in_limits(name: str) -> Callable[[HttpRequest], list[Limit]]:
+    """A limit `name` per signed-in person (anonymous POSTs count per address under the same name)."""
+
+    def limits(request: HttpRequest) -> list[Limit]:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return [(name, f"user:{user.pk}")]
+        return [(name, f"ip:{client_address(request)}")]
+
+    return limits
 
 
 def client_address(request: HttpRequest) -> str:

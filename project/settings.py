@@ -256,6 +256,23 @@ RATE_LIMITS = {
     # Wrong user codes typed at /o/device/ (RFC 8628 5.1: guessing), per account and per address.
     "device-user": env_rate("RATE_LIMIT_DEVICE_USER", "5/900"),
     "device-ip": env_rate("RATE_LIMIT_DEVICE_IP", "30/900"),
+    # Endpoints that create rows on a user's (or a public client's) word count EVERY attempt
+    # (accounts.ratelimit.record_attempt); the caps on what may exist at once are CREATION_CAPS.
+    "access-request-user": env_rate("RATE_LIMIT_ACCESS_REQUEST_USER", "10/3600"),
+    "personal-token-user": env_rate("RATE_LIMIT_PERSONAL_TOKEN_USER", "10/3600"),
+    "consent-user": env_rate("RATE_LIMIT_CONSENT_USER", "60/600"),  # consent and device approval answers
+    "device-start-client": env_rate("RATE_LIMIT_DEVICE_START_CLIENT", "60/600"),
+    "device-start-ip": env_rate("RATE_LIMIT_DEVICE_START_IP", "30/600"),
+    # Client-credentials tokens issued per client (only issued ones count: see scopes.oauth.views).
+    "token-issue-client": env_rate("RATE_LIMIT_TOKEN_ISSUE_CLIENT", "60/3600"),
+}
+# How many rows of each kind may exist at once on one person's (or client's) word; enforced by the
+# services that create them (docs/security.md, "Row creation limits").
+CREATION_CAPS = {
+    "access-requests-pending": env_int("CAP_ACCESS_REQUESTS_PENDING", 5),  # per member and tenant
+    "personal-tokens": env_int("CAP_PERSONAL_TOKENS", 20),  # unexpired, per person and tenant
+    "device-grants-pending": env_int("CAP_DEVICE_GRANTS_PENDING", 100),  # unexpired, per client
+    "service-accounts": env_int("CAP_SERVICE_ACCOUNTS", 50),  # per tenant
 }
 # How many proxies in front of the app append to X-Forwarded-For (0: use the socket's address).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)

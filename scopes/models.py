@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from oauth2_provider.models import (
@@ -78,8 +79,43 @@ class RoleGrant(models.Model):
         return f"{self.role.name}: {self.scope.name} ({self.reach})"
 
 
+# The grant types this server issues tokens for (RFC 9700 and our settings refuse the implicit and
+# password grants; hybrid is implicit's OpenID Connect form). A refresh token is not a grant type
+# of its own here: it comes with `offline_access` on a code or device grant.
+SUPPORTED_GRANT_TYPES = (
+    (AbstractApplication.GRANT_AUTHORIZATION_CODE, "Authorization code (with PKCE)"),
+    (AbstractApplication.GRANT_DEVICE_CODE, "Device code (RFC 8628)"),
+    (AbstractApplication.GRANT_CLIENT_CREDENTIALS, "Client credentials (a service account)"),
+)
+# ID tokens are signed RS256 by the server's key set (scopes.oidc.keys), whatever the app row says,
+# so the per-app algorithm is fixed at DOT's "" and hidden; "HS256" (the client secret as the key)
+# would need an unhashed secret and is never used.
+ID_TOKEN_ALGORITHM = AbstractApplication.NO_ALGORITHM
+
+
 class Application(AbstractApplication):
-    """An OAuth client. With a tenant it can only be used in that tenant; without, in any."""
+    """An OAuth client. With a tenant it can only be used in that tenant; without, in any.
+
+    It offers, and stores, only what the server supports: the grant types above, no "skip
+    authorization" (the consent view decides from remembered consent; DOT's flag would have no
+    effect) and no per-app ID token algorithm. The admin offers nothing else, `clean()` refuses it
+    and a database constraint refuses it from any writer (a shell, an `update()`, raw SQL).
+    """
+
+    authorization_grant_type: models.CharField[str, str] = models.CharField(
+        max_length=44, choices=SUPPORTED_GRANT_TYPES, verbose_name="authorization grant type"
+    )
+    skip_authorization: models.BooleanField[bool, bool] = models.BooleanField(
+        default=False, editable=False, verbose_name="skip authorization"
+    )
+    algorithm: models.CharField[str, str] = models.CharField(
+        max_length=5,
+        choices=[(ID_TOKEN_ALGORITHM, "RS256, by the server's signing keys")],
+        default=ID_TOKEN_ALGORITHM,
+        blank=True,
+        editable=False,
+        verbose_name="algorithm",
+    )
 
     # The base class is django-oauth-toolkit's, which ships no types: the plugin cannot infer these
     # fields' types, so they are spelled out.
@@ -107,6 +143,48 @@ class Application(AbstractApplication):
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    authorization_grant_type__in=[value for value, _ in SUPPORTED_GRANT_TYPES]
+                ),
+                name="application_supported_grant_type",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(skip_authorization=False), name="application_no_skip_authorization"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(algorithm=ID_TOKEN_ALGORITHM), name="application_server_signs_id_tokens"
+            ),
+        ]
+
+    def clean(self) -> None:
+        """DOT's checks, then ours: a value the server would refuse at runtime is refused at save."""
+        errors: dict[str, list[str]] = {}
+        supported = [value for value, _ in SUPPORTED_GRANT_TYPES]
+        if self.authorization_grant_type not in supported:
+            errors["authorization_grant_type"] = [
+                f"This server does not support the {self.authorization_grant_type!r} grant; "
+                "use authorization code, device code or client credentials."
+            ]
+        if (
+            self.authorization_grant_type == self.GRANT_CLIENT_CREDENTIALS
+            and self.client_type == self.CLIENT_PUBLIC
+        ):  # the grant authenticates the client, which a public client cannot do: every request fails
+            errors["client_type"] = ["The client credentials grant needs a confidential client."]
+        if self.skip_authorization:
+            errors["skip_authorization"] = [
+                "Not supported: the consent page is skipped only for scopes the user already granted."
+            ]
+        if self.algorithm != ID_TOKEN_ALGORITHM:
+            errors["algorithm"] = ["Not supported: ID tokens are signed RS256 by the server's keys."]
+        try:
+            super().clean()
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                errors.setdefault(name, []).extend(messages)
+        if errors:
+            raise ValidationError(errors)
 
 
 class ApplicationScope(models.Model):

@@ -8,6 +8,7 @@ namespace, the discovery documents too, so both are published at the site's root
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts.ratelimit import limit_posts, signed_in_limits
 from accounts.views import SignInView
 from scopes.consent import connected_apps
 from scopes.consent import views as consent
@@ -18,9 +19,13 @@ from scopes.oauth.popup import POPUP_PAGE
 from scopes.oidc import views as oidc
 from scopes.tenant_policy import views as policy_views
 
+# Each consent or device approval answer uses up a form (a `ConsentFormUse` row) and may write a
+# consent: counted per person (accounts.ratelimit.limit_posts; RATE_LIMITS["consent-user"]).
+answers_limited = limit_posts(signed_in_limits("consent-user"))
+
 oauth_patterns = (
     [
-        path("o/authorize/", POPUP_PAGE(consent.ConsentView.as_view()), name="authorize"),
+        path("o/authorize/", POPUP_PAGE(answers_limited(consent.ConsentView.as_view())), name="authorize"),
         path("o/token/", oauth.TokenView.as_view(), name="token"),
         path("o/revoke_token/", oauth.RevokeTokenView.as_view(), name="revoke-token"),
         path("o/introspect/", oauth.IntrospectionView.as_view(), name="introspect"),
@@ -31,7 +36,7 @@ oauth_patterns = (
             "o/device-authorization/", device.DeviceAuthorizationView.as_view(), name="device-authorization"
         ),
         path("o/device/", device.device_code_entry, name="device"),
-        path("o/device/approve/", device.DeviceApproveView.as_view(), name="device-approve"),
+        path("o/device/approve/", answers_limited(device.DeviceApproveView.as_view()), name="device-approve"),
         path(
             ".well-known/oauth-authorization-server",
             oauth.AuthorizationServerMetadataView.as_view(),

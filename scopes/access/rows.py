@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant, User
 from scopes.access.albums import AlbumIds, parse_limit
-from scopes.machines.models import PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
+from scopes.machines.models import DEFAULT_MAX_DAYS, PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
 from scopes.tenant_policy.rules import POLICY_COLUMNS, POLICY_JOINS, AppPolicy
 
 
@@ -46,6 +46,9 @@ class GrantRows:
     policy: AppPolicy = field(default_factory=AppPolicy)
     # The consent's albums that still exist in the tenant, as (album id, owner id) (scopes.access.albums).
     consent_albums: tuple[tuple[int, int], ...] = ()
+    # For a personal access token's grant: the tenant's maximum lifetime as it is NOW, in days (its
+    # TokenPolicy, or the default year when it has none); None for every other grant.
+    personal_max_days: int | None = None
 
 
 @memoize
@@ -80,6 +83,9 @@ def _grant_sql(source: str) -> str:
             JOIN scopes_scope s ON s.id = x.scope_id WHERE x.application_id = src.application_id),
         (SELECT p.personal_tokens FROM scopes_tokenpolicy p WHERE p.tenant_id = src.tenant_id
             AND a.client_id = '{PERSONAL_TOKENS_CLIENT_ID}'),
+        CASE WHEN a.client_id = '{PERSONAL_TOKENS_CLIENT_ID}' THEN COALESCE(
+            (SELECT p.max_days FROM scopes_tokenpolicy p WHERE p.tenant_id = src.tenant_id),
+            {int(DEFAULT_MAX_DAYS)}) END,
         {POLICY_COLUMNS.format(aggregate=_aggregate("s.name"))},
         (SELECT {_aggregate("ca.album_id || ':' || al.owner_id")} FROM scopes_consentalbum ca
             JOIN photos_album al ON al.id = ca.album_id AND al.tenant_id = c.tenant_id
@@ -129,7 +135,7 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
     app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *row = row
-    personal_mode, mode, app_status, capped, cap, albums, *source = row
+    personal_mode, personal_max_days, mode, app_status, capped, cap, albums, *source = row
     user = None if user_values[0] is None else _instance(User, user_values)
     tenant = _instance(Tenant, tenant_values)
     rows = GrantRows(
@@ -152,6 +158,7 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
             app_owned_here=app_tenant_id is not None and app_tenant_id == tenant.pk,
         ),
         consent_albums=_album_pairs(albums),
+        personal_max_days=None if personal_max_days is None else int(personal_max_days),
     )
     return rows, source
 
@@ -168,7 +175,7 @@ def _fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
 
 
 _TOKEN_SOURCE = (
-    "SELECT user_id, tenant_id, application_id, id, scope, expires, albums"
+    "SELECT user_id, tenant_id, application_id, id, scope, expires, albums, created"
     " FROM scopes_accesstoken WHERE token_checksum = %s"
 )
 _GRANT_SOURCE = "SELECT %s AS user_id, %s AS tenant_id, %s AS application_id"
@@ -183,6 +190,17 @@ class TokenRows:
     expires: datetime
     rows: GrantRows
     albums: AlbumIds | None = None  # the token's album limit as issued (None: none)
+    # When it was issued: a personal token's tenant maximum counts from here (standing.token_expiry).
+    created: datetime | None = None
+
+
+def _aware(value: datetime | str) -> datetime:
+    """A timestamp column as an aware datetime (SQLite returns the UTC text it stores)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def token_rows(checksum: str) -> TokenRows | None:
@@ -194,13 +212,14 @@ def token_rows(checksum: str) -> TokenRows | None:
     row = _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
     if row is None:
         return None
-    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums) = _rows(row)
-    if isinstance(expires, str):  # SQLite returns the text it stores (UTC)
-        expires = datetime.fromisoformat(expires)
-    if timezone.is_naive(expires):
-        expires = expires.replace(tzinfo=UTC)
+    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums, created) = _rows(row)
     return TokenRows(
-        token_id=token_id, scope=tuple(scope.split()), expires=expires, rows=rows, albums=parse_limit(albums)
+        token_id=token_id,
+        scope=tuple(scope.split()),
+        expires=_aware(expires),
+        rows=rows,
+        albums=parse_limit(albums),
+        created=_aware(created),
     )
 
 
@@ -208,7 +227,7 @@ def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) ->
     """Every unexpired access token matching `condition` (SQL on scopes_accesstoken), with its grant's
     rows, in ONE query: the what-if preview (scopes.usage.preview) judges them in bulk with `assess`."""
     source = (
-        "SELECT user_id, tenant_id, application_id, id, scope, expires FROM scopes_accesstoken"
+        "SELECT user_id, tenant_id, application_id, id, scope, expires, created FROM scopes_accesstoken"
         f" WHERE expires > %s AND ({condition})"
     )
     with connection.cursor() as cursor:
@@ -216,12 +235,16 @@ def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) ->
         found = cursor.fetchall()
     result = []
     for row in found:
-        rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires) = _rows(row)
-        if isinstance(expires, str):
-            expires = datetime.fromisoformat(expires)
-        if timezone.is_naive(expires):
-            expires = expires.replace(tzinfo=UTC)
-        result.append(TokenRows(token_id=token_id, scope=tuple(scope.split()), expires=expires, rows=rows))
+        rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, created) = _rows(row)
+        result.append(
+            TokenRows(
+                token_id=token_id,
+                scope=tuple(scope.split()),
+                expires=_aware(expires),
+                rows=rows,
+                created=_aware(created),
+            )
+        )
     return result
 
 

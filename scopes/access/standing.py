@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.db import connection
@@ -146,6 +146,25 @@ def assess(
     )
 
 
+def token_expiry(found: TokenRows) -> datetime:
+    """When an access token stops standing: its own expiry, or earlier if its tenant now says so.
+
+    A personal access token may live at most the tenant's CURRENT maximum (TokenPolicy.max_days)
+    from when it was issued: lowering the maximum shortens the tokens that already exist at their
+    next request, as every other tenant policy applies to existing credentials. The maximum is read
+    in the standing's one statement, so the row version that keeps the cache fresh covers it
+    (a TokenPolicy change bumps its tenant's version, whoever made it).
+    """
+    return effective_expiry(found.expires, created=found.created, max_days=found.rows.personal_max_days)
+
+
+def effective_expiry(expires: datetime, *, created: datetime | None, max_days: int | None) -> datetime:
+    """min(the token's own expiry, its creation + the tenant's current maximum); pure, for every reader."""
+    if max_days is None or created is None:
+        return expires
+    return min(expires, created + timedelta(days=max_days))
+
+
 # --- Reading: one statement per grant.
 
 
@@ -164,7 +183,7 @@ def access_token_standing(checksum: str, *, now: datetime | None = None) -> Stan
         found.rows,
         issued=found.scope,
         implications=_implications(),
-        expires=found.expires,
+        expires=token_expiry(found),
         now=now,
         issued_albums=found.albums,
     )
@@ -267,7 +286,7 @@ def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -
     return AuthorizationContext(
         token_id=found.token_id,
         token_scopes=standing.granted,
-        expires=found.expires,
+        expires=token_expiry(found),
         user=found.rows.user,
         tenant=found.rows.tenant,
         role_id=found.rows.role_id,

@@ -76,7 +76,13 @@ class ApplicationAdmin(
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             fields.append("secret_note")
+        # Not a choice: the server signs every ID token the same way (scopes.models.Application).
+        fields.append("id_token_signing")
         return fields
+
+    @admin.display(description="ID token signing")
+    def id_token_signing(self, obj: Application | None) -> str:
+        return "RS256, by the server's signing keys (when the app is granted openid)"
 
     @admin.display(description="client secret")
     def secret_note(self, obj: Application) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
@@ -15,8 +16,22 @@ from scopes.models import DeviceGrant
 LIFETIME = timedelta(minutes=10)
 
 
+class TooManyPending(Exception):
+    """The client already has `CREATION_CAPS["device-grants-pending"]` unexpired pending grants."""
+
+
 def device_grant_start(*, client_id: str, scope: str, device_code: str) -> DeviceGrant:
-    """A pending device grant with a fresh user code (drawn again in the rare case it is taken)."""
+    """A pending device grant with a fresh user code (drawn again in the rare case it is taken).
+
+    Anyone holding a public client id can ask, so a client has at most
+    `CREATION_CAPS["device-grants-pending"]` unexpired pending grants at once (TooManyPending):
+    the table cannot be grown without bound on a client's word.
+    """
+    pending = DeviceGrant.objects.filter(
+        client_id=client_id, status=DeviceGrant.AUTHORIZATION_PENDING, expires__gt=timezone.now()
+    )
+    if pending.count() >= settings.CREATION_CAPS["device-grants-pending"]:
+        raise TooManyPending(client_id)
     for _attempt in range(5):
         try:
             with transaction.atomic():

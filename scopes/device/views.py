@@ -35,9 +35,9 @@ from scopes.consent.rules import ShownPlan
 from scopes.consent.selectors import consent_plan
 from scopes.consent.services import consent_form_use, consent_grant
 from scopes.device import codes
-from scopes.device.services import LIFETIME, device_grant_decide, device_grant_start
+from scopes.device.services import LIFETIME, TooManyPending, device_grant_decide, device_grant_start
 from scopes.models import Application, DeviceGrant
-from scopes.oauth.client_limits import limit_client_authentication, presented_client_ids
+from scopes.oauth.client_limits import limit_client_authentication, presented_client_ids, too_many
 from scopes.oauth.validators import TenantOAuth2Validator
 from scopes.registry import normalise
 
@@ -71,9 +71,20 @@ class DeviceAuthorizationView(DotDeviceAuthorizationView):
         scopes = request.POST.get("scope", "").split()
         if not TenantOAuth2Validator().validate_scopes(client_id, scopes, application, None):
             return _error("invalid_scope", "Ask for scopes this app is registered for.")
-        grant = device_grant_start(
-            client_id=client_id, scope=" ".join(scopes), device_code=response["device_code"]
-        )
+        # Every start writes a row on a client's word (accounts.ratelimit; the cap is the service's).
+        limits = [("device-start-client", client_id), ("device-start-ip", ratelimit.client_address(request))]
+        wait = ratelimit.retry_after(limits)
+        if wait is not None:
+            return too_many(wait, "Too many device authorization requests")
+        ratelimit.record_attempt(limits)
+        try:
+            grant = device_grant_start(
+                client_id=client_id, scope=" ".join(scopes), device_code=response["device_code"]
+            )
+        except TooManyPending:
+            return too_many(
+                int(LIFETIME.total_seconds()), "Too many pending device authorizations for this client"
+            )
         verification_uri = request.build_absolute_uri(reverse("oauth2_provider:device"))
         answer = {
             "device_code": grant.device_code,

@@ -22,6 +22,7 @@ from accounts.admin.base import ReadOnlyAdmin, StaffScopedAdmin
 from accounts.models import Role, signed_in
 from accounts.selectors import admin_roles, admin_tenants
 from scopes.machines.models import PersonalAccessToken, ServiceAccount, TokenPolicy
+from scopes.machines.selectors import expires_now, with_policy_max_days
 from scopes.machines.services import (
     personal_token_revoke,
     service_account_create,
@@ -237,7 +238,7 @@ class PersonalAccessTokenAdmin(StaffScopedAdmin, ReadOnlyAdmin):
     actions = ["revoke"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PersonalAccessToken]:
-        return super().get_queryset(request).select_related("user", "tenant", "access_token")
+        return with_policy_max_days(super().get_queryset(request).select_related("user", "tenant"))
 
     @admin.display(description="scope")
     def scope(self, obj: PersonalAccessToken) -> str:
@@ -245,7 +246,7 @@ class PersonalAccessTokenAdmin(StaffScopedAdmin, ReadOnlyAdmin):
 
     @admin.display(description="expires")
     def expires(self, obj: PersonalAccessToken) -> Any:
-        return obj.access_token.expires
+        return expires_now(obj)  # under the tenant's current maximum, as the API applies it
 
     @admin.action(description="Revoke the selected tokens", permissions=["view"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[PersonalAccessToken]) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from accounts import tenancy
 from accounts.models import Membership, Tenant, User
 from scopes.access.selectors import registry, role_reaches
+from scopes.access.standing import effective_expiry
 from scopes.consent.selectors import app_scopes
 from scopes.constants import ScopeName
 from scopes.machines.models import (
@@ -88,13 +91,40 @@ def scopes_offered(membership: Membership, application: Application) -> list[tup
     return lines
 
 
-def personal_tokens_of(user: User) -> QuerySet[PersonalAccessToken]:
-    """A user's personal access tokens, newest first, with their token and tenant (one query)."""
-    return (
-        PersonalAccessToken.objects.filter(user=user)
-        .select_related("access_token", "tenant")
-        .order_by("-created_at", "-id")
+@dataclass(frozen=True)
+class PersonalTokenLine:
+    """One line of the tokens page: the token and when it stops working under today's policy."""
+
+    token: PersonalAccessToken
+    expires: datetime
+
+
+def with_policy_max_days(found: QuerySet[PersonalAccessToken]) -> QuerySet[PersonalAccessToken]:
+    """`found` with each token's tenant's current maximum lifetime (`policy_max_days`), same query."""
+    max_days = TokenPolicy.objects.filter(tenant=OuterRef("tenant")).values("max_days")[:1]
+    return found.select_related("access_token").annotate(policy_max_days=Subquery(max_days))
+
+
+def expires_now(personal: PersonalAccessToken) -> datetime:
+    """When the token stops working under its tenant's policy today (the standing's rule).
+
+    `personal` comes from `with_policy_max_days`; the rule is `scopes.access.standing.effective_expiry`,
+    so the pages show the expiry the API applies (a lowered maximum shortens older tokens).
+    """
+    max_days = getattr(personal, "policy_max_days", None)
+    return effective_expiry(
+        personal.access_token.expires,
+        created=personal.access_token.created,
+        max_days=DEFAULT_MAX_DAYS if max_days is None else max_days,
     )
+
+
+def personal_tokens_of(user: User) -> list[PersonalTokenLine]:
+    """A user's personal access tokens, newest first, with their tenant and effective expiry (one query)."""
+    found = with_policy_max_days(
+        PersonalAccessToken.objects.filter(user=user).select_related("tenant").order_by("-created_at", "-id")
+    )
+    return [PersonalTokenLine(token=personal, expires=expires_now(personal)) for personal in found]
 
 
 def service_account_of(application: Application) -> ServiceAccount | None:

@@ -79,7 +79,8 @@ def service_account_create(
 ) -> tuple[ServiceAccount, str]:
     """A new service account in `tenant` with `role`, its confidential app and consent; and its secret.
 
-    The secret is returned once and stored hashed. Refused when the actor does not manage the
+    The secret is returned once and stored hashed. Refused when the tenant already has
+    `CREATION_CAPS["service-accounts"]` accounts, when the actor does not manage the
     tenant or `role` reaches further than the actor's own role there (the membership rule), or a
     scope is one `role` does not cover.
     """
@@ -87,6 +88,15 @@ def service_account_create(
     if not name:
         raise ValidationError("A service account needs a name.", code="no_name")
     check_manages_tenant(actor=actor, tenant=tenant)
+    # Locked: accounts made at once in one tenant are counted one after the other (the cap).
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).exists()
+    cap = settings.CREATION_CAPS["service-accounts"]
+    if ServiceAccount.objects.filter(tenant=tenant).count() >= cap:
+        raise ValidationError(
+            "%(tenant)s already has %(cap)s service accounts: delete one first.",
+            code="too_many",
+            params={"cap": cap, "tenant": tenant.name},
+        )
     if ServiceAccount.objects.filter(tenant=tenant, name=name).exists():
         raise ValidationError("This tenant already has a service account of that name.", code="duplicate")
     covered = frozenset(role_reaches(role.pk))
@@ -234,9 +244,9 @@ def personal_token_create(
 ) -> tuple[PersonalAccessToken, str]:
     """A personal access token of `actor` for `tenant`; returns it and its value (shown once).
 
-    Refused: not a member there (the same answer as a tenant that does not exist), the tenant
-    forbids personal tokens, a lifetime beyond the tenant's maximum, a scope the role does not
-    cover. The value is stored as its SHA-256 only, as every token is.
+    Refused: not a member there (the same answer as a tenant that does not exist), already
+    `CREATION_CAPS["personal-tokens"]` unexpired tokens there, the tenant forbids personal tokens,
+    a lifetime beyond the tenant's maximum, a scope the role does not cover. The value is stored as its SHA-256 only, as every token is.
     """
     name = name.strip()
     if not name or len(name) > 100:
@@ -244,6 +254,18 @@ def personal_token_create(
     membership = membership_in(user=actor, tenant=tenant)
     if membership is None or not actor.is_active:
         raise ValidationError("Choose one of your organisations.", code="not_member")
+    # Locked: two tokens made at once by one person are counted one after the other (the cap).
+    Membership.objects.select_for_update().filter(pk=membership.pk).exists()
+    cap = settings.CREATION_CAPS["personal-tokens"]
+    live = PersonalAccessToken.objects.filter(
+        user=actor, tenant=tenant, access_token__expires__gt=timezone.now()
+    ).count()
+    if live >= cap:
+        raise ValidationError(
+            "You already have %(cap)s personal access tokens in %(tenant)s: revoke one first.",
+            code="too_many",
+            params={"cap": cap, "tenant": tenant.name},
+        )
     policy = policy_of(tenant)
     if policy.personal_tokens == PersonalTokenMode.FORBIDDEN:
         raise ValidationError(f"{tenant.name} does not allow personal access tokens.", code="forbidden")
@@ -297,7 +319,7 @@ def personal_token_revoke(*, actor: User, personal: PersonalAccessToken) -> None
 
 @transaction.atomic
 def token_policy_set(*, actor: User, tenant: Tenant, personal_tokens: str, max_days: int) -> TokenPolicy:
-    """Set a tenant's rules for personal access tokens; forbidding applies at the next request."""
+    """Set a tenant's rules for personal access tokens; both apply to existing tokens at their next request."""
     check_manages_tenant(actor=actor, tenant=tenant)
     if personal_tokens not in PersonalTokenMode.values or max_days < 1:
         raise ValidationError("Not a valid token policy.", code="invalid")

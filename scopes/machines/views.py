@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts import tenancy
+from accounts import ratelimit, tenancy
 from accounts.models import signed_in
 from accounts.selectors import active_memberships_of
 from scopes.access.selectors import registry
@@ -33,7 +33,12 @@ def personal_tokens(request: HttpRequest) -> HttpResponse:
     if membership is not None:
         # The person's own tenant: its token policy (and, on POST, the writes) are read there.
         tenancy.enter_tenant(membership.tenant_id)
-    if request.method == "POST":
+    limits = [("personal-token-user", str(user.pk))]
+    wait = ratelimit.retry_after(limits) if request.method == "POST" else None
+    if wait is not None:
+        errors.append(ratelimit.too_many_text(wait))  # every attempt counts: each may write a token
+    elif request.method == "POST":
+        ratelimit.record_attempt(limits)
         if membership is None or membership.tenant.slug != chosen:
             errors.append("Choose one of your organisations.")
         else:
@@ -72,7 +77,8 @@ def personal_tokens(request: HttpRequest) -> HttpResponse:
         "created_value": created_value,
         "errors": errors,
     }
-    return render(request, "scopes/personal_tokens.html", context, status=400 if errors else 200)
+    page = render(request, "scopes/personal_tokens.html", context, status=400 if errors else 200)
+    return ratelimit.refused(page, wait) if wait is not None else page
 
 
 @login_required

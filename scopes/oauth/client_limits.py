@@ -75,13 +75,10 @@ def client_limits(request: HttpRequest) -> list[ratelimit.Limit]:
     return limits
 
 
-def too_many(wait: int) -> JsonResponse:
+def too_many(wait: int, what: str = "Too many failed client requests") -> JsonResponse:
     """The refusal while a limit holds: nothing in the request is looked at."""
     response = JsonResponse(
-        {
-            "error": "temporarily_unavailable",
-            "error_description": f"Too many failed client requests; retry after {wait} seconds.",
-        },
+        {"error": "temporarily_unavailable", "error_description": f"{what}; retry after {wait} seconds."},
         status=429,
     )
     response["Retry-After"] = str(wait)

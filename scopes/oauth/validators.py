@@ -31,6 +31,7 @@ from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
 from scopes.oidc import keys as oidc_keys
 from scopes.oidc.validator import OpenIDConnectValidation
 from scopes.registry import closure, normalise
+from scopes.usage import recorder as usage
 
 
 def _require_tenant(request: OauthlibRequest) -> int:
@@ -272,6 +273,18 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
         Consent.objects.filter(
             user=request.user, tenant_id=_require_tenant(request), application=request.client
         ).update(last_used_at=timezone.now())
+        # Every grant with a user passes here (code, refresh, device): the ID token and the refresh
+        # token it answers with are uses of `openid`/`profile`/`email` and `offline_access`
+        # (scopes.usage.recorder). A client-credentials token has neither.
+        if request.user is not None:
+            usage.note_grant_use(
+                tenant_id=_require_tenant(request),
+                application_id=request.client.pk,
+                user_id=request.user.pk,
+                scopes=usage.grant_scopes_exercised(
+                    scopes, id_token="id_token" in token, refresh_token="refresh_token" in token
+                ),
+            )
 
     def _grant_still_stands(self, request: OauthlibRequest) -> None:
         """Check again, under the rows' locks, what validation checked before any token is written.

@@ -27,6 +27,7 @@ from scopes.constants import ScopeName
 from scopes.oidc import keys
 from scopes.oidc.claims import CLAIMS_SUPPORTED, identity_claims
 from scopes.registry import closure
+from scopes.usage import recorder as usage
 
 REALM = "userinfo"
 
@@ -127,7 +128,17 @@ class UserInfoView(View):
                 challenge=f'Bearer realm="{REALM}", error="insufficient_scope", scope="openid"',
                 reason="scope_missing",
             )
-        return JsonResponse(identity_claims(standing.rows, allowed))
+        claims = identity_claims(standing.rows, allowed)
+        rows = standing.rows
+        if rows.user is not None and rows.application_id is not None:
+            # Userinfo exercises `openid` and the claims' scopes it discloses (scopes.usage).
+            usage.note_grant_use(
+                tenant_id=rows.tenant.pk,
+                application_id=rows.application_id,
+                user_id=rows.user.pk,
+                scopes=usage.grant_scopes_exercised(allowed, id_token=True, refresh_token=False),
+            )
+        return JsonResponse(claims)
 
 
 class LogoutView(RPInitiatedLogoutView):

@@ -26,7 +26,9 @@ from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatu
 from scopes.tenant_policy.rules import AppPolicyMode, AppStatus
 from scopes.tenant_policy.selectors import is_tenant_admin
 
-MESSAGE_LIMIT = 1000
+# A request's message and a decision's note, in characters (docs/security.md, "Row creation
+# limits"): enough to say why, not a channel for pasting documents into the audit log.
+MESSAGE_LIMIT = 500
 
 
 def check_tenant_admin(*, actor: User, tenant: Tenant) -> None:
@@ -148,9 +150,15 @@ def access_request_file(
 
     An app request names an app usable in the tenant and, optionally, scopes it may ask for; a
     scope request names scopes (within the app's, when an app is named). An identical pending
-    request is returned rather than filed twice.
+    request is returned rather than filed twice. A member has at most
+    `CREATION_CAPS["access-requests-pending"]` pending requests per tenant, and a message of at
+    most MESSAGE_LIMIT characters: each request is a row and an audit entry on their word alone.
     """
-    if not Membership.objects.filter(user=requester, tenant=tenant, tenant__is_active=True).exists():
+    # Locked: two requests filed at once by one member are counted one after the other (the cap).
+    membership = Membership.objects.select_for_update().filter(
+        user=requester, tenant=tenant, tenant__is_active=True
+    )
+    if not membership.exists():
         raise ValidationError("No such organisation.", code="no_such_tenant")
     if kind not in RequestKind.values:
         raise ValidationError("Unknown kind of request.", code="bad_kind")
@@ -178,6 +186,16 @@ def access_request_file(
     ):
         if sorted(s.name for s in pending.scopes.all()) == names:
             return pending
+    cap = settings.CREATION_CAPS["access-requests-pending"]
+    pending = AccessRequest.objects.for_tenant(tenant).filter(
+        requester=requester, status=RequestStatus.PENDING
+    )
+    if pending.count() >= cap:
+        raise ValidationError(
+            "You already have %(cap)s requests waiting in %(tenant)s: wait for a decision on them.",
+            code="too_many_pending",
+            params={"cap": cap, "tenant": tenant.name},
+        )
     request = AccessRequest.objects.for_tenant(tenant).create(
         tenant=tenant, requester=requester, kind=kind, application=application, message=message
     )

@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts import tenancy
+from accounts import ratelimit, tenancy
 from accounts.models import Membership, Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles
 from scopes.access.selectors import registry
@@ -124,8 +124,13 @@ def request_new(request: HttpRequest) -> HttpResponse:
     names = [n for n in data.getlist("scope") if n]
     back = _safe_next(request, data.get("next", ""))
     error = ""
+    wait = None
     tenancy.enter_tenant(tenant.pk)  # a member: the request is written (and checked) in the tenant
-    if request.method == "POST":
+    limits = [("access-request-user", str(user.pk))]
+    if request.method == "POST" and (wait := ratelimit.retry_after(limits)) is not None:
+        error = ratelimit.too_many_text(wait)  # counted per person: every attempt files (or tries to)
+    elif request.method == "POST":
+        ratelimit.record_attempt(limits)
         try:
             services.access_request_file(
                 requester=user,
@@ -141,7 +146,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Your request was sent to the administrators of {tenant.name}.")
             return redirect(back or "account-requests")
     descriptions = registry().descriptions
-    return render(
+    page = render(
         request,
         "tenant_policy/request_new.html",
         {
@@ -151,9 +156,11 @@ def request_new(request: HttpRequest) -> HttpResponse:
             "scopes": [(n, descriptions.get(n, n)) for n in names],
             "next": back,
             "error": error,
+            "message_limit": services.MESSAGE_LIMIT,
         },
         status=400 if error else 200,
     )
+    return ratelimit.refused(page, wait) if wait is not None else page
 
 
 @login_required

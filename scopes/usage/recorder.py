@@ -10,6 +10,12 @@ or 3xx): the permission check and the reference checks note it (`exercised`), an
 writes the notes when it finalizes the answer (`settle`). A refused call (403, 404, 400) records
 nothing, so attacks and mistakes do not count as using a scope.
 
+Scopes are also exercised outside the API, and counted there (`note_grant_use`), or the report
+would call them "never used" and narrowing them would break sign-in and refresh: a token issued
+by any grant (code, refresh, device, client credentials) that carries an ID token uses `openid`
+and the `profile`/`email` it discloses; one that carries a refresh token (issued or rotated) uses
+`offline_access`; a userinfo answer uses `openid` and the claims' scopes it disclosed.
+
 Known limit: when the request's transaction rolls back (a 5xx), that process has remembered a key
 whose write did not commit, so its later calls that day are not recorded by it (another process,
 or the next day, records them). Remembering only on commit would make every test transaction,
@@ -19,12 +25,14 @@ which never commits, look cold.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import date
 
 from django.utils import timezone
 
 from scopes.access.standing import AuthorizationContext
+from scopes.constants import ScopeName
 from scopes.usage.models import ScopeUsage
 
 Key = tuple[int, int, int, str]
@@ -92,8 +100,31 @@ def note_use(context: AuthorizationContext, scope: str) -> None:
     """An allowed call needed `scope`: write its day once per key, day and process."""
     if context.user is None or context.application_id is None:
         return
+    _record((context.tenant.pk, context.application_id, context.user.pk, scope))
+
+
+# The scopes the OAuth and OpenID Connect endpoints exercise themselves (not the API).
+IDENTITY_SCOPES = (ScopeName.OPENID, ScopeName.PROFILE, ScopeName.EMAIL)
+
+
+def grant_scopes_exercised(scopes: Iterable[str], *, id_token: bool, refresh_token: bool) -> list[str]:
+    """Which of a token response's (or userinfo answer's) scopes it exercised, by what it carried."""
+    granted = set(scopes)
+    used = [str(name) for name in IDENTITY_SCOPES if id_token and name in granted]
+    if refresh_token and ScopeName.OFFLINE_ACCESS in granted:
+        used.append(str(ScopeName.OFFLINE_ACCESS))
+    return used
+
+
+def note_grant_use(*, tenant_id: int, application_id: int, user_id: int, scopes: Iterable[str]) -> None:
+    """The token endpoint or userinfo exercised `scopes` for this grant (after it succeeded)."""
+    for scope in scopes:
+        _record((tenant_id, application_id, user_id, str(scope)))
+
+
+def _record(key: Key) -> None:
     day = today()
-    key: Key = (context.tenant.pk, context.application_id, context.user.pk, scope)
+    scope = key[3]
     if remembered.seen(day, key):
         return
     ScopeUsage.objects.bulk_create(

@@ -6,17 +6,74 @@ from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from accounts.constants import AuditAction
 from accounts.models import User
 from accounts.services import audit_record
-from scopes.models import Application, ApplicationScope
+from scopes.constants import ScopeName
+from scopes.models import AccessToken, Application, ApplicationScope, RefreshToken
+
+
+def _carries(scope: str) -> Q:
+    """An access token whose space-delimited `scope` holds `scope`."""
+    return (
+        Q(scope=scope)
+        | Q(scope__startswith=f"{scope} ")
+        | Q(scope__endswith=f" {scope}")
+        | Q(scope__contains=f" {scope} ")
+    )
+
+
+def scope_refusals(*, application: Application, names: Iterable[str]) -> dict[str, str]:
+    """Why each of `names`, on its own, may not be taken from the app (absent: it may be).
+
+    The rule the service applies and the usage page shows (it never pre-ticks these): narrowing
+    must not break what the app does now.
+
+    - a required scope: every consent holds it locked, and the consent page cannot be answered
+      without it;
+    - `offline_access` while the app holds a live refresh token: the refresh grant would fail;
+    - `openid` while a live token of the app (or the token behind a live refresh token) carries
+      it: the app signs people in, and sign-in and its refreshed ID tokens would fail.
+    """
+    wanted = set(names)
+    links = ApplicationScope.objects.filter(application=application, scope__name__in=wanted, required=True)
+    refusals = {
+        name: "the app requires it: every consent holds it and users cannot untick it"
+        for name in links.values_list("scope__name", flat=True)
+    }
+    refreshes = RefreshToken.objects.filter(application=application, revoked__isnull=True)
+    if ScopeName.OFFLINE_ACCESS in wanted.difference(refusals) and refreshes.exists():
+        refusals[ScopeName.OFFLINE_ACCESS] = (
+            "the app holds live refresh tokens: its refresh grant would stop working"
+        )
+    live = Q(expires__gt=timezone.now()) | Q(refresh_token__revoked__isnull=True)
+    signs_in = AccessToken.objects.filter(live, _carries(ScopeName.OPENID), application=application)
+    if ScopeName.OPENID in wanted.difference(refusals) and signs_in.exists():
+        refusals[ScopeName.OPENID] = "the app signs people in (OpenID Connect): sign-in would stop working"
+    return refusals
+
+
+def narrowing_refusals(*, application: Application, names: Iterable[str]) -> dict[str, str]:
+    """`scope_refusals`, and: taking every allowed scope at once leaves the app no token to obtain."""
+    wanted = set(names)
+    refusals = scope_refusals(application=application, names=wanted)
+    allowed = set(
+        ApplicationScope.objects.filter(application=application).values_list("scope__name", flat=True)
+    )
+    if allowed and allowed <= wanted:
+        for name in sorted(allowed - set(refusals)):
+            refusals[name] = "removing every allowed scope leaves the app no token to obtain by any grant"
+    return refusals
 
 
 def application_scopes_narrow(*, actor: User, application: Application, remove: Iterable[str]) -> list[str]:
     """Take scopes out of what an app may ask for; returns the names removed.
 
-    Effective on live tokens at their next request: every standing intersects the app's allowed
+    Refused, with a reason per scope, when it would break what the app does now
+    (`narrowing_refusals`). Effective on live tokens at their next request: every standing intersects the app's allowed
     scopes (`scopes.standing.assess`), and the app's row version moves with its allowed scopes
     (`scopes.freshness`), so no cached context outlives the change. Consents keep the scope; it
     simply no longer counts, and comes back only if a superuser allows it again.
@@ -34,6 +91,12 @@ def application_scopes_narrow(*, actor: User, application: Application, remove: 
         unknown = [name for name in names if name not in allowed]
         if unknown:
             raise ValidationError(f"The app is not allowed {', '.join(unknown)}.")
+        refused = narrowing_refusals(application=locked, names=names)
+        if refused:
+            raise ValidationError(
+                [f"Cannot remove {name}: {why}." for name, why in sorted(refused.items())],
+                code="breaks_app",
+            )
         ApplicationScope.objects.filter(application=locked, scope__name__in=names).delete()
         audit_record(
             actor=actor,

@@ -20,7 +20,7 @@ from scopes.models import Application
 from scopes.usage import preview
 from scopes.usage.recorder import today
 from scopes.usage.selectors import usage_report
-from scopes.usage.services import application_scopes_narrow
+from scopes.usage.services import application_scopes_narrow, scope_refusals
 
 DEFAULT_DAYS = 90
 
@@ -49,7 +49,13 @@ def usage_report_view(request: HttpRequest) -> HttpResponse:
     days: int = form.cleaned_data["days"]
     lines = usage_report(application=application, tenant=tenant, today=today())
     context.update(application=application, tenant=tenant, days=days, lines=lines)
-    context["suggested"] = {line.scope for line in lines if line.unused_for(days)}
+    # Kept, with the reason, whatever their usage: required scopes and those the app's grants need
+    # (the service refuses them too); they are never pre-ticked.
+    kept = scope_refusals(application=application, names=[line.scope for line in lines])
+    context["kept"] = kept
+    context["suggested"] = {
+        line.scope for line in lines if line.unused_for(days) and not line.required and line.scope not in kept
+    }
     if request.method == "POST":
         remove = [name for name in request.POST.getlist("scope") if name]
         allowed = {line.scope for line in lines}
@@ -57,11 +63,15 @@ def usage_report_view(request: HttpRequest) -> HttpResponse:
             messages.error(request, "Choose at least one of the app's allowed scopes to remove.")
         elif request.POST.get("confirm") != "1":
             # Nothing is saved: the change is made in a savepoint, judged, and rolled back.
-            context["preview"] = preview.preview_of(
-                preview.for_application(application.pk),
-                lambda: application_scopes_narrow(actor=user, application=application, remove=remove),
-            )
-            context["remove"] = sorted(remove)
+            try:
+                context["preview"] = preview.preview_of(
+                    preview.for_application(application.pk),
+                    lambda: application_scopes_narrow(actor=user, application=application, remove=remove),
+                )
+            except ValidationError as error:  # the service's reasons (a required scope, a grant it breaks)
+                messages.error(request, " ".join(error.messages))
+            else:
+                context["remove"] = sorted(remove)
         else:
             try:
                 removed = application_scopes_narrow(actor=user, application=application, remove=remove)

@@ -35,6 +35,7 @@ class CountingHasher(MD5PasswordHasher):
 def limits(settings):
     def set_limits(**overrides: tuple[int, int]) -> None:
         settings.RATE_LIMITS = {
+            **settings.RATE_LIMITS,
             "login-account": (100, 900),
             "login-ip": (100, 900),
             "token-client": (100, 60),

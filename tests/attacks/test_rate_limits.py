@@ -30,6 +30,7 @@ def limits(settings):
 
     def set_limits(**overrides: tuple[int, int]) -> None:
         settings.RATE_LIMITS = {
+            **settings.RATE_LIMITS,
             "login-account": (100, 900),
             "login-ip": (1000, 900),
             "token-client": (100, 60),

@@ -266,3 +266,101 @@ def test_the_page_shows_the_tenants_policy(world):
     html = client.get("/account/tokens/").content.decode()
     assert "Acme does not allow personal access tokens." in html
     assert "Create token" not in html
+
+
+# --- Lowering the tenant's maximum lifetime shortens the tokens that exist (issue 24, item 5)
+
+
+def _aged(personal: PersonalAccessToken, days: int) -> None:
+    """The token was issued `days` ago (its own expiry stays where it was)."""
+    from datetime import timedelta
+
+    AccessToken.objects.filter(pk=personal.access_token_id).update(
+        created=personal.access_token.created - timedelta(days=days)
+    )
+
+
+def _lower_maximum(world, how: str, max_days: int) -> None:
+    if how == "service":
+        token_policy_set(actor=world.owner_a, tenant=world.acme, personal_tokens="allowed", max_days=max_days)
+    elif how == "update":
+        TokenPolicy.objects.filter(tenant=world.acme).update(max_days=max_days)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE scopes_tokenpolicy SET max_days = %s WHERE tenant_id = %s", [max_days, world.acme.pk]
+            )
+
+
+def _introspect(world, value: str) -> dict:
+    import base64
+
+    from scopes.machines.services import service_account_create
+
+    account, secret = service_account_create(
+        actor=world.admin_a,
+        tenant=world.acme,
+        name="RS",
+        role=world.role(RoleName.GUEST),
+        scopes=["photos.read"],
+    )
+    account.application.is_resource_server = True
+    account.application.save()
+    auth = "Basic " + base64.b64encode(f"{account.application.client_id}:{secret}".encode()).decode()
+    return Client().post("/o/introspect/", {"token": value}, HTTP_AUTHORIZATION=auth).json()
+
+
+@pytest.mark.parametrize("how", ["service", "update", "sql"])
+def test_a_lowered_maximum_ends_an_older_token_at_its_next_request(world, how):
+    token_policy_set(actor=world.owner_a, tenant=world.acme, personal_tokens="allowed", max_days=365)
+    personal, value = make(world, days=300)
+    _aged(personal, 10)
+    api = bearer(value)
+    assert api.get("/api/t/acme/photos/").status_code == 200  # warm: the cached context holds its expiry
+    _lower_maximum(world, how, 7)
+    refused = api.get("/api/t/acme/photos/")
+    assert refused.status_code == 401
+    assert "the token has expired" in refused.json()["detail"]
+    assert _introspect(world, value) == {"active": False}
+    _lower_maximum(world, how, 365)  # raised again: the token's own expiry is the limit once more
+    assert api.get("/api/t/acme/photos/").status_code == 200
+
+
+def test_introspection_and_the_page_report_the_shortened_expiry(world):
+    import calendar
+    from datetime import timedelta
+
+    personal, value = make(world, days=300)
+    _aged(personal, 10)
+    token_policy_set(actor=world.owner_a, tenant=world.acme, personal_tokens="allowed", max_days=30)
+    personal.access_token.refresh_from_db()
+    shortened = personal.access_token.created + timedelta(days=30)
+    assert shortened < personal.access_token.expires
+    answer = _introspect(world, value)
+    assert answer["active"] is True
+    assert answer["exp"] == calendar.timegm(shortened.utctimetuple())
+    client = Client()
+    client.force_login(world.member_a)
+    html = client.get("/account/tokens/").content.decode()
+    from django.utils import dateformat, timezone
+
+    assert dateformat.format(timezone.localtime(shortened), "j M Y, H:i") in html
+    assert dateformat.format(timezone.localtime(personal.access_token.expires), "j M Y, H:i") not in html
+    from accounts.models import User
+
+    operator = User.objects.create_superuser("operator", "op@example.com", "pw")
+    client.force_login(operator)
+    listed = client.get("/admin/scopes/personalaccesstoken/").content.decode()
+    assert dateformat.format(timezone.localtime(shortened), "N j, Y, P") in listed
+    assert dateformat.format(timezone.localtime(personal.access_token.expires), "N j, Y, P") not in listed
+
+
+def test_a_younger_token_keeps_its_own_expiry(world):
+    """min(own, created + maximum): a token within the new maximum is not lengthened or shortened."""
+    import calendar
+
+    personal, value = make(world, days=5)
+    token_policy_set(actor=world.owner_a, tenant=world.acme, personal_tokens="allowed", max_days=7)
+    assert bearer(value).get("/api/t/acme/photos/").status_code == 200
+    personal.access_token.refresh_from_db()
+    assert _introspect(world, value)["exp"] == calendar.timegm(personal.access_token.expires.utctimetuple())
