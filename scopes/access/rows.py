@@ -1,7 +1,7 @@
 """The one SQL statement behind every standing: a grant's rows as the database holds them now.
 
-It reads a grant's user, tenant, membership, role and its grants, the consent and its scopes and
-albums, the app's allowed scopes, the tenant's app policy for the app and, for a personal access
+It reads a grant's user, tenant, membership, role and its grants, the consent and its scopes,
+albums and whether it is album-limited, the app's allowed scopes, the tenant's app policy for the app and, for a personal access
 token, the tenant's policy for those (`_grant_sql`), for one access token, one (user, tenant, app),
 or many tokens at once (the what-if preview). `scopes.access.standing.assess` is the rule on top.
 """
@@ -46,6 +46,9 @@ class GrantRows:
     policy: AppPolicy = field(default_factory=AppPolicy)
     # The consent's albums that still exist in the tenant, as (album id, owner id) (scopes.access.albums).
     consent_albums: tuple[tuple[int, int], ...] = ()
+    # The consent is limited to albums (`Consent.albums_limited`): `consent_albums` is then its limit,
+    # even when empty. Read from the column, never inferred from `consent_albums` being non-empty.
+    albums_limited: bool = False
 
 
 @memoize
@@ -84,6 +87,7 @@ def _grant_sql(source: str) -> str:
         (SELECT {_aggregate("ca.album_id || ':' || al.owner_id")} FROM scopes_consentalbum ca
             JOIN photos_album al ON al.id = ca.album_id AND al.tenant_id = c.tenant_id
             WHERE ca.consent_id = c.id),
+        c.albums_limited,
         src.*
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
@@ -129,7 +133,7 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
     app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *row = row
-    personal_mode, mode, app_status, capped, cap, albums, *source = row
+    personal_mode, mode, app_status, capped, cap, albums, albums_limited, *source = row
     user = None if user_values[0] is None else _instance(User, user_values)
     tenant = _instance(Tenant, tenant_values)
     rows = GrantRows(
@@ -152,6 +156,7 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
             app_owned_here=app_tenant_id is not None and app_tenant_id == tenant.pk,
         ),
         consent_albums=_album_pairs(albums),
+        albums_limited=bool(albums_limited),
     )
     return rows, source
 
