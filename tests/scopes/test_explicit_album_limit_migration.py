@@ -20,7 +20,7 @@ def test_consents_that_were_ever_limited_are_marked_and_no_other(world):
     def consent() -> Consent:
         return ConsentFactory(user=world.member_a, tenant=world.acme, application=ApplicationFactory())
 
-    with_rows, with_token, with_audit, plain, plain_token = (consent() for _ in range(5))
+    with_rows, with_token, with_audit, _plain, plain_token = (consent() for _ in range(5))
     album = AlbumFactory(tenant=world.acme, owner=world.member_a)
     ConsentAlbum.all_tenants.create(tenant=world.acme, consent=with_rows, album=album)
     # Its albums were all deleted, but a token issued with the limit is left: "" is an empty limit.
