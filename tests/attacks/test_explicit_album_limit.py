@@ -170,3 +170,18 @@ def test_only_approving_the_page_that_says_every_album_lifts_the_limit(world, ga
     assert not consent.albums_limited
     assert not ConsentAlbum.all_tenants.filter(consent=consent).exists()
     assert Grant.objects.filter(albums__isnull=True).exists()
+
+
+def test_the_limit_set_by_raw_sql_reaches_a_cached_token_at_its_next_request(world, api_client, place):
+    """The flag is read by the standing, so the consent's row version covers it: no signal, no
+    service, and the per-process cache still cannot serve the unlimited context it held."""
+    from django.db import connection
+
+    client = api_client(world.member_a, world.acme, ["photos.read"])
+    every = {place["in_granted"].pk, place["in_other"].pk}
+    for _ in range(2):  # the second answer comes from the cached context
+        assert {row["id"] for row in client.get("/api/t/acme/photos/").json()["results"]} == every
+    consent = Consent.objects.get(user=world.member_a, application=client.token.application)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE scopes_consent SET albums_limited = %s WHERE id = %s", [True, consent.pk])
+    assert client.get("/api/t/acme/photos/").json()["results"] == []  # limited, to no album
