@@ -221,6 +221,12 @@ class Consent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The consent is limited to albums (RFC 9396): to its `album_links`, a set that may become empty
+    # (an album removed on connected apps, deleted, or hidden from the role), and an empty limit
+    # reaches no album, never every album. Explicit state, not inferred from album rows existing:
+    # set when the user grants albums on the consent page, cleared only when they approve a request
+    # for every album on that page (scopes.consent.album_services). Issue 24, item 1.
+    albums_limited = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["tenant_id", "user_id", "application_id"]
@@ -239,8 +245,9 @@ class Consent(models.Model):
 class ConsentAlbum(models.Model):
     """One album a consent limits its app to (RFC 9396 authorization details of type `album`).
 
-    Only tokens issued with an album limit (`AccessToken.albums` not null) are limited; the album
-    must still exist in the consent's tenant and be visible to the user's role (scopes.access.standing).
+    Rows count only while the consent is `albums_limited`; then every credential of the grant is
+    limited (to its own albums if it carries a limit, else to the consent's), and the album must
+    still exist in the consent's tenant and be visible to the user's role (scopes.access.standing).
     """
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")

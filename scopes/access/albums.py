@@ -3,10 +3,13 @@
 An app asks with `authorization_details=[{"type": "album", "actions": [...], "identifiers": [...]}]`;
 the user ticks albums on the consent page; the consent remembers them (`ConsentAlbum`) and the
 code and its tokens carry the ticked ids (`Grant.albums`, `AccessToken.albums`: NULL is "no album
-limit"). What a limited token reaches now is, in `scopes.access.standing`:
+limit of its own"). Whether the consent is limited is explicit (`Consent.albums_limited`), never
+inferred from album rows existing: a limit whose albums are all gone reaches nothing. What a
+token reaches now is, in `scopes.access.standing`:
 
-    albums = the token's albums ∩ the consent's albums ∩ albums that exist in the tenant
-             and that the user's role may see (its `albums.read` reach)
+    albums = the token's own albums (when it has none: every album of the consent)
+             ∩ the consent's albums that exist in the tenant and that the user's role may see
+    None (every album the role reaches) only when neither the token nor the consent is limited.
 
 Pure functions only (no HTTP, no ORM): the standing, the decision, the consent page and the token
 endpoint all use these, so the rule is written once.
@@ -91,18 +94,24 @@ def standing_albums(
     issued: AlbumIds | None,
     *,
     consented: Iterable[tuple[int, int]],
+    consent_limited: bool,
     user_id: int | None,
     role_grants: Iterable[tuple[str, str]],
     implications: Implications,
 ) -> AlbumIds | None:
-    """What a credential's album limit reaches now (None: the credential has no album limit).
+    """What a credential's album limit reaches now (None: no album limit at all).
 
-    `consented` are the consent's albums that still exist in the grant's tenant, with their owner.
+    `consented` are the consent's albums that still exist in the grant's tenant, with their owner;
+    `consent_limited` says whether the consent is album-limited (`Consent.albums_limited`). The
+    consent caps every credential, as it caps scopes: under a limited consent even a credential
+    issued without a limit (a code or device grant approved before the consent was limited, a
+    device approval, which cannot carry albums) reaches only the consent's albums. An empty set is
+    a limit that reaches nothing, never "no limit".
     """
-    if issued is None:
+    if issued is None and not consent_limited:
         return None
     visible = visible_albums(consented, user_id=user_id, role_grants=role_grants, implications=implications)
-    return issued & visible
+    return visible if issued is None else issued & visible
 
 
 # --- The request (RFC 9396 section 2) and the answer (sections 7 and 9.2).

@@ -1,7 +1,7 @@
 """The one SQL statement behind every standing: a grant's rows as the database holds them now.
 
-It reads a grant's user, tenant, membership, role and its grants, the consent and its scopes and
-albums, the app's allowed scopes, the tenant's app policy for the app and, for a personal access
+It reads a grant's user, tenant, membership, role and its grants, the consent and its scopes,
+albums and whether it is album-limited, the app's allowed scopes, the tenant's app policy for the app and, for a personal access
 token, the tenant's policy for those (`_grant_sql`), for one access token, one (user, tenant, app),
 or many tokens at once (the what-if preview). `scopes.access.standing.assess` is the rule on top.
 """
@@ -49,6 +49,9 @@ class GrantRows:
     # For a personal access token's grant: the tenant's maximum lifetime as it is NOW, in days (its
     # TokenPolicy, or the default year when it has none); None for every other grant.
     personal_max_days: int | None = None
+    # The consent is limited to albums (`Consent.albums_limited`): `consent_albums` is then its limit,
+    # even when empty. Read from the column, never inferred from `consent_albums` being non-empty.
+    albums_limited: bool = False
 
 
 @memoize
@@ -90,6 +93,7 @@ def _grant_sql(source: str) -> str:
         (SELECT {_aggregate("ca.album_id || ':' || al.owner_id")} FROM scopes_consentalbum ca
             JOIN photos_album al ON al.id = ca.album_id AND al.tenant_id = c.tenant_id
             WHERE ca.consent_id = c.id),
+        c.albums_limited,
         src.*
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
@@ -135,7 +139,7 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
     app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *row = row
-    personal_mode, personal_max_days, mode, app_status, capped, cap, albums, *source = row
+    personal_mode, personal_max_days, mode, app_status, capped, cap, albums, albums_limited, *source = row
     user = None if user_values[0] is None else _instance(User, user_values)
     tenant = _instance(Tenant, tenant_values)
     rows = GrantRows(
@@ -159,6 +163,7 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
         ),
         consent_albums=_album_pairs(albums),
         personal_max_days=None if personal_max_days is None else int(personal_max_days),
+        albums_limited=bool(albums_limited),
     )
     return rows, source
 

@@ -9,6 +9,7 @@ still exists (and, for a token, the token exists and has not expired). What it a
 
     granted   = the credential's scopes ∩ the consent's scopes ∩ the app's allowed scopes
     effective = granted ∩ what the user's current role covers
+    albums    = the credential's albums ∩ the consent's (explicit) album limit ∩ what the role sees
 
 each taken as closures under the current implication graph, then normalised. The API decides
 with `granted` and the role's grants separately, so that a refusal can say which one refused
@@ -139,6 +140,7 @@ def assess(
         albums=standing_albums(
             issued_albums,
             consented=rows.consent_albums,
+            consent_limited=rows.albums_limited,
             user_id=rows.user.pk if rows.user is not None else None,
             role_grants=rows.role_grants,
             implications=implications,
@@ -212,9 +214,8 @@ def consent_standing(*, user_id: int, tenant_id: int, application_id: int) -> St
     rows = grant_rows(user_id=user_id, tenant_id=tenant_id, application_id=application_id)
     if rows is None:
         return None
-    # A remembered consent's albums: all it holds (a new token is limited only if it asks to be).
-    every = frozenset(album for album, _owner in rows.consent_albums)
-    return assess(rows, issued=rows.consented, implications=_implications(), issued_albums=every)
+    # A remembered consent's albums are its own limit (`albums_limited`): None when it has none.
+    return assess(rows, issued=rows.consented, implications=_implications())
 
 
 _CONSENTS_SOURCE = "SELECT user_id, tenant_id, application_id FROM scopes_consent WHERE user_id = %s"
@@ -229,9 +230,8 @@ def consent_standings_of(user_id: int) -> dict[tuple[int, int], Standing]:
     standings = {}
     for row in found:
         rows, (_user_id, tenant_id, application_id) = _rows(row)
-        every = frozenset(album for album, _owner in rows.consent_albums)
         standings[(tenant_id, application_id)] = assess(
-            rows, issued=rows.consented, implications=implications, issued_albums=every
+            rows, issued=rows.consented, implications=implications
         )
     return standings
 

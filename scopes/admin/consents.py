@@ -63,10 +63,11 @@ class ConsentAdmin(StaffScopedAdmin):
 
     @admin.display(description="albums")
     def album_list(self, obj: Consent) -> str:
-        """The albums album-limited tokens of this grant may reach (RFC 9396; scopes.access.albums)."""
-        links = list(obj.album_links.all())
-        if not links:
+        """The albums this grant's tokens may reach (RFC 9396; scopes.access.albums): "—" when the
+        consent is not album-limited, "no album left" when it is and none remains."""
+        if not obj.albums_limited:
             return "—"
+        links = list(obj.album_links.all())
         return describe_limit(
             frozenset(link.album_id for link in links), (f"{link.album} (#{link.album_id})" for link in links)
         )

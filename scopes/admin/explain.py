@@ -123,8 +123,15 @@ def _context(data: dict[str, Any], tenant_ids: set[int]) -> tuple[AuthorizationC
 
 
 def _with_album_limit(context: AuthorizationContext, albums: frozenset[int] | None) -> AuthorizationContext:
-    """The context as if its token were limited to `albums` (None: as it is)."""
-    return context if albums is None else dataclasses.replace(context, albums=albums)
+    """The context as if its token were limited to `albums` (None: as it is).
+
+    A simulated limit only narrows: a token already limited (by itself or by its album-limited
+    consent, scopes.access.standing) keeps only the albums in both, so the page never explains a
+    token as reaching an album its standing does not.
+    """
+    if albums is None:
+        return context
+    return dataclasses.replace(context, albums=albums if context.albums is None else albums & context.albums)
 
 
 @csrf_protect

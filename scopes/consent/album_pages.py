@@ -2,7 +2,11 @@
 
 `scopes.consent.views.ConsentView` calls these at four points (GET: parse and plan; POST: re-plan, grant);
 the rule lives in `scopes.access.albums` (what stands) and `scopes.consent.albums` (what is listed).
-A request without `authorization_details` has no album plan and its token no album limit.
+A request without `authorization_details` has no album plan. From an app whose consent is
+album-limited (`Consent.albums_limited`, explicit: it may hold no album at all) it asks for every
+album, so it is never answered from remembered consent; approving it on the page, which says so,
+lifts the limit (`consent_albums_widen`). A form that did not say so lifts nothing, and its code
+stays limited to the consent's albums (scopes.access.standing caps every credential).
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from accounts.models import Membership, User
 from scopes.access.albums import AlbumRequest, parse_request
 from scopes.access.selectors import registry
 from scopes.access.standing import consent_standing
-from scopes.consent.album_services import consent_albums_grant
+from scopes.consent.album_services import consent_albums_grant, consent_albums_widen
 from scopes.consent.albums import AlbumPlan, ShownAlbums, album_plan
 from scopes.consent.selectors import app_scopes
-from scopes.models import Application, Consent, ConsentAlbum
+from scopes.models import Application, Consent
 from scopes.registry import closure
 
 
@@ -53,7 +57,8 @@ class AlbumsOnPage:
 
     def to_payload(self) -> dict[str, object] | None:
         if self.request is None or self.plan is None:
-            return None
+            # The form remembers that the page said "every album": only then may its approval widen.
+            return {"widens": True} if self.widens else None
         return {"request": self.request.to_payload(), "shown": ShownAlbums.of(self.plan).to_payload()}
 
     def granted(self, ticked: Iterable[str]) -> frozenset[int] | None:
@@ -64,7 +69,11 @@ class AlbumsOnPage:
         return self.plan.granted(ids, self.shown)
 
     def remember(self, consent: Consent, granted: frozenset[int] | None, *, actor: User) -> None:
-        """Write the granted albums to the consent (and, under prompt=consent, take unticked ones back)."""
+        """Write the granted albums to the consent (and, under prompt=consent, take unticked ones back);
+        or, for an unlimited request the page showed as reaching every album, lift the limit."""
+        if self.request is None and self.widens:
+            consent_albums_widen(actor=actor, consent=consent)
+            return
         if self.plan is None or self.shown is None or granted is None:
             return
         consent_albums_grant(
@@ -108,17 +117,21 @@ def albums_for_page(
 ) -> AlbumsOnPage:
     """What the GET shows and whether remembered consent can answer for the albums."""
     if request is None:
-        limited = (
-            ConsentAlbum.objects.for_tenant(membership.tenant)
-            .filter(
-                consent__user_id=membership.user_id,
-                consent__tenant_id=membership.tenant_id,
-                consent__application_id=application.pk,
-            )
-            .exists()
-        )
+        # The consent's explicit state, not whether album rows are left: a limit whose albums were
+        # all removed or deleted is still a limit, and a plain request would widen it (issue 24).
+        limited = album_limited(membership, application)
         return AlbumsOnPage(request=None, widens=limited)
     return AlbumsOnPage(request=request, plan=_plan(request, membership, application, fresh=fresh))
+
+
+def album_limited(membership: Membership, application: Application) -> bool:
+    """Whether the member's consent for the app is album-limited (`Consent.albums_limited`)."""
+    return Consent.objects.filter(
+        user_id=membership.user_id,
+        tenant_id=membership.tenant_id,
+        application_id=application.pk,
+        albums_limited=True,
+    ).exists()
 
 
 def albums_from_form(
@@ -129,6 +142,9 @@ def albums_from_form(
         return AlbumsOnPage(request=None)
     if not isinstance(payload, dict):
         return None
+    if set(payload) == {"widens"}:
+        # The page said "every album"; it widens only a consent that is still limited now.
+        return AlbumsOnPage(request=None, widens=payload["widens"] is True)
     request = AlbumRequest.from_payload(payload.get("request"))
     shown = ShownAlbums.from_payload(payload.get("shown"))
     if request is None or shown is None:

@@ -191,7 +191,10 @@ def album_plan(
         user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application_id
     )
     role_grants = rows.role_grants if rows is not None else ()
-    consented = [album for album, _owner in rows.consent_albums] if rows is not None else []
+    # Albums count as already allowed only while the consent is album-limited (explicit state).
+    consented = (
+        [album for album, _owner in rows.consent_albums] if rows is not None and rows.albums_limited else []
+    )
     return plan_albums(
         request,
         albums=tenant_albums(membership.tenant_id),
@@ -226,10 +229,17 @@ class GrantAlbum:
 
 
 def grant_albums(standings: Iterable[object]) -> dict[int, list[GrantAlbum]]:
-    """Per consent id, its albums as they stand (name, and whether the role still lets it count)."""
+    """Per album-limited consent id, its albums as they stand (name, and whether the role lets it count).
+
+    A consent that is not album-limited has no album lines (whatever rows it may hold).
+    """
     from scopes.access.standing import Standing
 
-    found = [s for s in standings if isinstance(s, Standing) and s.rows.consent_id is not None]
+    found = [
+        s
+        for s in standings
+        if isinstance(s, Standing) and s.rows.consent_id is not None and s.rows.albums_limited
+    ]
     names = album_names(a for s in found for a, _owner in s.rows.consent_albums)
     result: dict[int, list[GrantAlbum]] = {}
     for standing in found:

@@ -61,6 +61,8 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
                 ],
                 "stands": bool(standing and standing.stands),
                 "problem": standing.detail if standing and not standing.stands else "",
+                # Limited is the consent's explicit state: with no album left it still reaches none.
+                "albums_limited": bool(standing and standing.rows.albums_limited),
                 "albums": albums.get(consent.pk, []),
             }
         )

@@ -91,6 +91,14 @@ class ConsentPlan:
         chosen = (set(ticked) & self.offered_names) | self.required_names
         return sorted(chosen | set(self.already_granted))
 
+    def approval(self, ticked: Iterable[str], shown: ShownPlan) -> list[str]:
+        """What pressing Allow on a form grants: nothing while the tenant's app policy refuses the
+        app or a required scope cannot be granted (the page offered only Deny: a forged Allow must
+        not get further), else `granted_as_shown`. Every approval page asks this one method."""
+        if self.policy_refusal or self.blocked_required:
+            return []
+        return self.granted_as_shown(ticked, shown)
+
     def granted_as_shown(self, ticked: Iterable[str], shown: ShownPlan) -> list[str]:
         """The answer to a consent form: this (current) plan's answer, within what the page showed.
 

@@ -36,7 +36,6 @@ from oauthlib.oauth2.rfc6749.errors import (
 from accounts import tenancy
 from accounts.models import Membership, signed_in
 from scopes.access.albums import InvalidDetails, format_limit
-from scopes.access.selectors import registry
 from scopes.consent.album_pages import AlbumsOnPage, album_request_of, albums_for_page, albums_from_form
 from scopes.consent.authorize import (  # noqa: F401  (CONSENT_SALT: tests sign forms with it)
     CONSENT_MAX_AGE,
@@ -53,11 +52,11 @@ from scopes.consent.authorize import (  # noqa: F401  (CONSENT_SALT: tests sign 
     _to_sign_in,
     _token_scopes,
 )
+from scopes.consent.page import page_context
 from scopes.consent.rules import ConsentPlan, ShownPlan
 from scopes.consent.selectors import consent_plan
 from scopes.consent.services import consent_form_use, consent_grant
 from scopes.models import Application
-from scopes.tenant_policy.views import consent_page_extras
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -234,21 +233,17 @@ class ConsentView(AuthorizationView):
             "plan": shown.to_payload() if shown is not None else None,
             "albums": albums.to_payload() if albums is not None else None,
         }
-        descriptions = registry().descriptions
-        context = {
-            "application": application,
-            "memberships": memberships,
-            "membership": membership,
-            "plan": plan,
-            "already_granted": [(n, descriptions.get(n, n)) for n in (plan.already_granted if plan else [])],
-            "request_token": signing.dumps(payload, salt=CONSENT_SALT, compress=True),
-            "switch_params": [(k, v) for k, v in request.GET.items() if k != "tenant"],
-            "notice": notice,
-            "album_plan": albums.plan if albums is not None else None,
-            "unlimited_notice": albums is not None and albums.widens,
-        }
-        if membership is not None and plan is not None:
-            context.update(consent_page_extras(request, application, membership, plan))
+        context = page_context(
+            request,
+            application=application,
+            memberships=memberships,
+            membership=membership,
+            plan=plan,
+            request_token=signing.dumps(payload, salt=CONSENT_SALT, compress=True),
+            albums=albums,
+            switch_params=[(k, v) for k, v in request.GET.items() if k != "tenant"],
+            notice=notice,
+        )
         return render(request, self.template_name, context, status=status)
 
     # --- POST: re-derive everything on the server; the form contributes only ticks and a tenant
@@ -288,8 +283,8 @@ class ConsentView(AuthorizationView):
             return self._refuse(request, "Choose one of your organisations for this app.")
         # Planned exactly as the page was (same mode, same tenant), then held to what it showed.
         plan = consent_plan(application, membership, payload["scopes"], fresh=shown.fresh)
-        granted = plan.granted_as_shown(request.POST.getlist("scope"), shown)
-        if plan.policy_refusal or plan.blocked_required or not granted:
+        granted = plan.approval(request.POST.getlist("scope"), shown)
+        if not granted:
             return self._deny(application, oauth)
         # Album lines re-derived as the page derived them; the form gives only ticks (scopes.consent.albums).
         albums = albums_from_form(payload.get("albums"), membership, application, fresh=shown.fresh)

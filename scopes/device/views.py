@@ -4,8 +4,11 @@
 checked as at `/o/authorize/` and our easy-to-type user code. `/o/device/` is where the user types
 that code, signed in; wrong codes count against the account and the address (accounts.ratelimit),
 so guessing a code stops long before it could succeed. `/o/device/approve/` is the consent page of
-the authorization-code flow, the same template and the same plan: tenant picker, one line per
-scope capped by the app and the role, the user's ticks. Approving binds the grant to the tenant,
+the authorization-code flow, the same template, the same plan and the same page context
+(`scopes.consent.page.page_context`): tenant picker, one line per scope capped by the app, the
+tenant's app policy and the role, greyed lines with "Ask for this", the user's ticks, and the
+same approval rule (`ConsentPlan.approval`). A device request carries no album request; under an
+album-limited consent the page says the device stays limited, and it does. Approving binds the grant to the tenant,
 as a code is bound; the token endpoint then issues what the grant's standing allows.
 """
 
@@ -28,9 +31,11 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views.device import DeviceAuthorizationView as DotDeviceAuthorizationView
 
 from accounts import ratelimit, tenancy
-from accounts.models import Membership, signed_in
-from accounts.selectors import active_memberships_of
+from accounts.models import signed_in
 from scopes.access.selectors import registry
+from scopes.consent.album_pages import albums_for_page
+from scopes.consent.authorize import _eligible_memberships
+from scopes.consent.page import page_context
 from scopes.consent.rules import ShownPlan
 from scopes.consent.selectors import consent_plan
 from scopes.consent.services import consent_form_use, consent_grant
@@ -149,13 +154,6 @@ def _pending_grant(request: HttpRequest) -> DeviceGrant | None:
     ).first()
 
 
-def _memberships(request: HttpRequest, application: Application) -> list[Membership]:
-    memberships = list(active_memberships_of(signed_in(request.user)))
-    if application.tenant_id is not None:
-        memberships = [m for m in memberships if m.tenant_id == application.tenant_id]
-    return memberships
-
-
 def _gone(request: HttpRequest) -> HttpResponse:
     message = "This device request has expired or was already answered. Start again on your device."
     return render(request, "scopes/consent_error.html", {"message": message}, status=400)
@@ -171,7 +169,7 @@ class DeviceApproveView(View):
         application = Application.objects.filter(client_id=grant.client_id).first() if grant else None
         if grant is None or application is None:
             return _gone(request)
-        memberships = _memberships(request, application)
+        memberships = _eligible_memberships(request, application)
         asked = request.GET.get("tenant", "")
         membership = next(
             (m for m in memberships if m.tenant.slug == asked), memberships[0] if memberships else None
@@ -188,18 +186,22 @@ class DeviceApproveView(View):
             "nonce": nonce,
             "plan": shown.to_payload() if shown else None,
         }
-        descriptions = registry().descriptions
-        context = {
-            "application": application,
-            "memberships": memberships,
-            "membership": membership,
-            "plan": plan,
-            "already_granted": [(n, descriptions.get(n, n)) for n in (plan.already_granted if plan else [])],
-            "request_token": signing.dumps(payload, salt=FORM_SALT, compress=True),
-            "switch_params": [],
-            "form_action": reverse("oauth2_provider:device-approve"),
-            "device_code_shown": grant.user_code,
-        }
+        # The album side as the consent page derives it; a device request cannot carry
+        # authorization_details, so it can never widen an album-limited consent (the token is
+        # capped by the consent's albums: scopes.access.standing).
+        albums = albums_for_page(None, membership, application, fresh=False) if membership else None
+        context = page_context(
+            request,
+            application=application,
+            memberships=memberships,
+            membership=membership,
+            plan=plan,
+            request_token=signing.dumps(payload, salt=FORM_SALT, compress=True),
+            albums=albums,
+            albums_can_widen=False,
+            form_action=reverse("oauth2_provider:device-approve"),
+            device_code=grant.user_code,
+        )
         return render(request, "scopes/authorize.html", context)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -227,7 +229,11 @@ class DeviceApproveView(View):
         user = signed_in(request.user)
         shown = ShownPlan.from_payload(payload.get("plan"))
         membership = next(
-            (m for m in _memberships(request, application) if m.tenant.slug == request.POST.get("tenant")),
+            (
+                m
+                for m in _eligible_memberships(request, application)
+                if m.tenant.slug == request.POST.get("tenant")
+            ),
             None,
         )
         granted: list[str] = []
@@ -238,9 +244,8 @@ class DeviceApproveView(View):
             and membership.tenant_id == shown.tenant_id
         ):
             plan = consent_plan(application, membership, grant.scope.split(), fresh=False)
-            granted = (
-                [] if plan.blocked_required else plan.granted_as_shown(request.POST.getlist("scope"), shown)
-            )
+            # The consent page's rule: a policy refusal or an ungrantable required scope grants nothing.
+            granted = plan.approval(request.POST.getlist("scope"), shown)
         request.session.pop(SESSION_GRANT, None)
         if not granted or membership is None:
             device_grant_decide(grant_id=grant.pk, user=user, tenant=None, scopes=None)

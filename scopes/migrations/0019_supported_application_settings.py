@@ -36,7 +36,7 @@ def map_unsupported(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0006_citus_keys_audit_stream"),
-        ("scopes", "0017_citus_keys_features"),
+        ("scopes", "0018_explicit_album_limit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -14,6 +14,7 @@ def limit(token: AccessToken, albums: Iterable[int]) -> AccessToken:
     """Make `token` album-limited to `albums`, and its consent hold them (as a consent page would)."""
     albums = list(albums)
     consent = Consent.objects.get(user=token.user, tenant=token.tenant, application=token.application)
+    Consent.objects.filter(pk=consent.pk).update(albums_limited=True)  # as granting albums does
     for album in albums:
         ConsentAlbum.all_tenants.get_or_create(tenant=token.tenant, consent=consent, album_id=album)
     token.albums = format_limit(albums)
