@@ -13,7 +13,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-from project.env import env_bool, env_int, env_list, env_proxy_header, env_rate, load_dotenv  # noqa: E402
+from project.env import (  # noqa: E402
+    env_bool,
+    env_int,
+    env_list,
+    env_networks,
+    env_proxy_header,
+    env_rate,
+    load_dotenv,
+)
 
 # ENV_FILE names another file; set it empty to read none (the tests of this module do).
 _env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
@@ -252,6 +260,11 @@ RATE_LIMITS = {
     "device-user": env_rate("RATE_LIMIT_DEVICE_USER", "5/900"),
     "device-ip": env_rate("RATE_LIMIT_DEVICE_IP", "30/900"),
 }
+# Outbound requests to URLs people supply (audit webhooks; accounts/outbound.py): https only outside
+# DEBUG, and never to loopback, private, link-local... addresses unless named here (CIDRs or hosts).
+OUTBOUND_ALLOW_HTTP = env_bool("OUTBOUND_ALLOW_HTTP", DEBUG)
+OUTBOUND_ALLOWED_NETWORKS = env_networks("OUTBOUND_ALLOWED_NETWORKS")
+
 # How many proxies in front of the app append to X-Forwarded-For (0: use the socket's address).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 

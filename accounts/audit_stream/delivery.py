@@ -10,7 +10,9 @@ Guarantees and how:
 - signed: `X-Audit-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>` with
   `X-Audit-Timestamp` (Unix seconds); receivers reject old timestamps and dedupe by `X-Audit-Event`.
 
-The HTTP timeout is shorter than the lease, so a lease cannot expire during a send it covers.
+Every send goes through `accounts.outbound` (no internal addresses, checked at delivery as well as
+on save, pinned against DNS rebinding; no redirects: a 3xx is a failure). The HTTP timeout is
+shorter than the lease, so a lease cannot expire during a send it covers.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ import hmac
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from accounts import outbound
 from accounts.audit_stream.events import event_json
 from accounts.audit_stream.models import AuditDelivery, AuditWebhook
 
@@ -53,9 +54,13 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def backoff(attempts: int, settings: Settings) -> timedelta:
-    return timedelta(
-        seconds=min(settings.backoff_base_seconds * 2 ** max(attempts - 1, 0), settings.backoff_max_seconds)
-    )
+    """How long an endpoint waits after its `attempts`-th failure in a row: doubling, capped.
+
+    The exponent is capped too: an endpoint failing for weeks reaches 2**1024, which as a float
+    would overflow and stop the worker for every tenant.
+    """
+    exponent = min(max(attempts - 1, 0), 40)
+    return timedelta(seconds=min(settings.backoff_base_seconds * 2**exponent, settings.backoff_max_seconds))
 
 
 def _claimable(now: datetime) -> Q:
@@ -102,31 +107,32 @@ def _release(webhook: AuditWebhook, owner: str, **extra: object) -> None:
 
 
 def send(webhook: AuditWebhook, delivery: AuditDelivery, settings: Settings) -> tuple[int | None, str]:
-    """POST one event; the receiver's status (None: no answer) and an error text ("" on 2xx)."""
+    """POST one event through the outbound guard; the receiver's status (None: no answer) and an
+    error text ("" on 2xx) that says what failed, never what the receiver answered."""
     body = json.dumps({**event_json(delivery.event), "sequence": delivery.sequence}, sort_keys=True).encode()
     timestamp = str(int(time.time()))
-    if not webhook.url.startswith(("https://", "http://")):  # the model allows no other; belt and braces
-        return None, "not an http(s) URL"
-    request = urllib.request.Request(  # noqa: S310 (http(s) only: checked above and by the model)
-        webhook.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "granular-photos-audit/1",
-            "X-Audit-Event": str(delivery.event_id),
-            "X-Audit-Sequence": str(delivery.sequence),
-            "X-Audit-Timestamp": timestamp,
-            "X-Audit-Signature": sign(webhook.secret, timestamp, body),
-        },
-    )
     try:
-        with urllib.request.urlopen(request, timeout=settings.timeout_seconds) as response:  # noqa: S310
-            return response.status, ""
-    except urllib.error.HTTPError as error:
-        return error.code, f"HTTP {error.code}"
-    except (OSError, ValueError) as error:
-        return None, str(error)[:300] or type(error).__name__
+        response = outbound.post(
+            webhook.url,
+            body=body,
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "granular-photos-audit/1",
+                "X-Audit-Event": str(delivery.event_id),
+                "X-Audit-Sequence": str(delivery.sequence),
+                "X-Audit-Timestamp": timestamp,
+                "X-Audit-Signature": sign(webhook.secret, timestamp, body),
+            },
+            timeout=settings.timeout_seconds,
+            max_response_bytes=0,  # only the status counts; the body is never read or logged
+        )
+    except outbound.OutboundError as error:
+        return None, str(error)[:300]
+    if 200 <= response.status < 300:
+        return response.status, ""
+    if 300 <= response.status < 400:
+        return response.status, f"HTTP {response.status} (redirects are not followed)"
+    return response.status, f"HTTP {response.status}"
 
 
 def deliver(webhook: AuditWebhook, owner: str, settings: Settings) -> int:

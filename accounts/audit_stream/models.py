@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 
+from accounts import outbound
 from accounts.models import AuditEvent, Tenant
 
 
@@ -42,6 +44,15 @@ class AuditWebhook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant.slug}: {self.url}"
+
+    def clean(self) -> None:
+        """Refuse an endpoint the delivery worker would refuse (accounts.outbound): say so on save."""
+        super().clean()
+        if self.url:
+            try:
+                outbound.check_url(self.url)
+            except outbound.OutboundRefused as refused:
+                raise ValidationError({"url": str(refused)}) from None
 
 
 class AuditDelivery(models.Model):
