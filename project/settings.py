@@ -43,6 +43,19 @@ if not SECRET_KEY:
 # signed consent page made with it has expired (docs/deployment.md).
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
+# Seals the audit webhooks' signing secrets at rest (accounts/sealed.py): comma-separated, the first
+# seals, all unseal (rotation). Kept apart from SECRET_KEY so rotating one never strands the other.
+AUDIT_SECRET_KEYS = env_list("AUDIT_SECRET_KEY", [])
+if not AUDIT_SECRET_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "AUDIT_SECRET_KEY must be set in the environment when DEBUG is off: it encrypts the audit "
+            "webhooks' signing secrets (make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+        )
+    AUDIT_SECRET_KEYS = ["insecure-development-audit-key:" + SECRET_KEY]
+if any(len(key) < 32 for key in AUDIT_SECRET_KEYS):
+    raise ImproperlyConfigured("AUDIT_SECRET_KEY: every key must be at least 32 characters long.")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 
 INSTALLED_APPS = [

@@ -29,9 +29,11 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from accounts import outbound
+from accounts import outbound, tenancy
 from accounts.audit_stream.events import event_json
 from accounts.audit_stream.models import AuditDelivery, AuditWebhook
+from accounts.models import Tenant
+from accounts.sealed import UnreadableSecret
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +74,17 @@ def _claimable(now: datetime) -> Q:
 
 
 def claim(owner: str, settings: Settings) -> AuditWebhook | None:
-    """Take the lease of one endpoint with pending deliveries; None when there is nothing to do."""
+    """Take the lease of one endpoint with pending deliveries; None when there is nothing to do.
+
+    Both tables are behind row-level security. To find due endpoints the claim enters every
+    tenant, listed explicitly from the tenant table (as a superuser's admin request does: there is
+    no "all tenants" value); it reads and leases, and everything after it runs in the claimed
+    endpoint's tenant alone (`deliver`). One statement enters, however many tenants there are.
+    """
     now = timezone.now()
     pending = AuditDelivery.objects.filter(webhook=OuterRef("pk"), delivered_at__isnull=True)
     with transaction.atomic():
+        tenancy.enter(tenant_ids=Tenant.objects.values_list("pk", flat=True))
         webhook = (
             AuditWebhook.objects.select_for_update(skip_locked=True)
             .filter(_claimable(now), Exists(pending))
@@ -93,22 +102,26 @@ def claim(owner: str, settings: Settings) -> AuditWebhook | None:
 
 def _renew(webhook: AuditWebhook, owner: str, settings: Settings) -> bool:
     now = timezone.now()
-    return bool(
-        AuditWebhook.objects.filter(pk=webhook.pk, lease_owner=owner, leased_until__gt=now).update(
-            leased_until=now + timedelta(seconds=settings.lease_seconds)
+    with tenancy.tenant_scope(webhook.tenant_id):
+        return bool(
+            AuditWebhook.objects.filter(pk=webhook.pk, lease_owner=owner, leased_until__gt=now).update(
+                leased_until=now + timedelta(seconds=settings.lease_seconds)
+            )
         )
-    )
 
 
 def _release(webhook: AuditWebhook, owner: str, **extra: object) -> None:
-    AuditWebhook.objects.filter(pk=webhook.pk, lease_owner=owner).update(
-        leased_until=None, lease_owner="", **extra
-    )
+    with tenancy.tenant_scope(webhook.tenant_id):
+        AuditWebhook.objects.filter(pk=webhook.pk, lease_owner=owner).update(
+            leased_until=None, lease_owner="", **extra
+        )
 
 
 def send(webhook: AuditWebhook, delivery: AuditDelivery, settings: Settings) -> tuple[int | None, str]:
     """POST one event through the outbound guard; the receiver's status (None: no answer) and an
     error text ("" on 2xx) that says what failed, never what the receiver answered."""
+    if isinstance(webhook.secret, UnreadableSecret):
+        return None, "refused: the signing secret cannot be unsealed with the configured AUDIT_SECRET_KEY"
     body = json.dumps({**event_json(delivery.event), "sequence": delivery.sequence}, sort_keys=True).encode()
     timestamp = str(int(time.time()))
     try:
@@ -136,26 +149,33 @@ def send(webhook: AuditWebhook, delivery: AuditDelivery, settings: Settings) -> 
 
 
 def deliver(webhook: AuditWebhook, owner: str, settings: Settings) -> int:
-    """Send the endpoint's pending deliveries in order until done, a failure, or the lease is lost."""
+    """Send the endpoint's pending deliveries in order until done, a failure, or the lease is lost.
+
+    Each read and write is its own short transaction in the endpoint's tenant (`tenant_scope`):
+    none is open while a receiver is being waited for, and a delivery marked done stays done if
+    the worker dies a moment later.
+    """
     sent = 0
-    pending = (
-        AuditDelivery.objects.filter(webhook=webhook, delivered_at__isnull=True)
-        .select_related("event")
-        .order_by("sequence")[: settings.batch]
-    )
+    with tenancy.tenant_scope(webhook.tenant_id):
+        pending = list(
+            AuditDelivery.objects.filter(webhook=webhook, delivered_at__isnull=True)
+            .select_related("event")
+            .order_by("sequence")[: settings.batch]
+        )
     for delivery in pending:
         if not _renew(webhook, owner, settings):
             return sent  # another worker owns it now: stop, it resumes from the first pending one
         status, error = send(webhook, delivery, settings)
         now = timezone.now()
         ok = status is not None and 200 <= status < 300
-        AuditDelivery.objects.filter(pk=delivery.pk).update(
-            attempts=F("attempts") + 1,
-            last_attempt_at=now,
-            last_status=status,
-            last_error=error,
-            delivered_at=now if ok else None,
-        )
+        with tenancy.tenant_scope(webhook.tenant_id):
+            AuditDelivery.objects.filter(pk=delivery.pk).update(
+                attempts=F("attempts") + 1,
+                last_attempt_at=now,
+                last_status=status,
+                last_error=error,
+                delivered_at=now if ok else None,
+            )
         if not ok:
             log.warning("audit webhook %s: delivery #%s failed: %s", webhook.pk, delivery.sequence, error)
             _release(webhook, owner, retry_at=now + backoff(delivery.attempts + 1, settings))
