@@ -28,6 +28,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -258,6 +259,27 @@ def _read_bounded(response: http.client.HTTPResponse, limit: int, deadline: floa
     return b"".join(chunks)
 
 
+def _shut(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _failure(error: Exception, *, expired: bool) -> OutboundFailed:
+    """What failed, in the operator's words; never the remote's own text."""
+    if expired or isinstance(error, TimeoutError):
+        return OutboundFailed("timed out")
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return OutboundFailed(f"TLS certificate not accepted ({error.verify_message})")
+    if isinstance(error, ssl.SSLError):
+        return OutboundFailed("TLS handshake failed")
+    if isinstance(error, http.client.HTTPException):
+        return OutboundFailed("the answer is not valid HTTP")
+    assert isinstance(error, OSError)
+    return OutboundFailed(f"connection failed ({error.strerror or type(error).__name__})")
+
+
 def request(
     method: str,
     url: str,
@@ -294,6 +316,11 @@ def request(
             )
         else:
             connection = _PinnedHTTPConnection(target.host, target.port, address=address, timeout=remaining)
+        # Socket timeouts bound each wait, not a peer that trickles one byte per wait: at the
+        # deadline the socket is shut down, whatever the exchange is doing.
+        watchdog = threading.Timer(remaining, _shut, [connection])
+        watchdog.daemon = True
+        watchdog.start()
         try:
             try:
                 connection.request(method, target.path, body=body, headers=sent_headers)
@@ -308,17 +335,10 @@ def request(
             )
         except OutboundError:
             raise
-        except TimeoutError:
-            raise OutboundFailed("timed out") from None
-        except ssl.SSLCertVerificationError as error:
-            raise OutboundFailed(f"TLS certificate not accepted ({error.verify_message})") from None
-        except ssl.SSLError:
-            raise OutboundFailed("TLS handshake failed") from None
-        except http.client.HTTPException:
-            raise OutboundFailed("the answer is not valid HTTP") from None
-        except OSError as error:
-            raise OutboundFailed(f"connection failed ({error.strerror or type(error).__name__})") from None
+        except (OSError, http.client.HTTPException) as error:
+            raise _failure(error, expired=time.monotonic() >= deadline) from None
         finally:
+            watchdog.cancel()
             connection.close()
     raise last_error or OutboundFailed("timed out")
 

@@ -206,3 +206,32 @@ def test_the_worker_as_the_runtime_role_delivers_for_every_tenant(receiver):
         assert len(got) == (3 if tenant == tenants[0] else 2)
         assert all(r.signed_by(f"secret-{tenant.slug}") for r in got)
     assert not AuditDelivery.objects.filter(delivered_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_seals_existing_plain_secrets_and_opens_them_backwards():
+    from django.db.migrations.executor import MigrationExecutor
+    from django.utils import timezone
+
+    before, latest = (
+        ("accounts", "0006_citus_keys_audit_stream"),
+        ("accounts", "0007_audit_stream_rls_and_secrets"),
+    )
+    MigrationExecutor(connection).migrate([before])
+    try:
+        tenant = Tenant.objects.create(slug="pre-0007", name="pre 0007")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO accounts_auditwebhook (tenant_id, url, secret, is_active, created_at, next_sequence,"
+                " lease_owner) VALUES (%s, 'https://hooks.example.com/', 'plain-old-secret', %s, %s, 1, '')",
+                [tenant.pk, True, timezone.now()],
+            )
+        MigrationExecutor(connection).migrate([latest])
+        hook = AuditWebhook.objects.get(tenant=tenant)
+        stored = _stored_secret(hook.pk)
+        assert stored.startswith("fernet:") and "plain-old-secret" not in stored
+        assert hook.secret == "plain-old-secret"
+        MigrationExecutor(connection).migrate([before])
+        assert _stored_secret(hook.pk) == "plain-old-secret"
+    finally:
+        MigrationExecutor(connection).migrate([latest])

@@ -7,6 +7,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -203,5 +204,36 @@ def test_a_bounded_answer_a_larger_one_fails(settings):
         with pytest.raises(outbound.OutboundFailed, match="larger than 4999 bytes"):
             outbound.get(url, max_response_bytes=4999)
     finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_peer_trickling_its_answer_is_cut_at_the_deadline(settings):
+    """Each byte arrives within the socket timeout; the whole answer never does: "timed out"."""
+    settings.OUTBOUND_ALLOW_HTTP = True
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            begin = time.monotonic()
+            while not stop.is_set() and time.monotonic() - begin < 3:  # a header byte every 0.1 s
+                self.wfile.write(b"X")
+                self.wfile.flush()
+                time.sleep(0.1)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(outbound.OutboundFailed, match="timed out"):
+            outbound.get(f"http://127.0.0.1:{server.server_address[1]}/slow", timeout=0.5)
+        assert time.monotonic() - started < 2
+    finally:
+        stop.set()
         server.shutdown()
         server.server_close()
