@@ -276,6 +276,8 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": [],
     "SCOPES_BACKEND_CLASS": "scopes.oauth.backends.DatabaseScopes",
     "OAUTH2_VALIDATOR_CLASS": "scopes.oauth.validators.TenantOAuth2Validator",
+    # A form body's Content-Type with a charset parameter is accepted everywhere (issue 24, 11b).
+    "OAUTH2_BACKEND_CLASS": "scopes.oauth.backends.OAuthLibCore",
     # DOT registers its (swapped) models in the admin with these classes: once, no re-registering.
     "APPLICATION_ADMIN_CLASS": "scopes.admin.applications.ApplicationAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "scopes.admin.tokens.AccessTokenAdmin",
