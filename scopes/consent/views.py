@@ -55,6 +55,7 @@ from scopes.consent.authorize import (  # noqa: F401  (CONSENT_SALT: tests sign 
     _signed_in_within,
     _to_sign_in,
     _token_scopes,
+    read_signed_form,
 )
 from scopes.consent.rules import ConsentPlan, ShownPlan
 from scopes.consent.selectors import consent_plan
@@ -257,11 +258,10 @@ class ConsentView(AuthorizationView):
     # --- POST: re-derive everything on the server; the form contributes only ticks and a tenant
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            payload = signing.loads(
-                request.POST.get("request_token", ""), salt=CONSENT_SALT, max_age=CONSENT_MAX_AGE
-            )
-        except signing.BadSignature:
+        payload = read_signed_form(
+            request.POST.get("request_token", ""), salt=CONSENT_SALT, max_age=CONSENT_MAX_AGE
+        )
+        if payload is None:
             return self._refuse(
                 request, "This consent form has expired or was changed. Go back to the app and start again."
             )

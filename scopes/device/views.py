@@ -31,6 +31,7 @@ from accounts import ratelimit, tenancy
 from accounts.models import Membership, signed_in
 from accounts.selectors import active_memberships_of
 from scopes.access.selectors import registry
+from scopes.consent.authorize import read_signed_form
 from scopes.consent.rules import ShownPlan
 from scopes.consent.selectors import consent_plan
 from scopes.consent.services import consent_form_use, consent_grant
@@ -192,11 +193,10 @@ class DeviceApproveView(View):
         return render(request, "scopes/authorize.html", context)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            payload = signing.loads(
-                request.POST.get("request_token", ""), salt=FORM_SALT, max_age=FORM_MAX_AGE
-            )
-        except signing.BadSignature:
+        payload = read_signed_form(
+            request.POST.get("request_token", ""), salt=FORM_SALT, max_age=FORM_MAX_AGE
+        )
+        if payload is None:
             return _gone(request)
         nonces = request.session.get(SESSION_NONCES, [])
         if (
