@@ -307,8 +307,8 @@ class ConsentView(AuthorizationView):
         tenancy.enter_tenant(membership.tenant_id)
         with transaction.atomic():
             consent = consent_grant(
-                actor=request.user,
-                user=request.user,
+                actor=signed_in(request.user),
+                user=signed_in(request.user),
                 tenant=membership.tenant,
                 application=application,
                 scopes=granted,
