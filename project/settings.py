@@ -58,6 +58,9 @@ MIDDLEWARE = [
     # (/healthz, /readyz, /metrics), answered before sessions, HTTPS redirects or tenancy.
     "project.observability.ObservabilityMiddleware",
     "project.health.HealthMiddleware",
+    # No control character in anything a request sends reaches a view or the database (a NUL
+    # is a PostgreSQL DataError): before sessions, whose cookie is looked up in the database.
+    "project.middleware.ControlCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "project.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from django.utils.dateparse import parse_datetime
@@ -33,6 +32,7 @@ from photos.api.serializers import (
 from photos.images import ImageRejected
 from photos.models import Album, Photo
 from photos.storage import StorageUnavailable, open_image
+from project.middleware import upload_limit
 from scopes.access.decision import effective_permissions
 from scopes.api.exceptions import RequestTooLarge
 from scopes.api.fields import parse_id
@@ -92,7 +92,7 @@ def _refuse_oversized_upload(request: Request) -> None:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    limit = settings.PHOTO_MAX_BYTES + (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 1024 * 1024)
+    limit = upload_limit()  # the same bound ControlCharacterMiddleware reads forms within
     if length > limit:
         raise RequestTooLarge(f"The request body is {length} bytes; an upload may be at most {limit} bytes.")
 

@@ -230,5 +230,5 @@ def test_a_form_in_another_charset_is_still_refused_by_the_device_endpoint(world
         urlencode({"client_id": "photo-frame", "scope": "photos.read"}),
         content_type="application/x-www-form-urlencoded; charset=ISO-8859-1",
     )
-    assert started.status_code == 400
+    assert started.status_code == 400 and started.json()["error"] == "invalid_request"
     assert not DeviceGrant.objects.exists()
