@@ -14,11 +14,23 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from django.conf import settings
-from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 
-from project.untrusted import CONTROL_CHARACTERS, UntrustedInput, control_character_in, loads_bounded
+from accounts.untrusted import (
+    CONTROL_CHARACTERS,
+    UntrustedInput,
+    control_character_in,
+    loads_bounded,
+    upload_limit,
+)
 
 
 class ContentSecurityPolicyMiddleware:
@@ -34,10 +46,11 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-# Paths whose clients are programs: they hear JSON. Everything else is a page for a person.
+# Paths whose clients are programs: they hear JSON (the API's refusal body under API_PATHS,
+# OAuth's error body elsewhere). Everything else is a page for a person.
+API_PATHS = ("/api/t/", "/api/schema/")
 JSON_PATHS = (
-    "/api/t/",
-    "/api/schema/",
+    *API_PATHS,
     "/o/token/",
     "/o/introspect/",
     "/o/revoke_token/",
@@ -71,10 +84,13 @@ class ControlCharacterMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        # The reasons and sentences are the API's own for the same failures (scopes.api.exceptions).
         try:
             where = self._first_control_character(request)
-        except RequestDataTooBig:
-            return self._refuse(request, 413, "too_large", "The request body is too large.")
+        except RequestDataTooBig as error:
+            return self._refuse(request, 413, "too_large", str(error) or "The request body is too large.")
+        except (TooManyFieldsSent, TooManyFilesSent) as error:
+            return self._refuse(request, 400, "too_many_fields", str(error))
         except (SuspiciousOperation, BadRequest, MultiPartParserError, UnreadablePostError, ValueError):
             return self._refuse(request, 400, "invalid_body", "The request body cannot be read as sent.")
         if where is not None:
@@ -106,8 +122,12 @@ class ControlCharacterMiddleware:
     def _first_in_body(self, request: HttpRequest) -> str | None:
         content_type = request.content_type or ""
         if content_type in (FORM, MULTIPART):
-            if content_type == MULTIPART and _content_length(request) > upload_limit():
-                raise RequestDataTooBig("multipart body over the upload limit")
+            length, limit = _content_length(request), upload_limit()
+            if content_type == MULTIPART and length > limit:
+                # Never spooled to disk: refused as the photo upload refuses it (photos.api.views).
+                raise RequestDataTooBig(
+                    f"The request body is {length} bytes; an upload may be at most {limit} bytes."
+                )
             for name, values in _form_fields(request).lists():
                 if control_character_in(name) or any(control_character_in(str(v)) for v in values):
                     return f"The form field {_shown(name)}"
@@ -124,20 +144,14 @@ class ControlCharacterMiddleware:
 
     @staticmethod
     def _refuse(request: HttpRequest, status: int, reason: str, message: str) -> HttpResponse:
-        if request.path_info.startswith(JSON_PATHS):
-            body = {
-                "error": "invalid_request",
-                "error_description": message,
-                "reason": reason,
-                "detail": message,
-            }
+        if request.path_info.startswith(API_PATHS):  # the API's refusal body (scopes.api.exceptions)
+            return JsonResponse(
+                {"error": "invalid_request", "reason": reason, "detail": message}, status=status
+            )
+        if request.path_info.startswith(JSON_PATHS):  # OAuth's error body (RFC 6749 5.2), with the reason
+            body = {"error": "invalid_request", "error_description": message, "reason": reason}
             return JsonResponse(body, status=status)
         return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
-
-
-def upload_limit() -> int:
-    """The largest request body any endpoint takes: the largest photo plus the other fields."""
-    return int(settings.PHOTO_MAX_BYTES) + (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 1024 * 1024)
 
 
 def _shown(name: str) -> str:

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from accounts.models import signed_in
+from accounts.untrusted import upload_limit
 from photos import selectors, services
 from photos.api.serializers import (
     AlbumSerializer,
@@ -32,7 +33,6 @@ from photos.api.serializers import (
 from photos.images import ImageRejected
 from photos.models import Album, Photo
 from photos.storage import StorageUnavailable, open_image
-from project.middleware import upload_limit
 from scopes.access.decision import effective_permissions
 from scopes.api.exceptions import RequestTooLarge
 from scopes.api.fields import parse_id

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from project.untrusted import UntrustedInput, loads_bounded
+from accounts.untrusted import UntrustedInput, loads_bounded
 from scopes.constants import Reach, ScopeName
 from scopes.registry import Implications, closure, grant_reaches, normalise
 
@@ -151,7 +151,7 @@ def parse_request(raw: str, *, app_allowed: frozenset[str], implications: Implic
     if len(raw) > MAX_LENGTH:
         raise _fail("authorization_details is too long.")
     try:
-        # Bounded (project.untrusted): 3,000 nested arrays raised RecursionError here, a 500.
+        # Bounded (accounts.untrusted): 3,000 nested arrays raised RecursionError here, a 500.
         entries = loads_bounded(raw, max_size=MAX_LENGTH, max_depth=DETAILS_DEPTH)
     except UntrustedInput as error:
         raise _fail(f"authorization_details must be a JSON array. {error}") from None

@@ -8,12 +8,12 @@ from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from project.untrusted import UntrustedInput, loads_bounded
+from accounts.untrusted import UntrustedInput, loads_bounded
 from scopes.api.exceptions import RequestTooLarge
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser through `project.untrusted.loads_bounded`: bounded size and depth, never a 500.
+    """DRF's JSON parser through `accounts.untrusted.loads_bounded`: bounded size and depth, never a 500.
 
     `json.loads` raises RecursionError (not ValueError) on `[[[[...]]]]` a few thousand levels
     deep, and DRF catches only ValueError; DRF also reads a JSON body whatever its length

@@ -29,7 +29,7 @@ from rest_framework.response import Response
 
 from accounts.audit_stream.events import event_json
 from accounts.models import AuditEvent, signed_in
-from project.untrusted import UntrustedInput, loads_bounded
+from accounts.untrusted import UntrustedInput, loads_bounded
 from scopes.api.viewsets import TenantScopedAPIView
 from scopes.constants import Reach, ScopeName
 
@@ -62,7 +62,7 @@ def decode_cursor(raw: str) -> int:
     try:
         if len(raw) > CURSOR_MAX_LENGTH:
             raise UntrustedInput("too long")
-        # Bounded (project.untrusted): a cursor of ours is one flat object of a few dozen bytes.
+        # Bounded (accounts.untrusted): a cursor of ours is one flat object of a few dozen bytes.
         decoded = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
         value = loads_bounded(decoded, max_size=CURSOR_MAX_LENGTH, max_depth=1)
         before = value["before"]

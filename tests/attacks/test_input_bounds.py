@@ -2,7 +2,7 @@
 
 The audit's attack: `authorization_details` of 3,000 nested arrays (well under the URL limit) made
 `json.loads` raise RecursionError, which `parse_request` did not catch: a 500, and the URL in the
-error log. The class: every parser of request JSON goes through `project.untrusted.loads_bounded`.
+error log. The class: every parser of request JSON goes through `accounts.untrusted.loads_bounded`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from project.untrusted import MAX_DEPTH, UntrustedInput, loads_bounded, nesting_depth
+from accounts.untrusted import MAX_DEPTH, UntrustedInput, loads_bounded, nesting_depth
 from scopes.constants import ScopeName as S
 from tests.attacks.conftest import ALL_API_SCOPES
 from tests.scopes.oauth import Flow

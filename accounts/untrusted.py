@@ -17,6 +17,8 @@ import json
 import re
 from typing import Any
 
+from django.conf import settings
+
 # Deep enough for any document this project reads (the API's bodies are flat objects; an
 # authorization_details entry is three levels), shallow enough for any decoder.
 MAX_DEPTH = 32
@@ -73,3 +75,12 @@ def loads_bounded(raw: str | bytes, *, max_size: int, max_depth: int = MAX_DEPTH
 def control_character_in(text: str) -> bool:
     """Whether `text` holds a character no text from a request may carry (see CONTROL_CHARACTERS)."""
     return CONTROL_CHARACTERS.search(text) is not None
+
+
+def upload_limit() -> int:
+    """The largest request body any endpoint takes: the largest photo plus the other fields.
+
+    `project.middleware.ControlCharacterMiddleware` reads no multipart body past it, and the
+    photo upload refuses one before reading it (`photos.api.views`).
+    """
+    return int(settings.PHOTO_MAX_BYTES) + (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 1024 * 1024)
