@@ -80,6 +80,9 @@ MIDDLEWARE = [
     # (/healthz, /readyz, /metrics), answered before sessions, HTTPS redirects or tenancy.
     "project.observability.ObservabilityMiddleware",
     "project.health.HealthMiddleware",
+    # No control character in anything a request sends reaches a view or the database (a NUL
+    # is a PostgreSQL DataError): before sessions, whose cookie is looked up in the database.
+    "project.middleware.ControlCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "project.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -324,6 +327,8 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": [],
     "SCOPES_BACKEND_CLASS": "scopes.oauth.backends.DatabaseScopes",
     "OAUTH2_VALIDATOR_CLASS": "scopes.oauth.validators.TenantOAuth2Validator",
+    # A form body's Content-Type with a charset parameter is accepted everywhere (issue 24, 11b).
+    "OAUTH2_BACKEND_CLASS": "scopes.oauth.backends.OAuthLibCore",
     # DOT registers its (swapped) models in the admin with these classes: once, no re-registering.
     "APPLICATION_ADMIN_CLASS": "scopes.admin.applications.ApplicationAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "scopes.admin.tokens.AccessTokenAdmin",
