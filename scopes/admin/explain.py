@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_protect
 from accounts import tenancy
 from accounts.models import Membership, Tenant, User, signed_in
 from accounts.selectors import admin_tenants, admin_users
+from scopes.access.context_decision import decide_for, target_for
 from scopes.access.decision import Decision, effective_permissions
 from scopes.access.resources import registered_resources
 from scopes.access.selectors import (
@@ -31,7 +32,6 @@ from scopes.access.selectors import (
     hypothetical_context,
     registry,
 )
-from scopes.api.permissions import decide_for, target_for
 from scopes.consent.selectors import consent_plan
 from scopes.models import Application
 

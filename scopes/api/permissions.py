@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Protocol, cast
 
 from django.db import models
-from django.utils import timezone
 from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -17,7 +16,8 @@ from rest_framework.views import APIView
 
 from accounts.models import Tenant
 from accounts.querysets import TenantQuerySet
-from scopes.access.decision import Decision, Reason, Target, accepted_scopes, decide
+from scopes.access.context_decision import decide_for, target_for, tenant_problem
+from scopes.access.decision import Decision, Reason, Target, accepted_scopes
 from scopes.access.standing import AuthorizationContext
 from scopes.api import metrics
 from scopes.api.exceptions import AccessRefused
@@ -37,17 +37,6 @@ class ScopedView(Protocol):
     accepted_oauth_scopes: list[str] | None
 
     def required_scope(self, request: Request) -> str | None: ...
-
-
-def tenant_problem(context: AuthorizationContext, tenant_slug: str) -> str | None:
-    """Why this token cannot be used in the URL's tenant (None: it can)."""
-    if context.tenant.slug != tenant_slug:
-        return "the token was issued for another tenant, or the tenant does not exist"
-    if not context.tenant.is_active:
-        return "the tenant is inactive"
-    if not context.is_member:
-        return "the user is not a member of the tenant"
-    return None
 
 
 def restrict(
@@ -92,47 +81,6 @@ def token_context(request: Request) -> AuthorizationContext:
     `Token`). This only tells the type checker so: it checks nothing, and so changes nothing.
     """
     return cast(AuthorizationContext, request.auth)
-
-
-def decide_for(
-    context: AuthorizationContext,
-    *,
-    tenant_slug: str,
-    action_scope: str,
-    read_scope: str | None,
-    target: Target | None,
-) -> Decision:
-    """The decision for a loaded authorization context: what the API and the admin's explain page ask."""
-    return decide(
-        action_scope=action_scope,
-        read_scope=read_scope,
-        token_scopes=context.token_scopes,
-        role_grants=context.role_grants,
-        implications=context.implications,
-        token_problem=context.problem(timezone.now()),
-        tenant_problem=tenant_problem(context, tenant_slug),
-        role_name=context.role_name,
-        tenant_name=context.tenant.name,
-        target=target,
-        albums=context.albums,
-    )
-
-
-def target_for(
-    context: AuthorizationContext,
-    *,
-    tenant_id: int | None,
-    owner_id: int | None,
-    album_id: int | None = None,
-    placing: bool = False,
-) -> Target:
-    """What the decision needs to know about one object, relative to the caller."""
-    return Target(
-        exists_in_tenant=tenant_id == context.tenant.pk,
-        owner_is_user=context.user is not None and owner_id == context.user.pk,
-        album_id=album_id,
-        placing=placing,
-    )
 
 
 def album_of(obj: models.Model, album_field: str | None) -> int | None:
