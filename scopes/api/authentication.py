@@ -10,7 +10,8 @@ from rest_framework.request import Request
 from accounts.models import User
 from scopes.access.cache import load_context
 from scopes.access.standing import AuthorizationContext
-from scopes.machines.usage import note_use
+from scopes.api import bookkeeping
+from scopes.machines.usage import is_personal
 
 REALM = "api"
 
@@ -57,8 +58,9 @@ class BearerTokenAuthentication(BaseAuthentication):
         problem = context.problem(timezone.now())
         if problem:
             raise InvalidToken(problem)
-        note_use(credentials, context.token_id)  # personal access tokens' "last used" (throttled)
         assert context.user is not None
+        # Its "last used", if it is a personal token, is written after the answer (scopes.api.bookkeeping).
+        bookkeeping.token_accepted(request, personal_token=is_personal(credentials))
         return context.user, context
 
     def authenticate_header(self, request: Request) -> str:

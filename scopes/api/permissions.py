@@ -19,10 +19,9 @@ from accounts.querysets import TenantQuerySet
 from scopes.access.context_decision import decide_for, target_for, tenant_problem
 from scopes.access.decision import Decision, Reason, Target, accepted_scopes
 from scopes.access.standing import AuthorizationContext
-from scopes.api import metrics
+from scopes.api import bookkeeping, metrics
 from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
-from scopes.usage import recorder
 
 
 class ScopedView(Protocol):
@@ -120,7 +119,7 @@ def check_placement(
 
 
 def readable(
-    context: AuthorizationContext,
+    request: Request,
     queryset: TenantQuerySet,
     *,
     tenant_slug: str,
@@ -131,8 +130,10 @@ def readable(
     """The rows of `queryset` the caller could read with `read_scope`: the list filter of that read.
 
     Raises `AccessRefused` (403 `scope_missing` / `role_forbids`, or the tenant's 404) when reading
-    such objects at all is refused; that answer does not depend on which object is meant.
+    such objects at all is refused; that answer does not depend on which object is meant. An
+    allowed read is put on the request (`scopes.api.bookkeeping`): naming an album uses `albums.read`.
     """
+    context = token_context(request)
     decision = decide_for(
         context, tenant_slug=tenant_slug, action_scope=read_scope, read_scope=read_scope, target=None
     )
@@ -144,7 +145,7 @@ def readable(
         )
     if not decision.allowed:
         raise AccessRefused(decision)
-    recorder.exercised(context, read_scope)  # an album named in input uses albums.read
+    bookkeeping.scope_allowed(request, read_scope)
     return restrict(
         queryset,
         tenant=context.tenant,
@@ -171,7 +172,7 @@ def names_granted_albums(context: AuthorizationContext, decision: Decision, albu
 
 
 def resolve_reference(
-    context: AuthorizationContext,
+    request: Request,
     queryset: TenantQuerySet,
     pk: int,
     *,
@@ -185,8 +186,9 @@ def resolve_reference(
     Raises `AccessRefused` as `readable` does. The object decision runs too, as `get_object` runs
     it after the list filter, so the reference and the read endpoint cannot drift apart.
     """
+    context = token_context(request)
     visible = readable(
-        context,
+        request,
         queryset,
         tenant_slug=tenant_slug,
         read_scope=read_scope,
@@ -230,7 +232,6 @@ class TenantScopePermission(BasePermission):
         )
 
     def has_permission(self, request: Request, api_view: APIView) -> bool:
-        recorder.begin()
         view = cast(ScopedView, api_view)  # only the tenant views (TenantScopedMixin) use this class
         context = request.auth
         if not isinstance(context, AuthorizationContext):
@@ -248,7 +249,7 @@ class TenantScopePermission(BasePermission):
             raise AccessRefused(decision)
         view.tenant = context.tenant
         view.decision = decision
-        recorder.exercised(context, scope)  # usage by day, written on success (scopes.usage)
+        bookkeeping.scope_allowed(request, scope)  # a use, if the answer succeeds
         return True
 
     def has_object_permission(self, request: Request, api_view: APIView, obj: models.Model) -> bool:
