@@ -180,8 +180,9 @@ def explain_access(request: HttpRequest) -> HttpResponse:
                 ),
             )
             application = data.get("application")
+            user = context.user.instance() if context.user is not None else None
             membership = (
-                Membership.objects.filter(user=context.user, tenant=data["tenant"], tenant__is_active=True)
+                Membership.objects.filter(user=user, tenant=data["tenant"], tenant__is_active=True)
                 .select_related("role", "tenant", "user")
                 .first()
             )
@@ -190,7 +191,7 @@ def explain_access(request: HttpRequest) -> HttpResponse:
                 result["plan"] = consent_plan(application, membership, requested, fresh=True)
             elif application:
                 result["plan_problem"] = (
-                    f"{context.user} is not an active member of {data['tenant']}: no consent page."
+                    f"{user} is not an active member of {data['tenant']}: no consent page."
                 )
     return render(
         request,

@@ -61,7 +61,9 @@ class BearerTokenAuthentication(BaseAuthentication):
         assert context.user is not None
         # Its "last used", if it is a personal token, is written after the answer (scopes.api.bookkeeping).
         bookkeeping.token_accepted(request, personal_token=is_personal(credentials))
-        return context.user, context
+        # A new User per request, from the context's plain values (no query): nothing one request
+        # sets on request.user reaches the next request of the token (scopes.access.standing).
+        return context.user.instance(), context
 
     def authenticate_header(self, request: Request) -> str:
         return f'Bearer realm="{REALM}"'

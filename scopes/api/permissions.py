@@ -137,18 +137,17 @@ def readable(
     decision = decide_for(
         context, tenant_slug=tenant_slug, action_scope=read_scope, read_scope=read_scope, target=None
     )
+    tenant = context.tenant.instance()  # the querysets want a Tenant; built without a query
     if names_granted_albums(context, decision, album_field):
         # Its albums were granted to it by name (RFC 9396): it may name them without the read scope.
         # The standing already holds them to what the role's `albums.read` lets the user see.
-        return restrict_to_albums(
-            queryset.for_tenant(context.tenant), albums=context.albums, album_field="pk"
-        )
+        return restrict_to_albums(queryset.for_tenant(tenant), albums=context.albums, album_field="pk")
     if not decision.allowed:
         raise AccessRefused(decision)
     bookkeeping.scope_allowed(request, read_scope)
     return restrict(
         queryset,
-        tenant=context.tenant,
+        tenant=tenant,
         user_id=context.user.pk if context.user is not None else -1,
         reach=decision.visible_reach,
         owner_field=owner_field,
@@ -247,7 +246,7 @@ class TenantScopePermission(BasePermission):
         metrics.record(decision, stage="collection")
         if not decision.allowed:
             raise AccessRefused(decision)
-        view.tenant = context.tenant
+        view.tenant = context.tenant.instance()  # this request's own Tenant (no query)
         view.decision = decision
         bookkeeping.scope_allowed(request, scope)  # a use, if the answer succeeds
         return True
