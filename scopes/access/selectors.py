@@ -15,7 +15,7 @@ from accounts.models import Membership, Tenant, User
 from accounts.selectors import admin_tenants
 from scopes.access.freshness import EPOCH_TABLE
 from scopes.access.rows import token_rows
-from scopes.access.standing import AuthorizationContext, context_from
+from scopes.access.standing import AuthorizationContext, TenantValues, UserValues, context_from
 from scopes.access.tenancy import enter_tenant_of_access_token, token_checksum
 from scopes.models import Application, RoleGrant, Scope
 from scopes.registry import grant_reaches
@@ -108,8 +108,8 @@ def hypothetical_context(*, user: User, tenant: Tenant, scopes: list[str]) -> Au
         token_id=0,
         token_scopes=tuple(scopes),
         expires=timezone.now() + timedelta(hours=1),
-        user=user,
-        tenant=tenant,
+        user=UserValues.of(user),
+        tenant=TenantValues.of(tenant),
         role_id=membership.role_id if membership else None,
         role_name=membership.role.name if membership else None,
         role_grants=grants,

@@ -59,6 +59,7 @@ INNER_FORBIDDEN = {
     "consent": {"oauth", "api", "admin"},
     "oauth": {"api", "admin"},
     "api": {"consent", "oauth", "admin"},
+    "usage": {"api"},  # the API records usage after its answer; usage never climbs back (no cycle)
 }
 
 
