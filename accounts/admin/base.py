@@ -15,24 +15,7 @@ from django.http import HttpRequest
 from accounts.constants import AuditAction
 from accounts.models import Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles, admin_tenants, admin_users
-from accounts.services import audit_record
-
-SECRET_FIELDS = {"password", "client_secret", "token", "token_checksum", "code", "secret"}
-
-
-def snapshot(obj: models.Model) -> dict[str, Any]:
-    """A JSON-able picture of a row for the audit log: fields and many-to-many names, no secrets."""
-    data: dict[str, Any] = {}
-    for f in obj._meta.concrete_fields:
-        if f.name in SECRET_FIELDS or f.primary_key:
-            continue
-        value = getattr(obj, f.attname)
-        data[f.name] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
-    if obj.pk:
-        for f in obj._meta.many_to_many:
-            data[f.name] = sorted(str(o) for o in getattr(obj, f.name).all())
-    return data
-
+from accounts.services import audit_record, snapshot
 
 # What a staff user may pick in a foreign-key field (dropdown, autocomplete, raw id), by the related
 # model: only what their tenants hold. `scopes.admin` adds its own models. A superuser gets all.
