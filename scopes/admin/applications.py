@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from oauth2_provider.admin import ApplicationAdmin as DotApplicationAdmin
 
-from accounts.admin.base import STAFF_CHOICES, AuditedAdmin, StaffScopedAdmin, SuperuserWritesOnly
+from accounts.admin.base import AuditedAdmin, StaffScopedAdmin, SuperuserWritesOnly
 from accounts.admin.preview import PreviewBeforeSave
 from accounts.constants import AuditAction
 from accounts.models import Tenant, User, signed_in
@@ -20,9 +20,6 @@ from scopes.access.selectors import admin_applications
 from scopes.models import Application, ApplicationScope
 from scopes.services import AllowedScope, application_scopes_set
 from scopes.usage.admin_preview import APPLICATION_JUDGE
-
-# A staff user picks, in any foreign-key field to an app, only the apps usable in their tenants.
-STAFF_CHOICES[Application] = admin_applications
 
 
 class ApplicationScopeInline(admin.TabularInline):
