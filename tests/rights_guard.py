@@ -46,7 +46,9 @@ RIGHTS_WRITERS: dict[type[models.Model], tuple[Callable[..., Any], ...]] = {
         machines_selectors.personal_token_app,
     ),
     TenantAppPolicy: (policy.app_policy_set,),
-    TenantApp: (policy.tenant_app_set,),
+    # Filing a request for an app marks it pending in the tenant (a row that allows nothing, the
+    # request's audit row records it); only an administrator's decision sets anything else.
+    TenantApp: (policy.tenant_app_set, policy.access_request_file),
     TenantApp.cap.through: (policy.tenant_app_set,),
     TokenPolicy: (machines_services.token_policy_set,),
 }
