@@ -118,14 +118,19 @@ def hypothetical_context(*, user: User, tenant: Tenant, scopes: list[str]) -> Au
 
 
 def scope_usage(scope: Scope) -> dict[str, list[str]]:
-    """Where a scope is used: roles that grant it, apps that may ask for it, scopes that imply it."""
+    """Where a scope is used: roles that grant it, apps that may ask for it, scopes that imply it,
+    consents that hold it; only the non-empty ones. A scope in use is never deleted
+    (`scopes.services.scope_delete`), and the admin shows the same list."""
+    if scope.pk is None:
+        return {}
     usage: dict[str, list[str]] = defaultdict(list)
     for grant in scope.role_grants.select_related("role", "role__tenant"):
         usage["roles"].append(str(grant.role))
     for link in scope.application_links.select_related("application"):
         usage["applications"].append(str(link.application))
     usage["implied_by"] = [s.name for s in scope.implied_by.all()]
-    return dict(usage)
+    usage["consents"] = [str(c) for c in scope.consents.select_related("user", "application", "tenant")]
+    return {k: v for k, v in usage.items() if v}
 
 
 def authorization_context(raw_token: str) -> AuthorizationContext | None:

@@ -55,7 +55,7 @@ def test_imports_flow_one_way():
 # Inside scopes, too: the decision and the standing know nothing of the pages, endpoints or admin
 # built on them; consent builds on access; the OAuth endpoints on consent and access.
 INNER_FORBIDDEN = {
-    "access": {"consent", "oauth", "api", "admin"},
+    "access": {"consent", "oauth", "api", "admin", "roles"},
     "consent": {"oauth", "api", "admin"},
     "oauth": {"api", "admin"},
     "api": {"consent", "oauth", "admin"},
@@ -185,3 +185,40 @@ def test_a_viewset_that_forgot_its_tenant_filter_fails_on_every_database(world, 
     client = api_client(world.member_a, world.acme, ["photos.read"])
     with pytest.raises(TenantMissing):
         client.get("/api/t/acme/photos/")
+
+
+# Every write to a rights table goes through its service, from the admin and the pages alike
+# (tests/rights_guard.py, on for every test): the list of rights models is complete, and a page
+# that writes one around its service fails.
+def test_every_rights_model_has_its_writers():
+    from accounts.models import Membership, Role
+    from scopes.machines.models import TokenPolicy
+    from scopes.models import ApplicationScope, RoleGrant, Scope
+    from scopes.tenant_policy.models import TenantApp, TenantAppPolicy
+    from tests.rights_guard import RIGHTS_WRITERS
+
+    rights = {Role, RoleGrant, Membership, Scope, ApplicationScope, TenantAppPolicy, TenantApp, TokenPolicy}
+    assert rights <= set(RIGHTS_WRITERS)
+    assert all(RIGHTS_WRITERS[model] for model in RIGHTS_WRITERS)
+
+
+def test_the_rights_guard_sees_an_admin_writing_around_its_service(world, client, monkeypatch):
+    from django.contrib import admin
+    from django.urls import reverse
+
+    from accounts.constants import RoleName
+    from scopes.roles.admin import RoleAdmin
+
+    superuser = django_apps.get_model("accounts", "User").objects.create_superuser(
+        "root", "r@example.com", "pw"
+    )
+    client.force_login(superuser)
+    # The role page saving the role with Django's own save, as it did before role_save existed.
+    monkeypatch.setattr(RoleAdmin, "save_model", admin.ModelAdmin.save_model)
+    role = world.role(RoleName.GUEST)
+    url = reverse("admin:accounts_role_change", args=[role.pk])
+    data = {"name": "Renamed", "description": "", "grants-TOTAL_FORMS": "0", "grants-INITIAL_FORMS": "0"}
+    with pytest.raises(AssertionError, match=r"accounts\.Role saved outside"):
+        client.post(url, {**data, "_preview_confirmed": "1"})
+    monkeypatch.undo()
+    assert client.post(url, {**data, "_preview_confirmed": "1"}).status_code == 302

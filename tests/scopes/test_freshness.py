@@ -19,13 +19,13 @@ from rest_framework.test import APIClient
 
 from accounts.constants import RoleName
 from accounts.models import Membership, Role
-from accounts.services import membership_remove, membership_set
 from photos.api.views import MeView
 from scopes.access import cache as context_cache
 from scopes.access.selectors import registry
 from scopes.consent.services import consent_narrow, consent_revoke, tokens_revoke
 from scopes.constants import ScopeName as S
 from scopes.models import AccessToken, ApplicationScope, Consent, RoleGrant, Scope
+from scopes.roles.services import membership_remove, membership_set
 from tests.factories import ConsentFactory, MembershipFactory, PhotoFactory, RoleFactory, RoleGrantFactory
 from tests.scopes.oauth import Flow, refresh
 
