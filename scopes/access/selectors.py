@@ -2,90 +2,27 @@
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Membership, Tenant, User
 from accounts.selectors import admin_tenants
-from scopes.access.freshness import EPOCH_TABLE
 from scopes.access.rows import token_rows
+from scopes.access.scope_registry import (  # noqa: F401 (its readers import it from here too)
+    RegistrySnapshot,
+    forget_registry,
+    implication_graph,
+    registry,
+    registry_at,
+    registry_version,
+)
 from scopes.access.standing import AuthorizationContext, TenantValues, UserValues, context_from
 from scopes.access.tenancy import enter_tenant_of_access_token, token_checksum
 from scopes.models import Application, RoleGrant, Scope
 from scopes.registry import grant_reaches
-
-
-@dataclass(frozen=True)
-class RegistrySnapshot:
-    """The whole scope registry: consent texts and the direct implication graph."""
-
-    descriptions: dict[str, str]
-    implications: dict[str, frozenset[str]]
-
-
-_local_registry: tuple[object, RegistrySnapshot] | None = None
-_registry_lock = threading.Lock()
-
-
-def _build_registry() -> RegistrySnapshot:
-    # One query: each scope once per scope it implies (once with None when it implies none).
-    descriptions: dict[str, str] = {}
-    graph: dict[str, set[str]] = defaultdict(set)
-    for name, description, implied in Scope.objects.values_list("name", "description", "implies__name"):
-        descriptions[name] = description
-        if implied is not None:
-            graph[name].add(implied)
-    return RegistrySnapshot(descriptions, {name: frozenset(graph.get(name, ())) for name in descriptions})
-
-
-def registry_version() -> object:
-    """The registry's epoch: a value database triggers change with every scope or implication write."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT scopes_registry_version()")
-        else:
-            cursor.execute(f"SELECT value FROM {EPOCH_TABLE} WHERE id = 1")  # noqa: S608 (a constant name)
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def registry_at(version: object) -> RegistrySnapshot:
-    """The registry as of epoch `version` (read by the caller): this process's copy, or one query.
-
-    The rows are read after the epoch was, so a copy can only be newer than its epoch says; the
-    next epoch read then differs and the copy is built again (`scopes.access.freshness`).
-    """
-    global _local_registry
-    local = _local_registry
-    if version is not None and local is not None and local[0] == version:
-        return local[1]
-    snapshot = _build_registry()
-    if version is not None:
-        with _registry_lock:
-            _local_registry = (version, snapshot)
-    return snapshot
-
-
-def registry() -> RegistrySnapshot:
-    """The registry, fresh: one small statement reads the epoch; rebuilt (one query) after a change."""
-    return registry_at(registry_version())
-
-
-def forget_registry() -> None:
-    """Drop this process's copy (tests; never needed for correctness)."""
-    global _local_registry
-    _local_registry = None
-
-
-def implication_graph() -> dict[str, set[str]]:
-    """Scope name -> names it directly implies, fresh from the database (for edits that must see it)."""
-    return {name: set(targets) for name, targets in _build_registry().implications.items()}
 
 
 def role_reaches(role_id: int) -> dict[str, str]:

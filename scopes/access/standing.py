@@ -42,6 +42,7 @@ from scopes.access.rows import (
     rebuilt,
     token_rows,
 )
+from scopes.access.scope_registry import registry
 from scopes.registry import Implications, closure, grant_reaches, normalise
 from scopes.tenant_policy.rules import blocked_detail
 
@@ -181,8 +182,6 @@ def effective_expiry(expires: datetime, *, created: datetime | None, max_days: i
 
 
 def _implications() -> Mapping[str, frozenset[str]]:
-    from scopes.access.selectors import registry  # registry() reads the epoch; selectors import this module
-
     return registry().implications
 
 

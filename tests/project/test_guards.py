@@ -86,6 +86,90 @@ def test_scopes_packages_import_one_way():
     assert scopes_packages_imported("from scopes.consent.rules import AppScope") == {"consent"}
 
 
+PACKAGES = ("accounts", "scopes", "photos", "project")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_imports(modules: dict[str, str]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports, lazy (function-level) imports included."""
+    graph: dict[str, set[str]] = {}
+    for name, source in modules.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # `from a.b import c` names the module a.b.c when there is one, else a.b.
+                targets |= {
+                    f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                    for alias in node.names
+                }
+        graph[name] = {target for target in targets if target in modules and target != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_imports_itself_in_a_circle():
+    """No import cycle anywhere in the product, lazy imports included: each module has one place in
+    the layering (docs/architecture.md), so a cycle is a rule living in two homes."""
+    modules = {
+        _module_name(path): path.read_text()
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+    }
+    assert cycles(module_imports(modules)) == []
+
+
+def test_the_cycle_check_sees_a_cycle():
+    graph = module_imports(
+        {
+            "scopes.a": "from scopes.b import thing",
+            "scopes.b": "def f():\n    from scopes import a\n",
+            "scopes": "",
+        }
+    )
+    assert cycles(graph) == [["scopes.a", "scopes.b"]]
+
+
 def test_the_import_check_sees_a_violation():
     """The check itself: a module of accounts importing scopes, in either form, is caught."""
     assert "scopes" in imported_apps("from scopes.models import Scope")
