@@ -8,4 +8,4 @@ and `tokens` hold the classes django-oauth-toolkit registers for its swapped mod
 from scopes.admin import consents, registry  # noqa: F401  (registers the screens)
 from scopes.machines import admin as machines_admin  # noqa: F401  (service accounts, token policies)
 from scopes.roles import admin as roles_admin  # noqa: F401  (roles and grants, memberships, tenants, users)
-from scopes.tenant_policy import admin as tenant_policy  # noqa: F401  (issue 13: policy and requests)
+from scopes.tenant_policy import admin as tenant_policy  # noqa: F401  (policy and access requests)

@@ -110,7 +110,7 @@ def check_placement(
 
 # --- References: an object named in input (an album id in a photo's body or query) is read, not trusted.
 #
-# DESIGN.md, "The access decision": a referenced object passes the same decision as reading it, and
+# docs/security.md, "Reference checks": a referenced object passes the same decision as reading it, and
 # what the caller cannot see is the same answer as what does not exist. So a reference goes through
 # exactly the steps of `GET <collection>/<id>/`: the collection decision for the read scope, the
 # list filter of its reach (`restrict`), then the object decision. The first step's refusals (no
