@@ -232,10 +232,44 @@ def pytest_configure(config) -> None:
     """On a shared Redis each xdist worker keeps its own keys, so clearing them leaves the other's alone."""
     from django.conf import settings
 
+    config.addinivalue_line(
+        "markers", "postgresql_leg: cannot fail differently on SQLite; runs on the PostgreSQL leg only"
+    )
+
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     for cache_settings in settings.CACHES.values():
         if "redis" in cache_settings["BACKEND"].lower():
             cache_settings["KEY_PREFIX"] = f"{cache_settings.get('KEY_PREFIX') or 'gp'}-test-{worker}"
+
+
+# Tests that cannot fail differently on SQLite: a real browser, relying parties, schemathesis,
+# settings and log subprocesses (on a database of their own), pure functions. They run on the
+# PostgreSQL leg only; the SQLite leg keeps everything that touches SQL, managers, triggers or
+# migrations. A single test elsewhere can say the same with @pytest.mark.postgresql_leg.
+POSTGRESQL_LEG = (
+    "tests/browser/",
+    "tests/oidc/",
+    "tests/fuzz/",
+    "tests/project/test_settings.py",
+    "tests/project/test_deploy_settings.py",
+    "tests/project/test_json_logs.py",
+    "tests/scopes/test_decision.py",
+    "tests/scopes/test_consent_rule.py",
+    "tests/scopes/test_registry.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the PostgreSQL-leg tests, and skip them (with the reason) when the suite runs on SQLite."""
+    for item in items:
+        if item.path.relative_to(config.rootpath).as_posix().startswith(POSTGRESQL_LEG):
+            item.add_marker(pytest.mark.postgresql_leg)
+    if "sqlite" not in django_settings.DATABASES["default"]["ENGINE"]:
+        return
+    skip = pytest.mark.skip(reason="cannot fail differently on SQLite: runs on the PostgreSQL leg only")
+    for item in items:
+        if item.get_closest_marker("postgresql_leg"):
+            item.add_marker(skip)
 
 
 def clear_cache() -> None:
