@@ -25,7 +25,7 @@ from accounts.constants import RoleName
 from accounts.models import Role, Tenant, User
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Scope
-from tests import rls
+from tests import databases, rls
 from tests.factories import (
     AccessTokenFactory,
     ApplicationFactory,
@@ -33,6 +33,34 @@ from tests.factories import (
     TenantFactory,
     UserFactory,
 )
+
+
+@pytest.fixture(scope="session")
+def _template_database(
+    request,
+    django_db_blocker,
+    django_db_keepdb,
+    django_db_use_migrations,
+    django_db_modify_db_settings,
+    tmp_path_factory,
+) -> bool:
+    """Whether this xdist worker's fresh test database was copied from the run's one migrated
+    template (tests/databases.py) instead of being migrated again."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    fresh = request.config.getvalue("create_db") and django_db_keepdb  # --create-db (and --reuse-db)
+    if not databases.can_share(worker=worker, createdb=fresh, migrations=django_db_use_migrations):
+        return False
+    assert worker is not None
+    shared = tmp_path_factory.getbasetemp().parent  # one directory for all workers of this run
+    with django_db_blocker.unblock():
+        databases.prepare(worker=worker, shared=shared, verbosity=request.config.option.verbose)
+    return True
+
+
+@pytest.fixture(scope="session")
+def django_db_createdb(django_db_createdb, _template_database) -> bool:
+    """A database copied from the template is fresh: pytest-django then reuses it as it finds it."""
+    return django_db_createdb and not _template_database
 
 
 @pytest.fixture(scope="session")
