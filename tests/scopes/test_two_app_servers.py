@@ -25,9 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import Membership, User
 from scopes.constants import ScopeName as S
-from tests.project.test_cache_outage import RedisServer
 from tests.scopes.oauth import REDIRECT_URI, pkce_pair
-from tests.scopes.test_two_processes import TwoServers, _database_url
+from tests.servers import RedisServer, TwoServers, database_url
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -57,7 +56,7 @@ def two_servers(s3_server) -> Iterator[tuple[requests.Session, str, str, RedisSe
         "RATE_LIMIT_LOGIN_ACCOUNT": "2/900",
         **s3_server.environment(bucket),
     }
-    servers = TwoServers(_database_url(), extra_env=shared)
+    servers = TwoServers(database_url(), extra_env=shared)
     try:
         one, other = (server.base for server in servers.servers)
         yield requests.Session(), one, other, redis_server, bucket
