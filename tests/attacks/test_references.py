@@ -41,7 +41,7 @@ from tests.factories import (
     RoleGrantFactory,
     UserFactory,
 )
-from tests.photos.conftest import upload
+from tests.images import upload
 
 pytestmark = pytest.mark.django_db
 

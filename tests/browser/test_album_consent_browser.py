@@ -12,7 +12,7 @@ from tests.answers import json_body
 from tests.browser.conftest import CALLBACK, screenshot, sign_in
 from tests.browser.test_consent_browser import authorize_url, exchange
 from tests.factories import AlbumFactory, PhotoFactory
-from tests.photos.conftest import image_bytes
+from tests.images import image_bytes
 from tests.scopes.oauth import pkce_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -11,7 +11,7 @@ from photos.models import Photo
 from scopes.constants import ScopeName as S
 from tests.answers import json_body
 from tests.factories import AlbumFactory, PhotoFactory, RoleFactory, RoleGrantFactory
-from tests.photos.conftest import upload
+from tests.images import upload
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 from photos.models import Album, Photo
 from scopes.constants import ScopeName as S
 from tests.factories import AlbumFactory, PhotoFactory
-from tests.photos.conftest import upload
+from tests.images import upload
 
 T, O, X = "tenant", "own", None  # noqa: E741 - reach of the role's grant: whole tenant, own objects, no grant
 

@@ -8,7 +8,6 @@ servers share: the database, the cache and the bucket. The PostgreSQL leg of CI 
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 import time
@@ -20,11 +19,11 @@ import pytest
 import requests
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
-from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import Membership, User
 from scopes.constants import ScopeName as S
+from tests.images import image_bytes
 from tests.scopes.oauth import REDIRECT_URI, pkce_pair
 from tests.servers import RedisServer, TwoServers, database_url
 
@@ -34,13 +33,7 @@ pytestmark = [
 ]
 
 
-def _png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (3, 2), (200, 10, 10)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-PNG = _png()
+PNG = image_bytes("PNG", (3, 2), mode="RGB")
 
 
 @pytest.fixture
