@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests import servers
 from tests.accounts.receiver import Receiver
-from tests.servers import process_environment
+from tests.servers import database_url as _database_url
+from tests.servers import process_environment as _environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,7 +53,7 @@ print("PENDING", AuditDelivery.objects.filter(delivered_at__isnull=True).count()
 def _python(database_url: str, code: str) -> str:
     done = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT, env=process_environment(database_url), check=True, timeout=120, capture_output=True, text=True,
+        cwd=ROOT, env=_environment(database_url), check=True, timeout=120, capture_output=True, text=True,
     )  # fmt: skip
     return done.stdout
 
@@ -61,20 +61,18 @@ def _python(database_url: str, code: str) -> str:
 def _worker(database_url: str) -> subprocess.Popen:
     command = [sys.executable, "manage.py", "deliver_audit_events", "--lease-seconds", "2", "--timeout", "1"]
     command += ["--poll", "0.05", "--batch", "5"]
-    return subprocess.Popen(
-        command, cwd=ROOT, env=process_environment(database_url), stdout=subprocess.DEVNULL
-    )
+    return subprocess.Popen(command, cwd=ROOT, env=_environment(database_url), stdout=subprocess.DEVNULL)
 
 
 @pytest.fixture
 def database_url(tmp_path) -> str:
     if connection.vendor == "postgresql":
-        return servers.database_url()
+        return _database_url()
     url = f"sqlite:///{tmp_path / 'worker.sqlite3'}"
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0"],
         cwd=ROOT,
-        env=process_environment(url),
+        env=_environment(url),
         check=True,
         timeout=300,
     )
