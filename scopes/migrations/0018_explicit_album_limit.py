@@ -25,30 +25,36 @@ def mark_limited(apps, schema_editor):
     Consent = apps.get_model("scopes", "Consent")
     ConsentAlbum = apps.get_model("scopes", "ConsentAlbum")
     AuditEvent = apps.get_model("accounts", "AuditEvent")
-    limited: set[int] = set(ConsentAlbum._base_manager.values_list("consent_id", flat=True))
+    # The migrating connection (the owner's, under `migrate --database owner`): the default one is
+    # the runtime role's, which would wait for this migration's own locks.
+    db = schema_editor.connection.alias
+    limited: set[int] = set(ConsentAlbum._base_manager.using(db).values_list("consent_id", flat=True))
     grants: set[tuple[int, int, int]] = set()
     for name in ("Grant", "AccessToken", "RefreshToken"):
         model = apps.get_model("scopes", name)
         grants |= set(
-            model._base_manager.filter(albums__isnull=False, user__isnull=False)
+            model._base_manager.using(db)
+            .filter(albums__isnull=False, user__isnull=False)
             .values_list("user_id", "tenant_id", "application_id")
             .distinct()
         )
-    events = AuditEvent._base_manager.filter(target_type="scopes.Consent").values_list(
-        "target_id", "before", "after"
+    events = (
+        AuditEvent._base_manager.using(db)
+        .filter(target_type="scopes.Consent")
+        .values_list("target_id", "before", "after")
     )
     for target_id, before, after in events.iterator():
         albums_changed = any(isinstance(side, dict) and "albums" in side for side in (before, after))
         if albums_changed and target_id.isdigit():
             limited.add(int(target_id))
-    for pk, user_id, tenant_id, application_id in Consent._base_manager.values_list(
-        "pk", "user_id", "tenant_id", "application_id"
-    ).iterator():
+    for pk, user_id, tenant_id, application_id in (
+        Consent._base_manager.using(db).values_list("pk", "user_id", "tenant_id", "application_id").iterator()
+    ):
         if (user_id, tenant_id, application_id) in grants:
             limited.add(pk)
     ids = sorted(limited)
     for start in range(0, len(ids), 500):
-        Consent._base_manager.filter(pk__in=ids[start : start + 500]).update(albums_limited=True)
+        Consent._base_manager.using(db).filter(pk__in=ids[start : start + 500]).update(albums_limited=True)
 
 
 def drop_sqlite_triggers(apps, schema_editor):
