@@ -47,14 +47,6 @@ RLS_EXEMPT: dict[str, str] = {
         "the operators' log, read only in the admin and kept after its tenant is deleted (tenant "
         "becomes NULL); instead the runtime role may only append to it, never rewrite or delete it"
     ),
-    "accounts.AuditWebhook": (
-        "the platform's streaming configuration: written only in the admin, read by the delivery "
-        "worker across tenants and locked by every audited write of its tenant; never by the API"
-    ),
-    "accounts.AuditDelivery": (
-        "the outbox of audit events (exempt themselves), queued beside each event whatever tenant "
-        "the writer entered and drained by the worker across tenants; never read by the API"
-    ),
 }
 
 
@@ -76,6 +68,12 @@ MANAGER_EXEMPT: dict[str, str] = {
     "scopes.ServiceAccount": "looked up by its client-credentials app at /o/token/, before any tenant is known",
     "scopes.PersonalAccessToken": "a person's tokens span tenants (the tokens page); use is recorded by token id",
     "scopes.TokenPolicy": "one row per tenant, read by the standing's SQL and by its tenant in services",
+    # The audit stream: row-level security confines both on PostgreSQL (accounts 0007).
+    "accounts.AuditWebhook": (
+        "superusers' admin screens and the delivery worker, which enters each endpoint's tenant "
+        "itself; the outbox locks it in the tenant of the event being written"
+    ),
+    "accounts.AuditDelivery": "the outbox and its log: written beside each event, drained per endpoint by the worker",
 }
 
 
@@ -229,7 +227,7 @@ def tenant_scope(tenant_id: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[N
 
 
 @contextmanager
-def writing_in(tenant_id: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+def writing_in(tenant_id: int, *, using: str = DEFAULT_DB_ALIAS, savepoint: bool = True) -> Iterator[None]:
     """Inside: this transaction sees exactly `tenant_id`; afterwards, what it saw before.
 
     For services that write one tenant's rows: they enter that tenant themselves instead of
@@ -237,12 +235,13 @@ def writing_in(tenant_id: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[Non
     It never widens what the caller sees: inside, only the tenant being written (narrower than an
     admin request's several tenants); after, the caller's own setting again. Free when the
     request already entered exactly this tenant (the API, after its token probe): no statement.
+    `savepoint=False` for callers already inside the transaction they write in (the outbox).
     """
     connection = connections[using]
     if connection.vendor != "postgresql":
         yield
         return
-    with transaction.atomic(using=using):
+    with transaction.atomic(using=using, savepoint=savepoint):
         known = _current(connection)
         if known is not None and TENANT_IDS_SETTING in known:
             before = known[TENANT_IDS_SETTING]

@@ -78,6 +78,7 @@ def configure(args: argparse.Namespace, roles: Roles) -> dict[str, str]:
         # Persistent connections, as any production deployment sets; the product's default is 0.
         "DB_CONN_MAX_AGE": "600",
         "SECRET_KEY": "bench-only-" + secrets.token_hex(16),
+        "AUDIT_SECRET_KEY": "bench-only-" + secrets.token_hex(16),
         "DEBUG": "0",
         "HTTPS_ONLY": "0",  # plain HTTP on loopback
         "ALLOWED_HOSTS": "127.0.0.1,testserver",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -41,6 +43,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*"
+)
+
+
+def env_networks(name: str) -> list[str]:
+    """Read a comma-separated list of CIDRs (10.0.0.0/8, 127.0.0.1) or host names, failing on junk."""
+    entries = env_list(name, [])
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            if not _HOST_NAME.fullmatch(entry):
+                raise ImproperlyConfigured(
+                    f"{name}: {entry!r} is neither a network (10.0.0.0/8, 127.0.0.1) nor a host name."
+                ) from None
+    return entries
 
 
 def env_rate(name: str, default: str) -> tuple[int, int]:

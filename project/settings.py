@@ -13,7 +13,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-from project.env import env_bool, env_int, env_list, env_proxy_header, env_rate, load_dotenv  # noqa: E402
+from project.env import (  # noqa: E402
+    env_bool,
+    env_int,
+    env_list,
+    env_networks,
+    env_proxy_header,
+    env_rate,
+    load_dotenv,
+)
 from project.logs import FORMATS, FORMATTERS  # noqa: E402
 
 # ENV_FILE names another file; set it empty to read none (the tests of this module do).
@@ -35,6 +43,19 @@ if not SECRET_KEY:
 # Key rotation in a rolling deploy: the new key in SECRET_KEY, the old one here until every session and
 # signed consent page made with it has expired (docs/deployment.md).
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
+
+# Seals the audit webhooks' signing secrets at rest (accounts/sealed.py): comma-separated, the first
+# seals, all unseal (rotation). Kept apart from SECRET_KEY so rotating one never strands the other.
+AUDIT_SECRET_KEYS = env_list("AUDIT_SECRET_KEY", [])
+if not AUDIT_SECRET_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "AUDIT_SECRET_KEY must be set in the environment when DEBUG is off: it encrypts the audit "
+            "webhooks' signing secrets (make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+        )
+    AUDIT_SECRET_KEYS = ["insecure-development-audit-key:" + SECRET_KEY]
+if any(len(key) < 32 for key in AUDIT_SECRET_KEYS):
+    raise ImproperlyConfigured("AUDIT_SECRET_KEY: every key must be at least 32 characters long.")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 
@@ -59,6 +80,9 @@ MIDDLEWARE = [
     # (/healthz, /readyz, /metrics), answered before sessions, HTTPS redirects or tenancy.
     "project.observability.ObservabilityMiddleware",
     "project.health.HealthMiddleware",
+    # No control character in anything a request sends reaches a view or the database (a NUL
+    # is a PostgreSQL DataError): before sessions, whose cookie is looked up in the database.
+    "project.middleware.ControlCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "project.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -274,6 +298,11 @@ CREATION_CAPS = {
     "device-grants-pending": env_int("CAP_DEVICE_GRANTS_PENDING", 100),  # unexpired, per client
     "service-accounts": env_int("CAP_SERVICE_ACCOUNTS", 50),  # per tenant
 }
+# Outbound requests to URLs people supply (audit webhooks; accounts/outbound.py): https only outside
+# DEBUG, and never to loopback, private, link-local... addresses unless named here (CIDRs or hosts).
+OUTBOUND_ALLOW_HTTP = env_bool("OUTBOUND_ALLOW_HTTP", DEBUG)
+OUTBOUND_ALLOWED_NETWORKS = env_networks("OUTBOUND_ALLOWED_NETWORKS")
+
 # How many proxies in front of the app append to X-Forwarded-For (0: use the socket's address).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
@@ -298,6 +327,8 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": [],
     "SCOPES_BACKEND_CLASS": "scopes.oauth.backends.DatabaseScopes",
     "OAUTH2_VALIDATOR_CLASS": "scopes.oauth.validators.TenantOAuth2Validator",
+    # A form body's Content-Type with a charset parameter is accepted everywhere (issue 24, 11b).
+    "OAUTH2_BACKEND_CLASS": "scopes.oauth.backends.OAuthLibCore",
     # DOT registers its (swapped) models in the admin with these classes: once, no re-registering.
     "APPLICATION_ADMIN_CLASS": "scopes.admin.applications.ApplicationAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "scopes.admin.tokens.AccessTokenAdmin",

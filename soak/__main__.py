@@ -194,6 +194,7 @@ def main() -> int:
         "ENV_FILE": "",
         "DEBUG": "0",
         "SECRET_KEY": "soak-only-secret-key-" + os.urandom(8).hex(),
+        "AUDIT_SECRET_KEY": "soak-only-audit-secret-key-" + os.urandom(8).hex(),
         "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": as_role(DATABASE_URL, RUNTIME_ROLE),
         "MIGRATION_DATABASE_URL": as_role(DATABASE_URL, OWNER_ROLE),

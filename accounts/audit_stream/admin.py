@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -12,6 +13,7 @@ from django.http import HttpRequest
 from accounts.admin.base import AuditedAdmin, ReadOnlyAdmin
 from accounts.audit_stream.models import AuditDelivery, AuditWebhook
 from accounts.constants import AuditAction
+from accounts.sealed import hint
 
 
 class SuperusersOnly:
@@ -24,8 +26,45 @@ class SuperusersOnly:
         return self.has_module_permission(request)
 
 
+class AuditWebhookForm(forms.ModelForm):
+    """The secret is typed (or generated) when an endpoint is added and never shown back after.
+
+    On change the field starts empty and says only the stored secret's length and last four
+    characters (`accounts.sealed.hint`); left empty it keeps the stored one, typed it replaces it.
+    """
+
+    secret = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "size": 60}),
+        help_text="Shared with the receiver, which checks X-Audit-Signature (HMAC-SHA256) with it.",
+    )
+
+    class Meta:
+        model = AuditWebhook
+        fields = ["tenant", "url", "secret", "is_active"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["secret"] = ""  # never the stored secret, not even in the page's HTML
+            self.fields["secret"].help_text = (
+                f"Stored: {hint(self.instance.secret)}. Leave empty to keep it; type a new one to "
+                "replace it (then give it to the receiver)."
+            )
+
+    def clean_secret(self) -> str:
+        typed: str = self.cleaned_data.get("secret") or ""
+        if typed:
+            return typed
+        if self.instance.pk:
+            return self.instance.secret  # kept (sealed again as it is saved)
+        raise forms.ValidationError("Give the endpoint a secret (the page suggested one).")
+
+
 @admin.register(AuditWebhook)
 class AuditWebhookAdmin(SuperusersOnly, AuditedAdmin):
+    form = AuditWebhookForm
     audit_actions = (AuditAction.WEBHOOK_CREATED, AuditAction.WEBHOOK_CHANGED, AuditAction.WEBHOOK_DELETED)
     list_display = ["tenant", "url", "is_active", "pending", "retry_at", "created_at"]
     list_filter = ["is_active"]

@@ -10,7 +10,9 @@ Guarantees and how:
 - signed: `X-Audit-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>` with
   `X-Audit-Timestamp` (Unix seconds); receivers reject old timestamps and dedupe by `X-Audit-Event`.
 
-The HTTP timeout is shorter than the lease, so a lease cannot expire during a send it covers.
+Every send goes through `accounts.outbound` (no internal addresses, checked at delivery as well as
+on save, pinned against DNS rebinding; no redirects: a 3xx is a failure). The HTTP timeout is
+shorter than the lease, so a lease cannot expire during a send it covers.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ import hmac
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,8 +29,11 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from accounts import outbound, tenancy
 from accounts.audit_stream.events import event_json
 from accounts.audit_stream.models import AuditDelivery, AuditWebhook
+from accounts.models import Tenant
+from accounts.sealed import UnreadableSecret
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +56,13 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def backoff(attempts: int, settings: Settings) -> timedelta:
-    return timedelta(
-        seconds=min(settings.backoff_base_seconds * 2 ** max(attempts - 1, 0), settings.backoff_max_seconds)
-    )
+    """How long an endpoint waits after its `attempts`-th failure in a row: doubling, capped.
+
+    The exponent is capped too: an endpoint failing for weeks reaches 2**1024, which as a float
+    would overflow and stop the worker for every tenant.
+    """
+    exponent = min(max(attempts - 1, 0), 40)
+    return timedelta(seconds=min(settings.backoff_base_seconds * 2**exponent, settings.backoff_max_seconds))
 
 
 def _claimable(now: datetime) -> Q:
@@ -67,10 +74,17 @@ def _claimable(now: datetime) -> Q:
 
 
 def claim(owner: str, settings: Settings) -> AuditWebhook | None:
-    """Take the lease of one endpoint with pending deliveries; None when there is nothing to do."""
+    """Take the lease of one endpoint with pending deliveries; None when there is nothing to do.
+
+    Both tables are behind row-level security. To find due endpoints the claim enters every
+    tenant, listed explicitly from the tenant table (as a superuser's admin request does: there is
+    no "all tenants" value); it reads and leases, and everything after it runs in the claimed
+    endpoint's tenant alone (`deliver`). One statement enters, however many tenants there are.
+    """
     now = timezone.now()
     pending = AuditDelivery.objects.filter(webhook=OuterRef("pk"), delivered_at__isnull=True)
     with transaction.atomic():
+        tenancy.enter(tenant_ids=Tenant.objects.values_list("pk", flat=True))
         webhook = (
             AuditWebhook.objects.select_for_update(skip_locked=True)
             .filter(_claimable(now), Exists(pending))
@@ -88,68 +102,80 @@ def claim(owner: str, settings: Settings) -> AuditWebhook | None:
 
 def _renew(webhook: AuditWebhook, owner: str, settings: Settings) -> bool:
     now = timezone.now()
-    return bool(
-        AuditWebhook.objects.filter(pk=webhook.pk, lease_owner=owner, leased_until__gt=now).update(
-            leased_until=now + timedelta(seconds=settings.lease_seconds)
+    with tenancy.tenant_scope(webhook.tenant_id):
+        return bool(
+            AuditWebhook.objects.filter(pk=webhook.pk, lease_owner=owner, leased_until__gt=now).update(
+                leased_until=now + timedelta(seconds=settings.lease_seconds)
+            )
         )
-    )
 
 
 def _release(webhook: AuditWebhook, owner: str, **extra: object) -> None:
-    AuditWebhook.objects.filter(pk=webhook.pk, lease_owner=owner).update(
-        leased_until=None, lease_owner="", **extra
-    )
+    with tenancy.tenant_scope(webhook.tenant_id):
+        AuditWebhook.objects.filter(pk=webhook.pk, lease_owner=owner).update(
+            leased_until=None, lease_owner="", **extra
+        )
 
 
 def send(webhook: AuditWebhook, delivery: AuditDelivery, settings: Settings) -> tuple[int | None, str]:
-    """POST one event; the receiver's status (None: no answer) and an error text ("" on 2xx)."""
+    """POST one event through the outbound guard; the receiver's status (None: no answer) and an
+    error text ("" on 2xx) that says what failed, never what the receiver answered."""
+    if isinstance(webhook.secret, UnreadableSecret):
+        return None, "refused: the signing secret cannot be unsealed with the configured AUDIT_SECRET_KEY"
     body = json.dumps({**event_json(delivery.event), "sequence": delivery.sequence}, sort_keys=True).encode()
     timestamp = str(int(time.time()))
-    if not webhook.url.startswith(("https://", "http://")):  # the model allows no other; belt and braces
-        return None, "not an http(s) URL"
-    request = urllib.request.Request(  # noqa: S310 (http(s) only: checked above and by the model)
-        webhook.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "granular-photos-audit/1",
-            "X-Audit-Event": str(delivery.event_id),
-            "X-Audit-Sequence": str(delivery.sequence),
-            "X-Audit-Timestamp": timestamp,
-            "X-Audit-Signature": sign(webhook.secret, timestamp, body),
-        },
-    )
     try:
-        with urllib.request.urlopen(request, timeout=settings.timeout_seconds) as response:  # noqa: S310
-            return response.status, ""
-    except urllib.error.HTTPError as error:
-        return error.code, f"HTTP {error.code}"
-    except (OSError, ValueError) as error:
-        return None, str(error)[:300] or type(error).__name__
+        response = outbound.post(
+            webhook.url,
+            body=body,
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "granular-photos-audit/1",
+                "X-Audit-Event": str(delivery.event_id),
+                "X-Audit-Sequence": str(delivery.sequence),
+                "X-Audit-Timestamp": timestamp,
+                "X-Audit-Signature": sign(webhook.secret, timestamp, body),
+            },
+            timeout=settings.timeout_seconds,
+            max_response_bytes=0,  # only the status counts; the body is never read or logged
+        )
+    except outbound.OutboundError as error:
+        return None, str(error)[:300]
+    if 200 <= response.status < 300:
+        return response.status, ""
+    if 300 <= response.status < 400:
+        return response.status, f"HTTP {response.status} (redirects are not followed)"
+    return response.status, f"HTTP {response.status}"
 
 
 def deliver(webhook: AuditWebhook, owner: str, settings: Settings) -> int:
-    """Send the endpoint's pending deliveries in order until done, a failure, or the lease is lost."""
+    """Send the endpoint's pending deliveries in order until done, a failure, or the lease is lost.
+
+    Each read and write is its own short transaction in the endpoint's tenant (`tenant_scope`):
+    none is open while a receiver is being waited for, and a delivery marked done stays done if
+    the worker dies a moment later.
+    """
     sent = 0
-    pending = (
-        AuditDelivery.objects.filter(webhook=webhook, delivered_at__isnull=True)
-        .select_related("event")
-        .order_by("sequence")[: settings.batch]
-    )
+    with tenancy.tenant_scope(webhook.tenant_id):
+        pending = list(
+            AuditDelivery.objects.filter(webhook=webhook, delivered_at__isnull=True)
+            .select_related("event")
+            .order_by("sequence")[: settings.batch]
+        )
     for delivery in pending:
         if not _renew(webhook, owner, settings):
             return sent  # another worker owns it now: stop, it resumes from the first pending one
         status, error = send(webhook, delivery, settings)
         now = timezone.now()
         ok = status is not None and 200 <= status < 300
-        AuditDelivery.objects.filter(pk=delivery.pk).update(
-            attempts=F("attempts") + 1,
-            last_attempt_at=now,
-            last_status=status,
-            last_error=error,
-            delivered_at=now if ok else None,
-        )
+        with tenancy.tenant_scope(webhook.tenant_id):
+            AuditDelivery.objects.filter(pk=delivery.pk).update(
+                attempts=F("attempts") + 1,
+                last_attempt_at=now,
+                last_status=status,
+                last_error=error,
+                delivered_at=now if ok else None,
+            )
         if not ok:
             log.warning("audit webhook %s: delivery #%s failed: %s", webhook.pk, delivery.sequence, error)
             _release(webhook, owner, retry_at=now + backoff(delivery.attempts + 1, settings))

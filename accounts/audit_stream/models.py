@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 
+from accounts import outbound
 from accounts.models import AuditEvent, Tenant
+from accounts.sealed import SealedCharField
 
 
 class AuditWebhook(models.Model):
-    """An endpoint that receives every audit event of one tenant, in order, signed with `secret`."""
+    """An endpoint that receives every audit event of one tenant, in order, signed with `secret`.
+
+    A tenant's rows, behind row-level security like every tenant table (migration 0007): the
+    delivery worker enters each endpoint's tenant (accounts.audit_stream.delivery).
+    """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="audit_webhooks")
     url = models.URLField(
         max_length=500,
         validators=[URLValidator(schemes=["https", "http"])],
-        help_text="Receives a signed POST per audit event (use https outside a loopback test).",
+        help_text=(
+            "Receives a signed POST per audit event. https only; never a loopback, private or "
+            "link-local address (OUTBOUND_ALLOWED_NETWORKS names exceptions)."
+        ),
     )
-    secret = models.CharField(
-        max_length=200,
+    # Sealed at rest with AUDIT_SECRET_KEY (accounts.sealed): the column holds ciphertext, the
+    # attribute the secret. The admin never shows it back (accounts.audit_stream.admin).
+    secret = SealedCharField(
+        max_length=500,
         help_text="Shared with the receiver, which checks X-Audit-Signature (HMAC-SHA256) with it.",
     )
     is_active = models.BooleanField(
@@ -42,6 +54,15 @@ class AuditWebhook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant.slug}: {self.url}"
+
+    def clean(self) -> None:
+        """Refuse an endpoint the delivery worker would refuse (accounts.outbound): say so on save."""
+        super().clean()
+        if self.url:
+            try:
+                outbound.check_url(self.url)
+            except outbound.OutboundRefused as refused:
+                raise ValidationError({"url": str(refused)}) from None
 
 
 class AuditDelivery(models.Model):

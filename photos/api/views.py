@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from django.utils.dateparse import parse_datetime
@@ -23,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from accounts.models import signed_in
+from accounts.untrusted import upload_limit
 from photos import selectors, services
 from photos.api.serializers import (
     AlbumSerializer,
@@ -92,7 +92,7 @@ def _refuse_oversized_upload(request: Request) -> None:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    limit = settings.PHOTO_MAX_BYTES + (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 1024 * 1024)
+    limit = upload_limit()  # the same bound ControlCharacterMiddleware reads forms within
     if length > limit:
         raise RequestTooLarge(f"The request body is {length} bytes; an upload may be at most {limit} bytes.")
 

@@ -68,6 +68,9 @@ class ApplicationAdmin(
         # A stored secret is a hash (or, for a public client, empty): never show it. On "add" the
         # generated secret is shown once so the administrator can copy it before it is hashed.
         exclude = list(super().get_exclude(request, obj) or [])
+        # Not a choice either: an app registered here always stores its secret hashed (the model's
+        # default). DOT's checkbox, unticked, would keep a confidential client's secret in plain text.
+        exclude += ["hash_client_secret"]
         if obj is not None:
             exclude += ["client_secret"]
         return exclude

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
+from accounts.untrusted import UntrustedInput, loads_bounded
+from scopes.api.exceptions import RequestTooLarge
+
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser; a document nested deeper than Python's decoder can follow is a 400.
+    """DRF's JSON parser through `accounts.untrusted.loads_bounded`: bounded size and depth, never a 500.
 
     `json.loads` raises RecursionError (not ValueError) on `[[[[...]]]]` a few thousand levels
-    deep; DRF catches only ValueError, so such a body, well under the size limit, was a 500.
+    deep, and DRF catches only ValueError; DRF also reads a JSON body whatever its length
+    (Django's DATA_UPLOAD_MAX_MEMORY_SIZE counts only form bodies). Here a body longer than that
+    setting is a 413 and anything else the decoder cannot use a 400, both before any view runs.
     """
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2_621_440
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise RequestTooLarge(f"A JSON body may be at most {limit} bytes.")
         try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError as exc:
-            raise ParseError("JSON parse error - the document is nested too deeply.") from exc
+            return loads_bounded(raw, max_size=limit)
+        except UntrustedInput as error:
+            raise ParseError(f"JSON parse error - {error}") from error

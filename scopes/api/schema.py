@@ -121,8 +121,9 @@ def _refusal(description: str, component: str, *, headers: dict[str, Any] | None
 def document_refusals(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: add the refusals every tenant operation can answer.
 
-    401 (token missing or not valid), 403 (scope, role or ownership), 404 (tenant or object not
-    visible, all identical); operations that read input add 400, and those with a body 413 and 415.
+    400 (bad input; a control character anywhere in the request), 401 (token missing or not
+    valid), 403 (scope, role or ownership), 404 (tenant or object not visible, all identical);
+    operations with a body add 413 and 415.
     """
     result.setdefault("components", {}).setdefault("schemas", {}).update(ERROR_SCHEMAS)
     for path, operations in result.get("paths", {}).items():
@@ -144,8 +145,13 @@ def document_refusals(result: dict[str, Any], generator: Any, request: Any, publ
                     "No such tenant or object, or not visible to you (indistinguishable).", "Error"
                 ),
             }
-            if reads_input:
-                refusals["400"] = _refusal("The input is not valid.", "InvalidRequest")
+            # Every operation reads its path and headers: a control character in any of them (or in
+            # any query parameter, declared or not) is a 400 (project.middleware), so every one
+            # documents 400; the description names the input an operation declares.
+            refusals["400"] = _refusal(
+                "The input is not valid." if reads_input else "A control character in the request.",
+                "InvalidRequest",
+            )
             if "requestBody" in operation:
                 refusals["413"] = _refusal("The request body is too large.", "Error")
                 refusals["415"] = _refusal("The body's media type is not accepted.", "Error")

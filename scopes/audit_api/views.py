@@ -29,11 +29,13 @@ from rest_framework.response import Response
 
 from accounts.audit_stream.events import event_json
 from accounts.models import AuditEvent, signed_in
+from accounts.untrusted import UntrustedInput, loads_bounded
 from scopes.api.viewsets import TenantScopedAPIView
 from scopes.constants import Reach, ScopeName
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
+CURSOR_MAX_LENGTH = 64  # ours are {"before": <id>}, base64url: under 40 characters
 
 
 class NDJSONRenderer(BaseRenderer):
@@ -58,7 +60,11 @@ def encode_cursor(before: int) -> str:
 def decode_cursor(raw: str) -> int:
     """The id a page starts below; a cursor that is not one of ours is a 400, never a 500."""
     try:
-        value = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        if len(raw) > CURSOR_MAX_LENGTH:
+            raise UntrustedInput("too long")
+        # Bounded (accounts.untrusted): a cursor of ours is one flat object of a few dozen bytes.
+        decoded = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        value = loads_bounded(decoded, max_size=CURSOR_MAX_LENGTH, max_depth=1)
         before = value["before"]
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
         raise ValidationError({"cursor": ["Not a cursor from this API."]}, code="invalid_cursor") from None
@@ -136,7 +142,8 @@ class AuditEventsView(TenantScopedAPIView):
         raw = request.query_params.get("page_size")
         if raw is None:
             return DEFAULT_PAGE
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        # ASCII and short before int(): "²" is a digit int() refuses, 5,000 digits past its limit.
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not 1 <= int(raw) <= MAX_PAGE:
             raise ValidationError({"page_size": [f"Must be 1 to {MAX_PAGE}."]}, code="invalid_filter")
         return int(raw)
 

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
 from django.utils import timezone
@@ -29,6 +30,8 @@ DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CONSENT_SALT = "scopes.consent-form"
 CONSENT_MAX_AGE = 15 * 60
 SESSION_NONCES = "consent_nonces"
+# A signed consent form is a few hundred bytes compressed; anything much longer is not ours.
+SIGNED_FORM_MAX_LENGTH = 16_384
 # OpenID Connect Core 3.1.2.1, and Prompt Create 1.0 (a no-op for a signed-in user; DOT answers
 # it for one who is not). select_account shows the page, where the organisation is chosen.
 PROMPT_VALUES = frozenset({"none", "login", "consent", "select_account", "create"})
@@ -64,6 +67,22 @@ class InteractionRequired(CustomOAuth2Error):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("interaction_required", **kwargs)
+
+
+def read_signed_form(token: str, *, salt: str, max_age: int) -> dict[str, Any] | None:
+    """The payload of a consent form this server signed (consent page, device page), or None.
+
+    The signature is checked before anything is decoded, so only our own JSON is ever parsed;
+    the length bound keeps the HMAC and zlib work small before that, and a payload that is not
+    an object is treated as a forgery (fail closed), never as a 500.
+    """
+    if len(token) > SIGNED_FORM_MAX_LENGTH:
+        return None
+    try:
+        payload = signing.loads(token, salt=salt, max_age=max_age)
+    except signing.BadSignature:
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def _signed_in_within(request: HttpRequest, seconds: int) -> bool:

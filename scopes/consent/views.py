@@ -20,6 +20,9 @@ from django.shortcuts import render, resolve_url
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
+from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.oauth2_backends import _add_iss_to_redirect
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView
 from oauthlib.oauth2 import AccessDeniedError, InvalidRequestError
 from oauthlib.oauth2.rfc6749.errors import (
@@ -51,6 +54,7 @@ from scopes.consent.authorize import (  # noqa: F401  (CONSENT_SALT: tests sign 
     _signed_in_within,
     _to_sign_in,
     _token_scopes,
+    read_signed_form,
 )
 from scopes.consent.page import page_context
 from scopes.consent.rules import ConsentPlan, ShownPlan
@@ -249,11 +253,10 @@ class ConsentView(AuthorizationView):
     # --- POST: re-derive everything on the server; the form contributes only ticks and a tenant
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            payload = signing.loads(
-                request.POST.get("request_token", ""), salt=CONSENT_SALT, max_age=CONSENT_MAX_AGE
-            )
-        except signing.BadSignature:
+        payload = read_signed_form(
+            request.POST.get("request_token", ""), salt=CONSENT_SALT, max_age=CONSENT_MAX_AGE
+        )
+        if payload is None:
             return self._refuse(
                 request, "This consent form has expired or was changed. Go back to the app and start again."
             )
@@ -299,8 +302,8 @@ class ConsentView(AuthorizationView):
         tenancy.enter_tenant(membership.tenant_id)
         with transaction.atomic():
             consent = consent_grant(
-                actor=request.user,
-                user=request.user,
+                actor=signed_in(request.user),
+                user=signed_in(request.user),
                 tenant=membership.tenant,
                 application=application,
                 scopes=granted,
@@ -337,6 +340,22 @@ class ConsentView(AuthorizationView):
         except OAuthToolkitError as error:
             return self.error_response(error, application)
         return self.redirect(uri, application)
+
+    def redirect(self, redirect_to: str, application: Application | None) -> OAuth2ResponseRedirect:
+        """Every authorization response to the client leaves through here, so every one carries `iss`.
+
+        RFC 9207: DOT adds `iss` to successful responses only; errors (`access_denied`,
+        `invalid_scope`, `login_required`, `consent_required`, the tenant policy's refusal, PKCE
+        and `authorization_details` errors) are built by DOT's mixin, DOT's `handle_no_permission`
+        and our `_client_error`, and all of them, like success, end in this method. A strict client
+        (oauth4webapi) refuses an error without `iss`, and mix-up protection must hold on the error
+        path too. DOT's helper replaces any `iss` already present, so adding it twice is harmless.
+        """
+        if oauth2_settings.COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS:
+            redirect_to = _add_iss_to_redirect(
+                redirect_to, oauth2_settings.oauth2_authorization_server_issuer(self.request)
+            )
+        return super().redirect(redirect_to, application)
 
     def _deny(self, application: Application, oauth: dict[str, str]) -> HttpResponse:
         error = OAuthToolkitError(

@@ -34,7 +34,7 @@ from accounts import ratelimit, tenancy
 from accounts.models import signed_in
 from scopes.access.selectors import registry
 from scopes.consent.album_pages import albums_for_page
-from scopes.consent.authorize import _eligible_memberships
+from scopes.consent.authorize import _eligible_memberships, read_signed_form
 from scopes.consent.page import page_context
 from scopes.consent.rules import ShownPlan
 from scopes.consent.selectors import consent_plan
@@ -205,11 +205,10 @@ class DeviceApproveView(View):
         return render(request, "scopes/authorize.html", context)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            payload = signing.loads(
-                request.POST.get("request_token", ""), salt=FORM_SALT, max_age=FORM_MAX_AGE
-            )
-        except signing.BadSignature:
+        payload = read_signed_form(
+            request.POST.get("request_token", ""), salt=FORM_SALT, max_age=FORM_MAX_AGE
+        )
+        if payload is None:
             return _gone(request)
         nonces = request.session.get(SESSION_NONCES, [])
         if (

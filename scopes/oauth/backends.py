@@ -1,9 +1,12 @@
-"""django-oauth-toolkit's scopes backend over the database registry."""
+"""django-oauth-toolkit's backends: the scopes backend over the database registry, and the oauthlib core."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
+from django.utils.http import parse_header_parameters
+from oauth2_provider.oauth2_backends import OAuthLibCore as DotOAuthLibCore
 from oauth2_provider.scopes import BaseScopes
 
 from scopes.access.selectors import registry
@@ -31,3 +34,29 @@ class DatabaseScopes(BaseScopes):
     ) -> list[str]:
         # DOT's default is every scope; ours is none, so a request without `scope` is refused.
         return []
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+class OAuthLibCore(DotOAuthLibCore):
+    """DOT's bridge to oauthlib, handing oauthlib a form body's media type without its parameters.
+
+    oauthlib's device authorization endpoint compares `Content-Type` for equality with
+    `application/x-www-form-urlencoded` (RFC 8628 3.1), so `...;charset=UTF-8`, which node's
+    `fetch` and browsers send, was refused. Django has already decoded the body by its charset;
+    every endpoint that takes a form (token, introspection, revocation, device authorization) goes
+    through this one class, so the header is normalised once, here. Only UTF-8 (the charset RFC
+    6749 Appendix B prescribes) or no charset is normalised; any other parameter is left as sent
+    and refused as before.
+    """
+
+    def extract_headers(self, request: HttpRequest) -> dict[str, Any]:
+        headers = super().extract_headers(request)
+        raw = headers.get("Content-Type")
+        if isinstance(raw, str):
+            media_type, params = parse_header_parameters(raw)
+            charset = params.pop("charset", "utf-8").lower()
+            if media_type == FORM and not params and charset in ("utf-8", "utf8"):
+                headers["Content-Type"] = FORM
+        return headers

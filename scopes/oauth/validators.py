@@ -8,6 +8,7 @@ the current consent and role allow, and that a refresh token exists only with `o
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -33,6 +34,28 @@ from scopes.oidc.validator import OpenIDConnectValidation
 from scopes.registry import closure, normalise
 from scopes.usage import recorder as usage
 
+# RFC 7636 4.1: a verifier is 43 to 128 unreserved characters; 4.2: an S256 challenge is the
+# base64url (unpadded) SHA-256 of one, always 43 characters. A "plain" challenge is a verifier.
+PKCE_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+PKCE_S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def pkce_challenge_problem(challenge: str, method: str | None) -> str | None:
+    """Why `challenge` cannot be a PKCE challenge for `method` (RFC 7636 4.2), or None."""
+    if method == "S256":
+        if not PKCE_S256_CHALLENGE.fullmatch(challenge):
+            return "code_challenge for S256 must be 43 base64url characters (RFC 7636 4.2)."
+    elif not PKCE_VERIFIER.fullmatch(challenge):
+        return "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 4.2)."
+    return None
+
+
+def pkce_verifier_problem(verifier: str) -> str | None:
+    """Why `verifier` cannot be a PKCE code verifier (RFC 7636 4.1), or None."""
+    if not PKCE_VERIFIER.fullmatch(verifier):
+        return "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 4.1)."
+    return None
+
 
 def _require_tenant(request: OauthlibRequest) -> int:
     tenant_id = getattr(request, "tenant_id", None)
@@ -55,6 +78,37 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
         if not client_id or any(ord(ch) < 32 or ord(ch) == 127 for ch in client_id):
             return None
         return super()._load_application(client_id, request)
+
+    def is_pkce_required(self, client_id: str, request: OauthlibRequest) -> bool:
+        """PKCE is required (DOT's setting); and a challenge sent must be well-formed (RFC 7636 4.2).
+
+        oauthlib asks this at the authorization endpoint right before it reads the challenge, after
+        the client and redirect URI are known to be good, so the refusal is an `invalid_request`
+        error redirect (with `iss`), decided before any page is shown or code stored (a 200-char
+        challenge was a 500: the column is varchar(128)).
+        """
+        challenge = getattr(request, "code_challenge", None)
+        if challenge is not None:
+            problem = pkce_challenge_problem(challenge, getattr(request, "code_challenge_method", None))
+            if problem:
+                raise errors.InvalidRequestError(description=problem, request=request)
+        return bool(super().is_pkce_required(client_id, request))
+
+    def get_code_challenge(self, code: str, request: OauthlibRequest) -> str | None:
+        """The code's challenge; and the verifier sent against it must be well-formed (RFC 7636 4.1).
+
+        oauthlib asks for the challenge at the token endpoint after the code is validated (so a
+        replayed code is still revoked) and before comparing the verifier: a verifier of 1, 42 or
+        129 characters, or with characters outside the unreserved set, is `invalid_request` even
+        when it hashes to the challenge.
+        """
+        challenge: str | None = super().get_code_challenge(code, request)
+        verifier = getattr(request, "code_verifier", None)
+        if challenge is not None and verifier is not None:
+            problem = pkce_verifier_problem(verifier)
+            if problem:
+                raise errors.InvalidRequestError(description=problem, request=request)
+        return challenge
 
     def validate_scopes(
         self,

@@ -31,7 +31,8 @@ class Received:
 
 @dataclass
 class Receiver:
-    """`fail[path] = n`: answer 500 to the next n posts there; `hang_at = k`: hold the k-th post."""
+    """`fail[path] = n`: answer 500 to the next n posts there; `hang_at = k`: hold the k-th post;
+    `answers[path] = (status, headers, body)`: answer that there; `host`: the address to listen on."""
 
     received: list[Received] = field(default_factory=list)
     fail: dict[str, int] = field(default_factory=dict)
@@ -39,6 +40,8 @@ class Receiver:
     hanging: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    answers: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    host: str = "127.0.0.1"
 
     def start(self) -> str:
         receiver = self
@@ -56,15 +59,34 @@ class Receiver:
                     receiver.hanging.set()
                     receiver.release.wait(30)
                     return  # the sender was killed meanwhile: no answer
+                if self.path in receiver.answers:
+                    status, headers, answer = receiver.answers[self.path]
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
                 self.send_response(500 if failing else 204)
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                with receiver.lock:
+                    receiver.received.append(Received(self.path, dict(self.headers), b""))
+                self.send_response(204)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((self.host, 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
 
     def stop(self) -> None:
         self.release.set()

@@ -21,7 +21,10 @@ FAST = Settings(lease_seconds=5, timeout_seconds=2, backoff_base_seconds=0.0)
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
+def receiver(settings) -> Iterator[tuple[Receiver, str]]:
+    # A local plain-HTTP receiver: named to the outbound guard, as an operator would name theirs.
+    settings.OUTBOUND_ALLOW_HTTP = True
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     running = Receiver()
     base = running.start()
     yield running, base

@@ -50,10 +50,19 @@ print("PENDING", AuditDelivery.objects.filter(delivered_at__isnull=True).count()
 """
 
 
+def _env(database_url: str) -> dict[str, str]:
+    # The local plain-HTTP receiver, named to the outbound guard as an operator would name theirs.
+    return {
+        **_environment(database_url),
+        "OUTBOUND_ALLOW_HTTP": "1",
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32",
+    }
+
+
 def _python(database_url: str, code: str) -> str:
     done = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT, env=_environment(database_url), check=True, timeout=120, capture_output=True, text=True,
+        cwd=ROOT, env=_env(database_url), check=True, timeout=120, capture_output=True, text=True,
     )  # fmt: skip
     return done.stdout
 
@@ -61,7 +70,7 @@ def _python(database_url: str, code: str) -> str:
 def _worker(database_url: str) -> subprocess.Popen:
     command = [sys.executable, "manage.py", "deliver_audit_events", "--lease-seconds", "2", "--timeout", "1"]
     command += ["--poll", "0.05", "--batch", "5"]
-    return subprocess.Popen(command, cwd=ROOT, env=_environment(database_url), stdout=subprocess.DEVNULL)
+    return subprocess.Popen(command, cwd=ROOT, env=_env(database_url), stdout=subprocess.DEVNULL)
 
 
 @pytest.fixture

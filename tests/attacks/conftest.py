@@ -101,7 +101,7 @@ def form_of(page) -> dict:
 def denied(response, state: str) -> None:
     """The answer to the client is access_denied with its own state, and carries no code."""
     params = Flow.redirect_params(response)
-    assert params == {"error": "access_denied", "state": state}
+    assert params == {"error": "access_denied", "state": state, "iss": "http://testserver"}
 
 
 def refused(response) -> None:

@@ -55,6 +55,31 @@ def test_the_admin_form_offers_only_supported_grants_and_hides_the_rest(operator
         assert name not in page
 
 
+def test_the_admin_never_stores_a_secret_in_plain_text(operator):
+    """DOT's "hash client secret" checkbox is not offered, and a posted "off" is ignored."""
+    page = operator.get("/admin/scopes/application/add/").content.decode()
+    assert 'name="hash_client_secret"' not in page
+    answer = operator.post(
+        "/admin/scopes/application/add/",
+        {
+            "name": "Backend",
+            "client_id": "backend",
+            "client_type": "confidential",
+            "authorization_grant_type": Application.GRANT_CLIENT_CREDENTIALS,
+            "client_secret": "a-plain-secret-typed-by-an-admin",
+            "redirect_uris": "",
+            "scope_links-TOTAL_FORMS": "0",
+            "scope_links-INITIAL_FORMS": "0",
+            "hash_client_secret": "",
+        },
+    )
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    app = Application.objects.get(client_id="backend")
+    assert app.hash_client_secret is True
+    assert app.client_secret != "a-plain-secret-typed-by-an-admin"
+    assert app.client_secret.startswith("pbkdf2_") or "$" in app.client_secret
+
+
 @pytest.mark.parametrize("grant", UNSUPPORTED)
 def test_the_admin_refuses_an_unsupported_grant_and_saves_nothing(operator, grant, unchanged):
     with unchanged():

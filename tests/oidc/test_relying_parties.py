@@ -172,3 +172,72 @@ def test_authlib_discovery_code_pkce_nonce_id_token_userinfo_refresh(live_server
     world.member_a.save(update_fields=["is_active"])
     refused = session.get(metadata["userinfo_endpoint"])
     assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+
+
+def run_strict(rp_node: Path, *args: str, callback_of=None) -> dict:
+    """Run tests/oidc_rp/strict.mjs; `callback_of(authorization_url)` plays the browser."""
+    process = subprocess.Popen(
+        ["node", "strict.mjs", *args],
+        cwd=rp_node,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stdin is not None
+        if callback_of is not None:
+            first = json.loads(process.stdout.readline() or "{}")
+            assert "authorization_url" in first, process.stderr.read() if process.stderr else ""
+            out, err = process.communicate(callback_of(first["authorization_url"]) + "\n", timeout=60)
+        else:
+            out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def signed_out_browser(authorization_url: str) -> str:
+    answer = requests.get(authorization_url, timeout=10, allow_redirects=False)
+    assert answer.status_code == 302 and answer.headers["Location"].startswith(CALLBACK), answer.text[:300]
+    return answer.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [("openid photos.read", "login_required"), ("openid no.such.scope", "invalid_scope")],
+)
+def test_oauth4webapi_accepts_error_responses_because_they_carry_iss(
+    live_server, world, gallery, rp_node, scope, expected
+):
+    """Issue 24, 11a: oauth4webapi refused error responses without `iss` ("iss missing")."""
+    result = run_strict(
+        rp_node,
+        "error",
+        live_server.url,
+        gallery.client_id,
+        CALLBACK,
+        scope,
+        json.dumps({"prompt": "none"}),
+        callback_of=signed_out_browser,
+    )
+    assert result == {"outcome": "server_error", "error": expected}
+
+
+def test_node_fetch_and_oauth4webapi_start_the_device_flow_with_a_charset(live_server, world, rp_node):
+    """Issue 24, 11b: `Content-Type: application/x-www-form-urlencoded;charset=UTF-8` was refused."""
+    from scopes.models import Application, ApplicationScope, Scope
+    from tests.factories import ApplicationFactory
+
+    app = ApplicationFactory(
+        name="Frame", client_id="strict-frame", authorization_grant_type=Application.GRANT_DEVICE_CODE
+    )
+    ApplicationScope.objects.create(
+        application=app, scope=Scope.objects.get(name="photos.read"), reason="to show"
+    )
+    result = run_strict(rp_node, "device", live_server.url, app.client_id, "photos.read")
+    assert result["library_user_code"]
+    assert result["fetch_status"] == 200, result["fetch_body"]
+    assert result["fetch_body"]["user_code"]

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Everything the test run itself sets that a production environment would not.
 INHERITED = {
     "SECRET_KEY",
+    "AUDIT_SECRET_KEY",
     "DEBUG",
     "DATABASE_URL",
     "REDIS_URL",
@@ -37,6 +38,7 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": secrets.token_urlsafe(50),
+    "AUDIT_SECRET_KEY": secrets.token_urlsafe(32),
     "ALLOWED_HOSTS": "photos.example.com",
     "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto=https",
 }

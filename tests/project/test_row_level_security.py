@@ -18,9 +18,11 @@ from django.utils import timezone
 from psycopg import sql
 
 from accounts import tenancy
+from accounts.audit_stream.models import AuditDelivery, AuditWebhook
+from accounts.constants import AuditAction
 from accounts.management.commands.setup_rls import runtime_role_problems
 from accounts.middleware import TenancyMiddleware
-from accounts.models import Membership, Role
+from accounts.models import AuditEvent, Membership, Role
 from photos.models import Album, Photo
 from scopes.constants import ScopeName as S
 from scopes.models import AccessToken, Grant, RefreshToken
@@ -34,6 +36,8 @@ pytestmark = pytest.mark.skipif(
 
 # The tables the issue names; the registry test below also finds any tenant model added later.
 EXPECTED_TENANT_TABLES = {
+    "accounts_auditdelivery",
+    "accounts_auditwebhook",
     "accounts_membership",
     "accounts_role",
     "photos_album",
@@ -75,7 +79,12 @@ def _rows_in(world, tenant, user) -> dict[str, int]:
         redirect_uri="http://127.0.0.1:8765/callback",
         scope="photos.read",
     )
+    webhook = AuditWebhook.objects.create(tenant=tenant, url="https://hooks.example.com/", secret="s" * 32)
+    event = AuditEvent.objects.create(tenant=tenant, action=AuditAction.ROLE_CHANGED, target_type="t")
+    delivery = AuditDelivery.objects.create(webhook=webhook, event=event, tenant=tenant, sequence=1)
     return {
+        "accounts_auditdelivery": delivery.pk,
+        "accounts_auditwebhook": webhook.pk,
         "accounts_membership": Membership.objects.get(user=user, tenant=tenant).pk,
         "accounts_role": Role.objects.create(name=f"Curator {tenant.slug}", tenant=tenant).pk,
         "photos_album": album.pk,

@@ -43,7 +43,7 @@ def test_nothing_ticked_is_access_denied(world, gallery, browser_of):
 def test_deny_button_is_access_denied_with_state(world, gallery, browser_of):
     flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
     params = flow.redirect_params(flow.consent(flow.start(), decision="deny"))
-    assert params == {"error": "access_denied", "state": flow.state}
+    assert params == {"error": "access_denied", "state": flow.state, "iss": "http://testserver"}
 
 
 def test_guest_sees_delete_unavailable_with_the_reason(world, gallery, browser_of):

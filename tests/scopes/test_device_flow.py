@@ -191,3 +191,44 @@ def test_polling_is_not_counted_as_guessing_a_secret(world, tv, settings):
     code = start().json()["device_code"]
     for _ in range(5):
         assert poll(code).json()["error"] == "authorization_pending"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded;charset=UTF-8",  # node's fetch, browsers
+        "application/x-www-form-urlencoded; charset=utf-8",
+        'application/x-www-form-urlencoded; charset="UTF-8"',
+    ],
+)
+def test_every_form_endpoint_accepts_a_charset_parameter(world, tv, content_type):
+    """Issue 24, 11b: oauthlib compared the device endpoint's Content-Type for equality."""
+    started = Client().post(
+        "/o/device-authorization/",
+        urlencode({"client_id": "photo-frame", "scope": "photos.read"}),
+        content_type=content_type,
+    )
+    assert started.status_code == 200, started.content
+    code = started.json()["device_code"]
+    polled = Client().post(
+        "/o/token/",
+        urlencode({"grant_type": DEVICE, "device_code": code, "client_id": "photo-frame"}),
+        content_type=content_type,
+    )
+    assert polled.json()["error"] == "authorization_pending"
+    revoked = Client().post(
+        "/o/revoke_token/",
+        urlencode({"token": "unknown", "client_id": "photo-frame"}),
+        content_type=content_type,
+    )
+    assert revoked.status_code == 200, revoked.content
+
+
+def test_a_form_in_another_charset_is_still_refused_by_the_device_endpoint(world, tv):
+    started = Client().post(
+        "/o/device-authorization/",
+        urlencode({"client_id": "photo-frame", "scope": "photos.read"}),
+        content_type="application/x-www-form-urlencoded; charset=ISO-8859-1",
+    )
+    assert started.status_code == 400 and started.json()["error"] == "invalid_request"
+    assert not DeviceGrant.objects.exists()
