@@ -7,14 +7,17 @@ nobody: outsider
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import import_module
+from typing import Any
 
 import pytest
 from django.apps import apps as django_apps
 from django.conf import settings as django_settings
+from django.db import transaction
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
@@ -22,7 +25,7 @@ from accounts.constants import RoleName
 from accounts.models import Role, Tenant, User
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Scope
-from tests import rls
+from tests import databases, rls
 from tests.factories import (
     AccessTokenFactory,
     ApplicationFactory,
@@ -33,10 +36,41 @@ from tests.factories import (
 
 
 @pytest.fixture(scope="session")
+def _template_database(
+    request,
+    django_db_blocker,
+    django_db_keepdb,
+    django_db_use_migrations,
+    django_db_modify_db_settings,
+    tmp_path_factory,
+) -> bool:
+    """Whether this xdist worker's fresh test database was copied from the run's one migrated
+    template (tests/databases.py) instead of being migrated again."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    fresh = request.config.getvalue("create_db") and django_db_keepdb  # --create-db (and --reuse-db)
+    if not databases.can_share(worker=worker, createdb=fresh, migrations=django_db_use_migrations):
+        return False
+    assert worker is not None
+    shared = tmp_path_factory.getbasetemp().parent  # one directory for all workers of this run
+    with django_db_blocker.unblock():
+        databases.prepare(worker=worker, shared=shared, verbosity=request.config.option.verbose)
+    return True
+
+
+@pytest.fixture(scope="session")
+def django_db_createdb(django_db_createdb, _template_database) -> bool:
+    """A database copied from the template is fresh: pytest-django then reuses it as it finds it."""
+    return django_db_createdb and not _template_database
+
+
+@pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """The test database, and on PostgreSQL the runtime role every request runs as (tests/rls.py)."""
+    """The test database, on PostgreSQL the runtime role every request runs as (tests/rls.py), and
+    the shared world, committed once per worker: each test's transaction rolls its own changes back."""
     with django_db_blocker.unblock():
         rls.prepare()
+        _Shared.world = _world_committed()
+    _Shared.blocker = django_db_blocker
     yield
 
 
@@ -98,40 +132,90 @@ class World:
         return Role.objects.get(name=name, tenant=None)
 
 
+class _Shared:
+    """This worker's committed world, and the blocker that lets it be rebuilt between tests."""
+
+    world: World | None = None
+    blocker: Any = None
+
+
+def _seed() -> None:
+    """The seeded registry and roles, as the migrations leave them (a flush empties every table)."""
+    if Role.objects.filter(tenant=None).exists():
+        return
+    import_module("scopes.migrations.0002_seed_scopes_and_roles").seed(django_apps, None)
+    import_module("scopes.migrations.0008_tenant_policy").seed(django_apps, None)  # tenant.admin
+    import_module("scopes.migrations.0012_openid_scopes").seed(django_apps, None)
+    import_module("scopes.migrations.0015_audit_read_scope").seed(django_apps, None)
+
+
+_MEMBERS = (
+    ("owner_a", "acme", RoleName.OWNER),
+    ("admin_a", "acme", RoleName.ADMIN),
+    ("member_a", "acme", RoleName.MEMBER),
+    ("member2_a", "acme", RoleName.MEMBER),
+    ("guest_a", "acme", RoleName.GUEST),
+    ("member_b", "globex", RoleName.MEMBER),
+)
+
+
+def _world_committed() -> World:
+    """Seed and build the world outside any test's transaction, or find it where a reused test
+    database (--reuse-db) kept it. Runs once per worker, and again after a test flushed the tables."""
+    hashers = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(PASSWORD_HASHERS=hashers), transaction.atomic():
+        _seed()
+        if not Tenant.objects.filter(slug="acme").exists():
+            roles = {r.name: r for r in Role.objects.filter(tenant=None)}
+            tenants = {
+                "acme": TenantFactory(slug="acme", name="Acme"),
+                "globex": TenantFactory(slug="globex", name="Globex"),
+            }
+            for username, tenant, role in _MEMBERS:
+                MembershipFactory(
+                    user=UserFactory(username=username), tenant=tenants[tenant], role=roles[role]
+                )
+            UserFactory(username="outsider")
+            ApplicationFactory(name="Test Gallery", client_id="test-gallery")
+    tenants = {t.slug: t for t in Tenant.objects.filter(slug__in=["acme", "globex"])}
+    users = {u.username: u for u in User.objects.filter(username__in=[*(m[0] for m in _MEMBERS), "outsider"])}
+    return World(
+        acme=tenants["acme"],
+        globex=tenants["globex"],
+        **{name: users[name] for name in (*(m[0] for m in _MEMBERS), "outsider")},
+        app=Application.objects.get(client_id="test-gallery"),
+    )
+
+
+def _flushes(item: pytest.Item) -> bool:
+    """Whether pytest-django ran this test as a TransactionTestCase, which empties every table after it."""
+    marker = item.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")):
+        return True
+    names = getattr(item, "fixturenames", ())
+    return any(name in names for name in ("transactional_db", "live_server", "django_db_reset_sequences"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After a test that committed and flushed, rebuild the committed world for the tests after it."""
+    yield
+    if nextitem is not None and _Shared.blocker is not None and _flushes(item):
+        with _Shared.blocker.unblock():
+            _Shared.world = _world_committed()
+
+
 @pytest.fixture
 def seeded(db) -> None:
-    """The seeded registry and roles; re-seeded after a transactional (live server) test flushed them."""
-    if not Role.objects.filter(tenant=None).exists():
-        seed_migration = import_module("scopes.migrations.0002_seed_scopes_and_roles")
-        seed_migration.seed(django_apps, None)
-        import_module("scopes.migrations.0008_tenant_policy").seed(django_apps, None)  # tenant.admin
-        import_module("scopes.migrations.0012_openid_scopes").seed(django_apps, None)
-        import_module("scopes.migrations.0015_audit_read_scope").seed(django_apps, None)
+    """The seeded registry and roles: committed with the world (django_db_setup), rolled back per test."""
 
 
 @pytest.fixture
 def world(seeded) -> World:
-    roles = {r.name: r for r in Role.objects.filter(tenant=None)}
-    acme = TenantFactory(slug="acme", name="Acme")
-    globex = TenantFactory(slug="globex", name="Globex")
-
-    def member(username: str, tenant: Tenant, role: RoleName) -> User:
-        user = UserFactory(username=username)
-        MembershipFactory(user=user, tenant=tenant, role=roles[role])
-        return user
-
-    return World(
-        acme=acme,
-        globex=globex,
-        owner_a=member("owner_a", acme, RoleName.OWNER),
-        admin_a=member("admin_a", acme, RoleName.ADMIN),
-        member_a=member("member_a", acme, RoleName.MEMBER),
-        member2_a=member("member2_a", acme, RoleName.MEMBER),
-        guest_a=member("guest_a", acme, RoleName.GUEST),
-        member_b=member("member_b", globex, RoleName.MEMBER),
-        outsider=UserFactory(username="outsider"),
-        app=ApplicationFactory(name="Test Gallery", client_id="test-gallery"),
-    )
+    """This test's own copies of the committed world's instances: what a test sets on one in memory
+    stays in that test (Django's setUpTestData does the same), and its database writes roll back."""
+    assert _Shared.world is not None, "django_db_setup builds the world"
+    return copy.deepcopy(_Shared.world)
 
 
 MintToken = Callable[..., AccessToken]
@@ -185,10 +269,44 @@ def pytest_configure(config) -> None:
     """On a shared Redis each xdist worker keeps its own keys, so clearing them leaves the other's alone."""
     from django.conf import settings
 
+    config.addinivalue_line(
+        "markers", "postgresql_leg: cannot fail differently on SQLite; runs on the PostgreSQL leg only"
+    )
+
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     for cache_settings in settings.CACHES.values():
         if "redis" in cache_settings["BACKEND"].lower():
             cache_settings["KEY_PREFIX"] = f"{cache_settings.get('KEY_PREFIX') or 'gp'}-test-{worker}"
+
+
+# Tests that cannot fail differently on SQLite: a real browser, relying parties, schemathesis,
+# settings and log subprocesses (on a database of their own), pure functions. They run on the
+# PostgreSQL leg only; the SQLite leg keeps everything that touches SQL, managers, triggers or
+# migrations. A single test elsewhere can say the same with @pytest.mark.postgresql_leg.
+POSTGRESQL_LEG = (
+    "tests/browser/",
+    "tests/oidc/",
+    "tests/fuzz/",
+    "tests/project/test_settings.py",
+    "tests/project/test_deploy_settings.py",
+    "tests/project/test_json_logs.py",
+    "tests/scopes/test_decision.py",
+    "tests/scopes/test_consent_rule.py",
+    "tests/scopes/test_registry.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the PostgreSQL-leg tests, and skip them (with the reason) when the suite runs on SQLite."""
+    for item in items:
+        if item.path.relative_to(config.rootpath).as_posix().startswith(POSTGRESQL_LEG):
+            item.add_marker(pytest.mark.postgresql_leg)
+    if "sqlite" not in django_settings.DATABASES["default"]["ENGINE"]:
+        return
+    skip = pytest.mark.skip(reason="cannot fail differently on SQLite: runs on the PostgreSQL leg only")
+    for item in items:
+        if item.get_closest_marker("postgresql_leg"):
+            item.add_marker(skip)
 
 
 def clear_cache() -> None:

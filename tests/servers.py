@@ -1,11 +1,14 @@
-"""Real servers the tests start themselves on spare loopback ports: an S3-compatible store (moto in
-server mode, a separate process speaking HTTP, not an in-process mock) and helpers to reach it; a
-PostgreSQL cluster of a test's own (to stop and start under requests); and the project under
-gunicorn with its production configuration (gunicorn.conf.py), its output kept for inspection."""
+"""Real servers the tests start themselves on spare loopback ports, the one process harness of the
+suite (start, wait until it answers, stop): an S3-compatible store (moto in server mode, a separate
+process speaking HTTP, not an in-process mock) and helpers to reach it; a throwaway Redis; a
+PostgreSQL cluster of a test's own (to stop and start under requests); the project under gunicorn
+with its production configuration (gunicorn.conf.py), its output kept for inspection; and gunicorn
+workers on the test database, one per server, so that which process answers is certain."""
 
 from __future__ import annotations
 
 import glob
+import http.client
 import os
 import shutil
 import socket
@@ -16,19 +19,35 @@ import time
 import uuid
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 import boto3
+import pytest
+import redis
 from botocore.config import Config
+from django.db import connection
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key"
 REGION = "us-east-1"
+# How long the Redis cache waits before probing a Redis that failed (project/cache.py), in tests.
+RETRY_SECONDS = 0.5
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Ask a process to stop; kill it if it has not within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class S3Server:
@@ -61,12 +80,7 @@ class S3Server:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process)
             self.process = None
 
     def client(self) -> Any:
@@ -239,12 +253,7 @@ class GunicornServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process, timeout=15)
             self.process = None
         for stream in (self._out, self._err):
             if stream is not None:
@@ -261,3 +270,159 @@ class GunicornServer:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class RedisServer:
+    """A throwaway redis-server on a loopback port: no persistence, so a restart starts empty."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        self.process = subprocess.Popen(
+            [*command, "--save", "", "--appendonly", "no", "--daemonize", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if self.client().ping():
+                    return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=1)
+
+
+def redis_caches(port: int, timeout: float = 0.5, retry_seconds: float = RETRY_SECONDS) -> dict:
+    """The settings' CACHES with REDIS_URL set, pointed at `port` (see project/settings.py)."""
+    shared = {
+        "BACKEND": "project.cache.RedisCache",
+        "LOCATION": f"redis://127.0.0.1:{port}/0",
+        "KEY_PREFIX": "gp-outage",
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": timeout,
+            "SOCKET_TIMEOUT": timeout,
+            "RETRY_SECONDS": retry_seconds,
+        },
+    }
+    return {"default": shared, "ratelimit": {**shared, "OPTIONS": {**shared["OPTIONS"], "OUTAGE": "local"}}}
+
+
+def database_url() -> str:
+    """The test database as a URL another process can connect to (PostgreSQL)."""
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def process_environment(database_url: str) -> dict[str, str]:
+    """A server's or a writer's environment: this database, local-memory caches only (no Redis)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CACHE_KEY_PREFIX")}
+    return {
+        **env,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "two-processes-test",
+        "DEBUG": "0",
+        "HTTPS_ONLY": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "ENV_FILE": "",
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+    }
+
+
+class Workers:
+    """A gunicorn with two sync workers, each with its own per-process cache.
+
+    gunicorn reads the project's gunicorn.conf.py (its working directory is the project's); the
+    command line here only overrides the workers, the address and the log level.
+    """
+
+    def __init__(self, database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        command = [sys.executable, "-m", "gunicorn", "tests.scopes.worker_wsgi:application"]
+        command += ["--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"]
+        env = {**process_environment(database_url), **(extra_env or {})}
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, token: str) -> tuple[int, str]:
+        """One request on a new connection (sync workers close it anyway): status and worker pid."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            response = conn.getresponse()
+            response.read()
+            return response.status, response.getheader("X-Worker-Pid", "")
+        finally:
+            conn.close()
+
+    def wait_until_up(self, token: str, deadline: float = 30.0) -> None:
+        start = time.monotonic()
+        while time.monotonic() - start < deadline:
+            if self.process.poll() is not None:
+                pytest.fail("gunicorn exited at start")
+            try:
+                self.get("/api/t/acme/me/", token)
+                return
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail("gunicorn did not answer in time")
+
+    def answers_from_both(
+        self, path: str, token: str, *, each: int = 3, limit: int = 200
+    ) -> dict[str, list[int]]:
+        """Ask until both workers answered `each` times; statuses by worker pid."""
+        seen: dict[str, list[int]] = {}
+        for _ in range(limit):
+            status, pid = self.get(path, token)
+            seen.setdefault(pid, []).append(status)
+            if len(seen) == 2 and all(len(statuses) >= each for statuses in seen.values()):
+                return seen
+        pytest.fail(f"only one worker answered: {seen}")
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+class TwoServers:
+    """Two servers of one worker each: which process answers is then certain, not up to the kernel.
+
+    `extra_env` gives both the same shared parts (a Redis, a bucket): two app servers, one system.
+    """
+
+    def __init__(self, database_url: str, extra_env: dict[str, str] | None = None) -> None:
+        self.servers = [
+            Workers(database_url, workers=1, extra_env=extra_env),
+            Workers(database_url, workers=1, extra_env=extra_env),
+        ]
+
+    def wait_until_up(self, token: str) -> None:
+        for server in self.servers:
+            server.wait_until_up(token)
+
+    def answers_from_both(self, path: str, token: str, *, each: int = 3) -> dict[str, list[int]]:
+        return {
+            str(server.port): [server.get(path, token)[0] for _ in range(each)] for server in self.servers
+        }
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()

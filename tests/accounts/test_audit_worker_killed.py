@@ -19,7 +19,8 @@ import pytest
 from django.db import connection
 
 from tests.accounts.receiver import Receiver
-from tests.scopes.test_two_processes import _database_url, _environment
+from tests.servers import database_url as _database_url
+from tests.servers import process_environment as _environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

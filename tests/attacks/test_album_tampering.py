@@ -13,7 +13,7 @@ from django.core import signing
 from accounts.constants import RoleName
 from scopes.consent.views import CONSENT_SALT
 from scopes.models import ConsentAlbum, Grant, RoleGrant
-from tests.attacks.test_consent_tampering import denied, form_of, refused
+from tests.attacks.conftest import denied, form_of, refused
 from tests.factories import AlbumFactory
 from tests.scopes.albums import details
 from tests.scopes.oauth import Flow

@@ -16,7 +16,7 @@ from photos.models import Album, Photo
 from tests.answers import json_body
 from tests.attacks.conftest import ALL_API_SCOPES
 from tests.factories import AlbumFactory, PhotoFactory
-from tests.photos.conftest import upload
+from tests.images import upload
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,6 @@ Each attack below either changes nothing at all, or grants exactly what an hones
 
 from __future__ import annotations
 
-import re
 import time
 from urllib.parse import parse_qs, urlparse
 
@@ -19,34 +18,11 @@ from accounts.constants import RoleName
 from scopes.consent.views import CONSENT_SALT
 from scopes.models import Application, ApplicationScope, Consent, Grant, Scope
 from scopes.roles.services import membership_remove, membership_set
+from tests.attacks.conftest import denied, form_of, refused
 from tests.factories import ApplicationFactory
 from tests.scopes.oauth import REDIRECT_URI, Flow
 
 pytestmark = pytest.mark.django_db
-
-
-def form_of(page) -> dict:
-    """The consent form on `page` exactly as the browser would submit it, Allow pressed."""
-    html = page.content.decode()
-    return {
-        "request_token": re.search(r'name="request_token" value="([^"]*)"', html).group(1),
-        "tenant": re.search(r'name="tenant" value="([^"]+)"', html).group(1),
-        "scope": re.findall(r'name="scope" value="([^"]+)"', html),
-        "decision": "allow",
-    }
-
-
-def denied(response, state: str) -> None:
-    """The answer to the client is access_denied with its own state, and carries no code."""
-    params = Flow.redirect_params(response)
-    assert params == {"error": "access_denied", "state": state, "iss": "http://testserver"}
-
-
-def refused(response) -> None:
-    """A page here, never a redirect anywhere."""
-    assert response.status_code == 400
-    assert not response.has_header("Location")
-    assert b"Nothing was granted." in response.content
 
 
 def granted(user, app) -> set[str]:

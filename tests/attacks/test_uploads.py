@@ -24,7 +24,7 @@ from PIL import Image
 
 from photos.models import Photo
 from scopes.constants import ScopeName as S
-from tests.photos.conftest import image_bytes, upload
+from tests.images import image_bytes, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -182,11 +182,8 @@ def test_what_is_not_a_decodable_image_is_refused(uploader, unchanged, temp_uplo
 
 @pytest.mark.parametrize("fmt", ["BMP", "TIFF", "ICO", "PPM"])
 def test_image_formats_outside_the_list_are_refused(uploader, unchanged, temp_uploads, fmt):
-    buffer = io.BytesIO()
-    Image.new("RGB", (16, 16)).save(buffer, format=fmt)
-    refused(
-        uploader, unchanged, temp_uploads, upload(f"a.{fmt.lower()}", buffer.getvalue()), "unsupported_format"
-    )
+    image = image_bytes(fmt, (16, 16), mode="RGB")
+    refused(uploader, unchanged, temp_uploads, upload(f"a.{fmt.lower()}", image), "unsupported_format")
 
 
 # --- names and declared types
@@ -266,9 +263,8 @@ def test_an_image_with_html_appended_is_served_only_as_an_image(uploader):
 
 @pytest.mark.parametrize(("fmt", "ext"), [("GIF", "gif"), ("JPEG", "jpg")])
 def test_an_image_with_script_in_its_comment_is_served_only_as_an_image(uploader, fmt, ext):
-    buffer = io.BytesIO()
-    Image.new("RGB" if fmt == "JPEG" else "P", (8, 8)).save(buffer, format=fmt, comment=SCRIPT)
-    photo, response, body = serve(uploader, buffer.getvalue(), f"c.{ext}")
+    image = image_bytes(fmt, (8, 8), mode="RGB" if fmt == "JPEG" else "P", comment=SCRIPT)
+    photo, response, body = serve(uploader, image, f"c.{ext}")
     assert SCRIPT in body
     assert_served_inert(response, photo, f"image/{fmt.lower()}", ext)
 

@@ -9,10 +9,9 @@ import requests
 from playwright.sync_api import expect
 
 from tests.answers import json_body
-from tests.browser.conftest import CALLBACK, screenshot, sign_in
-from tests.browser.test_consent_browser import authorize_url, exchange
+from tests.browser.conftest import CALLBACK, authorize_url, exchange, screenshot, sign_in
 from tests.factories import AlbumFactory, PhotoFactory
-from tests.photos.conftest import image_bytes
+from tests.images import image_bytes
 from tests.scopes.oauth import pkce_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

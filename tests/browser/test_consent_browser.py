@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, ApplicationScope, Scope
-from tests.browser.conftest import CALLBACK, screenshot, sign_in
+from tests.browser.conftest import CALLBACK, authorize_url, exchange, screenshot, sign_in
 from tests.scopes.oauth import pkce_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,37 +23,6 @@ def gallery(world):
     world.app.redirect_uris = CALLBACK
     world.app.save()
     return world.app
-
-
-def authorize_url(live_server, client_id: str, scope: str, challenge: str, **extra: str) -> str:
-    params = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": CALLBACK,
-        "scope": scope,
-        "state": "xyz",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        **extra,
-    }
-    return f"{live_server.url}/o/authorize/?{urlencode(params)}"
-
-
-def exchange(live_server, client_id: str, callback_url: str, verifier: str) -> dict:
-    code = parse_qs(urlparse(callback_url).query)["code"][0]
-    response = requests.post(
-        f"{live_server.url}/o/token/",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": CALLBACK,
-            "client_id": client_id,
-            "code_verifier": verifier,
-        },
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_member_unticks_a_scope_and_approves(live_server, world, gallery, page):

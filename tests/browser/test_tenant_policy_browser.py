@@ -13,8 +13,7 @@ from scopes.constants import ScopeName
 from scopes.models import ApplicationScope, Scope
 from scopes.tenant_policy import services
 from scopes.tenant_policy.rules import AppPolicyMode
-from tests.browser.conftest import CALLBACK, screenshot, sign_in
-from tests.browser.test_consent_browser import authorize_url, exchange
+from tests.browser.conftest import CALLBACK, authorize_url, exchange, screenshot, sign_in
 from tests.scopes.oauth import pkce_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -13,8 +13,6 @@ database, so CI sends the same few hundred requests every time, in seconds.
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
@@ -22,7 +20,6 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
-from PIL import Image
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -34,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.constants import RoleName
 from tests.factories import AlbumFactory, PhotoFactory
+from tests.images import image_bytes
 
 CHECKS = [
     not_a_server_error,
@@ -87,13 +85,7 @@ def fuzz_world(db, settings, tmp_path, world, mint_token):
     return rows, tokens
 
 
-def _png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (3, 2), "teal").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-PNG = _png()
+PNG = image_bytes("PNG", (3, 2), mode="RGB")
 
 
 def aim(case, rows: dict[str, list[int]]) -> None:

@@ -11,7 +11,7 @@ from scopes.constants import ScopeName as S
 from scopes.models import ConsentAlbum, RoleGrant
 from tests.answers import json_body
 from tests.factories import AlbumFactory, PhotoFactory
-from tests.photos.conftest import upload
+from tests.images import upload
 from tests.scopes.albums import limit
 
 pytestmark = pytest.mark.django_db

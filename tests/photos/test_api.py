@@ -11,7 +11,7 @@ from scopes.constants import ScopeName as S
 from scopes.roles.services import membership_remove, membership_set
 from tests.answers import json_body
 from tests.factories import AlbumFactory, PhotoFactory, RoleFactory, RoleGrantFactory
-from tests.photos.conftest import upload
+from tests.images import upload
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from photos import services
 from photos.models import Photo
 from photos.storage import backend, is_object_storage, sweep_unreferenced
 from scopes.constants import ScopeName as S
-from tests.photos.conftest import image_bytes, stored_files, upload
+from tests.images import image_bytes, upload
+from tests.photos.conftest import stored_files
 from tests.servers import S3Server
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,8 @@ from PIL import Image
 
 from photos.models import Photo
 from scopes.constants import ScopeName as S
-from tests.photos.conftest import image_bytes, stored_files, upload
+from tests.images import image_bytes, upload
+from tests.photos.conftest import stored_files
 
 URL = "/api/t/acme/photos/"
 

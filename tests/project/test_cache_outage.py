@@ -13,79 +13,21 @@ from __future__ import annotations
 import logging
 import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
-import redis
 from django.core.cache import caches
 from django.test import Client
 
 from project.cache import RedisCache
 from tests.scopes.oauth import Flow, refresh
+from tests.servers import RETRY_SECONDS, RedisServer, redis_caches
 
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed"),
 ]
-
-RETRY_SECONDS = 0.5
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class RedisServer:
-    """A throwaway redis-server on a loopback port: no persistence, so a restart starts empty."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        self.process = subprocess.Popen(
-            [*command, "--save", "", "--appendonly", "no", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if self.client().ping():
-                    return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=1)
-
-
-def redis_caches(port: int, timeout: float = 0.5, retry_seconds: float = RETRY_SECONDS) -> dict:
-    """The settings' CACHES with REDIS_URL set, pointed at `port` (see project/settings.py)."""
-    shared = {
-        "BACKEND": "project.cache.RedisCache",
-        "LOCATION": f"redis://127.0.0.1:{port}/0",
-        "KEY_PREFIX": "gp-outage",
-        "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": timeout,
-            "SOCKET_TIMEOUT": timeout,
-            "RETRY_SECONDS": retry_seconds,
-        },
-    }
-    return {"default": shared, "ratelimit": {**shared, "OPTIONS": {**shared["OPTIONS"], "OUTAGE": "local"}}}
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from project.observability import RequestIdFilter
 from scopes.constants import ScopeName as S
-from tests.project.test_cache_outage import RedisServer, redis_caches
-from tests.servers import S3Server
+from tests.servers import RedisServer, S3Server, redis_caches
 
 pytestmark = pytest.mark.django_db
 

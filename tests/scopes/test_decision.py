@@ -146,3 +146,35 @@ def test_allowed_only_when_token_role_and_object_all_agree(token, grants, action
     else:
         assert decision.status in {403, 404}
         assert decision.trace[-1].passed is False
+
+
+targets = st.one_of(st.none(), st.builds(Target, exists_in_tenant=st.booleans(), owner_is_user=st.booleans()))
+
+
+@given(
+    token=st.lists(names, max_size=4),
+    grants=st.lists(st.tuples(names, reaches), max_size=4),
+    action=names,
+    target=targets,
+)
+def test_another_tenant_or_a_missing_scope_is_refused_before_any_object(token, grants, action, target):
+    """The order the HTTP matrices rely on: they keep one object per endpoint and role for these
+    refusals (tests/photos/test_permission_matrix.py), because here every object answers the same."""
+
+    def ask_with(**kwargs):
+        return decide(
+            action_scope=action,
+            token_scopes=token,
+            role_grants=grants,
+            implications=GRAPH,
+            target=target,
+            **kwargs,
+        )
+
+    other_tenant = ask_with(tenant_problem="the token was issued for another tenant")
+    assert (other_tenant.status, other_tenant.reason) == (404, Reason.TENANT_NOT_FOUND)
+    assert [step.step for step in other_tenant.trace] == [Step.TOKEN, Step.TENANT]
+    if not any(action in [t, *GRAPH[t]] for t in token):
+        no_scope = ask_with()
+        assert (no_scope.status, no_scope.reason) == (403, Reason.SCOPE_MISSING)
+        assert [step.step for step in no_scope.trace] == [Step.TOKEN, Step.TENANT, Step.SCOPE]

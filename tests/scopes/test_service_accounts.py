@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import base64
-import io
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
-from PIL import Image
 from rest_framework.test import APIClient
 
 from accounts.constants import AuditAction, RoleName
@@ -25,6 +23,7 @@ from scopes.machines.services import (
 from scopes.models import AccessToken, Application, Consent
 from scopes.roles.services import membership_set
 from tests.factories import PhotoFactory
+from tests.images import upload
 
 pytestmark = pytest.mark.django_db
 
@@ -64,14 +63,6 @@ def bearer(value: str) -> APIClient:
     return client
 
 
-def png() -> io.BytesIO:
-    buffer = io.BytesIO()
-    Image.new("RGB", (4, 3)).save(buffer, format="PNG")
-    buffer.seek(0)
-    buffer.name = "scan.png"
-    return buffer
-
-
 def test_a_member_service_account_uploads_deletes_its_own_and_not_a_colleagues(world, importer):
     account, secret = importer
     response = token_request(account.application.client_id, secret, "photos.read photos.upload photos.delete")
@@ -81,7 +72,9 @@ def test_a_member_service_account_uploads_deletes_its_own_and_not_a_colleagues(w
     assert "refresh_token" not in body
     api = bearer(body["access_token"])
 
-    created = api.post("/api/t/acme/photos/", {"image": png(), "title": "Scan"}, format="multipart")
+    created = api.post(
+        "/api/t/acme/photos/", {"image": upload("scan.png"), "title": "Scan"}, format="multipart"
+    )
     assert created.status_code == 201, created.content
     assert created.json()["owner"]["id"] == account.user_id
     assert created["X-OAuth-Scopes"] == "photos.delete photos.read photos.upload"

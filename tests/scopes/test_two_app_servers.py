@@ -8,7 +8,6 @@ servers share: the database, the cache and the bucket. The PostgreSQL leg of CI 
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 import time
@@ -20,14 +19,13 @@ import pytest
 import requests
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
-from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import Membership, User
 from scopes.constants import ScopeName as S
-from tests.project.test_cache_outage import RedisServer
+from tests.images import image_bytes
 from tests.scopes.oauth import REDIRECT_URI, pkce_pair
-from tests.scopes.test_two_processes import TwoServers, _database_url
+from tests.servers import RedisServer, TwoServers, database_url
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -35,13 +33,7 @@ pytestmark = [
 ]
 
 
-def _png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (3, 2), (200, 10, 10)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-PNG = _png()
+PNG = image_bytes("PNG", (3, 2), mode="RGB")
 
 
 @pytest.fixture
@@ -57,7 +49,7 @@ def two_servers(s3_server) -> Iterator[tuple[requests.Session, str, str, RedisSe
         "RATE_LIMIT_LOGIN_ACCOUNT": "2/900",
         **s3_server.environment(bucket),
     }
-    servers = TwoServers(_database_url(), extra_env=shared)
+    servers = TwoServers(database_url(), extra_env=shared)
     try:
         one, other = (server.base for server in servers.servers)
         yield requests.Session(), one, other, redis_server, bucket

@@ -9,15 +9,9 @@ test database; on SQLite, a database file of its own that the workers and writer
 
 from __future__ import annotations
 
-import http.client
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -28,40 +22,11 @@ from scopes.constants import ScopeName as S
 from scopes.models import Consent, Scope
 from scopes.roles.services import membership_set
 from tests.factories import RoleFactory, RoleGrantFactory
+from tests.servers import ROOT, TwoServers, database_url, process_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = "/api/t/acme/photos/"
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _environment(database_url: str) -> dict[str, str]:
-    """A server's or a writer's environment: this database, local-memory caches only (no Redis)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CACHE_KEY_PREFIX")}
-    return {
-        **env,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "two-processes-test",
-        "DEBUG": "0",
-        "HTTPS_ONLY": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "ENV_FILE": "",
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-    }
 
 
 def shell(database_url: str, code: str) -> None:
@@ -69,72 +34,10 @@ def shell(database_url: str, code: str) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=ROOT,
-        env=_environment(database_url),
+        env=process_environment(database_url),
         check=True,
         timeout=120,
     )
-
-
-class Workers:
-    """A gunicorn with two sync workers, each with its own per-process cache.
-
-    gunicorn reads the project's gunicorn.conf.py (its working directory is the project's); the
-    command line here only overrides the workers, the address and the log level.
-    """
-
-    def __init__(self, database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None) -> None:
-        self.port = _free_port()
-        command = [sys.executable, "-m", "gunicorn", "tests.scopes.worker_wsgi:application"]
-        command += ["--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"]
-        env = {**_environment(database_url), **(extra_env or {})}
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def get(self, path: str, token: str) -> tuple[int, str]:
-        """One request on a new connection (sync workers close it anyway): status and worker pid."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
-            response = conn.getresponse()
-            response.read()
-            return response.status, response.getheader("X-Worker-Pid", "")
-        finally:
-            conn.close()
-
-    def wait_until_up(self, token: str, deadline: float = 30.0) -> None:
-        start = time.monotonic()
-        while time.monotonic() - start < deadline:
-            if self.process.poll() is not None:
-                pytest.fail("gunicorn exited at start")
-            try:
-                self.get("/api/t/acme/me/", token)
-                return
-            except OSError:
-                time.sleep(0.1)
-        pytest.fail("gunicorn did not answer in time")
-
-    def answers_from_both(
-        self, path: str, token: str, *, each: int = 3, limit: int = 200
-    ) -> dict[str, list[int]]:
-        """Ask until both workers answered `each` times; statuses by worker pid."""
-        seen: dict[str, list[int]] = {}
-        for _ in range(limit):
-            status, pid = self.get(path, token)
-            seen.setdefault(pid, []).append(status)
-            if len(seen) == 2 and all(len(statuses) >= each for statuses in seen.values()):
-                return seen
-        pytest.fail(f"only one worker answered: {seen}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def _only(answers: dict[str, list[int]], status: int) -> bool:
@@ -145,9 +48,9 @@ def _only(answers: dict[str, list[int]], status: int) -> bool:
 def postgres_workers() -> Iterator[tuple[TwoServers, str]]:
     if connection.vendor != "postgresql":
         pytest.skip("the PostgreSQL leg; on SQLite, test_sqlite_file_shared_by_processes covers it")
-    running = TwoServers(_database_url())
+    running = TwoServers(database_url())
     try:
-        yield running, _database_url()
+        yield running, database_url()
     finally:
         running.stop()
 
@@ -202,32 +105,6 @@ def test_every_writer_reaches_both_workers_at_once(world, gallery, mint_token, p
     assert _only(workers.answers_from_both("/api/t/globex/photos/", by_shell.token), 404)
 
 
-class TwoServers:
-    """Two servers of one worker each: which process answers is then certain, not up to the kernel.
-
-    `extra_env` gives both the same shared parts (a Redis, a bucket): two app servers, one system.
-    """
-
-    def __init__(self, database_url: str, extra_env: dict[str, str] | None = None) -> None:
-        self.servers = [
-            Workers(database_url, workers=1, extra_env=extra_env),
-            Workers(database_url, workers=1, extra_env=extra_env),
-        ]
-
-    def wait_until_up(self, token: str) -> None:
-        for server in self.servers:
-            server.wait_until_up(token)
-
-    def answers_from_both(self, path: str, token: str, *, each: int = 3) -> dict[str, list[int]]:
-        return {
-            str(server.port): [server.get(path, token)[0] for _ in range(each)] for server in self.servers
-        }
-
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
-
-
 SQLITE_SEED = """
 from datetime import timedelta
 from django.utils import timezone
@@ -255,7 +132,7 @@ def test_sqlite_file_shared_by_processes(tmp_path):
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0"],
         cwd=ROOT,
-        env=_environment(database_url),
+        env=process_environment(database_url),
         check=True,
         timeout=300,
     )
