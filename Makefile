@@ -20,7 +20,7 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
-typecheck:  ## mypy with the Django and DRF plugins over accounts, scopes, photos and project (pyproject.toml)
+typecheck:  ## mypy with the Django and DRF plugins over accounts, scopes, api, photos and project (pyproject.toml)
 	SECRET_KEY=$${SECRET_KEY:-typecheck-only-not-a-secret} \
 	AUDIT_SECRET_KEY=$${AUDIT_SECRET_KEY:-typecheck-only-not-a-secret-0123456789} .venv/bin/mypy
 

@@ -23,7 +23,7 @@ _UNSET = object()
 
 def _check_album(album: Album | None, tenant: Tenant) -> None:
     """An album must be in the photo's tenant: a last check under the API's, which resolves the id
-    through `scopes.api.permissions.resolve_reference` (readable by the caller, or "no such album")."""
+    through `api.permissions.resolve_reference` (readable by the caller, or "no such album")."""
     if album is not None and album.tenant_id != tenant.pk:
         raise ValidationError({"album": "No such album."}, code="does_not_exist")
 

@@ -119,7 +119,7 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """The `handler404` view: the API's one 404 body for clients, Django's page for browsers."""
     if wants_json(request):
         # The API's body, so that no path tells "no such route" from "no such object".
-        from scopes.api.exceptions import NOT_FOUND_BODY
+        from api.exceptions import NOT_FOUND_BODY
 
         return JsonResponse(dict(NOT_FOUND_BODY), status=404)
     return defaults.page_not_found(request, exception)

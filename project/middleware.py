@@ -84,7 +84,7 @@ class ControlCharacterMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        # The reasons and sentences are the API's own for the same failures (scopes.api.exceptions).
+        # The reasons and sentences are the API's own for the same failures (api.exceptions).
         try:
             where = self._first_control_character(request)
         except RequestDataTooBig as error:
@@ -144,7 +144,7 @@ class ControlCharacterMiddleware:
 
     @staticmethod
     def _refuse(request: HttpRequest, status: int, reason: str, message: str) -> HttpResponse:
-        if request.path_info.startswith(API_PATHS):  # the API's refusal body (scopes.api.exceptions)
+        if request.path_info.startswith(API_PATHS):  # the API's refusal body (api.exceptions)
             return JsonResponse(
                 {"error": "invalid_request", "reason": reason, "detail": message}, status=status
             )

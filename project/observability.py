@@ -6,7 +6,7 @@
 - **Metrics** (prometheus-client): `http_requests_total` and `http_request_duration_seconds` by
   route (the URL pattern's name, never the raw path: bounded label values), method and status;
   the API's decisions by reason are counted where the permission class decides
-  (`scopes.api.metrics`). Under gunicorn each worker writes to `PROMETHEUS_MULTIPROC_DIR`
+  (`api.metrics`). Under gunicorn each worker writes to `PROMETHEUS_MULTIPROC_DIR`
   (`gunicorn.conf.py` sets it) and `/metrics` adds the workers up.
 - **Only the application's series.** prometheus-client registers three collectors by itself: the
   platform's (`python_info`, which names the Python version), the process's (`process_*`: memory,

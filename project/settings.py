@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "accounts",
     "scopes",
+    "api",
     "photos",
 ]
 
@@ -377,17 +378,17 @@ OIDC_RSA_PRIVATE_KEY = os.environ.get("OIDC_RSA_PRIVATE_KEY", "").replace("\\n",
 OIDC_RSA_PRIVATE_KEY_FILE = os.environ.get("OIDC_RSA_PRIVATE_KEY_FILE", "")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["scopes.api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [
-        "scopes.api.parsers.JSONParser",  # deep nesting is a 400, not a 500
+        "api.parsers.JSONParser",  # deep nesting is a 400, not a 500
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "UNAUTHENTICATED_USER": None,
     # The API's answers (401/403/404/400 bodies and WWW-Authenticate) follow the decision's table (docs/architecture.md, "One API request").
-    "EXCEPTION_HANDLER": "scopes.api.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -411,7 +412,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "scopes.api.schema.document_refusals",  # 400/401/403/404/413/415 on every tenant operation
+        "api.schema.document_refusals",  # 400/401/403/404/413/415 on every tenant operation
     ],
 }
 

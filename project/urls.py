@@ -9,9 +9,9 @@ from drf_spectacular.views import (
 )
 
 from accounts.views import admin_sign_in
+from api.audit import AuditEventsView
+from api.schema import swagger_oauth2_redirect
 from scopes.admin.explain import explain_access
-from scopes.api.schema import swagger_oauth2_redirect
-from scopes.audit_api.views import AuditEventsView
 from scopes.oauth.popup import POPUP_OPENER, POPUP_PAGE
 from scopes.usage.views import usage_report_view
 

@@ -30,6 +30,4 @@ class ScopesConfig(AppConfig):
     verbose_name = "Scopes, apps and consent"
 
     def ready(self) -> None:
-        from scopes.api import schema  # noqa: F401  (registers the OpenAPI security scheme)
-
         post_migrate.connect(_repair_freshness, sender=self)

@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
+from api.fields import ReferenceField
 from photos.models import Album, Photo
-from scopes.api.fields import ReferenceField
 from scopes.constants import ScopeName
 
 

@@ -23,6 +23,11 @@ from rest_framework.serializers import BaseSerializer
 
 from accounts.models import signed_in
 from accounts.untrusted import upload_limit
+from api.exceptions import RequestTooLarge
+from api.fields import parse_id
+from api.parsers import JSONParser
+from api.permissions import check_placement, readable, token_context
+from api.viewsets import TenantScopedAPIView, TenantScopedViewSet
 from photos import selectors, services
 from photos.api.serializers import (
     AlbumSerializer,
@@ -34,11 +39,6 @@ from photos.images import ImageRejected
 from photos.models import Album, Photo
 from photos.storage import StorageUnavailable, open_image
 from scopes.access.decision import effective_permissions
-from scopes.api.exceptions import RequestTooLarge
-from scopes.api.fields import parse_id
-from scopes.api.parsers import JSONParser
-from scopes.api.permissions import check_placement, readable, token_context
-from scopes.api.viewsets import TenantScopedAPIView, TenantScopedViewSet
 from scopes.constants import ScopeName
 from scopes.registry import normalise
 

@@ -28,7 +28,7 @@ def _interval() -> float:
 def note_use(token_id: int) -> None:
     """Record that a personal access token was just used, unless recorded lately in this process.
 
-    Called after the answer (`scopes.api.bookkeeping`), for a token authentication accepted as a
+    Called after the answer (`api.bookkeeping`), for a token authentication accepted as a
     personal one (`is_personal`).
     """
     now = time.monotonic()

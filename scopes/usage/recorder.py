@@ -7,7 +7,7 @@ W processes a key is written at most W times a day; the day is the server's UTC 
 
 In the API a use is a scope a decision allowed during a request that was then answered
 successfully (2xx or 3xx): the decisions put what they allowed on the request, and the base view
-hands it here once the answer is final (`scopes.api.bookkeeping`). A refused call (403, 404, 400)
+hands it here once the answer is final (`api.bookkeeping`). A refused call (403, 404, 400)
 records nothing, so attacks and mistakes do not count as using a scope.
 
 Scopes are also exercised outside the API, and counted there (`note_grant_use`), or the report
@@ -81,7 +81,7 @@ def grant_scopes_exercised(scopes: Iterable[str], *, id_token: bool, refresh_tok
 
 
 def note_grant_use(*, tenant_id: int, application_id: int, user_id: int, scopes: Iterable[str]) -> None:
-    """A successful answer exercised `scopes` for this grant: an API call (`scopes.api.bookkeeping`),
+    """A successful answer exercised `scopes` for this grant: an API call (`api.bookkeeping`),
     a token answer or a userinfo answer."""
     for scope in scopes:
         _record((tenant_id, application_id, user_id, str(scope)))

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.constants import AuditAction, RoleName
 from accounts.models import AuditEvent, Membership
 from accounts.services import audit_record
-from scopes.audit_api.views import encode_cursor
+from api.audit import encode_cursor
 from scopes.constants import ScopeName as S
 from tests.answers import json_body
 

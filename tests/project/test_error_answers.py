@@ -17,8 +17,8 @@ import pytest
 from django.db import OperationalError, connection
 from django.test import Client, RequestFactory
 
+from api.exceptions import NOT_FOUND_BODY
 from project.errors import database_unavailable, server_error
-from scopes.api.exceptions import NOT_FOUND_BODY
 from scopes.constants import ScopeName as S
 from tests.servers import free_port
 

@@ -331,7 +331,7 @@ def test_a_forgotten_tenant_filter_still_shows_only_the_tokens_tenant(world, api
         unfiltered._tenant_scoped = True  # a bug that got past the manager's guard as well
         return unfiltered
 
-    monkeypatch.setattr("scopes.api.viewsets.restrict", forgotten_filter)
+    monkeypatch.setattr("api.viewsets.restrict", forgotten_filter)
     client = api_client(world.member_a, world.acme, [S.PHOTOS_READ])
     response = client.get("/api/t/acme/photos/")
     assert response.status_code == 200

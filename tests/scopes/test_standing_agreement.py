@@ -26,8 +26,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Membership, Tenant, User
+from api.permissions import decide_for
 from scopes.access.selectors import authorization_context, registry
-from scopes.api.permissions import decide_for
 from scopes.constants import ScopeName as S
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, RoleGrant, Scope
 from scopes.registry import closure

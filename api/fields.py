@@ -1,4 +1,4 @@
-"""Serializer fields for ids in a request body: parsed here, judged by `scopes.api.permissions.resolve_reference`."""
+"""Serializer fields for ids in a request body: parsed here, judged by `api.permissions.resolve_reference`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.querysets import TenantQuerySet
-from scopes.api.permissions import resolve_reference
+from api.permissions import resolve_reference
 
 MAX_ID = 2**63 - 1  # the largest key a 64-bit column holds
 

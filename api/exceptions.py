@@ -13,8 +13,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from api.authentication import REALM, InvalidToken
 from scopes.access.decision import Decision, Reason
-from scopes.api.authentication import REALM, InvalidToken
 
 NOT_FOUND_BODY = {"error": "not_found", "reason": "not_found", "detail": "Not found."}
 

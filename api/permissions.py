@@ -16,16 +16,16 @@ from rest_framework.views import APIView
 
 from accounts.models import Tenant
 from accounts.querysets import TenantQuerySet
+from api import bookkeeping, metrics
+from api.exceptions import AccessRefused
 from scopes.access.context_decision import decide_for, target_for, tenant_problem
 from scopes.access.decision import Decision, Reason, Target, accepted_scopes
 from scopes.access.standing import AuthorizationContext
-from scopes.api import bookkeeping, metrics
-from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
 
 
 class ScopedView(Protocol):
-    """What a view tells the permission layer (see `scopes.api.viewsets.TenantScopedViewSet`)."""
+    """What a view tells the permission layer (see `api.viewsets.TenantScopedViewSet`)."""
 
     kwargs: dict[str, Any]
     read_scope: str | None
@@ -131,7 +131,7 @@ def readable(
 
     Raises `AccessRefused` (403 `scope_missing` / `role_forbids`, or the tenant's 404) when reading
     such objects at all is refused; that answer does not depend on which object is meant. An
-    allowed read is put on the request (`scopes.api.bookkeeping`): naming an album uses `albums.read`.
+    allowed read is put on the request (`api.bookkeeping`): naming an album uses `albums.read`.
     """
     context = token_context(request)
     decision = decide_for(

@@ -30,7 +30,7 @@ from rest_framework.response import Response
 from accounts.audit_stream.events import event_json
 from accounts.models import AuditEvent, signed_in
 from accounts.untrusted import UntrustedInput, loads_bounded
-from scopes.api.viewsets import TenantScopedAPIView
+from api.viewsets import TenantScopedAPIView
 from scopes.constants import Reach, ScopeName
 
 DEFAULT_PAGE = 100

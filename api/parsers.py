@@ -9,7 +9,7 @@ from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
 from accounts.untrusted import UntrustedInput, loads_bounded
-from scopes.api.exceptions import RequestTooLarge
+from api.exceptions import RequestTooLarge
 
 
 class JSONParser(parsers.JSONParser):

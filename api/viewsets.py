@@ -20,11 +20,11 @@ from rest_framework.views import APIView
 
 from accounts.models import Tenant, signed_in
 from accounts.querysets import TenantMissing, TenantQuerySet
+from api import bookkeeping
+from api.authentication import BearerTokenAuthentication
+from api.permissions import TenantScopePermission, restrict, token_context
 from scopes.access.decision import Decision
 from scopes.access.standing import AuthorizationContext
-from scopes.api import bookkeeping
-from scopes.api.authentication import BearerTokenAuthentication
-from scopes.api.permissions import TenantScopePermission, restrict, token_context
 from scopes.constants import ScopeName
 from scopes.registry import normalise
 
@@ -72,7 +72,7 @@ class TenantScopedMixin:
         """Every answer to a valid token says what it has and what this endpoint accepts, as GitHub does.
 
         The answer is final here: what the request's decisions allowed is recorded now, and only
-        now (usage by day, a personal token's last use: `scopes.api.bookkeeping`).
+        now (usage by day, a personal token's last use: `api.bookkeeping`).
         """
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         bookkeeping.record(request, response)
@@ -105,7 +105,7 @@ class TenantScopedViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         if overridden:
             raise ImproperlyConfigured(
                 f"{cls.__name__} overrides {', '.join(overridden)}: a tenant viewset may only narrow its "
-                "queryset with narrow_queryset() (scopes.api.viewsets)."
+                "queryset with narrow_queryset() (api.viewsets)."
             )
 
     def get_queryset(self) -> models.QuerySet:

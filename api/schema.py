@@ -15,7 +15,7 @@ OAUTH2_SCHEME = "oauth2"
 class BearerTokenScheme(OpenApiAuthenticationExtension):
     """Authorization code flow (PKCE) at `/o/authorize/` and `/o/token/`; each operation names its scope."""
 
-    target_class = "scopes.api.authentication.BearerTokenAuthentication"
+    target_class = "api.authentication.BearerTokenAuthentication"
     name = OAUTH2_SCHEME
 
     def get_security_requirement(self, auto_schema: Any) -> dict[str, list[str]]:

@@ -8,9 +8,9 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from accounts.models import User
+from api import bookkeeping
 from scopes.access.cache import load_context
 from scopes.access.standing import AuthorizationContext
-from scopes.api import bookkeeping
 from scopes.machines.usage import is_personal
 
 REALM = "api"
@@ -59,7 +59,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         if problem:
             raise InvalidToken(problem)
         assert context.user is not None
-        # Its "last used", if it is a personal token, is written after the answer (scopes.api.bookkeeping).
+        # Its "last used", if it is a personal token, is written after the answer (api.bookkeeping).
         bookkeeping.token_accepted(request, personal_token=is_personal(credentials))
         # A new User per request, from the context's plain values (no query): nothing one request
         # sets on request.user reaches the next request of the token (scopes.access.standing).
