@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from accounts.models import Tenant, User
 from scopes.access.albums import AlbumIds, parse_limit
-from scopes.machines.models import DEFAULT_MAX_DAYS, PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
-from scopes.tenant_policy.rules import POLICY_COLUMNS, POLICY_JOINS, AppPolicy
+from scopes.access.personal_tokens import DEFAULT_MAX_DAYS, PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
+from scopes.access.policy import POLICY_COLUMNS, POLICY_JOINS, AppPolicy
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant, User
 from scopes.access.albums import AlbumIds, standing_albums
+from scopes.access.policy import blocked_detail
 from scopes.access.rows import (
     GrantRows,
     TokenRows,
@@ -44,7 +45,6 @@ from scopes.access.rows import (
 )
 from scopes.access.scope_registry import registry
 from scopes.registry import Implications, closure, grant_reaches, normalise
-from scopes.tenant_policy.rules import blocked_detail
 
 
 class Problem(StrEnum):

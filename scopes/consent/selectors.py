@@ -7,13 +7,13 @@ from dataclasses import replace
 from django.db.models import QuerySet
 
 from accounts.models import Membership, User
+from scopes.access.policy import AppPolicy, policy_refusal
 from scopes.access.rows import grant_rows
 from scopes.access.selectors import registry, role_reaches
 from scopes.access.standing import assess
 from scopes.consent.rules import AppScope, ConsentPlan, plan_consent
 from scopes.machines.models import PERSONAL_TOKENS_CLIENT_ID
 from scopes.models import Application, ApplicationScope, Consent
-from scopes.tenant_policy.rules import AppPolicy, policy_refusal
 
 
 def app_scopes(application: Application) -> dict[str, AppScope]:

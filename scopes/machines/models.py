@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-# The app that issues personal access tokens (created by migration scopes 0007). Its tokens are
-# judged like any other (scopes.standing), plus the tenant's policy for personal tokens.
-PERSONAL_TOKENS_CLIENT_ID = "personal-access-tokens"
-# Leaked tokens are recognisable (secret scanners, logs): every personal token starts with this.
-PERSONAL_TOKEN_PREFIX = "gpat_"
-DEFAULT_MAX_DAYS = 365
+from scopes.access.personal_tokens import (  # noqa: F401 (the package's names; the standing reads them there)
+    DEFAULT_MAX_DAYS,
+    PERSONAL_TOKEN_PREFIX,
+    PERSONAL_TOKENS_CLIENT_ID,
+    PersonalTokenMode,
+)
 
 
 class ServiceAccount(models.Model):
@@ -79,13 +79,6 @@ class PersonalAccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.hint}…)"
-
-
-class PersonalTokenMode(models.TextChoices):
-    """Whether a tenant's members may use personal access tokens there."""
-
-    ALLOWED = "allowed", "Allowed"
-    FORBIDDEN = "forbidden", "Forbidden: refused at creation and at every use"
 
 
 class TokenPolicy(models.Model):

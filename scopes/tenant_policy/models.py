@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.querysets import TenantManager
-from scopes.tenant_policy.rules import AppPolicyMode, AppStatus
+from scopes.access.policy import AppPolicyMode, AppStatus
 
 
 class TenantAppPolicy(models.Model):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import Membership, Tenant, User
+from scopes.access.policy import AppPolicy
 from scopes.access.selectors import role_reaches
 from scopes.constants import ScopeName
 from scopes.models import Application
 from scopes.tenant_policy.models import AccessRequest, RequestStatus, TenantApp, TenantAppPolicy
-from scopes.tenant_policy.rules import AppPolicy
 
 
 def app_policy(*, tenant: Tenant, application: Application) -> AppPolicy:

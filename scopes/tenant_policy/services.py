@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
 from accounts.services import audit_record
+from scopes.access.policy import AppPolicyMode, AppStatus
 from scopes.access.selectors import registry, role_reaches
 from scopes.consent.selectors import app_scopes
 from scopes.models import Application, Scope
@@ -24,7 +25,6 @@ from scopes.registry import closure
 from scopes.roles.rules import check_manages_tenant, check_role_grants
 from scopes.roles.services import membership_set, role_grants_set
 from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
-from scopes.tenant_policy.rules import AppPolicyMode, AppStatus
 from scopes.tenant_policy.selectors import is_tenant_admin
 
 # A request's message and a decision's note, in characters (docs/security.md, "Row creation

@@ -25,13 +25,13 @@ from django.views.decorators.http import require_POST
 from accounts import ratelimit, tenancy
 from accounts.models import Membership, Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles
+from scopes.access.policy import AppPolicyMode, AppStatus
 from scopes.access.selectors import registry
 from scopes.consent.rules import ConsentPlan
 from scopes.consent.selectors import app_scopes
 from scopes.models import Application
 from scopes.tenant_policy import services
 from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
-from scopes.tenant_policy.rules import AppPolicyMode, AppStatus
 from scopes.tenant_policy.selectors import (
     administered_tenants,
     is_tenant_admin,

@@ -13,9 +13,9 @@ import re
 
 import pytest
 
+from scopes.access.policy import AppPolicyMode, AppStatus
 from scopes.models import AccessToken, Consent, DeviceGrant
 from scopes.tenant_policy import services as policy
-from scopes.tenant_policy.rules import AppPolicyMode, AppStatus
 from tests.scopes.device import device_app, device_page, device_poll, device_start
 
 pytestmark = pytest.mark.django_db

@@ -9,10 +9,10 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
+from scopes.access.policy import AppPolicyMode
 from scopes.constants import ScopeName
 from scopes.models import ApplicationScope, Scope
 from scopes.tenant_policy import services
-from scopes.tenant_policy.rules import AppPolicyMode
 from tests.browser.conftest import CALLBACK, authorize_url, exchange, screenshot, sign_in
 from tests.scopes.oauth import pkce_pair
 

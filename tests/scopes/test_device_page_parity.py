@@ -11,9 +11,9 @@ import re
 
 import pytest
 
+from scopes.access.policy import AppPolicyMode, AppStatus
 from scopes.models import Consent
 from scopes.tenant_policy import services as policy
-from scopes.tenant_policy.rules import AppPolicyMode, AppStatus
 from tests.factories import AlbumFactory, PhotoFactory
 from tests.scopes.albums import details
 from tests.scopes.device import device_app, device_page, device_poll, device_start

@@ -1,5 +1,7 @@
 """The tenant app policy as pure rules: may an app be used in a tenant, and with what cap.
 
+In the core because the standing reads it; `scopes.tenant_policy` stores it, edits it and files
+members' requests.
 Shared by the grant's standing (`scopes.access.standing.assess`) and the consent page, so the page
 never offers what the next API call would refuse. The SQL fragment that reads the inputs joins
 the standing's one statement (`POLICY_COLUMNS`, `POLICY_JOINS`).
