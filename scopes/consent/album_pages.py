@@ -134,10 +134,8 @@ def album_limited(membership: Membership, application: Application) -> bool:
     ).exists()
 
 
-def albums_from_form(
-    payload: object, membership: Membership, application: Application, *, fresh: bool
-) -> AlbumsOnPage | None:
-    """The POST's album side, re-planned from the signed request (None: a malformed form)."""
+def albums_from_form(payload: object) -> AlbumsOnPage | None:
+    """The form's album side as the page signed it, not yet re-planned (None: a malformed form)."""
     if payload is None:
         return AlbumsOnPage(request=None)
     if not isinstance(payload, dict):
@@ -149,6 +147,4 @@ def albums_from_form(
     shown = ShownAlbums.from_payload(payload.get("shown"))
     if request is None or shown is None:
         return None
-    return AlbumsOnPage(
-        request=request, plan=_plan(request, membership, application, fresh=fresh), shown=shown
-    )
+    return AlbumsOnPage(request=request, shown=shown)

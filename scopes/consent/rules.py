@@ -35,6 +35,23 @@ def cap_scopes(
     return normalise(kept, implications)
 
 
+def consented_after(
+    before: Iterable[str], *, scopes: Iterable[str], withdraw: Iterable[str], implications: Implications
+) -> list[str]:
+    """What a consent holds after granting `scopes` and taking back `withdraw` (`consent_grant`).
+
+    Withdrawn composites are split so their other parts stay; what was not withdrawn is kept. The
+    consent page computes the new token's incremental scopes from this too, so it need not read
+    the consent back after writing it.
+    """
+    before, scopes = list(before), list(scopes)
+    taken_back = closure(withdraw, implications) - closure(scopes, implications)
+    if not taken_back & closure(before, implications):
+        return sorted(set(before) | set(scopes))
+    allowed = frozenset(closure(before, implications) - taken_back)
+    return sorted(set(cap_scopes(before, allowed=allowed, implications=implications)) | set(scopes))
+
+
 @dataclass(frozen=True)
 class AppScope:
     """What the app registered for one scope: may the user untick it, and why the app wants it."""
