@@ -214,9 +214,25 @@ def _with_member(req: AuthorizeRequest, s: Situation, membership: Membership) ->
         return Approve(membership, tuple(scopes), found)
     if req.silent:
         return ClientError(ConsentRequired if s.tenant_decided else InteractionRequired)
-    other = bool(req.tenant_slug) and req.tenant_slug != membership.tenant.slug
-    shown = ShownPlan.of(plan, fresh=fresh, tenant_id=membership.tenant_id)
+    return page_of(req, s, plan, albums, fresh=fresh)
+
+
+def page_of(
+    req: AuthorizeRequest, s: Situation, plan: ConsentPlan, albums: AlbumsOnPage, *, fresh: bool
+) -> ShowPage:
+    """The page for a member: its lines, what it showed, and a notice when the asked tenant was not theirs."""
+    assert s.membership is not None
+    other = bool(req.tenant_slug) and req.tenant_slug != s.membership.tenant.slug
+    shown = ShownPlan.of(plan, fresh=fresh, tenant_id=s.membership.tenant_id)
     return ShowPage(plan, albums, shown, OTHER_TENANT if other else "")
+
+
+def ask(req: AuthorizeRequest, s: Situation) -> ShowPage:
+    """The page, always (the device page: a device cannot be answered from remembered consent)."""
+    if s.membership is None:
+        return ShowPage(None, None, None)
+    plan = scope_plan(s, req.scopes, fresh=False)
+    return page_of(req, s, plan, album_side(s, fresh=False), fresh=False)
 
 
 # --- POST
