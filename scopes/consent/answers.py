@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib.auth import REDIRECT_FIELD_NAME, logout
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render, resolve_url
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
@@ -26,6 +29,34 @@ from scopes.models import Application
 
 class Answers(AuthorizationView):
     """The answers of `/o/authorize/` (scopes.consent.views), apart from the decision."""
+
+    def sign_in_again(self, request: HttpRequest) -> HttpResponse:
+        """prompt=login (or max_age passed): the user signs in again, then the request continues.
+
+        Our sign-in page sends a signed-in user straight on, so asking it would authenticate
+        nobody: the session is ended first (what OpenID Connect's "reauthenticate" asks for). The
+        request continues without `prompt` and `max_age`, which the new sign-in satisfied (kept,
+        `max_age=0` would send the user round again).
+        """
+        logout(request)
+        query = request.GET.copy()
+        for name in ("prompt", "max_age"):
+            query.pop(name, None)
+        hint = request.GET.get("login_hint", "")
+        following = {
+            REDIRECT_FIELD_NAME: f"{request.path}?{query.urlencode()}",
+            **({"login_hint": hint} if hint else {}),
+        }
+        return redirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode(following)}")
+
+    def handle_no_permission(self) -> HttpResponse:
+        """Not signed in: DOT's answer (prompt=none: login_required), with `login_hint` passed on."""
+        response = super().handle_no_permission()
+        hint = self.request.GET.get("login_hint", "")
+        location = response.get("Location", "") if response.status_code == 302 else ""
+        if hint and location.startswith(resolve_url(settings.LOGIN_URL)):
+            response["Location"] = f"{location}&{urlencode({'login_hint': hint})}"
+        return response
 
     def client_error(
         self, oauth: Mapping[str, Any], application: Application | None, outcome: ClientError

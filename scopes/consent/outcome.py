@@ -8,7 +8,7 @@ as functions (tests/scopes/test_consent_outcome.py), as `decide()` is for the AP
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -17,15 +17,14 @@ from oauthlib.oauth2.rfc6749.errors import ConsentRequired, LoginRequired, OAuth
 
 from accounts.models import Membership
 from scopes.access.rows import GrantRows
-from scopes.access.selectors import RegistrySnapshot
 from scopes.access.standing import assess
 from scopes.consent.album_pages import AlbumsOnPage
 from scopes.consent.albums import ShownAlbums, plan_albums
 from scopes.consent.authorize import InteractionRequired, InvalidAuthorizationDetails
 from scopes.consent.flow import AuthorizeRequest, Situation
-from scopes.consent.rules import AppScope, ConsentPlan, ShownPlan, consented_after, plan_consent
-from scopes.registry import grant_reaches, normalise
-from scopes.tenant_policy.rules import AppPolicy, policy_refusal
+from scopes.consent.planning import plan_from
+from scopes.consent.rules import ConsentPlan, ShownPlan, consented_after
+from scopes.registry import normalise
 
 OTHER_TENANT = "You cannot use this app in the organisation the app asked for; choose one of yours."
 
@@ -93,39 +92,6 @@ CHANGED = "This consent form has expired or was changed. Go back to the app and 
 
 
 # --- The plans (scopes and albums), from the situation's rows
-
-
-def plan_from(
-    rows: GrantRows | None,
-    *,
-    membership: Membership,
-    app_scopes: Mapping[str, AppScope],
-    registry: RegistrySnapshot,
-    requested: Iterable[str],
-    fresh: bool,
-) -> ConsentPlan:
-    """What the page shows this member for these scopes (fresh: ignore remembered consent)."""
-    implications = registry.implications
-    previous: list[str] = []
-    if not fresh and rows is not None:
-        # Remembered consent counts for what still stands of it (consent ∩ app ∩ cap ∩ role, today).
-        standing = assess(rows, issued=rows.consented, implications=implications)
-        previous = list(standing.effective) if standing.stands else []
-    policy = rows.policy if rows is not None else AppPolicy()
-    plan = plan_consent(
-        requested=requested,
-        app_scopes=app_scopes,
-        role_covered=frozenset(grant_reaches(rows.role_grants if rows else (), implications)),
-        implications=implications,
-        descriptions=registry.descriptions,
-        previously_granted=previous,
-        role_label=membership.role.name,
-        tenant_label=membership.tenant.name,
-        tenant_cap=policy.cap_closure(implications),
-    )
-    if not policy.usable:
-        return replace(plan, policy_refusal=policy_refusal(policy, membership.tenant.name))
-    return plan
 
 
 def scope_plan(s: Situation, requested: Iterable[str], *, fresh: bool) -> ConsentPlan:
@@ -297,6 +263,14 @@ def after_grant(s: Situation, grant: Grant, *, consent_id: int) -> GrantRows:
     kept = (set(before) | grant.granted_albums) - ((withdraw & set(before)) - grant.granted_albums)
     pairs = tuple(sorted((a, before.get(a, owners.get(a, 0))) for a in kept))
     return replace(rows, albums_limited=True, consent_albums=pairs)
+
+
+def approved(s: Situation, grant: Grant, *, consent_id: int, include_granted: bool) -> Approve:
+    """The code for a consent just written: its scopes and albums, with (incrementally) what stands."""
+    rows = after_grant(s, grant, consent_id=consent_id)
+    scopes = token_scopes(s, grant.scopes, include_granted=include_granted, rows=rows)
+    albums = token_albums(s, grant.albums, grant.granted_albums, include_granted=include_granted, rows=rows)
+    return Approve(grant.membership, tuple(scopes), albums)
 
 
 def token_scopes(

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
-from django.conf import settings
-from django.contrib.auth import logout
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render, resolve_url
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
@@ -31,7 +28,7 @@ from scopes.access.albums import format_limit
 from scopes.access.selectors import registry_held
 from scopes.consent.album_pages import albums_from_form
 from scopes.consent.answers import Answers
-from scopes.consent.authorize import CONSENT_MAX_AGE, CONSENT_SALT, _to_sign_in  # noqa: F401 (tests sign forms)
+from scopes.consent.authorize import CONSENT_SALT  # noqa: F401 (tests sign forms with it)
 from scopes.consent.flow import AuthorizeRequest, situation_of
 from scopes.consent.forms import claim_form, page_form
 from scopes.consent.outcome import (
@@ -41,11 +38,9 @@ from scopes.consent.outcome import (
     Grant,
     ShowPage,
     SignInAgain,
-    after_grant,
+    approved,
     on_get,
     on_post,
-    token_albums,
-    token_scopes,
 )
 from scopes.consent.rules import ShownPlan
 from scopes.consent.services import consent_grant
@@ -76,35 +71,12 @@ class ConsentView(Answers, AuthorizationView):
             case ClientError() as refusal:
                 return self.client_error(req.oauth, application, refusal)
             case SignInAgain():
-                return self._sign_in_again(request)
+                return self.sign_in_again(request)
             case ShowPage() as page:
                 return render(request, self.template_name, page_form(request, req, situation, page))
             case Approve() as approve:
                 return self._approve(request, req.oauth, application, approve)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _sign_in_again(self, request: HttpRequest) -> HttpResponse:
-        """prompt=login (or max_age passed): the user signs in again, then the request continues.
-
-        Our sign-in page sends a signed-in user straight on, so asking it would authenticate
-        nobody: the session is ended first (what OpenID Connect's "reauthenticate" asks for). The
-        request continues without `prompt` and `max_age`, which the new sign-in satisfied (kept,
-        `max_age=0` would send the user round again).
-        """
-        logout(request)
-        query = request.GET.copy()
-        for name in ("prompt", "max_age"):
-            query.pop(name, None)
-        return _to_sign_in(f"{request.path}?{query.urlencode()}", request.GET.get("login_hint", ""))
-
-    def handle_no_permission(self) -> HttpResponse:
-        """Not signed in: DOT's answer (prompt=none: login_required), with `login_hint` passed on."""
-        response = super().handle_no_permission()
-        hint = self.request.GET.get("login_hint", "")
-        location = response.get("Location", "") if response.status_code == 302 else ""
-        if hint and location.startswith(resolve_url(settings.LOGIN_URL)):
-            response["Location"] = f"{location}&{urlencode({'login_hint': hint})}"
-        return response
 
     # --- POST: re-derive everything on the server; the form contributes only ticks and a tenant
 
@@ -150,15 +122,10 @@ class ConsentView(Answers, AuthorizationView):
                     withdraw=answer.withdraw,
                 )
                 answer.albums.remember(consent, answer.granted_albums, actor=user)
-            rows = after_grant(situation, answer, consent_id=consent.pk)
-            include = bool(payload["include_granted"])
-            scopes = token_scopes(situation, answer.scopes, include_granted=include, rows=rows)
-            found = token_albums(
-                situation, answer.albums, answer.granted_albums, include_granted=include, rows=rows
+            approve = approved(
+                situation, answer, consent_id=consent.pk, include_granted=payload["include_granted"]
             )
-            return self._approve(
-                request, oauth, application, Approve(answer.membership, tuple(scopes), found)
-            )
+            return self._approve(request, oauth, application, approve)
 
     def _approve(
         self, request: HttpRequest, oauth: Mapping[str, str], application: Application, approve: Approve
