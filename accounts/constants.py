@@ -35,6 +35,7 @@ class AuditAction(StrEnum):
     APPLICATION_CHANGED = "application.changed"
     APPLICATION_DELETED = "application.deleted"
     APPLICATION_SCOPES_NARROWED = "application.scopes_narrowed"
+    APPLICATION_SCOPES_CHANGED = "application.scopes_changed"
     TENANT_CHANGED = "tenant.changed"
     # Service accounts and personal access tokens (scopes.machines).
     SERVICE_ACCOUNT_CREATED = "service_account.created"

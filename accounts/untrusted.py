@@ -1,6 +1,6 @@
 """Reading what a request sends: JSON with bounds, and the control characters no text may carry.
 
-Two rules from the second audit (issue 24; docs/security.md, "Input bounds"):
+Two rules of docs/security.md, "Input bounds":
 
 - Untrusted JSON is parsed only through `loads_bounded`: a size limit, a nesting limit checked
   before the decoder runs (Python's decoder recurses, so `[[[[...]]]]` a few thousand levels deep

@@ -66,7 +66,7 @@ MULTIPART = "multipart/form-data"
 class ControlCharacterMiddleware:
     """Refuses, with the documented 400, any request whose text holds a control character.
 
-    The one place this rule lives (issue 24, item 13; docs/security.md, "Input bounds"): NUL is
+    The one place this rule lives (docs/security.md, "Input bounds"): NUL is
     text PostgreSQL cannot store or even compare (a DataError, so a 500 wherever such a value
     reached a query: `/o/logout/?client_id=%00`, `code=c%00` at the token endpoint, a form field),
     and no other C0 control character or DEL belongs in anything this project reads. Tab, line

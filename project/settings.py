@@ -327,7 +327,7 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": [],
     "SCOPES_BACKEND_CLASS": "scopes.oauth.backends.DatabaseScopes",
     "OAUTH2_VALIDATOR_CLASS": "scopes.oauth.validators.TenantOAuth2Validator",
-    # A form body's Content-Type with a charset parameter is accepted everywhere (issue 24, 11b).
+    # A form body's Content-Type with a charset parameter is accepted everywhere (docs/security.md, "Input bounds").
     "OAUTH2_BACKEND_CLASS": "scopes.oauth.backends.OAuthLibCore",
     # DOT registers its (swapped) models in the admin with these classes: once, no re-registering.
     "APPLICATION_ADMIN_CLASS": "scopes.admin.applications.ApplicationAdmin",
@@ -386,7 +386,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "UNAUTHENTICATED_USER": None,
-    # The API's answers (401/403/404/400 bodies and WWW-Authenticate) follow DESIGN.md's table.
+    # The API's answers (401/403/404/400 bodies and WWW-Authenticate) follow the decision's table (docs/architecture.md, "One API request").
     "EXCEPTION_HANDLER": "scopes.api.exceptions.api_exception_handler",
 }
 

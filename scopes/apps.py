@@ -30,15 +30,6 @@ class ScopesConfig(AppConfig):
     verbose_name = "Scopes, apps and consent"
 
     def ready(self) -> None:
-        from accounts.services import set_membership_rule, set_role_rule
-        from scopes.access.escalation import check_membership_rule, check_role_editable
         from scopes.api import schema  # noqa: F401  (registers the OpenAPI security scheme)
 
-        # Every membership write by a person asks this rule (accounts cannot import scopes).
-        set_membership_rule(check_membership_rule)
-        set_role_rule(check_role_editable)
         post_migrate.connect(_repair_freshness, sender=self)
-        # The admin's what-if step judges a change of rights with the API's own code.
-        from scopes.usage.admin_preview import install
-
-        install()

@@ -388,7 +388,7 @@ class DeviceGrant(AbstractDeviceGrant):
 from scopes.machines.models import PersonalAccessToken, ServiceAccount, TokenPolicy  # noqa: E402
 
 # Tenant app policy and access requests live in their own package; importing them here registers
-# them in this app (issue 13).
+# them in this app.
 from scopes.tenant_policy.models import AccessRequest, TenantApp, TenantAppPolicy  # noqa: E402
 
 __all__ = [

@@ -23,8 +23,8 @@ def seed() -> dict:
     from django.db import transaction
 
     from accounts.models import Role, Tenant, User
-    from accounts.services import membership_set
     from scopes.models import Application, ApplicationScope, Scope
+    from scopes.roles.services import membership_set
 
     if hasattr(cache, "delete_pattern"):
         cache.delete_pattern("*")  # only this run's key prefix: no stale registry from an earlier soak

@@ -48,6 +48,15 @@ def _requests_run_as_runtime_role():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _rights_written_by_their_services():
+    """A page that writes a rights row without its service fails the test (tests/rights_guard.py)."""
+    from tests.rights_guard import rights_writes_guarded
+
+    with rights_writes_guarded():
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _oidc_signing_key(tmp_path_factory):
     """A signing key for ID tokens, as OIDC_KEY_DIR names one in production (scopes.oidc.keys)."""
     from scopes.oidc import keys

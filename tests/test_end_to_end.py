@@ -4,8 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.constants import RoleName
-from accounts.services import membership_set
 from scopes.models import Consent
+from scopes.roles.services import membership_set
 from tests.factories import PhotoFactory
 from tests.scopes.oauth import Flow
 

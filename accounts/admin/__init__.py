@@ -1,9 +1,9 @@
-"""The admin for accounts' models, each registered once, here.
+"""The admin for accounts' models (tenants, users and roles are registered by `scopes.roles.admin`).
 
 `base` holds what every admin screen of the project builds on (staff scoping, audit, read-only);
-`memberships` the membership screens (written by the services); `people` tenants, users, roles,
-groups and the audit log. Other apps extend a role's page through `people.RoleAdmin.extend`.
+`people` groups and the audit log, and the tenant and user pages that `scopes.roles.admin`
+registers with their memberships inline (roles and memberships are written there, beside the rule).
 """
 
-from accounts.admin import memberships, people  # noqa: F401  (registers the screens)
+from accounts.admin import people  # noqa: F401  (registers the screens)
 from accounts.audit_stream import admin as audit_stream_admin  # noqa: F401  (webhooks, delivery log)

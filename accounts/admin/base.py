@@ -3,7 +3,6 @@ rows, every write is audited, and some screens are look-only or superuser-only."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -13,47 +12,27 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.constants import AuditAction
-from accounts.models import Role, Tenant, User, signed_in
-from accounts.selectors import admin_roles, admin_tenants, admin_users
-from accounts.services import audit_record
-
-SECRET_FIELDS = {"password", "client_secret", "token", "token_checksum", "code", "secret"}
-
-
-def snapshot(obj: models.Model) -> dict[str, Any]:
-    """A JSON-able picture of a row for the audit log: fields and many-to-many names, no secrets."""
-    data: dict[str, Any] = {}
-    for f in obj._meta.concrete_fields:
-        if f.name in SECRET_FIELDS or f.primary_key:
-            continue
-        value = getattr(obj, f.attname)
-        data[f.name] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
-    if obj.pk:
-        for f in obj._meta.many_to_many:
-            data[f.name] = sorted(str(o) for o in getattr(obj, f.name).all())
-    return data
-
-
-# What a staff user may pick in a foreign-key field (dropdown, autocomplete, raw id), by the related
-# model: only what their tenants hold. `scopes.admin` adds its own models. A superuser gets all.
-STAFF_CHOICES: dict[type[models.Model], Callable[[User], QuerySet]] = {
-    Tenant: admin_tenants,
-    User: admin_users,
-    Role: admin_roles,
-}
+from accounts.models import Tenant, User, signed_in
+from accounts.selectors import admin_tenants
+from accounts.services import audit_record, snapshot
 
 
 class StaffChoicesMixin:
     """Foreign-key choices limited to the staff user's tenants, so a posted foreign id is refused.
 
     The autocomplete view asks the related model's admin (scoped by its `get_queryset`), but the
-    form field validates against its own queryset: both must be scoped, and this does the second.
+    form field validates against its own queryset: both must be scoped, and this does the second,
+    with the same rule: a field offers what the related model's own staff-scoped admin shows
+    this user (`staff_scope`), whichever app registered it. A superuser gets all.
     """
 
+    admin_site: admin.AdminSite
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        scoped = STAFF_CHOICES.get(db_field.related_model)
-        if scoped is not None and "queryset" not in kwargs:
-            kwargs["queryset"] = scoped(signed_in(request.user))
+        related = self.admin_site._registry.get(db_field.related_model)
+        if isinstance(related, StaffScopedAdmin) and "queryset" not in kwargs:
+            everything = db_field.related_model._default_manager.all()
+            kwargs["queryset"] = related.staff_scope(signed_in(request.user), everything)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 

@@ -1,11 +1,14 @@
-"""Admin screens for tenants, users, roles, Django's groups and the audit log."""
+"""Admin screens for tenants, users, Django's groups and the audit log.
+
+The tenant and user pages carry their memberships inline, which only `scopes.roles` writes: the
+classes are defined here and registered there (`scopes.roles.admin`), with the inlines added.
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
@@ -18,19 +21,11 @@ from accounts.admin.base import (
     ReadOnlyAdmin,
     StaffScopedAdmin,
     SuperuserWritesOnly,
-    allowed,
 )
-from accounts.admin.memberships import (
-    MEMBERSHIP_ACTIONS,
-    MembershipsViaServices,
-    TenantMembershipInline,
-    UserMembershipInline,
-)
-from accounts.admin.preview import PreviewBeforeSave
 from accounts.constants import AuditAction
-from accounts.models import AuditEvent, Membership, Role, Tenant, User, signed_in
-from accounts.selectors import admin_roles, admin_users
-from accounts.services import PRIVILEGED_USER_FIELDS, check_role_change, user_update
+from accounts.models import AuditEvent, Tenant, User, signed_in
+from accounts.selectors import admin_users
+from accounts.services import PRIVILEGED_USER_FIELDS, user_update
 
 
 @admin.register(AuditEvent)
@@ -52,15 +47,14 @@ class AuditEventAdmin(StaffScopedAdmin, ReadOnlyAdmin):
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
 
-@admin.register(Tenant)
-class TenantAdmin(MembershipsViaServices, StaffScopedAdmin, AuditedAdmin):
+class TenantAdmin(StaffScopedAdmin, AuditedAdmin):
+    """A tenant's page (registered with its members inline by `scopes.roles.admin`)."""
+
     audit_actions = (AuditAction.TENANT_CHANGED, AuditAction.TENANT_CHANGED, AuditAction.TENANT_CHANGED)
-    inline_audit_actions = {Membership: MEMBERSHIP_ACTIONS}
     list_display = ["name", "slug", "is_active", "member_count", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [TenantMembershipInline]
     staff_tenant_path = "pk"
 
     # A tenant itself (its slug in every API URL, whether it answers at all, its existence) is the
@@ -90,18 +84,16 @@ class TenantAdmin(MembershipsViaServices, StaffScopedAdmin, AuditedAdmin):
         return obj.memberships.count()
 
 
-@admin.register(User)
-class UserAdmin(MembershipsViaServices, StaffScopedAdmin, AuditedAdmin, DjangoUserAdmin):
+class UserAdmin(StaffScopedAdmin, AuditedAdmin, DjangoUserAdmin):
     """People: staff see the members of their tenants and change only their own account.
 
     An account is the person's in every tenant, some of which the staff user cannot see; staff
     manage others through their memberships. Superuser, staff, groups and permissions are shown
     to superusers only (`accounts.services.check_user_change` refuses them to anyone else).
+    Registered with the person's memberships inline by `scopes.roles.admin`.
     """
 
-    inline_audit_actions = {Membership: MEMBERSHIP_ACTIONS}
     list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active"]
-    inlines = [UserMembershipInline]
 
     def staff_scope(self, user: User, queryset: QuerySet) -> QuerySet:
         return queryset if user.is_superuser else queryset.filter(pk__in=admin_users(user))
@@ -132,67 +124,6 @@ class UserAdmin(MembershipsViaServices, StaffScopedAdmin, AuditedAdmin, DjangoUs
             super().save_model(request, obj, form, change)
             return
         user_update(actor=signed_in(request.user), user=obj, changed=form.changed_data)
-
-
-@admin.register(Role)
-class RoleAdmin(PreviewBeforeSave, StaffScopedAdmin, AuditedAdmin):
-    """Staff see the global templates and their tenants' roles; they edit only their tenants' roles
-    that reach no further than their own, and never move a role to another tenant.
-
-    What a role reaches is its grants, which belong to `scopes`: that app adds the grants inline
-    (`extend`) and installs the rule (`accounts.services.check_role_change`); the role itself is
-    registered here, once.
-    """
-
-    audit_actions = (AuditAction.ROLE_CREATED, AuditAction.ROLE_CHANGED, AuditAction.ROLE_DELETED)
-    list_display = ["name", "tenant", "description"]
-    list_filter = [("tenant", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["name", "description", "tenant__name", "tenant__slug"]
-    autocomplete_fields = ["tenant"]
-    inlines: ClassVar[tuple[type[InlineModelAdmin], ...]] = ()
-
-    @classmethod
-    def extend(
-        cls, inline: type[InlineModelAdmin], audit_actions: tuple[AuditAction, AuditAction, AuditAction]
-    ) -> None:
-        """Show `inline` (rows hanging off a role) on the role's page, audited with `audit_actions`."""
-        cls.inlines = (*cls.inlines, inline)
-        cls.inline_audit_actions = {**cls.inline_audit_actions, inline.model: audit_actions}
-
-    def staff_scope(self, user: User, queryset: QuerySet) -> QuerySet:
-        return queryset if user.is_superuser else queryset.filter(pk__in=admin_roles(user))
-
-    def audit_tenant(self, obj: Any) -> Tenant | None:
-        role = getattr(obj, "role", obj)  # the role, or a row of one of its inlines
-        return role.tenant
-
-    def _may_write(self, request: HttpRequest, obj: Role | None) -> bool:
-        return obj is None or allowed(check_role_change, actor=request.user, role=obj)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_change_permission(request, obj) and self._may_write(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_delete_permission(request, obj) and self._may_write(request, obj)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = list(super().get_readonly_fields(request, obj))
-        return fields if request.user.is_superuser or obj is None else [*fields, "tenant"]
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, change=change, **kwargs)
-        if not request.user.is_superuser and "tenant" in form.base_fields:
-            form.base_fields["tenant"].required = True
-            form.base_fields["tenant"].help_text = "Only superusers create global roles."
-        return form
-
-    def save_model(self, request: HttpRequest, obj: Role, form: Any, change: bool) -> None:
-        check_role_change(actor=signed_in(request.user), role=obj)
-        super().save_model(request, obj, form, change)
-
-    def delete_model(self, request: HttpRequest, obj: Role) -> None:
-        check_role_change(actor=signed_in(request.user), role=obj)
-        super().delete_model(request, obj)
 
 
 # Django's groups: a group's permissions reach every tenant, so only superusers write them.

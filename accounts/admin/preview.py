@@ -1,7 +1,7 @@
 """The admin's what-if step: a change that moves rights is shown (who gains or loses what) before it is saved.
 
-`PreviewBeforeSave` wraps a ModelAdmin's change page. On a POST it asks the model's judge (installed
-by `scopes`, which knows what a right is: `scopes.usage.admin_preview`; accounts cannot import it)
+`PreviewBeforeSave` wraps a ModelAdmin's change page. On a POST it asks the admin's `rights_judge`
+(set by the admin classes of `scopes`, which knows what a right is: `scopes.usage.admin_preview`)
 to capture the people and tokens the object can affect; Django's change view then validates and
 saves in its own atomic block as usual (every service check and audit row included);
 `response_change`, still inside that block, captures them again, and when anyone gains or loses
@@ -35,18 +35,11 @@ class RightsJudge(Protocol):
     def compare(self, before: Any, after: Any) -> Any: ...
 
 
-_judges: dict[str, RightsJudge] = {}
-
-
-def set_rights_judge(model: type[models.Model], judge: RightsJudge) -> None:
-    """Install the judge for `model`'s change page (scopes does, at start-up)."""
-    _judges[model._meta.label] = judge
-
-
 class PreviewBeforeSave:
     """Mix into a ModelAdmin (before it): its change page previews a change of rights."""
 
     model: type[models.Model]
+    rights_judge: RightsJudge | None = None
 
     def changeform_view(
         self,
@@ -55,7 +48,7 @@ class PreviewBeforeSave:
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        judge = _judges.get(self.model._meta.label)
+        judge = self.rights_judge
         if (
             judge is not None
             and request.method == "POST"

@@ -7,7 +7,6 @@ from django.core.validators import URLValidator
 from django.db import models
 
 from accounts import outbound
-from accounts.models import AuditEvent, Tenant
 from accounts.sealed import SealedCharField
 
 
@@ -18,7 +17,7 @@ class AuditWebhook(models.Model):
     delivery worker enters each endpoint's tenant (accounts.audit_stream.delivery).
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="audit_webhooks")
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="audit_webhooks")
     url = models.URLField(
         max_length=500,
         validators=[URLValidator(schemes=["https", "http"])],
@@ -69,8 +68,8 @@ class AuditDelivery(models.Model):
     """One audit event for one endpoint: queued with the event (the outbox), then its delivery log."""
 
     webhook = models.ForeignKey(AuditWebhook, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.ForeignKey(AuditEvent, on_delete=models.CASCADE, related_name="+")
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey("accounts.AuditEvent", on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
     sequence = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -145,7 +145,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
             # The album is a reference: read as `albums/<id>/` would read it (403 without
             # albums.read), and one you cannot see filters exactly as one that does not exist.
             album = readable(
-                token_context(self.request),
+                self.request,
                 Album.objects.all(),
                 tenant_slug=self.kwargs.get("tenant_slug", ""),
                 read_scope=ScopeName.ALBUMS_READ,

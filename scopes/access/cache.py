@@ -14,6 +14,10 @@ So a warm request costs the probe statement and nothing else: no Redis, no signa
 state between processes. Each process keeps at most `AUTHORIZATION_CACHE_ENTRIES` contexts
 (least recently used go first; the default, 10,000, is a few MB); `AUTHORIZATION_CACHE_ENTRIES=0`
 turns the cache off (every request then reads the context: the probe plus one query).
+
+An entry is shared by every request of its token, so it holds plain values only (ids, names,
+flags: `scopes.access.standing.UserValues`, `TenantValues`), never a model instance; the API
+builds each request's user and tenant from them, without a query.
 """
 
 from __future__ import annotations

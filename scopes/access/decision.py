@@ -1,4 +1,4 @@
-"""The access decision (DESIGN.md, "The access decision"): one pure function every caller asks.
+"""The access decision (docs/architecture.md, "One API request"): one pure function every caller asks.
 
 No HTTP and no database: inputs are plain data, so the API, the list filter, the consent page and
 an admin "explain" page can never disagree. The steps run in order (token, tenant, scope, role,

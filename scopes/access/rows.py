@@ -125,8 +125,23 @@ def _instance(model: type[User] | type[Tenant], values: Sequence[Any]) -> Any:
         for converter in converters:
             value = converter(value, column, connection)
         converted.append(value)
+    return rebuilt(model, converted)
+
+
+def plain_values(obj: User | Tenant) -> tuple[Any, ...]:
+    """The columns this module reads of a user or tenant, as the plain values they hold.
+
+    Ids, text, flags and times: immutable, so they may be kept between requests (`rebuilt` makes
+    an instance of them again). A user's password hash is not among them.
+    """
+    names = _user_fields() if isinstance(obj, User) else _tenant_fields()
+    return tuple(getattr(obj, name) for name in names)
+
+
+def rebuilt(model: type[User] | type[Tenant], values: Sequence[Any]) -> Any:
+    """A new instance from `plain_values`, as if loaded from the database (no query)."""
     names = _user_fields() if model is User else _tenant_fields()
-    return model.from_db(DEFAULT_DB_ALIAS, names, converted)
+    return model.from_db(DEFAULT_DB_ALIAS, names, list(values))
 
 
 def _split(value: str | None) -> tuple[str, ...]:

@@ -25,13 +25,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Tenant, User
 from scopes.access.albums import AlbumIds, standing_albums
-from scopes.access.rows import GrantRows, TokenRows, _grant_sql, _rows, grant_rows, token_rows
+from scopes.access.rows import (
+    GrantRows,
+    TokenRows,
+    _grant_sql,
+    _rows,
+    grant_rows,
+    plain_values,
+    rebuilt,
+    token_rows,
+)
+from scopes.access.scope_registry import registry
 from scopes.registry import Implications, closure, grant_reaches, normalise
 from scopes.tenant_policy.rules import blocked_detail
 
@@ -171,8 +182,6 @@ def effective_expiry(expires: datetime, *, created: datetime | None, max_days: i
 
 
 def _implications() -> Mapping[str, frozenset[str]]:
-    from scopes.access.selectors import registry  # registry() reads the epoch; selectors import this module
-
     return registry().implications
 
 
@@ -240,6 +249,54 @@ def consent_standings_of(user_id: int) -> dict[tuple[int, int], Standing]:
 
 
 @dataclass(frozen=True)
+class UserValues:
+    """The token's user as plain values: what an `AuthorizationContext` (and so the cache) keeps.
+
+    Never the model instance: a context outlives its request in the per-process cache, and an
+    instance handed out as `request.user` to every request of the token would carry whatever one
+    request set on it into the next. `instance()` builds a new one per request, without a query.
+    """
+
+    pk: int
+    username: str
+    is_active: bool
+    columns: tuple[Any, ...] = field(repr=False, compare=False)  # `plain_values`: builds the instance
+
+    @classmethod
+    def of(cls, user: User) -> UserValues:
+        return cls(pk=user.pk, username=user.username, is_active=user.is_active, columns=plain_values(user))
+
+    def instance(self) -> User:
+        """A new `User` for one request, as if loaded from the database (no query)."""
+        return rebuilt(User, self.columns)
+
+
+@dataclass(frozen=True)
+class TenantValues:
+    """The token's tenant as plain values (see `UserValues`): what the decision reads of it."""
+
+    pk: int
+    slug: str
+    name: str
+    is_active: bool
+    columns: tuple[Any, ...] = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantValues:
+        return cls(
+            pk=tenant.pk,
+            slug=tenant.slug,
+            name=tenant.name,
+            is_active=tenant.is_active,
+            columns=plain_values(tenant),
+        )
+
+    def instance(self) -> Tenant:
+        """A new `Tenant` for one request, as if loaded from the database (no query)."""
+        return rebuilt(Tenant, self.columns)
+
+
+@dataclass(frozen=True)
 class AuthorizationContext:
     """Everything a request's authorization needs, read together at request time.
 
@@ -251,8 +308,10 @@ class AuthorizationContext:
     token_id: int
     token_scopes: tuple[str, ...]
     expires: datetime
-    user: User | None
-    tenant: Tenant
+    # Plain values only (ids, names, flags), so a context may be shared by every request of its
+    # token: the API builds the request's user and tenant from them, per request.
+    user: UserValues | None
+    tenant: TenantValues
     role_id: int | None
     role_name: str | None
     role_grants: tuple[tuple[str, str], ...]
@@ -287,8 +346,8 @@ def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -
         token_id=found.token_id,
         token_scopes=standing.granted,
         expires=token_expiry(found),
-        user=found.rows.user,
-        tenant=found.rows.tenant,
+        user=None if found.rows.user is None else UserValues.of(found.rows.user),
+        tenant=TenantValues.of(found.rows.tenant),
         role_id=found.rows.role_id,
         role_name=found.rows.role_name,
         role_grants=found.rows.role_grants,

@@ -12,19 +12,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from oauth2_provider.admin import ApplicationAdmin as DotApplicationAdmin
 
-from accounts.admin.base import STAFF_CHOICES, AuditedAdmin, StaffScopedAdmin, SuperuserWritesOnly
+from accounts.admin.base import AuditedAdmin, StaffScopedAdmin, SuperuserWritesOnly
 from accounts.admin.preview import PreviewBeforeSave
 from accounts.constants import AuditAction
-from accounts.models import Tenant, User
+from accounts.models import Tenant, User, signed_in
 from scopes.access.selectors import admin_applications
 from scopes.models import Application, ApplicationScope
-
-# A staff user picks, in any foreign-key field to an app, only the apps usable in their tenants.
-STAFF_CHOICES[Application] = admin_applications
+from scopes.services import AllowedScope, application_scopes_set
+from scopes.usage.admin_preview import APPLICATION_JUDGE
 
 
 class ApplicationScopeInline(admin.TabularInline):
-    """The scopes an app may ask for, with the app's reason for each."""
+    """The scopes an app may ask for, with the app's reason for each (written by `application_scopes_set`)."""
 
     model = ApplicationScope
     extra = 0
@@ -34,18 +33,12 @@ class ApplicationScopeInline(admin.TabularInline):
 class ApplicationAdmin(
     PreviewBeforeSave, SuperuserWritesOnly, StaffScopedAdmin, AuditedAdmin, DotApplicationAdmin
 ):
+    rights_judge = APPLICATION_JUDGE
     audit_actions = (
         AuditAction.APPLICATION_CREATED,
         AuditAction.APPLICATION_CHANGED,
         AuditAction.APPLICATION_DELETED,
     )
-    inline_audit_actions = {
-        ApplicationScope: (
-            AuditAction.APPLICATION_CHANGED,
-            AuditAction.APPLICATION_CHANGED,
-            AuditAction.APPLICATION_CHANGED,
-        )
-    }
     list_display = ["name", "client_id", "client_type", "tenant", "publisher", "is_resource_server"]
     list_filter = [
         "client_type",
@@ -61,8 +54,24 @@ class ApplicationAdmin(
         return queryset if user.is_superuser else queryset.filter(pk__in=admin_applications(user))
 
     def audit_tenant(self, obj: Any) -> Tenant | None:
-        app = obj.application if isinstance(obj, ApplicationScope) else obj
-        return app.tenant
+        return obj.tenant
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not ApplicationScope:
+            super().save_formset(request, form, formset, change)
+            return
+        formset.save(commit=False)  # fills new/changed/deleted_objects for the history; writes nothing
+        # Every row the page shows once saved; the service writes the difference and audits it.
+        allowed = [
+            AllowedScope(
+                scope=f.cleaned_data["scope"],
+                required=f.cleaned_data.get("required", False),
+                reason=f.cleaned_data.get("reason", ""),
+            )
+            for f in formset.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("scope")
+        ]
+        application_scopes_set(actor=signed_in(request.user), application=form.instance, allowed=allowed)
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
         # A stored secret is a hash (or, for a public client, empty): never show it. On "add" the

@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_protect
 from accounts import tenancy
 from accounts.models import Membership, Tenant, User, signed_in
 from accounts.selectors import admin_tenants, admin_users
+from scopes.access.context_decision import decide_for, target_for
 from scopes.access.decision import Decision, effective_permissions
 from scopes.access.resources import registered_resources
 from scopes.access.selectors import (
@@ -31,7 +32,6 @@ from scopes.access.selectors import (
     hypothetical_context,
     registry,
 )
-from scopes.api.permissions import decide_for, target_for
 from scopes.consent.selectors import consent_plan
 from scopes.models import Application
 
@@ -180,8 +180,9 @@ def explain_access(request: HttpRequest) -> HttpResponse:
                 ),
             )
             application = data.get("application")
+            user = context.user.instance() if context.user is not None else None
             membership = (
-                Membership.objects.filter(user=context.user, tenant=data["tenant"], tenant__is_active=True)
+                Membership.objects.filter(user=user, tenant=data["tenant"], tenant__is_active=True)
                 .select_related("role", "tenant", "user")
                 .first()
             )
@@ -190,7 +191,7 @@ def explain_access(request: HttpRequest) -> HttpResponse:
                 result["plan"] = consent_plan(application, membership, requested, fresh=True)
             elif application:
                 result["plan_problem"] = (
-                    f"{context.user} is not an active member of {data['tenant']}: no consent page."
+                    f"{user} is not an active member of {data['tenant']}: no consent page."
                 )
     return render(
         request,

@@ -1,4 +1,6 @@
-"""The scope registry in the admin: superusers write it; a cycle or a scope still in use is refused."""
+"""The scope registry in the admin: superusers write it through `scope_save` and `scope_delete`,
+which refuse a cycle (under the registry lock) or a scope still in use; the form and the delete
+page ask the same first, to show the refusal."""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html_join
 
-from accounts.admin.base import AuditedAdmin, SuperuserWritesOnly
+from accounts.admin.base import SuperuserWritesOnly
 from accounts.admin.preview import PreviewBeforeSave
-from accounts.constants import AuditAction
+from accounts.models import signed_in
 from scopes.access.selectors import implication_graph, scope_usage
 from scopes.models import Scope
 from scopes.registry import closure
-from scopes.services import check_implications
+from scopes.services import check_implications, scope_delete, scope_save
+from scopes.usage.admin_preview import SCOPE_JUDGE
 
 
 class ScopeAdminForm(forms.ModelForm):
@@ -42,9 +45,9 @@ class ScopeAdminForm(forms.ModelForm):
 
 
 @admin.register(Scope)
-class ScopeAdmin(PreviewBeforeSave, SuperuserWritesOnly, AuditedAdmin):
+class ScopeAdmin(PreviewBeforeSave, SuperuserWritesOnly, admin.ModelAdmin):
+    rights_judge = SCOPE_JUDGE
     form = ScopeAdminForm
-    audit_actions = (AuditAction.SCOPE_CREATED, AuditAction.SCOPE_CHANGED, AuditAction.SCOPE_DELETED)
     list_display = ["name", "description", "implied_list"]
     search_fields = ["name", "description"]
     filter_horizontal = ["implies"]
@@ -81,13 +84,16 @@ class ScopeAdmin(PreviewBeforeSave, SuperuserWritesOnly, AuditedAdmin):
 
     @staticmethod
     def _usage(obj: Scope) -> dict[str, list[str]]:
-        if not obj.pk:
-            return {}
-        usage = scope_usage(obj)
-        consents = [str(c) for c in obj.consents.select_related("user", "application", "tenant")]
-        if consents:
-            usage["consents"] = consents
-        return {k: v for k, v in usage.items() if v}
+        return scope_usage(obj)
+
+    def save_model(self, request: HttpRequest, obj: Scope, form: Any, change: bool) -> None:
+        scope_save(actor=signed_in(request.user), scope=obj, implies=form.cleaned_data["implies"])
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass  # the implications were written by scope_save, under the registry lock
+
+    def delete_model(self, request: HttpRequest, obj: Scope) -> None:
+        scope_delete(actor=signed_in(request.user), scope=obj)
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         obj = self.get_object(request, object_id)

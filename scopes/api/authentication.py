@@ -10,7 +10,8 @@ from rest_framework.request import Request
 from accounts.models import User
 from scopes.access.cache import load_context
 from scopes.access.standing import AuthorizationContext
-from scopes.machines.usage import note_use
+from scopes.api import bookkeeping
+from scopes.machines.usage import is_personal
 
 REALM = "api"
 
@@ -57,9 +58,12 @@ class BearerTokenAuthentication(BaseAuthentication):
         problem = context.problem(timezone.now())
         if problem:
             raise InvalidToken(problem)
-        note_use(credentials, context.token_id)  # personal access tokens' "last used" (throttled)
         assert context.user is not None
-        return context.user, context
+        # Its "last used", if it is a personal token, is written after the answer (scopes.api.bookkeeping).
+        bookkeeping.token_accepted(request, personal_token=is_personal(credentials))
+        # A new User per request, from the context's plain values (no query): nothing one request
+        # sets on request.user reaches the next request of the token (scopes.access.standing).
+        return context.user.instance(), context
 
     def authenticate_header(self, request: Request) -> str:
         return f'Bearer realm="{REALM}"'

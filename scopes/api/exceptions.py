@@ -1,4 +1,4 @@
-"""Every API refusal as DESIGN.md's table says: status, `WWW-Authenticate`, and a JSON body that says why."""
+"""Every API refusal as the decision's table says (docs/architecture.md, "One API request"): status, `WWW-Authenticate`, and a JSON body that says why."""
 
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ class ReferenceField(serializers.RelatedField):
             self.fail("incorrect_type", data_type=type(data).__name__)
         view = self.context["view"]
         obj = resolve_reference(
-            self.context["request"].auth,
+            self.context["request"],
             self._references(),
             pk,
             tenant_slug=view.kwargs.get("tenant_slug", ""),

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Protocol, cast
 
 from django.db import models
-from django.utils import timezone
 from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -17,12 +16,12 @@ from rest_framework.views import APIView
 
 from accounts.models import Tenant
 from accounts.querysets import TenantQuerySet
-from scopes.access.decision import Decision, Reason, Target, accepted_scopes, decide
+from scopes.access.context_decision import decide_for, target_for, tenant_problem
+from scopes.access.decision import Decision, Reason, Target, accepted_scopes
 from scopes.access.standing import AuthorizationContext
-from scopes.api import metrics
+from scopes.api import bookkeeping, metrics
 from scopes.api.exceptions import AccessRefused
 from scopes.constants import Reach
-from scopes.usage import recorder
 
 
 class ScopedView(Protocol):
@@ -37,17 +36,6 @@ class ScopedView(Protocol):
     accepted_oauth_scopes: list[str] | None
 
     def required_scope(self, request: Request) -> str | None: ...
-
-
-def tenant_problem(context: AuthorizationContext, tenant_slug: str) -> str | None:
-    """Why this token cannot be used in the URL's tenant (None: it can)."""
-    if context.tenant.slug != tenant_slug:
-        return "the token was issued for another tenant, or the tenant does not exist"
-    if not context.tenant.is_active:
-        return "the tenant is inactive"
-    if not context.is_member:
-        return "the user is not a member of the tenant"
-    return None
 
 
 def restrict(
@@ -94,47 +82,6 @@ def token_context(request: Request) -> AuthorizationContext:
     return cast(AuthorizationContext, request.auth)
 
 
-def decide_for(
-    context: AuthorizationContext,
-    *,
-    tenant_slug: str,
-    action_scope: str,
-    read_scope: str | None,
-    target: Target | None,
-) -> Decision:
-    """The decision for a loaded authorization context: what the API and the admin's explain page ask."""
-    return decide(
-        action_scope=action_scope,
-        read_scope=read_scope,
-        token_scopes=context.token_scopes,
-        role_grants=context.role_grants,
-        implications=context.implications,
-        token_problem=context.problem(timezone.now()),
-        tenant_problem=tenant_problem(context, tenant_slug),
-        role_name=context.role_name,
-        tenant_name=context.tenant.name,
-        target=target,
-        albums=context.albums,
-    )
-
-
-def target_for(
-    context: AuthorizationContext,
-    *,
-    tenant_id: int | None,
-    owner_id: int | None,
-    album_id: int | None = None,
-    placing: bool = False,
-) -> Target:
-    """What the decision needs to know about one object, relative to the caller."""
-    return Target(
-        exists_in_tenant=tenant_id == context.tenant.pk,
-        owner_is_user=context.user is not None and owner_id == context.user.pk,
-        album_id=album_id,
-        placing=placing,
-    )
-
-
 def album_of(obj: models.Model, album_field: str | None) -> int | None:
     """The album an object is in or is (`album_field`: its attribute, e.g. `album_id` or `pk`)."""
     return getattr(obj, album_field, None) if album_field else None
@@ -163,7 +110,7 @@ def check_placement(
 
 # --- References: an object named in input (an album id in a photo's body or query) is read, not trusted.
 #
-# DESIGN.md, "The access decision": a referenced object passes the same decision as reading it, and
+# docs/security.md, "Reference checks": a referenced object passes the same decision as reading it, and
 # what the caller cannot see is the same answer as what does not exist. So a reference goes through
 # exactly the steps of `GET <collection>/<id>/`: the collection decision for the read scope, the
 # list filter of its reach (`restrict`), then the object decision. The first step's refusals (no
@@ -172,7 +119,7 @@ def check_placement(
 
 
 def readable(
-    context: AuthorizationContext,
+    request: Request,
     queryset: TenantQuerySet,
     *,
     tenant_slug: str,
@@ -183,23 +130,24 @@ def readable(
     """The rows of `queryset` the caller could read with `read_scope`: the list filter of that read.
 
     Raises `AccessRefused` (403 `scope_missing` / `role_forbids`, or the tenant's 404) when reading
-    such objects at all is refused; that answer does not depend on which object is meant.
+    such objects at all is refused; that answer does not depend on which object is meant. An
+    allowed read is put on the request (`scopes.api.bookkeeping`): naming an album uses `albums.read`.
     """
+    context = token_context(request)
     decision = decide_for(
         context, tenant_slug=tenant_slug, action_scope=read_scope, read_scope=read_scope, target=None
     )
+    tenant = context.tenant.instance()  # the querysets want a Tenant; built without a query
     if names_granted_albums(context, decision, album_field):
         # Its albums were granted to it by name (RFC 9396): it may name them without the read scope.
         # The standing already holds them to what the role's `albums.read` lets the user see.
-        return restrict_to_albums(
-            queryset.for_tenant(context.tenant), albums=context.albums, album_field="pk"
-        )
+        return restrict_to_albums(queryset.for_tenant(tenant), albums=context.albums, album_field="pk")
     if not decision.allowed:
         raise AccessRefused(decision)
-    recorder.exercised(context, read_scope)  # an album named in input uses albums.read
+    bookkeeping.scope_allowed(request, read_scope)
     return restrict(
         queryset,
-        tenant=context.tenant,
+        tenant=tenant,
         user_id=context.user.pk if context.user is not None else -1,
         reach=decision.visible_reach,
         owner_field=owner_field,
@@ -223,7 +171,7 @@ def names_granted_albums(context: AuthorizationContext, decision: Decision, albu
 
 
 def resolve_reference(
-    context: AuthorizationContext,
+    request: Request,
     queryset: TenantQuerySet,
     pk: int,
     *,
@@ -237,8 +185,9 @@ def resolve_reference(
     Raises `AccessRefused` as `readable` does. The object decision runs too, as `get_object` runs
     it after the list filter, so the reference and the read endpoint cannot drift apart.
     """
+    context = token_context(request)
     visible = readable(
-        context,
+        request,
         queryset,
         tenant_slug=tenant_slug,
         read_scope=read_scope,
@@ -282,7 +231,6 @@ class TenantScopePermission(BasePermission):
         )
 
     def has_permission(self, request: Request, api_view: APIView) -> bool:
-        recorder.begin()
         view = cast(ScopedView, api_view)  # only the tenant views (TenantScopedMixin) use this class
         context = request.auth
         if not isinstance(context, AuthorizationContext):
@@ -298,9 +246,9 @@ class TenantScopePermission(BasePermission):
         metrics.record(decision, stage="collection")
         if not decision.allowed:
             raise AccessRefused(decision)
-        view.tenant = context.tenant
+        view.tenant = context.tenant.instance()  # this request's own Tenant (no query)
         view.decision = decision
-        recorder.exercised(context, scope)  # usage by day, written on success (scopes.usage)
+        bookkeeping.scope_allowed(request, scope)  # a use, if the answer succeeds
         return True
 
     def has_object_permission(self, request: Request, api_view: APIView, obj: models.Model) -> bool:

@@ -60,7 +60,7 @@ def swagger_oauth2_redirect(request: HttpRequest) -> HttpResponse:
     return HttpResponse(html)
 
 
-# --- Refusals: every tenant operation documents the answers of DESIGN.md's table, not only success.
+# --- Refusals: every tenant operation documents the answers of the decision's table (docs/architecture.md, "One API request"), not only success.
 
 _TEXT = {"type": "string"}
 ERROR_SCHEMAS: dict[str, dict[str, Any]] = {

@@ -22,11 +22,11 @@ from accounts.models import Tenant, signed_in
 from accounts.querysets import TenantMissing, TenantQuerySet
 from scopes.access.decision import Decision
 from scopes.access.standing import AuthorizationContext
+from scopes.api import bookkeeping
 from scopes.api.authentication import BearerTokenAuthentication
 from scopes.api.permissions import TenantScopePermission, restrict, token_context
 from scopes.constants import ScopeName
 from scopes.registry import normalise
-from scopes.usage import recorder
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass
@@ -69,9 +69,13 @@ class TenantScopedMixin:
         return self.action_scopes.get(key)
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
-        """Every answer to a valid token says what it has and what this endpoint accepts, as GitHub does."""
+        """Every answer to a valid token says what it has and what this endpoint accepts, as GitHub does.
+
+        The answer is final here: what the request's decisions allowed is recorded now, and only
+        now (usage by day, a personal token's last use: `scopes.api.bookkeeping`).
+        """
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
-        recorder.settle(succeeded=response.status_code < 400)  # scope usage by day (scopes.usage)
+        bookkeeping.record(request, response)
         context = getattr(request, "_auth", None)
         if isinstance(context, AuthorizationContext):
             response["X-OAuth-Scopes"] = " ".join(normalise(context.token_scopes, context.implications))

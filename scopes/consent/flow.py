@@ -20,7 +20,7 @@ from accounts.models import Membership, User
 from accounts.selectors import active_memberships_of
 from scopes.access.albums import AlbumRequest, InvalidDetails, parse_request
 from scopes.access.rows import GrantRows, grant_rows
-from scopes.access.selectors import RegistrySnapshot, registry
+from scopes.access.scope_registry import RegistrySnapshot, registry
 from scopes.consent.albums import tenant_albums
 from scopes.consent.authorize import OAUTH_FIELDS, PROMPT_VALUES, SINGLE_VALUED
 from scopes.consent.rules import AppScope

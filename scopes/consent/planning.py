@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from accounts.models import Membership
 from scopes.access.rows import GrantRows
-from scopes.access.selectors import RegistrySnapshot
+from scopes.access.scope_registry import RegistrySnapshot
 from scopes.access.standing import assess
 from scopes.consent.rules import AppScope, ConsentPlan, plan_consent
 from scopes.registry import grant_reaches

@@ -25,7 +25,7 @@ from oauthlib.oauth2 import AccessDeniedError
 from accounts import tenancy
 from accounts.models import signed_in
 from scopes.access.albums import format_limit
-from scopes.access.selectors import registry_held
+from scopes.access.scope_registry import registry_held
 from scopes.consent.album_pages import albums_from_form
 from scopes.consent.answers import Answers
 from scopes.consent.authorize import CONSENT_SALT  # noqa: F401 (tests sign forms with it)

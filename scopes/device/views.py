@@ -30,7 +30,7 @@ from oauth2_provider.views.device import DeviceAuthorizationView as DotDeviceAut
 
 from accounts import ratelimit, tenancy
 from accounts.models import User, signed_in
-from scopes.access.selectors import registry, registry_held
+from scopes.access.scope_registry import registry, registry_held
 from scopes.consent.album_pages import AlbumsOnPage
 from scopes.consent.flow import AuthorizeRequest, situation_of
 from scopes.consent.forms import claimed_form, signed_form

@@ -1,8 +1,8 @@
 """Writes for service accounts, personal access tokens and token policies: checked, locked, audited.
 
 A tenant administrator never makes a service account stronger than themselves: its membership is
-written through `accounts.services.membership_set` with the administrator as actor, so the same
-escalation rule as for any member applies (`scopes.services.check_membership_rule`).
+written through `scopes.roles.services.membership_set` with the administrator as actor, so the same
+escalation rule as for any member applies (`scopes.roles.rules.check_membership_change`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from oauth2_provider.generators import generate_client_id, generate_client_secre
 from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
 from accounts.selectors import membership_in
-from accounts.services import audit_record, membership_remove, membership_set
-from scopes.access.escalation import check_manages_tenant, check_not_stronger
+from accounts.services import audit_record
 from scopes.access.selectors import registry, role_reaches
 from scopes.consent.rules import cap_scopes
 from scopes.consent.services import consent_grant, consent_revoke, tokens_revoke
@@ -37,6 +36,8 @@ from scopes.machines.models import (
 from scopes.machines.selectors import personal_token_app, policy_of, scopes_offered
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Scope
 from scopes.registry import closure
+from scopes.roles.rules import check_manages_tenant, check_not_stronger
+from scopes.roles.services import membership_remove, membership_set
 
 
 def _overlap_default() -> timedelta:

@@ -25,10 +25,12 @@ def _interval() -> float:
     return 60.0 * float(getattr(settings, "PERSONAL_TOKEN_LAST_USED_MINUTES", 5))
 
 
-def note_use(raw_token: str, token_id: int) -> None:
-    """Record that a token was just used, if it is a personal one and not recorded lately here."""
-    if not raw_token.startswith(PERSONAL_TOKEN_PREFIX):
-        return
+def note_use(token_id: int) -> None:
+    """Record that a personal access token was just used, unless recorded lately in this process.
+
+    Called after the answer (`scopes.api.bookkeeping`), for a token authentication accepted as a
+    personal one (`is_personal`).
+    """
     now = time.monotonic()
     with _lock:
         last = _written.get(token_id)
@@ -38,6 +40,11 @@ def note_use(raw_token: str, token_id: int) -> None:
             _written.clear()
         _written[token_id] = now
     PersonalAccessToken.objects.filter(access_token_id=token_id).update(last_used_at=timezone.now())
+
+
+def is_personal(raw_token: str) -> bool:
+    """A personal access token, told by its prefix (no query)."""
+    return raw_token.startswith(PERSONAL_TOKEN_PREFIX)
 
 
 def forget() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from scopes.constants import ScopeName
 from scopes.models import Application, ApplicationScope, Scope
+from scopes.services import AllowedScope, application_scopes_set
 
 DEMO_CLIENT_ID = "demo-photos-client"
 DEMO_REDIRECT_URIS = [
@@ -44,8 +45,15 @@ def seed_demo_client() -> Application:
         },
     )
     scopes = {s.name: s for s in Scope.objects.filter(name__in=[str(n) for n in DEMO_SCOPES])}
-    for name, (required, reason) in DEMO_SCOPES.items():
-        ApplicationScope.objects.update_or_create(
-            application=app, scope=scopes[name], defaults={"required": required, "reason": reason}
-        )
+    # The demo's scopes set as listed; any other an administrator allowed since is kept.
+    kept = [
+        AllowedScope(scope=link.scope, required=link.required, reason=link.reason)
+        for link in ApplicationScope.objects.select_related("scope").filter(application=app)
+        if link.scope.name not in DEMO_SCOPES
+    ]
+    demo = [
+        AllowedScope(scope=scopes[name], required=required, reason=reason)
+        for name, (required, reason) in DEMO_SCOPES.items()
+    ]
+    application_scopes_set(actor=None, application=app, allowed=[*kept, *demo])
     return app

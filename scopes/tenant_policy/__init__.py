@@ -1,4 +1,4 @@
-"""Tenant app policy and access requests (issue 13).
+"""Tenant app policy and access requests (README.md, "Tenant app policy and access requests").
 
 A tenant decides which apps may be used with its data (any app, or approved apps only, with a
 per-app status and an optional scope cap); members ask for what they lack (an app, a scope for

@@ -16,12 +16,13 @@ from django.utils import timezone
 
 from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
-from accounts.services import audit_record, membership_set
-from scopes.access.escalation import check_manages_tenant, check_role_grants
+from accounts.services import audit_record
 from scopes.access.selectors import registry, role_reaches
 from scopes.consent.selectors import app_scopes
-from scopes.models import Application, RoleGrant, Scope
+from scopes.models import Application, Scope
 from scopes.registry import closure
+from scopes.roles.rules import check_manages_tenant, check_role_grants
+from scopes.roles.services import membership_set, role_grants_set
 from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
 from scopes.tenant_policy.rules import AppPolicyMode, AppStatus
 from scopes.tenant_policy.selectors import is_tenant_admin
@@ -303,21 +304,15 @@ def _approve_scopes(
     if grant_reach not in {"own", "tenant"}:
         raise ValidationError("Choose a role to give, or the reach of a grant to add.", code="no_choice")
     current = membership.role
-    grants = [(name, grant_reach) for name in names]
     check_manages_tenant(actor=actor, tenant=tenant)
-    check_role_grants(actor=actor, role=current, grants=grants)  # global roles: superusers only
-    for name in names:
-        grant, created = RoleGrant.objects.get_or_create(
-            role=current, scope=Scope.objects.get(name=name), defaults={"reach": grant_reach}
-        )
-        if created:
-            audit_record(
-                actor=actor,
-                action=AuditAction.GRANT_CREATED,
-                target=grant,
-                tenant=tenant,
-                after={"role": current.name, "scope": name, "reach": grant_reach},
-            )
+    # What was asked is judged as asked (a wider reach of a held scope included), then added
+    # beside the role's grants; a scope it already holds keeps its reach.
+    check_role_grants(actor=actor, role=current, grants=[(name, grant_reach) for name in names])
+    held = {g.scope.name: (g.scope, g.reach) for g in current.grants.select_related("scope")}
+    added = {s.name: (s, grant_reach) for s in Scope.objects.filter(name__in=names)}
+    role_grants_set(
+        actor=actor, role=current, grants=[*{**added, **held}.values()]
+    )  # global: superusers only
     return {"grant": {"role": current.name, "scopes": names, "reach": grant_reach}}
 
 

@@ -1,8 +1,8 @@
 """The judges of the admin's what-if step (`accounts.admin.preview`): the API's own standing and decision.
 
-Installed at start-up (`ScopesConfig.ready`) for the four changes that move rights: a role's
-grants, a membership's role, a scope's implications and an app's allowed scopes. Each says which
-tokens and members the object can affect (`scopes.usage.preview`); the capture judges them.
+One for each of the four changes that move rights, set as `rights_judge` on its admin class: a
+role's grants, a membership's role, a scope's implications and an app's allowed scopes. Each says
+which tokens and members the object can affect (`scopes.usage.preview`); the capture judges them.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from accounts.admin.preview import set_rights_judge
-from accounts.models import Membership, Role
-from scopes.models import Application, Scope
 from scopes.usage import preview
 
 
@@ -31,9 +28,8 @@ class SelectionJudge:
         return preview.compare(before, after)
 
 
-def install() -> None:
-    set_rights_judge(Role, SelectionJudge(lambda role: preview.for_role(role.pk)))
-    set_rights_judge(Membership, SelectionJudge(preview.for_membership))
-    # An implication can move any token's or member's rights.
-    set_rights_judge(Scope, SelectionJudge(lambda scope: preview.for_registry()))
-    set_rights_judge(Application, SelectionJudge(lambda app: preview.for_application(app.pk)))
+ROLE_JUDGE = SelectionJudge(lambda role: preview.for_role(role.pk))
+MEMBERSHIP_JUDGE = SelectionJudge(preview.for_membership)
+# An implication can move any token's or member's rights.
+SCOPE_JUDGE = SelectionJudge(lambda scope: preview.for_registry())
+APPLICATION_JUDGE = SelectionJudge(lambda app: preview.for_application(app.pk))

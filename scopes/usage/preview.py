@@ -21,10 +21,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Membership
+from scopes.access.context_decision import decide_for
 from scopes.access.rows import live_tokens_rows
 from scopes.access.selectors import registry
 from scopes.access.standing import context_from
-from scopes.api.permissions import decide_for
 from scopes.constants import Reach
 from scopes.models import RoleGrant
 from scopes.registry import grant_reaches

@@ -1,14 +1,14 @@
-"""Record usage from the API's decision point without adding SQL to a warm request.
+"""Record scope usage by day without adding SQL to a warm request.
 
 Each process remembers the keys (tenant, app, user, scope) it wrote today. The first allowed call
 of a key on a day writes one upsert (`INSERT ... ON CONFLICT DO UPDATE`, both databases) in the
 request's transaction, and the key is remembered; every later call that day is a set lookup. With
 W processes a key is written at most W times a day; the day is the server's UTC day.
 
-A use is a scope the decision allowed during a request that was then answered successfully (2xx
-or 3xx): the permission check and the reference checks note it (`exercised`), and the base view
-writes the notes when it finalizes the answer (`settle`). A refused call (403, 404, 400) records
-nothing, so attacks and mistakes do not count as using a scope.
+In the API a use is a scope a decision allowed during a request that was then answered
+successfully (2xx or 3xx): the decisions put what they allowed on the request, and the base view
+hands it here once the answer is final (`scopes.api.bookkeeping`). A refused call (403, 404, 400)
+records nothing, so attacks and mistakes do not count as using a scope.
 
 Scopes are also exercised outside the API, and counted there (`note_grant_use`), or the report
 would call them "never used" and narrowing them would break sign-in and refresh: a token issued
@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from contextvars import ContextVar
 from datetime import date
 
 from django.utils import timezone
 
-from scopes.access.standing import AuthorizationContext
 from scopes.constants import ScopeName
 from scopes.usage.models import ScopeUsage
 
@@ -65,42 +63,8 @@ class _Remembered:
 remembered = _Remembered()
 
 
-_exercised: ContextVar[list[tuple[AuthorizationContext, str]] | None] = ContextVar("exercised", default=None)
-
-
-def begin() -> None:
-    """A tenant request starts: nothing exercised yet."""
-    _exercised.set([])
-
-
-def exercised(context: AuthorizationContext, scope: str) -> None:
-    """The decision allowed `scope` for this request; recorded if the answer is a success."""
-    notes = _exercised.get()
-    if notes is not None:
-        notes.append((context, scope))
-
-
-def settle(*, succeeded: bool) -> None:
-    """The answer is final: record what was exercised if it succeeded; forget it either way."""
-    notes = _exercised.get()
-    _exercised.set(None)
-    if succeeded and notes:
-        done: set[tuple[int, str]] = set()
-        for context, scope in notes:
-            if (context.token_id, scope) not in done:
-                done.add((context.token_id, scope))
-                note_use(context, scope)
-
-
 def today() -> date:
     return timezone.now().date()
-
-
-def note_use(context: AuthorizationContext, scope: str) -> None:
-    """An allowed call needed `scope`: write its day once per key, day and process."""
-    if context.user is None or context.application_id is None:
-        return
-    _record((context.tenant.pk, context.application_id, context.user.pk, scope))
 
 
 # The scopes the OAuth and OpenID Connect endpoints exercise themselves (not the API).
@@ -117,7 +81,8 @@ def grant_scopes_exercised(scopes: Iterable[str], *, id_token: bool, refresh_tok
 
 
 def note_grant_use(*, tenant_id: int, application_id: int, user_id: int, scopes: Iterable[str]) -> None:
-    """The token endpoint or userinfo exercised `scopes` for this grant (after it succeeded)."""
+    """A successful answer exercised `scopes` for this grant: an API call (`scopes.api.bookkeeping`),
+    a token answer or a userinfo answer."""
     for scope in scopes:
         _record((tenant_id, application_id, user_id, str(scope)))
 

@@ -1,19 +1,18 @@
-"""Writes: narrowing an app's allowed scopes (platform-wide, superusers only), audited."""
+"""Narrowing an app's allowed scopes from the usage report: the refusals, then the one writer
+(`scopes.services.application_scopes_set`, platform-wide, superusers only, audited)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.constants import AuditAction
 from accounts.models import User
-from accounts.services import audit_record
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, ApplicationScope, RefreshToken
+from scopes.services import AllowedScope, application_scopes_set
 
 
 def _carries(scope: str) -> Q:
@@ -83,27 +82,24 @@ def application_scopes_narrow(*, actor: User, application: Application, remove: 
     names = sorted(set(remove))
     if not names:
         raise ValidationError("Choose at least one scope to remove.")
-    with transaction.atomic():
-        locked = Application.objects.select_for_update().get(pk=application.pk)
-        allowed = set(
-            ApplicationScope.objects.filter(application=locked).values_list("scope__name", flat=True)
-        )
+
+    def narrowed(links: list[ApplicationScope]) -> list[AllowedScope]:
+        # Judged on the rows as stored, under the app's row lock (`application_scopes_set`).
+        allowed = {link.scope.name for link in links}
         unknown = [name for name in names if name not in allowed]
         if unknown:
             raise ValidationError(f"The app is not allowed {', '.join(unknown)}.")
-        refused = narrowing_refusals(application=locked, names=names)
+        refused = narrowing_refusals(application=application, names=names)
         if refused:
             raise ValidationError(
                 [f"Cannot remove {name}: {why}." for name, why in sorted(refused.items())],
                 code="breaks_app",
             )
-        ApplicationScope.objects.filter(application=locked, scope__name__in=names).delete()
-        audit_record(
-            actor=actor,
-            action=AuditAction.APPLICATION_SCOPES_NARROWED,
-            target=locked,
-            tenant=locked.tenant,
-            before={"allowed_scopes": sorted(allowed)},
-            after={"allowed_scopes": sorted(allowed - set(names)), "removed": names},
-        )
+        return [
+            AllowedScope(scope=link.scope, required=link.required, reason=link.reason)
+            for link in links
+            if link.scope.name not in names
+        ]
+
+    application_scopes_set(actor=actor, application=application, allowed=narrowed)
     return names

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from accounts.constants import RoleName
 from accounts.models import Membership, Role
 from accounts.selectors import active_memberships_of, membership_in
-from accounts.services import membership_remove, membership_set
+from scopes.roles.services import membership_remove, membership_set
 from tests.factories import MembershipFactory, RoleFactory
 
 

@@ -16,8 +16,9 @@ from django.urls import reverse
 
 from accounts.constants import AuditAction, RoleName
 from accounts.models import AuditEvent, Membership, Role, Tenant, User
-from accounts.services import audit_record, membership_remove, membership_set
+from accounts.services import audit_record
 from scopes.models import AccessToken, Consent, RefreshToken, RoleGrant, Scope
+from scopes.roles.services import membership_remove, membership_set
 from tests.factories import ApplicationFactory, ConsentFactory, MembershipFactory, TenantFactory, UserFactory
 from tests.project.admin_forms import add_inline_row, form_data
 

@@ -447,7 +447,7 @@ def test_a_consent_revoked_while_a_refresh_runs_leaves_no_live_family(
 @needs_pg
 @pytest.mark.django_db(transaction=True)
 def test_a_membership_removed_while_a_refresh_runs(world, gallery, browser_of, monkeypatch):
-    from accounts.services import membership_remove
+    from scopes.roles.services import membership_remove
 
     _flow, tokens = _tokens(world, gallery, browser_of)
     answers = _race(

@@ -16,9 +16,9 @@ from django.core import signing
 from django.test import Client
 
 from accounts.constants import RoleName
-from accounts.services import membership_remove, membership_set
 from scopes.consent.views import CONSENT_SALT
 from scopes.models import Application, ApplicationScope, Consent, Grant, Scope
+from scopes.roles.services import membership_remove, membership_set
 from tests.factories import ApplicationFactory
 from tests.scopes.oauth import REDIRECT_URI, Flow
 

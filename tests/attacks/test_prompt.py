@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 
 from accounts.constants import RoleName
-from accounts.services import membership_set
+from scopes.roles.services import membership_set
 from tests.scopes.oauth import Flow
 
 pytestmark = pytest.mark.django_db

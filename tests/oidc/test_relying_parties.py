@@ -29,7 +29,7 @@ with warnings.catch_warnings():
     from authlib.oidc.core import CodeIDToken
 
 from accounts.constants import RoleName
-from accounts.services import membership_set
+from scopes.roles.services import membership_set
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

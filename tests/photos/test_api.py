@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.constants import RoleName
-from accounts.services import membership_remove, membership_set
 from photos.models import Photo
 from scopes.constants import ScopeName as S
+from scopes.roles.services import membership_remove, membership_set
 from tests.answers import json_body
 from tests.factories import AlbumFactory, PhotoFactory, RoleFactory, RoleGrantFactory
 from tests.photos.conftest import upload

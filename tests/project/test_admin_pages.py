@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from accounts.audit_stream.models import AuditWebhook
 from accounts.constants import RoleName
-from accounts.services import membership_set
 from scopes.machines.services import personal_token_create, service_account_create, token_policy_set
 from scopes.models import Grant, IDToken, RefreshToken, Scope
+from scopes.roles.services import membership_set
 from scopes.tenant_policy.services import access_request_file, app_policy_set, tenant_app_set
 from tests.factories import AccessTokenFactory, ConsentFactory
 

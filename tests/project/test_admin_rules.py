@@ -249,7 +249,7 @@ def test_application_change_is_audited(admin_client, world):
 
 
 def test_audit_log_is_read_only_and_filterable(admin_client, world):
-    from accounts.services import membership_set
+    from scopes.roles.services import membership_set
 
     membership_set(
         actor=world.owner_a, user=world.outsider, tenant=world.acme, role=world.role(RoleName.GUEST)

@@ -55,10 +55,11 @@ def test_imports_flow_one_way():
 # Inside scopes, too: the decision and the standing know nothing of the pages, endpoints or admin
 # built on them; consent builds on access; the OAuth endpoints on consent and access.
 INNER_FORBIDDEN = {
-    "access": {"consent", "oauth", "api", "admin"},
+    "access": {"consent", "oauth", "api", "admin", "roles"},
     "consent": {"oauth", "api", "admin"},
     "oauth": {"api", "admin"},
     "api": {"consent", "oauth", "admin"},
+    "usage": {"api"},  # the API records usage after its answer; usage never climbs back (no cycle)
 }
 
 
@@ -83,6 +84,90 @@ def test_scopes_packages_import_one_way():
                 found.append(f"{path.relative_to(ROOT)} imports scopes.{', scopes.'.join(sorted(bad))}")
     assert found == []
     assert scopes_packages_imported("from scopes.consent.rules import AppScope") == {"consent"}
+
+
+PACKAGES = ("accounts", "scopes", "photos", "project")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_imports(modules: dict[str, str]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports, lazy (function-level) imports included."""
+    graph: dict[str, set[str]] = {}
+    for name, source in modules.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # `from a.b import c` names the module a.b.c when there is one, else a.b.
+                targets |= {
+                    f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                    for alias in node.names
+                }
+        graph[name] = {target for target in targets if target in modules and target != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_imports_itself_in_a_circle():
+    """No import cycle anywhere in the product, lazy imports included: each module has one place in
+    the layering (docs/architecture.md), so a cycle is a rule living in two homes."""
+    modules = {
+        _module_name(path): path.read_text()
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+    }
+    assert cycles(module_imports(modules)) == []
+
+
+def test_the_cycle_check_sees_a_cycle():
+    graph = module_imports(
+        {
+            "scopes.a": "from scopes.b import thing",
+            "scopes.b": "def f():\n    from scopes import a\n",
+            "scopes": "",
+        }
+    )
+    assert cycles(graph) == [["scopes.a", "scopes.b"]]
 
 
 def test_the_import_check_sees_a_violation():
@@ -184,3 +269,40 @@ def test_a_viewset_that_forgot_its_tenant_filter_fails_on_every_database(world, 
     client = api_client(world.member_a, world.acme, ["photos.read"])
     with pytest.raises(TenantMissing):
         client.get("/api/t/acme/photos/")
+
+
+# Every write to a rights table goes through its service, from the admin and the pages alike
+# (tests/rights_guard.py, on for every test): the list of rights models is complete, and a page
+# that writes one around its service fails.
+def test_every_rights_model_has_its_writers():
+    from accounts.models import Membership, Role
+    from scopes.machines.models import TokenPolicy
+    from scopes.models import ApplicationScope, RoleGrant, Scope
+    from scopes.tenant_policy.models import TenantApp, TenantAppPolicy
+    from tests.rights_guard import RIGHTS_WRITERS
+
+    rights = {Role, RoleGrant, Membership, Scope, ApplicationScope, TenantAppPolicy, TenantApp, TokenPolicy}
+    assert rights <= set(RIGHTS_WRITERS)
+    assert all(RIGHTS_WRITERS[model] for model in RIGHTS_WRITERS)
+
+
+def test_the_rights_guard_sees_an_admin_writing_around_its_service(world, client, monkeypatch):
+    from django.contrib import admin
+    from django.urls import reverse
+
+    from accounts.constants import RoleName
+    from scopes.roles.admin import RoleAdmin
+
+    superuser = django_apps.get_model("accounts", "User").objects.create_superuser(
+        "root", "r@example.com", "pw"
+    )
+    client.force_login(superuser)
+    # The role page saving the role with Django's own save, as it did before role_save existed.
+    monkeypatch.setattr(RoleAdmin, "save_model", admin.ModelAdmin.save_model)
+    role = world.role(RoleName.GUEST)
+    url = reverse("admin:accounts_role_change", args=[role.pk])
+    data = {"name": "Renamed", "description": "", "grants-TOTAL_FORMS": "0", "grants-INITIAL_FORMS": "0"}
+    with pytest.raises(AssertionError, match=r"accounts\.Role saved outside"):
+        client.post(url, {**data, "_preview_confirmed": "1"})
+    monkeypatch.undo()
+    assert client.post(url, {**data, "_preview_confirmed": "1"}).status_code == 302

@@ -76,7 +76,7 @@ def test_token_user_tenant_membership_and_grants_load_in_one_query(world, mint_t
     # The probe (which on PostgreSQL also enters the token's tenant), then ONE query for the context.
     assert len(queries) == tenancy_statements + 1
     assert "row_version" in queries[0]["sql"] or "scopes_token_probe" in queries[0]["sql"]
-    assert context.user == world.member_a and context.tenant == world.acme
+    assert context.user.pk == world.member_a.pk and context.tenant.pk == world.acme.pk
     assert context.role_name == "Member"
     assert ("photos.delete", "own") in context.role_grants
 

@@ -128,7 +128,7 @@ def test_new_scopes_ask_only_for_what_is_new_and_include_granted_scopes_unions(w
 
 
 def test_tenant_picker_offers_only_the_users_active_tenants(world, gallery, browser_of):
-    from accounts.services import membership_set
+    from scopes.roles.services import membership_set
 
     membership_set(actor=None, user=world.member_a, tenant=world.globex, role=world.role("Guest"))
     browser = browser_of(world.member_a)
@@ -148,7 +148,7 @@ def test_tenant_picker_offers_only_the_users_active_tenants(world, gallery, brow
 
 
 def test_app_owned_by_a_tenant_is_only_offered_there(world, gallery, browser_of):
-    from accounts.services import membership_set
+    from scopes.roles.services import membership_set
 
     membership_set(actor=None, user=world.member_a, tenant=world.globex, role=world.role("Guest"))
     gallery.tenant = world.globex
@@ -212,7 +212,7 @@ def test_offline_access_brings_a_refresh_token_that_rotates(world, gallery, brow
 
 
 def test_refresh_after_role_was_lowered_keeps_only_what_the_role_allows(world, gallery, browser_of):
-    from accounts.services import membership_set
+    from scopes.roles.services import membership_set
     from tests.scopes.oauth import refresh
 
     flow = Flow(browser_of(world.admin_a), gallery.client_id, "photos.write albums.read offline_access")
@@ -227,7 +227,7 @@ def test_refresh_after_role_was_lowered_keeps_only_what_the_role_allows(world, g
 
 
 def test_refresh_after_membership_removed_is_refused(world, gallery, browser_of):
-    from accounts.services import membership_remove
+    from scopes.roles.services import membership_remove
     from tests.scopes.oauth import refresh
 
     flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read offline_access")

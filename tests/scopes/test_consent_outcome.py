@@ -18,7 +18,7 @@ from oauthlib.oauth2.rfc6749.errors import ConsentRequired
 from accounts.models import Membership, Role, Tenant, User
 from scopes.access.albums import AlbumRequest
 from scopes.access.rows import GrantRows
-from scopes.access.selectors import RegistrySnapshot
+from scopes.access.scope_registry import RegistrySnapshot
 from scopes.consent.album_pages import AlbumsOnPage
 from scopes.consent.authorize import InteractionRequired
 from scopes.consent.flow import AuthorizeRequest, Situation

@@ -12,9 +12,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.constants import RoleName
-from accounts.services import membership_set
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, ApplicationScope, DeviceGrant, Scope
+from scopes.roles.services import membership_set
 from tests.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db

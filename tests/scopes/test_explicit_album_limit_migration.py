@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
+from django.db import connection
 
 from accounts.models import AuditEvent
 from scopes.models import Consent, ConsentAlbum
@@ -35,7 +37,7 @@ def test_consents_that_were_ever_limited_are_marked_and_no_other(world):
     )
     Consent.objects.update(albums_limited=False)
 
-    migration.mark_limited(apps, None)
+    migration.mark_limited(apps, SimpleNamespace(connection=connection))
 
     marked = set(Consent.objects.filter(albums_limited=True).values_list("pk", flat=True))
     assert marked == {with_rows.pk, with_token.pk, with_audit.pk}

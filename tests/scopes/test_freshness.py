@@ -13,17 +13,19 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db.models import Model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.constants import RoleName
 from accounts.models import Membership, Role
-from accounts.services import membership_remove, membership_set
+from photos.api.views import MeView
 from scopes.access import cache as context_cache
 from scopes.access.selectors import registry
 from scopes.consent.services import consent_narrow, consent_revoke, tokens_revoke
 from scopes.constants import ScopeName as S
 from scopes.models import AccessToken, ApplicationScope, Consent, RoleGrant, Scope
+from scopes.roles.services import membership_remove, membership_set
 from tests.factories import ConsentFactory, MembershipFactory, PhotoFactory, RoleFactory, RoleGrantFactory
 from tests.scopes.oauth import Flow, refresh
 
@@ -88,7 +90,7 @@ def test_warm_authorization_costs_only_the_probe(
     warm(client)
     with django_assert_num_queries(tenancy_statements):
         context = context_cache.load_context(client.token.token)
-    assert context.user == world.member_a and context.role_name == "Member"
+    assert context.user.pk == world.member_a.pk and context.role_name == "Member"
 
 
 def test_cold_authorization_costs_one_query(world, api_client, django_assert_num_queries, tenancy_statements):
@@ -144,6 +146,29 @@ def test_entries_are_keyed_by_checksum_and_hold_no_secret(world, api_client, war
     assert raw not in repr(entries)
     assert world.member_a.password not in repr(entries)
     assert "password" not in entries[_checksum(raw)][1].user.__dict__
+
+
+def test_nothing_a_request_sets_on_its_user_or_tenant_reaches_the_next_request(
+    world, api_client, monkeypatch, django_assert_num_queries, tenancy_statements
+):
+    """The cache keeps plain values; each request builds its own User and Tenant, without a query."""
+    seen = []
+    answer = MeView.get
+
+    def get(self, request, *args, **kwargs):
+        tenant = self.authorized_tenant()
+        seen.append((getattr(request.user, "marked", None), getattr(tenant, "marked", None)))
+        request.user.marked = tenant.marked = "set by an earlier request"
+        return answer(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(MeView, "get", get)
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ])
+    assert client.get(ME).status_code == 200  # cold: read, then cached
+    with django_assert_num_queries(tenancy_statements):  # warm: the probe only
+        assert client.get(ME).status_code == 200
+    assert seen == [(None, None), (None, None)]
+    [(_fingerprint, cached)] = context_cache.contexts._entries.values()
+    assert not isinstance(cached.user, Model) and not isinstance(cached.tenant, Model)
 
 
 def test_a_token_warm_in_its_tenant_answers_404_elsewhere_as_when_cold(world, api_client, warm, cold_answer):

@@ -21,9 +21,9 @@ from jwcrypto import jwk, jwt
 
 from accounts.constants import RoleName
 from accounts.models import Membership
-from accounts.services import membership_set
 from scopes.models import IDToken
 from scopes.oidc import keys
+from scopes.roles.services import membership_set
 from tests.scopes.oauth import Flow
 
 pytestmark = pytest.mark.django_db

@@ -63,7 +63,7 @@ def test_a_token_is_judged_like_every_token(world):
 
 
 def test_a_lowered_role_narrows_a_live_token_at_once(world):
-    from accounts.services import membership_set
+    from scopes.roles.services import membership_set
 
     _personal, value = make(world, scopes=["photos.read", "photos.delete"])
     api = bearer(value)

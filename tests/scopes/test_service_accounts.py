@@ -15,7 +15,6 @@ from rest_framework.test import APIClient
 
 from accounts.constants import AuditAction, RoleName
 from accounts.models import AuditEvent, Membership, User
-from accounts.services import membership_set
 from scopes.machines.models import ServiceAccount
 from scopes.machines.services import (
     service_account_create,
@@ -24,6 +23,7 @@ from scopes.machines.services import (
     service_account_set_active,
 )
 from scopes.models import AccessToken, Application, Consent
+from scopes.roles.services import membership_set
 from tests.factories import PhotoFactory
 
 pytestmark = pytest.mark.django_db

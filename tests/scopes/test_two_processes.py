@@ -23,10 +23,10 @@ import pytest
 from django.db import connection
 
 from accounts.models import Membership
-from accounts.services import membership_set
 from scopes.consent.services import consent_narrow, tokens_revoke
 from scopes.constants import ScopeName as S
 from scopes.models import Consent, Scope
+from scopes.roles.services import membership_set
 from tests.factories import RoleFactory, RoleGrantFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,9 +10,9 @@ from django.db import transaction
 from accounts import tenancy
 from accounts.constants import RoleName
 from accounts.models import Role, Tenant, User
-from accounts.services import membership_set
 from scopes.models import Application
 from scopes.oauth.demo import seed_demo_client
+from scopes.roles.services import membership_set
 
 DEMO_PASSWORD = "demo-password"
 ADMIN_USERNAME = "admin"

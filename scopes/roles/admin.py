@@ -1,13 +1,14 @@
-"""Memberships in the admin: on their own page and inline on a tenant's and a user's page.
+"""Rights in the admin: roles with their grants inline, memberships on their own page and inline
+on a tenant's and a user's page (those two pages are registered here, built on accounts' classes).
 
-Every row added, changed or deleted is written by the membership services (which check the
-escalation rule under a row lock and audit); the forms ask the same check first, to show the
-refusal as a form error.
+Every row added, changed or deleted is written by `scopes.roles.services` (which check the rule
+under a row lock and audit); the forms ask the same rule first, to show the refusal as a form
+error. tests/project/test_guards.py fails if a screen here writes a rights row any other way.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -15,18 +16,21 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.admin.base import AuditedAdmin, StaffChoicesMixin, StaffScopedAdmin, allowed
+from accounts.admin import people
+from accounts.admin.base import StaffChoicesMixin, StaffScopedAdmin, allowed
 from accounts.admin.preview import PreviewBeforeSave
-from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User, signed_in
-from accounts.selectors import admin_tenants
-from accounts.services import check_membership_change, membership_remove, membership_set
-
-MEMBERSHIP_ACTIONS = (
-    AuditAction.MEMBERSHIP_CREATED,
-    AuditAction.MEMBERSHIP_CHANGED,
-    AuditAction.MEMBERSHIP_REMOVED,
+from accounts.selectors import admin_roles, admin_tenants
+from scopes.models import RoleGrant
+from scopes.roles.rules import check_membership_change, check_role_editable, check_role_grants
+from scopes.roles.services import (
+    membership_remove,
+    membership_set,
+    role_delete,
+    role_grants_set,
+    role_save,
 )
+from scopes.usage.admin_preview import MEMBERSHIP_JUDGE, ROLE_JUDGE
 
 
 class MembershipInline(StaffChoicesMixin, admin.TabularInline):
@@ -150,16 +154,6 @@ def save_membership_formset(request: HttpRequest, formset: Any) -> None:
         obj.pk = membership_set(actor=actor, user=obj.user, tenant=obj.tenant, role=obj.role).pk
 
 
-class MembershipsViaServices:
-    """Tenant and user pages: their membership inlines are written by the services."""
-
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        if formset.model is Membership:
-            save_membership_formset(request, formset)
-        else:
-            super().save_formset(request, form, formset, change)  # type: ignore[misc]
-
-
 def _with_request(form_class: type, request: HttpRequest) -> type:
     return type(form_class.__name__, (form_class,), {"request": request})
 
@@ -182,11 +176,11 @@ class UserMembershipInline(MembershipInline):
 
 
 @admin.register(Membership)
-class MembershipAdmin(PreviewBeforeSave, StaffScopedAdmin, AuditedAdmin):
+class MembershipAdmin(PreviewBeforeSave, StaffScopedAdmin):
     """One membership per page, written by the services; stronger members are read-only to staff."""
 
+    rights_judge = MEMBERSHIP_JUDGE
     form = MembershipForm
-    audit_actions = None  # the services write the audit rows
     list_display = ["user", "tenant", "role", "created_at"]
     # Only what the (scoped) changelist holds: the plain filters would list every tenant and role.
     list_filter = [("tenant", admin.RelatedOnlyFieldListFilter), ("role", admin.RelatedOnlyFieldListFilter)]
@@ -222,3 +216,125 @@ class MembershipAdmin(PreviewBeforeSave, StaffScopedAdmin, AuditedAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         membership_remove(actor=signed_in(request.user), user=obj.user, tenant=obj.tenant)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset.select_related("user", "tenant"):
+            self.delete_model(request, obj)
+
+
+class MembershipsViaServices(admin.ModelAdmin):
+    """Tenant and user pages: their membership inlines are written by the services."""
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is Membership:
+            save_membership_formset(request, formset)
+        else:
+            super().save_formset(request, form, formset, change)
+
+
+@admin.register(Tenant)
+class TenantAdmin(MembershipsViaServices, people.TenantAdmin):
+    inlines = [TenantMembershipInline]
+
+
+@admin.register(User)
+class UserAdmin(MembershipsViaServices, people.UserAdmin):
+    inlines = [UserMembershipInline]
+
+
+class RoleGrantInlineFormSet(forms.BaseInlineFormSet):
+    """Grants a staff user writes must be within what they hold in the role's (stored) tenant.
+
+    Checked here to show the refusal on the page; `role_grants_set` asks again under the lock.
+    """
+
+    request: HttpRequest
+
+    def grants(self) -> list[tuple[str, str]]:
+        return [(scope.name, reach) for scope, reach in self.wanted()]
+
+    def wanted(self) -> list[tuple[Any, str]]:
+        """The (scope, reach) pairs the page shows once saved: every row not marked for deletion."""
+        return [
+            (f.cleaned_data["scope"], f.cleaned_data["reach"])
+            for f in self.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("scope")
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        # `self.instance` already carries what the role form posted (a new tenant, say): the
+        # rule judges the role in the tenant the database holds for it.
+        check_role_grants(actor=signed_in(self.request.user), role=self.instance, grants=self.grants())
+
+
+class RoleGrantInline(admin.TabularInline):
+    """A role's grants, edited on the role."""
+
+    model = RoleGrant
+    formset = RoleGrantInlineFormSet
+    extra = 0
+    autocomplete_fields = ["scope"]
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = cast(type[RoleGrantInlineFormSet], super().get_formset(request, obj, **kwargs))
+        formset.request = request
+        return formset
+
+
+@admin.register(Role)
+class RoleAdmin(PreviewBeforeSave, StaffScopedAdmin):
+    """Staff see the global templates and their tenants' roles; they edit only their tenants' roles
+    that reach no further than their own, and never move a role to another tenant.
+
+    The role and its grants (inline) are written by `role_save` and `role_grants_set`.
+    """
+
+    rights_judge = ROLE_JUDGE
+    list_display = ["name", "tenant", "description"]
+    list_filter = [("tenant", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "description", "tenant__name", "tenant__slug"]
+    autocomplete_fields = ["tenant"]
+    inlines = [RoleGrantInline]
+
+    def staff_scope(self, user: User, queryset: QuerySet) -> QuerySet:
+        return queryset if user.is_superuser else queryset.filter(pk__in=admin_roles(user))
+
+    def _may_write(self, request: HttpRequest, obj: Role | None) -> bool:
+        return obj is None or allowed(check_role_editable, actor=request.user, role=obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_write(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_write(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser or obj is None else [*fields, "tenant"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if not request.user.is_superuser and "tenant" in form.base_fields:
+            form.base_fields["tenant"].required = True
+            form.base_fields["tenant"].help_text = "Only superusers create global roles."
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Role, form: Any, change: bool) -> None:
+        role_save(actor=signed_in(request.user), role=obj)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not RoleGrant:
+            super().save_formset(request, form, formset, change)
+            return
+        formset.save(commit=False)  # fills new/changed/deleted_objects for the history; writes nothing
+        if not (formset.new_objects or formset.changed_objects or formset.deleted_objects):
+            return  # an untouched inline writes nothing and records nothing, as Django's save would
+        role_grants_set(actor=signed_in(request.user), role=form.instance, grants=formset.wanted())
+
+    def delete_model(self, request: HttpRequest, obj: Role) -> None:
+        role_delete(actor=signed_in(request.user), role=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)

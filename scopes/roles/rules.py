@@ -1,6 +1,10 @@
 """Who may hand out which rights: nobody but a superuser gives, changes or removes more than their
-own role holds in that tenant. Asked by the membership services (installed as accounts' membership
-rule at start-up), the role admin and every service that assigns a role or a grant."""
+own role holds in that tenant. Asked by the role and membership services (`scopes.roles.services`,
+again under their row locks), by the admin to show a refusal before anything is written, and by
+every service that assigns a role or a grant.
+
+Not pure: a rule reads the actor's own membership and what a role reaches (`role_reaches`), which
+is the point (the actor's rights now, not as a form saw them). Nothing here writes."""
 
 from __future__ import annotations
 
@@ -80,12 +84,20 @@ def check_role_assignable(*, actor: User, tenant: Tenant, role: Role) -> None:
     check_no_escalation(actor=actor, tenant=tenant, reaches=role_reaches(role.pk))
 
 
-def check_membership_rule(*, actor: User, tenant: Tenant, current: Role | None, new: Role | None) -> None:
-    """The membership rule `accounts.services` runs on every write by a person (installed at start-up).
+def check_membership_change(
+    *, actor: User | None, tenant: Tenant, current: Role | None, new: Role | None
+) -> None:
+    """Refuse a change of someone's place in `tenant` from role `current` (None: not a member) to `new`.
 
-    Nobody but a superuser acts in a tenant they do not belong to, changes or removes a member
-    whose current role reaches further than their own there, or gives a role that does.
+    `actor=None` is the system (seeding, scripts); a superuser is the platform operator. Anyone
+    else may not act in a tenant they do not belong to, act on a member whose current role reaches
+    further than their own there, or hand out such a role: the admin asks this to show the error,
+    the membership services ask it again under the row lock.
     """
+    if new is not None and not new.usable_in(tenant.pk):
+        raise ValidationError({"role": f"The role {new.name!r} belongs to another tenant."})
+    if actor is None or actor.is_superuser:
+        return
     check_manages_tenant(actor=actor, tenant=tenant)
     if current is not None:
         check_not_stronger(actor=actor, tenant=tenant, role=current, what="this membership")

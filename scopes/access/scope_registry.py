@@ -1,0 +1,109 @@
+"""The scope registry as this process holds it: consent texts and implications, fresh by epoch.
+
+Its own module so that the standing (which needs the implications) and the selectors (which build
+contexts from the standing) both read it without importing each other. Why a copy can never be
+stale: `registry_at` below, and `docs/performance.md`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.db import connection
+
+from scopes.access.freshness import EPOCH_TABLE
+from scopes.models import Scope
+
+
+@dataclass(frozen=True)
+class RegistrySnapshot:
+    """The whole scope registry: consent texts and the direct implication graph."""
+
+    descriptions: dict[str, str]
+    implications: dict[str, frozenset[str]]
+
+
+_local_registry: tuple[object, RegistrySnapshot] | None = None
+_registry_lock = threading.Lock()
+
+
+def _build_registry() -> RegistrySnapshot:
+    # One query: each scope once per scope it implies (once with None when it implies none).
+    descriptions: dict[str, str] = {}
+    graph: dict[str, set[str]] = defaultdict(set)
+    for name, description, implied in Scope.objects.values_list("name", "description", "implies__name"):
+        descriptions[name] = description
+        if implied is not None:
+            graph[name].add(implied)
+    return RegistrySnapshot(descriptions, {name: frozenset(graph.get(name, ())) for name in descriptions})
+
+
+def registry_version() -> object:
+    """The registry's epoch: a value database triggers change with every scope or implication write."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT scopes_registry_version()")
+        else:
+            cursor.execute(f"SELECT value FROM {EPOCH_TABLE} WHERE id = 1")  # noqa: S608 (a constant name)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def registry_at(version: object) -> RegistrySnapshot:
+    """The registry as of epoch `version` (read by the caller): this process's copy, or one query.
+
+    The rows are read after the epoch was, so a copy can only be newer than its epoch says; the
+    next epoch read then differs and the copy is built again (`scopes.access.freshness`).
+    """
+    global _local_registry
+    local = _local_registry
+    if version is not None and local is not None and local[0] == version:
+        return local[1]
+    snapshot = _build_registry()
+    if version is not None:
+        with _registry_lock:
+            _local_registry = (version, snapshot)
+    return snapshot
+
+
+# A snapshot held for the length of one request (`registry_held`): every step of it then sees
+# the same registry, and the epoch is read once instead of once per step.
+_held: ContextVar[RegistrySnapshot | None] = ContextVar("held_registry", default=None)
+
+
+def registry() -> RegistrySnapshot:
+    """The registry, fresh: one small statement reads the epoch; rebuilt (one query) after a change."""
+    held = _held.get()
+    return held if held is not None else registry_at(registry_version())
+
+
+@contextmanager
+def registry_held() -> Iterator[RegistrySnapshot]:
+    """Read the registry once and let every `registry()` inside the block answer with that read.
+
+    For one request that runs in one transaction (the consent page: its own steps, DOT's
+    validation and the services it calls): a scope edit committed meanwhile is seen by the next
+    request, exactly as if it had been committed a moment later.
+    """
+    snapshot = registry()
+    token = _held.set(snapshot)
+    try:
+        yield snapshot
+    finally:
+        _held.reset(token)
+
+
+def forget_registry() -> None:
+    """Drop this process's copy (tests; never needed for correctness)."""
+    global _local_registry
+    _local_registry = None
+
+
+def implication_graph() -> dict[str, set[str]]:
+    """Scope name -> names it directly implies, fresh from the database (for edits that must see it)."""
+    return {name: set(targets) for name, targets in _build_registry().implications.items()}
