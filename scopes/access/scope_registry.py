@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db import connection
@@ -68,9 +71,31 @@ def registry_at(version: object) -> RegistrySnapshot:
     return snapshot
 
 
+# A snapshot held for the length of one request (`registry_held`): every step of it then sees
+# the same registry, and the epoch is read once instead of once per step.
+_held: ContextVar[RegistrySnapshot | None] = ContextVar("held_registry", default=None)
+
+
 def registry() -> RegistrySnapshot:
     """The registry, fresh: one small statement reads the epoch; rebuilt (one query) after a change."""
-    return registry_at(registry_version())
+    held = _held.get()
+    return held if held is not None else registry_at(registry_version())
+
+
+@contextmanager
+def registry_held() -> Iterator[RegistrySnapshot]:
+    """Read the registry once and let every `registry()` inside the block answer with that read.
+
+    For one request that runs in one transaction (the consent page: its own steps, DOT's
+    validation and the services it calls): a scope edit committed meanwhile is seen by the next
+    request, exactly as if it had been committed a moment later.
+    """
+    snapshot = registry()
+    token = _held.set(snapshot)
+    try:
+        yield snapshot
+    finally:
+        _held.reset(token)
 
 
 def forget_registry() -> None:

@@ -1,7 +1,7 @@
-"""The consent page's album requests, end to end: parse, plan, sign into the form, re-derive, grant.
+"""The album side of an approval page: what it showed (signed into its form) and what approving writes.
 
-`scopes.consent.views.ConsentView` calls these at four points (GET: parse and plan; POST: re-plan, grant);
-the rule lives in `scopes.access.albums` (what stands) and `scopes.consent.albums` (what is listed).
+The consent flow (scopes.consent.outcome) plans it; the rule lives in `scopes.access.albums` (what
+stands) and `scopes.consent.albums` (what is listed).
 A request without `authorization_details` has no album plan. From an app whose consent is
 album-limited (`Consent.albums_limited`, explicit: it may hold no album at all) it asks for every
 album, so it is never answered from remembered consent; approving it on the page, which says so,
@@ -14,28 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.http import HttpRequest
-
-from accounts import tenancy
-from accounts.models import Membership, User
-from scopes.access.albums import AlbumRequest, parse_request
-from scopes.access.selectors import registry
-from scopes.access.standing import consent_standing
+from accounts.models import User
+from scopes.access.albums import AlbumRequest
 from scopes.consent.album_services import consent_albums_grant, consent_albums_widen
-from scopes.consent.albums import AlbumPlan, ShownAlbums, album_plan
-from scopes.consent.selectors import app_scopes
-from scopes.models import Application, Consent
-from scopes.registry import closure
-
-
-def album_request_of(request: HttpRequest, application: Application) -> AlbumRequest | None:
-    """The request's `authorization_details` (RFC 9396), or None; `InvalidDetails` when unusable."""
-    raw = request.GET.get("authorization_details")
-    if raw is None:
-        return None
-    implications = registry().implications
-    allowed = closure(app_scopes(application), implications)
-    return parse_request(raw, app_allowed=allowed, implications=implications)
+from scopes.consent.albums import AlbumPlan, ShownAlbums
+from scopes.models import Consent
 
 
 @dataclass(frozen=True)
@@ -83,61 +66,9 @@ class AlbumsOnPage:
             withdraw=self.shown.withdrawn(granted, fresh=self.plan.fresh),
         )
 
-    def token_albums(
-        self,
-        granted: frozenset[int] | None,
-        membership: Membership,
-        application: Application,
-        *,
-        include_granted: bool,
-    ) -> frozenset[int] | None:
-        """The new token's album limit: what was granted now, plus (incrementally) what stands of before."""
-        if self.request is None or granted is None:
-            return None
-        albums = set(granted)
-        if include_granted:
-            standing = consent_standing(
-                user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
-            )
-            if standing is not None and standing.stands and standing.albums:
-                albums |= standing.albums
-        return frozenset(albums)
 
-
-def _plan(
-    request: AlbumRequest, membership: Membership, application: Application, *, fresh: bool
-) -> AlbumPlan:
-    # The albums are the tenant's rows: read inside the member's tenant (row-level security).
-    tenancy.enter_tenant(membership.tenant_id)
-    return album_plan(request, membership, application.pk, fresh=fresh, implications=registry().implications)
-
-
-def albums_for_page(
-    request: AlbumRequest | None, membership: Membership, application: Application, *, fresh: bool
-) -> AlbumsOnPage:
-    """What the GET shows and whether remembered consent can answer for the albums."""
-    if request is None:
-        # The consent's explicit state, not whether album rows are left: a limit whose albums were
-        # all removed or deleted is still a limit, and a plain request would widen it (issue 24).
-        limited = album_limited(membership, application)
-        return AlbumsOnPage(request=None, widens=limited)
-    return AlbumsOnPage(request=request, plan=_plan(request, membership, application, fresh=fresh))
-
-
-def album_limited(membership: Membership, application: Application) -> bool:
-    """Whether the member's consent for the app is album-limited (`Consent.albums_limited`)."""
-    return Consent.objects.filter(
-        user_id=membership.user_id,
-        tenant_id=membership.tenant_id,
-        application_id=application.pk,
-        albums_limited=True,
-    ).exists()
-
-
-def albums_from_form(
-    payload: object, membership: Membership, application: Application, *, fresh: bool
-) -> AlbumsOnPage | None:
-    """The POST's album side, re-planned from the signed request (None: a malformed form)."""
+def albums_from_form(payload: object) -> AlbumsOnPage | None:
+    """The form's album side as the page signed it, not yet re-planned (None: a malformed form)."""
     if payload is None:
         return AlbumsOnPage(request=None)
     if not isinstance(payload, dict):
@@ -149,6 +80,4 @@ def albums_from_form(
     shown = ShownAlbums.from_payload(payload.get("shown"))
     if request is None or shown is None:
         return None
-    return AlbumsOnPage(
-        request=request, plan=_plan(request, membership, application, fresh=fresh), shown=shown
-    )
+    return AlbumsOnPage(request=request, shown=shown)

@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from accounts.models import Membership
 from scopes.access.albums import ON_THE_ALBUM, AlbumRequest, visible_albums
 from scopes.access.decision import Target, decide
-from scopes.access.rows import grant_rows
 from scopes.constants import ScopeName
 from scopes.registry import Implications
 
@@ -176,36 +174,6 @@ def tenant_albums(tenant_id: int) -> list[tuple[int, str, int, str]]:
     with connection.cursor() as cursor:
         cursor.execute(_TENANT_ALBUMS, [tenant_id])
         return [(row[0], row[1], row[2], row[3]) for row in cursor.fetchall()]
-
-
-def album_plan(
-    request: AlbumRequest,
-    membership: Membership,
-    application_id: int,
-    *,
-    fresh: bool,
-    implications: Implications,
-) -> AlbumPlan:
-    """The album lines of the consent page for this member and app, from the database as it is now."""
-    rows = grant_rows(
-        user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application_id
-    )
-    role_grants = rows.role_grants if rows is not None else ()
-    # Albums count as already allowed only while the consent is album-limited (explicit state).
-    consented = (
-        [album for album, _owner in rows.consent_albums] if rows is not None and rows.albums_limited else []
-    )
-    return plan_albums(
-        request,
-        albums=tenant_albums(membership.tenant_id),
-        user_id=membership.user_id,
-        role_grants=role_grants,
-        implications=implications,
-        consented=consented,
-        fresh=fresh,
-        role_name=membership.role.name,
-        tenant_name=membership.tenant.name,
-    )
 
 
 def album_names(ids: Iterable[int]) -> dict[int, str]:

@@ -7,24 +7,11 @@ and the helpers the consent view (`scopes.consent.views`) and the device page sh
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
-from django.conf import settings
-from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core import signing
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, resolve_url
-from django.utils import timezone
 from oauthlib.oauth2.rfc6749.errors import (
     CustomOAuth2Error,
 )
-
-from accounts.models import Membership, signed_in
-from accounts.selectors import active_memberships_of
-from scopes.access.selectors import registry
-from scopes.access.standing import consent_standing
-from scopes.models import Application
-from scopes.registry import normalise
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CONSENT_SALT = "scopes.consent-form"
@@ -83,39 +70,3 @@ def read_signed_form(token: str, *, salt: str, max_age: int) -> dict[str, Any] |
     except signing.BadSignature:
         return None
     return payload if isinstance(payload, dict) else None
-
-
-def _signed_in_within(request: HttpRequest, seconds: int) -> bool:
-    """Whether the user signed in at most `seconds` ago (the ID token's `auth_time` is the same time)."""
-    last_login = signed_in(request.user).last_login
-    return last_login is not None and (timezone.now() - last_login).total_seconds() <= seconds
-
-
-def _to_sign_in(next_url: str, login_hint: str) -> HttpResponse:
-    """The sign-in page, coming back to `next_url`; `login_hint` fills in the username."""
-    query = {REDIRECT_FIELD_NAME: next_url, **({"login_hint": login_hint} if login_hint else {})}
-    return redirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode(query)}")
-
-
-def _eligible_memberships(request: HttpRequest, application: Application) -> list[Membership]:
-    """Active tenants the user belongs to and the app may be used in."""
-    memberships = list(active_memberships_of(signed_in(request.user)))
-    if application.tenant_id is not None:
-        memberships = [m for m in memberships if m.tenant_id == application.tenant_id]
-    return memberships
-
-
-def _token_scopes(
-    application: Application, membership: Membership, granted: list[str], *, include_granted: bool
-) -> list[str]:
-    """The new token's scopes: what was granted now, plus (incrementally) what was granted before."""
-    implications = registry().implications
-    scopes = set(granted)
-    if include_granted:
-        # What the remembered consent still allows (consent ∩ app ∩ role, today): the one standing.
-        standing = consent_standing(
-            user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
-        )
-        if standing is not None and standing.stands:
-            scopes |= set(standing.effective)
-    return normalise(scopes, implications)

@@ -1,7 +1,7 @@
 """What an approval page shows: one function for the consent page and the device approval page.
 
 `/o/authorize/` (scopes.consent.views) and `/o/device/approve/` (scopes.device.views) render the
-same template from the same plan (`consent_plan`), so they must also show the same refusals:
+same template from the same flow (`scopes.consent.outcome`), so they must also show the same refusals:
 the tenant's app policy with its "Ask the administrators" link, greyed scopes with "Ask for this",
 pending requests, and the album lines. Building that context here, once, is what keeps the device
 page from falling behind the consent page again (issue 24, item 8).

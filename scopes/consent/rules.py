@@ -35,6 +35,23 @@ def cap_scopes(
     return normalise(kept, implications)
 
 
+def consented_after(
+    before: Iterable[str], *, scopes: Iterable[str], withdraw: Iterable[str], implications: Implications
+) -> list[str]:
+    """What a consent holds after granting `scopes` and taking back `withdraw` (`consent_grant`).
+
+    Withdrawn composites are split so their other parts stay; what was not withdrawn is kept. The
+    consent page computes the new token's incremental scopes from this too, so it need not read
+    the consent back after writing it.
+    """
+    before, scopes = list(before), list(scopes)
+    taken_back = closure(withdraw, implications) - closure(scopes, implications)
+    if not taken_back & closure(before, implications):
+        return sorted(set(before) | set(scopes))
+    allowed = frozenset(closure(before, implications) - taken_back)
+    return sorted(set(cap_scopes(before, allowed=allowed, implications=implications)) | set(scopes))
+
+
 @dataclass(frozen=True)
 class AppScope:
     """What the app registered for one scope: may the user untick it, and why the app wants it."""
@@ -193,43 +210,78 @@ def plan_consent(
         if name not in app_allowed:
             continue  # the authorization request was already refused for this; never offer it
         registration = app_scopes.get(name, AppScope())
-        parts = closure([name], implications)
-        if parts <= role_covered:
-            grantable = [name]
-        else:
-            missing = sorted(p for p in parts - role_covered if not implications.get(p))
-            listed = _sentence_list([descriptions.get(p, p).rstrip(".").lower() for p in missing])
-            capped = tenant_cap is not None and any(p not in tenant_cap for p in missing)
-            why = (
-                f"{tenant_label}'s administrators have not approved this for this app"
-                if capped
-                else f"Your role {role_label} in {tenant_label} does not allow this"
-            ) + (f": {listed}." if listed else ".")
-            line = ScopeLine(
+        grantable = [name]
+        if not closure([name], implications) <= role_covered:
+            line = _unavailable(
                 name,
-                descriptions.get(name, name),
-                registration.reason,
-                registration.required,
-                None,
-                why,
-                "app" if capped else "scope",
+                registration,
+                role_covered=role_covered,
+                tenant_cap=tenant_cap,
+                implications=implications,
+                descriptions=descriptions,
+                labels=(role_label, tenant_label),
             )
             plan.unavailable.append(line)
             if registration.required:
                 plan.blocked_required.append(name)
             grantable = cap_scopes([name], allowed=frozenset(role_covered), implications=implications)
         for part in grantable:
-            if closure([part], implications) <= consented:
-                if part not in plan.already_granted:
-                    plan.already_granted.append(part)
-            elif part not in offered:
-                is_whole = part == name
-                offered[part] = ScopeLine(
-                    part,
-                    descriptions.get(part, part),
-                    registration.reason,
-                    registration.required and is_whole,
-                    None if is_whole else name,
-                )
+            _place(plan, offered, part, name, registration, consented, implications, descriptions)
     plan.offered.extend(offered.values())
     return plan
+
+
+def _unavailable(
+    name: str,
+    registration: AppScope,
+    *,
+    role_covered: frozenset[str] | set[str],
+    tenant_cap: frozenset[str] | None,
+    implications: Implications,
+    descriptions: Mapping[str, str],
+    labels: tuple[str, str],
+) -> ScopeLine:
+    """A greyed line: what the role (or the tenant's cap for the app) does not allow, and who could."""
+    role_label, tenant_label = labels
+    missing = sorted(p for p in closure([name], implications) - role_covered if not implications.get(p))
+    listed = _sentence_list([descriptions.get(p, p).rstrip(".").lower() for p in missing])
+    capped = tenant_cap is not None and any(p not in tenant_cap for p in missing)
+    why = (
+        f"{tenant_label}'s administrators have not approved this for this app"
+        if capped
+        else f"Your role {role_label} in {tenant_label} does not allow this"
+    ) + (f": {listed}." if listed else ".")
+    return ScopeLine(
+        name,
+        descriptions.get(name, name),
+        registration.reason,
+        registration.required,
+        None,
+        why,
+        "app" if capped else "scope",
+    )
+
+
+def _place(
+    plan: ConsentPlan,
+    offered: dict[str, ScopeLine],
+    part: str,
+    name: str,
+    registration: AppScope,
+    consented: frozenset[str] | set[str],
+    implications: Implications,
+    descriptions: Mapping[str, str],
+) -> None:
+    """A grantable part of `name`: already granted (remembered consent covers it) or a checkbox."""
+    if closure([part], implications) <= consented:
+        if part not in plan.already_granted:
+            plan.already_granted.append(part)
+    elif part not in offered:
+        is_whole = part == name
+        offered[part] = ScopeLine(
+            part,
+            descriptions.get(part, part),
+            registration.reason,
+            registration.required and is_whole,
+            None if is_whole else name,
+        )

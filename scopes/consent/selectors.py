@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from django.db.models import QuerySet
 
 from accounts.models import Membership, User
-from scopes.access.policy import AppPolicy, policy_refusal
 from scopes.access.rows import grant_rows
-from scopes.access.selectors import registry, role_reaches
-from scopes.access.standing import assess
-from scopes.consent.rules import AppScope, ConsentPlan, plan_consent
+from scopes.access.selectors import registry
+from scopes.consent.planning import plan_from
+from scopes.consent.rules import AppScope, ConsentPlan
 from scopes.machines.models import PERSONAL_TOKENS_CLIENT_ID
 from scopes.models import Application, ApplicationScope, Consent
 
@@ -27,33 +24,18 @@ def app_scopes(application: Application) -> dict[str, AppScope]:
 def consent_plan(
     application: Application, membership: Membership, requested: list[str], *, fresh: bool
 ) -> ConsentPlan:
-    """What the consent page shows this member for these scopes (fresh: ignore remembered consent)."""
-    snapshot = registry()
-    previous: list[str] = []
-    # The grant's rows as the standing reads them (one query): remembered consent and the
-    # tenant's app policy for this app (scopes.tenant_policy).
+    """What the consent page would show this member for these scopes (the admin's explain page)."""
     rows = grant_rows(
         user_id=membership.user_id, tenant_id=membership.tenant_id, application_id=application.pk
     )
-    if not fresh and rows is not None:
-        # Remembered consent counts for what still stands of it (consent ∩ app ∩ cap ∩ role, today).
-        standing = assess(rows, issued=rows.consented, implications=snapshot.implications)
-        previous = list(standing.effective) if standing.stands else []
-    policy = rows.policy if rows is not None else AppPolicy()
-    plan = plan_consent(
-        requested=requested,
+    return plan_from(
+        rows,
+        membership=membership,
         app_scopes=app_scopes(application),
-        role_covered=frozenset(role_reaches(membership.role_id)),
-        implications=snapshot.implications,
-        descriptions=snapshot.descriptions,
-        previously_granted=previous,
-        role_label=membership.role.name,
-        tenant_label=membership.tenant.name,
-        tenant_cap=policy.cap_closure(snapshot.implications),
+        registry=registry(),
+        requested=requested,
+        fresh=fresh,
     )
-    if not policy.usable:
-        return replace(plan, policy_refusal=policy_refusal(policy, membership.tenant.name))
-    return plan
 
 
 def consents_of(user: User) -> QuerySet[Consent]:

@@ -16,7 +16,7 @@ from accounts.models import Tenant, User
 from accounts.services import audit_record
 from accounts.tenancy import writes_in_tenant
 from scopes.access.selectors import registry
-from scopes.consent.rules import cap_scopes
+from scopes.consent.rules import cap_scopes, consented_after
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, Consent, ConsentFormUse, Grant, RefreshToken, Scope
 from scopes.registry import closure
@@ -53,12 +53,12 @@ def consent_grant(
         user=user, tenant=tenant, application=application
     )
     before = sorted(s.name for s in consent.scopes.all())
+    scopes, withdraw = list(scopes), list(withdraw)
     taken_back = closure(withdraw, implications) - closure(scopes, implications)
     if taken_back & closure(before, implications):
-        allowed = closure(before, implications) - taken_back
-        kept = cap_scopes(before, allowed=frozenset(allowed), implications=implications)
-        consent.scopes.set(Scope.objects.filter(name__in=set(kept) | set(scopes)))
-        _cap_grant_tokens(consent, allowed=closure(set(kept) | set(scopes), implications))
+        kept = consented_after(before, scopes=scopes, withdraw=withdraw, implications=implications)
+        consent.scopes.set(Scope.objects.filter(name__in=kept))
+        _cap_grant_tokens(consent, allowed=closure(kept, implications))
     else:
         consent.scopes.add(*Scope.objects.filter(name__in=set(scopes)))
     consent.save(update_fields=["updated_at"])

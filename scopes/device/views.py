@@ -15,11 +15,9 @@ as a code is bound; the token endpoint then issues what the grant's standing all
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,14 +29,15 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views.device import DeviceAuthorizationView as DotDeviceAuthorizationView
 
 from accounts import ratelimit, tenancy
-from accounts.models import signed_in
-from scopes.access.selectors import registry
-from scopes.consent.album_pages import albums_for_page
-from scopes.consent.authorize import _eligible_memberships, read_signed_form
+from accounts.models import User, signed_in
+from scopes.access.scope_registry import registry, registry_held
+from scopes.consent.album_pages import AlbumsOnPage
+from scopes.consent.flow import AuthorizeRequest, situation_of
+from scopes.consent.forms import claimed_form, signed_form
+from scopes.consent.outcome import Answer, Deny, Grant, ask, on_post
 from scopes.consent.page import page_context
 from scopes.consent.rules import ShownPlan
-from scopes.consent.selectors import consent_plan
-from scopes.consent.services import consent_form_use, consent_grant
+from scopes.consent.services import consent_grant
 from scopes.device import codes
 from scopes.device.services import LIFETIME, TooManyPending, device_grant_decide, device_grant_start
 from scopes.models import Application, DeviceGrant
@@ -159,66 +158,51 @@ def _gone(request: HttpRequest) -> HttpResponse:
     return render(request, "scopes/consent_error.html", {"message": message}, status=400)
 
 
+def _request_of(grant: DeviceGrant) -> AuthorizeRequest:
+    """The device's request as the consent flow reads it: its scopes, no prompt, PKCE or albums."""
+    return AuthorizeRequest(client_id=grant.client_id, oauth={}, scopes=tuple(grant.scope.split()))
+
+
 @method_decorator(login_required, name="dispatch")
 @method_decorator(never_cache, name="dispatch")
 class DeviceApproveView(View):
-    """`/o/device/approve/`: our consent page for the device the user named by its code."""
+    """`/o/device/approve/`: the consent flow's second front door, for the device named by its code.
+
+    The same request, situation and decision as `/o/authorize/` (scopes.consent.flow,
+    scopes.consent.outcome); only the answers differ: the page is always shown (a device is never
+    answered from remembered consent), and the answer goes to the device grant, not a redirect.
+    """
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         grant = _pending_grant(request)
         application = Application.objects.filter(client_id=grant.client_id).first() if grant else None
         if grant is None or application is None:
             return _gone(request)
-        memberships = _eligible_memberships(request, application)
-        asked = request.GET.get("tenant", "")
-        membership = next(
-            (m for m in memberships if m.tenant.slug == asked), memberships[0] if memberships else None
-        )
-        plan = consent_plan(application, membership, grant.scope.split(), fresh=False) if membership else None
-        nonce = secrets.token_urlsafe(16)
-        request.session[SESSION_NONCES] = [*request.session.get(SESSION_NONCES, [])[-19:], nonce]
-        shown = (
-            ShownPlan.of(plan, fresh=False, tenant_id=membership.tenant_id) if plan and membership else None
-        )
-        payload = {
-            "grant": grant.pk,
-            "uid": request.user.pk,
-            "nonce": nonce,
-            "plan": shown.to_payload() if shown else None,
-        }
-        # The album side as the consent page derives it; a device request cannot carry
-        # authorization_details, so it can never widen an album-limited consent (the token is
-        # capped by the consent's albums: scopes.access.standing).
-        albums = albums_for_page(None, membership, application, fresh=False) if membership else None
-        context = page_context(
-            request,
-            application=application,
-            memberships=memberships,
-            membership=membership,
-            plan=plan,
-            request_token=signing.dumps(payload, salt=FORM_SALT, compress=True),
-            albums=albums,
-            albums_can_widen=False,
-            form_action=reverse("oauth2_provider:device-approve"),
-            device_code=grant.user_code,
-        )
+        with registry_held():
+            user = signed_in(request.user)
+            situation = situation_of(user, application, tenant_slug=request.GET.get("tenant", ""))
+            page = ask(_request_of(grant), situation)
+            payload = {"grant": grant.pk, "plan": page.shown.to_payload() if page.shown else None}
+            # A device request cannot carry authorization_details, so it can never widen an
+            # album-limited consent (the token is capped by the consent's albums: scopes.access.standing).
+            context = page_context(
+                request,
+                application=application,
+                memberships=list(situation.memberships),
+                membership=situation.membership,
+                plan=page.plan,
+                request_token=signed_form(request, payload, salt=FORM_SALT, session_key=SESSION_NONCES),
+                albums=page.albums,
+                albums_can_widen=False,
+                form_action=reverse("oauth2_provider:device-approve"),
+                device_code=grant.user_code,
+            )
         return render(request, "scopes/authorize.html", context)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        payload = read_signed_form(
-            request.POST.get("request_token", ""), salt=FORM_SALT, max_age=FORM_MAX_AGE
-        )
-        if payload is None:
+        payload = claimed_form(request, salt=FORM_SALT, session_key=SESSION_NONCES, max_age=FORM_MAX_AGE)
+        if isinstance(payload, str):
             return _gone(request)
-        nonces = request.session.get(SESSION_NONCES, [])
-        if (
-            payload.get("uid") != request.user.pk
-            or payload.get("nonce") not in nonces
-            or not consent_form_use(nonce=payload["nonce"], lifetime=FORM_MAX_AGE)
-        ):
-            return _gone(request)
-        nonces.remove(payload["nonce"])
-        request.session[SESSION_NONCES] = nonces
         grant = _pending_grant(request)
         if grant is None or grant.pk != payload.get("grant"):
             return _gone(request)
@@ -226,35 +210,43 @@ class DeviceApproveView(View):
         if application is None:
             return _gone(request)
         user = signed_in(request.user)
-        shown = ShownPlan.from_payload(payload.get("plan"))
-        membership = next(
-            (
-                m
-                for m in _eligible_memberships(request, application)
-                if m.tenant.slug == request.POST.get("tenant")
-            ),
-            None,
-        )
-        granted: list[str] = []
-        if (
-            request.POST.get("decision") == "allow"
-            and membership
-            and shown
-            and membership.tenant_id == shown.tenant_id
-        ):
-            plan = consent_plan(application, membership, grant.scope.split(), fresh=False)
-            # The consent page's rule: a policy refusal or an ungrantable required scope grants nothing.
-            granted = plan.approval(request.POST.getlist("scope"), shown)
         request.session.pop(SESSION_GRANT, None)
-        if not granted or membership is None:
-            device_grant_decide(grant_id=grant.pk, user=user, tenant=None, scopes=None)
-            return render(request, "scopes/device_done.html", {"approved": False, "application": application})
-        tenancy.enter_tenant(membership.tenant_id)
-        consent_grant(
-            actor=user, user=user, tenant=membership.tenant, application=application, scopes=granted
-        )
-        scopes = normalise(granted, registry().implications)
+        with registry_held():
+            answer = self._answer(request, user, application, grant, payload)
+            if not isinstance(answer, Grant):
+                device_grant_decide(grant_id=grant.pk, user=user, tenant=None, scopes=None)
+                return render(
+                    request, "scopes/device_done.html", {"approved": False, "application": application}
+                )
+            membership = answer.membership
+            tenancy.enter_tenant(membership.tenant_id)
+            consent_grant(
+                actor=user, user=user, tenant=membership.tenant, application=application, scopes=answer.scopes
+            )
+            scopes = normalise(answer.scopes, registry().implications)
         if not device_grant_decide(grant_id=grant.pk, user=user, tenant=membership.tenant, scopes=scopes):
             return _gone(request)
         context = {"approved": True, "application": application, "membership": membership}
         return render(request, "scopes/device_done.html", context)
+
+    def _answer(
+        self,
+        request: HttpRequest,
+        user: User,
+        application: Application,
+        grant: DeviceGrant,
+        payload: dict[str, Any],
+    ) -> Answer:
+        """The consent flow's answer to this form: a deny unless the user pressed Allow."""
+        if request.POST.get("decision") != "allow":
+            return Deny()
+        tenant_slug = request.POST.get("tenant", "")
+        return on_post(
+            situation_of(user, application, tenant_slug=tenant_slug),
+            requested=grant.scope.split(),
+            shown=ShownPlan.from_payload(payload.get("plan")),
+            albums_shown=AlbumsOnPage(request=None),
+            tenant_slug=tenant_slug,
+            ticked=request.POST.getlist("scope"),
+            ticked_albums=(),
+        )

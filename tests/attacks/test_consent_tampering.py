@@ -423,14 +423,14 @@ def test_a_form_posted_again_while_its_first_post_runs_gives_one_code(
     second = Client()
     second.cookies = flow.client.cookies  # the same browser, a second tab
     answers = []
-    plan = scopes.consent.views.consent_plan
+    decide = scopes.consent.views.on_post
 
-    def plan_while_the_other_post_runs(*args, **kwargs):
+    def decide_while_the_other_post_runs(*args, **kwargs):
         if not answers:
             answers.append(second.post("/o/authorize/", form))
-        return plan(*args, **kwargs)
+        return decide(*args, **kwargs)
 
-    monkeypatch.setattr(scopes.consent.views, "consent_plan", plan_while_the_other_post_runs)
+    monkeypatch.setattr(scopes.consent.views, "on_post", decide_while_the_other_post_runs)
     first = flow.client.post("/o/authorize/", form)
     codes = [r for r in (first, *answers) if r.status_code == 302 and "code=" in r["Location"]]
     assert len(codes) == 1
@@ -454,7 +454,7 @@ def test_two_simultaneous_posts_of_one_form_give_one_code(
     flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
     form = form_of(flow.start())
     barrier = threading.Barrier(2, timeout=5)
-    eligible = scopes.consent.views._eligible_memberships
+    eligible = scopes.consent.views.situation_of
 
     def wait_for_the_other(*args, **kwargs):
         with suppress(threading.BrokenBarrierError):
@@ -463,7 +463,7 @@ def test_two_simultaneous_posts_of_one_form_give_one_code(
 
     # Old code checked the nonce in the session only, before this point; new code also claims it in
     # the database before this point, so the loser waits on the unique key and the barrier times out.
-    monkeypatch.setattr(scopes.consent.views, "_eligible_memberships", wait_for_the_other)
+    monkeypatch.setattr(scopes.consent.views, "situation_of", wait_for_the_other)
     statuses: list[str] = []
 
     def post() -> None:
