@@ -218,15 +218,6 @@ def grant_standing(
     )
 
 
-def consent_standing(*, user_id: int, tenant_id: int, application_id: int) -> Standing | None:
-    """A remembered consent as it stands: what it granted is what it carries (the consent page)."""
-    rows = grant_rows(user_id=user_id, tenant_id=tenant_id, application_id=application_id)
-    if rows is None:
-        return None
-    # A remembered consent's albums are its own limit (`albums_limited`): None when it has none.
-    return assess(rows, issued=rows.consented, implications=_implications())
-
-
 _CONSENTS_SOURCE = "SELECT user_id, tenant_id, application_id FROM scopes_consent WHERE user_id = %s"
 
 
