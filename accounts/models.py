@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from accounts.querysets import TenantKeyed
+
 
 # django-manager-missing: the reverse managers of scopes' OAuth models cannot be resolved, as those
 # models derive from django-oauth-toolkit's untyped base classes.
@@ -81,7 +83,7 @@ class Role(models.Model):
         return self.tenant_id is None or self.tenant_id == tenant_id
 
 
-class Membership(models.Model):
+class Membership(TenantKeyed):
     """A user's place in a tenant: exactly one role per (user, tenant)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
@@ -89,13 +91,12 @@ class Membership(models.Model):
     role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="memberships")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
+    class Meta(TenantKeyed.Meta):
         ordering = ["tenant_id", "user_id"]
         constraints = [
+            *TenantKeyed.Meta.constraints,
             # Leads with tenant_id: the index every tenant-scoped lookup uses.
             models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user_per_tenant"),
-            # The key Citus distributes by (tests/project/test_citus_readiness.py).
-            models.UniqueConstraint(fields=["tenant", "id"], name="membership_tenant_id_key"),
         ]
 
     def __str__(self) -> str:

@@ -1,12 +1,13 @@
 """The queryset every tenant-owned model uses, so a tenant filter is asked for, never forgotten.
 
-A tenant-owned model declares two managers:
+A tenant-owned model has two managers:
 
     objects = TenantManager()                 # refuses to run a query that names no tenant
     all_tenants = TenantManager(scoped=True)  # every tenant's rows: the admin, migrations, commands
 
 and `Meta.base_manager_name = "all_tenants"`, so that what Django does to one row it already holds
-(save, delete, refresh, following a foreign key) is not refused.
+(save, delete, refresh, following a foreign key) is not refused. It gets them, and the (tenant_id,
+id) key, by inheriting `TenantOwned` (below); its Meta extends `TenantOwned.Meta`.
 
 A query through `objects` runs only after `for_tenant(tenant)`, or through a related manager of an
 object that itself belongs to one tenant (`album.photos`). Anything else raises `TenantMissing`
@@ -109,3 +110,39 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: igno
         if self.scoped or (instance is not None and getattr(instance, "tenant_id", None) is not None):
             queryset._tenant_scoped = True
         return queryset
+
+
+class TenantKeyed(models.Model):
+    """A tenant's table keyed by (tenant_id, id): the key composite foreign keys and Citus use.
+
+    On PostgreSQL the key is the target of composite foreign keys (a photo's album, a token's
+    pair, always in the row's tenant) and the key Citus distributes by (docs/security.md,
+    "Tenancy in PostgreSQL"). `%(class)s` names it `<model>_tenant_id_key`, the name every
+    existing table's key already has, so inheriting this changes no migration.
+
+    The `tenant` field itself stays on each model: its related_name (and, for a tenant's one
+    policy, OneToOneField) differs. A model with constraints of its own lists them after
+    `*TenantKeyed.Meta.constraints`: a child's `Meta.constraints` replaces its parent's.
+    """
+
+    class Meta:
+        abstract = True
+        constraints = [models.UniqueConstraint(fields=["tenant", "id"], name="%(class)s_tenant_id_key")]
+
+
+class TenantOwned(TenantKeyed):
+    """A tenant's table whose queries must name the tenant: the whole contract above, held once.
+
+    `objects` refuses a query that names no tenant, `all_tenants` is every tenant's rows, and
+    `Meta.base_manager_name` lets Django act on a row it already holds (this module's docstring).
+    A tenant model whose default manager cannot refuse (accounts.tenancy.MANAGER_EXEMPT says why)
+    inherits `TenantKeyed` instead. Its table still needs row-level security: a new one gets it
+    from `accounts.migration_operations.EnableTenantIsolation`.
+    """
+
+    objects = TenantManager()  # refuses a query that names no tenant
+    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, migrations, commands
+
+    class Meta(TenantKeyed.Meta):
+        abstract = True
+        base_manager_name = "all_tenants"  # save, delete, refresh of a row already held

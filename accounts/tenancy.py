@@ -76,6 +76,16 @@ MANAGER_EXEMPT: dict[str, str] = {
     "accounts.AuditDelivery": "the outbox and its log: written beside each event, drained per endpoint by the worker",
 }
 
+# Tenant-owned models that do not inherit accounts.querysets.TenantKeyed (the (tenant_id, id)
+# key), and why. The guard test fails for any other such model; the others inherit TenantOwned
+# unless MANAGER_EXEMPT says why their default manager cannot refuse a query without a tenant.
+TENANT_KEY_EXEMPT: dict[str, str] = {
+    "accounts.Role": (
+        "global role templates have no tenant (tenant is NULL), so (tenant_id, id) is no key; "
+        "row-level security lets every tenant read them"
+    ),
+}
+
 
 def rls_enforced(using: str = DEFAULT_DB_ALIAS) -> bool:
     """Whether the database behind `using` enforces tenancy itself (PostgreSQL does)."""

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from accounts.querysets import TenantManager
+from accounts.querysets import TenantOwned
 
 
 def photo_upload_to(instance: Photo, filename: str) -> str:
@@ -17,7 +17,7 @@ def photo_upload_to(instance: Photo, filename: str) -> str:
     return f"photos/{instance.tenant_id}/{uuid.uuid4().hex}.{extension}"
 
 
-class Album(models.Model):
+class Album(TenantOwned):
     """A named group of photos, owned by the member who made it."""
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
@@ -26,27 +26,21 @@ class Album(models.Model):
     description = models.TextField(blank=True, default="")
     created = models.DateTimeField(default=timezone.now, editable=False)
 
-    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
-    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, migrations, commands
-
-    class Meta:
-        base_manager_name = "all_tenants"  # save, delete, refresh of a row already held
+    class Meta(TenantOwned.Meta):
         ordering = ["-created", "-id"]
         indexes = [
             models.Index(fields=["tenant", "-created", "-id"], name="album_tenant_created_idx"),
             models.Index(fields=["tenant", "owner", "-created", "-id"], name="album_tenant_owner_idx"),
         ]
-        constraints = [
-            # The target of the composite key photo (tenant_id, album_id) -> album (tenant_id, id):
-            # on PostgreSQL a photo can never point at another tenant's album.
-            models.UniqueConstraint(fields=["tenant", "id"], name="album_tenant_id_key"),
-        ]
+        # Its (tenant_id, id) key (TenantOwned) is the target of the composite key photo
+        # (tenant_id, album_id) -> album (tenant_id, id): on PostgreSQL a photo can never point at
+        # another tenant's album.
 
     def __str__(self) -> str:
         return self.name
 
 
-class Photo(models.Model):
+class Photo(TenantOwned):
     """An uploaded image with what validation learnt about it (type, size, oriented dimensions)."""
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
@@ -64,21 +58,13 @@ class Photo(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(auto_now=True)
 
-    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
-    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, migrations, commands
-
-    class Meta:
-        base_manager_name = "all_tenants"  # save, delete, refresh of a row already held
+    class Meta(TenantOwned.Meta):
         ordering = ["-created", "-id"]
         indexes = [
             # Each leads with tenant_id and ends with the cursor ordering, so a page is an index range.
             models.Index(fields=["tenant", "-created", "-id"], name="photo_tenant_created_idx"),
             models.Index(fields=["tenant", "owner", "-created", "-id"], name="photo_tenant_owner_idx"),
             models.Index(fields=["tenant", "album", "-created", "-id"], name="photo_tenant_album_idx"),
-        ]
-        constraints = [
-            # The key Citus distributes by (tests/project/test_citus_readiness.py).
-            models.UniqueConstraint(fields=["tenant", "id"], name="photo_tenant_id_key"),
         ]
 
     def __str__(self) -> str:

@@ -19,7 +19,7 @@ from oauth2_provider.models import (
     AbstractRefreshToken,
 )
 
-from accounts.querysets import TenantManager
+from accounts.querysets import TenantKeyed, TenantOwned
 from scopes.constants import SCOPE_NAME_PATTERN, Reach
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ class ApplicationScope(models.Model):
         return f"{self.application}: {self.scope}"
 
 
-class Consent(models.Model):
+class Consent(TenantKeyed):
     """What a user let an app do in one tenant: remembered, extended incrementally, revocable."""
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="consents")
@@ -228,21 +228,20 @@ class Consent(models.Model):
     # for every album on that page (scopes.consent.album_services). Issue 24, item 1.
     albums_limited = models.BooleanField(default=False, editable=False)
 
-    class Meta:
+    class Meta(TenantKeyed.Meta):
         ordering = ["tenant_id", "user_id", "application_id"]
         constraints = [
+            *TenantKeyed.Meta.constraints,
             models.UniqueConstraint(
                 fields=["tenant", "user", "application"], name="consent_unique_user_app_per_tenant"
             ),
-            # The key Citus distributes by (tests/project/test_citus_readiness.py).
-            models.UniqueConstraint(fields=["tenant", "id"], name="consent_tenant_id_key"),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} -> {self.application} in {self.tenant}"
 
 
-class ConsentAlbum(models.Model):
+class ConsentAlbum(TenantOwned):
     """One album a consent limits its app to (RFC 9396 authorization details of type `album`).
 
     Rows count only while the consent is `albums_limited`; then every credential of the grant is
@@ -254,17 +253,11 @@ class ConsentAlbum(models.Model):
     consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="album_links")
     album = models.ForeignKey("photos.Album", on_delete=models.CASCADE, related_name="+")
 
-    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
-    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, migrations, commands
-
-    class Meta:
-        base_manager_name = "all_tenants"
+    class Meta(TenantOwned.Meta):
         ordering = ["consent_id", "album_id"]
         constraints = [
+            *TenantOwned.Meta.constraints,
             models.UniqueConstraint(fields=["consent", "album"], name="consentalbum_unique_album"),
-            models.UniqueConstraint(
-                fields=["tenant", "id"], name="consentalbum_tenant_id_key"
-            ),  # Citus: the key it is distributed by
         ]
 
     def __str__(self) -> str:
@@ -277,7 +270,7 @@ def _album_limit_field() -> models.TextField:
     return models.TextField(null=True, blank=True, default=None, editable=False)
 
 
-class Grant(AbstractGrant):
+class Grant(AbstractGrant, TenantKeyed):
     """An authorization code, bound to the tenant the user consented for.
 
     A used code is kept (until it expires and `cleartokens` removes it), marked used and naming
@@ -299,10 +292,9 @@ class Grant(AbstractGrant):
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
-        constraints = [
-            # The key Citus distributes by (tests/project/test_citus_readiness.py).
-            models.UniqueConstraint(fields=["tenant", "id"], name="grant_tenant_id_key"),
-        ]
+        # The key Citus distributes by (tests/project/test_citus_readiness.py); this Meta
+        # extends django-oauth-toolkit's, so TenantKeyed's key is named here.
+        constraints = [*TenantKeyed.Meta.constraints]
 
 
 class ConsentFormUse(models.Model):
@@ -319,7 +311,7 @@ class ConsentFormUse(models.Model):
         return f"consent form used at {self.used_at:%Y-%m-%d %H:%M:%S}"
 
 
-class AccessToken(AbstractAccessToken):
+class AccessToken(AbstractAccessToken, TenantKeyed):
     """An access token, valid only in the tenant it was issued for."""
 
     tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
@@ -330,13 +322,13 @@ class AccessToken(AbstractAccessToken):
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
         indexes = [models.Index(fields=["tenant", "user", "application"], name="accesstoken_grant_idx")]
-        constraints = [
-            # Target of refresh token (tenant_id, access_token_id): a token pair never spans tenants.
-            models.UniqueConstraint(fields=["tenant", "id"], name="accesstoken_tenant_id_key"),
-        ]
+        # Its (tenant_id, id) key is the target of refresh token (tenant_id, access_token_id): a
+        # token pair never spans tenants. This Meta extends django-oauth-toolkit's, so
+        # TenantKeyed's key is named here.
+        constraints = [*TenantKeyed.Meta.constraints]
 
 
-class RefreshToken(AbstractRefreshToken):
+class RefreshToken(AbstractRefreshToken, TenantKeyed):
     """A refresh token, bound to the same tenant as the access tokens it mints."""
 
     tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
@@ -350,10 +342,9 @@ class RefreshToken(AbstractRefreshToken):
             *AbstractRefreshToken.Meta.indexes,
             models.Index(fields=["tenant", "user", "application"], name="refreshtoken_grant_idx"),
         ]
-        constraints = [
-            # Target of access token (tenant_id, source_refresh_token_id).
-            models.UniqueConstraint(fields=["tenant", "id"], name="refreshtoken_tenant_id_key"),
-        ]
+        # Its key is the target of access token (tenant_id, source_refresh_token_id); named here
+        # as the Meta extends django-oauth-toolkit's.
+        constraints = [*TenantKeyed.Meta.constraints]
 
 
 class IDToken(AbstractIDToken):

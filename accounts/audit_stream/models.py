@@ -7,10 +7,11 @@ from django.core.validators import URLValidator
 from django.db import models
 
 from accounts import outbound
+from accounts.querysets import TenantKeyed
 from accounts.sealed import SealedCharField
 
 
-class AuditWebhook(models.Model):
+class AuditWebhook(TenantKeyed):
     """An endpoint that receives every audit event of one tenant, in order, signed with `secret`.
 
     A tenant's rows, behind row-level security like every tenant table (migration 0007): the
@@ -45,11 +46,8 @@ class AuditWebhook(models.Model):
     # After a failure nothing is sent to this endpoint before this time (backoff; keeps order).
     retry_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    class Meta:
+    class Meta(TenantKeyed.Meta):
         indexes = [models.Index(fields=["tenant", "is_active"], name="auditwebhook_tenant_idx")]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "id"], name="auditwebhook_tenant_id_key")
-        ]  # Citus: the key it is distributed by
 
     def __str__(self) -> str:
         return f"{self.tenant.slug}: {self.url}"
@@ -64,7 +62,7 @@ class AuditWebhook(models.Model):
                 raise ValidationError({"url": str(refused)}) from None
 
 
-class AuditDelivery(models.Model):
+class AuditDelivery(TenantKeyed):
     """One audit event for one endpoint: queued with the event (the outbox), then its delivery log."""
 
     webhook = models.ForeignKey(AuditWebhook, on_delete=models.CASCADE, related_name="deliveries")
@@ -78,13 +76,11 @@ class AuditDelivery(models.Model):
     last_status = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
 
-    class Meta:
+    class Meta(TenantKeyed.Meta):
         ordering = ["webhook_id", "sequence"]
         constraints = [
+            *TenantKeyed.Meta.constraints,
             models.UniqueConstraint(fields=["webhook", "sequence"], name="auditdelivery_unique_sequence"),
-            models.UniqueConstraint(
-                fields=["tenant", "id"], name="auditdelivery_tenant_id_key"
-            ),  # Citus: the key it is distributed by
         ]
         indexes = [
             models.Index(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from accounts.querysets import TenantKeyed
 from scopes.access.personal_tokens import (  # noqa: F401 (the package's names; the standing reads them there)
     DEFAULT_MAX_DAYS,
     PERSONAL_TOKEN_PREFIX,
@@ -13,7 +14,7 @@ from scopes.access.personal_tokens import (  # noqa: F401 (the package's names; 
 )
 
 
-class ServiceAccount(models.Model):
+class ServiceAccount(TenantKeyed):
     """A machine principal of one tenant: a `User` that never signs in, bound to one confidential app.
 
     Its tokens come from the client credentials grant of `application`; its role is its membership
@@ -37,20 +38,18 @@ class ServiceAccount(models.Model):
     previous_secret = models.CharField(max_length=255, blank=True)
     previous_secret_expires = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(TenantKeyed.Meta):
         ordering = ["tenant_id", "name"]
         constraints = [
+            *TenantKeyed.Meta.constraints,
             models.UniqueConstraint(fields=["tenant", "name"], name="serviceaccount_unique_name_per_tenant"),
-            models.UniqueConstraint(
-                fields=["tenant", "id"], name="serviceaccount_tenant_id_key"
-            ),  # Citus: the key it is distributed by
         ]
 
     def __str__(self) -> str:
         return f"{self.name} (service account in {self.tenant})"
 
 
-class PersonalAccessToken(models.Model):
+class PersonalAccessToken(TenantKeyed):
     """What its owner sees of a personal access token: a name, when it was last used.
 
     The token itself is an `AccessToken` of the personal-token issuer app, stored as its SHA-256
@@ -70,18 +69,15 @@ class PersonalAccessToken(models.Model):
     # versioned, so recording use never invalidates a cached authorization.
     last_used_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(TenantKeyed.Meta):
         ordering = ["tenant_id", "user_id", "-created_at"]
         indexes = [models.Index(fields=["tenant", "user"], name="personaltoken_owner_idx")]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "id"], name="personalaccesstoken_tenant_id_key")
-        ]  # Citus: the key it is distributed by
 
     def __str__(self) -> str:
         return f"{self.name} ({self.hint}…)"
 
 
-class TokenPolicy(models.Model):
+class TokenPolicy(TenantKeyed):
     """A tenant's rules for personal access tokens (no row: allowed, at most a year)."""
 
     tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
@@ -93,11 +89,8 @@ class TokenPolicy(models.Model):
         help_text="The longest lifetime a personal access token may be given, in days.",
     )
 
-    class Meta:
+    class Meta(TenantKeyed.Meta):
         verbose_name_plural = "token policies"
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "id"], name="tokenpolicy_tenant_id_key")
-        ]  # Citus: the key it is distributed by
 
     def __str__(self) -> str:
         return f"token policy of {self.tenant}"

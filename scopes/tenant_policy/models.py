@@ -8,11 +8,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from accounts.querysets import TenantManager
+from accounts.querysets import TenantOwned
 from scopes.access.policy import AppPolicyMode, AppStatus
 
 
-class TenantAppPolicy(models.Model):
+class TenantAppPolicy(TenantOwned):
     """A tenant's policy for apps: any app (except blocked ones), or approved apps only."""
 
     tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="app_policy")
@@ -26,22 +26,15 @@ class TenantAppPolicy(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
-    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, a person's own requests
-
-    class Meta:
-        base_manager_name = "all_tenants"
+    class Meta(TenantOwned.Meta):
         verbose_name = "tenant app policy"
         verbose_name_plural = "tenant app policies"
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "id"], name="tenantapppolicy_tenant_id_key")
-        ]  # Citus: the key it is distributed by
 
     def __str__(self) -> str:
         return f"{self.tenant}: {self.get_mode_display()}"
 
 
-class TenantApp(models.Model):
+class TenantApp(TenantOwned):
     """One app in one tenant: approved (optionally capped to some scopes), blocked, or pending."""
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
@@ -64,17 +57,11 @@ class TenantApp(models.Model):
     note = models.CharField(max_length=500, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
-    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, a person's own requests
-
-    class Meta:
-        base_manager_name = "all_tenants"
+    class Meta(TenantOwned.Meta):
         verbose_name = "tenant app"
         constraints = [
+            *TenantOwned.Meta.constraints,
             models.UniqueConstraint(fields=["tenant", "application"], name="tenantapp_unique_app_per_tenant"),
-            models.UniqueConstraint(
-                fields=["tenant", "id"], name="tenantapp_tenant_id_key"
-            ),  # Citus: the key it is distributed by
         ]
 
     def __str__(self) -> str:
@@ -101,7 +88,7 @@ class RequestStatus(models.TextChoices):
     REFUSED = "refused", "Refused"
 
 
-class AccessRequest(models.Model):
+class AccessRequest(TenantOwned):
     """A member's request to the tenant's administrators, and its decision."""
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
@@ -127,16 +114,9 @@ class AccessRequest(models.Model):
     outcome = models.JSONField(null=True, blank=True, help_text="What the approval applied.")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = TenantManager()  # refuses a query that names no tenant (accounts.querysets)
-    all_tenants = TenantManager(scoped=True)  # every tenant: the admin, a person's own requests
-
-    class Meta:
-        base_manager_name = "all_tenants"
+    class Meta(TenantOwned.Meta):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["tenant", "status", "created_at"], name="accessrequest_queue_idx")]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "id"], name="accessrequest_tenant_id_key")
-        ]  # Citus: the key it is distributed by
 
     def __str__(self) -> str:
         what = self.application.name if self.kind == RequestKind.APP and self.application else self.kind

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from accounts.querysets import TenantKeyed
 
-class ScopeUsage(models.Model):
+
+class ScopeUsage(TenantKeyed):
     """One (tenant, app, user, scope) and the last day the API allowed a call needing that scope.
 
     `scope` is the scope the call needed (`photos.delete`), not the token's composite
@@ -20,15 +22,13 @@ class ScopeUsage(models.Model):
     scope = models.CharField(max_length=64)
     last_used = models.DateField()
 
-    class Meta:
+    class Meta(TenantKeyed.Meta):
         constraints = [
+            *TenantKeyed.Meta.constraints,
             # Leads with tenant_id, as every tenant table's keys do; the upsert's conflict target.
             models.UniqueConstraint(
                 fields=["tenant", "application", "user", "scope"], name="scopeusage_unique_key"
             ),
-            models.UniqueConstraint(
-                fields=["tenant", "id"], name="scopeusage_tenant_id_key"
-            ),  # Citus: the key it is distributed by
         ]
         indexes = [models.Index(fields=["application", "tenant"], name="scopeusage_app_tenant_idx")]
 

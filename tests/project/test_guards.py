@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Count
 
 from accounts import tenancy
-from accounts.querysets import TenantManager, TenantMissing
+from accounts.querysets import TenantKeyed, TenantManager, TenantMissing, TenantOwned
 from api.viewsets import TenantScopedViewSet
 from photos.models import Photo
 from tests.factories import AlbumFactory, PhotoFactory
@@ -254,6 +254,22 @@ def test_every_tenant_model_guards_its_default_manager():
             "(or list it in accounts.tenancy.MANAGER_EXEMPT with the reason)"
         )
         assert model._base_manager.get_queryset()._tenant_scoped, model._meta.label
+
+
+def test_every_tenant_model_inherits_the_tenant_owned_contract():
+    """One abstract model holds the contract (managers, base manager, key), so none drifts from it."""
+    for model in tenancy.tenant_owned_models():
+        label = model._meta.label
+        if label in tenancy.TENANT_KEY_EXEMPT:
+            continue
+        assert issubclass(model, TenantKeyed), (
+            f"{label}: inherit accounts.querysets.TenantOwned (or TenantKeyed if it is in MANAGER_EXEMPT), "
+            "or list it in accounts.tenancy.TENANT_KEY_EXEMPT with the reason"
+        )
+        key = f"{model._meta.model_name}_tenant_id_key"
+        assert [c.fields for c in model._meta.constraints if c.name == key] == [("tenant", "id")], label
+        if label not in tenancy.MANAGER_EXEMPT:
+            assert issubclass(model, TenantOwned), f"{label}: inherit accounts.querysets.TenantOwned"
 
 
 def test_the_guard_check_sees_an_unguarded_tenant_model():
