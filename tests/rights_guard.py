@@ -22,7 +22,6 @@ from django.db import models
 from django.db.models.signals import m2m_changed, pre_save
 
 from accounts.models import Membership, Role
-from scopes.machines import selectors as machines_selectors
 from scopes.machines import services as machines_services
 from scopes.machines.models import TokenPolicy
 from scopes.models import ApplicationScope, RoleGrant, Scope
@@ -43,7 +42,7 @@ RIGHTS_WRITERS: dict[type[models.Model], tuple[Callable[..., Any], ...]] = {
         # A service account's and the personal tokens' own apps, made with their allowed scopes
         # by the service that makes the app (audited there).
         machines_services.service_account_create,
-        machines_selectors.personal_token_app,
+        machines_services.personal_token_app_ensure,
     ),
     TenantAppPolicy: (policy.app_policy_set,),
     # Filing a request for an app marks it pending in the tenant (a row that allows nothing, the

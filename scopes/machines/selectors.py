@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,7 +22,7 @@ from scopes.machines.models import (
     ServiceAccount,
     TokenPolicy,
 )
-from scopes.models import Application, ApplicationScope, Scope
+from scopes.models import Application
 from scopes.registry import closure
 
 
@@ -33,31 +32,6 @@ class TokenKind(StrEnum):
     CONSENT = "consent"
     SERVICE = "service"
     PERSONAL = "personal"
-
-
-def personal_token_app() -> Application:
-    """The app personal access tokens belong to, made the first time it is needed.
-
-    Its allowed scopes are every scope but `offline_access` (a personal token is never refreshed;
-    a superuser may narrow them in the admin). Its secret is random and thrown away: nobody
-    authenticates as it, and it has no redirect URI, so it issues nothing but what
-    `personal_token_create` makes.
-    """
-    app, created = Application.objects.get_or_create(
-        client_id=PERSONAL_TOKENS_CLIENT_ID,
-        defaults={
-            "name": "Personal access tokens",
-            "publisher": "this server",
-            "client_type": Application.CLIENT_CONFIDENTIAL,
-            "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
-            "redirect_uris": "",
-            "client_secret": secrets.token_urlsafe(32),
-        },
-    )
-    if created:
-        for scope in Scope.objects.exclude(name=ScopeName.OFFLINE_ACCESS):
-            ApplicationScope.objects.create(application=app, scope=scope)
-    return app
 
 
 def policy_of(tenant: Tenant) -> TokenPolicy:

@@ -28,16 +28,44 @@ from scopes.consent.services import consent_grant, consent_revoke, tokens_revoke
 from scopes.constants import ScopeName
 from scopes.machines.models import (
     PERSONAL_TOKEN_PREFIX,
+    PERSONAL_TOKENS_CLIENT_ID,
     PersonalAccessToken,
     PersonalTokenMode,
     ServiceAccount,
     TokenPolicy,
 )
-from scopes.machines.selectors import personal_token_app, policy_of, scopes_offered
+from scopes.machines.selectors import policy_of, scopes_offered
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Scope
 from scopes.registry import closure
 from scopes.roles.rules import check_manages_tenant, check_not_stronger
 from scopes.roles.services import membership_remove, membership_set
+
+
+def personal_token_app_ensure() -> Application:
+    """The app personal access tokens belong to, made the first time it is needed (a write: a
+    service, although migration scopes 0007 already made it, so that a database emptied by hand or
+    by a test's flush still works).
+
+    Its allowed scopes are every scope but `offline_access` (a personal token is never refreshed;
+    a superuser may narrow them in the admin). Its secret is random and thrown away: nobody
+    authenticates as it, and it has no redirect URI, so it issues nothing but what
+    `personal_token_create` makes.
+    """
+    app, created = Application.objects.get_or_create(
+        client_id=PERSONAL_TOKENS_CLIENT_ID,
+        defaults={
+            "name": "Personal access tokens",
+            "publisher": "this server",
+            "client_type": Application.CLIENT_CONFIDENTIAL,
+            "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
+            "redirect_uris": "",
+            "client_secret": secrets.token_urlsafe(32),
+        },
+    )
+    if created:
+        for scope in Scope.objects.exclude(name=ScopeName.OFFLINE_ACCESS):
+            ApplicationScope.objects.create(application=app, scope=scope)
+    return app
 
 
 def _overlap_default() -> timedelta:
@@ -276,7 +304,7 @@ def personal_token_create(
             code="lifetime",
             params={"max": policy.max_days, "tenant": tenant.name},
         )
-    application = personal_token_app()
+    application = personal_token_app_ensure()
     offered = scopes_offered(membership, application)
     covered = frozenset(name for name, why in offered if not why)
     granted = _check_scopes(

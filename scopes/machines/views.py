@@ -14,8 +14,8 @@ from accounts.models import signed_in
 from accounts.selectors import active_memberships_of
 from scopes.access.selectors import registry
 from scopes.machines.models import PersonalTokenMode
-from scopes.machines.selectors import personal_token_app, personal_tokens_of, policy_of, scopes_offered
-from scopes.machines.services import personal_token_create, personal_token_revoke
+from scopes.machines.selectors import personal_tokens_of, policy_of, scopes_offered
+from scopes.machines.services import personal_token_app_ensure, personal_token_create, personal_token_revoke
 from scopes.models import PersonalAccessToken
 
 
@@ -62,7 +62,7 @@ def personal_tokens(request: HttpRequest) -> HttpResponse:
     offered = (
         [
             (name, descriptions.get(name, name), why)
-            for name, why in scopes_offered(membership, personal_token_app())
+            for name, why in scopes_offered(membership, personal_token_app_ensure())
         ]
         if membership
         else []
