@@ -399,3 +399,326 @@ def test_the_explain_form_is_a_post_and_never_echoes_the_token(world, api_client
         guarded.post(url, {"token": token, "tenant": world.acme.pk, "action": "photos.read"}).status_code
         == 403
     )
+
+
+# --- Staff of acme: autocomplete, history, explain junk
+
+
+@pytest.mark.parametrize(
+    ("app_label", "model_name", "field_name"),
+    [
+        ("accounts", "membership", "user"),
+        ("accounts", "membership", "tenant"),
+    ],
+)
+def test_staff_autocomplete_shows_only_their_tenants(world, app_label, model_name, field_name):
+    staff = make_staff(world.admin_a)
+    response = staff.get(
+        "/admin/autocomplete/",
+        {"app_label": app_label, "model_name": model_name, "field_name": field_name, "term": ""},
+    )
+    assert response.status_code in (200, 403, 404), response.status_code
+    text = response.content.decode().lower()
+    for foreign in ("globex", "member_b", "outsider"):
+        assert foreign not in text, (foreign, text[:500])
+
+
+def test_staff_history_of_another_tenants_rows_is_refused(world):
+    staff = make_staff(world.admin_a)
+    globex_membership = Membership.objects.get(user=world.member_b, tenant=world.globex)
+    for url in (
+        f"/admin/accounts/membership/{globex_membership.pk}/history/",
+        f"/admin/accounts/tenant/{world.globex.pk}/history/",
+        f"/admin/accounts/user/{world.member_b.pk}/history/",
+    ):
+        response = staff.get(url)
+        assert response.status_code in (302, 403, 404) or "member_b" not in response.content.decode(), url
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"tenant": "x", "action": "photos.read", "user": "y"},
+        {"tenant": "99999999999999999999999", "action": "photos.read", "user": "1"},
+        {"tenant": "1", "action": "photos.read", "token": "\x00" * 10},
+        {"tenant": "1", "action": "photos.read", "token": "a" * 100000},
+        {"tenant": "1", "action": "nope", "user": "1", "scopes": ["\u00e9", "photos.read"]},
+        {
+            "tenant": "1",
+            "action": "photos.read",
+            "user": "1",
+            "resource": "photo",
+            "object_id": "99999999999999999999",
+        },
+        {"tenant": "1", "action": "photos.read", "user": "1", "resource": "junk", "object_id": "1"},
+        {"tenant": "1", "action": "photos.read", "user": "1", "application": "99999999999999999999999"},
+    ],
+)
+def test_explain_post_junk_is_never_500(world, data):
+    staff = make_staff(world.admin_a)
+    data = {**data, "tenant": str(world.acme.pk) if data["tenant"] == "1" else data["tenant"]}
+    if data.get("user") == "1":
+        data["user"] = str(world.member_a.pk)
+    response = staff.post("/admin/explain/", data)
+    assert response.status_code < 500
+
+
+def _user_add(staff: Client, **extra) -> object:
+    data = {
+        "username": "newcomer",
+        "password1": "Very-long-pw-123!",
+        "password2": "Very-long-pw-123!",
+        "usable_password": "true",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+    }
+    data.update(extra)
+    return staff.post(reverse("admin:accounts_user_add"), data)
+
+
+# --- The user add page
+
+
+@pytest.mark.parametrize("what", ["stronger_role", "other_tenant", "foreign_role"])
+def test_user_add_page_membership_inline_is_checked(world, unchanged, what):
+    staff = make_staff(world.guest_a)
+    other = Role.objects.create(name="Curator", tenant=world.globex)
+    tenant, role = {
+        "stronger_role": (world.acme, world.role(RoleName.OWNER)),
+        "other_tenant": (world.globex, world.role(RoleName.GUEST)),
+        "foreign_role": (world.acme, other),
+    }[what]
+    with unchanged():
+        response = _user_add(
+            staff,
+            **{
+                "memberships-TOTAL_FORMS": "1",
+                "memberships-0-tenant": str(tenant.pk),
+                "memberships-0-role": str(role.pk),
+            },
+        )
+    assert response.status_code in (200, 403), response.status_code
+
+
+def test_user_add_page_with_an_existing_membership_id_takes_nothing(world):
+    staff = make_staff(world.admin_a)
+    foreign = membership(world.member_b, world.globex)
+    before = list(Membership.objects.order_by("pk").values_list())
+    if True:
+        response = _user_add(
+            staff,
+            **{
+                "memberships-TOTAL_FORMS": "1",
+                "memberships-INITIAL_FORMS": "1",
+                "memberships-0-id": str(foreign.pk),
+                "memberships-0-tenant": str(world.acme.pk),
+                "memberships-0-role": str(world.role(RoleName.GUEST).pk),
+            },
+        )
+    assert response.status_code < 500, response.status_code
+    assert list(Membership.objects.order_by("pk").values_list()) == before
+    assert membership(world.member_b, world.globex).pk == foreign.pk
+
+
+def test_user_add_page_cannot_make_staff_or_superuser(world):
+    staff = make_staff(world.admin_a)
+    _user_add(
+        staff,
+        is_staff="on",
+        is_superuser="on",
+        user_permissions=[str(p) for p in range(1, 50)],
+        **{
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-0-tenant": str(world.acme.pk),
+            "memberships-0-role": str(world.role(RoleName.GUEST).pk),
+        },
+    )
+    user = User.objects.filter(username="newcomer").first()
+    if user is not None:
+        assert not user.is_staff and not user.is_superuser and not user.user_permissions.exists()
+
+
+@pytest.mark.parametrize("page", ["tenant", "own_user"])
+def test_a_new_inline_row_naming_another_tenants_user_or_tenant_is_no_500(world, unchanged, page):
+    """An invalid choice in the row: the formset's clean reads form.instance.<fk>, which is unset."""
+    staff = make_staff(world.admin_a)
+    if page == "tenant":
+        url = reverse("admin:accounts_tenant_change", args=[world.acme.pk])
+        data = form_data(staff.get(url))
+        add_inline_row(
+            data, "memberships", {"user": world.member_b.pk, "role": world.role(RoleName.GUEST).pk}
+        )
+    else:
+        url = reverse("admin:accounts_user_change", args=[world.admin_a.pk])
+        data = user_form(staff, world.admin_a)
+        add_inline_row(
+            data, "memberships", {"tenant": world.globex.pk, "role": world.role(RoleName.GUEST).pk}
+        )
+    before = list(Membership.objects.order_by("pk").values_list())
+    response = staff.post(url, data)
+    assert response.status_code in (200, 403), response.status_code
+    assert list(Membership.objects.order_by("pk").values_list()) == before
+
+
+# --- Bulk actions with another tenant's (or a stronger) ids
+
+
+@pytest.fixture
+def foreign_rows(world):
+    role = Role.objects.create(name="Curator", tenant=world.globex)
+    RoleGrant.objects.create(role=role, scope=Scope.objects.get(name="photos.read"), reach="tenant")
+    strong = Role.objects.create(name="Boss", tenant=world.acme)
+    RoleGrant.objects.create(role=strong, scope=Scope.objects.get(name="photos.delete"), reach="tenant")
+    consent = ConsentFactory(user=world.member_b, tenant=world.globex, application=world.app)
+    return {"globex_role": role, "strong_role": strong, "consent": consent}
+
+
+@pytest.mark.parametrize(
+    ("model", "action", "target"),
+    [
+        ("accounts_role", "delete_selected", "globex_role"),
+        ("accounts_role", "delete_selected", "strong_role"),
+        ("accounts_role", "delete_selected", "global_role"),
+        ("accounts_membership", "delete_selected", "globex_membership"),
+        ("accounts_membership", "delete_selected", "owner_membership"),
+        ("accounts_user", "delete_selected", "member_b"),
+        ("accounts_user", "delete_selected", "owner_a"),
+        ("accounts_tenant", "delete_selected", "globex"),
+        ("accounts_tenant", "delete_selected", "acme"),
+        ("scopes_consent", "revoke_consents", "consent"),
+    ],
+)
+def test_bulk_actions_on_foreign_or_stronger_rows_change_nothing(
+    world, foreign_rows, unchanged, model, action, target
+):
+    staff = make_staff(world.member_a)
+    pk = {
+        "globex_role": lambda: foreign_rows["globex_role"].pk,
+        "strong_role": lambda: foreign_rows["strong_role"].pk,
+        "global_role": lambda: Role.objects.get(name="Guest", tenant=None).pk,
+        "globex_membership": lambda: membership(world.member_b, world.globex).pk,
+        "owner_membership": lambda: membership(world.owner_a, world.acme).pk,
+        "member_b": lambda: world.member_b.pk,
+        "owner_a": lambda: world.owner_a.pk,
+        "globex": lambda: world.globex.pk,
+        "acme": lambda: world.acme.pk,
+        "consent": lambda: foreign_rows["consent"].pk,
+    }[target]()
+    with unchanged():
+        response = staff.post(
+            reverse(f"admin:{model}_changelist"),
+            {"action": action, "_selected_action": [str(pk)], "post": "yes"},
+        )
+        staff.post(reverse(f"admin:{model}_delete", args=[pk]), {"post": "yes"})
+    assert response.status_code < 500
+
+
+# --- Inlines posted with another tenant's row ids
+
+
+def test_tenant_inline_with_another_tenants_membership_id(world, unchanged):
+    staff = make_staff(world.owner_a)
+    url = reverse("admin:accounts_tenant_change", args=[world.acme.pk])
+    data = form_data(staff.get(url))
+    foreign = membership(world.member_b, world.globex)
+    data["memberships-0-id"] = str(foreign.pk)
+    data["memberships-0-role"] = str(world.role(RoleName.GUEST).pk)
+    data["memberships-0-DELETE"] = "on"
+    with unchanged():
+        response = staff.post(url, data)
+    assert response.status_code in (200, 302, 403)
+
+
+def test_own_user_page_inline_with_another_tenants_membership_id(world, unchanged):
+    staff = make_staff(world.owner_a)
+    url = reverse("admin:accounts_user_change", args=[world.owner_a.pk])
+    data = user_form(staff, world.owner_a)
+    foreign = membership(world.member_b, world.globex)
+    data["memberships-0-id"] = str(foreign.pk)
+    data["memberships-0-DELETE"] = "on"
+    before = list(Membership.objects.order_by("pk").values_list())
+    response = staff.post(url, data)
+    assert response.status_code in (200, 302, 403)
+    assert list(Membership.objects.order_by("pk").values_list()) == before
+
+
+def test_own_user_page_cannot_raise_own_role(world, unchanged):
+    staff = make_staff(world.member_a)
+    data = user_form(staff, world.member_a)
+    data["memberships-0-role"] = str(world.role(RoleName.OWNER).pk)
+    before = list(Membership.objects.order_by("pk").values_list())
+    response = staff.post(reverse("admin:accounts_user_change", args=[world.member_a.pk]), data)
+    assert response.status_code in (200, 403)
+    assert list(Membership.objects.order_by("pk").values_list()) == before
+
+
+def test_role_inline_with_another_roles_grant_id(world, foreign_rows, unchanged):
+    staff = make_staff(world.member_a)
+    mine = Role.objects.create(name="Helper", tenant=world.acme)
+    RoleGrant.objects.create(role=mine, scope=Scope.objects.get(name="photos.read"), reach="own")
+    url = reverse("admin:accounts_role_change", args=[mine.pk])
+    data = form_data(staff.get(url))
+    data["grants-0-id"] = str(RoleGrant.objects.get(role=foreign_rows["strong_role"]).pk)
+    data["grants-0-DELETE"] = "on"
+    with unchanged():
+        response = staff.post(url, data)
+    assert response.status_code in (200, 302, 403)
+
+
+def test_role_grant_with_a_wider_reach_than_the_staffs_is_refused(world, unchanged):
+    staff = make_staff(world.member_a)  # Member: photos.delete at reach own
+    mine = Role.objects.create(name="Helper", tenant=world.acme)
+    RoleGrant.objects.create(role=mine, scope=Scope.objects.get(name="photos.delete"), reach="own")
+    url = reverse("admin:accounts_role_change", args=[mine.pk])
+    data = form_data(staff.get(url))
+    data["grants-0-reach"] = "tenant"
+    with unchanged():
+        changed = staff.post(url, data)
+    data = form_data(staff.get(url))
+    add_inline_row(data, "grants", {"scope": Scope.objects.get(name="photos.delete").pk, "reach": "tenant"})
+    with unchanged():
+        added = staff.post(url, data)
+    assert changed.status_code in (200, 403) and added.status_code in (200, 403)
+
+
+def test_role_add_page_with_a_wider_grant_is_refused(world, unchanged):
+    staff = make_staff(world.member_a)
+    with unchanged():
+        response = staff.post(
+            reverse("admin:accounts_role_add"),
+            {
+                "name": "Sneaky",
+                "tenant": world.acme.pk,
+                "grants-TOTAL_FORMS": "1",
+                "grants-INITIAL_FORMS": "0",
+                "grants-0-scope": Scope.objects.get(name="photos.delete").pk,
+                "grants-0-reach": "tenant",
+            },
+        )
+    assert response.status_code in (200, 403)
+
+
+# --- Read-only fields posted anyway
+
+
+def test_membership_change_page_ignores_posted_user_and_tenant(world, unchanged):
+    staff = make_staff(world.admin_a)
+    row = membership(world.member_a, world.acme)
+    url = reverse("admin:accounts_membership_change", args=[row.pk])
+    staff.post(
+        url,
+        {"user": world.owner_a.pk, "tenant": world.globex.pk, "role": world.role(RoleName.MEMBER).pk},
+    )
+    row.refresh_from_db()
+    assert (row.user_id, row.tenant_id) == (world.member_a.pk, world.acme.pk)
+
+
+def test_role_change_page_ignores_posted_tenant(world, unchanged):
+    staff = make_staff(world.member_a)
+    mine = Role.objects.create(name="Helper", tenant=world.acme)
+    url = reverse("admin:accounts_role_change", args=[mine.pk])
+    data = form_data(staff.get(url))
+    data["tenant"] = str(world.globex.pk)
+    staff.post(url, data)
+    mine.refresh_from_db()
+    assert mine.tenant_id == world.acme.pk

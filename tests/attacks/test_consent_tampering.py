@@ -13,13 +13,14 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.core import signing
 from django.test import Client
+from django.urls import reverse
 
 from accounts.constants import RoleName
 from scopes.consent.views import CONSENT_SALT
 from scopes.models import Application, ApplicationScope, Consent, Grant, Scope
 from scopes.roles.services import membership_remove, membership_set
 from tests.attacks.conftest import denied, form_of, refused
-from tests.factories import ApplicationFactory
+from tests.factories import ApplicationFactory, ConsentFactory
 from tests.scopes.oauth import REDIRECT_URI, Flow
 
 pytestmark = pytest.mark.django_db
@@ -505,3 +506,23 @@ def test_a_consent_revoked_by_a_concurrent_request_is_revoked_once(world, galler
     assert consent_narrow(actor=world.member_a, consent=stale, remove=["photos.upload"]) is None
     assert AuditEvent.objects.filter(action=AuditAction.CONSENT_REVOKED).count() == 1
     assert not Consent.objects.exists()
+
+
+# --- /account/apps/ with another user's consent id
+
+
+def test_account_apps_refuse_another_users_consent(world, browser_of, unchanged):
+    consent = ConsentFactory(user=world.member_b, tenant=world.globex, application=world.app)
+    consent.scopes.set(Scope.objects.filter(name__in=["photos.read", "profile.read"]))
+    own = ConsentFactory(user=world.member_a, tenant=world.acme, application=world.app)
+    own.scopes.set(Scope.objects.filter(name__in=["photos.read"]))
+    browser = browser_of(world.member_a)
+    with unchanged():
+        for path in (f"/account/apps/{consent.pk}/revoke/",):
+            assert browser.post(path).status_code == 404
+        r = browser.post(
+            reverse("account-app-narrow", args=[consent.pk]),
+            {"scope": ["photos.read"]},
+        )
+        assert r.status_code == 404
+    assert Consent.objects.filter(pk=consent.pk).exists()

@@ -11,6 +11,7 @@ import base64
 import json
 
 import pytest
+from django.test import Client
 
 from accounts.untrusted import MAX_DEPTH, UntrustedInput, loads_bounded, nesting_depth
 from scopes.constants import ScopeName as S
@@ -139,3 +140,51 @@ def test_audit_api_page_sizes_that_int_cannot_read_are_a_400(world, api_client, 
         response = client.get("/api/t/acme/audit/", {"page_size": page_size})
     assert response.status_code == 400, response.content[:200]
     assert response.json()["reason"] == "invalid_filter"
+
+
+# --- Hostile input anywhere: never a 500.
+
+HOSTILE_GETS = [
+    "/api/t/acme/photos/?cursor=cD1qdW5r",  # base64("p=junk"): a position that is not a datetime
+    "/api/t/acme/photos/?cursor=%00%ff",  # guard
+    "/o/authorize/?response_type=code&client_id=GALLERY&scope=photos.read&tenant=%E2%80%AE",  # guard
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_GETS)
+def test_hostile_get_is_never_500(world, gallery, api_client, browser_of, url):
+    url = url.replace("GALLERY", gallery.client_id)
+    if url.startswith("/api/"):
+        client = api_client(world.owner_a, world.acme, ["photos.write", "albums.write", "profile.read"])
+    else:
+        client = browser_of(world.member_a)
+    response = client.get(url)
+    assert response.status_code < 500, (url[:120], response.status_code)
+
+
+HOSTILE_POSTS = [
+    ("/o/token/", {"grant_type": "client_credentials", "client_id": "\x00", "client_secret": "x"}, {}),
+    (
+        "/o/token/",
+        {"grant_type": "client_credentials"},
+        {"HTTP_AUTHORIZATION": "Basic AAo6eA=="},
+    ),  # "\x00\n:x"
+    ("/o/introspect/", {"token": "x"}, {"HTTP_AUTHORIZATION": "Basic ADp4"}),  # "\x00:x"
+    ("/o/revoke_token/", {"token": "x", "client_id": "\x00"}, {}),
+    (
+        "/o/token/",
+        {"grant_type": "refresh_token", "refresh_token": "\x00", "client_id": "GALLERY"},
+        {},
+    ),  # guard
+]
+
+
+@pytest.mark.parametrize(("url", "data", "extra"), HOSTILE_POSTS)
+def test_hostile_post_is_never_500(world, gallery, browser_of, url, data, extra):
+    data = {
+        k: (v.replace("GALLERY", gallery.client_id) if isinstance(v, str) else v) for k, v in data.items()
+    }
+    extra = dict(extra)
+    client = browser_of(world.member_a) if extra.pop("user", False) else Client()
+    response = client.post(url, data, **extra)
+    assert response.status_code < 500, (url, data, response.status_code)

@@ -16,12 +16,13 @@ from urllib.parse import urlencode
 import pytest
 from django.db import connection, connections
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent
-from scopes.models import AccessToken, Application, ApplicationScope, Grant, RefreshToken, Scope
+from scopes.models import AccessToken, Application, ApplicationScope, Consent, Grant, RefreshToken, Scope
 from scopes.oauth.validators import TenantOAuth2Validator
 from tests.factories import ApplicationFactory
 from tests.scopes.oauth import REDIRECT_URI, Flow, refresh
@@ -545,3 +546,193 @@ def test_two_concurrent_refreshes_of_one_refresh_token_are_reuse(
     assert AuditEvent.objects.filter(
         action=AuditAction.TOKEN_REVOKED, before__via__startswith="refresh token reused concurrently"
     ).exists()
+
+
+# --- Concurrency (PostgreSQL): a refresh or a code exchange paused after validation while
+#        the token is revoked, the consent taken back or the membership removed.
+
+
+def _paused(monkeypatch, method: str):
+    """Patch the validator's `method` so the request waits after it until `go` is set."""
+    reached, go = threading.Event(), threading.Event()
+    original = getattr(TenantOAuth2Validator, method)
+
+    def wrapper(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        reached.set()
+        go.wait(timeout=10)
+        return result
+
+    monkeypatch.setattr(TenantOAuth2Validator, method, wrapper)
+    return reached, go
+
+
+def _in_thread(call, answers: list) -> threading.Thread:
+    def run() -> None:
+        try:
+            response = call()
+            answers.append((response.status_code, response.content.decode()[:2000]))
+        except Exception as error:  # a 500 raises out of the test client
+            answers.append((500, repr(error)))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _tokens(world, gallery, browser_of) -> tuple[Flow, dict]:
+    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE, extra={"tenant": "acme"})
+    code = flow.redirect_params(flow.consent(flow.start()))["code"]
+    tokens = (
+        Client()
+        .post(
+            "/o/token/",
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "client_id": gallery.client_id,
+                "code_verifier": flow.verifier,
+            },
+        )
+        .json()
+    )
+    return flow, tokens
+
+
+needs_pg = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="concurrent writers")
+
+
+def _race(monkeypatch, method: str, first, second) -> list:
+    reached, go = _paused(monkeypatch, method)
+    answers: list = []
+    thread = _in_thread(first, answers)
+    assert reached.wait(timeout=10)
+    monkeypatch.undo()
+    try:
+        second()
+    finally:
+        go.set()
+        thread.join(timeout=30)
+    return answers
+
+
+@needs_pg
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_token_revoked_while_its_refresh_runs_mints_nothing(
+    world, gallery, browser_of, monkeypatch
+):
+    _flow, tokens = _tokens(world, gallery, browser_of)
+    rt = tokens["refresh_token"]
+    answers = _race(
+        monkeypatch,
+        "validate_refresh_token",
+        lambda: refresh(gallery.client_id, rt),
+        lambda: Client().post(
+            "/o/revoke_token/",
+            {"token": rt, "token_type_hint": "refresh_token", "client_id": gallery.client_id},
+        ),
+    )
+    assert answers and answers[0][0] < 500, answers
+    issued = (
+        answers[0][0] == 200 and api_status(__import__("json").loads(answers[0][1])["access_token"]) == 200
+    )
+    assert not issued, f"a revoked refresh token minted a working pair: {answers[0][1][:200]}"
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+
+
+@needs_pg
+@pytest.mark.django_db(transaction=True)
+def test_a_consent_revoked_while_a_refresh_runs_leaves_no_live_family(
+    world, gallery, browser_of, monkeypatch
+):
+    flow, tokens = _tokens(world, gallery, browser_of)
+    consent = Consent.objects.get(user=world.member_a, tenant=world.acme)
+    answers = _race(
+        monkeypatch,
+        "validate_refresh_token",
+        lambda: refresh(gallery.client_id, tokens["refresh_token"]),
+        lambda: flow.client.post(reverse("account-app-revoke", args=[consent.pk])),
+    )
+    assert answers and answers[0][0] < 500, answers
+    assert not Consent.objects.filter(pk=consent.pk).exists()
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists(), (
+        "a live refresh token outlived its consent"
+    )
+    assert not AccessToken.objects.exists()
+
+
+@needs_pg
+@pytest.mark.django_db(transaction=True)
+def test_a_membership_removed_while_a_refresh_runs(world, gallery, browser_of, monkeypatch):
+    from scopes.roles.services import membership_remove
+
+    _flow, tokens = _tokens(world, gallery, browser_of)
+    answers = _race(
+        monkeypatch,
+        "validate_refresh_token",
+        lambda: refresh(gallery.client_id, tokens["refresh_token"]),
+        lambda: membership_remove(actor=None, user=world.member_a, tenant=world.acme),
+    )
+    assert answers and answers[0][0] < 500, answers
+    if answers[0][0] == 200:
+        assert api_status(__import__("json").loads(answers[0][1])["access_token"]) in (403, 404, 401)
+
+
+@needs_pg
+@pytest.mark.django_db(transaction=True)
+def test_a_consent_revoked_while_the_code_is_exchanged_leaves_no_family_to_revive(
+    world, gallery, browser_of, monkeypatch
+):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE, extra={"tenant": "acme"})
+    code = flow.redirect_params(flow.consent(flow.start()))["code"]
+    consent = Consent.objects.get(user=world.member_a, tenant=world.acme)
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+        "client_id": gallery.client_id,
+        "code_verifier": flow.verifier,
+    }
+    """Revoking a consent kills what it issued; a refresh token minted in the race survives it and
+    comes back to life when the user consents again later."""
+    answers = _race(
+        monkeypatch,
+        "validate_code",
+        lambda: Client().post("/o/token/", data),
+        lambda: flow.client.post(reverse("account-app-revoke", args=[consent.pk])),
+    )
+    assert answers and answers[0][0] < 500, answers
+    assert not Consent.objects.filter(pk=consent.pk).exists()
+    if answers[0][0] == 200:
+        pair = __import__("json").loads(answers[0][1])
+        api_now = api_status(pair["access_token"])
+        # The user consents again, to the same app, later: the orphaned family must not come back.
+        flow2 = Flow(flow.client, gallery.client_id, OFFLINE, extra={"tenant": "acme"})
+        flow2.consent(flow2.start())
+        renewed = refresh(gallery.client_id, pair["refresh_token"]) if "refresh_token" in pair else None
+        assert api_now != 200 and (renewed is None or renewed.status_code != 200), (
+            f"token issued after the consent was revoked: api {api_now}, "
+            f"refresh after re-consent {renewed and renewed.status_code}"
+        )
+
+
+def test_a_code_issued_before_the_consent_was_revoked_is_refused_after(world, gallery, browser_of):
+    """Guard: sequentially, a revoked consent's outstanding code yields nothing."""
+    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE, extra={"tenant": "acme"})
+    code = flow.redirect_params(flow.consent(flow.start()))["code"]
+    consent = Consent.objects.get(user=world.member_a, tenant=world.acme)
+    flow.client.post(reverse("account-app-revoke", args=[consent.pk]))
+    response = Client().post(
+        "/o/token/",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": gallery.client_id,
+            "code_verifier": flow.verifier,
+        },
+    )
+    assert response.status_code == 400

@@ -117,3 +117,15 @@ def test_prompt_select_account_shows_the_page_even_with_remembered_consent(world
     page = again.start()
     assert page.status_code == 200 and "Already allowed" in page.content.decode()
     assert again.exchange(again.consent(page)).json()["scope"] == "photos.read"
+
+
+# --- prompt: a repeated parameter (RFC 6749 3.1: sent at most once).
+
+
+def test_prompt_none_repeated_with_another_value_never_renders_a_page(world, gallery, browser_of):
+    """`prompt=none&prompt=consent`: Django reads the last value, so the page is shown."""
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read", extra={"tenant": "acme"})
+    url = "/o/authorize/?" + urlencode(flow.params) + "&prompt=none&prompt=consent"
+    response = flow.client.get(url)
+    assert response.status_code == 302, response.status_code
+    assert "error=" in response["Location"]

@@ -190,6 +190,48 @@ def test_the_import_check_sees_a_violation():
     assert "scopes" in imported_apps("def f():\n    from scopes import standing\n")
 
 
+def imported_test_modules(source: str) -> set[str]:
+    """The test modules (`tests.<...>.test_<name>`) a module imports, at any depth of the file.
+
+    A test module imported by another runs its tests twice and ties two behaviours together:
+    what tests share lives in conftest modules and helper modules (tests/scopes/oauth.py,
+    tests/servers.py), which are not named `test_`.
+    """
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {
+            name
+            for name in names
+            if name.split(".")[0] == "tests" and any(part.startswith("test_") for part in name.split(".")[1:])
+        }
+    return found
+
+
+def test_no_test_module_imports_another_test_module():
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {sorted(found)}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if (found := imported_test_modules(path.read_text()))
+    ]
+    assert not offenders, offenders
+
+
+def test_the_test_module_check_sees_an_import_of_a_test_module():
+    """The check itself: both import forms, at any depth, and helper modules left alone."""
+    assert imported_test_modules("from tests.attacks.test_admin import make_staff")
+    assert imported_test_modules("import tests.scopes.test_freshness")
+    assert imported_test_modules("def f():\n    from tests.attacks import test_admin\n")
+    assert not imported_test_modules(
+        "from tests.scopes.oauth import Flow\nfrom tests.attacks.conftest import denied"
+    )
+
+
 def test_a_tenant_viewset_cannot_replace_its_queryset():
     for name in TenantScopedViewSet.SEALED:
         with pytest.raises(ImproperlyConfigured, match=name):

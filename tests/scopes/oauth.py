@@ -12,6 +12,10 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from django.test import Client
 
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
+GRANT_SCOPES = "photos.write profile.read offline_access"
+RS_SECRET = (
+    "agreement-resource-server"  # the photo API's secret as a resource server (tests/scopes/conftest.py)
+)
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -106,3 +110,9 @@ def refresh(client_id: str, refresh_token: str, **extra: str):
         "/o/token/",
         {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id, **extra},
     )
+
+
+def introspect(token: str) -> dict:
+    """Introspect `token` as the photo API resource server (the `resource_server` fixture)."""
+    basic = base64.b64encode(f"photo-api:{RS_SECRET}".encode()).decode()
+    return Client().post("/o/introspect/", {"token": token}, HTTP_AUTHORIZATION=f"Basic {basic}").json()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import re
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -31,42 +30,12 @@ from scopes.access.selectors import authorization_context, registry
 from scopes.constants import ScopeName as S
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, RoleGrant, Scope
 from scopes.registry import closure
-from tests.factories import ApplicationFactory, RoleFactory
-from tests.scopes.oauth import Flow, refresh
+from tests.factories import RoleFactory
+from tests.scopes.oauth import GRANT_SCOPES, RS_SECRET, Flow, refresh
 
 pytestmark = pytest.mark.django_db
 
-SCOPES = "photos.write profile.read offline_access"
-RS_SECRET = "agreement-resource-server"
 ENDPOINTS = ("api", "introspection", "refresh", "code", "consent", "connected_apps", "explain")
-
-
-@pytest.fixture
-def resource_server(db):
-    app = ApplicationFactory(
-        name="Photo API",
-        client_id="photo-api",
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
-        client_secret=RS_SECRET,
-        hash_client_secret=True,
-    )
-    if hasattr(app, "is_resource_server"):  # may introspect every token of every tenant
-        app.is_resource_server = True
-        app.save()
-    return app
-
-
-@pytest.fixture
-def grant(world, gallery, browser_of, resource_server):
-    browser = browser_of(world.owner_a)
-    flow = Flow(browser, gallery.client_id, SCOPES, extra={"tenant": "acme"})
-    tokens = flow.exchange(flow.authorize()).json()
-    assert "photos.write" in tokens["scope"], tokens
-    pending = Flow(browser, gallery.client_id, SCOPES, extra={"tenant": "acme"})
-    pending_response = pending.start()  # remembered: a code at once, exchanged after the change
-    assert pending_response.status_code == 302 and "code=" in pending_response["Location"]
-    return SimpleNamespace(browser=browser, tokens=tokens, pending=pending, pending_response=pending_response)
 
 
 def _reads(scope: str | None) -> bool:
@@ -98,7 +67,7 @@ def _ask(world, grant) -> dict[str, bool]:
     exchanged = grant.pending.exchange(grant.pending_response)
     answers["code"] = exchanged.status_code == 200 and _reads(exchanged.json().get("scope"))
 
-    again = Flow(grant.browser, world.app.client_id, SCOPES, extra={"tenant": "acme"})
+    again = Flow(grant.browser, world.app.client_id, GRANT_SCOPES, extra={"tenant": "acme"})
     started = again.start()
     answers["consent"] = False
     if started.status_code == 302 and "code=" in started["Location"]:
@@ -187,3 +156,52 @@ def test_every_endpoint_agrees_after_each_change(world, grant, change):
     apply, expected = CHANGES[change]
     apply(world)
     assert _ask(world, grant) == expected
+
+
+# --- Agreement: an app rebound to another tenant (a superuser's edit, or an update()).
+
+
+def test_an_app_moved_to_another_tenant_is_refused_alike_everywhere(world, grant):
+    """The consent page no longer lets acme use the app; every other endpoint must agree."""
+    Application.objects.filter(pk=world.app.pk).update(tenant=world.globex)
+    answers = _ask(world, grant)
+    assert answers["consent"] is False  # the authorize endpoint refuses acme now
+    assert answers == dict.fromkeys(answers, False), answers
+
+
+# --- A scope renamed: every endpoint must agree.
+
+
+@pytest.mark.parametrize("how", ["save", "update", "sql"])
+def test_a_scope_cannot_be_renamed_so_endpoints_never_disagree(world, grant, how):
+    """Tokens carry scope names as text while consents and grants point at rows: a rename would
+    split them, so the database refuses it, whoever writes (scopes.access.freshness.RENAME_REFUSED)."""
+    from django.db import DatabaseError, transaction
+
+    before = _ask_without_using(world, grant)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        if how == "save":
+            scope = Scope.objects.get(name="photos.write")
+            scope.name = "photos.edit"
+            scope.save()
+        elif how == "update":
+            Scope.objects.filter(name="photos.write").update(name="photos.edit")
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute("UPDATE scopes_scope SET name = 'photos.edit' WHERE name = 'photos.write'")
+    assert Scope.objects.filter(name="photos.write").exists()
+    assert before == dict.fromkeys(before, True)
+
+
+def test_a_scope_swap_is_refused_too(world, grant):
+    from django.db import DatabaseError, transaction
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        Scope.objects.filter(name="photos.write").update(name="photos.old")
+    assert set(Scope.objects.values_list("name", flat=True)) >= {"photos.write", "profile.read"}
+
+
+def _ask_without_using(world, grant) -> dict[str, bool]:
+    """The API and introspection answers (the parts of _ask that use nothing up)."""
+    answers = _ask(world, grant)
+    return {"api": answers["api"], "introspection": answers["introspection"], "explain": answers["explain"]}
