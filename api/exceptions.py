@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from api.authentication import REALM, InvalidToken
+from api.parsers import RequestTooLarge
 from scopes.access.decision import Decision, Reason
 
 NOT_FOUND_BODY = {"error": "not_found", "reason": "not_found", "detail": "Not found."}
@@ -26,14 +27,6 @@ class AccessRefused(exceptions.APIException):
         super().__init__(detail=decision.detail, code=str(decision.reason))
         self.status_code = decision.status
         self.decision = decision
-
-
-class RequestTooLarge(exceptions.APIException):
-    """The body is larger than the endpoint will ever accept: refused before it is read."""
-
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
-    default_detail = "The request body is too large."
 
 
 def not_found_response() -> Response:

@@ -5,11 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from rest_framework import parsers
+from rest_framework import exceptions, parsers, status
 from rest_framework.exceptions import ParseError
 
 from accounts.untrusted import UntrustedInput, loads_bounded
-from api.exceptions import RequestTooLarge
+
+
+class RequestTooLarge(exceptions.APIException):
+    """The body is larger than the endpoint will ever accept: refused before it is read.
+
+    Here, not in `api.exceptions`, because DRF imports this module while `rest_framework.views`
+    (which `api.exceptions` imports) reads its parser settings: the other way round is a cycle.
+    """
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+    default_detail = "The request body is too large."
 
 
 class JSONParser(parsers.JSONParser):

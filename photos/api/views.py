@@ -23,9 +23,8 @@ from rest_framework.serializers import BaseSerializer
 
 from accounts.models import signed_in
 from accounts.untrusted import upload_limit
-from api.exceptions import RequestTooLarge
 from api.fields import parse_id
-from api.parsers import JSONParser
+from api.parsers import JSONParser, RequestTooLarge
 from api.permissions import check_placement, readable, token_context
 from api.viewsets import TenantScopedAPIView, TenantScopedViewSet
 from photos import selectors, services
