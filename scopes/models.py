@@ -375,15 +375,7 @@ class DeviceGrant(AbstractDeviceGrant):
         swappable = "OAUTH2_PROVIDER_DEVICE_GRANT_MODEL"
 
 
-# Service accounts and personal access tokens live in their own package, in this app's tables.
-from scopes.machines.models import PersonalAccessToken, ServiceAccount, TokenPolicy  # noqa: E402
-
-# Tenant app policy and access requests live in their own package; importing them here registers
-# them in this app.
-from scopes.tenant_policy.models import AccessRequest, TenantApp, TenantAppPolicy  # noqa: E402
-
 __all__ = [
-    "AccessRequest",
     "AccessToken",
     "Application",
     "ApplicationScope",
@@ -392,14 +384,7 @@ __all__ = [
     "DeviceGrant",
     "Grant",
     "IDToken",
-    "PersonalAccessToken",
     "RefreshToken",
     "RoleGrant",
     "Scope",
-    "ServiceAccount",
-    "TenantApp",
-    "TenantAppPolicy",
-    "TokenPolicy",
 ]
-# Models kept in their feature's package (imported here so Django registers them with this app).
-from scopes.usage.models import ScopeUsage  # noqa: E402, F401
