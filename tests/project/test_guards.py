@@ -214,6 +214,40 @@ def test_no_module_imports_itself_in_a_circle():
     assert cycles(module_imports(modules)) == []
 
 
+def package_imports(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The module graph seen a package at a time: `scopes.consent.flow` counts as `scopes.consent`."""
+
+    def package(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    packages: dict[str, set[str]] = {package(module): set() for module in graph}
+    for module, targets in graph.items():
+        packages[package(module)] |= {package(target) for target in targets} - {package(module)}
+    return packages
+
+
+def test_no_package_imports_itself_in_a_circle():
+    """Nor at the level of packages (`accounts.admin`, `scopes.consent`, `photos.api`...): a package
+    that imports one that imports it back is one job in two homes, even if no module is in a cycle."""
+    modules = {
+        _module_name(path): path.read_text()
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+    }
+    assert cycles(package_imports(module_imports(modules))) == []
+
+
+def test_the_package_cycle_check_sees_a_cycle():
+    graph = {
+        "scopes.a.x": {"scopes.b.y"},
+        "scopes.b.y": set(),
+        "scopes.b.z": {"scopes.a.w"},
+        "scopes.a.w": set(),
+    }
+    assert cycles(package_imports(graph)) == [["scopes.a", "scopes.b"]]
+
+
 def test_the_cycle_check_sees_a_cycle():
     graph = module_imports(
         {
