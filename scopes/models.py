@@ -244,6 +244,11 @@ class Consent(TenantKeyed):
 class ConsentAlbum(TenantOwned):
     """One album a consent limits its app to (RFC 9396 authorization details of type `album`).
 
+    Stored as (kind, identifier), as the request names it: the authorization server never names
+    the resource's table; the photos app says where albums are (scopes.access.resources), and a
+    trigger on that table moves the consent's version when an album changes and deletes its links
+    when it goes (scopes.access.freshness), as a foreign key's cascade did.
+
     Rows count only while the consent is `albums_limited`; then every credential of the grant is
     limited (to its own albums if it carries a limit, else to the consent's), and the album must
     still exist in the consent's tenant and be visible to the user's role (scopes.access.standing).
@@ -251,17 +256,22 @@ class ConsentAlbum(TenantOwned):
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
     consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="album_links")
-    album = models.ForeignKey("photos.Album", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, default="album", editable=False)
+    object_id = models.BigIntegerField()
 
     class Meta(TenantOwned.Meta):
-        ordering = ["consent_id", "album_id"]
+        ordering = ["consent_id", "kind", "object_id"]
+        # The trigger that follows an album's change or deletion finds its links by this.
+        indexes = [models.Index(fields=["kind", "object_id"], name="consentalbum_object_idx")]
         constraints = [
             *TenantOwned.Meta.constraints,
-            models.UniqueConstraint(fields=["consent", "album"], name="consentalbum_unique_album"),
+            models.UniqueConstraint(
+                fields=["consent", "kind", "object_id"], name="consentalbum_unique_object"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"album {self.album_id} of consent {self.consent_id}"
+        return f"{self.kind} {self.object_id} of consent {self.consent_id}"
 
 
 # The album limit a code or token carries: space-separated album ids; NULL means no album limit

@@ -124,6 +124,36 @@ def test_scopes_packages_import_one_way():
     assert layer_violations(sources) == []
 
 
+def resource_tables_named(source: str, tables: set[str]) -> set[str]:
+    """The given table names a module's string constants mention (SQL in strings, f-strings too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found |= {table for table in tables if table in node.value}
+    return found
+
+
+def test_scopes_names_no_resource_table():
+    """The authorization server knows the photos app only through the resource registry
+    (scopes.access.resources): no model of scopes relates to one of photos, and no SQL of scopes
+    names a photos table (migrations are history and keep theirs)."""
+    photo_models = set(django_apps.get_app_config("photos").get_models())
+    tables = {model._meta.db_table for model in photo_models}
+    related = [
+        f"{model.__name__}.{field.name}"
+        for model in django_apps.get_app_config("scopes").get_models()
+        for field in model._meta.get_fields()
+        if field.is_relation and field.related_model in photo_models
+    ]
+    named = [
+        f"{path.relative_to(ROOT)} names {', '.join(sorted(found))}"
+        for path in sorted((ROOT / "scopes").rglob("*.py"))
+        if "migrations" not in path.parts and (found := resource_tables_named(path.read_text(), tables))
+    ]
+    assert related == [] and named == []
+    assert resource_tables_named('sql = f"JOIN photos_album al ON {x}"', tables) == {"photos_album"}
+
+
 def test_the_layer_check_sees_a_violation():
     """The check itself: an import upwards, a lazy one, one between peers, and a part with no layer."""
     assert layer_violations({"scopes.access.rows": "from scopes.consent.rules import ConsentPlan"}) == [
