@@ -47,7 +47,6 @@ def install_freshness(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0007_audit_stream_rls_and_secrets"),
         ("scopes", "0019_supported_application_settings"),
     ]
 
