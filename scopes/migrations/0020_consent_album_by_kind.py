@@ -78,5 +78,6 @@ class Migration(migrations.Migration):
                 fields=("consent", "kind", "object_id"), name="consentalbum_unique_object"
             ),
         ),
-        migrations.RunPython(install_freshness, migrations.RunPython.noop),
+        # Backwards, the triggers go first too: the rebuilt table would not have their columns.
+        migrations.RunPython(install_freshness, drop_album_triggers),
     ]
