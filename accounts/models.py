@@ -131,7 +131,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label or 'system'} {self.action} {self.target_label}"
-
-
-# Models kept in their feature's package (imported here so Django registers them with this app).
-from accounts.audit_stream.models import AuditDelivery, AuditWebhook  # noqa: E402, F401

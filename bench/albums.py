@@ -52,7 +52,7 @@ def prepare(seeded: Seeded) -> tuple[int, str]:
         consent = Consent.objects.get(
             user_id=main.user_id, tenant_id=main.tenant_id, application_id=seeded.app_id
         )
-        ConsentAlbum.objects.create(tenant_id=main.tenant_id, consent=consent, album=album)
+        ConsentAlbum.objects.create(tenant_id=main.tenant_id, consent=consent, object_id=album.pk)
         raw = secrets.token_urlsafe(32)
         token = AccessToken(
             user_id=main.user_id,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import User
 from photos.models import Album, Photo
-from scopes.access.resources import ObjectFacts, Resource, register_resource
+from scopes.access.resources import Listed, ObjectFacts, Resource, Rows, register_resource
 from scopes.constants import ScopeName
 
 
@@ -55,7 +56,40 @@ def _locator(model: type[Photo] | type[Album]) -> Callable[[int], ObjectFacts | 
     return locate
 
 
+ALBUM_TABLE = "photos_album"
+_TENANT_ALBUMS = """
+SELECT a.id, a.name, a.owner_id, u.username FROM photos_album a
+JOIN accounts_user u ON u.id = a.owner_id
+WHERE a.tenant_id = %s ORDER BY a.name, a.id
+"""
+
+
+def albums_listed(tenant_id: int) -> list[Listed]:
+    """Every album of a tenant with its owner's id and username, by name (the consent page's list).
+
+    One statement, not the tenant-guarded manager: the consent page reads it inside the tenant the
+    person is a member of, and row-level security scopes it there on PostgreSQL.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_TENANT_ALBUMS, [tenant_id])
+        return [(row[0], row[1], row[2], row[3]) for row in cursor.fetchall()]
+
+
+def album_names(ids: Iterable[int]) -> dict[int, str]:
+    """Album names by id, in one statement (connected apps: only albums of tenants entered are seen)."""
+    wanted = list(ids)
+    marks = ", ".join(["%s"] * len(wanted))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, name FROM photos_album WHERE id IN ({marks})", wanted)  # noqa: S608 (placeholders only)
+        return dict(cursor.fetchall())
+
+
 def register_resources() -> None:
-    """Tell the permission layer about photos and albums (it never imports this app)."""
+    """Tell the permission layer about photos and albums (it never imports this app).
+
+    Albums are what album limits name (RFC 9396 `album` authorization details): the standing reads
+    which of a consent's albums still exist in its tenant, and their owners, from this table.
+    """
     register_resource(Resource("photo", "Photo", ScopeName.PHOTOS_READ, _locator(Photo)))
-    register_resource(Resource("album", "Album", ScopeName.ALBUMS_READ, _locator(Album)))
+    album_rows = Rows(table=ALBUM_TABLE, owner_column="owner_id", listing=albums_listed, names=album_names)
+    register_resource(Resource("album", "Album", ScopeName.ALBUMS_READ, _locator(Album), rows=album_rows))

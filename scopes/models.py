@@ -244,6 +244,11 @@ class Consent(TenantKeyed):
 class ConsentAlbum(TenantOwned):
     """One album a consent limits its app to (RFC 9396 authorization details of type `album`).
 
+    Stored as (kind, identifier), as the request names it: the authorization server never names
+    the resource's table; the photos app says where albums are (scopes.access.resources), and a
+    trigger on that table moves the consent's version when an album changes and deletes its links
+    when it goes (scopes.access.freshness), as a foreign key's cascade did.
+
     Rows count only while the consent is `albums_limited`; then every credential of the grant is
     limited (to its own albums if it carries a limit, else to the consent's), and the album must
     still exist in the consent's tenant and be visible to the user's role (scopes.access.standing).
@@ -251,17 +256,22 @@ class ConsentAlbum(TenantOwned):
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
     consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="album_links")
-    album = models.ForeignKey("photos.Album", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, default="album", editable=False)
+    object_id = models.BigIntegerField()
 
     class Meta(TenantOwned.Meta):
-        ordering = ["consent_id", "album_id"]
+        ordering = ["consent_id", "kind", "object_id"]
+        # The trigger that follows an album's change or deletion finds its links by this.
+        indexes = [models.Index(fields=["kind", "object_id"], name="consentalbum_object_idx")]
         constraints = [
             *TenantOwned.Meta.constraints,
-            models.UniqueConstraint(fields=["consent", "album"], name="consentalbum_unique_album"),
+            models.UniqueConstraint(
+                fields=["consent", "kind", "object_id"], name="consentalbum_unique_object"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"album {self.album_id} of consent {self.consent_id}"
+        return f"{self.kind} {self.object_id} of consent {self.consent_id}"
 
 
 # The album limit a code or token carries: space-separated album ids; NULL means no album limit
@@ -375,15 +385,7 @@ class DeviceGrant(AbstractDeviceGrant):
         swappable = "OAUTH2_PROVIDER_DEVICE_GRANT_MODEL"
 
 
-# Service accounts and personal access tokens live in their own package, in this app's tables.
-from scopes.machines.models import PersonalAccessToken, ServiceAccount, TokenPolicy  # noqa: E402
-
-# Tenant app policy and access requests live in their own package; importing them here registers
-# them in this app.
-from scopes.tenant_policy.models import AccessRequest, TenantApp, TenantAppPolicy  # noqa: E402
-
 __all__ = [
-    "AccessRequest",
     "AccessToken",
     "Application",
     "ApplicationScope",
@@ -392,14 +394,7 @@ __all__ = [
     "DeviceGrant",
     "Grant",
     "IDToken",
-    "PersonalAccessToken",
     "RefreshToken",
     "RoleGrant",
     "Scope",
-    "ServiceAccount",
-    "TenantApp",
-    "TenantAppPolicy",
-    "TokenPolicy",
 ]
-# Models kept in their feature's package (imported here so Django registers them with this app).
-from scopes.usage.models import ScopeUsage  # noqa: E402, F401

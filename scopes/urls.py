@@ -15,6 +15,7 @@ from scopes.consent import views as consent
 from scopes.device import views as device
 from scopes.machines import views as machine_views
 from scopes.oauth import views as oauth
+from scopes.oauth.device_authorization import DeviceAuthorizationView
 from scopes.oauth.popup import POPUP_PAGE
 from scopes.oidc import views as oidc
 from scopes.tenant_policy import views as policy_views
@@ -32,9 +33,7 @@ oauth_patterns = (
         path("o/userinfo/", oidc.UserInfoView.as_view(), name="user-info"),
         path("o/.well-known/jwks.json", oidc.JwksView.as_view(), name="jwks-info"),
         path("o/logout/", oidc.LogoutView.as_view(), name="rp-initiated-logout"),
-        path(
-            "o/device-authorization/", device.DeviceAuthorizationView.as_view(), name="device-authorization"
-        ),
+        path("o/device-authorization/", DeviceAuthorizationView.as_view(), name="device-authorization"),
         path("o/device/", device.device_code_entry, name="device"),
         path("o/device/approve/", answers_limited(device.DeviceApproveView.as_view()), name="device-approve"),
         path(

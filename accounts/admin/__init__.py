@@ -5,5 +5,4 @@
 registers with their memberships inline (roles and memberships are written there, beside the rule).
 """
 
-from accounts.admin import people  # noqa: F401  (registers the screens)
-from accounts.audit_stream import admin as audit_stream_admin  # noqa: F401  (webhooks, delivery log)
+from accounts.admin import audit_stream, people  # noqa: F401  (registers the screens: webhooks and deliveries; people)

@@ -28,7 +28,7 @@ class AuditWebhook(TenantKeyed):
         ),
     )
     # Sealed at rest with AUDIT_SECRET_KEY (accounts.sealed): the column holds ciphertext, the
-    # attribute the secret. The admin never shows it back (accounts.audit_stream.admin).
+    # attribute the secret. The admin never shows it back (accounts.admin.audit_stream).
     secret = SealedCharField(
         max_length=500,
         help_text="Shared with the receiver, which checks X-Audit-Signature (HMAC-SHA256) with it.",

@@ -54,6 +54,9 @@ from dataclasses import dataclass
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from scopes.access.albums import ALBUM_TYPE
+from scopes.access.resources import rows_of
+
 VERSION_COLUMN = "row_version"
 SEQUENCE = "scopes_row_version_seq"
 EPOCH_TABLE = "scopes_registry_epoch"
@@ -99,18 +102,34 @@ TOUCHES = (
 
 @dataclass(frozen=True)
 class TouchVia:
-    """Changes to `child` rows change the version of the `parent` rows a `link` table joins them to."""
+    """Changes to `child` rows change the version of the `parent` rows a `link` table joins them to.
+
+    The link names a child by (`link_kind`, `link_child`): the authorization server stores what a
+    consent is limited to as (kind, identifier), and the resource app says where the rows of that
+    kind are (scopes.access.resources). A child row's deletion also deletes its links, whoever
+    deletes it (the ORM, the admin, raw SQL), as a foreign key's cascade would.
+    """
 
     child: str
     link: str
+    link_kind: str
     link_child: str
     link_parent: str
     parent: str
+    link_kind_column: str = "kind"
 
 
-# An album's owner decides whether a role with `own` reach still sees it (album limits): a change
-# to an album, or its deletion, moves the version of every consent limited to it.
-TOUCHES_VIA = (TouchVia("photos_album", "scopes_consentalbum", "album_id", "consent_id", "scopes_consent"),)
+def touches_via() -> tuple[TouchVia, ...]:
+    """An album's owner decides whether a role with `own` reach still sees it (album limits): a
+    change to an album, or its deletion, moves the version of every consent limited to it."""
+    rows = rows_of(ALBUM_TYPE)
+    if rows is None:
+        return ()
+    return (
+        TouchVia(rows.table, "scopes_consentalbum", ALBUM_TYPE, "object_id", "consent_id", "scopes_consent"),
+    )
+
+
 # Changes to these move the registry's epoch (scope names, descriptions and implications).
 REGISTRY_TABLES = ("scopes_scope", "scopes_scope_implies")
 
@@ -143,7 +162,9 @@ def _versioned(tables: set[str] | None) -> tuple[str, ...]:
     return tuple(t for t in VERSIONED if _present(tables, t))
 
 
-def _postgresql(schema: str, tables: set[str] | None = None) -> list[str]:
+def _postgresql(
+    schema: str, tables: set[str] | None = None, vias: tuple[TouchVia, ...] | None = None
+) -> list[str]:
     versioned = _versioned(tables)
     definer = f"LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp"
     statements = [
@@ -162,7 +183,9 @@ def _postgresql(schema: str, tables: set[str] | None = None) -> list[str]:
             FOR EACH ROW EXECUTE FUNCTION scopes_stamp_row()""",
         ]
     touches = [t for t in TOUCHES if _present(tables, t.child, t.parent)]
-    vias = [v for v in TOUCHES_VIA if _present(tables, v.child, v.link, v.parent)]
+    chosen = [
+        v for v in (touches_via() if vias is None else vias) if _present(tables, v.child, v.link, v.parent)
+    ]
     for touch in touches:
         # Statement-level with transition tables: a 10,000-row insert touches each parent once.
         function = f"scopes_touch_{touch.child}"
@@ -182,15 +205,21 @@ def _postgresql(schema: str, tables: set[str] | None = None) -> list[str]:
             f"""CREATE OR REPLACE TRIGGER {touch.child}_touch_del AFTER DELETE ON {touch.child}
             REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
         ]
-    for via in vias:
+    for via in chosen:
         function = f"scopes_touch_via_{via.child}"
+        linked = f"l.{via.link_kind_column} = '{via.link_kind}' AND l.{via.link_child} IN (SELECT id FROM old_rows)"
         touch_sql = (
             f"UPDATE {via.parent} SET {VERSION_COLUMN} = 0 WHERE id IN (SELECT l.{via.link_parent} "
-            f"FROM {via.link} l WHERE l.{via.link_child} IN (SELECT id FROM {{rows}}))"
+            f"FROM {via.link} l WHERE {linked})"
         )
+        unlink_sql = f"DELETE FROM {via.link} l WHERE {linked}"
         statements += [
             f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger {definer} AS $$
-            BEGIN {touch_sql.format(rows="old_rows")}; RETURN NULL; END $$""",
+            BEGIN
+                {touch_sql};
+                IF TG_OP = 'DELETE' THEN {unlink_sql}; END IF;
+                RETURN NULL;
+            END $$""",
             f"""CREATE OR REPLACE TRIGGER {via.child}_touch_via_upd AFTER UPDATE ON {via.child}
             REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
             f"""CREATE OR REPLACE TRIGGER {via.child}_touch_via_del AFTER DELETE ON {via.child}
@@ -251,7 +280,9 @@ def _sqlite_columns(connection: BaseDatabaseWrapper, table: str) -> set[str]:
         return {row[1] for row in cursor.fetchall()}
 
 
-def _sqlite(connection: BaseDatabaseWrapper, tables: set[str] | None = None) -> list[str]:
+def _sqlite(
+    connection: BaseDatabaseWrapper, tables: set[str] | None = None, vias: tuple[TouchVia, ...] | None = None
+) -> list[str]:
     versioned = _versioned(tables)
     stamp = f"{VERSION_COLUMN} = random()"
     statements = [
@@ -275,15 +306,16 @@ def _sqlite(connection: BaseDatabaseWrapper, tables: set[str] | None = None) -> 
                 f"""CREATE TRIGGER IF NOT EXISTS {touch.child}_touch_{event.lower()} AFTER {event} ON {touch.child}
                 BEGIN {body} END"""
             )
-    for via in [v for v in TOUCHES_VIA if _present(tables, v.child, v.link, v.parent)]:
-        body = (
-            f"UPDATE {via.parent} SET {stamp} WHERE id IN (SELECT {via.link_parent} FROM {via.link} "
-            f"WHERE {via.link_child} = OLD.id);"
-        )
+    for via in [
+        v for v in (touches_via() if vias is None else vias) if _present(tables, v.child, v.link, v.parent)
+    ]:
+        linked = f"{via.link_kind_column} = '{via.link_kind}' AND {via.link_child} = OLD.id"
+        body = f"UPDATE {via.parent} SET {stamp} WHERE id IN (SELECT {via.link_parent} FROM {via.link} WHERE {linked});"
         for event in ("UPDATE", "DELETE"):
+            unlink = f" DELETE FROM {via.link} WHERE {linked};" if event == "DELETE" else ""
             statements.append(
                 f"""CREATE TRIGGER IF NOT EXISTS {via.child}_touch_via_{event.lower()} AFTER {event} ON {via.child}
-                BEGIN {body} END"""
+                BEGIN {body}{unlink} END"""
             )
     statements.append(
         f"""CREATE TRIGGER IF NOT EXISTS scopes_scope_name_fixed BEFORE UPDATE OF name ON scopes_scope
@@ -298,17 +330,27 @@ def _sqlite(connection: BaseDatabaseWrapper, tables: set[str] | None = None) -> 
     return statements
 
 
+def _links_by_kind(connection: BaseDatabaseWrapper, via: TouchVia) -> bool:
+    """Whether the link table names its rows by (kind, identifier) yet (scopes 0020; an older
+    migration that installs must not make a trigger on columns that do not exist)."""
+    with connection.cursor() as cursor:
+        columns = {c.name for c in connection.introspection.get_table_description(cursor, via.link)}
+    return {via.link_kind_column, via.link_child} <= columns
+
+
 def install(connection: BaseDatabaseWrapper) -> None:
     """Create (or repair) the version columns, triggers and the probe; idempotent."""
     # A migration older than a touched table (scopes 0006 before 0007) installs the rest; the
     # migration that creates the table installs its triggers.
+    tables = set(connection.introspection.table_names())
+    vias = tuple(v for v in touches_via() if v.link not in tables or _links_by_kind(connection, v))
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT quote_ident(current_schema())")
             (schema,) = cursor.fetchone()
-        statements = _postgresql(schema, set(connection.introspection.table_names()))
+        statements = _postgresql(schema, tables, vias)
     elif connection.vendor == "sqlite":
-        statements = _sqlite(connection, set(connection.introspection.table_names()))
+        statements = _sqlite(connection, tables, vias)
     else:  # pragma: no cover - the project supports PostgreSQL and SQLite
         raise NotImplementedError(f"No freshness triggers for {connection.vendor}.")
     with connection.cursor() as cursor:

@@ -20,9 +20,10 @@ from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils import timezone
 
 from accounts.models import Tenant, User
-from scopes.access.albums import AlbumIds, parse_limit
+from scopes.access.albums import ALBUM_TYPE, AlbumIds, parse_limit
 from scopes.access.personal_tokens import DEFAULT_MAX_DAYS, PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
 from scopes.access.policy import POLICY_COLUMNS, POLICY_JOINS, AppPolicy
+from scopes.access.resources import rows_of
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,22 @@ def _aggregate(expression: str) -> str:
     return f"group_concat({expression}, ' ')"
 
 
+def _consent_albums_sql() -> str:
+    """The consent's albums that still exist in its tenant, with their owners ("id:owner ...").
+
+    Stored as (kind, identifier) (`ConsentAlbum`); the photos app says where albums are
+    (scopes.access.resources). With no app serving albums no album stands: a limited consent then
+    reaches nothing, never everything.
+    """
+    rows = rows_of(ALBUM_TYPE)
+    if rows is None:
+        return "NULL"
+    pair = _aggregate(f"ca.object_id || ':' || al.{rows.owner_column}")
+    return f"""(SELECT {pair} FROM scopes_consentalbum ca
+            JOIN {rows.table} al ON al.id = ca.object_id AND al.tenant_id = c.tenant_id
+            WHERE ca.consent_id = c.id AND ca.kind = '{ALBUM_TYPE}')"""
+
+
 def _grant_sql(source: str) -> str:
     """The grant's rows, for each row of `source` (user_id, tenant_id, application_id, extra...)."""
     user_columns = ", ".join(f"u.{name}" for name in _user_fields())
@@ -90,9 +107,7 @@ def _grant_sql(source: str) -> str:
             (SELECT p.max_days FROM scopes_tokenpolicy p WHERE p.tenant_id = src.tenant_id),
             {int(DEFAULT_MAX_DAYS)}) END,
         {POLICY_COLUMNS.format(aggregate=_aggregate("s.name"))},
-        (SELECT {_aggregate("ca.album_id || ':' || al.owner_id")} FROM scopes_consentalbum ca
-            JOIN photos_album al ON al.id = ca.album_id AND al.tenant_id = c.tenant_id
-            WHERE ca.consent_id = c.id),
+        {_consent_albums_sql()},
         c.albums_limited,
         src.*
     FROM ({source}) src

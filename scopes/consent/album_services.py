@@ -19,14 +19,15 @@ from django.db import transaction
 from accounts.constants import AuditAction
 from accounts.models import User
 from accounts.services import audit_record
+from scopes.access.albums import ALBUM_TYPE
 from scopes.models import Consent, ConsentAlbum
 
 
 def _album_ids(consent: Consent) -> list[int]:
     return sorted(
         ConsentAlbum.objects.for_tenant(consent.tenant)
-        .filter(consent=consent)
-        .values_list("album_id", flat=True)
+        .filter(consent=consent, kind=ALBUM_TYPE)
+        .values_list("object_id", flat=True)
     )
 
 
@@ -48,9 +49,11 @@ def consent_albums_grant(
     add = sorted(set(albums) - set(before))
     remove = sorted((set(withdraw) & set(before)) - set(albums))
     if remove:
-        ConsentAlbum.objects.for_tenant(locked.tenant).filter(consent=locked, album_id__in=remove).delete()
+        ConsentAlbum.objects.for_tenant(locked.tenant).filter(
+            consent=locked, kind=ALBUM_TYPE, object_id__in=remove
+        ).delete()
     ConsentAlbum.objects.bulk_create(
-        [ConsentAlbum(tenant_id=locked.tenant_id, consent=locked, album_id=a) for a in add]
+        [ConsentAlbum(tenant_id=locked.tenant_id, consent=locked, kind=ALBUM_TYPE, object_id=a) for a in add]
     )
     after = _album_ids(locked)
     if after != before or not was_limited:
@@ -100,7 +103,9 @@ def consent_album_remove(*, actor: User, consent: Consent, album_id: int) -> boo
     before = _album_ids(locked)
     if album_id not in before:
         return False
-    ConsentAlbum.objects.for_tenant(locked.tenant).filter(consent=locked, album_id=album_id).delete()
+    ConsentAlbum.objects.for_tenant(locked.tenant).filter(
+        consent=locked, kind=ALBUM_TYPE, object_id=album_id
+    ).delete()
     audit_record(
         actor=actor,
         action=AuditAction.CONSENT_NARROWED,

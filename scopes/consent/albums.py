@@ -10,17 +10,14 @@ Granted: the ticks, within what the page offered and what the plan offers now (a
 albums remembered from an earlier consent that the page showed as already allowed.
 """
 
-# ruff: noqa: S608  (constant table names; values are parameters)
-
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import connection
-
-from scopes.access.albums import ON_THE_ALBUM, AlbumRequest, visible_albums
+from scopes.access.albums import ALBUM_TYPE, ON_THE_ALBUM, AlbumRequest, visible_albums
 from scopes.access.decision import Target, decide
+from scopes.access.resources import Listed, rows_of
 from scopes.constants import ScopeName
 from scopes.registry import Implications
 
@@ -162,29 +159,22 @@ def plan_albums(
 # --- Reads
 
 
-_TENANT_ALBUMS = """
-SELECT a.id, a.name, a.owner_id, u.username FROM photos_album a
-JOIN accounts_user u ON u.id = a.owner_id
-WHERE a.tenant_id = %s ORDER BY a.name, a.id
-"""
+def tenant_albums(tenant_id: int) -> list[Listed]:
+    """Every album of a tenant with its owner (the page filters them by the role's rule).
 
-
-def tenant_albums(tenant_id: int) -> list[tuple[int, str, int, str]]:
-    """Every album of a tenant with its owner (the page filters them by the role's rule)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_TENANT_ALBUMS, [tenant_id])
-        return [(row[0], row[1], row[2], row[3]) for row in cursor.fetchall()]
+    The photos app answers (scopes.access.resources): this package never names its table.
+    """
+    rows = rows_of(ALBUM_TYPE)
+    return rows.listing(tenant_id) if rows is not None else []
 
 
 def album_names(ids: Iterable[int]) -> dict[int, str]:
     """Album names by id, in ONE query (connected apps; only albums of tenants entered are seen)."""
     wanted = sorted(set(ids))
-    if not wanted:
+    rows = rows_of(ALBUM_TYPE)
+    if not wanted or rows is None:
         return {}
-    marks = ", ".join(["%s"] * len(wanted))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, name FROM photos_album WHERE id IN ({marks})", wanted)
-        return dict(cursor.fetchall())
+    return rows.names(wanted)
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,11 @@ from accounts import tenancy
 from accounts.models import Membership, User
 from accounts.selectors import active_memberships_of
 from scopes.access.albums import AlbumRequest, InvalidDetails, parse_request
+from scopes.access.applications import AppScope, app_scopes
 from scopes.access.rows import GrantRows, grant_rows
 from scopes.access.scope_registry import RegistrySnapshot, registry
 from scopes.consent.albums import tenant_albums
 from scopes.consent.authorize import OAUTH_FIELDS, PROMPT_VALUES, SINGLE_VALUED
-from scopes.consent.rules import AppScope
-from scopes.consent.selectors import app_scopes
 from scopes.models import Application
 from scopes.registry import closure
 

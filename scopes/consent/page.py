@@ -14,12 +14,14 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from accounts.models import Membership
+from accounts.models import Membership, signed_in
 from scopes.access.selectors import registry
 from scopes.consent.album_pages import AlbumsOnPage
 from scopes.consent.rules import ConsentPlan
 from scopes.models import Application
-from scopes.tenant_policy.views import consent_page_extras
+from scopes.tenant_policy.asking import ask_url
+from scopes.tenant_policy.models import RequestKind, RequestStatus
+from scopes.tenant_policy.selectors import requests_of
 
 
 def page_context(
@@ -63,3 +65,33 @@ def page_context(
     if membership is not None and plan is not None:
         context.update(consent_page_extras(request, application, membership, plan))
     return context
+
+
+def consent_page_extras(
+    request: HttpRequest, application: Application, membership: Membership, plan: ConsentPlan
+) -> dict[str, Any]:
+    """What the consent page adds: "ask for this" links, and the person's pending requests here."""
+    back = request.get_full_path()
+    unavailable = [
+        (
+            line,
+            ask_url(
+                tenant=membership.tenant, kind=line.ask, application=application, scope=line.name, back=back
+            ),
+        )
+        for line in plan.unavailable
+    ]
+    pending = [
+        r
+        for r in requests_of(signed_in(request.user)).filter(
+            tenant=membership.tenant, status=RequestStatus.PENDING
+        )
+        if r.application_id in (None, application.pk)
+    ]
+    return {
+        "unavailable_lines": unavailable,
+        "ask_app_url": ask_url(
+            tenant=membership.tenant, kind=RequestKind.APP, application=application, back=back
+        ),
+        "pending_requests": pending,
+    }

@@ -6,11 +6,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from accounts.models import Membership
+from scopes.access.applications import AppScope
 from scopes.access.policy import AppPolicy, policy_refusal
 from scopes.access.rows import GrantRows
 from scopes.access.scope_registry import RegistrySnapshot
 from scopes.access.standing import assess
-from scopes.consent.rules import AppScope, ConsentPlan, plan_consent
+from scopes.consent.rules import ConsentPlan, plan_consent
 from scopes.registry import grant_reaches
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from scopes.access.applications import AppScope
 from scopes.registry import Implications, closure, normalise
 
 
@@ -50,14 +51,6 @@ def consented_after(
         return sorted(set(before) | set(scopes))
     allowed = frozenset(closure(before, implications) - taken_back)
     return sorted(set(cap_scopes(before, allowed=allowed, implications=implications)) | set(scopes))
-
-
-@dataclass(frozen=True)
-class AppScope:
-    """What the app registered for one scope: may the user untick it, and why the app wants it."""
-
-    required: bool = False
-    reason: str = ""
 
 
 @dataclass(frozen=True)

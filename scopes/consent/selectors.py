@@ -5,20 +5,13 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import Membership, User
+from scopes.access.applications import app_scopes
+from scopes.access.personal_tokens import PERSONAL_TOKENS_CLIENT_ID
 from scopes.access.rows import grant_rows
 from scopes.access.selectors import registry
 from scopes.consent.planning import plan_from
-from scopes.consent.rules import AppScope, ConsentPlan
-from scopes.machines.models import PERSONAL_TOKENS_CLIENT_ID
-from scopes.models import Application, ApplicationScope, Consent
-
-
-def app_scopes(application: Application) -> dict[str, AppScope]:
-    """The scopes an app may ask for, with its `required` flag and reason (from the database)."""
-    links = ApplicationScope.objects.filter(application_id=application.pk).values_list(
-        "scope__name", "required", "reason"
-    )
-    return {name: AppScope(required, reason) for name, required, reason in links}
+from scopes.consent.rules import ConsentPlan
+from scopes.models import Application, Consent
 
 
 def consent_plan(

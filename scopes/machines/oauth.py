@@ -18,8 +18,8 @@ from django.utils import timezone
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors
 
+from scopes.access.applications import app_scopes
 from scopes.access.standing import grant_standing
-from scopes.consent.selectors import app_scopes
 from scopes.machines.selectors import service_account_of
 from scopes.models import Application
 

@@ -10,9 +10,9 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from accounts import tenancy
 from accounts.models import Membership, Tenant, User
+from scopes.access.applications import app_scopes
 from scopes.access.selectors import registry, role_reaches
 from scopes.access.standing import effective_expiry
-from scopes.consent.selectors import app_scopes
 from scopes.constants import ScopeName
 from scopes.machines.models import (
     DEFAULT_MAX_DAYS,

@@ -13,10 +13,9 @@ from accounts import ratelimit, tenancy
 from accounts.models import signed_in
 from accounts.selectors import active_memberships_of
 from scopes.access.selectors import registry
-from scopes.machines.models import PersonalTokenMode
+from scopes.machines.models import PersonalAccessToken, PersonalTokenMode
 from scopes.machines.selectors import personal_tokens_of, policy_of, scopes_offered
 from scopes.machines.services import personal_token_app_ensure, personal_token_create, personal_token_revoke
-from scopes.models import PersonalAccessToken
 
 
 @login_required

@@ -9,8 +9,8 @@ from django.utils.http import parse_header_parameters
 from oauth2_provider.oauth2_backends import OAuthLibCore as DotOAuthLibCore
 from oauth2_provider.scopes import BaseScopes
 
+from scopes.access.applications import app_scopes
 from scopes.access.selectors import registry
-from scopes.consent.selectors import app_scopes
 from scopes.models import Application
 from scopes.registry import closure
 

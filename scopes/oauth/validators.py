@@ -21,10 +21,10 @@ from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors
 
 from scopes.access.albums import format_limit, parse_limit, response_details
+from scopes.access.applications import app_scopes
 from scopes.access.selectors import registry
 from scopes.access.standing import grant_standing
 from scopes.access.tenancy import token_checksum
-from scopes.consent.selectors import app_scopes
 from scopes.consent.services import code_replay_revoke, token_family_revoke, tokens_revoke
 from scopes.constants import ScopeName
 from scopes.machines import oauth as machines

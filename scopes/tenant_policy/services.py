@@ -17,9 +17,9 @@ from django.utils import timezone
 from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
 from accounts.services import audit_record
+from scopes.access.applications import app_scopes
 from scopes.access.policy import AppPolicyMode, AppStatus
 from scopes.access.selectors import registry, role_reaches
-from scopes.consent.selectors import app_scopes
 from scopes.models import Application, Scope
 from scopes.registry import closure
 from scopes.roles.rules import check_manages_tenant, check_role_grants

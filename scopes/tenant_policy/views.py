@@ -9,7 +9,6 @@ enters the tenant (row-level security) only after that check.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,7 +16,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -25,13 +23,12 @@ from django.views.decorators.http import require_POST
 from accounts import ratelimit, tenancy
 from accounts.models import Membership, Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles
+from scopes.access.applications import app_scopes
 from scopes.access.policy import AppPolicyMode, AppStatus
 from scopes.access.selectors import registry
-from scopes.consent.rules import ConsentPlan
-from scopes.consent.selectors import app_scopes
 from scopes.models import Application
 from scopes.tenant_policy import services
-from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
+from scopes.tenant_policy.models import AccessRequest, RequestKind, TenantApp, TenantAppPolicy
 from scopes.tenant_policy.selectors import (
     administered_tenants,
     is_tenant_admin,
@@ -40,50 +37,6 @@ from scopes.tenant_policy.selectors import (
 )
 
 AUTHORIZE_PATH = "/o/authorize/"
-
-
-def ask_url(
-    *, tenant: Tenant, kind: str, application: Application | None = None, scope: str = "", back: str = ""
-) -> str:
-    """Where the signed-in person files a request (the consent page's and the API's links)."""
-    params = {"tenant": tenant.slug, "kind": kind}
-    if application is not None:
-        params["app"] = application.client_id
-    if scope:
-        params["scope"] = scope
-    if back:
-        params["next"] = back
-    return f"{reverse('account-request-new')}?{urlencode(params)}"
-
-
-def consent_page_extras(
-    request: HttpRequest, application: Application, membership: Membership, plan: ConsentPlan
-) -> dict[str, Any]:
-    """What the consent page adds: "ask for this" links, and the person's pending requests here."""
-    back = request.get_full_path()
-    unavailable = [
-        (
-            line,
-            ask_url(
-                tenant=membership.tenant, kind=line.ask, application=application, scope=line.name, back=back
-            ),
-        )
-        for line in plan.unavailable
-    ]
-    pending = [
-        r
-        for r in requests_of(signed_in(request.user)).filter(
-            tenant=membership.tenant, status=RequestStatus.PENDING
-        )
-        if r.application_id in (None, application.pk)
-    ]
-    return {
-        "unavailable_lines": unavailable,
-        "ask_app_url": ask_url(
-            tenant=membership.tenant, kind=RequestKind.APP, application=application, back=back
-        ),
-        "pending_requests": pending,
-    }
 
 
 def _member_tenant(user: User, slug: str) -> Tenant:

@@ -40,7 +40,7 @@ def flow_for(world, gallery, browser_of, identifiers=None, **extra) -> Flow:
 
 
 def granted_albums() -> set[int]:
-    return set(ConsentAlbum.all_tenants.values_list("album_id", flat=True))
+    return set(ConsentAlbum.all_tenants.values_list("object_id", flat=True))
 
 
 def test_ticking_another_tenants_album_grants_nothing(world, gallery, browser_of, albums, unchanged):

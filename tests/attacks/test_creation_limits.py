@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from accounts.constants import RoleName
 from scopes.machines.services import personal_token_create, service_account_create
-from scopes.models import AccessRequest, Application, ApplicationScope, DeviceGrant, Scope
+from scopes.models import Application, ApplicationScope, DeviceGrant, Scope
 from scopes.tenant_policy import services as policy_services
+from scopes.tenant_policy.models import AccessRequest
 from tests.factories import ApplicationFactory
 from tests.scopes.oauth import Flow
 

@@ -13,9 +13,9 @@ from django.test import Client
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent, Membership
 from scopes.access.policy import AppStatus
-from scopes.models import AccessRequest, Application, ApplicationScope, Scope
+from scopes.models import Application, ApplicationScope, Scope
 from scopes.tenant_policy import services
-from scopes.tenant_policy.models import RequestKind, RequestStatus
+from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus
 
 READ = "photos.read"
 

@@ -114,10 +114,22 @@ def test_album_deleted_drops_out(limited, place):
     assert ids(limited.get("/api/t/acme/photos/")) == set()
 
 
+def test_album_deleted_by_raw_sql_takes_its_links_with_it(limited, place):
+    """Any writer: the trigger on the album table does what a foreign key's cascade did (the
+    authorization server stores album limits as (kind, identifier), scopes 0020)."""
+    assert ids(limited.get("/api/t/acme/photos/")) == {place["in_a"].pk}
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE photos_photo SET album_id = NULL WHERE album_id = %s", [place["a"].pk])
+        cursor.execute("DELETE FROM photos_album WHERE id = %s", [place["a"].pk])
+    assert not ConsentAlbum.all_tenants.exists()
+    assert ids(limited.get("/api/t/acme/albums/")) == set()
+    assert ids(limited.get("/api/t/acme/photos/")) == set()
+
+
 def test_consent_album_removed_by_raw_sql_drops_out(limited, place):
     assert ids(limited.get("/api/t/acme/photos/")) == {place["in_a"].pk}
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM scopes_consentalbum WHERE album_id = %s", [place["a"].pk])
+        cursor.execute("DELETE FROM scopes_consentalbum WHERE object_id = %s", [place["a"].pk])
     assert ids(limited.get("/api/t/acme/photos/")) == set()
 
 

@@ -7,9 +7,8 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts.models import Membership
-from scopes.models import AccessRequest, TenantApp
 from scopes.tenant_policy import services
-from scopes.tenant_policy.models import RequestKind, RequestStatus
+from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp
 
 pytestmark = pytest.mark.django_db
 

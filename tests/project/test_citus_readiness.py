@@ -56,8 +56,8 @@ GLOBAL_UNIQUE_KEYS: dict[tuple[str, tuple[str, ...]], str] = {
     ("scopes_serviceaccount", ("user_id",)): (
         "one user per service account, a member of its tenant only: becomes (tenant_id, user_id)"
     ),
-    ("scopes_consentalbum", ("album_id", "consent_id")): (
-        "an album once per consent, both of the consent's tenant: becomes (tenant_id, consent_id, album_id)"
+    ("scopes_consentalbum", ("consent_id", "kind", "object_id")): (
+        "an album once per consent, of the consent's tenant: becomes (tenant_id, consent_id, kind, object_id)"
     ),
     ("accounts_auditdelivery", ("sequence", "webhook_id")): (
         "a webhook's delivery order; the webhook belongs to one tenant: becomes (tenant_id, webhook_id, sequence)"

@@ -53,50 +53,122 @@ def test_imports_flow_one_way():
     assert violations() == []
 
 
-# Inside scopes, too: the decision and the standing know nothing of the pages, endpoints or admin
-# built on them; consent builds on access; the OAuth endpoints on consent and access.
-INNER_FORBIDDEN = {
-    # The core imports no feature: the tenant app policy and personal-token inputs the standing reads
-    # live in it (scopes/access/policy.py, personal_tokens.py).
-    "access": {
-        "admin",
-        "consent",
-        "device",
-        "machines",
-        "management",
-        "oauth",
-        "oidc",
-        "roles",
-        "tenant_policy",
-        "usage",
-    },
-    "consent": {"oauth", "admin"},
-    "oauth": {"admin"},
-}
+# Inside scopes, too, every package and top-level module has a layer, and imports only from the
+# layers below its own (docs/architecture.md, "Layers"): the decision and the standing (`access`)
+# know nothing of the features built on them; the OAuth endpoints sit on every feature; the admin,
+# the commands, the URLs and the app's start-up wire them together and nothing imports them.
+SCOPES_LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"constants"}),
+    frozenset({"registry"}),
+    frozenset({"models"}),
+    frozenset({"access"}),
+    frozenset({"services"}),
+    frozenset({"usage"}),
+    frozenset({"roles"}),
+    frozenset({"tenant_policy"}),
+    frozenset({"consent"}),
+    frozenset({"machines", "device", "oidc"}),
+    frozenset({"oauth"}),
+    frozenset({"admin", "management", "urls", "apps"}),
+)
 
 
-def scopes_packages_imported(source: str) -> set[str]:
+def scopes_part(module: str) -> str | None:
+    """The layer-holding part of a `scopes` module name: its package, or the top-level module."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "scopes" and len(parts) > 1 else None
+
+
+def scopes_parts_imported(source: str, *, modules: set[str]) -> set[str]:
+    """The parts of `scopes` a module imports, lazy imports included (`from scopes import x` names x)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
-        names = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        found |= {name.split(".")[1] for name in names if name.startswith("scopes.") and "." in name}
+            names = [node.module] + [
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if f"{node.module}.{alias.name}" in modules
+            ]
+        else:
+            continue
+        found |= {part for name in names if (part := scopes_part(name)) is not None}
+    return found
+
+
+def layer_violations(sources: dict[str, str]) -> list[str]:
+    """Each import of a part of `scopes` from the same layer or one above (or of a part with no layer)."""
+    layer_of = {part: level for level, parts in enumerate(SCOPES_LAYERS) for part in parts}
+    found = []
+    for module, source in sorted(sources.items()):
+        own = scopes_part(module)
+        if own is None:
+            continue
+        if own not in layer_of:
+            found.append(f"{module}: scopes.{own} has no layer in SCOPES_LAYERS")
+            continue
+        for part in sorted(scopes_parts_imported(source, modules=set(sources)) - {own}):
+            if layer_of.get(part, len(SCOPES_LAYERS)) >= layer_of[own]:
+                found.append(f"{module} imports scopes.{part}, which is not below scopes.{own}")
     return found
 
 
 def test_scopes_packages_import_one_way():
-    found = []
-    for package, forbidden in INNER_FORBIDDEN.items():
-        assert (ROOT / "scopes" / package).is_dir(), f"scopes/{package} moved: update the guard"
-        for path in sorted((ROOT / "scopes" / package).rglob("*.py")):
-            bad = scopes_packages_imported(path.read_text()) & forbidden
-            if bad:
-                found.append(f"{path.relative_to(ROOT)} imports scopes.{', scopes.'.join(sorted(bad))}")
-    assert found == []
-    assert scopes_packages_imported("from scopes.consent.rules import AppScope") == {"consent"}
+    """Every package of scopes imports only from the layers below it, so no two packages are a circle."""
+    sources = {
+        _module_name(path): path.read_text()
+        for path in sorted((ROOT / "scopes").rglob("*.py"))
+        if "migrations" not in path.parts and path.parent != ROOT / "scopes" / "templates"
+    }
+    assert layer_violations(sources) == []
+
+
+def resource_tables_named(source: str, tables: set[str]) -> set[str]:
+    """The given table names a module's string constants mention (SQL in strings, f-strings too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found |= {table for table in tables if table in node.value}
+    return found
+
+
+def test_scopes_names_no_resource_table():
+    """The authorization server knows the photos app only through the resource registry
+    (scopes.access.resources): no model of scopes relates to one of photos, and no SQL of scopes
+    names a photos table (migrations are history and keep theirs)."""
+    photo_models = set(django_apps.get_app_config("photos").get_models())
+    tables = {model._meta.db_table for model in photo_models}
+    related = [
+        f"{model.__name__}.{field.name}"
+        for model in django_apps.get_app_config("scopes").get_models()
+        for field in model._meta.get_fields()
+        if field.is_relation and field.related_model in photo_models
+    ]
+    named = [
+        f"{path.relative_to(ROOT)} names {', '.join(sorted(found))}"
+        for path in sorted((ROOT / "scopes").rglob("*.py"))
+        if "migrations" not in path.parts and (found := resource_tables_named(path.read_text(), tables))
+    ]
+    assert related == [] and named == []
+    assert resource_tables_named('sql = f"JOIN photos_album al ON {x}"', tables) == {"photos_album"}
+
+
+def test_the_layer_check_sees_a_violation():
+    """The check itself: an import upwards, a lazy one, one between peers, and a part with no layer."""
+    assert layer_violations({"scopes.access.rows": "from scopes.consent.rules import ConsentPlan"}) == [
+        "scopes.access.rows imports scopes.consent, which is not below scopes.access"
+    ]
+    assert layer_violations(
+        {"scopes.models": "def f():\n    from scopes import urls\n", "scopes.urls": ""}
+    ) == ["scopes.models imports scopes.urls, which is not below scopes.models"]
+    assert layer_violations({"scopes.device.views": "import scopes.oidc.views"}) == [
+        "scopes.device.views imports scopes.oidc, which is not below scopes.device"
+    ]
+    assert layer_violations({"scopes.newthing.x": "from scopes.models import Scope"}) == [
+        "scopes.newthing.x: scopes.newthing has no layer in SCOPES_LAYERS"
+    ]
+    assert layer_violations({"scopes.oauth.views": "from scopes.consent.flow import situation_of"}) == []
 
 
 PACKAGES = ("accounts", "scopes", "api", "photos", "project")
@@ -170,6 +242,40 @@ def test_no_module_imports_itself_in_a_circle():
         if "migrations" not in path.parts
     }
     assert cycles(module_imports(modules)) == []
+
+
+def package_imports(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The module graph seen a package at a time: `scopes.consent.flow` counts as `scopes.consent`."""
+
+    def package(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    packages: dict[str, set[str]] = {package(module): set() for module in graph}
+    for module, targets in graph.items():
+        packages[package(module)] |= {package(target) for target in targets} - {package(module)}
+    return packages
+
+
+def test_no_package_imports_itself_in_a_circle():
+    """Nor at the level of packages (`accounts.admin`, `scopes.consent`, `photos.api`...): a package
+    that imports one that imports it back is one job in two homes, even if no module is in a cycle."""
+    modules = {
+        _module_name(path): path.read_text()
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+    }
+    assert cycles(package_imports(module_imports(modules))) == []
+
+
+def test_the_package_cycle_check_sees_a_cycle():
+    graph = {
+        "scopes.a.x": {"scopes.b.y"},
+        "scopes.b.y": set(),
+        "scopes.b.z": {"scopes.a.w"},
+        "scopes.a.w": set(),
+    }
+    assert cycles(package_imports(graph)) == [["scopes.a", "scopes.b"]]
 
 
 def test_the_cycle_check_sees_a_cycle():

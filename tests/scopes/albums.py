@@ -16,7 +16,7 @@ def limit(token: AccessToken, albums: Iterable[int]) -> AccessToken:
     consent = Consent.objects.get(user=token.user, tenant=token.tenant, application=token.application)
     Consent.objects.filter(pk=consent.pk).update(albums_limited=True)  # as granting albums does
     for album in albums:
-        ConsentAlbum.all_tenants.get_or_create(tenant=token.tenant, consent=consent, album_id=album)
+        ConsentAlbum.all_tenants.get_or_create(tenant=token.tenant, consent=consent, object_id=album)
     token.albums = format_limit(albums)
     token.save(update_fields=["albums"])
     return token

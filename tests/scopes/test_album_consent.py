@@ -145,12 +145,12 @@ def test_ticked_albums_are_granted_and_carried_to_the_token(world, gallery, brow
         }
     ]
     consent = Consent.objects.get(user=world.member_a)
-    assert set(ConsentAlbum.all_tenants.filter(consent=consent).values_list("album_id", flat=True)) == {
+    assert set(ConsentAlbum.all_tenants.filter(consent=consent).values_list("object_id", flat=True)) == {
         albums["own"].pk,
         albums["colleague"].pk,
     }
     # The refresh grant keeps the limit, and it shrinks with the consent, never grows.
-    ConsentAlbum.all_tenants.filter(album=albums["colleague"]).delete()
+    ConsentAlbum.all_tenants.filter(object_id=albums["colleague"].pk).delete()
     refreshed = refresh(gallery.client_id, token["refresh_token"]).json()
     assert refreshed["authorization_details"][0]["identifiers"] == [str(albums["own"].pk)]
     assert AccessToken.objects.get(token_checksum__isnull=False).albums == str(albums["own"].pk)
@@ -205,7 +205,7 @@ def test_prompt_consent_unticked_album_is_taken_back(world, gallery, browser_of,
         albums["admin"].pk,
     }
     again.exchange(again.consent(page, albums=[albums["own"].pk]))
-    assert list(ConsentAlbum.all_tenants.values_list("album_id", flat=True)) == [albums["own"].pk]
+    assert list(ConsentAlbum.all_tenants.values_list("object_id", flat=True)) == [albums["own"].pk]
 
 
 def test_include_granted_scopes_adds_remembered_albums(world, gallery, browser_of, albums):

@@ -17,6 +17,7 @@ from oauthlib.oauth2.rfc6749.errors import ConsentRequired
 
 from accounts.models import Membership, Role, Tenant, User
 from scopes.access.albums import AlbumRequest
+from scopes.access.applications import AppScope
 from scopes.access.policy import AppPolicy
 from scopes.access.rows import GrantRows
 from scopes.access.scope_registry import RegistrySnapshot
@@ -35,7 +36,7 @@ from scopes.consent.outcome import (
     on_get,
     on_post,
 )
-from scopes.consent.rules import AppScope, ShownPlan
+from scopes.consent.rules import ShownPlan
 from scopes.models import Application
 from scopes.registry import closure
 

@@ -3,7 +3,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scopes.consent.rules import AppScope, cap_scopes, plan_consent
+from scopes.access.applications import AppScope
+from scopes.consent.rules import cap_scopes, plan_consent
 from scopes.registry import closure
 
 GRAPH = {

@@ -24,7 +24,7 @@ def test_consents_that_were_ever_limited_are_marked_and_no_other(world):
 
     with_rows, with_token, with_audit, _plain, plain_token = (consent() for _ in range(5))
     album = AlbumFactory(tenant=world.acme, owner=world.member_a)
-    ConsentAlbum.all_tenants.create(tenant=world.acme, consent=with_rows, album=album)
+    ConsentAlbum.all_tenants.create(tenant=world.acme, consent=with_rows, object_id=album.pk)
     # Its albums were all deleted, but a token issued with the limit is left: "" is an empty limit.
     AccessTokenFactory(user=world.member_a, tenant=world.acme, application=with_token.application, albums="")
     AccessTokenFactory(user=world.member_a, tenant=world.acme, application=plain_token.application)

@@ -12,9 +12,9 @@ from scopes.access import cache as context_cache
 from scopes.access.policy import AppPolicyMode, AppStatus
 from scopes.access.selectors import role_reaches
 from scopes.constants import ScopeName
-from scopes.models import AccessRequest, Application, ApplicationScope, Scope, TenantApp, TenantAppPolicy
+from scopes.models import Application, ApplicationScope, Scope
 from scopes.tenant_policy import services
-from scopes.tenant_policy.models import RequestKind, RequestStatus
+from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
 from tests.scopes.oauth import REDIRECT_URI, Flow, refresh
 
 pytestmark = pytest.mark.django_db
