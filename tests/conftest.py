@@ -26,6 +26,11 @@ from accounts.models import Role, Tenant, User
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Scope
 from tests import databases, rls
+from tests.attacks import (  # noqa: F401  (the attack tests' fixtures, wherever those tests live)
+    _attacks_write_under_their_own_media_root,
+    media_root,
+    unchanged,
+)
 from tests.factories import (
     AccessTokenFactory,
     ApplicationFactory,
@@ -290,8 +295,8 @@ POSTGRESQL_LEG = (
     "tests/project/test_settings.py",
     "tests/project/test_deploy_settings.py",
     "tests/project/test_json_logs.py",
-    "tests/scopes/test_decision.py",
-    "tests/scopes/test_consent_rule.py",
+    "tests/scopes/access/test_decision.py",
+    "tests/scopes/consent/test_consent_rule.py",
     "tests/scopes/test_registry.py",
 )
 

@@ -354,7 +354,7 @@ class Workers:
 
     def __init__(self, database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
-        command = [sys.executable, "-m", "gunicorn", "tests.scopes.worker_wsgi:application"]
+        command = [sys.executable, "-m", "gunicorn", "tests.worker_wsgi:application"]
         command += ["--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"]
         env = {**process_environment(database_url), **(extra_env or {})}
         self.process = subprocess.Popen(command, cwd=ROOT, env=env)

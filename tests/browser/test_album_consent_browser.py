@@ -12,7 +12,7 @@ from tests.answers import json_body
 from tests.browser.conftest import CALLBACK, authorize_url, exchange, screenshot, sign_in
 from tests.factories import AlbumFactory, PhotoFactory
 from tests.images import image_bytes
-from tests.scopes.oauth import pkce_pair
+from tests.oauth import pkce_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,7 +32,7 @@ def gallery(world):
 def test_member_picks_albums_and_the_token_stays_inside_them(live_server, world, gallery, page):
     # Acme's albums: the Member's own, a colleague's, and a third the Member will not pick; and an
     # album of another tenant, which the Member cannot see. (With the seeded roles a Member sees
-    # every album of its tenant; an album hidden by the role's reach is tests/scopes/test_album_consent.py.)
+    # every album of its tenant; an album hidden by the role's reach is tests/scopes/consent/test_album_consent.py.)
     own = AlbumFactory(tenant=world.acme, owner=world.member_a, name="Holidays")
     colleague = AlbumFactory(tenant=world.acme, owner=world.member2_a, name="Team offsite")
     AlbumFactory(tenant=world.acme, owner=world.admin_a, name="Board")

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, ApplicationScope, Scope
 from tests.browser.conftest import CALLBACK, authorize_url, exchange, screenshot, sign_in
-from tests.scopes.oauth import pkce_pair
+from tests.oauth import pkce_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

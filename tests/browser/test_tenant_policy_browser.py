@@ -14,7 +14,7 @@ from scopes.constants import ScopeName
 from scopes.models import ApplicationScope, Scope
 from scopes.tenant_policy import services
 from tests.browser.conftest import CALLBACK, authorize_url, exchange, screenshot, sign_in
-from tests.scopes.oauth import pkce_pair
+from tests.oauth import pkce_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
