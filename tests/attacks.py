@@ -13,7 +13,6 @@ purpose: a refused consent form still uses up its single-use nonce, which is the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -23,7 +22,6 @@ import pytest
 from django.apps import apps
 
 from scopes.constants import ScopeName as S
-from tests.oauth import Flow
 
 WATCHED_APPS = ("accounts", "scopes", "photos")
 # A refused form is used up too (see above); a successful answer records the scope it used, by day
@@ -94,30 +92,3 @@ def unchanged(db, media_root: Path) -> Callable[[], AbstractContextManager[None]
 
 
 ALL_API_SCOPES = [S.PHOTOS_WRITE, S.ALBUMS_WRITE, S.PROFILE_READ]
-
-
-# --- the consent form, as an attacker submits it (tests/scopes/consent/test_consent_tampering.py and others)
-
-
-def form_of(page) -> dict:
-    """The consent form on `page` exactly as the browser would submit it, Allow pressed."""
-    html = page.content.decode()
-    return {
-        "request_token": re.search(r'name="request_token" value="([^"]*)"', html).group(1),
-        "tenant": re.search(r'name="tenant" value="([^"]+)"', html).group(1),
-        "scope": re.findall(r'name="scope" value="([^"]+)"', html),
-        "decision": "allow",
-    }
-
-
-def denied(response, state: str) -> None:
-    """The answer to the client is access_denied with its own state, and carries no code."""
-    params = Flow.redirect_params(response)
-    assert params == {"error": "access_denied", "state": state, "iss": "http://testserver"}
-
-
-def refused(response) -> None:
-    """A page here, never a redirect anywhere."""
-    assert response.status_code == 400
-    assert not response.has_header("Location")
-    assert b"Nothing was granted." in response.content

@@ -12,8 +12,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
-from html.parser import HTMLParser
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -24,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from accounts.models import Membership, User
 from scopes.constants import ScopeName as S
 from tests.images import image_bytes
-from tests.oauth import REDIRECT_URI, pkce_pair
+from tests.oauth import authorize_params, code_request, form_fields, pkce_pair, redirect_params
 from tests.servers import RedisServer, TwoServers, database_url
 
 pytestmark = [
@@ -71,45 +70,6 @@ def _wait(base: str) -> None:
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-class _Form(HTMLParser):
-    """The fields of the first form containing `marker`, as a browser would submit them unchanged."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[list[tuple[str, str]]] = []
-        self._select: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append([])
-        elif not self.forms:
-            return
-        elif tag == "input" and a.get("name"):
-            if a.get("type") in {"checkbox", "radio"} and "checked" not in a:
-                return
-            if a.get("type") in {"submit", "button", "file"}:
-                return
-            default = "on" if a.get("type") in {"checkbox", "radio"} else ""  # what a browser sends
-            self.forms[-1].append((a["name"], a.get("value", default)))
-        elif tag == "select":
-            self._select = a.get("name")
-        elif tag == "option" and self._select and "selected" in a:
-            self.forms[-1].append((self._select, a.get("value", "")))
-        elif tag == "textarea" and a.get("name"):
-            self.forms[-1].append((a["name"], ""))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "select":
-            self._select = None
-
-
-def _form_fields(html: str, must_have: str) -> list[tuple[str, str]]:
-    parser = _Form()
-    parser.feed(html)
-    return next(form for form in parser.forms if any(name == must_have for name, _ in form))
 
 
 def _try_sign_in(session: requests.Session, base: str, username: str, password: str) -> int:
@@ -177,7 +137,7 @@ def test_two_app_servers_are_one_system(world, gallery, mint_token, two_servers,
     )
     assert signed.status_code == 302, signed.text[:300]
     change_url = f"{one}/admin/accounts/tenant/{world.acme.pk}/change/"
-    fields = _form_fields(admin.get(change_url).text, "slug")
+    fields = form_fields(admin.get(change_url).text, "slug")
     membership = Membership.objects.get(user=world.admin_a, tenant=world.acme)
     prefix = next(
         name[: -len("-id")] for name, value in fields if name.endswith("-id") and value == str(membership.pk)
@@ -194,36 +154,16 @@ def test_two_app_servers_are_one_system(world, gallery, mint_token, two_servers,
     # Sign in on one, consent on the other, exchange the code on the first, use the token on the second.
     _sign_in(session, one, "member2_a")
     verifier, challenge = pkce_pair()
-    params = {
-        "response_type": "code",
-        "client_id": gallery.client_id,
-        "redirect_uri": REDIRECT_URI,
-        "scope": "photos.read",
-        "state": "s1",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "tenant": "acme",
-    }
+    params = authorize_params(gallery.client_id, "photos.read", challenge, state="s1", tenant="acme")
     page = session.get(f"{other}/o/authorize/?{urlencode(params)}", allow_redirects=False)
     assert page.status_code == 200, (page.status_code, page.headers.get("Location"))
-    fields = _form_fields(page.text, "request_token")
+    fields = form_fields(page.text, "request_token")
     answer = session.post(
         f"{other}/o/authorize/", data=[*fields, ("decision", "allow")], allow_redirects=False
     )
     assert answer.status_code == 302, answer.text[:500]
-    location = answer.headers["Location"]
-    assert location.startswith(REDIRECT_URI), location
-    code = parse_qs(urlparse(location).query)["code"][0]
-    tokens = requests.post(
-        f"{one}/o/token/",
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "client_id": gallery.client_id,
-            "code_verifier": verifier,
-        },
-    )
+    code = redirect_params(answer.headers["Location"])["code"]
+    tokens = requests.post(f"{one}/o/token/", code_request(code, gallery.client_id, verifier))
     assert tokens.status_code == 200, tokens.text
     access = tokens.json()["access_token"]
     assert requests.get(f"{other}/api/t/acme/photos/", headers=_bearer(access)).status_code == 200

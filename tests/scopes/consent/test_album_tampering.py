@@ -14,9 +14,8 @@ from accounts.constants import RoleName
 from scopes.consent.views import CONSENT_SALT
 from scopes.models import ConsentAlbum, Grant, RoleGrant
 from tests.albums import details
-from tests.attacks import denied, form_of, refused
 from tests.factories import AlbumFactory
-from tests.oauth import Flow
+from tests.oauth import Flow, denied, form_of, refused
 
 pytestmark = [pytest.mark.django_db, pytest.mark.attack]
 

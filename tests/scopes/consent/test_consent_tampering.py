@@ -19,9 +19,8 @@ from accounts.constants import RoleName
 from scopes.consent.views import CONSENT_SALT
 from scopes.models import Application, ApplicationScope, Consent, Grant, Scope
 from scopes.roles.services import membership_remove, membership_set
-from tests.attacks import denied, form_of, refused
 from tests.factories import ApplicationFactory, ConsentFactory
-from tests.oauth import REDIRECT_URI, Flow
+from tests.oauth import REDIRECT_URI, Flow, denied, form_of, refused
 
 pytestmark = [pytest.mark.django_db, pytest.mark.attack]
 

@@ -9,14 +9,12 @@ token is issued.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from scopes.access.policy import AppPolicyMode, AppStatus
 from scopes.models import AccessToken, Consent, DeviceGrant
 from scopes.tenant_policy import services as policy
-from tests.device import device_app, device_page, device_poll, device_start
+from tests.oauth import consent_form, device_app, device_page, device_poll, device_start
 
 pytestmark = [pytest.mark.django_db, pytest.mark.attack]
 
@@ -38,15 +36,7 @@ def test_a_forged_allow_on_a_refused_device_page_approves_nothing(world, browser
     page = device_page(browser, body["user_code"])
     assert "data-policy-refusal" in page and 'value="allow"' not in page
     # The page offers only "Back"; the attacker posts Allow with a tenant and a scope anyway.
-    answer = browser.post(
-        "/o/device/approve/",
-        {
-            "request_token": re.search(r'name="request_token" value="([^"]+)"', page).group(1),
-            "tenant": "acme",
-            "scope": ["photos.read"],
-            "decision": "allow",
-        },
-    )
+    answer = browser.post("/o/device/approve/", consent_form(page, tenant="acme", scopes=["photos.read"]))
     assert answer.status_code == 200 and "is connected" not in answer.content.decode()
     assert DeviceGrant.objects.get(device_code=body["device_code"]).status == DeviceGrant.DENIED
     assert not Consent.objects.filter(application=tv).exists()

@@ -12,39 +12,22 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.constants import RoleName
-from scopes.constants import ScopeName
-from scopes.models import AccessToken, Application, ApplicationScope, DeviceGrant, Scope
+from scopes.models import AccessToken, Application, DeviceGrant
 from scopes.roles.services import membership_set
 from tests.factories import ApplicationFactory
+from tests.oauth import DEVICE, consent_form, device_app, device_authorization
+from tests.oauth import device_poll as poll
 
 pytestmark = pytest.mark.django_db
-
-DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @pytest.fixture
 def tv(world):
-    app = ApplicationFactory(
-        name="Photo Frame", client_id="photo-frame", authorization_grant_type=Application.GRANT_DEVICE_CODE
-    )
-    for scope in Scope.objects.filter(name__in=[str(n) for n in ScopeName]):
-        ApplicationScope.objects.create(application=app, scope=scope, reason=f"to use {scope.name}")
-    return app
+    return device_app()
 
 
 def start(client_id: str = "photo-frame", scope: str = "photos.read photos.delete offline_access"):
-    body = urlencode({"client_id": client_id, "scope": scope})
-    return Client().post("/o/device-authorization/", body, content_type="application/x-www-form-urlencoded")
-
-
-def poll(device_code: str, client_id: str = "photo-frame", *, wait: bool = True):
-    if wait:  # as a client that honours the interval would
-        DeviceGrant.objects.filter(device_code=device_code).update(
-            last_checked=timezone.now() - timedelta(seconds=60)
-        )
-    return Client().post(
-        "/o/token/", {"grant_type": DEVICE, "device_code": device_code, "client_id": client_id}
-    )
+    return device_authorization(scope, client_id)
 
 
 def approve(browser, user_code: str, *, ticks=None, decision: str = "allow"):
@@ -52,13 +35,7 @@ def approve(browser, user_code: str, *, ticks=None, decision: str = "allow"):
     assert entered.status_code == 302 and entered["Location"] == "/o/device/approve/", entered.content[:300]
     page = browser.get("/o/device/approve/")
     html = page.content.decode()
-    data = {
-        "request_token": re.search(r'name="request_token" value="([^"]+)"', html).group(1),
-        "tenant": re.search(r'name="tenant" value="([^"]+)"', html).group(1),
-        "scope": ticks if ticks is not None else re.findall(r'name="scope" value="([^"]+)"', html),
-        "decision": decision,
-    }
-    return page, browser.post("/o/device/approve/", data)
+    return page, browser.post("/o/device/approve/", consent_form(html, scopes=ticks, decision=decision))
 
 
 def test_metadata_names_the_device_endpoint(db):

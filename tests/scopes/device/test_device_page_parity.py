@@ -15,9 +15,8 @@ from scopes.access.policy import AppPolicyMode, AppStatus
 from scopes.models import Consent
 from scopes.tenant_policy import services as policy
 from tests.albums import details
-from tests.device import device_app, device_page, device_poll, device_start
 from tests.factories import AlbumFactory, PhotoFactory
-from tests.oauth import Flow
+from tests.oauth import Flow, consent_form, device_app, device_page, device_poll, device_start
 
 pytestmark = pytest.mark.django_db
 
@@ -40,16 +39,7 @@ def device_request(browser, scope: str) -> tuple[dict, str]:
 
 def allow(browser, page: str, *, tenant: str = "", scopes: list[str] | None = None):
     """Press Allow on a device page (with the page's own tenant and ticks unless told otherwise)."""
-    shown_tenant = re.search(r'name="tenant" value="([^"]+)"', page)
-    return browser.post(
-        "/o/device/approve/",
-        {
-            "request_token": re.search(r'name="request_token" value="([^"]+)"', page).group(1),
-            "tenant": tenant or (shown_tenant.group(1) if shown_tenant else ""),
-            "scope": scopes if scopes is not None else re.findall(r'name="scope" value="([^"]+)"', page),
-            "decision": "allow",
-        },
-    )
+    return browser.post("/o/device/approve/", consent_form(page, tenant=tenant, scopes=scopes))
 
 
 def refusal(page: str) -> str:

@@ -25,7 +25,7 @@ from accounts.models import AuditEvent
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Grant, RefreshToken, Scope
 from scopes.oauth.validators import TenantOAuth2Validator
 from tests.factories import ApplicationFactory
-from tests.oauth import REDIRECT_URI, Flow, refresh
+from tests.oauth import REDIRECT_URI, Flow, code_request, refresh
 
 pytestmark = [pytest.mark.django_db, pytest.mark.attack]
 
@@ -41,14 +41,7 @@ def code_of(flow: Flow, response) -> str:
 
 
 def exchange(flow: Flow, code: str, **override: str):
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": REDIRECT_URI,
-        "client_id": flow.client_id,
-        "code_verifier": flow.verifier,
-        **override,
-    }
+    data = {**code_request(code, flow.client_id, flow.verifier), **override}
     return token_post(**{k: v for k, v in data.items() if v is not None})
 
 
@@ -585,20 +578,7 @@ def _in_thread(call, answers: list) -> threading.Thread:
 def _tokens(world, gallery, browser_of) -> tuple[Flow, dict]:
     flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE, extra={"tenant": "acme"})
     code = flow.redirect_params(flow.consent(flow.start()))["code"]
-    tokens = (
-        Client()
-        .post(
-            "/o/token/",
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": REDIRECT_URI,
-                "client_id": gallery.client_id,
-                "code_verifier": flow.verifier,
-            },
-        )
-        .json()
-    )
+    tokens = Client().post("/o/token/", code_request(code, gallery.client_id, flow.verifier)).json()
     return flow, tokens
 
 
@@ -689,13 +669,7 @@ def test_a_consent_revoked_while_the_code_is_exchanged_leaves_no_family_to_reviv
     flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE, extra={"tenant": "acme"})
     code = flow.redirect_params(flow.consent(flow.start()))["code"]
     consent = Consent.objects.get(user=world.member_a, tenant=world.acme)
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": REDIRECT_URI,
-        "client_id": gallery.client_id,
-        "code_verifier": flow.verifier,
-    }
+    data = code_request(code, gallery.client_id, flow.verifier)
     """Revoking a consent kills what it issued; a refresh token minted in the race survives it and
     comes back to life when the user consents again later."""
     answers = _race(
@@ -725,14 +699,5 @@ def test_a_code_issued_before_the_consent_was_revoked_is_refused_after(world, ga
     code = flow.redirect_params(flow.consent(flow.start()))["code"]
     consent = Consent.objects.get(user=world.member_a, tenant=world.acme)
     flow.client.post(reverse("account-app-revoke", args=[consent.pk]))
-    response = Client().post(
-        "/o/token/",
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "client_id": gallery.client_id,
-            "code_verifier": flow.verifier,
-        },
-    )
+    response = Client().post("/o/token/", code_request(code, gallery.client_id, flow.verifier))
     assert response.status_code == 400

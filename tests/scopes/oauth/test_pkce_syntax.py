@@ -7,20 +7,13 @@ challenge was a 500 (`varchar(128)`). Each is now `invalid_request`, and changes
 
 from __future__ import annotations
 
-import base64
-import hashlib
-
 import pytest
 from django.test import Client
 
 from scopes.models import AccessToken
-from tests.oauth import REDIRECT_URI, Flow
+from tests.oauth import Flow, code_request, s256
 
 pytestmark = [pytest.mark.django_db, pytest.mark.attack]
-
-
-def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
 @pytest.mark.parametrize(
@@ -55,16 +48,7 @@ def test_a_malformed_verifier_is_invalid_request_even_when_it_matches(
     answer = flow.consent(flow.start())
     code = Flow.redirect_params(answer)["code"]
     with unchanged():
-        response = Client().post(
-            "/o/token/",
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": REDIRECT_URI,
-                "client_id": gallery.client_id,
-                "code_verifier": verifier,
-            },
-        )
+        response = Client().post("/o/token/", code_request(code, gallery.client_id, verifier))
     assert response.status_code == 400, response.content
     assert response.json()["error"] == "invalid_request"
     assert not AccessToken.objects.exists()

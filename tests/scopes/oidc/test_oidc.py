@@ -24,7 +24,7 @@ from accounts.models import Membership
 from scopes.models import IDToken
 from scopes.oidc import keys
 from scopes.roles.services import membership_set
-from tests.oauth import Flow
+from tests.oauth import Flow, refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -136,14 +136,7 @@ def test_userinfo_without_a_token_or_with_junk(db):
 def test_refresh_brings_a_new_id_token_with_the_current_role(world, gallery, browser_of):
     tokens = sign_in_with_openid(browser_of(world.member_a), gallery)
     membership_set(actor=None, user=world.member_a, tenant=world.acme, role=world.role(RoleName.GUEST))
-    refreshed = Client().post(
-        "/o/token/",
-        {
-            "grant_type": "refresh_token",
-            "refresh_token": tokens["refresh_token"],
-            "client_id": gallery.client_id,
-        },
-    )
+    refreshed = refresh(gallery.client_id, tokens["refresh_token"])
     assert refreshed.status_code == 200, refreshed.content
     claims = verify(refreshed.json()["id_token"])
     assert claims["role"] == "Guest" and claims["sub"] == str(world.member_a.pk)

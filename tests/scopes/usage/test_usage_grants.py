@@ -12,7 +12,6 @@ import re
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from scopes.constants import ScopeName as S
 from scopes.models import ApplicationScope
@@ -20,7 +19,7 @@ from scopes.usage import recorder
 from scopes.usage.models import ScopeUsage
 from scopes.usage.selectors import usage_report
 from tests.factories import UserFactory
-from tests.oauth import Flow, refresh
+from tests.oauth import Flow, consent_form, device_page, device_poll, device_start, refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -73,47 +72,16 @@ def test_a_token_without_id_or_refresh_token_counts_nothing_extra(world, gallery
 
 
 def test_the_device_grant_counts_offline_access(world, browser_of):
-    from datetime import timedelta
-    from urllib.parse import urlencode
-
-    from scopes.models import Application, DeviceGrant, Scope
+    from scopes.models import Application, Scope
     from tests.factories import ApplicationFactory
 
     tv = ApplicationFactory(client_id="frame", authorization_grant_type=Application.GRANT_DEVICE_CODE)
     for scope in Scope.objects.filter(name__in=["photos.read", "offline_access"]):
         ApplicationScope.objects.create(application=tv, scope=scope)
-    started = (
-        Client()
-        .post(
-            "/o/device-authorization/",
-            urlencode({"client_id": "frame", "scope": "photos.read offline_access"}),
-            content_type="application/x-www-form-urlencoded",
-        )
-        .json()
-    )
+    started = device_start("photos.read offline_access", client_id="frame")
     browser = browser_of(world.member_a)
-    browser.post("/o/device/", {"user_code": started["user_code"]})
-    html = browser.get("/o/device/approve/").content.decode()
-    browser.post(
-        "/o/device/approve/",
-        {
-            "request_token": re.search(r'name="request_token" value="([^"]+)"', html).group(1),
-            "tenant": re.search(r'name="tenant" value="([^"]+)"', html).group(1),
-            "scope": re.findall(r'name="scope" value="([^"]+)"', html),
-            "decision": "allow",
-        },
-    )
-    DeviceGrant.objects.filter(device_code=started["device_code"]).update(
-        last_checked=timezone.now() - timedelta(seconds=60)
-    )
-    token = Client().post(
-        "/o/token/",
-        {
-            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-            "device_code": started["device_code"],
-            "client_id": "frame",
-        },
-    )
+    browser.post("/o/device/approve/", consent_form(device_page(browser, started["user_code"])))
+    token = device_poll(started["device_code"], client_id="frame")
     assert token.status_code == 200, token.content
     assert _used(tv, world.member_a) == {"offline_access"}
 
