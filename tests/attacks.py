@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from django.apps import apps
+from django.db import connection
 
 from scopes.constants import ScopeName as S
 
@@ -61,10 +62,16 @@ def _models() -> list[Any]:
 
 
 def snapshot(media: Path) -> Snapshot:
-    """Every row (all columns, by primary key) of the watched tables, and every stored file."""
-    state: Snapshot = {
-        model._meta.label: list(model._base_manager.order_by("pk").values_list()) for model in _models()
-    }
+    """Every row (the model's columns, by primary key, as stored) of the watched tables, and every
+    stored file. Plain SQL: a `values_list()` per model cost 25 ms a snapshot, twice per attack."""
+    quote = connection.ops.quote_name
+    state: Snapshot = {}
+    with connection.cursor() as cursor:
+        for model in _models():
+            meta = model._meta
+            columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+            cursor.execute(f"SELECT {columns} FROM {quote(meta.db_table)} ORDER BY {quote(meta.pk.column)}")
+            state[model._meta.label] = cursor.fetchall()
     state["<files>"] = sorted((str(p.relative_to(media)), p.stat().st_size) for p in media.rglob("*"))
     return state
 
