@@ -319,20 +319,33 @@ def pytest_configure(config) -> None:
             cache_settings["KEY_PREFIX"] = f"{cache_settings.get('KEY_PREFIX') or 'gp'}-test-{worker}"
 
 
-# Tests that cannot fail differently on SQLite: a real browser, relying parties, schemathesis,
-# settings and log subprocesses (on a database of their own), pure functions. They run on the
-# PostgreSQL leg only; the SQLite leg keeps everything that touches SQL, managers, triggers or
-# migrations. A single test elsewhere can say the same with @pytest.mark.postgresql_leg.
+# Tests that cannot fail differently on SQLite. They run on the PostgreSQL leg only; the SQLite leg
+# keeps everything that touches SQL, managers, triggers or migrations. A single test elsewhere can
+# say the same with @pytest.mark.postgresql_leg.
 POSTGRESQL_LEG = (
+    # A real browser, relying parties, schemathesis: clients of the HTTP interface.
     "tests/browser/",
     "tests/oidc/",
     "tests/fuzz/",
+    # Settings, log and deploy-check subprocesses.
     "tests/project/test_settings.py",
     "tests/project/test_deploy_settings.py",
     "tests/project/test_json_logs.py",
+    # Pure functions: no database at all.
     "tests/scopes/access/test_decision.py",
     "tests/scopes/consent/test_consent_rule.py",
+    "tests/scopes/consent/test_consent_outcome.py",
     "tests/scopes/test_registry.py",
+    "tests/accounts/test_outbound.py",
+    # Middleware that answers before any view reads or writes a row: refused control characters,
+    # security headers.
+    "tests/project/test_control_characters.py",
+    "tests/project/test_security_headers.py",
+    # The schema and what operators see, against the Redis and S3 servers these tests start.
+    "tests/photos/test_openapi.py",
+    "tests/photos/test_object_storage.py",
+    "tests/project/test_operations.py",
+    "tests/project/test_operations_disclosure.py",
 )
 
 

@@ -12,6 +12,7 @@ import http.client
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -328,6 +329,27 @@ def database_url() -> str:
     if db["PASSWORD"]:
         auth += ":" + quote(db["PASSWORD"], safe="")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def sqlite_file(path: Path) -> str:
+    """A migrated SQLite database at `path` that other processes share, as `manage.py migrate`
+    leaves one: a copy of this run's template when there is one (tests/databases.py), else migrated
+    here. Its URL."""
+    from tests.databases import sqlite_template
+
+    url = f"sqlite:///{path}"
+    template = sqlite_template()
+    if template is not None and template.exists():
+        source, target = sqlite3.connect(f"file:{template}?mode=ro", uri=True), sqlite3.connect(path)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+    else:
+        command = [sys.executable, "manage.py", "migrate", "-v0"]
+        subprocess.run(command, cwd=ROOT, env=process_environment(url), check=True, timeout=300)
+    return url
 
 
 def process_environment(database_url: str) -> dict[str, str]:

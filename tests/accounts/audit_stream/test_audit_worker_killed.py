@@ -21,6 +21,7 @@ from django.db import connection
 from tests.accounts.audit_stream.receiver import Receiver
 from tests.servers import database_url as _database_url
 from tests.servers import process_environment as _environment
+from tests.servers import sqlite_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,15 +78,7 @@ def _worker(database_url: str) -> subprocess.Popen:
 def database_url(tmp_path) -> str:
     if connection.vendor == "postgresql":
         return _database_url()
-    url = f"sqlite:///{tmp_path / 'worker.sqlite3'}"
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"],
-        cwd=ROOT,
-        env=_environment(url),
-        check=True,
-        timeout=300,
-    )
-    return url
+    return sqlite_file(tmp_path / "worker.sqlite3")
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_the_next_keeps_the_order(database_url):

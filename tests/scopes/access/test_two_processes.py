@@ -22,7 +22,7 @@ from scopes.constants import ScopeName as S
 from scopes.models import Consent, Scope
 from scopes.roles.services import membership_set
 from tests.factories import RoleFactory, RoleGrantFactory
-from tests.servers import ROOT, TwoServers, database_url, process_environment
+from tests.servers import ROOT, TwoServers, database_url, process_environment, sqlite_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,14 +128,7 @@ def test_sqlite_file_shared_by_processes(tmp_path):
     """SQLite: two workers and two writer processes on one database file; the triggers keep it fresh."""
     if connection.vendor != "sqlite":
         pytest.skip("the SQLite leg; on PostgreSQL, test_every_writer_reaches_both_workers_at_once covers it")
-    database_url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"],
-        cwd=ROOT,
-        env=process_environment(database_url),
-        check=True,
-        timeout=300,
-    )
+    database_url = sqlite_file(tmp_path / "shared.sqlite3")
     shell(database_url, SQLITE_SEED)
     workers = TwoServers(database_url)
     try:
