@@ -206,7 +206,7 @@ def main() -> int:
         "RATE_LIMIT_TOKEN_IP": "100000/60",
         "RATE_LIMIT_LOGIN_IP": "100000/60",
         # Two minutes of consent flows by the same ten users: lift the per-person creation limit
-        # (tests/attacks/test_creation_limits.py covers it).
+        # (tests/scopes/test_creation_limits.py covers it).
         "RATE_LIMIT_CONSENT_USER": "100000/60",
         "DB_CONN_MAX_AGE": "60",
         "REDIS_URL": REDIS_URL,

@@ -8,19 +8,17 @@ once its revocation (or rotation, or narrowing) was answered.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import random
 import re
 import secrets
 import time
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlparse
 
 import requests
 
 from soak.ledger import Ledger
 from soak.operations import Operations
+from tests.oauth import authorize_params, code_request, consent_form, pkce_pair, query_params
 
 ASKED = "photos.write albums.write profile.read offline_access"
 IMPLIES = {
@@ -35,12 +33,6 @@ def closure(scopes: str) -> set[str]:
     for name in list(names):
         names |= IMPLIES.get(name, set())
     return names
-
-
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
 
 
 class Actor(Operations):
@@ -114,34 +106,21 @@ class Actor(Operations):
 
     def authorize(self) -> bool:
         """The code flow with PKCE; consents to everything offered when the page is shown."""
-        verifier, challenge = pkce()
+        verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(8)
-        params = {
-            "response_type": "code",
-            "client_id": self.world["client_id"],
-            "redirect_uri": self.world["redirect_uri"],
-            "scope": ASKED,
-            "state": state,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "tenant": self.tenant,
-        }
+        client_id, redirect_uri = self.world["client_id"], self.world["redirect_uri"]
+        params = authorize_params(
+            client_id, ASKED, challenge, state=state, redirect_uri=redirect_uri, tenant=self.tenant
+        )
         response = self.send(self.web, "GET", "/o/authorize/", params=params)
         if response.status_code == 302 and "/account/login/" in response.headers.get("Location", ""):
             self.sign_in()
             response = self.send(self.web, "GET", "/o/authorize/", params=params)
         if response.status_code == 200:
-            html = response.text
-            form = {
-                "csrfmiddlewaretoken": self.csrf(),
-                "request_token": re.search(r'name="request_token" value="([^"]*)"', html).group(1),
-                "tenant": re.search(r'name="tenant" value="([^"]+)"', html).group(1),
-                "scope": re.findall(r'name="scope" value="([^"]+)"', html),
-                "decision": "allow",
-            }
+            form = {"csrfmiddlewaretoken": self.csrf(), **consent_form(response.text)}
             response = self.send(self.web, "POST", "/o/authorize/", data=form)
         location = response.headers.get("Location", "")
-        answer = {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
+        answer = query_params(location)
         if not self.ledger.check(
             "authorization_flow",
             response.status_code == 302 and answer.get("state") == state and "code" in answer,
@@ -152,13 +131,7 @@ class Actor(Operations):
             self.http,
             "POST",
             "/o/token/",
-            data={
-                "grant_type": "authorization_code",
-                "code": answer["code"],
-                "redirect_uri": self.world["redirect_uri"],
-                "client_id": self.world["client_id"],
-                "code_verifier": verifier,
-            },
+            data=code_request(answer["code"], client_id, verifier, redirect_uri=redirect_uri),
         )
         if not self.ledger.check("authorization_flow", exchanged.status_code == 200, exchanged.text[:200]):
             return False

@@ -26,6 +26,11 @@ from accounts.models import Role, Tenant, User
 from scopes.constants import ScopeName
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Scope
 from tests import databases, rls
+from tests.attacks import (  # noqa: F401  (the attack tests' fixtures, wherever those tests live)
+    _attacks_write_under_their_own_media_root,
+    media_root,
+    unchanged,
+)
 from tests.factories import (
     AccessTokenFactory,
     ApplicationFactory,
@@ -106,6 +111,41 @@ def tenancy_statements() -> int:
     """Statements every Bearer request spends before its own work: the token's probe (scopes.access.freshness),
     which on PostgreSQL also enters the token's tenant for row-level security. One on both databases."""
     return 1
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_listed_once() -> Iterator[None]:
+    """Django's test client builds the middleware afresh for each client, and WhiteNoise then lists
+    and stats every static file again (30 ms of CPU, thousands of times a run). The files do not
+    change during a run: each new middleware gets the table the first one built, for the same
+    settings. Production builds it once per process, as here."""
+    from whitenoise.middleware import WhiteNoiseMiddleware
+
+    listed: dict[tuple[Any, ...], dict[str, Any]] = {}
+    original = WhiteNoiseMiddleware.add_files_from_finders
+
+    def add_files_from_finders(self: WhiteNoiseMiddleware) -> None:
+        key = (
+            self.static_prefix,
+            self.max_age,
+            self.charset,
+            self.allow_all_origins,
+            self.index_file,
+            repr(django_settings.STATICFILES_DIRS),
+            tuple(django_settings.STATICFILES_FINDERS),
+            tuple(django_settings.INSTALLED_APPS),
+        )
+        if key not in listed:
+            before = dict(self.files)
+            original(self)
+            listed[key] = {url: file for url, file in self.files.items() if before.get(url) is not file}
+        self.files.update(listed[key])
+
+    WhiteNoiseMiddleware.add_files_from_finders = add_files_from_finders  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        WhiteNoiseMiddleware.add_files_from_finders = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)
@@ -279,20 +319,33 @@ def pytest_configure(config) -> None:
             cache_settings["KEY_PREFIX"] = f"{cache_settings.get('KEY_PREFIX') or 'gp'}-test-{worker}"
 
 
-# Tests that cannot fail differently on SQLite: a real browser, relying parties, schemathesis,
-# settings and log subprocesses (on a database of their own), pure functions. They run on the
-# PostgreSQL leg only; the SQLite leg keeps everything that touches SQL, managers, triggers or
-# migrations. A single test elsewhere can say the same with @pytest.mark.postgresql_leg.
+# Tests that cannot fail differently on SQLite. They run on the PostgreSQL leg only; the SQLite leg
+# keeps everything that touches SQL, managers, triggers or migrations. A single test elsewhere can
+# say the same with @pytest.mark.postgresql_leg.
 POSTGRESQL_LEG = (
+    # A real browser, relying parties, schemathesis: clients of the HTTP interface.
     "tests/browser/",
     "tests/oidc/",
     "tests/fuzz/",
+    # Settings, log and deploy-check subprocesses.
     "tests/project/test_settings.py",
     "tests/project/test_deploy_settings.py",
     "tests/project/test_json_logs.py",
-    "tests/scopes/test_decision.py",
-    "tests/scopes/test_consent_rule.py",
+    # Pure functions: no database at all.
+    "tests/scopes/access/test_decision.py",
+    "tests/scopes/consent/test_consent_rule.py",
+    "tests/scopes/consent/test_consent_outcome.py",
     "tests/scopes/test_registry.py",
+    "tests/accounts/test_outbound.py",
+    # Middleware that answers before any view reads or writes a row: refused control characters,
+    # security headers.
+    "tests/project/test_control_characters.py",
+    "tests/project/test_security_headers.py",
+    # The schema and what operators see, against the Redis and S3 servers these tests start.
+    "tests/photos/test_openapi.py",
+    "tests/photos/test_object_storage.py",
+    "tests/project/test_operations.py",
+    "tests/project/test_operations_disclosure.py",
 )
 
 

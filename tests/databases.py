@@ -23,6 +23,13 @@ from django.db import connections
 ALIAS = "default"
 # The in-memory SQLite database lives while a connection to it is open: this one, until Django's.
 _kept_open: list[sqlite3.Connection] = []
+# This run's migrated SQLite template, once prepare() made or found it.
+_sqlite_template: list[Path] = []
+
+
+def sqlite_template() -> Path | None:
+    """The run's migrated SQLite template file (the SQLite leg under xdist), or None."""
+    return _sqlite_template[0] if _sqlite_template else None
 
 
 def can_share(*, worker: str | None, createdb: bool, migrations: bool) -> bool:
@@ -63,6 +70,7 @@ def prepare(*, worker: str, shared: Path, verbosity: int) -> None:
         connection.settings_dict["NAME"], test_settings["NAME"] = original
         settings.DATABASES[ALIAS]["NAME"] = original[0]
         if sqlite:
+            _sqlite_template[:] = [Path(template)]
             target = sqlite3.connect(worker_name, uri=True)
             source = sqlite3.connect(f"file:{template}?mode=ro", uri=True)
             source.backup(target)

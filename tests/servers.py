@@ -12,6 +12,7 @@ import http.client
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -330,6 +331,27 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def sqlite_file(path: Path) -> str:
+    """A migrated SQLite database at `path` that other processes share, as `manage.py migrate`
+    leaves one: a copy of this run's template when there is one (tests/databases.py), else migrated
+    here. Its URL."""
+    from tests.databases import sqlite_template
+
+    url = f"sqlite:///{path}"
+    template = sqlite_template()
+    if template is not None and template.exists():
+        source, target = sqlite3.connect(f"file:{template}?mode=ro", uri=True), sqlite3.connect(path)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+    else:
+        command = [sys.executable, "manage.py", "migrate", "-v0"]
+        subprocess.run(command, cwd=ROOT, env=process_environment(url), check=True, timeout=300)
+    return url
+
+
 def process_environment(database_url: str) -> dict[str, str]:
     """A server's or a writer's environment: this database, local-memory caches only (no Redis)."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CACHE_KEY_PREFIX")}
@@ -354,7 +376,7 @@ class Workers:
 
     def __init__(self, database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
-        command = [sys.executable, "-m", "gunicorn", "tests.scopes.worker_wsgi:application"]
+        command = [sys.executable, "-m", "gunicorn", "tests.worker_wsgi:application"]
         command += ["--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"]
         env = {**process_environment(database_url), **(extra_env or {})}
         self.process = subprocess.Popen(command, cwd=ROOT, env=env)

@@ -7,7 +7,7 @@ from accounts.constants import RoleName
 from scopes.models import Consent
 from scopes.roles.services import membership_set
 from tests.factories import PhotoFactory
-from tests.scopes.oauth import Flow
+from tests.oauth import Flow
 
 pytestmark = pytest.mark.django_db
 

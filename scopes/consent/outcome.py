@@ -3,7 +3,7 @@
 No HTTP and no database here: `on_get` and `on_post` take an `AuthorizeRequest` and a `Situation`
 (`scopes.consent.flow`) and return an `Outcome`, which the consent view and the device page only
 carry out. So the combinations (prompt x remembered consent x tenant policy x albums) are tested
-as functions (tests/scopes/test_consent_outcome.py), as `decide()` is for the API.
+as functions (tests/scopes/consent/test_consent_outcome.py), as `decide()` is for the API.
 """
 
 from __future__ import annotations

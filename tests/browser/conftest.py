@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
-import requests
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.oauth import REDIRECT_URI
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CALLBACK = "http://127.0.0.1:8765/callback"
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls tests make are still sync.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -58,7 +57,7 @@ def page(chromium: Browser) -> Iterator[tuple[Page, Callback]]:
         callback.url = request.url
         route.fulfill(status=200, content_type="text/html", body="<h1>Back at the app</h1>")
 
-    page.route(CALLBACK + "**", catch)
+    page.route(REDIRECT_URI + "**", catch)
     yield page, callback
     context.close()
 
@@ -72,34 +71,3 @@ def sign_in(page: Page, username: str, password: str = "pw") -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-
-
-def authorize_url(live_server, client_id: str, scope: str, challenge: str, **extra: str) -> str:
-    params = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": CALLBACK,
-        "scope": scope,
-        "state": "xyz",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        **extra,
-    }
-    return f"{live_server.url}/o/authorize/?{urlencode(params)}"
-
-
-def exchange(live_server, client_id: str, callback_url: str, verifier: str) -> dict:
-    code = parse_qs(urlparse(callback_url).query)["code"][0]
-    response = requests.post(
-        f"{live_server.url}/o/token/",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": CALLBACK,
-            "client_id": client_id,
-            "code_verifier": verifier,
-        },
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()

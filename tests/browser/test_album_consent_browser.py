@@ -9,10 +9,10 @@ import requests
 from playwright.sync_api import expect
 
 from tests.answers import json_body
-from tests.browser.conftest import CALLBACK, authorize_url, exchange, screenshot, sign_in
+from tests.browser.conftest import screenshot, sign_in
 from tests.factories import AlbumFactory, PhotoFactory
 from tests.images import image_bytes
-from tests.scopes.oauth import pkce_pair
+from tests.oauth import REDIRECT_URI, authorize_url, exchange_code, pkce_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,7 +24,7 @@ def gallery(world):
 
     for scope in Scope.objects.filter(name__in=[str(n) for n in ScopeName]):
         ApplicationScope.objects.create(application=world.app, scope=scope, reason=f"to use {scope.name}")
-    world.app.redirect_uris = CALLBACK
+    world.app.redirect_uris = REDIRECT_URI
     world.app.save()
     return world.app
 
@@ -32,7 +32,7 @@ def gallery(world):
 def test_member_picks_albums_and_the_token_stays_inside_them(live_server, world, gallery, page):
     # Acme's albums: the Member's own, a colleague's, and a third the Member will not pick; and an
     # album of another tenant, which the Member cannot see. (With the seeded roles a Member sees
-    # every album of its tenant; an album hidden by the role's reach is tests/scopes/test_album_consent.py.)
+    # every album of its tenant; an album hidden by the role's reach is tests/scopes/consent/test_album_consent.py.)
     own = AlbumFactory(tenant=world.acme, owner=world.member_a, name="Holidays")
     colleague = AlbumFactory(tenant=world.acme, owner=world.member2_a, name="Team offsite")
     AlbumFactory(tenant=world.acme, owner=world.admin_a, name="Board")
@@ -44,7 +44,7 @@ def test_member_picks_albums_and_the_token_stays_inside_them(live_server, world,
     details = json.dumps([{"type": "album", "actions": ["photos.read", "photos.upload", "albums.write"]}])
     browser.goto(
         authorize_url(
-            live_server,
+            live_server.url,
             gallery.client_id,
             "photos.read photos.upload albums.read albums.write",
             challenge,
@@ -64,8 +64,8 @@ def test_member_picks_albums_and_the_token_stays_inside_them(live_server, world,
     browser.get_by_label("Holidays").check()
     screenshot(browser, "consent-member-albums")
     browser.get_by_role("button", name="Allow").click()
-    browser.wait_for_url(CALLBACK + "**")
-    token = exchange(live_server, gallery.client_id, callback.url, verifier)
+    browser.wait_for_url(REDIRECT_URI + "**")
+    token = exchange_code(live_server.url, gallery.client_id, callback.url, verifier)
     assert token["authorization_details"] == [
         {
             "type": "album",

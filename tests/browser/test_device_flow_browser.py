@@ -13,10 +13,9 @@ from scopes.constants import ScopeName
 from scopes.models import Application, ApplicationScope, DeviceGrant, Scope
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import ApplicationFactory
+from tests.oauth import DEVICE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 class PollingClient(threading.Thread):

@@ -13,8 +13,8 @@ from scopes.access.policy import AppPolicyMode
 from scopes.constants import ScopeName
 from scopes.models import ApplicationScope, Scope
 from scopes.tenant_policy import services
-from tests.browser.conftest import CALLBACK, authorize_url, exchange, screenshot, sign_in
-from tests.scopes.oauth import pkce_pair
+from tests.browser.conftest import screenshot, sign_in
+from tests.oauth import REDIRECT_URI, authorize_url, exchange_code, pkce_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def gallery(world):
     for scope in Scope.objects.filter(name__in=[str(n) for n in ScopeName if n != ScopeName.TENANT_ADMIN]):
         ApplicationScope.objects.create(application=world.app, scope=scope, reason=f"to use {scope.name}")
-    world.app.redirect_uris = CALLBACK
+    world.app.redirect_uris = REDIRECT_URI
     world.app.save()
     return world.app
 
@@ -54,7 +54,9 @@ def test_a_member_asks_for_an_app_an_administrator_approves_it_with_a_cap(
     services.app_policy_set(actor=world.owner_a, tenant=world.acme, mode=AppPolicyMode.APPROVED_ONLY)
     browser, callback = page
     _verifier, challenge = pkce_pair()
-    url = authorize_url(live_server, gallery.client_id, "photos.read photos.upload albums.read", challenge)
+    url = authorize_url(
+        live_server.url, gallery.client_id, "photos.read photos.upload albums.read", challenge
+    )
     browser.goto(url)
     sign_in(browser, "member_a")
     expect(browser.get_by_role("alert")).to_contain_text("blocked by Acme's app policy")
@@ -63,7 +65,7 @@ def test_a_member_asks_for_an_app_an_administrator_approves_it_with_a_cap(
     expect(browser.get_by_role("status").first).to_contain_text("is pending")
     screenshot(browser, "policy-member-asked")
     browser.get_by_role("button", name="Back to the app").click()
-    browser.wait_for_url(CALLBACK + "**")
+    browser.wait_for_url(REDIRECT_URI + "**")
     assert parse_qs(urlparse(callback.url).query)["error"] == ["access_denied"]
 
     open_queue(administrator, live_server, "owner_a")
@@ -78,15 +80,15 @@ def test_a_member_asks_for_an_app_an_administrator_approves_it_with_a_cap(
 
     verifier, challenge = pkce_pair()
     browser.goto(
-        authorize_url(live_server, gallery.client_id, "photos.read photos.upload albums.read", challenge)
+        authorize_url(live_server.url, gallery.client_id, "photos.read photos.upload albums.read", challenge)
     )
     expect(browser.get_by_role("checkbox")).to_have_count(1)
     expect(
         browser.get_by_text("Acme's administrators have not approved this for this app").first
     ).to_be_visible()
     browser.get_by_role("button", name="Allow").click()
-    browser.wait_for_url(CALLBACK + "**")
-    assert exchange(live_server, gallery.client_id, callback.url, verifier)["scope"] == "photos.read"
+    browser.wait_for_url(REDIRECT_URI + "**")
+    assert exchange_code(live_server.url, gallery.client_id, callback.url, verifier)["scope"] == "photos.read"
 
 
 def test_blocking_the_app_fails_its_live_token_and_its_refresh(
@@ -94,11 +96,11 @@ def test_blocking_the_app_fails_its_live_token_and_its_refresh(
 ):
     browser, callback = page
     verifier, challenge = pkce_pair()
-    browser.goto(authorize_url(live_server, gallery.client_id, "photos.read offline_access", challenge))
+    browser.goto(authorize_url(live_server.url, gallery.client_id, "photos.read offline_access", challenge))
     sign_in(browser, "member_a")
     browser.get_by_role("button", name="Allow").click()
-    browser.wait_for_url(CALLBACK + "**")
-    tokens = exchange(live_server, gallery.client_id, callback.url, verifier)
+    browser.wait_for_url(REDIRECT_URI + "**")
+    tokens = exchange_code(live_server.url, gallery.client_id, callback.url, verifier)
     api = f"{live_server.url}/api/t/acme/photos/"
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert requests.get(api, headers=bearer, timeout=10).status_code == 200
@@ -130,7 +132,7 @@ def test_a_guest_asks_for_delete_an_administrator_changes_the_role_and_it_is_off
 ):
     browser, _callback = page
     _verifier, challenge = pkce_pair()
-    browser.goto(authorize_url(live_server, gallery.client_id, "photos.read photos.delete", challenge))
+    browser.goto(authorize_url(live_server.url, gallery.client_id, "photos.read photos.delete", challenge))
     sign_in(browser, "guest_a")
     expect(browser.get_by_text("Your role Guest in Acme does not allow this: delete photos.")).to_be_visible()
     ask(browser, "Ask for this", "I tidy up the duplicates.")
@@ -148,6 +150,6 @@ def test_a_guest_asks_for_delete_an_administrator_changes_the_role_and_it_is_off
     expect(browser.locator("li[data-request]").first).to_have_attribute("data-status", "approved")
     expect(browser.get_by_text("welcome aboard")).to_be_visible()
     _verifier, challenge = pkce_pair()
-    browser.goto(authorize_url(live_server, gallery.client_id, "photos.read photos.delete", challenge))
+    browser.goto(authorize_url(live_server.url, gallery.client_id, "photos.read photos.delete", challenge))
     expect(browser.get_by_label("Delete photos.")).to_be_checked()
     screenshot(browser, "policy-guest-now-offered-delete")

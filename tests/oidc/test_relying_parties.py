@@ -30,11 +30,11 @@ with warnings.catch_warnings():
 
 from accounts.constants import RoleName
 from scopes.roles.services import membership_set
+from tests.oauth import REDIRECT_URI, consent_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RP_DIR = Path(__file__).resolve().parents[1] / "oidc_rp"
-CALLBACK = "http://127.0.0.1:8765/callback"
 SCOPE = "openid profile email offline_access"
 
 
@@ -60,18 +60,13 @@ def sign_in_and_consent(base_url: str, authorization_url: str, username: str) ->
     assert page.status_code == 200, page.text[:300]
     answer = browser.post(
         urljoin(base_url, "/o/authorize/"),
-        data={
-            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
-            "request_token": re.search(r'name="request_token" value="([^"]+)"', page.text).group(1),
-            "tenant": re.search(r'name="tenant" value="([^"]+)"', page.text).group(1),
-            "scope": re.findall(r'name="scope" value="([^"]+)"', page.text),
-            "decision": "allow",
-        },
+        data={"csrfmiddlewaretoken": browser.cookies["csrftoken"], **consent_form(page.text)},
         headers={"Referer": page.url},
         timeout=10,
         allow_redirects=False,
     )
-    assert answer.status_code == 302 and answer.headers["Location"].startswith(CALLBACK), answer.text[:300]
+    assert answer.status_code == 302, answer.text[:300]
+    assert answer.headers["Location"].startswith(REDIRECT_URI), answer.text[:300]
     return answer.headers["Location"]
 
 
@@ -93,7 +88,7 @@ def test_oauth4webapi_discovery_code_pkce_nonce_id_token_userinfo_refresh(
     live_server, world, gallery, rp_node
 ):
     process = subprocess.Popen(
-        ["node", "rp.mjs", live_server.url, gallery.client_id, CALLBACK, SCOPE],
+        ["node", "rp.mjs", live_server.url, gallery.client_id, REDIRECT_URI, SCOPE],
         cwd=rp_node,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -126,7 +121,7 @@ def test_authlib_discovery_code_pkce_nonce_id_token_userinfo_refresh(live_server
     assert metadata["issuer"] == live_server.url
     session = OAuth2Session(
         client_id=gallery.client_id,
-        redirect_uri=CALLBACK,
+        redirect_uri=REDIRECT_URI,
         scope=SCOPE,
         code_challenge_method="S256",
         token_endpoint_auth_method="none",
@@ -201,7 +196,8 @@ def run_strict(rp_node: Path, *args: str, callback_of=None) -> dict:
 
 def signed_out_browser(authorization_url: str) -> str:
     answer = requests.get(authorization_url, timeout=10, allow_redirects=False)
-    assert answer.status_code == 302 and answer.headers["Location"].startswith(CALLBACK), answer.text[:300]
+    assert answer.status_code == 302, answer.text[:300]
+    assert answer.headers["Location"].startswith(REDIRECT_URI), answer.text[:300]
     return answer.headers["Location"]
 
 
@@ -218,7 +214,7 @@ def test_oauth4webapi_accepts_error_responses_because_they_carry_iss(
         "error",
         live_server.url,
         gallery.client_id,
-        CALLBACK,
+        REDIRECT_URI,
         scope,
         json.dumps({"prompt": "none"}),
         callback_of=signed_out_browser,

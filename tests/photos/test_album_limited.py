@@ -9,10 +9,10 @@ from accounts.constants import RoleName
 from photos.models import Album, Photo
 from scopes.constants import ScopeName as S
 from scopes.models import ConsentAlbum, RoleGrant
+from tests.albums import limit
 from tests.answers import json_body
 from tests.factories import AlbumFactory, PhotoFactory
 from tests.images import upload
-from tests.scopes.albums import limit
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ only on 2xx.
 
 A cell earns its place by proving wiring the pure decision cannot. A token of the other tenant, or
 one without the endpoint's scope, is refused before the object step for every object: that order is
-proven for every combination by tests/scopes/test_decision.py (hypothesis). Those cells therefore
+proven for every combination by tests/scopes/access/test_decision.py (hypothesis). Those cells therefore
 keep one target per endpoint and role, the caller's own object, the one that would otherwise pass;
 same-tenant cells holding the scope keep every target.
 """
@@ -238,7 +238,7 @@ def limited_cells():
 
 @pytest.mark.parametrize(("endpoint", "role", "place"), list(limited_cells()))
 def test_album_limited_matrix(world, api_client, endpoint, role, place):
-    from tests.scopes.albums import limit
+    from tests.albums import limit
 
     method, path, scope, _reaches = TABLE[endpoint]
     user = {"owner": world.owner_a, "admin": world.admin_a, "member": world.member_a, "guest": world.guest_a}[

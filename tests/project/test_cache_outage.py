@@ -21,7 +21,7 @@ from django.core.cache import caches
 from django.test import Client
 
 from project.cache import RedisCache
-from tests.scopes.oauth import Flow, refresh
+from tests.oauth import Flow, refresh
 from tests.servers import RETRY_SECONDS, RedisServer, redis_caches
 
 pytestmark = [

@@ -300,7 +300,7 @@ def imported_test_modules(source: str) -> set[str]:
     """The test modules (`tests.<...>.test_<name>`) a module imports, at any depth of the file.
 
     A test module imported by another runs its tests twice and ties two behaviours together:
-    what tests share lives in conftest modules and helper modules (tests/scopes/oauth.py,
+    what tests share lives in conftest modules and helper modules (tests/oauth.py,
     tests/servers.py), which are not named `test_`.
     """
     found: set[str] = set()
@@ -330,12 +330,10 @@ def test_no_test_module_imports_another_test_module():
 
 def test_the_test_module_check_sees_an_import_of_a_test_module():
     """The check itself: both import forms, at any depth, and helper modules left alone."""
-    assert imported_test_modules("from tests.attacks.test_admin import make_staff")
-    assert imported_test_modules("import tests.scopes.test_freshness")
-    assert imported_test_modules("def f():\n    from tests.attacks import test_admin\n")
-    assert not imported_test_modules(
-        "from tests.scopes.oauth import Flow\nfrom tests.attacks.conftest import denied"
-    )
+    assert imported_test_modules("from tests.scopes.roles.test_admin import make_staff")
+    assert imported_test_modules("import tests.scopes.access.test_freshness")
+    assert imported_test_modules("def f():\n    from tests.scopes.roles import test_admin\n")
+    assert not imported_test_modules("from tests.oauth import Flow\nfrom tests.attacks import unchanged")
 
 
 def test_a_tenant_viewset_cannot_replace_its_queryset():

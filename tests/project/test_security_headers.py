@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from scopes.constants import ScopeName as S
-from tests.scopes.oauth import Flow
+from tests.oauth import Flow
 
 PAGES_SIGNED_OUT = [
     "/account/login/",
