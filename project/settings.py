@@ -168,6 +168,9 @@ AUTHORIZATION_CACHE_ENTRIES = env_int("AUTHORIZATION_CACHE_ENTRIES", 10_000)
 # process (scopes.machines.usage). Service accounts: how long a rotated client secret still works.
 PERSONAL_TOKEN_LAST_USED_MINUTES = env_int("PERSONAL_TOKEN_LAST_USED_MINUTES", 5)
 SERVICE_ACCOUNT_SECRET_OVERLAP_HOURS = env_int("SERVICE_ACCOUNT_SECRET_OVERLAP_HOURS", 24)
+# Scope usage and personal tokens' last use are noted in memory and written by each process's
+# bookkeeping thread every this many seconds, and at exit (accounts.background); 0: no thread.
+BOOKKEEPING_FLUSH_SECONDS = env_int("BOOKKEEPING_FLUSH_SECONDS", 5)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts import background
 from scopes.constants import ScopeName as S
 from scopes.models import ApplicationScope
 from scopes.usage import recorder
@@ -28,6 +29,7 @@ IDENTITY = {"openid", "profile", "email"}
 
 
 def _used(app, user) -> set[str]:
+    background.flush()  # what the process's bookkeeping thread writes every few seconds
     return set(ScopeUsage.objects.filter(application=app, user=user).values_list("scope", flat=True))
 
 
