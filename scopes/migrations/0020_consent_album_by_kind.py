@@ -47,7 +47,6 @@ def install_freshness(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0007_audit_stream_rls_and_secrets"),
         ("scopes", "0019_supported_application_settings"),
     ]
 
@@ -79,5 +78,6 @@ class Migration(migrations.Migration):
                 fields=("consent", "kind", "object_id"), name="consentalbum_unique_object"
             ),
         ),
-        migrations.RunPython(install_freshness, migrations.RunPython.noop),
+        # Backwards, the triggers go first too: the rebuilt table would not have their columns.
+        migrations.RunPython(install_freshness, drop_album_triggers),
     ]
