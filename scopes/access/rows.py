@@ -238,13 +238,37 @@ def _aware(value: datetime | str) -> datetime:
     return value
 
 
+# The cold path's query, prepared once per database connection (PostgreSQL): planning it, with
+# its sub-selects and the row-level security policies of a dozen tables, cost more than running
+# it. A prepared statement keeps its plan for the connection's life; PostgreSQL plans it again by
+# itself when a table it reads changes shape or the role changes (row-level security depends on
+# the role), so the plan is never stale. Preparing is connection set-up, like the time zone Django
+# sets on a new connection: done once, on the raw connection. Not for a pooler in transaction
+# mode, which may hand the next statement another server connection (docs/deployment.md).
+_TOKEN_CONTEXT = "scopes_token_context"
+_PREPARED = "_scopes_token_context_on"  # the DatabaseWrapper attribute naming the raw connection
+
+
+def _token_row(checksum: str) -> Sequence[Any] | None:
+    if connection.vendor != "postgresql":
+        return _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(connection, _PREPARED, None) is not raw:
+        statement = _grant_sql(_TOKEN_SOURCE.replace("%s", "$1"))
+        with raw.cursor() as cursor:
+            cursor.execute(f"PREPARE {_TOKEN_CONTEXT}(text) AS {statement}")
+        setattr(connection, _PREPARED, raw)
+    return _fetch(f"EXECUTE {_TOKEN_CONTEXT}(%s)", [checksum])
+
+
 def token_rows(checksum: str) -> TokenRows | None:
     """The access token with this checksum and its grant, in ONE query; None when there is none.
 
     On PostgreSQL the caller has entered the token's tenant (row-level security); the API does it
     with the probe in `scopes.access.cache`, other endpoints with `scopes.access.tenancy`.
     """
-    row = _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
+    row = _token_row(checksum)
     if row is None:
         return None
     rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums, created) = _rows(row)
