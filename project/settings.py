@@ -126,6 +126,15 @@ DATABASES = {
         conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Statements that ask to be prepared are (protocol-level, psycopg's `prepare=True`): only the
+    # cold path's context query does (scopes.access.rows), to plan it once per connection. Django's
+    # own statements bind parameters on the client and are never prepared, whatever this says.
+    # DB_PREPARED_STATEMENTS=0 for a pooler that cannot keep them (PgBouncer before 1.21, or 1.21+
+    # in transaction mode without `max_prepared_statements`): docs/deployment.md.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        0 if env_bool("DB_PREPARED_STATEMENTS", True) else None
+    )
 
 # PostgreSQL tenancy (docs/security.md): DATABASE_URL is the runtime role the app connects as
 # (no table ownership, no BYPASSRLS); MIGRATION_DATABASE_URL is the owner, used only by

@@ -239,27 +239,31 @@ def _aware(value: datetime | str) -> datetime:
 
 
 # The cold path's query, prepared once per database connection (PostgreSQL): planning it, with
-# its sub-selects and the row-level security policies of a dozen tables, cost more than running
-# it. A prepared statement keeps its plan for the connection's life; PostgreSQL plans it again by
-# itself when a table it reads changes shape or the role changes (row-level security depends on
-# the role), so the plan is never stale. Preparing is connection set-up, like the time zone Django
-# sets on a new connection: done once, on the raw connection. Not for a pooler in transaction
-# mode, which may hand the next statement another server connection (docs/deployment.md).
-_TOKEN_CONTEXT = "scopes_token_context"
-_PREPARED = "_scopes_token_context_on"  # the DatabaseWrapper attribute naming the raw connection
+# its sub-selects and the row-level security policies of a dozen tables, cost far more than
+# running it (docs/performance.md). It is sent as a protocol-level prepared statement (psycopg's
+# `prepare=True`, server-side parameters), which keeps its plan for the connection's life;
+# PostgreSQL plans it again by itself when a table it reads changes shape or the role changes (row-
+# level security depends on the role), so the plan is never stale. Protocol-level statements
+# work through PgBouncer 1.21+ in transaction mode (`max_prepared_statements`); Django's own
+# statements stay unprepared, as Django leaves them.
 
 
 def _token_row(checksum: str) -> Sequence[Any] | None:
     if connection.vendor != "postgresql":
         return _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
+    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined] # defined under psycopg 3 only
+        ServerBindingCursor,
+    )
+
+    sql, params = _grant_sql(_TOKEN_SOURCE), [checksum]
     connection.ensure_connection()
-    raw = connection.connection
-    if getattr(connection, _PREPARED, None) is not raw:
-        statement = _grant_sql(_TOKEN_SOURCE.replace("%s", "$1"))
-        with raw.cursor() as cursor:
-            cursor.execute(f"PREPARE {_TOKEN_CONTEXT}(text) AS {statement}")
-        setattr(connection, _PREPARED, raw)
-    return _fetch(f"EXECUTE {_TOKEN_CONTEXT}(%s)", [checksum])
+    with connection.wrap_database_errors, ServerBindingCursor(connection.connection) as cursor:
+        if connection.queries_logged:  # counted and logged like every statement (query-count tests)
+            with connection.make_debug_cursor(cursor).debug_sql(sql, params):
+                cursor.execute(sql, params, prepare=True)
+        else:
+            cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
 
 
 def token_rows(checksum: str) -> TokenRows | None:

@@ -52,7 +52,9 @@ def test_the_album_page_sorts_nothing_right_after_a_bulk_move(world, api_client)
     with CaptureQueriesContext(connection) as page:
         response = client.get(f"/api/t/acme/photos/?album={album.pk}")
     assert response.status_code == 200 and len(response.json()["results"]) > 0
-    query = next(q["sql"] for q in page.captured_queries if "photos_photo" in q["sql"] and "LIMIT" in q["sql"])
+    query = next(
+        q["sql"] for q in page.captured_queries if "photos_photo" in q["sql"] and "LIMIT" in q["sql"]
+    )
     assert _sorts(query) == []
     # The planner's first choice is the (tenant, album, created, id) index; with stale statistics
     # it may take the album's own index instead (the bench did). Take the first choice away (in

@@ -123,6 +123,27 @@ def test_a_cold_request_runs_two_statements_and_a_warm_one_one(
         assert _api(value).get(PHOTOS).status_code == 200
 
 
+def test_the_cold_context_query_is_planned_once_per_connection(world, api_client):
+    """PostgreSQL keeps the context query's plan for the connection (scopes.access.rows): a second
+    cold request, another token's included, reuses the statement prepared by the first."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                ["%FROM scopes_accesstoken WHERE token_checksum = $1%"],
+            )
+            return cursor.fetchone()[0]
+
+    for user in (world.member_a, world.member2_a):
+        client = api_client(user, world.acme, [S.PROFILE_READ])
+        context_cache.clear()
+        assert client.get(ME).status_code == 200
+        assert prepared() == 1
+
+
 @pytest.mark.parametrize(
     ("user", "scopes", "method", "url"),
     [
