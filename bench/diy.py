@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication, TokenHasScope
-from rest_framework_guardian.filters import ObjectPermissionsFilter
+from rest_framework_guardian.filters import ObjectPermissionsFilter  # type: ignore[import-untyped]
 
 from bench.views import SameRowsView
 from scopes.constants import ScopeName
@@ -31,7 +31,7 @@ def group_name(slug: str) -> str:
 class DiyPhotoList(SameRowsView):
     """OAuth2Authentication + TokenHasScope + guardian's object permissions, in the URL's tenant."""
 
-    authentication_classes: ClassVar[list[type]] = [OAuth2Authentication]
-    permission_classes: ClassVar[list[type]] = [TokenHasScope]
+    authentication_classes = [OAuth2Authentication]
+    permission_classes = [TokenHasScope]
     required_scopes: ClassVar[list[str]] = [ScopeName.PHOTOS_READ]
-    filter_backends: ClassVar[list[type]] = [ObjectPermissionsFilter]
+    filter_backends = [ObjectPermissionsFilter]

@@ -143,7 +143,9 @@ def deep_page(slug: str, depth: int) -> str:
     )
     pagination = NewestFirstCursorPagination()
     pagination.base_url = VARIANTS["ours"].format(slug=slug) + PAGE
-    return pagination.encode_cursor(Cursor(offset=0, reverse=False, position=str(created)))
+    # DRF's cursor position is the ordering field's value as text (its stubs say int).
+    cursor: Any = Cursor(offset=0, reverse=False, position=str(created))  # type: ignore[arg-type]
+    return pagination.encode_cursor(cursor)
 
 
 def scale(port: int, seeded: Seeded, args: argparse.Namespace, generator: Any) -> list[dict[str, Any]]:
