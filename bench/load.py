@@ -60,6 +60,7 @@ class Run:
     app_cpu_ms: float = 0.0  # gunicorn workers' CPU per request
     db_cpu_ms: float = 0.0  # PostgreSQL backends' CPU per request
     cache_cpu_ms: float = 0.0  # the benchmark's own redis-server's CPU per request (0 if not metered)
+    lines_used: int = 0  # lines of a form file the run took (sent or not), when it reads them once
     # The share of the machine's CPUs that processes other than the server side and the load
     # generator used during the run (other people's work, mostly): 0.5 is one core of two.
     others_share: float = 0.0
@@ -129,8 +130,10 @@ def wrk(port: int, target: Target, seconds: float, connections: int) -> Run:
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True)  # noqa: S603
     line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON "))
     data = json.loads(line.removeprefix("BENCH_JSON "))
+    used = next((int(x.split()[1]) for x in done.stdout.splitlines() if x.startswith("BENCH_USED ")), 0)
     duration = data["duration_us"] / 1e6
     return Run(
+        lines_used=used,
         requests=data["requests"],
         seconds=round(duration, 2),
         rps=round(data["requests"] / duration, 1),
@@ -205,6 +208,7 @@ def python_load(port: int, target: Target, seconds: float, connections: int) -> 
         return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000, 2)
 
     return Run(
+        lines_used=used[0] - target.start,
         requests=len(latencies),
         seconds=round(duration, 2),
         rps=round(len(latencies) / duration, 1),

@@ -63,11 +63,11 @@ def _answer(endpoint: str, status: int, body: bytes) -> Any:
     if endpoint == "introspection":
         return (
             data.get("active"),
-            set(data.get("scope", "").split()),
+            sorted(data.get("scope", "").split()),
             data.get("client_id"),
             data.get("username"),
         )
-    return (data.get("token_type"), set(data.get("scope", "").split()), "refresh_token" in data)
+    return (data.get("token_type"), sorted(data.get("scope", "").split()), "refresh_token" in data)
 
 
 def probe(port: int, oauth: OAuthSeeded, targets: dict[str, dict[str, Target]]) -> dict[str, dict[str, int]]:

@@ -100,7 +100,8 @@ def insert_select(
 
 
 def _members_table() -> None:
-    """bench_member(tenant_id, idx, n, user_id): each tenant's members numbered 0..n-1."""
+    """bench_member(tenant_id, idx, n, user_id): each tenant's members numbered 0..n-1 (people:
+    the OAuth phase's service account is no one's to mint consent tokens for)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -109,6 +110,7 @@ def _members_table() -> None:
             "CREATE TEMP TABLE bench_member AS SELECT m.tenant_id, m.user_id,"
             " (row_number() OVER (PARTITION BY m.tenant_id ORDER BY m.user_id) - 1) AS idx,"
             " count(*) OVER (PARTITION BY m.tenant_id) AS n FROM accounts_membership m"
+            " WHERE NOT EXISTS (SELECT 1 FROM scopes_serviceaccount s WHERE s.user_id = m.user_id)"
         )
         cursor.execute("CREATE INDEX ON bench_member (tenant_id, idx)")
 

@@ -32,13 +32,14 @@ class Variant:
         benchmark before a line would be used twice (its answer would be a refusal)."""
         if not self.target.once:
             return
-        # wrk counts the answers; up to one request per connection was in flight when it stopped.
-        start = self.target.start + run.requests + connections + 1
+        # The load generator says how many lines it took; one more per connection for safety.
+        taken = max(run.lines_used, run.requests)
+        start = self.target.start + taken + connections + 1
         lines = len(Path(self.target.form_file).read_text().splitlines())
-        if start + 1.5 * run.requests > lines:
+        if start + 1.5 * taken > lines:
             sys.exit(
                 f"{Path(self.target.form_file).name}: {lines - start} unused lines left after a run "
-                f"that used {run.requests}; raise --oauth-rate"
+                f"that used {taken}; raise --oauth-rate"
             )
         self.target = replace(self.target, start=start)
 

@@ -6,6 +6,13 @@
 local requests = {}
 local once = false
 local index = 0
+used = 0 -- lines taken so far (global: done() reads it from each thread); wrk may take a line and
+-- not send it (a write it retries takes a new one), so the runner moves on by this, not by answers
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
 
 function init(args)
   local file, mode, start, basic = args[1], args[2], tonumber(args[3]), args[4]
@@ -28,6 +35,7 @@ function init(args)
 end
 
 function request()
+  used = used + 1
   if once then
     index = index + 1
     -- Past the end a line would be used twice (and refused): the runner stops before that.
@@ -37,3 +45,13 @@ function request()
 end
 
 dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "wrk_report.lua")
+local report = done
+
+function done(summary, latency, requests)
+  local taken = 0
+  for _, thread in ipairs(threads) do
+    taken = taken + (thread:get("used") or 0)
+  end
+  io.write(string.format("BENCH_USED %d\n", taken))
+  report(summary, latency, requests)
+end
