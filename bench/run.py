@@ -23,7 +23,7 @@
 
 Every scenario analyzes the tables it wrote before it is measured (stale statistics misplan).
 
-BENCH_QUICK=1 shrinks every phase (about a minute): a smoke run that everything works end to end,
+BENCH_QUICK=1 shrinks every phase (about two minutes): a smoke run that everything works end to end,
 not a measurement. Every phase is bounded: the run stops by itself.
 """
 
