@@ -9,7 +9,7 @@ test:   ## the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
 setup:
 	bin/setup
 
-bench:  ## ~6 min (BENCH_QUICK=1: ~1): the photo list, ours vs none vs stock DOT, as deployed under RLS; cold, revocations, profile
+bench:  ## ~12 min (BENCH_QUICK=1: ~2): the photo list, ours vs none, plain Django, stock DOT and DOT+guardian, as deployed under RLS; cold, revocations, albums, the OAuth endpoints vs stock DOT, profile
 	bin/bench
 
 soak:   ## ~2 min of mixed load from two tenants on gunicorn + PostgreSQL + Redis (loopback; not in CI); SOAK_STORAGE=s3: images in a bucket (moto)

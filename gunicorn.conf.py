@@ -60,6 +60,14 @@ def on_starting(server: Any) -> None:
         entry.unlink()
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """A worker that stops (a restart, a deploy, max_requests) writes its bookkeeping first:
+    scope usage and personal tokens' last use noted since the last flush (accounts.background)."""
+    from accounts import background
+
+    background.at_exit()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """A worker that exits leaves its counters to the sum, and its gauges out of it."""
     from prometheus_client import multiprocess

@@ -247,6 +247,16 @@ def writing_in(tenant_id: int, *, using: str = DEFAULT_DB_ALIAS, savepoint: bool
     request already entered exactly this tenant (the API, after its token probe): no statement.
     `savepoint=False` for callers already inside the transaction they write in (the outbox).
     """
+    with writing_in_tenants([tenant_id], using=using, savepoint=savepoint):
+        yield
+
+
+@contextmanager
+def writing_in_tenants(
+    tenant_ids: Iterable[int], *, using: str = DEFAULT_DB_ALIAS, savepoint: bool = True
+) -> Iterator[None]:
+    """`writing_in` for a batch that spans tenants (bookkeeping written off the request path:
+    accounts.background): inside, exactly these tenants; afterwards, what the caller saw before."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         yield
@@ -259,7 +269,7 @@ def writing_in(tenant_id: int, *, using: str = DEFAULT_DB_ALIAS, savepoint: bool
             with connection.cursor() as cursor:
                 cursor.execute("SELECT coalesce(current_setting(%s, true), '')", [TENANT_IDS_SETTING])
                 (before,) = cursor.fetchone()
-        enter(tenant_ids=[tenant_id], using=using)
+        enter(tenant_ids=tenant_ids, using=using)
         try:
             yield
         finally:

@@ -12,8 +12,9 @@ scope: an album named in input uses `albums.read`). Once the answer is final the
 - a personal access token's "last used" (`scopes.machines.usage`) whenever the token was
   accepted, whatever the answer: the token was used, even for a call it was refused.
 
-Both write in the request's transaction (`accounts.middleware`), so a 5xx rolls them back with
-the rest, and both remember what they wrote in this process, so a warm request writes nothing.
+Neither writes on the request path: both note in memory, and the process's bookkeeping thread
+writes the notes in batches every few seconds and at exit (accounts.background), so a request,
+cold or warm, only reads. A note is never a right; a crash loses a few seconds of them.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def record(request: Request, response: Response) -> None:
     if decided is None or not isinstance(context, AuthorizationContext):
         return
     if decided.personal_token:
-        personal_token_usage.note_use(context.token_id)
+        personal_token_usage.note_use(context.token_id, tenant_id=context.tenant.pk)
     if response.status_code >= 400 or not decided.scopes:
         return
     if context.user is None or context.application_id is None:

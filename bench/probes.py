@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -25,8 +26,11 @@ from bench.seed import MAIN, Seeded, log
 from bench.stats import Variant, interleaved
 
 
-def probe(port: int, seeded: Seeded) -> dict[str, dict[str, Any]]:
-    """Every variant answers 200 with the same page; SQL per request warm, then cold for ours."""
+def probe(port: int, plain_port: int, seeded: Seeded) -> dict[str, dict[str, Any]]:
+    """Every variant answers 200 with the same page; SQL per request warm, then cold for ours.
+
+    Variant plain is served by the second server, on `plain_port`.
+    """
     token = seeded.tokens[MAIN]
     pages: dict[str, dict[str, Any]] = {}
     sql: dict[str, dict[str, Any]] = {}
@@ -34,7 +38,7 @@ def probe(port: int, seeded: Seeded) -> dict[str, dict[str, Any]]:
         path = template.format(slug=MAIN) + PAGE
         counts = []
         for _ in range(20):
-            status, headers, body = get(port, path, token)
+            status, headers, body = get(plain_port if name == "plain" else port, path, token)
             if status != 200:
                 sys.exit(f"{name}: {path} answered {status}: {body[:300]!r}")
             counts.append(int(headers["x-bench-sql"]))
@@ -53,18 +57,28 @@ def probe(port: int, seeded: Seeded) -> dict[str, dict[str, Any]]:
         int(get(port, path, spare)[1]["x-bench-sql"]) for _ in range(20)
     )
     # The same rows, serialized the same, and the same next cursor; only the links' paths differ.
-    same_page(pages, "the three variants")
-    log(f"probe: the three variants answer the same {len(pages['ours']['results'])} rows and next cursor")
+    same_page(pages, "the variants")
+    log(f"probe: {', '.join(pages)} answer the same {len(pages['ours']['results'])} rows and next cursor")
     return sql
 
 
 def same_page(pages: dict[str, dict[str, Any]], who: str) -> None:
+    # Absolute links name the server's port, and variant plain has a server of its own.
     shapes = {
-        json.dumps([page["results"], parse_qs(urlparse(page["next"]).query)["cursor"]])
-        for page in pages.values()
+        name: re.sub(
+            r"http://127\.0\.0\.1:\d+/",
+            "/",
+            json.dumps([page["results"], parse_qs(urlparse(page["next"]).query)["cursor"]]),
+        )
+        for name, page in pages.items()
     }
-    if len(shapes) != 1:
-        sys.exit(f"{who} did not answer the same page: the comparison would be unfair.")
+    if len(set(shapes.values())) != 1:
+        first = next(iter(shapes))
+        differ = [name for name, shape in shapes.items() if shape != shapes[first]]
+        sys.exit(
+            f"{who} did not answer the same page ({', '.join(differ)} differ from {first}): "
+            f"the comparison would be unfair."
+        )
 
 
 def probe_tokens(port: int, targets: dict[str, Target], samples: int = 3) -> dict[str, int]:
@@ -129,7 +143,9 @@ def deep_page(slug: str, depth: int) -> str:
     )
     pagination = NewestFirstCursorPagination()
     pagination.base_url = VARIANTS["ours"].format(slug=slug) + PAGE
-    return pagination.encode_cursor(Cursor(offset=0, reverse=False, position=str(created)))
+    # DRF's cursor position is the ordering field's value as text (its stubs say int).
+    cursor: Any = Cursor(offset=0, reverse=False, position=str(created))  # type: ignore[arg-type]
+    return pagination.encode_cursor(cursor)
 
 
 def scale(port: int, seeded: Seeded, args: argparse.Namespace, generator: Any) -> list[dict[str, Any]]:

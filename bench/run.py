@@ -4,19 +4,26 @@
    migrates it and runs `setup_rls` for a runtime role, as deployed; then seeded with SQL
    (bench/seed.py). The server connects as the runtime role, under row-level security, in every
    variant.
-2. gunicorn (2 sync workers) on the product's WSGI app with the benchmark's settings and Redis.
+2. gunicorn (2 sync workers) on the product's WSGI app with the benchmark's settings and Redis;
+   a second one with Django's default middleware only (bench/settings_plain.py) for variant plain.
 3. wrk (Debian's package; a small Python load generator if wrk is missing) loads the first page
-   (20 photos) through (a) bare, (b) stock DOT and (c) ours, in paired rounds (each variant once
-   per round, order rotating), after checking they answer the same bytes. Then two scenarios,
-   bare against ours: cold (a random token of 100,000 over 1,000 tenants per request) and
-   revocations (a token of the main tenant revoked every 100 ms by a side process).
-4. p50 of the first and of a deep cursor page for each tenant size, and the page query's plan.
-   Scenario (c): ours with an album-limited token (RFC 9396 grants) against bare on the same rows
-   (bench/albums.py).
+   (20 photos) through plain, (a) bare, (b) stock DOT, the do-it-yourself stack (stock DOT plus
+   django-guardian, bench/diy.py) and (c) ours, in paired rounds (each variant once per round,
+   order rotating), after checking they answer the same bytes. Then two scenarios, bare against
+   ours: cold (a random token of 100,000 over 1,000 tenants per request) and revocations (a token
+   of the main tenant revoked every 100 ms by a side process).
+4. Scenario (c): ours with an album-limited token (RFC 9396 grants) against bare on the same rows
+   (bench/albums.py). The OAuth endpoints, ours against stock DOT's (bench/oauth_phase.py): the
+   refresh and client-credentials grants, introspection and revocation. p50 of the first and of a
+   deep cursor page for each tenant size, and the page query's plan.
 5. A profile by function of what ours adds per request over bare (bench/profile.py).
-6. Tables on stdout and the same numbers in bench/results.json.
+6. Tables on stdout and the same numbers in bench/results.json, with the load average before and
+   after, the share of the CPUs other processes used during the runs and the spread of the rounds:
+   a warning says when the machine was too busy for the figures to be trusted.
 
-BENCH_QUICK=1 shrinks every phase (about a minute): a smoke run that everything works end to end,
+Every scenario analyzes the tables it wrote before it is measured (stale statistics misplan).
+
+BENCH_QUICK=1 shrinks every phase (about two minutes): a smoke run that everything works end to end,
 not a measurement. Every phase is bounded: the run stops by itself.
 """
 
@@ -26,6 +33,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import time
 from dataclasses import asdict
@@ -33,10 +41,11 @@ from typing import Any
 
 from bench.infra import (
     PAGE,
+    PLAIN_SETTINGS,
     QUICK,
     RESULTS,
     ROOT,
-    TARGET_RATIO,
+    TARGETS,
     VARIANTS,
     Gunicorn,
     RedisServer,
@@ -60,8 +69,8 @@ from bench.probes import (
     query_p50,
     scale,
 )
-from bench.seed import MAIN, Seeded, log, mint_revocable, seed
-from bench.stats import Variant, interleaved, medians, paired, ratio_line, variant_table
+from bench.seed import MAIN, Seeded, log, mint_revocable, seed, seed_guardian
+from bench.stats import LOAD_SAMPLES, Variant, interleaved, medians, paired, ratio_line, variant_table
 
 # --- Environment: the runner (owner) and the server side (runtime role) differ only in who connects.
 
@@ -96,7 +105,7 @@ def main() -> None:
         "--warmup", type=float, default=1 if q else 2, help="seconds of unrecorded load per variant"
     )
     parser.add_argument(
-        "--rounds", type=int, default=2 if q else 15, help="paired rounds of bare, DOT and ours"
+        "--rounds", type=int, default=2 if q else 15, help="paired rounds of plain, bare, DOT, diy and ours"
     )
     parser.add_argument(
         "--cold-rounds", type=int, default=2 if q else 8, help="paired rounds of scenario (a)"
@@ -115,6 +124,15 @@ def main() -> None:
     parser.add_argument(
         "--album-rounds", type=int, default=2 if q else 8, help="paired rounds of scenario (c)"
     )
+    parser.add_argument(
+        "--oauth-rounds", type=int, default=2 if q else 6, help="paired rounds per OAuth endpoint"
+    )
+    parser.add_argument(
+        "--oauth-rate",
+        type=int,
+        default=400,
+        help="requests/s an OAuth endpoint may reach: refresh tokens and tokens to revoke are minted for it",
+    )
     parser.add_argument("--connections", type=int, default=4, help="concurrent connections")
     parser.add_argument("--scale-duration", type=float, default=1, help="seconds per scale run")
     parser.add_argument(
@@ -129,7 +147,7 @@ def main() -> None:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated phases to leave out: main, cold, revocations, albums, scale, profile",
+        help="comma-separated phases to leave out: main, cold, revocations, albums, oauth, scale, profile",
     )
     parser.add_argument("--reuse", action="store_true", help="keep the database of the previous run")
     parser.add_argument(
@@ -182,6 +200,7 @@ def run(
         migrate(roles)
         log("migrated as the owner; setup_rls granted the runtime role")
         seeded = seed(args.photos, sizes, args.cold_tenants, args.cold_tokens, args.pool_tokens)
+        seed_guardian(seeded)
         seeded_file.write_text(json.dumps(asdict(seeded)))
     clear_cache()
     info = machine()
@@ -190,8 +209,13 @@ def run(
     log(
         f"load generator: {'wrk' if generator is wrk else 'Python threads (wrk not found)'}; port {args.port}"
     )
+    plain_port = free_port()
     main_targets = {
-        name: Target(path=template.format(slug=MAIN) + PAGE, token=seeded.tokens[MAIN])
+        name: Target(
+            path=template.format(slug=MAIN) + PAGE,
+            token=seeded.tokens[MAIN],
+            port=plain_port if name == "plain" else 0,
+        )
         for name, template in VARIANTS.items()
     }
 
@@ -203,8 +227,13 @@ def run(
     pool_targets = {name: tokens_target(name, seeded.pool_file) for name in ("bare", "ours")}
 
     server = Gunicorn(server_env, args.workers, args.port)
+    plain_server = Gunicorn(
+        {**server_env, "DJANGO_SETTINGS_MODULE": PLAIN_SETTINGS}, args.workers, plain_port
+    )
     revoker: Revoker | None = None
     plain: dict[str, Variant] = {}
+    oauth: dict[str, dict[str, Variant]] = {}
+    oauth_sql: dict[str, dict[str, int]] = {}
     cold: dict[str, Variant] = {}
     revoking: dict[str, Variant] = {}
     revoked_after: dict[str, int] = {}
@@ -212,15 +241,18 @@ def run(
     scale_rows: list[dict[str, Any]] = []
     try:
         server.wait(main_targets["bare"].path)
-        sql = probe(args.port, seeded)
+        plain_server.wait(main_targets["plain"].path)
+        sql = probe(args.port, plain_port, seeded)
         sql["cold scenario"] = probe_tokens(args.port, cold_targets)
         probe_tokens(args.port, pool_targets)
         meter = CpuMeter(
-            server.process.pid, roles.runtime, cache_server.process.pid if cache_server else None
+            {args.port: server.process.pid, plain_port: plain_server.process.pid},
+            roles.runtime,
+            cache_server.process.pid if cache_server else None,
         )
         if "main" not in skip:
             plain = {name: Variant(target) for name, target in main_targets.items()}
-            interleaved("plain", plain, args.rounds, args, generator, meter)
+            interleaved("warm", plain, args.rounds, args, generator, meter)
         if "cold" not in skip:
             cold = {name: Variant(target) for name, target in cold_targets.items()}
             interleaved("(a) cold", cold, args.cold_rounds, args, generator, meter)
@@ -253,12 +285,17 @@ def run(
                 sys.exit(f"a revoked token was still served: {revoked_after}")
         if "albums" not in skip:
             limited = album_phase(args, seeded, generator, meter)
+        if "oauth" not in skip:
+            from bench.oauth_phase import oauth_phase
+
+            oauth, oauth_sql = oauth_phase(args, seeded, generator, meter)
         if "scale" not in skip:
             scale_rows = scale(args.port, seeded, args, generator)
     finally:
         if revoker is not None:
             revoker.stop()
         server.stop()
+        plain_server.stop()
     if scale_rows:
         query_p50(roles, seeded, scale_rows, repeats=50 if QUICK else 200)
     plan = explain(roles, seeded) if "scale" not in skip else ""
@@ -271,6 +308,11 @@ def run(
     if plain:
         lines += variant_table(
             [
+                (
+                    "plain: bare's view, Django's default middleware only",
+                    plain["plain"],
+                    f"{sql['plain']['warm']}",
+                ),
                 ("(a) bare: no authentication or permission", plain["bare"], f"{sql['bare']['warm']}"),
                 (
                     "(b) stock DOT: OAuth2Authentication + TokenHasScope",
@@ -278,23 +320,33 @@ def run(
                     f"{sql['dot']['warm']}",
                 ),
                 (
+                    "diy: stock DOT + django-guardian object permissions",
+                    plain["diy"],
+                    f"{sql['diy']['warm']}",
+                ),
+                (
                     "(c) ours: /api/t/&lt;slug&gt;/photos/",
                     plain["ours"],
                     f"{sql['ours']['warm']} warm, {sql['ours']['cold']} cold, "
-                    f"{sql['ours']['after first use']} warm after a first use (usage recorded)",
+                    f"{sql['ours']['after first use']} warm after a first use",
                 ),
             ]
         )
         c_a, c_b = paired(plain["ours"], plain["bare"]), paired(plain["ours"], plain["dot"])
+        diy, bare_plain = paired(plain["ours"], plain["diy"]), paired(plain["bare"], plain["plain"])
         lines += [
             "",
-            ratio_line("c/a (ours/bare)", c_a, TARGET_RATIO),
-            ratio_line("c/b (ours/stock DOT)", c_b, 1.5),
+            ratio_line("c/a (ours/bare)", c_a, TARGETS["warm"]),
+            ratio_line("c/b (ours/stock DOT)", c_b, TARGETS["dot"]),
+            ratio_line("ours/diy (ours/the do-it-yourself stack)", diy, TARGETS["diy"]),
+            ratio_line("bare/plain (the project's own stack)", bare_plain, TARGETS["plain"]),
         ]
         summary["plain"] = {
             name: {**medians(v), "runs": [asdict(r) for r in v.runs]} for name, v in plain.items()
         }
         summary["plain_ratios"] = {"c_over_a": c_a, "c_over_b": c_b}
+        summary["diy_ratio"] = diy
+        summary["bare_over_plain"] = bare_plain
     if cold:
         n_tenants, n_tokens = seeded.cold_tenants, seeded.cold_tokens
         lines += [
@@ -307,7 +359,7 @@ def run(
                 ]
             ),
             "",
-            ratio_line("ours/bare, cold", paired(cold["ours"], cold["bare"]), TARGET_RATIO),
+            ratio_line("ours/bare, cold", paired(cold["ours"], cold["bare"]), TARGETS["cold"]),
         ]
         summary["cold"] = {
             name: {**medians(v), "runs": [asdict(r) for r in v.runs]} for name, v in cold.items()
@@ -334,7 +386,7 @@ def run(
                 ]
             ),
             "",
-            ratio_line("ours/bare, revoking", paired(noisy, revoking["bare (b)"]), TARGET_RATIO),
+            ratio_line("ours/bare, revoking", paired(noisy, revoking["bare (b)"]), TARGETS["revocations"]),
             f"p99 of ours revoking / not revoking: {p99_vs_quiet:.2f} (medians; per round "
             + ", ".join(f"{r:.2f}" for r in p99_rounds)
             + ") [target <= 1.5]",
@@ -365,12 +417,49 @@ def run(
                 ]
             ),
             "",
-            ratio_line("ours/bare, album-limited", paired(limited["ours"], limited["bare"]), TARGET_RATIO),
+            ratio_line(
+                "ours/bare, album-limited", paired(limited["ours"], limited["bare"]), TARGETS["albums"]
+            ),
         ]
         summary["albums"] = {
             name: {**medians(v), "runs": [asdict(r) for r in v.runs]} for name, v in limited.items()
         }
         summary["album_ratio"] = paired(limited["ours"], limited["bare"])
+    if oauth:
+        from bench.oauth_phase import OURS, TITLES
+
+        lines += [
+            "",
+            "OAuth endpoints, ours against stock DOT's views, validator and core on the same database "
+            "(bench/oauth.py); SQL per request as probed",
+        ]
+        rows: list[tuple[str, Variant, str]] = []
+        for endpoint, variants in oauth.items():
+            rows += [
+                (
+                    f"{TITLES[endpoint]}: ours {OURS[endpoint]}",
+                    variants["ours"],
+                    str(oauth_sql[endpoint]["ours"]),
+                ),
+                (
+                    f"{TITLES[endpoint]}: stock DOT /bench/dot/t/&lt;slug&gt;{OURS[endpoint]}",
+                    variants["dot"],
+                    str(oauth_sql[endpoint]["dot"]),
+                ),
+            ]
+        lines += variant_table(rows)
+        lines.append("")
+        summary["oauth"] = {
+            endpoint: {
+                name: {**medians(v), "runs": [asdict(r) for r in v.runs]} for name, v in variants.items()
+            }
+            for endpoint, variants in oauth.items()
+        }
+        summary["oauth_ratios"] = {}
+        for endpoint, variants in oauth.items():
+            ratio = paired(variants["ours"], variants["dot"])
+            summary["oauth_ratios"][endpoint] = ratio
+            lines.append(ratio_line(f"ours/stock DOT, {endpoint}", ratio, TARGETS["oauth"]))
     if scale_rows:
         lines += [
             "",
@@ -402,6 +491,10 @@ def run(
         ]
         lines.append(table(profiled))
         summary["profile"] = profiled
+    phases: list[dict[str, Variant]] = [plain, cold, revoking, limited, *oauth.values()]
+    trusted = trust(info, summary, [run for phase in phases for v in phase.values() for run in v.runs])
+    lines = [*trusted["lines"], *lines]
+    summary["trust"] = {k: v for k, v in trusted.items() if k != "lines"}
     report = "\n".join(lines)
     summary["table"] = report
     summary["seconds"] = round(time.monotonic() - began, 1)
@@ -411,8 +504,8 @@ def run(
     print(
         f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB RAM, PostgreSQL {info['postgresql']}"
     )
-    print(f"Load average at start: {' '.join(f'{x:.2f}' for x in info['load_average_at_start'])}; now: "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
+    print(f"Load average at start: {' '.join(f'{x:.2f}' for x in info['load_average_at_start'])}; at the end: "
+          f"{' '.join(f'{x:.2f}' for x in summary['trust']['load_average_at_end'])}")  # fmt: skip
     redis = "its own redis-server (metered)" if cache_server else f"{args.redis_url} (shared: not metered)"
     print(f"Redis: {redis}")
     print(
@@ -425,7 +518,75 @@ def run(
         print()
         print(plan)
     print()
+    for warning in summary["trust"]["warnings"]:
+        log(f"WARNING: {warning}")
     log(f"done in {summary['seconds']} s; results in {RESULTS.relative_to(ROOT)}")
+
+
+# A machine is "busy" when someone else used this much of it during the runs, or was already
+# loading it when the run began; a ratio's rounds "spread" when their interquartile range is
+# this wide against the median. Either way the figures are reported, with a warning.
+BUSY_SHARE = 0.15  # median share of all CPUs used by other processes during the measured runs
+BUSY_LOAD_PER_CPU = 0.5  # 1-minute load average at the start, per CPU
+WIDE_SPREAD = 0.25  # (q3 - q1) / median of a ratio, by server CPU per request
+
+
+def trust(info: dict[str, Any], summary: dict[str, Any], runs: list[Any]) -> dict[str, Any]:
+    """Whether the machine was quiet enough: load average before and after, other processes' share
+    of the CPUs during the runs, and the spread of every ratio's rounds; warnings if not."""
+    nproc = info["nproc"] or 1
+    start, end = info["load_average_at_start"], os.getloadavg()
+    shares = sorted(run.others_share for run in runs)
+    others = statistics.median(shares) if shares else 0.0
+    ratios: dict[str, dict[str, Any]] = {}
+    for key in ("plain_ratios", "oauth_ratios"):
+        for name, ratio in summary.get(key, {}).items():
+            ratios[f"{key}.{name}"] = ratio
+    for key in ("diy_ratio", "bare_over_plain", "cold_ratio", "revocation_ratio", "album_ratio"):
+        if key in summary:
+            ratios[key] = summary[key]
+    spreads = {
+        name: round((r["q3"] - r["q1"]) / r["median"], 3) for name, r in ratios.items() if r["median"] > 0
+    }
+    warnings = []
+    if start[0] > BUSY_LOAD_PER_CPU * nproc:
+        warnings.append(
+            f"the machine was busy before the run: load average {start[0]:.2f} on {nproc} CPUs "
+            f"(quiet: below {BUSY_LOAD_PER_CPU * nproc:.1f})"
+        )
+    if others > BUSY_SHARE:
+        warnings.append(
+            f"other processes used {others:.0%} of the CPUs during the measured runs (median; "
+            f"most {shares[-1]:.0%}): the machine was busy, throughput and CPU figures are not to be trusted"
+        )
+    wide = {name: spread for name, spread in spreads.items() if spread > WIDE_SPREAD}
+    if wide:
+        warnings.append(
+            "the rounds spread widely (interquartile range / median above "
+            f"{WIDE_SPREAD}): " + ", ".join(f"{name} {spread:.2f}" for name, spread in wide.items())
+        )
+    samples = LOAD_SAMPLES or [0.0]
+    lines = [
+        f"Load average (1, 5, 15 min) before: {' '.join(f'{x:.2f}' for x in start)}; after: "
+        f"{' '.join(f'{x:.2f}' for x in end)}; 1-minute load during the rounds (the benchmark's own "
+        f"included) {min(samples):.2f} to {max(samples):.2f}",
+        f"Other processes' share of the {nproc} CPUs during the measured runs: median {others:.0%}, "
+        f"most {shares[-1] if shares else 0:.0%}",
+        "Spread of the rounds, (q3 - q1) / median by server CPU: "
+        + ", ".join(f"{name} {spread:.2f}" for name, spread in spreads.items()),
+        *(f"WARNING: {warning}" for warning in warnings),
+        "",
+    ]
+    return {
+        "load_average_at_start": start,
+        "load_average_at_end": end,
+        "load_1min_during_rounds": {"min": min(samples), "max": max(samples)},
+        "others_cpu_share": {"median": others, "max": shares[-1] if shares else 0.0},
+        "spreads": spreads,
+        "busy": bool(warnings),
+        "warnings": warnings,
+        "lines": lines,
+    }
 
 
 if __name__ == "__main__":

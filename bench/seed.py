@@ -100,7 +100,8 @@ def insert_select(
 
 
 def _members_table() -> None:
-    """bench_member(tenant_id, idx, n, user_id): each tenant's members numbered 0..n-1."""
+    """bench_member(tenant_id, idx, n, user_id): each tenant's members numbered 0..n-1 (people:
+    the OAuth phase's service account is no one's to mint consent tokens for)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -109,12 +110,17 @@ def _members_table() -> None:
             "CREATE TEMP TABLE bench_member AS SELECT m.tenant_id, m.user_id,"
             " (row_number() OVER (PARTITION BY m.tenant_id ORDER BY m.user_id) - 1) AS idx,"
             " count(*) OVER (PARTITION BY m.tenant_id) AS n FROM accounts_membership m"
+            " WHERE NOT EXISTS (SELECT 1 FROM scopes_serviceaccount s WHERE s.user_id = m.user_id)"
         )
         cursor.execute("CREATE INDEX ON bench_member (tenant_id, idx)")
 
 
 def _mint_sql(
-    tenant_where: str, where_params: list[Any], per_tenant: int, app_id: int
+    tenant_where: str,
+    where_params: list[Any],
+    per_tenant: int,
+    app_id: int,
+    scopes: tuple[str, ...] = SCOPES,
 ) -> list[tuple[Any, ...]]:
     """`per_tenant` tokens in each tenant matched, spread over its members: (id, slug, raw token)."""
     from django.db import connection
@@ -146,7 +152,7 @@ def _mint_sql(
             "token_checksum": "r.checksum",
         },
         "FROM bench_raw r ORDER BY r.tenant_id, r.raw",
-        [app_id, timezone.now() + TOKEN_LIFETIME, " ".join(SCOPES)],
+        [app_id, timezone.now() + TOKEN_LIFETIME, " ".join(scopes)],
         returning="id, token_checksum",
     )
     with connection.cursor() as cursor:
@@ -326,4 +332,249 @@ def mint_revocable(seeded: Seeded, count: int) -> list[tuple[int, str]]:
     with transaction.atomic():
         _members_table()
         rows = _mint_sql("t.id = %s", [seeded.main_tenant_id], count, seeded.app_id)
+    analyze("scopes_accesstoken")
     return [(pk, raw) for pk, _slug, raw in rows]
+
+
+def analyze(*tables: str) -> None:
+    """Fresh planner statistics after a bulk write (all tables when none is named).
+
+    A bulk INSERT or UPDATE read with the statistics of before it can be planned badly: half the
+    main tenant's photos moved into one album made the album page sort 50,000 rows through the
+    single-column album index (78 ms) instead of reading 21 rows through the composite index
+    (0.1 ms) until autovacuum caught up (issue 26). Every scenario analyzes what it wrote.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
+
+
+def seed_guardian(seeded: Seeded) -> dict[str, int]:
+    """The do-it-yourself variant's object permissions (bench/diy.py), in django-guardian's
+    direct-foreign-key tables (bench/diy_perms): the main tenant's members in one group, which may
+    view each of the tenant's photos; each photo's owner may change and delete it. Counts of the
+    rows written."""
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import transaction
+
+    from accounts.models import User
+    from bench.diy import group_name
+    from bench.diy_perms.models import PhotoGroupObjectPermission, PhotoUserObjectPermission
+    from photos.models import Photo
+
+    photo_type = ContentType.objects.get_for_model(Photo)
+    perms = {p.codename: p.pk for p in Permission.objects.filter(content_type=photo_type)}
+    tenant = seeded.main_tenant_id
+    started = time.monotonic()
+    with transaction.atomic():
+        group = Group.objects.create(name=group_name(MAIN))
+        members = insert_select(
+            User.groups.through,
+            {"user_id": "m.user_id", "group_id": "%s"},
+            "FROM accounts_membership m WHERE m.tenant_id = %s",
+            [group.pk, tenant],
+            returning="1",
+        )
+        viewable = insert_select(
+            PhotoGroupObjectPermission,
+            {"group_id": "%s", "permission_id": "%s", "content_object_id": "p.id"},
+            "FROM photos_photo p WHERE p.tenant_id = %s",
+            [group.pk, perms["view_photo"], tenant],
+            returning="1",
+        )
+        owned = insert_select(
+            PhotoUserObjectPermission,
+            {"user_id": "p.owner_id", "permission_id": "k", "content_object_id": "p.id"},
+            "FROM photos_photo p CROSS JOIN unnest(%s::int[]) AS k WHERE p.tenant_id = %s",
+            [[perms["change_photo"], perms["delete_photo"]], tenant],
+            returning="1",
+        )
+    analyze(
+        User.groups.through._meta.db_table,
+        PhotoGroupObjectPermission._meta.db_table,
+        PhotoUserObjectPermission._meta.db_table,
+    )
+    log(
+        f"seeding: guardian's object permissions for the main tenant ({len(viewable):,} group, "
+        f"{len(owned):,} user) in {time.monotonic() - started:.1f} s"
+    )
+    return {"members": len(members), "group_permissions": len(viewable), "user_permissions": len(owned)}
+
+
+@dataclass
+class OAuthSeeded:
+    """The OAuth phase's credentials and form files (bench/oauth_phase.py), per endpoint and variant."""
+
+    forms: dict[str, dict[str, str]]  # endpoint -> variant -> form file ("<path> <body>" lines)
+    basic: dict[str, str]  # endpoint -> Authorization: Basic credential ("" for the public client)
+    counts: dict[str, int]
+
+
+SERVICE_CLIENT_ID = "bench-service"
+RESOURCE_SERVER_CLIENT_ID = "bench-resource-server"
+
+
+def seed_oauth(seeded: Seeded, paths: dict[str, dict[str, str]], per_variant: int) -> OAuthSeeded:
+    """What the OAuth phase uses up or asks about, in the main tenant.
+
+    - refresh: `per_variant` access and refresh token pairs per variant, of the benchmark's public
+      client, holding `offline_access` too (the product refreshes nothing without it: the Members'
+      consents and the client's allowed scopes get it here);
+    - revocation: `per_variant` access tokens per variant, never used by anything else;
+    - client credentials: a service account of the main tenant (its user, membership, consent and
+      confidential client, as scopes.machines makes one), allowed `photos.read`;
+    - introspection: a confidential client marked as the main tenant's resource server, asking
+      about the main tenant's pool tokens (scenario (b)'s, live and unused at that point).
+
+    Both confidential clients keep their secret unhashed (`hash_client_secret=False`, as the soak
+    and the demo clients do): the product hashes a service account's secret with Django's password
+    hasher, whose cost (the same for DOT and ours, tens of milliseconds by design) would drown
+    what the comparison is about. `paths`: endpoint -> variant -> the endpoint's path.
+    """
+    import base64
+
+    from django.contrib.auth.hashers import make_password
+    from django.db import connection, transaction
+
+    from accounts.constants import RoleName
+    from accounts.models import Membership, Role, User
+    from scopes.machines.models import ServiceAccount
+    from scopes.models import Application, ApplicationScope, Consent, RefreshToken, Scope
+
+    started = time.monotonic()
+    refresh_scopes = (*SCOPES, "offline_access")
+    secret = secrets.token_urlsafe(32)
+    forms: dict[str, dict[str, str]] = {name: {} for name in paths}
+    with transaction.atomic():
+        app = Application.objects.get(pk=seeded.app_id)
+        offline = Scope.objects.get(name="offline_access")
+        ApplicationScope.objects.get_or_create(
+            application=app, scope=offline, defaults={"reason": "the benchmark's refreshes"}
+        )
+        through = Consent.scopes.through._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {through} (consent_id, scope_id) SELECT c.id, %s"  # noqa: S608 (a model's table)
+                " FROM scopes_consent c WHERE c.application_id = %s AND c.tenant_id = %s"
+                " ON CONFLICT DO NOTHING",
+                [offline.pk, app.pk, seeded.main_tenant_id],
+            )
+        _members_table()
+        for variant, path in paths["refresh"].items():
+            minted = _mint_sql("t.id = %s", [seeded.main_tenant_id], per_variant, app.pk, refresh_scopes)
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TABLE IF EXISTS bench_refresh")
+                cursor.execute(
+                    "CREATE TEMP TABLE bench_refresh AS SELECT a.id AS access_id, a.tenant_id, a.user_id,"
+                    " md5(random()::text || a.id) || md5(random()::text) AS raw"
+                    " FROM scopes_accesstoken a WHERE a.id = ANY(%s)",
+                    [[pk for pk, _, _ in minted]],
+                )
+            insert_select(
+                RefreshToken,
+                {
+                    "tenant_id": "r.tenant_id",
+                    "user_id": "r.user_id",
+                    "application_id": "%s",
+                    "access_token_id": "r.access_id",
+                    "token": "''",
+                    "token_checksum": "encode(sha256(convert_to(r.raw, 'UTF8')), 'hex')",
+                    "token_family": "gen_random_uuid()",
+                },
+                "FROM bench_refresh r ORDER BY r.access_id",
+                [app.pk],
+            )
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT raw FROM bench_refresh ORDER BY random()")
+                raws = [raw for (raw,) in cursor.fetchall()]
+            forms["refresh"][variant] = _write_forms(
+                f"refresh-{variant}.txt",
+                path,
+                [f"grant_type=refresh_token&refresh_token={raw}&client_id={app.client_id}" for raw in raws],
+            )
+        for variant, path in paths["revocation"].items():
+            minted = _mint_sql("t.id = %s", [seeded.main_tenant_id], per_variant, app.pk)
+            forms["revocation"][variant] = _write_forms(
+                f"revoke-{variant}.txt",
+                path,
+                [
+                    f"token={raw}&token_type_hint=access_token&client_id={app.client_id}"
+                    for _, _, raw in minted
+                ],
+            )
+
+        # A service account of the main tenant, as scopes.machines.services makes one (its user never
+        # signs in; a Member there; consent for photos.read), with a confidential client; and the
+        # tenant's resource server. Made once (`--reuse` keeps them); the secret is set every run.
+        tenant_id = seeded.main_tenant_id
+        service = Application.objects.filter(client_id=SERVICE_CLIENT_ID).first()
+        if service is None:
+            user = User.objects.create(username=f"svc-{MAIN}-bench", password=make_password(None))
+            member = Role.objects.get(name=RoleName.MEMBER, tenant=None)
+            Membership.objects.create(user=user, tenant_id=tenant_id, role=member)
+            service = Application.objects.create(
+                name="Bench service (service account)",
+                client_id=SERVICE_CLIENT_ID,
+                client_secret=secret,
+                hash_client_secret=False,
+                client_type=Application.CLIENT_CONFIDENTIAL,
+                authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+                tenant_id=tenant_id,
+            )
+            photos_read = Scope.objects.get(name="photos.read")
+            ApplicationScope.objects.create(application=service, scope=photos_read)
+            consent = Consent.objects.create(user=user, tenant_id=tenant_id, application=service)
+            consent.scopes.set([photos_read])
+            ServiceAccount.objects.create(
+                tenant_id=tenant_id, user=user, application=service, name="Bench service"
+            )
+            Application.objects.create(
+                name="Bench resource server",
+                client_id=RESOURCE_SERVER_CLIENT_ID,
+                client_secret=secret,
+                hash_client_secret=False,
+                client_type=Application.CLIENT_CONFIDENTIAL,
+                authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+                tenant_id=tenant_id,
+                is_resource_server=True,
+            )
+        Application.objects.filter(client_id__in=[SERVICE_CLIENT_ID, RESOURCE_SERVER_CLIENT_ID]).update(
+            client_secret=secret
+        )
+    for variant, path in paths["client_credentials"].items():
+        forms["client_credentials"][variant] = _write_forms(
+            f"client-credentials-{variant}.txt", path, ["grant_type=client_credentials&scope=photos.read"]
+        )
+    pool = [line.split()[1] for line in Path(seeded.pool_file).read_text().splitlines()]
+    for variant, path in paths["introspection"].items():
+        forms["introspection"][variant] = _write_forms(
+            f"introspect-{variant}.txt", path, [f"token={raw}" for raw in pool]
+        )
+    analyze("scopes_accesstoken", "scopes_refreshtoken", "scopes_consent_scopes", "scopes_application")
+
+    def basic(client_id: str) -> str:
+        return base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+    log(
+        f"seeding: OAuth phase, {per_variant:,} refresh token pairs and {per_variant:,} tokens to revoke "
+        f"per variant, a service account and a resource server, in {time.monotonic() - started:.1f} s"
+    )
+    return OAuthSeeded(
+        forms=forms,
+        basic={
+            "refresh": "",
+            "revocation": "",
+            "client_credentials": basic(SERVICE_CLIENT_ID),
+            "introspection": basic(RESOURCE_SERVER_CLIENT_ID),
+        },
+        counts={"per_variant": per_variant, "introspected_tokens": len(pool)},
+    )
+
+
+def _write_forms(name: str, path: str, bodies: list[str]) -> str:
+    WORK.mkdir(exist_ok=True)
+    target = WORK / name
+    target.write_text("".join(f"{path} {body}\n" for body in bodies))
+    return str(target)

@@ -68,19 +68,20 @@ class SameRowsView(ListAPIView):
         super().initial(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
-        return self.queryset.all().for_tenant(self.tenant)
+        queryset: Any = self.queryset.all()  # the product's TenantQuerySet
+        return queryset.for_tenant(self.tenant)
 
 
 class BarePhotoList(SameRowsView):
     """(a) No authentication or permission at all."""
 
-    authentication_classes: ClassVar[list[type]] = []
-    permission_classes: ClassVar[list[type]] = []
+    authentication_classes = []
+    permission_classes = []
 
 
 class DotPhotoList(SameRowsView):
     """(b) Stock django-oauth-toolkit: a Bearer token holding `photos.read`, looked up in the URL's tenant."""
 
-    authentication_classes: ClassVar[list[type]] = [OAuth2Authentication]
-    permission_classes: ClassVar[list[type]] = [TokenHasScope]
+    authentication_classes = [OAuth2Authentication]
+    permission_classes = [TokenHasScope]
     required_scopes: ClassVar[list[str]] = [ScopeName.PHOTOS_READ]

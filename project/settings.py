@@ -126,6 +126,15 @@ DATABASES = {
         conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Statements that ask to be prepared are (protocol-level, psycopg's `prepare=True`): only the
+    # cold path's context query does (scopes.access.rows), to plan it once per connection. Django's
+    # own statements bind parameters on the client and are never prepared, whatever this says.
+    # DB_PREPARED_STATEMENTS=0 for a pooler that cannot keep them (PgBouncer before 1.21, or 1.21+
+    # in transaction mode without `max_prepared_statements`): docs/deployment.md.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        0 if env_bool("DB_PREPARED_STATEMENTS", True) else None
+    )
 
 # PostgreSQL tenancy (docs/security.md): DATABASE_URL is the runtime role the app connects as
 # (no table ownership, no BYPASSRLS); MIGRATION_DATABASE_URL is the owner, used only by
@@ -168,6 +177,9 @@ AUTHORIZATION_CACHE_ENTRIES = env_int("AUTHORIZATION_CACHE_ENTRIES", 10_000)
 # process (scopes.machines.usage). Service accounts: how long a rotated client secret still works.
 PERSONAL_TOKEN_LAST_USED_MINUTES = env_int("PERSONAL_TOKEN_LAST_USED_MINUTES", 5)
 SERVICE_ACCOUNT_SECRET_OVERLAP_HOURS = env_int("SERVICE_ACCOUNT_SECRET_OVERLAP_HOURS", 24)
+# Scope usage and personal tokens' last use are noted in memory and written by each process's
+# bookkeeping thread every this many seconds, and at exit (accounts.background); 0: no thread.
+BOOKKEEPING_FLUSH_SECONDS = env_int("BOOKKEEPING_FLUSH_SECONDS", 5)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -375,11 +375,13 @@ def clear_cache() -> None:
     # query counts in tests independent of the order tests run in).
     from scopes.access import cache as context_cache
     from scopes.access import selectors
+    from scopes.machines import usage as personal_token_usage
     from scopes.usage import recorder
 
     context_cache.clear()
     selectors.forget_registry()
     recorder.forget()
+    personal_token_usage.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -238,13 +238,41 @@ def _aware(value: datetime | str) -> datetime:
     return value
 
 
+# The cold path's query, prepared once per database connection (PostgreSQL): planning it, with
+# its sub-selects and the row-level security policies of a dozen tables, cost far more than
+# running it (docs/performance.md). It is sent as a protocol-level prepared statement (psycopg's
+# `prepare=True`, server-side parameters), which keeps its plan for the connection's life;
+# PostgreSQL plans it again by itself when a table it reads changes shape or the role changes (row-
+# level security depends on the role), so the plan is never stale. Protocol-level statements
+# work through PgBouncer 1.21+ in transaction mode (`max_prepared_statements`); Django's own
+# statements stay unprepared, as Django leaves them.
+
+
+def _token_row(checksum: str) -> Sequence[Any] | None:
+    if connection.vendor != "postgresql":
+        return _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
+    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined] # defined under psycopg 3 only
+        ServerBindingCursor,
+    )
+
+    sql, params = _grant_sql(_TOKEN_SOURCE), [checksum]
+    connection.ensure_connection()
+    with connection.wrap_database_errors, ServerBindingCursor(connection.connection) as cursor:
+        if connection.queries_logged:  # counted and logged like every statement (query-count tests)
+            with connection.make_debug_cursor(cursor).debug_sql(sql, params):
+                cursor.execute(sql, params, prepare=True)
+        else:
+            cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
+
+
 def token_rows(checksum: str) -> TokenRows | None:
     """The access token with this checksum and its grant, in ONE query; None when there is none.
 
     On PostgreSQL the caller has entered the token's tenant (row-level security); the API does it
     with the probe in `scopes.access.cache`, other endpoints with `scopes.access.tenancy`.
     """
-    row = _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
+    row = _token_row(checksum)
     if row is None:
         return None
     rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums, created) = _rows(row)

@@ -1,9 +1,10 @@
-"""Record scope usage by day without adding SQL to a warm request.
+"""Record scope usage by day without adding SQL to any request.
 
-Each process remembers the keys (tenant, app, user, scope) it wrote today. The first allowed call
-of a key on a day writes one upsert (`INSERT ... ON CONFLICT DO UPDATE`, both databases) in the
-request's transaction, and the key is remembered; every later call that day is a set lookup. With
-W processes a key is written at most W times a day; the day is the server's UTC day.
+Each process remembers the keys (tenant, app, user, scope) it noted today. The first allowed call
+of a key on a day notes it in memory, and the process's bookkeeping thread writes the notes in one
+multi-row upsert (`INSERT ... ON CONFLICT DO UPDATE`, both databases) every few seconds and when
+the process exits (accounts.background); every later call that day is a set lookup. With W
+processes a key is written at most W times a day; the day is the server's UTC day.
 
 In the API a use is a scope a decision allowed during a request that was then answered
 successfully (2xx or 3xx): the decisions put what they allowed on the request, and the base view
@@ -16,10 +17,9 @@ by any grant (code, refresh, device, client credentials) that carries an ID toke
 and the `profile`/`email` it discloses; one that carries a refresh token (issued or rotated) uses
 `offline_access`; a userinfo answer uses `openid` and the claims' scopes it disclosed.
 
-Known limit: when the request's transaction rolls back (a 5xx), that process has remembered a key
-whose write did not commit, so its later calls that day are not recorded by it (another process,
-or the next day, records them). Remembering only on commit would make every test transaction,
-which never commits, look cold.
+What a crash can lose: the notes of the last few seconds (a day's first use of a key, in that
+process); another call of the key, in any process, or the next day's, writes it again. A note
+is never a right: the report may call a scope used a few seconds late, nothing more.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from datetime import date
 
 from django.utils import timezone
 
+from accounts import background, tenancy
 from scopes.constants import ScopeName
 from scopes.usage.models import ScopeUsage
 
@@ -87,20 +88,56 @@ def note_grant_use(*, tenant_id: int, application_id: int, user_id: int, scopes:
         _record((tenant_id, application_id, user_id, str(scope)))
 
 
+# Notes not yet written, with the day of their use. Bounded: past it (the database away for long)
+# new notes are dropped, and counted in the log, rather than growing without end.
+_MAX_PENDING = 100_000
+_pending: dict[Key, date] = {}
+_pending_lock = threading.Lock()
+
+
 def _record(key: Key) -> None:
     day = today()
-    scope = key[3]
     if remembered.seen(day, key):
         return
-    ScopeUsage.objects.bulk_create(
-        [ScopeUsage(tenant_id=key[0], application_id=key[1], user_id=key[2], scope=scope, last_used=day)],
-        update_conflicts=True,
-        unique_fields=["tenant", "application", "user", "scope"],
-        update_fields=["last_used"],
-    )
+    with _pending_lock:
+        if len(_pending) >= _MAX_PENDING:
+            return
+        _pending[key] = day
     remembered.add(day, key)
+    background.noted()
+
+
+@background.writer("scope usage")
+def flush() -> int:
+    """Write every noted use in one multi-row upsert, in the tenants it names; rows written."""
+    with _pending_lock:
+        batch = dict(_pending)
+        _pending.clear()
+    if not batch:
+        return 0
+    rows = [
+        ScopeUsage(tenant_id=t, application_id=a, user_id=u, scope=scope, last_used=day)
+        for (t, a, u, scope), day in sorted(batch.items())
+    ]
+    try:
+        with tenancy.writing_in_tenants({key[0] for key in batch}):
+            ScopeUsage.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["tenant", "application", "user", "scope"],
+                update_fields=["last_used"],
+            )
+    except Exception:
+        with _pending_lock:
+            for key, day in batch.items():
+                if len(_pending) < _MAX_PENDING:
+                    _pending.setdefault(key, day)
+        raise
+    return len(rows)
 
 
 def forget() -> None:
-    """Forget what this process wrote (tests; a forgotten key only costs one more upsert)."""
+    """Forget what this process noted and wrote (tests; a forgotten key only costs one more upsert)."""
     remembered.clear()
+    with _pending_lock:
+        _pending.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.db import connection  # noqa: F401 (the skipif condition below reads it)
 from rest_framework.test import APIClient
 
 from scopes.constants import ScopeName as S
@@ -63,3 +64,92 @@ def test_an_unknown_or_inactive_tenant_is_404(world, gallery, api_client, varian
     world.acme.is_active = False
     world.acme.save()
     assert client.get(VARIANTS[variant].format(slug="acme")).status_code == 404
+
+
+# --- Stock DOT's OAuth endpoints (bench/oauth.py), as the OAuth phase of `make bench` loads them.
+
+DOT_OAUTH = "/bench/dot/t/{slug}/o/"
+
+
+def _basic(client_id: str, secret: str) -> dict[str, str]:
+    import base64
+
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def test_stock_dot_refreshes_introspects_and_revokes_in_the_url_tenant(world, gallery, browser_of) -> None:
+    """DOT's own views and validator, on the product's tenant-bound token tables, under
+    row-level security: each new token is written in the URL's tenant, and the answers are DOT's."""
+    from django.test import Client
+
+    from accounts.tenancy import tenant_scope
+    from scopes.access.tenancy import token_checksum
+    from scopes.models import AccessToken, Application, RefreshToken
+    from tests.factories import ApplicationFactory
+    from tests.oauth import Flow
+
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read offline_access")
+    issued = flow.exchange(flow.authorize()).json()
+    dot = DOT_OAUTH.format(slug="acme")
+
+    refreshed = Client().post(
+        dot + "token/",
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": issued["refresh_token"],
+            "client_id": gallery.client_id,
+        },
+    )
+    assert refreshed.status_code == 200, refreshed.content[:300]
+    pair = refreshed.json()
+    assert set(pair["scope"].split()) == {"photos.read", "offline_access"}
+    with tenant_scope(world.acme.pk):
+        access = AccessToken.objects.get(token_checksum=token_checksum(pair["access_token"]))
+        refresh = RefreshToken.objects.get(token_checksum=token_checksum(pair["refresh_token"]))
+        assert access.tenant_id == refresh.tenant_id == world.acme.pk
+        assert access.source_refresh_token is not None
+
+    ApplicationFactory(
+        client_id="bench-rs",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        client_secret="bench-rs-secret",
+        hash_client_secret=False,
+        is_resource_server=True,
+    )
+    answer = Client().post(
+        dot + "introspect/", {"token": pair["access_token"]}, **_basic("bench-rs", "bench-rs-secret")
+    )
+    assert answer.status_code == 200
+    assert answer.json()["active"] is True
+    assert answer.json()["username"] == "member_a"
+
+    revoked = Client().post(
+        dot + "revoke_token/",
+        {"token": pair["access_token"], "token_type_hint": "access_token", "client_id": gallery.client_id},
+    )
+    assert revoked.status_code == 200
+    with tenant_scope(world.acme.pk):
+        assert not AccessToken.objects.filter(token_checksum=token_checksum(pair["access_token"])).exists()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_stock_dot_in_another_tenant_finds_nothing(world, gallery, browser_of) -> None:
+    """The URL's tenant is the only one entered: under row-level security a refresh token of acme
+    is unknown at globex's stock endpoint."""
+    from django.test import Client
+
+    from tests.oauth import Flow
+
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read offline_access")
+    issued = flow.exchange(flow.authorize()).json()
+    answer = Client().post(
+        DOT_OAUTH.format(slug="globex") + "token/",
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": issued["refresh_token"],
+            "client_id": gallery.client_id,
+        },
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_grant"

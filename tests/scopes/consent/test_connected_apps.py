@@ -4,6 +4,7 @@ import hashlib
 
 import pytest
 
+from accounts import background
 from scopes.models import AccessToken, Consent, RefreshToken
 from tests.oauth import Flow, refresh
 
@@ -114,6 +115,7 @@ def test_each_scope_shows_its_last_use_and_only_the_users_own(world, gallery, br
     mine = APIClient()
     mine.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert mine.get("/api/t/acme/photos/").status_code == 200
+    background.flush()
     ScopeUsage.objects.filter(user=world.member_a).update(last_used=timezone.now().date() - timedelta(days=3))
     body = browser.get("/account/apps/").content.decode()
     day = (timezone.now().date() - timedelta(days=3)).strftime("%-d %b %Y")

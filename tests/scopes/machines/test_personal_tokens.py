@@ -90,13 +90,18 @@ def test_last_used_is_written_at_most_once_per_interval(world, settings):
     assert personal.last_used_at is None
     api.get("/api/t/acme/photos/")
     personal.refresh_from_db()
+    assert personal.last_used_at is None  # noted in memory: the request wrote nothing
+    assert usage.flush() == 1  # the bookkeeping thread's batch
+    personal.refresh_from_db()
     first = personal.last_used_at
     assert first is not None
     api.get("/api/t/acme/photos/")
+    assert usage.flush() == 0  # remembered in this process: nothing noted, no second write
     personal.refresh_from_db()
-    assert personal.last_used_at == first  # remembered in this process: no second write
+    assert personal.last_used_at == first
     settings.PERSONAL_TOKEN_LAST_USED_MINUTES = 0
     api.get("/api/t/acme/photos/")
+    usage.flush()
     personal.refresh_from_db()
     assert personal.last_used_at > first
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts import background
 from scopes.constants import ScopeName as S
 from scopes.usage import recorder
 from scopes.usage.models import ScopeUsage
@@ -15,22 +18,32 @@ pytestmark = pytest.mark.django_db
 
 
 def _usage() -> set[tuple[str, str, str, date]]:
+    background.flush()  # what the process's bookkeeping thread writes every few seconds
     return set(ScopeUsage.objects.values_list("tenant__slug", "user__username", "scope", "last_used"))
 
 
-def test_first_call_of_the_day_writes_one_upsert_and_warm_calls_none(
+def test_no_request_writes_usage_the_batch_writes_one_upsert(
     world, gallery, api_client, django_assert_num_queries, tenancy_statements
 ):
     client = api_client(world.member_a, world.acme, [S.PHOTOS_READ], application=gallery)
-    # Cold: the registry, the context, the page, and ONE upsert for (acme, app, member_a, photos.read).
-    with django_assert_num_queries(4 + tenancy_statements):
+    # Cold: the registry, the context and the page: reads only, the use is noted in memory.
+    with django_assert_num_queries(3 + tenancy_statements):
         assert client.get("/api/t/acme/photos/").status_code == 200
-    assert _usage() == {("acme", "member_a", "photos.read", timezone.now().date())}
+    assert not ScopeUsage.objects.exists()
     # Warm, the same day: the page only; usage costs a set lookup.
     for _ in range(3):
         with django_assert_num_queries(1 + tenancy_statements):
             assert client.get("/api/t/acme/photos/").status_code == 200
+    # The batch: ONE write statement for every key noted (and, on PostgreSQL, entering its tenants).
+    with CaptureQueriesContext(connection) as batch:
+        assert recorder.flush() == 1
+    writes = [
+        q["sql"] for q in batch.captured_queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE"))
+    ]
+    assert len(writes) == 1 and "ON CONFLICT" in writes[0]
+    assert _usage() == {("acme", "member_a", "photos.read", timezone.now().date())}
     assert ScopeUsage.objects.count() == 1
+    assert recorder.flush() == 0  # nothing noted since
 
 
 def test_each_key_is_written_once_and_refusals_record_nothing(world, gallery, api_client):
@@ -61,7 +74,9 @@ def test_a_new_day_writes_again_and_moves_the_date(world, gallery, api_client, m
     yesterday = timezone.now().date() - timedelta(days=1)
     monkeypatch.setattr(recorder, "today", lambda: yesterday)
     client.get("/api/t/acme/photos/")
+    background.flush()
     assert ScopeUsage.objects.get().last_used == yesterday
     monkeypatch.undo()
     client.get("/api/t/acme/photos/")
+    background.flush()
     assert ScopeUsage.objects.get().last_used == timezone.now().date()

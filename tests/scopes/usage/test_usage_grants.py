@@ -13,6 +13,7 @@ import re
 import pytest
 from django.test import Client
 
+from accounts import background
 from scopes.constants import ScopeName as S
 from scopes.models import ApplicationScope
 from scopes.usage import recorder
@@ -27,6 +28,7 @@ IDENTITY = {"openid", "profile", "email"}
 
 
 def _used(app, user) -> set[str]:
+    background.flush()  # what the process's bookkeeping thread writes every few seconds
     return set(ScopeUsage.objects.filter(application=app, user=user).values_list("scope", flat=True))
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts import background
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent
 from scopes.constants import ScopeName as S
@@ -34,6 +35,7 @@ def _allowed(app) -> set[str]:
 def test_report_lists_never_used_unused_and_used_scopes(world, gallery, api_client):
     client = api_client(world.member_a, world.acme, [S.PHOTOS_READ], application=gallery)
     client.get("/api/t/acme/photos/")
+    background.flush()
     today = timezone.now().date()
     ScopeUsage.objects.create(
         tenant=world.acme, application=gallery, user=world.member2_a, scope=S.ALBUMS_READ,
