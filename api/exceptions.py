@@ -15,6 +15,7 @@ from rest_framework.views import exception_handler
 
 from api.authentication import REALM, InvalidToken
 from api.parsers import RequestTooLarge
+from api.resource_metadata import metadata_url
 from scopes.access.decision import Decision, Reason
 
 NOT_FOUND_BODY = {"error": "not_found", "reason": "not_found", "detail": "Not found."}
@@ -98,7 +99,22 @@ def _first_error(detail: Any) -> tuple[str, str]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's exception handler for the API: stable `error`/`reason`/`detail` bodies everywhere."""
+    """DRF's exception handler for the API: stable `error`/`reason`/`detail` bodies everywhere.
+
+    Every 401 and 403 also names, in its `WWW-Authenticate`, the metadata document of the resource
+    it refused (RFC 9728 section 5.1: api.resource_metadata), beside what the challenge says.
+    """
+    response = _answer(exc, context)
+    request = context.get("request")
+    if response is not None and response.status_code in (401, 403) and request is not None:
+        url = metadata_url(request)
+        if url is not None:
+            challenge = response.get("WWW-Authenticate") or f'Bearer realm="{REALM}"'
+            response["WWW-Authenticate"] = f'{challenge}, resource_metadata="{url}"'
+    return response
+
+
+def _answer(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, AccessRefused):
         return refusal_response(exc.decision, request_access=_request_access(exc.decision, context))
     if isinstance(exc, InvalidToken):

@@ -24,6 +24,7 @@ from rest_framework.test import APIClient
 from accounts.models import AuditEvent
 from scopes.constants import ScopeName as S
 from scopes.models import Application, Scope
+from tests.answers import bearer_challenge
 from tests.factories import AccessTokenFactory, ApplicationFactory, ConsentFactory, PhotoFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.attack]
@@ -57,7 +58,7 @@ BEARER_ERRORS = {"invalid_request", "invalid_token", "insufficient_scope"}
 
 
 def parse_challenge(value: str) -> tuple[str, dict[str, str]]:
-    """One challenge, checked against RFC 7235 and, for Bearer, RFC 6750 section 3."""
+    """One challenge, checked against RFC 7235 and, for Bearer, RFC 6750 section 3 and RFC 9728."""
     assert "\r" not in value and "\n" not in value
     match = CHALLENGE.match(value)
     assert match, f"not an RFC 7235 challenge: {value!r}"
@@ -66,7 +67,15 @@ def parse_challenge(value: str) -> tuple[str, dict[str, str]]:
         assert name not in params, f"{name} appears twice in {value!r}"
         params[name] = raw
     if scheme == "Bearer":
-        assert set(params) <= {"realm", "scope", "error", "error_description", "error_uri"}, value
+        # RFC 6750 section 3, and RFC 9728 section 5.1's pointer to the resource's metadata.
+        assert set(params) <= {
+            "realm",
+            "scope",
+            "error",
+            "error_description",
+            "error_uri",
+            "resource_metadata",
+        }, value
         if "scope" in params:
             assert re.fullmatch(rf"{SCOPE_TOKEN}(?: {SCOPE_TOKEN})*", params["scope"]), value
             assert set(params["scope"].split()) <= {str(s) for s in S}
@@ -187,8 +196,14 @@ def test_every_challenge_the_api_emits_is_well_formed(world, mint_token):
     for what, status, value in seen:
         scheme, params = parse_challenge(value)
         assert (scheme, params["realm"]) == ("Bearer", "api"), what
-        if status == 403:
+        # RFC 9728: every API refusal names its resource's metadata document.
+        assert params.pop("resource_metadata").startswith(
+            "http://testserver/.well-known/oauth-protected-resource/api/t/"
+        ), what
+        if status == 403 and "error" in params:
             assert params["error"] == "insufficient_scope" and params["scope"], what
+        elif status == 403:  # the role or ownership refused, not the token: no error code
+            assert params == {"realm": "api"}, what
         elif what.startswith("none "):
             assert params == {"realm": "api"}, what  # RFC 6750 3.1: no error without credentials
         else:
@@ -204,9 +219,7 @@ def test_a_forged_token_scope_never_reaches_the_challenge(world):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.token}")
     response = client.get("/api/t/acme/photos/")
     assert response.status_code == 403
-    assert (
-        response["WWW-Authenticate"] == 'Bearer realm="api", error="insufficient_scope", scope="photos.read"'
-    )
+    assert bearer_challenge(response) == 'Bearer realm="api", error="insufficient_scope", scope="photos.read"'
 
 
 def test_the_oauth_endpoints_challenges_are_well_formed(world, gallery):

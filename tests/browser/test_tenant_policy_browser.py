@@ -13,6 +13,7 @@ from scopes.access.policy import AppPolicyMode
 from scopes.constants import ScopeName
 from scopes.models import ApplicationScope, Scope
 from scopes.tenant_policy import services
+from tests.answers import bearer_challenge
 from tests.browser.conftest import screenshot, sign_in
 from tests.oauth import REDIRECT_URI, authorize_url, exchange_code, pkce_pair
 
@@ -113,7 +114,7 @@ def test_blocking_the_app_fails_its_live_token_and_its_refresh(
 
     refused = requests.get(api, headers=bearer, timeout=10)
     assert refused.status_code == 401
-    assert refused.headers["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_token"'
+    assert bearer_challenge(refused) == 'Bearer realm="api", error="invalid_token"'
     assert "blocked by Acme's app policy" in refused.json()["detail"]
     refreshed = requests.post(
         f"{live_server.url}/o/token/",

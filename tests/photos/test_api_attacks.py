@@ -13,7 +13,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from photos.models import Album, Photo
-from tests.answers import json_body
+from tests.answers import bearer_challenge, json_body
 from tests.attacks import ALL_API_SCOPES
 from tests.factories import AlbumFactory, PhotoFactory
 from tests.images import upload
@@ -402,7 +402,7 @@ def test_a_token_in_the_query_string_is_not_accepted(token, unchanged, param):
         response = APIClient().get(f"/api/t/acme/photos/?{param}={token}")
     assert response.status_code == 401
     assert response.json()["reason"] == "token_missing"
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert bearer_challenge(response) == 'Bearer realm="api"'
 
 
 def test_a_token_in_a_form_body_is_not_accepted(token, unchanged):

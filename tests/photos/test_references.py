@@ -32,7 +32,7 @@ from accounts.models import User
 from photos.models import Photo
 from scopes.constants import ScopeName as S
 from scopes.models import Scope
-from tests.answers import json_body
+from tests.answers import bearer_challenge, json_body
 from tests.factories import (
     AlbumFactory,
     MembershipFactory,
@@ -167,11 +167,13 @@ def test_reference_matrix(world, api_client, unchanged, endpoint, case, album, a
 
     if status == 403:
         assert body["reason"] == reason and body["required_scopes"] == [scope]
-        challenge = response.headers.get("WWW-Authenticate")
         if reason == "scope_missing":
-            assert challenge == f'Bearer realm="api", error="insufficient_scope", scope="{scope}"'
+            assert (
+                bearer_challenge(response)
+                == f'Bearer realm="api", error="insufficient_scope", scope="{scope}"'
+            )
         else:
-            assert challenge is None
+            assert bearer_challenge(response) == 'Bearer realm="api"'  # and its resource's metadata document
     elif status == 400:
         assert body == {
             "error": "invalid_request",
