@@ -1,4 +1,4 @@
-.PHONY: run test lint typecheck format setup bench soak
+.PHONY: run test lint typecheck format setup bench soak lock token
 
 run:    ## virtualenv, migrate SQLite, seed the demo, serve on 127.0.0.1:8000
 	bin/run
@@ -6,8 +6,13 @@ run:    ## virtualenv, migrate SQLite, seed the demo, serve on 127.0.0.1:8000
 test:   ## the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
 	bin/test
 
-setup:
+setup:  ## the virtualenv in .venv, exactly as requirements.lock says
 	bin/setup
+
+lock:   ## bring requirements.lock in line with pyproject.toml, with hashes (LOCK_ARGS=--upgrade: newest allowed)
+	bin/setup
+	.venv/bin/pip-compile --quiet $(LOCK_ARGS) --extra dev --generate-hashes --strip-extras --allow-unsafe \
+	    --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 bench:  ## ~6 min (BENCH_QUICK=1: ~1): the photo list, ours vs none vs stock DOT, as deployed under RLS; cold, revocations, profile
 	bin/bench
