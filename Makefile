@@ -1,4 +1,4 @@
-.PHONY: run test lint typecheck format setup bench soak lock token
+.PHONY: run test lint typecheck format setup bench soak lock
 
 run:    ## virtualenv, migrate SQLite, seed the demo, serve on 127.0.0.1:8000
 	bin/run

@@ -431,6 +431,7 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # Logs: one JSON object per line on stderr (LOG_FORMAT=text for people), each with the request id.
 # ACCESS_LOG=1 (the default) writes one line per request (method, route, status, duration).
+_ACCESS_LOG = env_bool("ACCESS_LOG", True)
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 if LOG_FORMAT not in FORMATS:
     raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
@@ -451,8 +452,19 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "project.request": {
             "handlers": ["console"],
-            "level": "INFO" if env_bool("ACCESS_LOG", True) else "WARNING",
+            "level": "INFO" if _ACCESS_LOG else "WARNING",
             "propagate": False,
         },
+        # With the access log on, each request is one line, ours (with its request id and route):
+        # runserver's own line per request and Django's "Forbidden: /path" for every 4xx would
+        # say it twice or three times. A 5xx still logs its traceback (django.request, ERROR).
+        **(
+            {
+                "django.server": {"handlers": [], "level": "CRITICAL", "propagate": True},
+                "django.request": {"handlers": [], "level": "ERROR", "propagate": True},
+            }
+            if _ACCESS_LOG
+            else {}
+        ),
     },
 }
