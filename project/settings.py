@@ -67,11 +67,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "oauth2_provider",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "accounts",
+    # Before oauth2_provider: its `createapplication` command replaces DOT's (Django runs the
+    # command of the app listed first), so apps are registered through our services.
     "scopes",
+    "oauth2_provider",
     "api",
     "photos",
 ]

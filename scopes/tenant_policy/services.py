@@ -133,6 +133,28 @@ def tenant_app_set(
     return decision
 
 
+@transaction.atomic
+def tenant_app_clear(*, actor: User, tenant: Tenant, application: Application) -> bool:
+    """Forget a tenant's decision about an app: it is then as if never decided (the policy alone
+    says whether it may be used). True if there was a decision. Audited like a change."""
+    check_tenant_admin(actor=actor, tenant=tenant)
+    decision = (
+        TenantApp.objects.for_tenant(tenant).select_for_update().filter(application=application).first()
+    )
+    if decision is None:
+        return False
+    audit_record(
+        actor=actor,
+        action=AuditAction.TENANT_APP_CHANGED,
+        target=decision,
+        tenant=tenant,
+        before={"status": decision.status, "cap": _cap_of(decision)},
+        after=None,
+    )
+    decision.delete()
+    return True
+
+
 def _cap_of(decision: TenantApp) -> list[str] | None:
     return sorted(s.name for s in decision.cap.all()) if decision.capped else None
 
