@@ -34,7 +34,7 @@ from scopes.machines.models import (
     ServiceAccount,
     TokenPolicy,
 )
-from scopes.machines.selectors import policy_of, scopes_offered
+from scopes.machines.selectors import NOT_FOR_PERSONAL_TOKENS, policy_of, scopes_offered
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Scope
 from scopes.registry import closure
 from scopes.roles.rules import check_manages_tenant, check_not_stronger
@@ -305,6 +305,13 @@ def personal_token_create(
             params={"max": policy.max_days, "tenant": tenant.name},
         )
     application = personal_token_app_ensure()
+    unfit = sorted(set(scopes) & NOT_FOR_PERSONAL_TOKENS - {ScopeName.OFFLINE_ACCESS})
+    if unfit:  # offline_access has its own refusal (_check_scopes)
+        raise ValidationError(
+            "A personal token cannot carry %(s)s: sign-in scopes and tenant.admin are not for the API.",
+            code="not_for_tokens",
+            params={"s": ", ".join(unfit)},
+        )
     offered = scopes_offered(membership, application)
     covered = frozenset(name for name, why in offered if not why)
     granted = _check_scopes(

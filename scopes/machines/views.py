@@ -17,6 +17,8 @@ from scopes.machines.models import PersonalTokenMode
 from scopes.machines.selectors import personal_tokens_of, policy_of, scopes_offered
 from scopes.machines.services import personal_token_app_ensure, personal_token_create, personal_token_revoke
 from scopes.models import PersonalAccessToken
+from scopes.tenant_policy.models import RequestKind
+from scopes.tenant_policy.views import ask_url
 
 
 @login_required
@@ -59,9 +61,15 @@ def personal_tokens(request: HttpRequest) -> HttpResponse:
                     errors.extend(error.messages)
     policy = policy_of(membership.tenant) if membership else None
     descriptions = registry().descriptions
+    # An unavailable scope links to asking the administrators for it, as on the consent page.
     offered = (
         [
-            (name, descriptions.get(name, name), why)
+            (
+                name,
+                descriptions.get(name, name),
+                why,
+                ask_url(tenant=membership.tenant, kind=RequestKind.SCOPE, scope=name) if why else "",
+            )
             for name, why in scopes_offered(membership, personal_token_app_ensure())
         ]
         if membership

@@ -38,13 +38,25 @@ class Command(BaseCommand):
         parser.add_argument("--client-secret", help="A confidential client's secret (default: generated).")
         parser.add_argument("--redirect-uris", default="", help="Space-separated, matched exactly.")
         parser.add_argument("--post-logout-redirect-uris", default="", help="Space-separated.")
-        parser.add_argument("--publisher", default="", help="Who publishes the app, shown on the consent page.")
-        parser.add_argument("--tenant", help="The slug of the only tenant the app may be used in (default: any).")
         parser.add_argument(
-            "--scope", action="append", default=[], metavar="NAME", help="A scope the app may ask for (repeat)."
+            "--publisher", default="", help="Who publishes the app, shown on the consent page."
         )
         parser.add_argument(
-            "--required", action="append", default=[], metavar="NAME", help="One of --scope the user cannot untick."
+            "--tenant", help="The slug of the only tenant the app may be used in (default: any)."
+        )
+        parser.add_argument(
+            "--scope",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="A scope the app may ask for (repeat).",
+        )
+        parser.add_argument(
+            "--required",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="One of --scope the user cannot untick.",
         )
         parser.add_argument(
             "--reason",
@@ -62,7 +74,9 @@ class Command(BaseCommand):
         reasons = dict(item.split("=", 1) for item in options["reason"] if "=" in item)
         stray = sorted((set(options["required"]) | set(reasons)) - set(scopes))
         if stray or len(reasons) != len(options["reason"]):
-            raise CommandError(f"--required and --reason name scopes given with --scope (not: {', '.join(stray)}).")
+            raise CommandError(
+                f"--required and --reason name scopes given with --scope (not: {', '.join(stray)})."
+            )
         tenant = None
         if options["tenant"]:
             tenant = Tenant.objects.filter(slug=options["tenant"]).first()
