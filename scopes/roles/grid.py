@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -164,10 +164,12 @@ def role_grid(request: HttpRequest) -> HttpResponse:
             (scope, snapshot.descriptions.get(scope, ""), sorted(snapshot.implications.get(scope, ())), cells)
         )
     context = {
+        **admin.site.each_context(request),
         "title": "Roles × scopes",  # noqa: RUF001  (the sign is meant)
         "roles": roles,
         "rows": rows,
         "choices": CHOICES,
+        "editable_any": bool(editable),
         "errors": errors,
         "preview": result,
         "confirm": CONFIRM,
