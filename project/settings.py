@@ -372,11 +372,11 @@ OAUTH2_PROVIDER = {
     "OAUTH_PRE_TOKEN_VALIDATION": [_device_grant_to_request],
 }
 
-# ID-token signing keys (scopes.oidc.keys), never in the repository: OIDC_KEY_DIR is a directory
-# that `manage.py rotate_oidc_key` manages (old public keys stay in the JWKS until their ID tokens
-# have expired); or one fixed key, OIDC_RSA_PRIVATE_KEY (the PEM; "\n" may stand for newlines) or
-# OIDC_RSA_PRIVATE_KEY_FILE (its path). With none, `openid` is refused. `make run` makes a
-# development key of its own (bin/run).
+# ID-token signing keys (scopes.oidc.keys), never in the repository: by default in the database,
+# sealed with AUDIT_SECRET_KEY and rotated by `manage.py rotate_oidc_key` (old public keys stay in
+# the JWKS until their ID tokens have expired), so app servers hold none; or one fixed key,
+# OIDC_RSA_PRIVATE_KEY (the PEM; "\n" may stand for newlines) or OIDC_RSA_PRIVATE_KEY_FILE (its
+# path); or OIDC_KEY_DIR, a directory the same command manages (each server then needs it).
 OIDC_KEY_DIR = os.environ.get("OIDC_KEY_DIR", "")
 OIDC_RSA_PRIVATE_KEY = os.environ.get("OIDC_RSA_PRIVATE_KEY", "").replace("\\n", "\n")
 OIDC_RSA_PRIVATE_KEY_FILE = os.environ.get("OIDC_RSA_PRIVATE_KEY_FILE", "")

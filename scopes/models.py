@@ -405,4 +405,5 @@ __all__ = [
     "TokenPolicy",
 ]
 # Models kept in their feature's package (imported here so Django registers them with this app).
+from scopes.oidc.models import SigningKey  # noqa: E402, F401
 from scopes.usage.models import ScopeUsage  # noqa: E402, F401

@@ -432,8 +432,8 @@ class TwoServers:
 class QuickStart:
     """`bin/run` (what `make run` runs) as a newcomer runs it, on a fresh SQLite database of its own.
 
-    Everything it writes goes to a temporary directory: the database, the images, the settings file
-    it copies from .env.example (ENV_FILE), the development signing key. `RUN_ADDRESS` puts it on a
+    Everything it writes goes to a temporary directory: the database (with its signing key), the
+    images, the settings file it copies from .env.example (ENV_FILE). `RUN_ADDRESS` puts it on a
     spare port. `environment` is what a shell next to it needs for `manage.py` to use the same
     database (the README's commands run with it).
     """
@@ -448,7 +448,6 @@ class QuickStart:
             "ENV_FILE": str(self.directory / ".env"),
             "DATABASE_URL": f"sqlite:///{self.directory / 'db.sqlite3'}",
             "MEDIA_ROOT": str(self.directory / "media"),
-            "OIDC_KEY_DIR": str(self.directory / "oidc-keys"),
             "RUN_ADDRESS": f"127.0.0.1:{self.port}",
         }
         self.process: subprocess.Popen[bytes] | None = None
