@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -159,6 +161,19 @@ def test_make_run_prints_only_urls_that_answer(quick_start):
     answers = {url: Browser(quick_start.base).follow(url, stop_at="-").status for url in printed}
     assert answers == dict.fromkeys(printed, 200)
     assert f"Starting the server on {quick_start.base}/" in quick_start.output()
+
+
+def test_the_console_shows_each_request_once(quick_start):
+    """One line per request in `make run`'s console (ours, with the request id), not runserver's too."""
+    marker = uuid.uuid4().hex
+    answer = Browser(quick_start.base)
+    answer.opener.addheaders = [("X-Request-ID", marker)]
+    assert answer.send("GET", f"/account/login/?once={marker}").status == 200
+    deadline = time.monotonic() + 10
+    while marker not in quick_start.output() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = [line for line in quick_start.output().splitlines() if marker in line]
+    assert len(lines) == 1, lines
 
 
 def test_every_session_in_the_readme_runs_as_written(quick_start):
