@@ -42,10 +42,10 @@ def policy_of(tenant: Tenant) -> TokenPolicy:
     )
 
 
-# Never on a personal token: it is never refreshed (offline_access); sign-in scopes mean an ID token
-# for an app that signs a person in, which a token made on a page is not (openid, profile, email);
-# and tenant.admin is a right used on the organisation's pages, not by any API call.
-NOT_FOR_PERSONAL_TOKENS = frozenset(
+# Never on a personal token or a service account's: they are never refreshed (offline_access);
+# sign-in scopes mean an ID token for an app that signs a person in, which neither is (openid,
+# profile, email); and tenant.admin is a right used on the organisation's pages, not by the API.
+NOT_FOR_MACHINE_TOKENS = frozenset(
     {ScopeName.OFFLINE_ACCESS, ScopeName.OPENID, ScopeName.PROFILE, ScopeName.EMAIL, ScopeName.TENANT_ADMIN}
 )
 
@@ -55,7 +55,7 @@ def scopes_offered(membership: Membership, application: Application) -> list[tup
 
     Offered: the personal-token app allows it and the member's role covers it, as on the consent
     page; the rest are shown greyed with the reason. Scopes no personal token carries
-    (`NOT_FOR_PERSONAL_TOKENS`) are not listed at all.
+    (`NOT_FOR_MACHINE_TOKENS`) are not listed at all.
     """
     snapshot = registry()
     implications = snapshot.implications
@@ -63,7 +63,7 @@ def scopes_offered(membership: Membership, application: Application) -> list[tup
     covered = frozenset(role_reaches(membership.role_id))
     lines = []
     for name in sorted(allowed):
-        if name in NOT_FOR_PERSONAL_TOKENS:
+        if name in NOT_FOR_MACHINE_TOKENS:
             continue
         if closure([name], implications) <= covered:
             lines.append((name, ""))

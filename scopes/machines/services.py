@@ -34,7 +34,7 @@ from scopes.machines.models import (
     ServiceAccount,
     TokenPolicy,
 )
-from scopes.machines.selectors import NOT_FOR_PERSONAL_TOKENS, policy_of, scopes_offered
+from scopes.machines.selectors import NOT_FOR_MACHINE_TOKENS, policy_of, scopes_offered
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Scope
 from scopes.registry import closure
 from scopes.roles.rules import check_manages_tenant, check_not_stronger
@@ -82,6 +82,13 @@ def _check_scopes(scopes: Iterable[str], *, covered: frozenset[str], who: str) -
     if unknown:
         raise ValidationError(
             "Unknown scopes: %(s)s.", code="unknown_scope", params={"s": ", ".join(unknown)}
+        )
+    unfit = sorted(set(wanted) & NOT_FOR_MACHINE_TOKENS - {ScopeName.OFFLINE_ACCESS})
+    if unfit:  # offline_access has its own refusal, below
+        raise ValidationError(
+            "These tokens cannot carry %(s)s: sign-in scopes and tenant.admin are not for the API.",
+            code="not_for_tokens",
+            params={"s": ", ".join(unfit)},
         )
     if ScopeName.OFFLINE_ACCESS in closure(wanted, implications):
         raise ValidationError(
@@ -305,13 +312,6 @@ def personal_token_create(
             params={"max": policy.max_days, "tenant": tenant.name},
         )
     application = personal_token_app_ensure()
-    unfit = sorted(set(scopes) & NOT_FOR_PERSONAL_TOKENS - {ScopeName.OFFLINE_ACCESS})
-    if unfit:  # offline_access has its own refusal (_check_scopes)
-        raise ValidationError(
-            "A personal token cannot carry %(s)s: sign-in scopes and tenant.admin are not for the API.",
-            code="not_for_tokens",
-            params={"s": ", ".join(unfit)},
-        )
     offered = scopes_offered(membership, application)
     covered = frozenset(name for name, why in offered if not why)
     granted = _check_scopes(

@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 
 from scopes.consent.rules import AppScope, plan_consent
-from scopes.machines.services import personal_token_create
+from scopes.machines.models import ServiceAccount
+from scopes.machines.services import personal_token_create, service_account_create
 from scopes.models import AccessToken, ApplicationScope, Consent, Scope
 from tests.scopes.oauth import Flow
 
@@ -127,8 +128,12 @@ def test_personal_tokens_are_offered_no_sign_in_scope_and_a_way_to_ask(world, br
 
 
 @pytest.mark.parametrize("scope", ["openid", "email", "profile", "tenant.admin"])
-def test_a_personal_token_cannot_carry_sign_in_scopes_or_tenant_admin(world, scope):
-    before = AccessToken.objects.count()
+def test_a_machine_token_cannot_carry_sign_in_scopes_or_tenant_admin(world, scope):
+    before = (AccessToken.objects.count(), ServiceAccount.objects.count())
     with pytest.raises(ValidationError, match="cannot carry"):
         personal_token_create(actor=world.admin_a, tenant=world.acme, name="x", scopes=[scope], days=1)
-    assert AccessToken.objects.count() == before
+    with pytest.raises(ValidationError, match="cannot carry"):
+        service_account_create(
+            actor=world.admin_a, tenant=world.acme, name="x", role=world.role("Member"), scopes=[scope]
+        )
+    assert (AccessToken.objects.count(), ServiceAccount.objects.count()) == before
