@@ -1,4 +1,4 @@
-.PHONY: run test lint typecheck format setup bench soak
+.PHONY: run test lint typecheck format setup bench soak lock
 
 run:    ## virtualenv, migrate SQLite, seed the demo, serve on 127.0.0.1:8000
 	bin/run
@@ -6,8 +6,13 @@ run:    ## virtualenv, migrate SQLite, seed the demo, serve on 127.0.0.1:8000
 test:   ## the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
 	bin/test
 
-setup:
+setup:  ## the virtualenv in .venv, exactly as requirements.lock says
 	bin/setup
+
+lock:   ## bring requirements.lock in line with pyproject.toml, with hashes (LOCK_ARGS=--upgrade: newest allowed)
+	bin/setup
+	.venv/bin/pip-compile --quiet $(LOCK_ARGS) --extra dev --generate-hashes --strip-extras --allow-unsafe \
+	    --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 bench:  ## ~12 min (BENCH_QUICK=1: ~2): the photo list, ours vs none, plain Django, stock DOT and DOT+guardian, as deployed under RLS; cold, revocations, albums, the OAuth endpoints vs stock DOT, profile
 	bin/bench

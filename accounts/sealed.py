@@ -1,4 +1,5 @@
-"""Secrets the server must read back (webhook signing secrets), encrypted at rest with keys from the environment.
+"""Secrets the server must read back (webhook signing secrets, ID-token signing keys), encrypted at rest
+with keys from the environment.
 
 A secret we only check is stored as a hash; one we must *use* (to sign a webhook) cannot be. So it
 is sealed with Fernet (AES-128-CBC + HMAC-SHA256, authenticated) under `AUDIT_SECRET_KEY`, which
@@ -76,14 +77,22 @@ def hint(secret: str) -> str:
     return f"{len(secret)} characters, ending in …{secret[-4:]}"
 
 
-class SealedCharField(models.CharField):
-    """A text column holding `seal(value)`; the model attribute is the secret itself."""
+class _Sealed:
+    """Seal on the way in, unseal on the way out (the model attribute is the secret itself)."""
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
         return None if value is None else unseal(value)
 
     def get_prep_value(self, value: Any) -> Any:
-        value = super().get_prep_value(value)
+        value = super().get_prep_value(value)  # type: ignore[misc]
         if value is None or value == "" or isinstance(value, UnreadableSecret):
             return str(value) if isinstance(value, UnreadableSecret) else value
         return seal(value)
+
+
+class SealedCharField(_Sealed, models.CharField):
+    """A text column holding `seal(value)`; the model attribute is the secret itself."""
+
+
+class SealedTextField(_Sealed, models.TextField):
+    """As SealedCharField, for longer secrets (a PEM private key: scopes.oidc)."""

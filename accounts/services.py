@@ -5,7 +5,9 @@ judges them (docs/architecture.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -32,6 +34,29 @@ def snapshot(obj: models.Model) -> dict[str, Any]:
     return data
 
 
+# What is making the changes when it is not a page: a command names itself, so the log says
+# "admin via manage.py apply_config" rather than a bare "admin" (or nothing, for the system).
+_source: ContextVar[str] = ContextVar("audit_source", default="")
+
+
+@contextmanager
+def audit_source(label: str) -> Iterator[None]:
+    """Inside, every audit row names `label` (a command) beside its actor, or as the actor when there is none."""
+    token = _source.set(label)
+    try:
+        yield
+    finally:
+        _source.reset(token)
+
+
+def _actor_label(actor: User | None) -> str:
+    name = actor.get_username() if actor is not None and actor.pk else ""
+    source = _source.get()
+    if not source:
+        return name
+    return f"{name} via {source}"[:150] if name else source[:150]
+
+
 def audit_record(
     *,
     actor: User | None,
@@ -47,7 +72,7 @@ def audit_record(
     """
     event = AuditEvent.objects.create(
         actor=actor if actor is not None and actor.pk else None,
-        actor_label=actor.get_username() if actor is not None and actor.pk else "",
+        actor_label=_actor_label(actor),
         tenant=tenant,
         tenant_label=tenant.slug if tenant else "",
         action=action,

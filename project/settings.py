@@ -67,11 +67,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "oauth2_provider",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "accounts",
+    # Before oauth2_provider: its `createapplication` command replaces DOT's (Django runs the
+    # command of the app listed first), so apps are registered through our services.
     "scopes",
+    "oauth2_provider",
     "api",
     "photos",
 ]
@@ -192,6 +194,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# "27 Nov 2026, 14:05" everywhere, the admin included (project/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["project.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -380,11 +384,11 @@ OAUTH2_PROVIDER = {
     "OAUTH_PRE_TOKEN_VALIDATION": [_device_grant_to_request],
 }
 
-# ID-token signing keys (scopes.oidc.keys), never in the repository: OIDC_KEY_DIR is a directory
-# that `manage.py rotate_oidc_key` manages (old public keys stay in the JWKS until their ID tokens
-# have expired); or one fixed key, OIDC_RSA_PRIVATE_KEY (the PEM; "\n" may stand for newlines) or
-# OIDC_RSA_PRIVATE_KEY_FILE (its path). With none, `openid` is refused. `make run` makes a
-# development key of its own (bin/run).
+# ID-token signing keys (scopes.oidc.keys), never in the repository: by default in the database,
+# sealed with AUDIT_SECRET_KEY and rotated by `manage.py rotate_oidc_key` (old public keys stay in
+# the JWKS until their ID tokens have expired), so app servers hold none; or one fixed key,
+# OIDC_RSA_PRIVATE_KEY (the PEM; "\n" may stand for newlines) or OIDC_RSA_PRIVATE_KEY_FILE (its
+# path); or OIDC_KEY_DIR, a directory the same command manages (each server then needs it).
 OIDC_KEY_DIR = os.environ.get("OIDC_KEY_DIR", "")
 OIDC_RSA_PRIVATE_KEY = os.environ.get("OIDC_RSA_PRIVATE_KEY", "").replace("\\n", "\n")
 OIDC_RSA_PRIVATE_KEY_FILE = os.environ.get("OIDC_RSA_PRIVATE_KEY_FILE", "")
@@ -443,6 +447,7 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # Logs: one JSON object per line on stderr (LOG_FORMAT=text for people), each with the request id.
 # ACCESS_LOG=1 (the default) writes one line per request (method, route, status, duration).
+_ACCESS_LOG = env_bool("ACCESS_LOG", True)
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 if LOG_FORMAT not in FORMATS:
     raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
@@ -463,8 +468,19 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "project.request": {
             "handlers": ["console"],
-            "level": "INFO" if env_bool("ACCESS_LOG", True) else "WARNING",
+            "level": "INFO" if _ACCESS_LOG else "WARNING",
             "propagate": False,
         },
+        # With the access log on, each request is one line, ours (with its request id and route):
+        # runserver's own line per request and Django's "Forbidden: /path" for every 4xx would
+        # say it twice or three times. A 5xx still logs its traceback (django.request, ERROR).
+        **(
+            {
+                "django.server": {"handlers": [], "level": "CRITICAL", "propagate": True},
+                "django.request": {"handlers": [], "level": "ERROR", "propagate": True},
+            }
+            if _ACCESS_LOG
+            else {}
+        ),
     },
 }

@@ -14,10 +14,16 @@ from api.resource_metadata import AUDIT_API, PHOTO_API, ProtectedResourceMetadat
 from api.schema import swagger_oauth2_redirect
 from scopes.admin.explain import explain_access
 from scopes.oauth.popup import POPUP_OPENER, POPUP_PAGE
+from scopes.roles.grid import role_grid
 from scopes.usage.views import usage_report_view
 
 # Every uncaught error, from a view or a middleware: a 503 while the database is down, JSON for API
 # clients (project/errors.py).
+# The admin says whose it is (Django's default header is "Django administration").
+admin.site.site_header = "Granular Photos administration"
+admin.site.site_title = "Granular Photos admin"
+admin.site.index_title = "Permissions, people and apps"
+
 handler500 = "project.errors.server_error"
 # Django's own 4xx answers (no route, a host not allowed, PermissionDenied): JSON for API clients too.
 handler404 = "project.errors.page_not_found"
@@ -28,6 +34,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="account-apps", permanent=False)),
     path("admin/explain/", explain_access, name="admin-explain"),
     path("admin/usage/", usage_report_view, name="admin-usage"),
+    path("admin/roles/grid/", role_grid, name="admin-role-grid"),
     path("admin/login/", admin_sign_in),  # the admin's own sign-in, rate limited like /account/login/
     path("admin/", admin.site.urls),
     path("", include("scopes.urls")),

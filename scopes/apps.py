@@ -32,7 +32,12 @@ class ScopesConfig(AppConfig):
     # Tables of this app that belong to one feature live in that feature's package. Django imports
     # only `scopes.models`; the app itself registers the rest, so that the core models module never
     # imports a feature (the layering in docs/architecture.md: features build on the core, not back).
-    feature_models = ("scopes.machines.models", "scopes.tenant_policy.models", "scopes.usage.models")
+    feature_models = (
+        "scopes.machines.models",
+        "scopes.oidc.models",
+        "scopes.tenant_policy.models",
+        "scopes.usage.models",
+    )
 
     def import_models(self) -> None:
         super().import_models()

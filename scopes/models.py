@@ -302,6 +302,8 @@ class Grant(AbstractGrant, TenantKeyed):
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
+        # DOT calls a code a "grant"; beside roles' grants in the admin that reads as something else.
+        verbose_name = "authorization code"
         # The key Citus distributes by (tests/project/test_citus_readiness.py); this Meta
         # extends django-oauth-toolkit's, so TenantKeyed's key is named here.
         constraints = [*TenantKeyed.Meta.constraints]
@@ -362,6 +364,7 @@ class IDToken(AbstractIDToken):
 
     class Meta(AbstractIDToken.Meta):
         swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"
+        verbose_name = "ID token"
 
 
 class DeviceGrant(AbstractDeviceGrant):

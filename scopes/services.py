@@ -1,4 +1,4 @@
-"""Writes to the scope registry and to what each app may ask for: locked, checked, audited.
+"""Writes to the scope registry, to apps and to what each app may ask for: locked, checked, audited.
 
 The admin, the usage page's narrowing, the commands and the seeds call these; nothing else writes
 `Scope`, its implications or `ApplicationScope` rows (tests/project/test_guards.py holds the admin
@@ -16,6 +16,8 @@ from django.db import transaction
 from accounts.constants import AuditAction
 from accounts.models import User
 from accounts.services import audit_record, snapshot
+from accounts.tenancy import writing_in
+from scopes.access.personal_tokens import PERSONAL_TOKENS_CLIENT_ID
 from scopes.access.selectors import implication_graph, scope_usage
 from scopes.models import Application, ApplicationScope, Scope
 from scopes.registry import find_cycle
@@ -170,3 +172,71 @@ def application_scopes_set(
             after={**after, "removed": removed, "added": added},
         )
     return rows
+
+
+# --- Applications themselves (what `apply_config` and `createapplication` write; the admin's
+# application page still saves through its own audited form).
+
+
+def _not_machine_app(application: Application) -> None:
+    """Refuse the apps of service accounts and of personal tokens: their own services own them."""
+    machine = application.client_id == PERSONAL_TOKENS_CLIENT_ID
+    if not machine and application.tenant_id is not None:
+        # A service account's app always has its tenant, whose rows are visible once entered.
+        with writing_in(application.tenant_id):
+            # (through the reverse link: the registry's services sit below the machines package)
+            machine = Application.objects.filter(pk=application.pk, service_account__isnull=False).exists()
+    if machine:
+        raise ValidationError(
+            "The app %(client_id)s belongs to a service account or to personal tokens: change it there.",
+            code="machine_app",
+            params={"client_id": application.client_id},
+        )
+
+
+@transaction.atomic
+def application_save(*, actor: User | None, application: Application) -> Application:
+    """Register `application`, or store what is set on it; validated as the admin's form validates it.
+
+    Platform-wide (an app may be usable in every tenant), so superusers (or the system) only. A new
+    confidential client's secret is whatever the caller set (it is hashed on save: keep the plain
+    value to show once). Audited as `application.created`/`application.changed`, secrets left out;
+    a save that changes nothing records nothing.
+    """
+    if actor is not None and not actor.is_superuser:
+        raise PermissionDenied("Only a superuser registers or changes an app (platform-wide).")
+    before = None
+    if application.pk is not None:
+        stored = Application.objects.select_for_update().get(pk=application.pk)
+        _not_machine_app(stored)
+        before = snapshot(stored)
+    application.full_clean()
+    application.save()
+    after = snapshot(application)
+    if before != after:
+        audit_record(
+            actor=actor,
+            action=AuditAction.APPLICATION_CHANGED if before is not None else AuditAction.APPLICATION_CREATED,
+            target=application,
+            tenant=application.tenant,
+            before=before,
+            after=after,
+        )
+    return application
+
+
+@transaction.atomic
+def application_delete(*, actor: User | None, application: Application) -> None:
+    """Delete an app, and with it every token, code and consent it holds (they stop at once); audited."""
+    if actor is not None and not actor.is_superuser:
+        raise PermissionDenied("Only a superuser deletes an app (platform-wide).")
+    locked = Application.objects.select_for_update().get(pk=application.pk)
+    _not_machine_app(locked)
+    audit_record(
+        actor=actor,
+        action=AuditAction.APPLICATION_DELETED,
+        target=locked,
+        tenant=locked.tenant,
+        before=snapshot(locked),
+    )
+    locked.delete()

@@ -47,7 +47,7 @@ RIGHTS_WRITERS: dict[type[models.Model], tuple[Callable[..., Any], ...]] = {
     TenantAppPolicy: (policy.app_policy_set,),
     # Filing a request for an app marks it pending in the tenant (a row that allows nothing, the
     # request's audit row records it); only an administrator's decision sets anything else.
-    TenantApp: (policy.tenant_app_set, policy.access_request_file),
+    TenantApp: (policy.tenant_app_set, policy.tenant_app_clear, policy.access_request_file),
     TenantApp.cap.through: (policy.tenant_app_set,),
     TokenPolicy: (machines_services.token_policy_set,),
 }

@@ -99,17 +99,17 @@ class UserAdmin(StaffScopedAdmin, AuditedAdmin, DjangoUserAdmin):
         return queryset if user.is_superuser else queryset.filter(pk__in=admin_users(user))
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        fieldsets = super().get_fieldsets(request, obj)
-        if request.user.is_superuser:
-            return fieldsets
+        # Groups are not used (GroupAdmin below): nobody is offered them. Staff see none of
+        # Django's powers either.
+        hidden = {"groups"} if request.user.is_superuser else PRIVILEGED_USER_FIELDS
         return [
-            (name, {**options, "fields": [f for f in options["fields"] if f not in PRIVILEGED_USER_FIELDS]})
-            for name, options in fieldsets
+            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for name, options in super().get_fieldsets(request, obj)
         ]
 
     def get_list_filter(self, request: HttpRequest) -> Any:
-        # Django's filters on groups list every group; staff filter on nothing they cannot change.
-        return super().get_list_filter(request) if request.user.is_superuser else ["is_active"]
+        # Groups are not used; staff filter on nothing they cannot change.
+        return ["is_staff", "is_superuser", "is_active"] if request.user.is_superuser else ["is_active"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         allowed = super().has_change_permission(request, obj)
@@ -132,4 +132,13 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class GroupAdmin(SuperuserWritesOnly, DjangoGroupAdmin):
-    """Staff holding `change_group` would otherwise hand their own group every permission."""
+    """Staff holding `change_group` would otherwise hand their own group every permission.
+
+    Not on the index, and not on a person's page: this project gives Django permissions per person
+    (a tenant administrator's set: photos.demo.TENANT_ADMINISTRATOR_PERMISSIONS), and what
+    someone may do in a tenant comes from their role there, never from a group. Kept registered
+    so a superuser can still see any group an older database holds (/admin/auth/group/).
+    """
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return False

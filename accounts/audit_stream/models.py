@@ -77,6 +77,7 @@ class AuditDelivery(TenantKeyed):
     last_error = models.CharField(max_length=300, blank=True)
 
     class Meta(TenantKeyed.Meta):
+        verbose_name_plural = "audit deliveries"
         ordering = ["webhook_id", "sequence"]
         constraints = [
             *TenantKeyed.Meta.constraints,

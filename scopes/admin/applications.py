@@ -80,6 +80,8 @@ class ApplicationAdmin(
         # Not a choice either: an app registered here always stores its secret hashed (the model's
         # default). DOT's checkbox, unticked, would keep a confidential client's secret in plain text.
         exclude += ["hash_client_secret"]
+        # DOT's owning "user" means nothing here (an app belongs to the platform, or to its tenant).
+        exclude += ["user"]
         if obj is not None:
             exclude += ["client_secret"]
         return exclude

@@ -46,11 +46,20 @@ class ExplainForm(forms.Form):
     token = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),  # never echoed back into the page
-        help_text="Paste an access token to explain it exactly; or leave empty and choose a user and scopes.",
+        help_text="Paste an access token: its person, tenant and scopes are used as they stand now.",
     )
-    user = forms.ModelChoiceField(User.objects.none(), required=False)
+    user = forms.ModelChoiceField(
+        User.objects.none(),
+        required=False,
+        help_text="Or, without a token: the person, and the scopes below.",
+    )
     tenant = forms.ModelChoiceField(
-        Tenant.objects.none(), help_text="The tenant in the API URL: acme in /api/t/acme/photos/."
+        Tenant.objects.none(),
+        required=False,
+        help_text=(
+            "The tenant in the API URL (acme in /api/t/acme/photos/). Needed without a token; with one, "
+            "empty means the token's own tenant."
+        ),
     )
     application = forms.ModelChoiceField(
         Application.objects.none(), required=False, help_text="Needed to show the consent page."
@@ -59,7 +68,7 @@ class ExplainForm(forms.Form):
         choices=_scope_choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="The token's scopes.",
+        help_text="Without a token: the scopes a token would hold.",
     )
     action = forms.ChoiceField(
         choices=_scope_choices, help_text="The scope the call needs, e.g. photos.delete."
@@ -96,6 +105,8 @@ class ExplainForm(forms.Form):
         cleaned = self.cleaned_data  # what Form.clean returns; its stub allows None
         if not cleaned.get("token") and not cleaned.get("user"):
             raise forms.ValidationError("Paste a token, or choose a user.")
+        if not cleaned.get("token") and not cleaned.get("tenant"):
+            self.add_error("tenant", "Choose the tenant the call is made in (a pasted token brings its own).")
         if cleaned.get("object_id") and not cleaned.get("resource"):
             self.add_error("resource", "Choose what kind of object the id is.")
         raw = (cleaned.get("albums") or "").replace(",", " ").split()
@@ -163,9 +174,11 @@ def explain_access(request: HttpRequest) -> HttpResponse:
                     owner_id=facts.owner_id if facts else None,
                     album_id=facts.album_id if facts else None,
                 )
+            # Without a chosen tenant, the token's own: the URL its holder would call.
+            tenant = data.get("tenant") or context.tenant.instance()
             decision: Decision = decide_for(
                 context,
-                tenant_slug=data["tenant"].slug,
+                tenant_slug=tenant.slug,
                 action_scope=data["action"],
                 read_scope=resource.read_scope if resource else None,
                 target=target,
@@ -182,7 +195,7 @@ def explain_access(request: HttpRequest) -> HttpResponse:
             application = data.get("application")
             user = context.user.instance() if context.user is not None else None
             membership = (
-                Membership.objects.filter(user=user, tenant=data["tenant"], tenant__is_active=True)
+                Membership.objects.filter(user=user, tenant=tenant, tenant__is_active=True)
                 .select_related("role", "tenant", "user")
                 .first()
             )
@@ -190,9 +203,7 @@ def explain_access(request: HttpRequest) -> HttpResponse:
                 requested = list(data.get("scopes") or context.token_scopes)
                 result["plan"] = consent_plan(application, membership, requested, fresh=True)
             elif application:
-                result["plan_problem"] = (
-                    f"{user} is not an active member of {data['tenant']}: no consent page."
-                )
+                result["plan_problem"] = f"{user} is not an active member of {tenant}: no consent page."
     return render(
         request,
         "admin/scopes/explain.html",

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
 from accounts.admin.base import SuperuserWritesOnly
 from accounts.admin.preview import PreviewBeforeSave
@@ -30,6 +30,8 @@ class ScopeAdminForm(forms.ModelForm):
     class Meta:
         model = Scope
         fields = ["name", "description", "implies"]
+        # The consent text is a sentence or two: room to read it whole while writing it.
+        widgets = {"description": forms.Textarea(attrs={"rows": 3, "cols": 80, "maxlength": 300})}
 
     def clean(self) -> dict:
         super().clean()
@@ -51,8 +53,25 @@ class ScopeAdmin(PreviewBeforeSave, SuperuserWritesOnly, admin.ModelAdmin):
     list_display = ["name", "description", "implied_list"]
     search_fields = ["name", "description"]
     filter_horizontal = ["implies"]
-    readonly_fields = ["full_closure", "used_by"]
+    fields = ["name", "description", "consent_line", "implies", "full_closure", "used_by"]
+    readonly_fields = ["consent_line", "full_closure", "used_by"]
     actions = None  # bulk delete would skip the in-use check below
+
+    class Media:
+        js = ["admin/scope_consent_preview.js"]  # the preview follows the typing (no inline script: CSP)
+        css = {"all": ["admin/scope_consent_preview.css"]}
+
+    @admin.display(description="on the consent page")
+    def consent_line(self, obj: Scope) -> str:
+        """The line as people read it when an app asks for the scope (scopes/templates/scopes/authorize.html)."""
+        return format_html(
+            '<div class="consent-preview" id="consent-preview"><span class="scope-desc">{}</span> '
+            "<code>{}</code></div>"
+            '<div class="help">How the consent page shows it, with the app\'s reason under it. Say what the '
+            "app will be able to do, as the person choosing reads it.</div>",
+            obj.description or "(the description)",
+            obj.name or "(the name)",
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Scope]:
         return super().get_queryset(request).prefetch_related("implies")

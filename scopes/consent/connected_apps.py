@@ -95,9 +95,18 @@ def consent_revoke_view(request: HttpRequest, consent_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def consent_remove_scopes_view(request: HttpRequest, consent_id: int) -> HttpResponse:
+    """Take back what the person unticked: a tick means "allowed", as on the consent page.
+
+    The page sends each scope it showed (`shown`) and the ones still ticked (`keep`); what it
+    showed and is no longer ticked is removed. Only what the page showed can be removed, so a
+    scope granted since the page was loaded stays. `scope` (scopes to remove, the form's older
+    meaning) is still read, for scripts written against it.
+    """
     consent = _own_consent(request, consent_id)
     tenancy.enter_tenant(consent.tenant_id)
-    remove = [name for name in request.POST.getlist("scope") if name]
+    kept = set(request.POST.getlist("keep"))
+    unticked = [name for name in request.POST.getlist("shown") if name and name not in kept]
+    remove = sorted({name for name in request.POST.getlist("scope") if name} | set(unticked))
     if remove:
         consent_narrow(actor=signed_in(request.user), consent=consent, remove=remove)
     return redirect("account-apps")

@@ -66,6 +66,9 @@ class ScopeLine:
     # Who could lift the refusal, for the page's "ask for this": the user's role ("scope") or the
     # tenant's cap for the app ("app"); see scopes.tenant_policy.
     ask: str = "scope"
+    # The role allows it only on what the person owns (a Member deleting photos): said on the
+    # line, so "Delete photos." is never read as every photo.
+    own_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -187,11 +190,13 @@ def plan_consent(
     role_label: str,
     tenant_label: str,
     tenant_cap: frozenset[str] | None = None,
+    own_only: frozenset[str] = frozenset(),
 ) -> ConsentPlan:
     """Build the consent page for `requested` scopes, capped by the app, the tenant's cap and the role.
 
     `tenant_cap` is the closed set of scopes the tenant's app policy lets this app use (None: no
     cap); a scope outside it is greyed out like one the role cannot grant, naming the tenant.
+    `own_only` names the scopes the role allows only on the person's own objects (its lines say so).
     """
     app_allowed = closure(app_scopes, implications)
     if tenant_cap is not None:
@@ -219,7 +224,7 @@ def plan_consent(
                 plan.blocked_required.append(name)
             grantable = cap_scopes([name], allowed=frozenset(role_covered), implications=implications)
         for part in grantable:
-            _place(plan, offered, part, name, registration, consented, implications, descriptions)
+            _place(plan, offered, part, name, app_scopes, consented, implications, descriptions, own_only)
     plan.offered.extend(offered.values())
     return plan
 
@@ -260,21 +265,28 @@ def _place(
     offered: dict[str, ScopeLine],
     part: str,
     name: str,
-    registration: AppScope,
+    app_scopes: Mapping[str, AppScope],
     consented: frozenset[str] | set[str],
     implications: Implications,
     descriptions: Mapping[str, str],
+    own_only: frozenset[str],
 ) -> None:
-    """A grantable part of `name`: already granted (remembered consent covers it) or a checkbox."""
+    """A grantable part of `name`: already granted (remembered consent covers it) or a checkbox.
+
+    A part offered in place of a composite quotes the app's reason for the part itself, never the
+    composite's ("to build albums for you" is not why an app reads albums); none if it gave none.
+    """
     if closure([part], implications) <= consented:
         if part not in plan.already_granted:
             plan.already_granted.append(part)
     elif part not in offered:
         is_whole = part == name
+        registration = app_scopes.get(part if not is_whole else name, AppScope())
         offered[part] = ScopeLine(
             part,
             descriptions.get(part, part),
             registration.reason,
             registration.required and is_whole,
             None if is_whole else name,
+            own_only=bool(closure([part], implications) & own_only),
         )

@@ -22,7 +22,7 @@ from accounts.admin.base import ReadOnlyAdmin, StaffScopedAdmin
 from accounts.models import Role, signed_in
 from accounts.selectors import admin_roles, admin_tenants
 from scopes.machines.models import PersonalAccessToken, ServiceAccount, TokenPolicy
-from scopes.machines.selectors import expires_now, with_policy_max_days
+from scopes.machines.selectors import NOT_FOR_MACHINE_TOKENS, expires_now, with_policy_max_days
 from scopes.machines.services import (
     personal_token_revoke,
     service_account_create,
@@ -41,7 +41,7 @@ class ServiceAccountAddForm(forms.ModelForm):
         queryset=Role.objects.none(), help_text="Its role in the tenant: never stronger than yours."
     )
     scopes = forms.ModelMultipleChoiceField(
-        queryset=Scope.objects.exclude(name="offline_access"),
+        queryset=Scope.objects.exclude(name__in=NOT_FOR_MACHINE_TOKENS),  # what its tokens can carry
         widget=forms.CheckboxSelectMultiple,
         help_text="What its tokens may ask for; capped by the role at every request.",
     )

@@ -42,11 +42,20 @@ def policy_of(tenant: Tenant) -> TokenPolicy:
     )
 
 
+# Never on a personal token or a service account's: they are never refreshed (offline_access);
+# sign-in scopes mean an ID token for an app that signs a person in, which neither is (openid,
+# profile, email); and tenant.admin is a right used on the organisation's pages, not by the API.
+NOT_FOR_MACHINE_TOKENS = frozenset(
+    {ScopeName.OFFLINE_ACCESS, ScopeName.OPENID, ScopeName.PROFILE, ScopeName.EMAIL, ScopeName.TENANT_ADMIN}
+)
+
+
 def scopes_offered(membership: Membership, application: Application) -> list[tuple[str, str]]:
     """Each scope a personal token could carry, with why it is unavailable ("" when it is offered).
 
     Offered: the personal-token app allows it and the member's role covers it, as on the consent
-    page; the rest are shown greyed with the reason.
+    page; the rest are shown greyed with the reason. Scopes no personal token carries
+    (`NOT_FOR_MACHINE_TOKENS`) are not listed at all.
     """
     snapshot = registry()
     implications = snapshot.implications
@@ -54,7 +63,7 @@ def scopes_offered(membership: Membership, application: Application) -> list[tup
     covered = frozenset(role_reaches(membership.role_id))
     lines = []
     for name in sorted(allowed):
-        if name == ScopeName.OFFLINE_ACCESS:
+        if name in NOT_FOR_MACHINE_TOKENS:
             continue
         if closure([name], implications) <= covered:
             lines.append((name, ""))

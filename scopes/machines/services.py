@@ -34,7 +34,7 @@ from scopes.machines.models import (
     ServiceAccount,
     TokenPolicy,
 )
-from scopes.machines.selectors import policy_of, scopes_offered
+from scopes.machines.selectors import NOT_FOR_MACHINE_TOKENS, policy_of, scopes_offered
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Scope
 from scopes.registry import closure
 from scopes.roles.rules import check_manages_tenant, check_not_stronger
@@ -82,6 +82,13 @@ def _check_scopes(scopes: Iterable[str], *, covered: frozenset[str], who: str) -
     if unknown:
         raise ValidationError(
             "Unknown scopes: %(s)s.", code="unknown_scope", params={"s": ", ".join(unknown)}
+        )
+    unfit = sorted(set(wanted) & NOT_FOR_MACHINE_TOKENS - {ScopeName.OFFLINE_ACCESS})
+    if unfit:  # offline_access has its own refusal, below
+        raise ValidationError(
+            "These tokens cannot carry %(s)s: sign-in scopes and tenant.admin are not for the API.",
+            code="not_for_tokens",
+            params={"s": ", ".join(unfit)},
         )
     if ScopeName.OFFLINE_ACCESS in closure(wanted, implications):
         raise ValidationError(

@@ -16,6 +16,8 @@ from scopes.access.selectors import registry
 from scopes.machines.models import PersonalAccessToken, PersonalTokenMode
 from scopes.machines.selectors import personal_tokens_of, policy_of, scopes_offered
 from scopes.machines.services import personal_token_app_ensure, personal_token_create, personal_token_revoke
+from scopes.tenant_policy.asking import ask_url
+from scopes.tenant_policy.models import RequestKind
 
 
 @login_required
@@ -58,9 +60,15 @@ def personal_tokens(request: HttpRequest) -> HttpResponse:
                     errors.extend(error.messages)
     policy = policy_of(membership.tenant) if membership else None
     descriptions = registry().descriptions
+    # An unavailable scope links to asking the administrators for it, as on the consent page.
     offered = (
         [
-            (name, descriptions.get(name, name), why)
+            (
+                name,
+                descriptions.get(name, name),
+                why,
+                ask_url(tenant=membership.tenant, kind=RequestKind.SCOPE, scope=name) if why else "",
+            )
             for name, why in scopes_offered(membership, personal_token_app_ensure())
         ]
         if membership

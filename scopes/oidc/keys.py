@@ -1,16 +1,21 @@
-"""The keys that sign ID tokens (RS256): from the environment or a managed directory, never the repository.
+"""The keys that sign ID tokens (RS256): in the database, or from the environment; never the repository.
 
-Two sources, read from the settings at each use (so a rotation needs no restart):
+Three sources, read from the settings at each use (so a rotation needs no restart):
 
-- `OIDC_KEY_DIR`: a directory that `manage.py rotate_oidc_key` manages. Each key is one PEM file
-  named `<UTC time it was made>-<kid>.pem`; the newest signs. An older key was retired when the
-  next one was made, and its public half stays in the JWKS until every ID token it signed has
-  expired (retired + `ID_TOKEN_EXPIRE_SECONDS`); the command then deletes it.
+- The database (the default): `manage.py rotate_oidc_key` adds a key (`SigningKey`, its private half
+  sealed with AUDIT_SECRET_KEY); the newest signs. An older key was retired when the next one was
+  made, and its public half stays in the JWKS until every ID token it signed has expired (retired +
+  `ID_TOKEN_EXPIRE_SECONDS`); the command then deletes it. Every app server reads the same keys:
+  they keep no state of their own (docs/deployment.md).
 - `OIDC_RSA_PRIVATE_KEY` (the PEM itself) or `OIDC_RSA_PRIVATE_KEY_FILE` (a path): one fixed key,
   for deployments whose secret store hands out a key. Rotating it is the store's business.
+- `OIDC_KEY_DIR`: a directory the same command manages, one PEM file per key named
+  `<UTC time it was made>-<kid>.pem` (the way keys were kept before the database; each server
+  needs the same directory, so prefer the database).
 
-With neither, the server issues no ID token: a request for `openid` is refused (`invalid_scope`)
-and `check --deploy` says why (scopes.oidc.checks).
+`OIDC_KEY_DIR`, when set, is used; else a fixed key, when set; else the database. With no key at
+all, the server issues no ID token: a request for `openid` is refused
+(`invalid_scope`).
 """
 
 from __future__ import annotations
@@ -88,20 +93,55 @@ def _read_pem(path: Path) -> jwk.JWK:
     return jwk.JWK.from_pem(path.read_bytes())
 
 
+def fixed_key_configured() -> bool:
+    """Whether OIDC_RSA_PRIVATE_KEY(_FILE) names the one key (then the database is not used)."""
+    return bool(
+        getattr(settings, "OIDC_RSA_PRIVATE_KEY", "") or getattr(settings, "OIDC_RSA_PRIVATE_KEY_FILE", "")
+    )
+
+
+def _stored_rows() -> tuple[tuple[int, str, datetime], ...]:
+    """The database's keys, oldest first: (id, kid, made). One small query; the sealed halves stay put."""
+    from scopes.oidc.models import SigningKey
+
+    return tuple(SigningKey.objects.order_by("created", "id").values_list("id", "kid", "created"))
+
+
 def _source_version() -> object:
-    """What the key set depends on: the settings, and the directory's listing."""
+    """What the key set depends on: the settings, and the directory's listing or the database's keys."""
     directory = key_dir()
-    listing: tuple[str, ...] = ()
+    listing: tuple[object, ...] = ()
     if directory is not None and directory.is_dir():
         listing = tuple(sorted(os.listdir(directory)))
+    elif directory is None and not fixed_key_configured():
+        listing = _stored_rows()
     return (
         getattr(settings, "OIDC_RSA_PRIVATE_KEY", ""),
         getattr(settings, "OIDC_RSA_PRIVATE_KEY_FILE", ""),
         str(directory),
         listing,
+        tuple(settings.AUDIT_SECRET_KEYS),  # which stored keys can be opened
         # A retired key leaves the JWKS with time alone: at most a minute late.
         datetime.now(UTC).replace(second=0, microsecond=0),
     )
+
+
+def database_keys() -> list[tuple[int, jwk.JWK | None, datetime, datetime | None]]:
+    """The database's keys, oldest first: (id, the key or None when no AUDIT_SECRET_KEY opens it, made, retired)."""
+    from accounts.sealed import UnreadableSecret
+    from scopes.oidc.models import SigningKey
+
+    rows = list(SigningKey.objects.order_by("created", "id").values_list("id", "private_pem", "created"))
+    found = []
+    for i, (pk, pem, made) in enumerate(rows):
+        key = None if isinstance(pem, UnreadableSecret) else jwk.JWK.from_pem(pem.encode())
+        found.append((pk, key, made, rows[i + 1][2] if i + 1 < len(rows) else None))
+    return found
+
+
+def _published(made_retired: tuple[datetime, datetime | None], now: datetime) -> bool:
+    _made, retired = made_retired
+    return retired is None or now < retired + id_token_lifetime()
 
 
 def _load() -> KeySet | None:
@@ -115,15 +155,21 @@ def _load() -> KeySet | None:
         return KeySet(active=published[0], published=tuple(published))
     pem = getattr(settings, "OIDC_RSA_PRIVATE_KEY", "")
     path = getattr(settings, "OIDC_RSA_PRIVATE_KEY_FILE", "")
+    if not pem and not path:
+        now = datetime.now(UTC)
+        stored = [
+            key
+            for _pk, key, made, retired in reversed(database_keys())
+            if key is not None and _published((made, retired), now)
+        ]
+        return KeySet(active=stored[0], published=tuple(stored)) if stored else None
     if pem:
         key = jwk.JWK.from_pem(pem.encode())
-    elif path:
+    else:
         try:
             key = _read_pem(Path(path))
         except OSError as exc:
             raise ImproperlyConfigured(f"OIDC_RSA_PRIVATE_KEY_FILE={path!r} cannot be read: {exc}") from exc
-    else:
-        return None
     return KeySet(active=key, published=(key,))
 
 
@@ -161,3 +207,26 @@ def make_key(directory: Path, now: datetime | None = None) -> Path:
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(key.export_to_pem(private_key=True, password=None))
     return path
+
+
+def make_database_key(now: datetime | None = None) -> str:
+    """A new key in the database (it signs from now on); returns its kid."""
+    from scopes.oidc.models import SigningKey
+
+    key = jwk.JWK.generate(kty="RSA", size=2048)
+    SigningKey.objects.create(
+        kid=key.thumbprint(),
+        private_pem=key.export_to_pem(private_key=True, password=None).decode(),
+        created=now or datetime.now(UTC),
+    )
+    return key.thumbprint()
+
+
+def delete_expired_database_keys(now: datetime) -> list[str]:
+    """Delete the retired keys whose every ID token has expired; returns their kids."""
+    from scopes.oidc.models import SigningKey
+
+    gone = [pk for pk, _key, made, retired in database_keys() if not _published((made, retired), now)]
+    kids = list(SigningKey.objects.filter(pk__in=gone).values_list("kid", flat=True))
+    SigningKey.objects.filter(pk__in=gone).delete()
+    return kids

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -269,12 +270,26 @@ class RoleGrantInlineFormSet(forms.BaseInlineFormSet):
 
 
 class RoleGrantInline(admin.TabularInline):
-    """A role's grants, edited on the role."""
+    """A role's grants, edited on the role (every role at once: the roles-by-scopes grid, scopes.roles.grid)."""
 
     model = RoleGrant
     formset = RoleGrantInlineFormSet
     extra = 0
     autocomplete_fields = ["scope"]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # A grant names a scope; it does not edit it. Django's pencil, plus and cross icons beside
+        # the choice would open the scope itself (its consent text, its implications) from here.
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if (
+            db_field.name == "scope"
+            and field is not None
+            and isinstance(field.widget, RelatedFieldWidgetWrapper)
+        ):
+            widget = field.widget
+            widget.can_add_related = widget.can_change_related = False
+            widget.can_delete_related = widget.can_view_related = False
+        return field
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         formset = cast(type[RoleGrantInlineFormSet], super().get_formset(request, obj, **kwargs))

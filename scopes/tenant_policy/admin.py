@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 
 from accounts.admin.base import StaffScopedAdmin
 from accounts.models import Role, signed_in
@@ -197,6 +198,7 @@ class AccessRequestAdmin(AllTenantsAdmin):
                     cap=[s.name for s in data.get("cap") or []] if data.get("capped") else None,
                     role=data.get("role"),
                     grant_reach=data.get("reach") or None,
+                    requests_url=request.build_absolute_uri(reverse("account-requests")),
                 )
                 if dry_run:
                     raise _DryRun

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Membership, Tenant, User
+from scopes.access.personal_tokens import PERSONAL_TOKENS_CLIENT_ID
 from scopes.access.policy import AppPolicy
 from scopes.access.selectors import role_reaches
 from scopes.constants import ScopeName
@@ -67,3 +68,15 @@ def request_queue(tenant: Tenant) -> QuerySet[AccessRequest]:
 
 def pending_count(tenant: Tenant) -> int:
     return AccessRequest.objects.for_tenant(tenant).filter(status=RequestStatus.PENDING).count()
+
+
+def decidable_apps(tenant: Tenant) -> QuerySet[Application]:
+    """The apps a tenant's administrators decide about: usable there, and not the server's own
+    machinery (the personal-token app, service accounts' apps), which a tenant governs through
+    its token policy and its service accounts instead."""
+    return (
+        Application.objects.filter(Q(tenant__isnull=True) | Q(tenant=tenant))
+        .exclude(client_id=PERSONAL_TOKENS_CLIENT_ID)
+        .exclude(service_account__tenant=tenant)  # machine apps (scopes.machines), by the reverse link
+        .order_by("name")
+    )

@@ -133,6 +133,28 @@ def tenant_app_set(
     return decision
 
 
+@transaction.atomic
+def tenant_app_clear(*, actor: User, tenant: Tenant, application: Application) -> bool:
+    """Forget a tenant's decision about an app: it is then as if never decided (the policy alone
+    says whether it may be used). True if there was a decision. Audited like a change."""
+    check_tenant_admin(actor=actor, tenant=tenant)
+    decision = (
+        TenantApp.objects.for_tenant(tenant).select_for_update().filter(application=application).first()
+    )
+    if decision is None:
+        return False
+    audit_record(
+        actor=actor,
+        action=AuditAction.TENANT_APP_CHANGED,
+        target=decision,
+        tenant=tenant,
+        before={"status": decision.status, "cap": _cap_of(decision)},
+        after=None,
+    )
+    decision.delete()
+    return True
+
+
 def _cap_of(decision: TenantApp) -> list[str] | None:
     return sorted(s.name for s in decision.cap.all()) if decision.capped else None
 
@@ -225,6 +247,7 @@ def access_request_decide(
     cap: Iterable[str] | None = None,
     role: Role | None = None,
     grant_reach: str | None = None,
+    requests_url: str = "",
 ) -> AccessRequest:
     """Approve or refuse a pending request, applying the approval through the services; once only.
 
@@ -232,7 +255,9 @@ def access_request_decide(
     applies one decision; the second is refused. Approving an app request approves the app
     (with `cap`, None: no cap). Approving a scope request either gives the requester `role`, or
     adds the scopes to their current role (`grant_reach`); the escalation rules of those writes
-    apply (nobody gives what their own role does not hold).
+    apply (nobody gives what their own role does not hold). `requests_url` is the absolute address
+    of the requester's requests page, for the e-mail (a page knows its own host; a mail client
+    cannot follow a path alone).
     """
     check_tenant_admin(actor=actor, tenant=tenant)
     request = AccessRequest.objects.for_tenant(tenant).select_for_update().filter(pk=request_id).first()
@@ -276,7 +301,7 @@ def access_request_decide(
         before={"status": RequestStatus.PENDING.value},
         after={"status": request.status, "note": note, "outcome": outcome},
     )
-    _notify(request)
+    _notify(request, requests_url=requests_url)
     return request
 
 
@@ -316,7 +341,7 @@ def _approve_scopes(
     return {"grant": {"role": current.name, "scopes": names, "reach": grant_reach}}
 
 
-def _notify(request: AccessRequest) -> None:
+def _notify(request: AccessRequest, *, requests_url: str) -> None:
     """E-mail the requester the decision once it is committed (never for a rolled-back one).
 
     Written now, inside the transaction (on PostgreSQL the tenant's rows are visible only here).
@@ -331,7 +356,7 @@ def _notify(request: AccessRequest) -> None:
     body = f"Your request in {tenant.name} ({what}) was {request.status}."
     if request.note:
         body += f"\n\nThe administrator's note: {request.note}"
-    body += "\n\nSee your requests at /account/requests/."
+    body += f"\n\nSee your requests at {requests_url or '/account/requests/ on the server where you asked'}."
     subject = f"Your access request in {tenant.name} was {request.status}"
     transaction.on_commit(
         lambda: send_mail(

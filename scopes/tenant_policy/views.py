@@ -8,29 +8,35 @@ enters the tenant (row-level security) only after that check.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import ratelimit, tenancy
+from accounts.admin.base import allowed
 from accounts.models import Membership, Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles
 from scopes.access.applications import app_scopes
 from scopes.access.policy import AppPolicyMode, AppStatus
-from scopes.access.selectors import registry
+from scopes.access.selectors import registry, role_reaches
+from scopes.constants import Reach
 from scopes.models import Application
+from scopes.registry import closure
+from scopes.roles.rules import check_role_assignable, check_role_grants
 from scopes.tenant_policy import services
-from scopes.tenant_policy.models import AccessRequest, RequestKind, TenantApp, TenantAppPolicy
+from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
 from scopes.tenant_policy.selectors import (
     administered_tenants,
+    decidable_apps,
     is_tenant_admin,
     request_queue,
     requests_of,
@@ -137,39 +143,124 @@ def _administered(request: HttpRequest, slug: str) -> tuple[User, Tenant]:
     return user, tenant
 
 
+@dataclass(frozen=True)
+class AppRow:
+    """One app on the tenant page: where it stands here, and the scopes a limit may name."""
+
+    application: Application
+    decision: TenantApp | None
+    scopes: list[tuple[str, str]]  # (name, description)
+    cap: list[str] | None
+
+
+@dataclass(frozen=True)
+class ScopeRequestChoices:
+    """What approving one scope request can do, offered only when the approver may do it."""
+
+    current_role: Role | None
+    roles: list[Role]  # roles that hold everything asked for, which the approver may give
+    reaches: list[str]  # "own"/"tenant": adding the scopes to the current role, if the approver may
+
+
+def _scope_request_choices(
+    actor: User, tenant: Tenant, request: AccessRequest, current: Role | None, roles: list[Role]
+) -> ScopeRequestChoices:
+    names = [s.name for s in request.scopes.all()]
+    wanted = closure(names, registry().implications)
+    fitting = [
+        role
+        for role in roles
+        if role != current
+        and wanted <= frozenset(role_reaches(role.pk))
+        and allowed(check_role_assignable, actor=actor, tenant=tenant, role=role)
+    ]
+    # Least privilege first (and preselected): the role that gives the fewest rights besides.
+    fitting.sort(key=lambda role: (len(role_reaches(role.pk)), role.name))
+    reaches = [
+        reach
+        for reach in (Reach.OWN.value, Reach.TENANT.value)
+        if current is not None
+        and allowed(check_role_grants, actor=actor, role=current, grants=[(n, reach) for n in names])
+    ]
+    return ScopeRequestChoices(current, fitting, reaches)
+
+
 @login_required
 @never_cache
 def org_admin(request: HttpRequest, slug: str) -> HttpResponse:
-    """`/account/org/<slug>/`: the tenant's app policy, its apps, and its members' requests."""
+    """`/account/org/<slug>/`: what a tenant's administrator decides, most urgent first: the
+    requests waiting, the apps and where each stands, the app policy.
+
+    Every choice offered is one the services would accept from this person (a role that holds what
+    was asked and that they may give, a grant they may add); the services check again on POST.
+    """
     user, tenant = _administered(request, slug)
     policy = TenantAppPolicy.objects.for_tenant(tenant).first()
     decisions = {d.application_id: d for d in TenantApp.objects.for_tenant(tenant).prefetch_related("cap")}
-    apps = []
-    for application in Application.objects.filter(Q(tenant__isnull=True) | Q(tenant=tenant)).order_by("name"):
-        decision = decisions.get(application.pk)
-        apps.append(
+    descriptions = registry().descriptions
+    apps = [
+        AppRow(
+            application=application,
+            decision=(decision := decisions.get(application.pk)),
+            scopes=[(n, descriptions.get(n, n)) for n in sorted(app_scopes(application))],
+            cap=sorted(s.name for s in decision.cap.all()) if decision and decision.capped else None,
+        )
+        for application in decidable_apps(tenant)
+    ]
+    roles = [r for r in admin_roles(user) if r.usable_in(tenant.pk)]
+    queue = list(request_queue(tenant))
+    held = dict(
+        Membership.objects.filter(tenant=tenant, user_id__in={r.requester_id for r in queue}).values_list(
+            "user_id", "role_id"
+        )
+    )
+    by_id = {r.pk: r for r in Role.objects.filter(pk__in=set(held.values()))}
+    apps_by_id = {a.application.pk: a for a in apps}
+    pending, decided = [], []
+    for item in queue:
+        if item.status != RequestStatus.PENDING:
+            decided.append(item)
+            continue
+        current = by_id.get(held.get(item.requester_id, 0))
+        pending.append(
             {
-                "application": application,
-                "decision": decision,
-                "scopes": sorted(app_scopes(application)),
-                "cap": sorted(s.name for s in decision.cap.all()) if decision and decision.capped else None,
+                "request": item,
+                "current_role": current,
+                "asked": [(s.name, descriptions.get(s.name, s.name)) for s in item.scopes.all()],
+                "choices": _scope_request_choices(user, tenant, item, current, roles)
+                if item.kind == RequestKind.SCOPE
+                else None,
+                "app": apps_by_id.get(item.application_id) if item.application_id else None,
             }
         )
-    roles = [r for r in admin_roles(user) if r.usable_in(tenant.pk)]
+    membership = Membership.objects.filter(user=user, tenant=tenant).select_related("role").first()
     return render(
         request,
         "tenant_policy/org_admin.html",
         {
             "tenant": tenant,
+            "my_role": membership.role if membership else None,
             "mode": policy.mode if policy else AppPolicyMode.ANY.value,
             "modes": [
-                (AppPolicyMode.ANY.value, "Any app"),
-                (AppPolicyMode.APPROVED_ONLY.value, "Approved apps only"),
+                (
+                    AppPolicyMode.ANY.value,
+                    "Any app",
+                    "Every app may be used here, except the ones you block.",
+                ),
+                (
+                    AppPolicyMode.APPROVED_ONLY.value,
+                    "Approved apps only",
+                    "Only the apps you approve (and the organisation's own apps) may be used here; members ask for others.",
+                ),
             ],
             "apps": apps,
-            "statuses": [s.value for s in AppStatus],
-            "requests": request_queue(tenant),
-            "roles": roles,
+            "statuses": [
+                (AppStatus.APPROVED.value, "Approved"),
+                (AppStatus.BLOCKED.value, "Blocked"),
+                (AppStatus.PENDING.value, "Pending (asked for, not decided)"),
+            ],
+            "pending": pending,
+            "decided": decided,
         },
     )
 
@@ -232,7 +323,11 @@ def org_decide(request: HttpRequest, slug: str, request_id: int) -> HttpResponse
     if decision not in {"approve", "refuse"}:
         messages.error(request, "Choose approve or refuse.")
         return redirect("org-admin", slug=slug)
-    role_id = _int(request.POST.get("role"))
+    # The page's one choice ("grant": role:<id> or reach:<own|tenant>), or the two older fields.
+    choice = request.POST.get("grant", "")
+    kind, _, value = choice.partition(":")
+    role_id = _int(value if kind == "role" else request.POST.get("role"))
+    reach = value if kind == "reach" else request.POST.get("reach")
     role = Role.objects.filter(pk=role_id).first() if role_id else None
     if role_id and role is None:
         raise Http404
@@ -248,6 +343,7 @@ def org_decide(request: HttpRequest, slug: str, request_id: int) -> HttpResponse
             note=request.POST.get("note", "").strip(),
             cap=cap,
             role=role,
-            grant_reach=request.POST.get("reach") or None,
+            grant_reach=reach or None,
+            requests_url=request.build_absolute_uri(reverse("account-requests")),
         ),
     )

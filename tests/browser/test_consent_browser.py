@@ -67,8 +67,10 @@ def test_user_removes_one_scope_on_connected_apps_and_the_token_loses_it(live_se
     browser.goto(f"{live_server.url}/account/apps/")
     expect(browser.get_by_role("heading", name="Test Gallery")).to_be_visible()
     screenshot(browser, "connected-apps")
-    browser.get_by_label("See the albums in this organisation.").check()
-    browser.get_by_role("button", name="Remove the ticked permissions").click()
+    # A tick means "allowed", as on the consent page: untick to take back.
+    expect(browser.get_by_label("See the photos in this organisation.")).to_be_checked()
+    browser.get_by_label("See the albums in this organisation.").uncheck()
+    browser.get_by_role("button", name="Save: take back what is unticked").click()
     expect(browser.get_by_label("See the albums in this organisation.")).to_have_count(0)
     checksum = hashlib.sha256(token["access_token"].encode()).hexdigest()
     assert AccessToken.objects.get(token_checksum=checksum).scope == "photos.read"

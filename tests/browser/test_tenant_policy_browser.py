@@ -72,7 +72,7 @@ def test_a_member_asks_for_an_app_an_administrator_approves_it_with_a_cap(
     open_queue(administrator, live_server, "owner_a")
     item = administrator.locator("li[data-request]").first
     expect(item).to_contain_text("We use it for the team gallery.")
-    item.get_by_label("Only these scopes:").check()
+    item.get_by_label("Limit it to the scopes ticked below").check()
     item.get_by_label("photos.read").check()
     item.get_by_label("Note").fill("read only for now")
     screenshot(administrator, "policy-admin-approves-with-cap")
@@ -108,9 +108,10 @@ def test_blocking_the_app_fails_its_live_token_and_its_refresh(
 
     open_queue(administrator, live_server, "admin_a")
     row = administrator.locator(f'li[data-app="{gallery.client_id}"]')
-    row.get_by_role("combobox").select_option("blocked")
-    row.get_by_role("button", name="Save").click()
-    expect(administrator.locator(f'li[data-app="{gallery.client_id}"] .state')).to_have_text("blocked")
+    row.get_by_text("Change Test Gallery").click()
+    row.get_by_label("Blocked").check()
+    row.get_by_role("button", name="Save Test Gallery").click()
+    expect(administrator.locator(f'li[data-app="{gallery.client_id}"] .state')).to_have_text("Blocked")
 
     refused = requests.get(api, headers=bearer, timeout=10)
     assert refused.status_code == 401
@@ -142,7 +143,7 @@ def test_a_guest_asks_for_delete_an_administrator_changes_the_role_and_it_is_off
     open_queue(administrator, live_server, "admin_a")
     item = administrator.locator("li[data-request]").first
     expect(item).to_contain_text("guest_a")
-    item.get_by_label("Give the role").select_option(label="Member")
+    item.get_by_label("Give them the role Member").check()
     item.get_by_label("Note").fill("welcome aboard")
     item.get_by_role("button", name="Approve").click()
     expect(administrator.locator("li[data-request]").first).to_have_attribute("data-status", "approved")

@@ -69,6 +69,7 @@ SCOPES_LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"consent"}),
     frozenset({"machines", "device", "oidc"}),
     frozenset({"oauth"}),
+    frozenset({"config"}),  # configuration as code: applies a document through the services below
     frozenset({"admin", "management", "urls", "apps"}),
 )
 

@@ -347,7 +347,7 @@ def test_introspection_and_the_page_report_the_shortened_expiry(world):
     client = Client()
     client.force_login(world.member_a)
     html = client.get("/account/tokens/").content.decode()
-    from django.utils import dateformat, timezone
+    from django.utils import dateformat, formats, timezone
 
     assert dateformat.format(timezone.localtime(shortened), "j M Y, H:i") in html
     assert dateformat.format(timezone.localtime(personal.access_token.expires), "j M Y, H:i") not in html
@@ -356,8 +356,13 @@ def test_introspection_and_the_page_report_the_shortened_expiry(world):
     operator = User.objects.create_superuser("operator", "op@example.com", "pw")
     client.force_login(operator)
     listed = client.get("/admin/scopes/personalaccesstoken/").content.decode()
-    assert dateformat.format(timezone.localtime(shortened), "N j, Y, P") in listed
-    assert dateformat.format(timezone.localtime(personal.access_token.expires), "N j, Y, P") not in listed
+    # The admin writes dates in the site's one style (project/formats): "27 Dec 2026, 00:52".
+    shown = formats.date_format(timezone.localtime(shortened), "DATETIME_FORMAT")
+    assert shown in listed
+    assert (
+        formats.date_format(timezone.localtime(personal.access_token.expires), "DATETIME_FORMAT")
+        not in listed
+    )
 
 
 def test_a_younger_token_keeps_its_own_expiry(world):
