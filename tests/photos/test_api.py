@@ -9,7 +9,7 @@ from accounts.constants import RoleName
 from photos.models import Photo
 from scopes.constants import ScopeName as S
 from scopes.roles.services import membership_remove, membership_set
-from tests.answers import json_body
+from tests.answers import bearer_challenge, json_body
 from tests.factories import AlbumFactory, PhotoFactory, RoleFactory, RoleGrantFactory
 from tests.images import upload
 
@@ -78,8 +78,7 @@ def test_the_album_filter_needs_albums_read_as_reading_the_album_does(world, api
     assert answers[0].json()["reason"] == "scope_missing"
     assert answers[0].json()["required_scopes"] == [S.ALBUMS_READ]
     assert (
-        answers[0]["WWW-Authenticate"]
-        == 'Bearer realm="api", error="insufficient_scope", scope="albums.read"'
+        bearer_challenge(answers[0]) == 'Bearer realm="api", error="insufficient_scope", scope="albums.read"'
     )
 
 
