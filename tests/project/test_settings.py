@@ -30,6 +30,22 @@ def test_secret_key_is_required_when_debug_is_off():
     assert "SECRET_KEY must be set" in result.stderr
 
 
+def _manage_without_keys(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "AUDIT_SECRET_KEY", "DEBUG"}}
+    env.update({"ENV_FILE": "", "DATABASE_URL": "sqlite:///:memory:"})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_commands_that_only_read_models_need_no_keys_and_the_rest_still_do():
+    """`makemigrations --check` runs where the secrets are not (a lint step); `check`, like every
+    command that could sign, seal or serve, still refuses to start without them (manage.py)."""
+    assert _manage_without_keys("makemigrations", "--check", "--dry-run").returncode == 0
+    refused = _manage_without_keys("check")
+    assert refused.returncode != 0 and "SECRET_KEY must be set" in refused.stderr
+
+
 def test_bad_boolean_fails_loudly():
     result = _load_settings({"DEBUG": "maybe", "SECRET_KEY": "x"})
     assert result.returncode != 0
