@@ -71,9 +71,8 @@ def scopes_understood(resource: str | None) -> list[str]:
     """The scopes a resource understands (None: every API resource), composites that imply them too."""
     declared = _declared_scopes()
     wanted = set().union(*declared.values()) if resource is None else set(declared[resource])
-    implications = registry().implications
-    known = set(registry().descriptions)
-    return sorted(name for name in known if closure([name], implications) & wanted)
+    snapshot = registry()  # one read: the names and their implications from the same epoch
+    return sorted(name for name in snapshot.descriptions if closure([name], snapshot.implications) & wanted)
 
 
 def resource_of(path: str) -> tuple[str, str] | None:
