@@ -89,7 +89,7 @@ def note_grant_use(*, tenant_id: int, application_id: int, user_id: int, scopes:
 
 
 # Notes not yet written, with the day of their use. Bounded: past it (the database away for long)
-# new notes are dropped, and counted in the log, rather than growing without end.
+# new notes are dropped rather than growing without end (the day's next use notes them again).
 _MAX_PENDING = 100_000
 _pending: dict[Key, date] = {}
 _pending_lock = threading.Lock()
