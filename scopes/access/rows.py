@@ -213,7 +213,11 @@ _TOKEN_SOURCE = (
     "SELECT user_id, tenant_id, application_id, id, scope, expires, albums, created"
     " FROM scopes_accesstoken WHERE token_checksum = %s"
 )
-_GRANT_SOURCE = "SELECT %s AS user_id, %s AS tenant_id, %s AS application_id"
+# Typed, so that one prepared plan serves every grant (a bare parameter's type is not known to plan).
+_GRANT_SOURCE = (
+    "SELECT CAST(%s AS bigint) AS user_id, CAST(%s AS bigint) AS tenant_id,"
+    " CAST(%s AS bigint) AS application_id"
+)
 
 
 @dataclass(frozen=True)
@@ -238,9 +242,10 @@ def _aware(value: datetime | str) -> datetime:
     return value
 
 
-# The cold path's query, prepared once per database connection (PostgreSQL): planning it, with
-# its sub-selects and the row-level security policies of a dozen tables, cost far more than
-# running it (docs/performance.md). It is sent as a protocol-level prepared statement (psycopg's
+# The cold path's queries (a token's grant, and a code's, refresh token's or client's grant on the
+# OAuth endpoints), prepared once per database connection (PostgreSQL): planning them, with their
+# sub-selects and the row-level security policies of a dozen tables, cost far more than running
+# them (docs/performance.md). Each is sent as a protocol-level prepared statement (psycopg's
 # `prepare=True`, server-side parameters), which keeps its plan for the connection's life;
 # PostgreSQL plans it again by itself when a table it reads changes shape or the role changes (row-
 # level security depends on the role), so the plan is never stale. Protocol-level statements
@@ -248,14 +253,14 @@ def _aware(value: datetime | str) -> datetime:
 # statements stay unprepared, as Django leaves them.
 
 
-def _token_row(checksum: str) -> Sequence[Any] | None:
+def _prepared_fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
+    """One row of `sql`, as a statement this connection plans once (PostgreSQL; else plainly)."""
     if connection.vendor != "postgresql":
-        return _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
+        return _fetch(sql, params)
     from django.db.backends.postgresql.base import (  # type: ignore[attr-defined] # defined under psycopg 3 only
         ServerBindingCursor,
     )
 
-    sql, params = _grant_sql(_TOKEN_SOURCE), [checksum]
     connection.ensure_connection()
     with connection.wrap_database_errors, ServerBindingCursor(connection.connection) as cursor:
         if connection.queries_logged:  # counted and logged like every statement (query-count tests)
@@ -264,6 +269,10 @@ def _token_row(checksum: str) -> Sequence[Any] | None:
         else:
             cursor.execute(sql, params, prepare=True)
         return cursor.fetchone()
+
+
+def _token_row(checksum: str) -> Sequence[Any] | None:
+    return _prepared_fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
 
 
 def token_rows(checksum: str) -> TokenRows | None:
@@ -311,7 +320,18 @@ def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) ->
     return result
 
 
+def source_grant_rows(source: str, params: list[Any]) -> GrantRows | None:
+    """The rows of the one grant `source` names, in ONE query planned once per connection.
+
+    `source` is a caller's statement whose first columns are (user_id, tenant_id, application_id),
+    for example a service account's row (scopes.machines.oauth): the grant is found and judged in
+    the same round trip. None when it finds nothing (or the tenant is gone).
+    """
+    row = _prepared_fetch(_grant_sql(source), params)
+    return None if row is None else _rows(row)[0]
+
+
 def grant_rows(*, user_id: int | None, tenant_id: int, application_id: int | None) -> GrantRows | None:
     """The rows of one (user, tenant, app) grant, in ONE query; None when the tenant is gone."""
-    row = _fetch(_grant_sql(_GRANT_SOURCE), [user_id, tenant_id, application_id])
+    row = _prepared_fetch(_grant_sql(_GRANT_SOURCE), [user_id, tenant_id, application_id])
     return None if row is None else _rows(row)[0]

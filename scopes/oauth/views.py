@@ -19,6 +19,7 @@ from oauthlib.common import Request as OauthlibRequest
 
 from accounts import ratelimit
 from scopes.access.albums import SUPPORTED_TYPES, response_details
+from scopes.access.scope_registry import holding_registry
 from scopes.access.selectors import registry
 from scopes.access.standing import access_token_standing
 from scopes.access.tenancy import (
@@ -80,6 +81,7 @@ class IntrospectionView(OAuthLibMixin, View):
     """
 
     @method_decorator(limit_client_authentication)
+    @method_decorator(holding_registry)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.GET:
             # Credentials and tokens never travel in a URL (access logs keep URLs): as oauthlib's own
@@ -166,6 +168,7 @@ class TokenView(dot_views.TokenView):
     """
 
     @method_decorator(limit_client_authentication)
+    @method_decorator(holding_registry)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         grant_type = request.POST.get("grant_type", "")
         if grant_type == DEVICE_CODE_GRANT:
@@ -209,6 +212,7 @@ class RevokeTokenView(dot_views.RevokeTokenView):
     """`/o/revoke_token/` (RFC 7009), entered into the tenant of the token being revoked."""
 
     @method_decorator(limit_client_authentication)
+    @method_decorator(holding_registry)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         enter_tenant_of_token(request.POST.get("token", ""))
         return super().post(request, *args, **kwargs)
