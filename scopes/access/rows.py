@@ -21,9 +21,11 @@ from django.utils import timezone
 
 from accounts.models import Tenant, User
 from scopes.access.albums import ALBUM_TYPE, AlbumIds, parse_limit
+from scopes.access.freshness import EPOCH_TABLE
 from scopes.access.personal_tokens import DEFAULT_MAX_DAYS, PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
 from scopes.access.policy import POLICY_COLUMNS, POLICY_JOINS, AppPolicy
 from scopes.access.resources import rows_of
+from scopes.access.scope_registry import epoch_read
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class GrantRows:
     # The consent is limited to albums (`Consent.albums_limited`): `consent_albums` is then its limit,
     # even when empty. Read from the column, never inferred from `consent_albums` being non-empty.
     albums_limited: bool = False
+    # The app's public identity, for answers that name it (introspection): read with the rest.
+    client_id: str | None = None
+    grant_type: str | None = None
 
 
 @memoize
@@ -88,6 +93,14 @@ def _consent_albums_sql() -> str:
             WHERE ca.consent_id = c.id AND ca.kind = '{ALBUM_TYPE}')"""
 
 
+def _epoch_sql() -> str:
+    """The registry epoch, read by the same statement as the grant (`scope_registry.epoch_read`):
+    once per statement (an uncorrelated sub-select), whatever the rows."""
+    if connection.vendor == "postgresql":
+        return "(SELECT scopes_registry_version())"
+    return f"(SELECT e.value FROM {EPOCH_TABLE} e WHERE e.id = 1)"
+
+
 def _grant_sql(source: str) -> str:
     """The grant's rows, for each row of `source` (user_id, tenant_id, application_id, extra...)."""
     user_columns = ", ".join(f"u.{name}" for name in _user_fields())
@@ -109,6 +122,9 @@ def _grant_sql(source: str) -> str:
         {POLICY_COLUMNS.format(aggregate=_aggregate("s.name"))},
         {_consent_albums_sql()},
         c.albums_limited,
+        a.client_id,
+        a.authorization_grant_type,
+        {_epoch_sql()},
         src.*
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
@@ -169,7 +185,9 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
     app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *row = row
-    personal_mode, personal_max_days, mode, app_status, capped, cap, albums, albums_limited, *source = row
+    personal_mode, personal_max_days, mode, app_status, capped, cap, albums, albums_limited, *row = row
+    client_id, grant_type, epoch, *source = row
+    epoch_read(epoch)
     user = None if user_values[0] is None else _instance(User, user_values)
     tenant = _instance(Tenant, tenant_values)
     rows = GrantRows(
@@ -194,6 +212,8 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
         consent_albums=_album_pairs(albums),
         personal_max_days=None if personal_max_days is None else int(personal_max_days),
         albums_limited=bool(albums_limited),
+        client_id=client_id,
+        grant_type=grant_type,
     )
     return rows, source
 

@@ -91,6 +91,15 @@ def registry() -> RegistrySnapshot:
     return box[0]
 
 
+def epoch_read(version: object) -> None:
+    """A statement of this request also read the registry epoch (the grant rows carry it,
+    `scopes.access.rows`): inside a held block that has not read the registry yet, that read is
+    the block's, so the block spends no statement of its own on it. Elsewhere nothing changes."""
+    box = _held.get()
+    if box is not None and not box and version is not None:
+        box.append(registry_at(version))
+
+
 @contextmanager
 def registry_held() -> Iterator[None]:
     """Let every `registry()` inside the block answer with the first one's read.

@@ -82,11 +82,16 @@ def _lock_consent(request: OauthlibRequest) -> int | None:
             .values_list("pk", flat=True)
             .first()
         )
+    return rows.consent_id if _lock_row(Consent, rows.consent_id) else None
+
+
+def _lock_row(model: type[Consent] | type[RefreshToken], pk: int, condition: str = "") -> bool:
+    """Lock one row by its key (FOR UPDATE), in one small statement that builds no model; True when
+    it exists (and meets `condition`, SQL on its columns)."""
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {Consent._meta.db_table} WHERE id = %s{lock}", [rows.consent_id])  # noqa: S608 (a model's table name)
-        found = cursor.fetchone()
-    return None if found is None else int(found[0])
+        cursor.execute(f"SELECT id FROM {model._meta.db_table} WHERE id = %s {condition}{lock}", [pk])  # noqa: S608 (a model's table name)
+        return cursor.fetchone() is not None
 
 
 class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
@@ -378,10 +383,7 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
         request.standing_consent_id = consent_id
         if request.grant_type == "refresh_token":
             instance = getattr(request, "refresh_token_instance", None)
-            current = (
-                RefreshToken.objects.select_for_update().filter(pk=instance.pk).first() if instance else None
-            )
-            if current is None or current.revoked is not None:
+            if instance is None or not _lock_row(RefreshToken, instance.pk, "AND revoked IS NULL"):
                 raise errors.InvalidGrantError(description="This refresh token was revoked.", request=request)
 
     def validate_refresh_token(

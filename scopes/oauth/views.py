@@ -30,7 +30,7 @@ from scopes.access.tenancy import (
     token_checksum,
 )
 from scopes.device.token import poll as device_poll
-from scopes.machines.selectors import token_kind
+from scopes.machines.selectors import token_kind_of
 from scopes.models import Application
 from scopes.oauth.client_limits import limit_client_authentication, presented_client_ids, too_many
 from scopes.oauth.introspection import may_introspect
@@ -134,17 +134,12 @@ class IntrospectionView(OAuthLibMixin, View):
         if not may_introspect(client, application_id=rows.application_id, tenant_id=rows.tenant.pk):
             return {"active": False}  # RFC 7662 section 4: not this client's to know
         assert rows.user is not None and standing.expires is not None
-        application = (
-            Application.objects.filter(pk=rows.application_id)
-            .only("client_id", "authorization_grant_type")
-            .first()
-        )
         answer: dict[str, Any] = {
             "active": True,
             "scope": " ".join(standing.effective),
-            "client_id": application.client_id if application else None,
+            "client_id": rows.client_id,
             # consent, service (client credentials) or personal (scopes.machines): judged alike.
-            "token_kind": token_kind(application),
+            "token_kind": token_kind_of(rows.client_id, rows.grant_type),
             "username": rows.user.get_username(),
             "exp": calendar.timegm(standing.expires.utctimetuple()),
             "tenant": rows.tenant.slug,
