@@ -295,6 +295,35 @@ def _token_row(checksum: str) -> Sequence[Any] | None:
     return _prepared_fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
 
 
+def after_then_token_rows(first: str, checksum: str) -> tuple[Sequence[Any] | None, TokenRows | None]:
+    """`first` (a statement of one parameter, the checksum), then the token's rows, in ONE round
+    trip (PostgreSQL's pipeline mode): the API's probe, which enters the token's tenant, and the
+    context read under it, for a token this process has no context for (`scopes.access.cache`).
+
+    Still two statements, run one after the other in the transaction, each with its own snapshot,
+    exactly as if sent apart: only the wait between them is gone. Returns (first's row, the rows).
+    """
+    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined] # defined under psycopg 3 only
+        ServerBindingCursor,
+    )
+
+    sql, params = _grant_sql(_TOKEN_SOURCE), [checksum]
+    connection.ensure_connection()
+    pg = connection.connection
+    with connection.wrap_database_errors, ServerBindingCursor(pg) as one, ServerBindingCursor(pg) as two:
+        with pg.pipeline():
+            if connection.queries_logged:  # counted and logged like every statement (query-count tests)
+                with connection.make_debug_cursor(one).debug_sql(first, params):
+                    one.execute(first, params)
+                with connection.make_debug_cursor(two).debug_sql(sql, params):
+                    two.execute(sql, params, prepare=True)
+            else:
+                one.execute(first, params)
+                two.execute(sql, params, prepare=True)
+        first_row, row = one.fetchone(), two.fetchone()
+    return first_row, (None if row is None else _token_rows_of(row))
+
+
 def token_rows(checksum: str) -> TokenRows | None:
     """The access token with this checksum and its grant, in ONE query; None when there is none.
 
@@ -302,8 +331,10 @@ def token_rows(checksum: str) -> TokenRows | None:
     with the probe in `scopes.access.cache`, other endpoints with `scopes.access.tenancy`.
     """
     row = _token_row(checksum)
-    if row is None:
-        return None
+    return None if row is None else _token_rows_of(row)
+
+
+def _token_rows_of(row: Sequence[Any]) -> TokenRows:
     rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums, created) = _rows(row)
     return TokenRows(
         token_id=token_id,
