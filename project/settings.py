@@ -128,7 +128,13 @@ DATABASES = {
         conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The quick start's server runs requests in threads beside the bookkeeping thread
+    # (accounts.background). A deferred transaction that reads and then writes fails at once with
+    # "database is locked" when another connection is writing; one that takes the write lock when
+    # it begins waits its turn instead (up to `timeout` seconds). SQLite is for development only.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Statements that ask to be prepared are (protocol-level, psycopg's `prepare=True`): only the
     # cold path's context query does (scopes.access.rows), to plan it once per connection. Django's
     # own statements bind parameters on the client and are never prepared, whatever this says.
