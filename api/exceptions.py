@@ -45,6 +45,10 @@ def refusal_response(decision: Decision, *, request_access: str | None = None) -
         return not_found_response()
     if decision.reason == Reason.INVALID_TOKEN:
         return invalid_token_response(decision.detail)
+    if decision.reason == Reason.WRONG_RESOURCE:
+        # RFC 8707: a token bound to another resource is not a token here. The client asks for
+        # one with `resource` set to this resource's identifier (its metadata's `resource`).
+        return invalid_token_response(decision.detail, reason=str(decision.reason))
     body = {
         "error": "insufficient_scope" if decision.reason == Reason.SCOPE_MISSING else "forbidden",
         "reason": str(decision.reason),
@@ -76,10 +80,11 @@ def _request_access(decision: Decision, context: dict[str, Any]) -> str | None:
     return str(request.build_absolute_uri(f"{reverse('account-request-new')}?{query}"))
 
 
-def invalid_token_response(detail: str) -> Response:
-    """401 for a token that was sent but cannot be used (RFC 6750 section 3.1)."""
+def invalid_token_response(detail: str, *, reason: str = "invalid_token") -> Response:
+    """401 for a token that was sent but cannot be used (RFC 6750 section 3.1): unknown, expired,
+    revoked (`invalid_token`), or bound to another resource (`wrong_resource`)."""
     response = Response(
-        {"error": "invalid_token", "reason": "invalid_token", "detail": detail},
+        {"error": "invalid_token", "reason": reason, "detail": detail},
         status=status.HTTP_401_UNAUTHORIZED,
     )
     response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="invalid_token"'

@@ -58,6 +58,18 @@ class OAuthLibCore(DotOAuthLibCore):
     response with `iss` (RFC 9207), as the metadata's `response_modes_supported` says.
     """
 
+    def create_token_response(self, request: HttpRequest) -> tuple[Any, dict[str, str], Any, int]:
+        """DOT's token response; an error raised while the tokens are saved (oauthlib lets those
+        through: `invalid_grant` for a consent revoked meanwhile, `invalid_target` for a resource
+        the grant may not name) is JSON too (RFC 6749 5.2), not a body Django would label HTML."""
+        uri, headers, body, status = super().create_token_response(request)
+        headers = dict(headers or {})
+        if status >= 400 and "Content-Type" not in headers:
+            headers.update(
+                {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
+            )
+        return uri, headers, body, status
+
     def _get_escaped_full_path(self, request: HttpRequest) -> str:
         uri = super()._get_escaped_full_path(request)
         parts = urlsplit(uri)

@@ -157,6 +157,8 @@ class IntrospectionView(OAuthLibMixin, View):
             "tenant": rows.tenant.slug,
             "token_type": "Bearer",
         }
+        if standing.audience:
+            answer["aud"] = list(standing.audience)  # RFC 8707 / RFC 7662: the resource it is for
         if standing.albums is not None:
             # RFC 9396 section 9.2: the albums the token reaches now (deleted or hidden ones are gone).
             answer["authorization_details"] = response_details(
