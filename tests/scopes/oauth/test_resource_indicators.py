@@ -332,3 +332,22 @@ def test_refresh_narrows_an_unbound_grant(world, gallery, browser_of):
     # ...and the narrowed refresh token cannot widen back.
     again = refresh(gallery.client_id, narrowed.json()["refresh_token"], resource=AUDIT)
     assert again.status_code == 400 and again.json()["error"] == "invalid_target"
+
+
+@pytest.mark.attack
+def test_a_forged_form_choosing_another_tenant_than_the_resources_writes_nothing(
+    world, gallery, browser_of, unchanged
+):
+    """member_a is in Acme and Globex; the page for Acme's photo API shows no organisation picker,
+    and a form sent with tenant=globex anyway is refused (the page did not show it: a page here,
+    nothing sent to the app) before any consent is written."""
+    from accounts.constants import RoleName
+    from scopes.roles.services import membership_set
+
+    membership_set(actor=None, user=world.member_a, tenant=world.globex, role=world.role(RoleName.MEMBER))
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read", extra={"resource": PHOTOS})
+    page = flow.start()
+    assert page.status_code == 200 and 'id="tenant-switch"' not in page.content.decode()
+    with unchanged():
+        answer = flow.consent(page, tenant="globex")
+    assert answer.status_code == 400 and not answer.has_header("Location")
