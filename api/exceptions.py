@@ -13,6 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from api import bookkeeping
 from api.authentication import REALM, InvalidToken
 from api.parsers import RequestTooLarge
 from api.resource_metadata import metadata_url
@@ -35,7 +36,9 @@ def not_found_response() -> Response:
     return Response(dict(NOT_FOUND_BODY), status=status.HTTP_404_NOT_FOUND)
 
 
-def refusal_response(decision: Decision, *, request_access: str | None = None) -> Response:
+def refusal_response(
+    decision: Decision, *, request_access: str | None = None, personal_token: bool = False
+) -> Response:
     """Turn a refusal into its answer; 404s deliberately carry nothing that tells them apart.
 
     A `role_forbids` answer carries `request_access` when known: the page where the signed-in
@@ -60,9 +63,36 @@ def refusal_response(decision: Decision, *, request_access: str | None = None) -
         body["request_access"] = request_access
     response = Response(body, status=decision.status)
     if decision.reason == Reason.SCOPE_MISSING:
-        needed = " ".join(decision.required_scopes)
-        response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}"'
+        response["WWW-Authenticate"] = insufficient_scope_challenge(
+            decision.required_scopes, personal_token=personal_token
+        )
     return response
+
+
+def insufficient_scope_challenge(
+    required: tuple[str, ...] | list[str], *, personal_token: bool = False
+) -> str:
+    """RFC 6750 section 3.1's challenge for a missing scope: what the client asks for next time.
+
+    `scope` is exactly the scope this call needs (incremental authorization: ask for it alone);
+    `error_description` says how to keep what the token already has; `resource_metadata` (added
+    by `api_exception_handler`, RFC 9728) leads to the authorization server and to this resource's
+    identifier, the `resource` to ask for (RFC 8707). docs/agents.md walks the round trip. Scope
+    names are safe tokens (the registry refuses any other), so they may stand in a quoted string.
+    """
+    needed = " ".join(required)
+    if personal_token:  # made on /account/tokens/, not authorized: its scopes never grow
+        how = "A personal access token cannot gain scopes: create one that has it."
+    else:
+        how = (
+            "Ask the authorization server for it with include_granted_scopes=true "
+            "to keep the scopes this token has."
+        )
+    description = f"This call needs the scope {needed}. {how}"
+    return (
+        f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}", '
+        f'error_description="{description}"'
+    )
 
 
 def _request_access(decision: Decision, context: dict[str, Any]) -> str | None:
@@ -121,7 +151,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
 def _answer(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, AccessRefused):
-        return refusal_response(exc.decision, request_access=_request_access(exc.decision, context))
+        request = context.get("request")
+        return refusal_response(
+            exc.decision,
+            request_access=_request_access(exc.decision, context),
+            personal_token=request is not None and bookkeeping.personal_token_used(request),
+        )
     if isinstance(exc, InvalidToken):
         return invalid_token_response(str(exc.detail))
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
