@@ -58,11 +58,15 @@ def record_failure(limits: Iterable[Limit]) -> None:
     """Count one failed attempt against each limit."""
     cache = caches[CACHE_ALIAS]
     for key, _count, seconds, _left in _windows(limits, time.time()):
-        cache.add(key, 0, timeout=seconds + 1)
+        # One round trip once the window has its key; the window's first attempt creates it.
         try:
             cache.incr(key)
-        except ValueError:  # the window's key expired between add and incr
-            cache.set(key, 1, timeout=seconds + 1)
+        except ValueError:  # no key yet in this window (or it just expired)
+            if not cache.add(key, 1, timeout=seconds + 1):  # another request created it meanwhile
+                try:
+                    cache.incr(key)
+                except ValueError:
+                    cache.set(key, 1, timeout=seconds + 1)
 
 
 def record_attempt(limits: Iterable[Limit]) -> None:

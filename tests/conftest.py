@@ -376,12 +376,13 @@ def clear_cache() -> None:
     from scopes.access import cache as context_cache
     from scopes.access import selectors
     from scopes.machines import usage as personal_token_usage
-    from scopes.usage import recorder
+    from scopes.usage import consent_use, recorder
 
     context_cache.clear()
     selectors.forget_registry()
     recorder.forget()
     personal_token_usage.forget()
+    consent_use.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -31,7 +31,7 @@ from django.db import connection
 
 from accounts import tenancy
 from scopes.access.freshness import PROBE_FUNCTION, PROBE_SQL
-from scopes.access.rows import token_rows
+from scopes.access.rows import after_then_token_rows, token_rows
 from scopes.access.selectors import registry_at
 from scopes.access.standing import AuthorizationContext, context_from
 from scopes.access.tenancy import token_checksum
@@ -63,6 +63,10 @@ class _Contexts:
             self._entries.move_to_end(checksum)
             while len(self._entries) > limit:
                 self._entries.popitem(last=False)
+
+    def holds(self, checksum: str) -> bool:
+        """Is there an entry for this token (of any fingerprint)? No lock: a hint, not an answer."""
+        return checksum in self._entries
 
     def clear(self) -> None:
         with self._lock:
@@ -111,15 +115,23 @@ def load_context(raw_token: str) -> AuthorizationContext | None:
     None when no such token exists (unknown, or revoked: revoked access tokens are deleted).
     """
     checksum = token_checksum(raw_token)
-    fingerprint = probe(checksum)
-    if fingerprint is None:
-        return None
-    if enabled():
-        cached = contexts.get(checksum, fingerprint)
-        if cached is not None:
-            return cached
-    found = token_rows(checksum)
-    if found is None:  # deleted between the probe and now
+    if connection.vendor == "postgresql" and not contexts.holds(checksum):
+        # A token this process has no context for: the probe and the read in one round trip.
+        probed, found = after_then_token_rows(_ENTER_AND_PROBE, checksum)
+        if probed is None:
+            return None
+        tenancy.note_entered(probed[0])
+        fingerprint: Fingerprint | None = tuple(probed[1:])
+    else:
+        fingerprint = probe(checksum)
+        if fingerprint is None:
+            return None
+        if enabled():
+            cached = contexts.get(checksum, fingerprint)
+            if cached is not None:
+                return cached
+        found = token_rows(checksum)
+    if found is None or fingerprint is None:  # deleted between the probe and now
         return None
     # The registry under the epoch the probe saw (the fingerprint's last value).
     context = context_from(found, registry_at(fingerprint[-1]).implications)

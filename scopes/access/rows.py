@@ -22,9 +22,11 @@ from django.utils import timezone
 
 from accounts.models import Tenant, User
 from scopes.access.albums import ALBUM_TYPE, AlbumIds, parse_limit
+from scopes.access.freshness import EPOCH_TABLE
 from scopes.access.personal_tokens import DEFAULT_MAX_DAYS, PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
 from scopes.access.policy import POLICY_COLUMNS, POLICY_JOINS, AppPolicy
 from scopes.access.resources import rows_of
+from scopes.access.scope_registry import epoch_read
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class GrantRows:
     # The consent is limited to albums (`Consent.albums_limited`): `consent_albums` is then its limit,
     # even when empty. Read from the column, never inferred from `consent_albums` being non-empty.
     albums_limited: bool = False
+    # The app's public identity, for answers that name it (introspection): read with the rest.
+    client_id: str | None = None
+    grant_type: str | None = None
 
 
 @memoize
@@ -89,6 +94,14 @@ def _consent_albums_sql() -> str:
             WHERE ca.consent_id = c.id AND ca.kind = '{ALBUM_TYPE}')"""
 
 
+def _epoch_sql() -> str:
+    """The registry epoch, read by the same statement as the grant (`scope_registry.epoch_read`):
+    once per statement (an uncorrelated sub-select), whatever the rows."""
+    if connection.vendor == "postgresql":
+        return "(SELECT scopes_registry_version())"
+    return f"(SELECT e.value FROM {EPOCH_TABLE} e WHERE e.id = 1)"
+
+
 def _grant_sql(source: str) -> str:
     """The grant's rows, for each row of `source` (user_id, tenant_id, application_id, extra...)."""
     user_columns = ", ".join(f"u.{name}" for name in _user_fields())
@@ -110,6 +123,9 @@ def _grant_sql(source: str) -> str:
         {POLICY_COLUMNS.format(aggregate=_aggregate("s.name"))},
         {_consent_albums_sql()},
         c.albums_limited,
+        a.client_id,
+        a.authorization_grant_type,
+        {_epoch_sql()},
         src.*
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
@@ -170,7 +186,9 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
     app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *row = row
-    personal_mode, personal_max_days, mode, app_status, capped, cap, albums, albums_limited, *source = row
+    personal_mode, personal_max_days, mode, app_status, capped, cap, albums, albums_limited, *row = row
+    client_id, grant_type, epoch, *source = row
+    epoch_read(epoch)
     user = None if user_values[0] is None else _instance(User, user_values)
     tenant = _instance(Tenant, tenant_values)
     rows = GrantRows(
@@ -195,6 +213,8 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
         consent_albums=_album_pairs(albums),
         personal_max_days=None if personal_max_days is None else int(personal_max_days),
         albums_limited=bool(albums_limited),
+        client_id=client_id,
+        grant_type=grant_type,
     )
     return rows, source
 
@@ -214,7 +234,11 @@ _TOKEN_SOURCE = (
     "SELECT user_id, tenant_id, application_id, id, scope, expires, albums, created, resource"
     " FROM scopes_accesstoken WHERE token_checksum = %s"
 )
-_GRANT_SOURCE = "SELECT %s AS user_id, %s AS tenant_id, %s AS application_id"
+# Typed, so that one prepared plan serves every grant (a bare parameter's type is not known to plan).
+_GRANT_SOURCE = (
+    "SELECT CAST(%s AS bigint) AS user_id, CAST(%s AS bigint) AS tenant_id,"
+    " CAST(%s AS bigint) AS application_id"
+)
 
 
 @dataclass(frozen=True)
@@ -241,9 +265,10 @@ def _aware(value: datetime | str) -> datetime:
     return value
 
 
-# The cold path's query, prepared once per database connection (PostgreSQL): planning it, with
-# its sub-selects and the row-level security policies of a dozen tables, cost far more than
-# running it (docs/performance.md). It is sent as a protocol-level prepared statement (psycopg's
+# The cold path's queries (a token's grant, and a code's, refresh token's or client's grant on the
+# OAuth endpoints), prepared once per database connection (PostgreSQL): planning them, with their
+# sub-selects and the row-level security policies of a dozen tables, cost far more than running
+# them (docs/performance.md). Each is sent as a protocol-level prepared statement (psycopg's
 # `prepare=True`, server-side parameters), which keeps its plan for the connection's life;
 # PostgreSQL plans it again by itself when a table it reads changes shape or the role changes (row-
 # level security depends on the role), so the plan is never stale. Protocol-level statements
@@ -251,14 +276,14 @@ def _aware(value: datetime | str) -> datetime:
 # statements stay unprepared, as Django leaves them.
 
 
-def _token_row(checksum: str) -> Sequence[Any] | None:
+def _prepared_fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
+    """One row of `sql`, as a statement this connection plans once (PostgreSQL; else plainly)."""
     if connection.vendor != "postgresql":
-        return _fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
+        return _fetch(sql, params)
     from django.db.backends.postgresql.base import (  # type: ignore[attr-defined] # defined under psycopg 3 only
         ServerBindingCursor,
     )
 
-    sql, params = _grant_sql(_TOKEN_SOURCE), [checksum]
     connection.ensure_connection()
     with connection.wrap_database_errors, ServerBindingCursor(connection.connection) as cursor:
         if connection.queries_logged:  # counted and logged like every statement (query-count tests)
@@ -269,6 +294,39 @@ def _token_row(checksum: str) -> Sequence[Any] | None:
         return cursor.fetchone()
 
 
+def _token_row(checksum: str) -> Sequence[Any] | None:
+    return _prepared_fetch(_grant_sql(_TOKEN_SOURCE), [checksum])
+
+
+def after_then_token_rows(first: str, checksum: str) -> tuple[Sequence[Any] | None, TokenRows | None]:
+    """`first` (a statement of one parameter, the checksum), then the token's rows, in ONE round
+    trip (PostgreSQL's pipeline mode): the API's probe, which enters the token's tenant, and the
+    context read under it, for a token this process has no context for (`scopes.access.cache`).
+
+    Still two statements, run one after the other in the transaction, each with its own snapshot,
+    exactly as if sent apart: only the wait between them is gone. Returns (first's row, the rows).
+    """
+    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined] # defined under psycopg 3 only
+        ServerBindingCursor,
+    )
+
+    sql, params = _grant_sql(_TOKEN_SOURCE), [checksum]
+    connection.ensure_connection()
+    pg = connection.connection
+    with connection.wrap_database_errors, ServerBindingCursor(pg) as one, ServerBindingCursor(pg) as two:
+        with pg.pipeline():
+            if connection.queries_logged:  # counted and logged like every statement (query-count tests)
+                with connection.make_debug_cursor(one).debug_sql(first, params):
+                    one.execute(first, params)
+                with connection.make_debug_cursor(two).debug_sql(sql, params):
+                    two.execute(sql, params, prepare=True)
+            else:
+                one.execute(first, params)
+                two.execute(sql, params, prepare=True)
+        first_row, row = one.fetchone(), two.fetchone()
+    return first_row, (None if row is None else _token_rows_of(row))
+
+
 def token_rows(checksum: str) -> TokenRows | None:
     """The access token with this checksum and its grant, in ONE query; None when there is none.
 
@@ -276,8 +334,10 @@ def token_rows(checksum: str) -> TokenRows | None:
     with the probe in `scopes.access.cache`, other endpoints with `scopes.access.tenancy`.
     """
     row = _token_row(checksum)
-    if row is None:
-        return None
+    return None if row is None else _token_rows_of(row)
+
+
+def _token_rows_of(row: Sequence[Any]) -> TokenRows:
     rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums, created, resource) = _rows(row)
     return TokenRows(
         token_id=token_id,
@@ -332,7 +392,18 @@ def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) ->
     return result
 
 
+def source_grant_rows(source: str, params: list[Any]) -> GrantRows | None:
+    """The rows of the one grant `source` names, in ONE query planned once per connection.
+
+    `source` is a caller's statement whose first columns are (user_id, tenant_id, application_id),
+    for example a service account's row (scopes.machines.oauth): the grant is found and judged in
+    the same round trip. None when it finds nothing (or the tenant is gone).
+    """
+    row = _prepared_fetch(_grant_sql(source), params)
+    return None if row is None else _rows(row)[0]
+
+
 def grant_rows(*, user_id: int | None, tenant_id: int, application_id: int | None) -> GrantRows | None:
     """The rows of one (user, tenant, app) grant, in ONE query; None when the tenant is gone."""
-    row = _fetch(_grant_sql(_GRANT_SOURCE), [user_id, tenant_id, application_id])
+    row = _prepared_fetch(_grant_sql(_GRANT_SOURCE), [user_id, tenant_id, application_id])
     return None if row is None else _rows(row)[0]

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
 
 from django.db import connection
 
 from scopes.access.freshness import EPOCH_TABLE
 from scopes.models import Scope
+
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -72,28 +76,45 @@ def registry_at(version: object) -> RegistrySnapshot:
 
 
 # A snapshot held for the length of one request (`registry_held`): every step of it then sees
-# the same registry, and the epoch is read once instead of once per step.
-_held: ContextVar[RegistrySnapshot | None] = ContextVar("held_registry", default=None)
+# the same registry, and the epoch is read once instead of once per step. The box is empty until
+# the first step asks, so a request that never needs the registry (a refused client) reads nothing.
+_held: ContextVar[list[RegistrySnapshot] | None] = ContextVar("held_registry", default=None)
 
 
 def registry() -> RegistrySnapshot:
     """The registry, fresh: one small statement reads the epoch; rebuilt (one query) after a change."""
-    held = _held.get()
-    return held if held is not None else registry_at(registry_version())
+    box = _held.get()
+    if box is None:
+        return registry_at(registry_version())
+    if not box:
+        box.append(registry_at(registry_version()))
+    return box[0]
+
+
+def epoch_read(version: object) -> None:
+    """A statement of this request also read the registry epoch (the grant rows carry it,
+    `scopes.access.rows`): inside a held block that has not read the registry yet, that read is
+    the block's, so the block spends no statement of its own on it. Elsewhere nothing changes."""
+    box = _held.get()
+    if box is not None and not box and version is not None:
+        box.append(registry_at(version))
 
 
 @contextmanager
-def registry_held() -> Iterator[RegistrySnapshot]:
-    """Read the registry once and let every `registry()` inside the block answer with that read.
+def registry_held() -> Iterator[None]:
+    """Let every `registry()` inside the block answer with the first one's read.
 
-    For one request that runs in one transaction (the consent page: its own steps, DOT's
-    validation and the services it calls): a scope edit committed meanwhile is seen by the next
-    request, exactly as if it had been committed a moment later.
+    For one request that runs in one transaction (the consent page, the token, introspection and
+    revocation endpoints: their own steps, DOT's validation and the services they call): a scope
+    edit committed meanwhile is seen by the next request, exactly as if it had been committed a
+    moment later.
     """
-    snapshot = registry()
-    token = _held.set(snapshot)
+    if _held.get() is not None:  # already held by an outer block: one read for the request
+        yield
+        return
+    token = _held.set([])
     try:
-        yield snapshot
+        yield
     finally:
         _held.reset(token)
 
@@ -107,3 +128,14 @@ def forget_registry() -> None:
 def implication_graph() -> dict[str, set[str]]:
     """Scope name -> names it directly implies, fresh from the database (for edits that must see it)."""
     return {name: set(targets) for name, targets in _build_registry().implications.items()}
+
+
+def holding_registry(view: Callable[..., _R]) -> Callable[..., _R]:
+    """`view` with the registry held for its request (`registry_held`): the OAuth endpoints."""
+
+    @wraps(view)
+    def held(*args: Any, **kwargs: Any) -> _R:
+        with registry_held():
+            return view(*args, **kwargs)
+
+    return held

@@ -41,6 +41,7 @@ from scopes.access.rows import (
     grant_rows,
     plain_values,
     rebuilt,
+    source_grant_rows,
     token_rows,
 )
 from scopes.access.scope_registry import registry
@@ -219,6 +220,14 @@ def grant_standing(
     return assess(
         rows, issued=issued, implications=_implications(), expires=expires, issued_albums=issued_albums
     )
+
+
+def source_grant_standing(source: str, params: list[Any], *, issued: Iterable[str]) -> Standing | None:
+    """The standing of the one grant `source` names (`source_grant_rows`); None when there is none."""
+    rows = source_grant_rows(source, params)
+    if rows is None:
+        return None
+    return assess(rows, issued=issued, implications=_implications())
 
 
 _CONSENTS_SOURCE = "SELECT user_id, tenant_id, application_id FROM scopes_consent WHERE user_id = %s"

@@ -1,7 +1,7 @@
 """The client credentials grant for service accounts, as `TenantOAuth2Validator` uses it.
 
 A client-credentials app is bound to one service account. Its token request is judged by the
-one standing (`scopes.standing.grant_standing`) for (the account's user, its tenant, the app):
+one standing (`scopes.access.standing.source_grant_standing`) for (the account's user, its tenant, the app):
 the account disabled, its membership gone or the tenant inactive refuses it; the scope asked for
 (everything the app may ask for, when none is asked) is capped by the app's allowed scopes, the
 account's consent and its role, and the response's `scope` says what was granted.
@@ -18,8 +18,10 @@ from django.utils import timezone
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors
 
+from accounts import tenancy
 from scopes.access.applications import app_scopes
-from scopes.access.standing import grant_standing
+from scopes.access.standing import source_grant_standing
+from scopes.machines.models import ServiceAccount
 from scopes.machines.selectors import service_account_of
 from scopes.models import Application
 
@@ -31,29 +33,36 @@ def default_scopes(client: Application) -> list[str]:
     return sorted(app_scopes(client))
 
 
+def _service_account_source() -> str:
+    """The service account's grant, as `source_grant_standing` reads it: (user, tenant, app)."""
+    table = ServiceAccount._meta.db_table
+    return f"SELECT user_id, tenant_id, application_id FROM {table} WHERE application_id = %s"  # noqa: S608 (a model's table name)
+
+
 def validate_client_credentials(client: Application, scopes: list[str], request: OauthlibRequest) -> bool:
     """Cap the requested scopes by the standing; set the token's user, tenant and scopes on `request`.
 
     False (`invalid_scope`) when nothing is left; `invalid_client` when the app is bound to no
     service account or the account's grant no longer stands (disabled, removed from the tenant).
+    The account and its standing are read in one statement (`source_grant_standing`).
     """
-    account = service_account_of(client)
-    if account is None:
+    if client.tenant_id is None or client.authorization_grant_type != Application.GRANT_CLIENT_CREDENTIALS:
         raise errors.InvalidClientError(description="This client has no service account.", request=request)
-    standing = grant_standing(
-        user_id=account.user_id, tenant_id=account.tenant_id, application_id=client.pk, issued=scopes
-    )
-    if standing is None or not standing.stands:
-        detail = standing.detail if standing is not None else "the tenant does not exist"
+    tenancy.include_tenant(client.tenant_id)
+    standing = source_grant_standing(_service_account_source(), [client.pk], issued=scopes)
+    if standing is None or standing.rows.user is None:
+        raise errors.InvalidClientError(description="This client has no service account.", request=request)
+    if not standing.stands:
         raise errors.InvalidClientError(
-            description=f"This service account cannot be used: {detail}.", request=request
+            description=f"This service account cannot be used: {standing.detail}.", request=request
         )
     if not standing.effective:
         return False
     request.scopes = list(standing.effective)
-    request.user = account.user
-    request.service_user = account.user  # DOT clears request.user for this grant before saving
-    request.tenant_id = account.tenant_id
+    request.user = standing.rows.user
+    request.service_user = standing.rows.user  # DOT clears request.user for this grant before saving
+    request.tenant_id = standing.rows.tenant.pk
+    request.grant_rows = standing.rows  # its consent, locked before the token is written
     return True
 
 

@@ -121,12 +121,11 @@ def service_account_of(application: Application) -> ServiceAccount | None:
     return ServiceAccount.objects.filter(application=application).select_related("user").first()
 
 
-def token_kind(application: Application | None) -> TokenKind:
-    """Which way a token of `application` was issued."""
-    if application is None:
-        return TokenKind.CONSENT
-    if application.client_id == PERSONAL_TOKENS_CLIENT_ID:
+def token_kind_of(client_id: str | None, grant_type: str | None) -> TokenKind:
+    """Which way a token of the app with this client id and grant type was issued (introspection
+    reads both with the token's standing: `GrantRows.client_id`, `GrantRows.grant_type`)."""
+    if client_id == PERSONAL_TOKENS_CLIENT_ID:
         return TokenKind.PERSONAL
-    if application.authorization_grant_type == Application.GRANT_CLIENT_CREDENTIALS:
+    if grant_type == Application.GRANT_CLIENT_CREDENTIALS:
         return TokenKind.SERVICE
     return TokenKind.CONSENT

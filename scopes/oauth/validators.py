@@ -13,6 +13,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 from oauth2_provider.bcp import bcp_compliant
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -34,6 +35,7 @@ from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
 from scopes.oidc import keys as oidc_keys
 from scopes.oidc.validator import OpenIDConnectValidation
 from scopes.registry import closure, normalise
+from scopes.usage import consent_use
 from scopes.usage import recorder as usage
 
 # RFC 7636 4.1: a verifier is 43 to 128 unreserved characters; 4.2: an S256 challenge is the
@@ -65,6 +67,33 @@ def _require_tenant(request: OauthlibRequest) -> int:
         # Fail closed: a code or token without a tenant would be usable nowhere, or anywhere.
         raise errors.InvalidRequestError(description="No tenant was chosen for this grant.", request=request)
     return tenant_id
+
+
+def _lock_consent(request: OauthlibRequest) -> int | None:
+    """Lock the request's consent row (FOR UPDATE) and return its id; None when it is gone.
+
+    The standing validation read names the consent (`request.grant_rows`): locking that row by its
+    key is one small statement. A consent deleted and given again since validation is another row,
+    and the grant is refused as if it had been deleted.
+    """
+    rows = getattr(request, "grant_rows", None)
+    if rows is None or rows.consent_id is None:
+        return (
+            Consent.objects.select_for_update()
+            .filter(user=request.user, tenant_id=_require_tenant(request), application=request.client)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    return rows.consent_id if _lock_row(Consent, rows.consent_id) else None
+
+
+def _lock_row(model: type[Consent] | type[RefreshToken], pk: int, condition: str = "") -> bool:
+    """Lock one row by its key (FOR UPDATE), in one small statement that builds no model; True when
+    it exists (and meets `condition`, SQL on its columns)."""
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {model._meta.db_table} WHERE id = %s {condition}{lock}", [pk])  # noqa: S608 (a model's table name)
+        return cursor.fetchone() is not None
 
 
 class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
@@ -326,9 +355,8 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
             # No offline access granted: the client gets an access token only.
             token.pop("refresh_token", None)
         super()._save_bearer_token(token, request, *args, **kwargs)
-        Consent.objects.filter(
-            user=request.user, tenant_id=_require_tenant(request), application=request.client
-        ).update(last_used_at=timezone.now())
+        # The admin's "last used", written off the request path (a record, never a right).
+        consent_use.note_use(request.standing_consent_id, tenant_id=_require_tenant(request))
         # Every grant with a user passes here (code, refresh, device): the ID token and the refresh
         # token it answers with are uses of `openid`/`profile`/`email` and `offline_access`
         # (scopes.usage.recorder). A client-credentials token has neither.
@@ -384,19 +412,13 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
         take, in the same order (consent, then refresh token), so one waits for the other and then
         sees what it did.
         """
-        consent = (
-            Consent.objects.select_for_update()
-            .filter(user=request.user, tenant_id=_require_tenant(request), application=request.client)
-            .first()
-        )
-        if consent is None:
+        consent_id = _lock_consent(request)
+        if consent_id is None:
             raise errors.InvalidGrantError(description="This grant is no longer valid.", request=request)
+        request.standing_consent_id = consent_id
         if request.grant_type == "refresh_token":
             instance = getattr(request, "refresh_token_instance", None)
-            current = (
-                RefreshToken.objects.select_for_update().filter(pk=instance.pk).first() if instance else None
-            )
-            if current is None or current.revoked is not None:
+            if instance is None or not _lock_row(RefreshToken, instance.pk, "AND revoked IS NULL"):
                 raise errors.InvalidGrantError(description="This refresh token was revoked.", request=request)
 
     def validate_refresh_token(

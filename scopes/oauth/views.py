@@ -20,6 +20,7 @@ from oauthlib.common import Request as OauthlibRequest
 
 from accounts import ratelimit
 from scopes.access.albums import SUPPORTED_TYPES, response_details
+from scopes.access.scope_registry import holding_registry
 from scopes.access.selectors import registry
 from scopes.access.standing import access_token_standing
 from scopes.access.tenancy import (
@@ -30,7 +31,7 @@ from scopes.access.tenancy import (
     token_checksum,
 )
 from scopes.device.token import poll as device_poll
-from scopes.machines.selectors import token_kind
+from scopes.machines.selectors import token_kind_of
 from scopes.models import Application
 from scopes.oauth.client_limits import limit_client_authentication, presented_client_ids, too_many
 from scopes.oauth.introspection import may_introspect
@@ -89,6 +90,7 @@ class IntrospectionView(OAuthLibMixin, View):
     """
 
     @method_decorator(limit_client_authentication)
+    @method_decorator(holding_registry)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.GET:
             # Credentials and tokens never travel in a URL (access logs keep URLs): as oauthlib's own
@@ -141,17 +143,12 @@ class IntrospectionView(OAuthLibMixin, View):
         if not may_introspect(client, application_id=rows.application_id, tenant_id=rows.tenant.pk):
             return {"active": False}  # RFC 7662 section 4: not this client's to know
         assert rows.user is not None and standing.expires is not None
-        application = (
-            Application.objects.filter(pk=rows.application_id)
-            .only("client_id", "authorization_grant_type")
-            .first()
-        )
         answer: dict[str, Any] = {
             "active": True,
             "scope": " ".join(standing.effective),
-            "client_id": application.client_id if application else None,
+            "client_id": rows.client_id,
             # consent, service (client credentials) or personal (scopes.machines): judged alike.
-            "token_kind": token_kind(application),
+            "token_kind": token_kind_of(rows.client_id, rows.grant_type),
             "username": rows.user.get_username(),
             "exp": calendar.timegm(standing.expires.utctimetuple()),
             "tenant": rows.tenant.slug,
@@ -177,6 +174,7 @@ class TokenView(dot_views.TokenView):
     """
 
     @method_decorator(limit_client_authentication)
+    @method_decorator(holding_registry)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         grant_type = request.POST.get("grant_type", "")
         if grant_type == DEVICE_CODE_GRANT:
@@ -220,6 +218,7 @@ class RevokeTokenView(dot_views.RevokeTokenView):
     """`/o/revoke_token/` (RFC 7009), entered into the tenant of the token being revoked."""
 
     @method_decorator(limit_client_authentication)
+    @method_decorator(holding_registry)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         enter_tenant_of_token(request.POST.get("token", ""))
         return super().post(request, *args, **kwargs)

@@ -438,7 +438,16 @@ def test_a_context_read_after_a_commit_is_never_kept_as_fresh(
         AccessToken.objects.filter(pk=client.token.pk).update(scope="profile.read")
         return reads(checksum)
 
+    def writer_commits_between(first, checksum):
+        """The probe and the read sent in one round trip are still two statements: a commit can
+        land between them, as here."""
+        with connection.cursor() as cursor:
+            cursor.execute(first, [checksum])
+            probed = cursor.fetchone()
+        return probed, writer_commits_first(checksum)
+
     monkeypatch.setattr(context_cache, "token_rows", writer_commits_first)
+    monkeypatch.setattr(context_cache, "after_then_token_rows", writer_commits_between)
     assert context_cache.load_context(raw).token_scopes == ("profile.read",)
     monkeypatch.undo()
     # The fingerprint it was stored under is already old: the next request reads again, once.

@@ -21,13 +21,15 @@ pytestmark = pytest.mark.django_db
 def _reads(queries: CaptureQueriesContext) -> dict[str, int]:
     """How many statements read the grant's rows, and how many read the registry (its epoch)."""
     sql = [q["sql"] for q in queries.captured_queries]
-    return {
-        "grant": sum("scopes_consent_scopes cs" in s and "FROM (SELECT" in s for s in sql),
-        "registry": sum(
-            "scopes_registry_version()" in s or ("scopes_registry_epoch" in s and "WHERE id = 1" in s)
-            for s in sql
-        ),
-    }
+    grant = sum("scopes_consent_scopes cs" in s and "FROM (SELECT" in s for s in sql)
+    alone = sum(
+        "scopes_consent_scopes cs" not in s
+        and ("scopes_registry_version()" in s or ("scopes_registry_epoch" in s and "id = 1" in s))
+        for s in sql
+    )
+    # The grant's query reads the epoch too (scopes.access.rows.epoch_read): a request whose grant
+    # read comes first needs no statement of its own for the registry. Either way, one read.
+    return {"grant": grant, "registry": max(alone, 1 if grant else 0)}
 
 
 def _get_and_post(flow: Flow, **consent: object) -> tuple[dict[str, int], dict[str, int], object]:

@@ -1,0 +1,126 @@
+"""What the token endpoint spends per grant: the registry's epoch read once, the consent only locked.
+
+The token endpoint's hot paths (client credentials, refresh, the code exchange) judge the whole
+standing; these tests hold the parts that must not creep back: the registry epoch read by the
+grant's own query (`holding_registry`, `epoch_read`), not by a statement of its own, the service
+account found and judged in the same statement, and no
+write to the consent row on the request path (its "last used" goes through the bookkeeping thread,
+accounts.background, which writes many in one statement).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from accounts import background
+from accounts.constants import RoleName
+from scopes.machines.services import service_account_create
+from scopes.models import Consent
+from tests.oauth import Flow, introspect, refresh
+from tests.scopes.access.conftest import resource_server  # noqa: F401 (the photo API, which introspects)
+
+pytestmark = pytest.mark.django_db
+
+OFFLINE = "photos.read offline_access"
+
+
+@pytest.fixture
+def importer(world):
+    return service_account_create(
+        actor=world.admin_a,
+        tenant=world.acme,
+        name="Importer",
+        role=world.role(RoleName.MEMBER),
+        scopes=["photos.write", "albums.read"],
+    )
+
+
+def client_credentials(account, secret: str):
+    basic = base64.b64encode(f"{account.application.client_id}:{secret}".encode()).decode()
+    return Client().post(
+        "/o/token/",
+        {"grant_type": "client_credentials", "scope": "photos.write"},
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+    )
+
+
+def _statements(captured: CaptureQueriesContext, pattern: str) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if re.search(pattern, q["sql"], re.IGNORECASE)]
+
+
+# A statement of its own for the registry epoch; the grant's query reads it too (scopes.access.rows).
+EPOCH_ALONE = r"^\s*SELECT (scopes_registry_version\(\)|value FROM scopes_registry_epoch)"
+CONSENT_WRITE = r'^\s*(UPDATE|INSERT INTO|DELETE FROM)\s+"?scopes_consent"?\s'
+SERVICE_ACCOUNT = r"scopes_serviceaccount"
+
+
+def test_a_client_credentials_grant_reads_the_epoch_with_the_grant_and_finds_its_account_with_its_standing(
+    importer,
+):
+    account, secret = importer
+    client_credentials(account, secret)  # the process's registry copy is built
+    with CaptureQueriesContext(connection) as captured:
+        answer = client_credentials(account, secret)
+    assert answer.status_code == 200, answer.content
+    assert _statements(captured, EPOCH_ALONE) == []
+    account_reads = _statements(captured, SERVICE_ACCOUNT)
+    assert len(account_reads) == 1 and "scopes_rolegrant" in account_reads[0]  # the standing's one query
+    assert _statements(captured, CONSENT_WRITE) == []
+
+
+def test_a_refresh_reads_the_epoch_with_the_grant_and_writes_no_consent(world, gallery, browser_of):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE)
+    tokens = flow.exchange(flow.authorize()).json()
+    with CaptureQueriesContext(connection) as captured:
+        answer = refresh(gallery.client_id, tokens["refresh_token"])
+    assert answer.status_code == 200, answer.content
+    assert _statements(captured, EPOCH_ALONE) == []
+    assert _statements(captured, CONSENT_WRITE) == []
+
+
+def test_a_consents_last_use_is_written_by_the_bookkeeping_flush_in_one_statement(
+    world, gallery, browser_of, importer
+):
+    account, secret = importer
+    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE)
+    assert flow.exchange(flow.authorize()).status_code == 200
+    assert client_credentials(account, secret).status_code == 200
+    member_consent = Consent.objects.get(user=world.member_a, application=gallery)
+    account_consent = Consent.objects.get(user=account.user, application=account.application)
+    assert member_consent.last_used_at is None and account_consent.last_used_at is None  # noted only
+
+    with CaptureQueriesContext(connection) as captured:
+        background.flush()
+    assert len(_statements(captured, CONSENT_WRITE)) == 1
+    member_consent.refresh_from_db()
+    account_consent.refresh_from_db()
+    assert member_consent.last_used_at is not None
+    assert account_consent.last_used_at is not None  # a service account's consent too
+
+
+def test_a_grant_refused_after_validation_notes_no_use(world, gallery, browser_of):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE)
+    tokens = flow.exchange(flow.authorize()).json()
+    background.flush()
+    Consent.objects.filter(user=world.member_a, application=gallery).delete()
+    assert refresh(gallery.client_id, tokens["refresh_token"]).status_code == 400
+    assert background.flush() == 0  # nothing noted: no use, and no row for a consent that is gone
+
+
+@pytest.mark.usefixtures("resource_server")
+def test_introspection_names_the_client_from_the_standings_own_query(world, gallery, browser_of):
+    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE)
+    access = flow.exchange(flow.authorize()).json()["access_token"]
+    introspect(access)
+    with CaptureQueriesContext(connection) as captured:
+        answer = introspect(access)
+    assert answer["active"] and answer["client_id"] == gallery.client_id and answer["token_kind"] == "consent"
+    assert _statements(captured, EPOCH_ALONE) == []
+    # The introspecting client's own row, and no second read of the token's app.
+    assert len(_statements(captured, r'FROM "scopes_application"')) == 1
