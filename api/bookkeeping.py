@@ -45,6 +45,13 @@ def token_accepted(request: Request, *, personal_token: bool) -> None:
     setattr(request, _ATTRIBUTE, Decided(personal_token=personal_token))
 
 
+def personal_token_used(request: Request) -> bool:
+    """Whether authentication accepted a personal access token for this request (its refusals say
+    how to get the scope: a new token, not an authorization request)."""
+    decided = _decided(request)
+    return decided is not None and decided.personal_token
+
+
 def scope_allowed(request: Request, scope: str) -> None:
     """A decision allowed `scope` for this request: a use of it if the answer succeeds."""
     decided = _decided(request)

@@ -13,6 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from api import bookkeeping
 from api.authentication import REALM, InvalidToken
 from api.parsers import RequestTooLarge
 from api.resource_metadata import metadata_url
@@ -35,7 +36,9 @@ def not_found_response() -> Response:
     return Response(dict(NOT_FOUND_BODY), status=status.HTTP_404_NOT_FOUND)
 
 
-def refusal_response(decision: Decision, *, request_access: str | None = None) -> Response:
+def refusal_response(
+    decision: Decision, *, request_access: str | None = None, personal_token: bool = False
+) -> Response:
     """Turn a refusal into its answer; 404s deliberately carry nothing that tells them apart.
 
     A `role_forbids` answer carries `request_access` when known: the page where the signed-in
@@ -45,6 +48,10 @@ def refusal_response(decision: Decision, *, request_access: str | None = None) -
         return not_found_response()
     if decision.reason == Reason.INVALID_TOKEN:
         return invalid_token_response(decision.detail)
+    if decision.reason == Reason.WRONG_RESOURCE:
+        # RFC 8707: a token bound to another resource is not a token here. The client asks for
+        # one with `resource` set to this resource's identifier (its metadata's `resource`).
+        return invalid_token_response(decision.detail, reason=str(decision.reason))
     body = {
         "error": "insufficient_scope" if decision.reason == Reason.SCOPE_MISSING else "forbidden",
         "reason": str(decision.reason),
@@ -56,9 +63,36 @@ def refusal_response(decision: Decision, *, request_access: str | None = None) -
         body["request_access"] = request_access
     response = Response(body, status=decision.status)
     if decision.reason == Reason.SCOPE_MISSING:
-        needed = " ".join(decision.required_scopes)
-        response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}"'
+        response["WWW-Authenticate"] = insufficient_scope_challenge(
+            decision.required_scopes, personal_token=personal_token
+        )
     return response
+
+
+def insufficient_scope_challenge(
+    required: tuple[str, ...] | list[str], *, personal_token: bool = False
+) -> str:
+    """RFC 6750 section 3.1's challenge for a missing scope: what the client asks for next time.
+
+    `scope` is exactly the scope this call needs (incremental authorization: ask for it alone);
+    `error_description` says how to keep what the token already has; `resource_metadata` (added
+    by `api_exception_handler`, RFC 9728) leads to the authorization server and to this resource's
+    identifier, the `resource` to ask for (RFC 8707). docs/agents.md walks the round trip. Scope
+    names are safe tokens (the registry refuses any other), so they may stand in a quoted string.
+    """
+    needed = " ".join(required)
+    if personal_token:  # made on /account/tokens/, not authorized: its scopes never grow
+        how = "A personal access token cannot gain scopes: create one that has it."
+    else:
+        how = (
+            "Ask the authorization server for it with include_granted_scopes=true "
+            "to keep the scopes this token has."
+        )
+    description = f"This call needs the scope {needed}. {how}"
+    return (
+        f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}", '
+        f'error_description="{description}"'
+    )
 
 
 def _request_access(decision: Decision, context: dict[str, Any]) -> str | None:
@@ -76,10 +110,11 @@ def _request_access(decision: Decision, context: dict[str, Any]) -> str | None:
     return str(request.build_absolute_uri(f"{reverse('account-request-new')}?{query}"))
 
 
-def invalid_token_response(detail: str) -> Response:
-    """401 for a token that was sent but cannot be used (RFC 6750 section 3.1)."""
+def invalid_token_response(detail: str, *, reason: str = "invalid_token") -> Response:
+    """401 for a token that was sent but cannot be used (RFC 6750 section 3.1): unknown, expired,
+    revoked (`invalid_token`), or bound to another resource (`wrong_resource`)."""
     response = Response(
-        {"error": "invalid_token", "reason": "invalid_token", "detail": detail},
+        {"error": "invalid_token", "reason": reason, "detail": detail},
         status=status.HTTP_401_UNAUTHORIZED,
     )
     response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="invalid_token"'
@@ -116,7 +151,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
 def _answer(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, AccessRefused):
-        return refusal_response(exc.decision, request_access=_request_access(exc.decision, context))
+        request = context.get("request")
+        return refusal_response(
+            exc.decision,
+            request_access=_request_access(exc.decision, context),
+            personal_token=request is not None and bookkeeping.personal_token_used(request),
+        )
     if isinstance(exc, InvalidToken):
         return invalid_token_response(str(exc.detail))
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):

@@ -18,6 +18,7 @@ from accounts.models import Tenant
 from accounts.querysets import TenantQuerySet
 from api import bookkeeping, metrics
 from api.exceptions import AccessRefused
+from api.resource_metadata import resource_identifier
 from scopes.access.context_decision import decide_for, target_for, tenant_problem
 from scopes.access.decision import Decision, Reason, Target, accepted_scopes
 from scopes.access.standing import AuthorizationContext
@@ -88,7 +89,12 @@ def album_of(obj: models.Model, album_field: str | None) -> int | None:
 
 
 def check_placement(
-    context: AuthorizationContext, *, tenant_slug: str, action_scope: str, album_id: int | None
+    context: AuthorizationContext,
+    *,
+    tenant_slug: str,
+    action_scope: str,
+    album_id: int | None,
+    resource: str | None,
 ) -> None:
     """Refuse (403 `resource_not_granted`) putting something outside an album-limited token's albums.
 
@@ -103,6 +109,7 @@ def check_placement(
         action_scope=action_scope,
         read_scope=None,
         target=Target(exists_in_tenant=True, owner_is_user=True, album_id=album_id, placing=True),
+        resource=resource,
     )
     if not decision.allowed:
         raise AccessRefused(decision)
@@ -135,7 +142,12 @@ def readable(
     """
     context = token_context(request)
     decision = decide_for(
-        context, tenant_slug=tenant_slug, action_scope=read_scope, read_scope=read_scope, target=None
+        context,
+        tenant_slug=tenant_slug,
+        action_scope=read_scope,
+        read_scope=read_scope,
+        target=None,
+        resource=resource_identifier(request),
     )
     tenant = context.tenant.instance()  # the querysets want a Tenant; built without a query
     if names_granted_albums(context, decision, album_field):
@@ -212,6 +224,7 @@ def resolve_reference(
             owner_id=getattr(obj, f"{owner_field}_id"),
             album_id=album_of(obj, album_field),
         ),
+        resource=resource_identifier(request),
     )
     # Past the list filter only "not visible" can refuse a read (its reach is the visible reach):
     # whatever it says, a refused reference is the missing one, never a different answer.
@@ -228,6 +241,7 @@ class TenantScopePermission(BasePermission):
             action_scope=scope,
             read_scope=view.read_scope,
             target=target,
+            resource=resource_identifier(request),
         )
 
     def has_permission(self, request: Request, api_view: APIView) -> bool:

@@ -27,14 +27,17 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 from oauth2_provider.views.metadata import OAuthProtectedResourceMetadataView
 
+from scopes.access.audience import WELL_KNOWN, ResourceKind, resource_at
 from scopes.access.selectors import registry
+from scopes.constants import ScopeName
 from scopes.oidc.views import issuer
 from scopes.registry import closure
 
-WELL_KNOWN = "/.well-known/oauth-protected-resource"
 API_PREFIX = "api/t/<slug:tenant_slug>/"
 AUDIT_PREFIX = "api/t/<slug:tenant_slug>/audit/"
-PHOTO_API, AUDIT_API = "photo API", "audit API"
+PHOTO_API = str(ResourceKind.PHOTO_API)
+AUDIT_API = str(ResourceKind.AUDIT_API)
+USERINFO = str(ResourceKind.USERINFO)
 
 
 def _routes(patterns: Iterable[URLPattern | URLResolver], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -77,14 +80,18 @@ def scopes_understood(resource: str | None) -> list[str]:
 
 def resource_of(path: str) -> tuple[str, str] | None:
     """(resource, its path) for an API request's path: `/api/t/acme/photos/1/` is the photo API
-    of acme, `/api/t/acme/audit/` its audit API; None outside the API."""
-    parts = path.split("/")
-    if len(parts) < 5 or parts[1] != "api" or parts[2] != "t" or not parts[3]:
+    of acme, `/api/t/acme/audit/` its audit API; None outside the API (scopes.access.audience)."""
+    found = resource_at(path)
+    if found is None or found.kind == ResourceKind.USERINFO:
         return None
-    base = f"/api/t/{parts[3]}/"
-    if parts[4] == "audit":
-        return AUDIT_API, base + "audit/"
-    return PHOTO_API, base
+    return (AUDIT_API if found.kind == ResourceKind.AUDIT_API else PHOTO_API), found.path
+
+
+def resource_identifier(request: HttpRequest) -> str | None:
+    """The identifier of the resource `request` is at (its metadata's `resource`; RFC 8707's
+    `resource` value for a token bound to it: scopes.access.audience); None outside the API."""
+    found = resource_at(request.path)
+    return None if found is None else found.identifier(issuer(request))
 
 
 def metadata_url(request: HttpRequest) -> str | None:
@@ -113,13 +120,19 @@ class ProtectedResourceMetadataView(OAuthProtectedResourceMetadataView):
         return [issuer(request)]
 
     def get_scopes_supported(self) -> list[str]:
+        if self.resource_kind == USERINFO:
+            # Userinfo answers with `openid` and discloses the claims of `profile` and `email`.
+            names = registry().descriptions
+            return sorted(
+                str(s) for s in (ScopeName.OPENID, ScopeName.PROFILE, ScopeName.EMAIL) if s in names
+            )
         return scopes_understood(self.resource_kind)
 
     def get_bearer_methods_supported(self) -> list[str]:
         return ["header"]  # api.authentication reads the Authorization header only
 
     def get_resource_name(self) -> str:
-        return {PHOTO_API: "Photos API", AUDIT_API: "Audit API"}.get(
+        return {PHOTO_API: "Photos API", AUDIT_API: "Audit API", USERINFO: "OpenID Connect userinfo"}.get(
             self.resource_kind or "", "Granular Photos"
         )
 

@@ -137,7 +137,12 @@ def document_refusals(result: dict[str, Any], generator: Any, request: Any, publ
                 p.get("in") == "query" for p in operation.get("parameters", [])
             )
             refusals = {
-                "401": _refusal("No valid access token.", "Error", headers=_CHALLENGE),
+                "401": _refusal(
+                    "No valid access token (`invalid_token`), or a token bound to another resource "
+                    "(RFC 8707, `wrong_resource`).",
+                    "Error",
+                    headers=_CHALLENGE,
+                ),
                 "403": _refusal(
                     "The token, the role or ownership does not allow this.", "Refusal", headers=_CHALLENGE
                 ),

@@ -10,7 +10,7 @@ from drf_spectacular.views import (
 
 from accounts.views import admin_sign_in
 from api.audit import AuditEventsView
-from api.resource_metadata import AUDIT_API, PHOTO_API, ProtectedResourceMetadataView
+from api.resource_metadata import AUDIT_API, PHOTO_API, USERINFO, ProtectedResourceMetadataView
 from api.schema import swagger_oauth2_redirect
 from scopes.admin.explain import explain_access
 from scopes.oauth.popup import POPUP_OPENER, POPUP_PAGE
@@ -38,7 +38,7 @@ urlpatterns = [
     path("admin/login/", admin_sign_in),  # the admin's own sign-in, rate limited like /account/login/
     path("admin/", admin.site.urls),
     path("", include("scopes.urls")),
-    # RFC 9728: the host's document, and each tenant's photo API's and audit API's (path form).
+    # RFC 9728: the host's document, each tenant's photo API's and audit API's, and userinfo's (path form).
     path(
         ".well-known/oauth-protected-resource",
         ProtectedResourceMetadataView.as_view(),
@@ -53,6 +53,11 @@ urlpatterns = [
         ".well-known/oauth-protected-resource/api/t/<slug:tenant_slug>/audit/",
         ProtectedResourceMetadataView.as_view(resource_kind=AUDIT_API),
         name="resource-metadata-audit",
+    ),
+    path(
+        ".well-known/oauth-protected-resource/o/userinfo/",
+        ProtectedResourceMetadataView.as_view(resource_kind=USERINFO),
+        name="resource-metadata-userinfo",
     ),
     path("api/t/<slug:tenant_slug>/audit/", AuditEventsView.as_view(), name="audit-events"),
     path("api/t/<slug:tenant_slug>/", include("photos.api.urls")),

@@ -26,6 +26,7 @@ from accounts.untrusted import upload_limit
 from api.fields import parse_id
 from api.parsers import JSONParser, RequestTooLarge
 from api.permissions import check_placement, readable, token_context
+from api.resource_metadata import resource_identifier
 from api.viewsets import TenantScopedAPIView, TenantScopedViewSet
 from photos import selectors, services
 from photos.api.serializers import (
@@ -234,6 +235,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
             tenant_slug=self.kwargs.get("tenant_slug", ""),
             action_scope=scope,
             album_id=album.pk if album is not None else None,
+            resource=resource_identifier(self.request),
         )
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -297,6 +299,7 @@ class AlbumViewSet(
             tenant_slug=self.kwargs.get("tenant_slug", ""),
             action_scope=ScopeName.ALBUMS_WRITE,
             album_id=None,
+            resource=resource_identifier(self.request),
         )
         serializer.instance = services.album_create(
             actor=signed_in(self.request.user),

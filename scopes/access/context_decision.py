@@ -33,8 +33,13 @@ def decide_for(
     action_scope: str,
     read_scope: str | None,
     target: Target | None,
+    resource: str | None,
 ) -> Decision:
-    """The decision for a loaded authorization context: what the API and the admin's explain page ask."""
+    """The decision for a loaded authorization context: what the API and the admin's explain page ask.
+
+    `resource` is the identifier of the resource the request is at (scopes.access.audience); a
+    token bound to another is refused (`wrong_resource`).
+    """
     return decide(
         action_scope=action_scope,
         read_scope=read_scope,
@@ -47,6 +52,8 @@ def decide_for(
         tenant_name=context.tenant.name,
         target=target,
         albums=context.albums,
+        audience=context.audience,
+        resource=resource,
     )
 
 

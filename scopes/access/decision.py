@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from scopes.access.audience import resource_problem
 from scopes.constants import Reach
 from scopes.registry import Implications, closure, grant_reaches, normalise, wider_reach
 
@@ -19,6 +20,7 @@ class Step(StrEnum):
     """The checks, in the order they run."""
 
     TOKEN = "token"
+    RESOURCE = "resource"
     TENANT = "tenant"
     SCOPE = "scope"
     ROLE = "role"
@@ -30,6 +32,7 @@ class Reason(StrEnum):
     """Stable machine codes for why a request was refused."""
 
     INVALID_TOKEN = "invalid_token"
+    WRONG_RESOURCE = "wrong_resource"
     TENANT_NOT_FOUND = "tenant_not_found"
     SCOPE_MISSING = "scope_missing"
     ROLE_FORBIDS = "role_forbids"
@@ -96,6 +99,8 @@ def decide(
     tenant_name: str | None = None,
     target: Target | None = None,
     albums: frozenset[int] | None = None,
+    audience: tuple[str, ...] = (),
+    resource: str | None = None,
 ) -> Decision:
     """Decide one request: may this token, for this member, do `action_scope` (on `target`)?
 
@@ -103,6 +108,8 @@ def decide(
     the tenant (None: no problem), so the trace covers every step. `read_scope` is the scope
     whose grant decides visibility; it defaults to `action_scope`. `target` is None for actions
     on a collection (list, create). `albums` is the token's album limit (None: none).
+    `audience` is the resource the token was bound to (RFC 8707; empty: none) and `resource` the
+    identifier of the resource this request is at (scopes.access.audience).
     """
     granted = tuple(normalise(token_scopes, implications))
     required = (action_scope,)
@@ -124,6 +131,18 @@ def decide(
         trace.append(TraceStep(Step.TOKEN, False, token_problem))
         return refuse(401, Reason.INVALID_TOKEN, f"The access token is not valid: {token_problem}.")
     trace.append(TraceStep(Step.TOKEN, True, "token is valid"))
+
+    wrong_resource = resource_problem(audience, resource)
+    if wrong_resource:
+        # A token for another resource is not a token here (RFC 8707 section 2, RFC 6750 3.1):
+        # 401 `invalid_token`, before the tenant, which a bound token's own audience already names.
+        trace.append(TraceStep(Step.RESOURCE, False, wrong_resource))
+        return refuse(401, Reason.WRONG_RESOURCE, f"The access token is not valid here: {wrong_resource}.")
+    trace.append(
+        TraceStep(
+            Step.RESOURCE, True, f"bound to {' '.join(audience)}" if audience else "not bound to a resource"
+        )
+    )
 
     if tenant_problem:
         trace.append(TraceStep(Step.TENANT, False, tenant_problem))

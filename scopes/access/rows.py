@@ -10,6 +10,7 @@ or many tokens at once (the what-if preview). `scopes.access.standing.assess` is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -230,7 +231,7 @@ def _fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
 
 
 _TOKEN_SOURCE = (
-    "SELECT user_id, tenant_id, application_id, id, scope, expires, albums, created"
+    "SELECT user_id, tenant_id, application_id, id, scope, expires, albums, created, resource"
     " FROM scopes_accesstoken WHERE token_checksum = %s"
 )
 # Typed, so that one prepared plan serves every grant (a bare parameter's type is not known to plan).
@@ -251,6 +252,8 @@ class TokenRows:
     albums: AlbumIds | None = None  # the token's album limit as issued (None: none)
     # When it was issued: a personal token's tenant maximum counts from here (standing.token_expiry).
     created: datetime | None = None
+    # The resources it is bound to (RFC 8707, scopes.access.audience); empty: not bound.
+    audience: tuple[str, ...] = ()
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -335,7 +338,7 @@ def token_rows(checksum: str) -> TokenRows | None:
 
 
 def _token_rows_of(row: Sequence[Any]) -> TokenRows:
-    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums, created) = _rows(row)
+    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums, created, resource) = _rows(row)
     return TokenRows(
         token_id=token_id,
         scope=tuple(scope.split()),
@@ -343,7 +346,25 @@ def _token_rows_of(row: Sequence[Any]) -> TokenRows:
         rows=rows,
         albums=parse_limit(albums),
         created=_aware(created),
+        audience=audience_of(resource),
     )
+
+
+def audience_of(value: Any) -> tuple[str, ...]:
+    """DOT's `resource` column as read raw: a JSON array (PostgreSQL decodes jsonb; SQLite gives text).
+
+    Anything that is not a list of strings fails closed: an audience no request is at.
+    """
+    if isinstance(value, str | bytes):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return ("invalid",)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return ("invalid",)
+    return tuple(value)
 
 
 def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) -> list[TokenRows]:

@@ -22,7 +22,7 @@ on top.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -95,6 +95,8 @@ class Standing:
     expires: datetime | None
     # The albums it may reach now; None: no album limit (scopes.access.albums).
     albums: AlbumIds | None = None
+    # An access token's audience (RFC 8707, scopes.access.audience); empty: not bound, or not a token.
+    audience: tuple[str, ...] = ()
 
     @property
     def stands(self) -> bool:
@@ -191,7 +193,7 @@ def access_token_standing(checksum: str, *, now: datetime | None = None) -> Stan
     found = token_rows(checksum)
     if found is None:
         return None
-    return assess(
+    standing = assess(
         found.rows,
         issued=found.scope,
         implications=_implications(),
@@ -199,6 +201,7 @@ def access_token_standing(checksum: str, *, now: datetime | None = None) -> Stan
         now=now,
         issued_albums=found.albums,
     )
+    return replace(standing, audience=found.audience)
 
 
 def grant_standing(
@@ -325,6 +328,9 @@ class AuthorizationContext:
     albums: AlbumIds | None = None
     # The client the token was issued to (usage is recorded per app: scopes.usage).
     application_id: int | None = None
+    # The resource it is bound to (RFC 8707): read in the same statement as the rest, so the
+    # decision's resource step costs no query (scopes.access.audience). Empty: not bound.
+    audience: tuple[str, ...] = ()
 
     @property
     def is_member(self) -> bool:
@@ -355,4 +361,5 @@ def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -
         standing_problem=standing.problem,
         albums=standing.albums,
         application_id=found.rows.application_id,
+        audience=found.audience,
     )

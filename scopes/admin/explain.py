@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_protect
 from accounts import tenancy
 from accounts.models import Membership, Tenant, User, signed_in
 from accounts.selectors import admin_tenants, admin_users
+from scopes.access.audience import photo_api
 from scopes.access.context_decision import decide_for, target_for
 from scopes.access.decision import Decision, effective_permissions
 from scopes.access.resources import registered_resources
@@ -34,6 +35,7 @@ from scopes.access.selectors import (
 )
 from scopes.consent.selectors import consent_plan
 from scopes.models import Application
+from scopes.oidc.views import issuer
 
 
 def _scope_choices() -> list[tuple[str, str]]:
@@ -182,6 +184,9 @@ def explain_access(request: HttpRequest) -> HttpResponse:
                 action_scope=data["action"],
                 read_scope=resource.read_scope if resource else None,
                 target=target,
+                # The call explained is to the tenant's photo API: a token bound to another
+                # resource (RFC 8707) is explained as the API refuses it, `wrong_resource`.
+                resource=photo_api(tenant.slug).identifier(issuer(request)),
             )
             result.update(
                 decision=decision,

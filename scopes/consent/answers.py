@@ -68,6 +68,11 @@ class Answers(AuthorizationView):
             application=application if outcome.name_app else None,
         )
 
+    @staticmethod
+    def issuer(request: HttpRequest) -> str:
+        """Our issuer, as the metadata and `iss` say it (resource identifiers start with it)."""
+        return str(oauth2_settings.oauth2_authorization_server_issuer(request))
+
     def redirect(self, redirect_to: str, application: Application | None) -> OAuth2ResponseRedirect:
         """Every authorization response to the client leaves through here, so every one carries `iss`.
 

@@ -6,12 +6,15 @@ and the helpers the consent view (`scopes.consent.views`) and the device page sh
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core import signing
 from oauthlib.oauth2.rfc6749.errors import (
     CustomOAuth2Error,
 )
+
+from scopes.access.audience import Resource, parse_resource
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CONSENT_SALT = "scopes.consent-form"
@@ -30,6 +33,7 @@ SINGLE_VALUED = (
     "max_age",
     "login_hint",
     "authorization_details",
+    "resource",  # RFC 8707 allows several; we bind a token to one resource (scopes.access.audience)
 )
 OAUTH_FIELDS = (
     "client_id",
@@ -47,6 +51,35 @@ class InvalidAuthorizationDetails(CustomOAuth2Error):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("invalid_authorization_details", **kwargs)
+
+
+class InvalidTarget(CustomOAuth2Error):
+    """RFC 8707 section 2: `resource` is not a resource of this server, or not one this grant may name."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("invalid_target", **kwargs)
+
+
+def requested_resource(
+    query: Mapping[str, str], *, issuer: str, tenant_slug: str
+) -> tuple[Resource | None, str]:
+    """The resource an authorization request names (RFC 8707), or why it cannot be used.
+
+    One of ours exactly (scopes.access.audience). A tenant's API names its tenant: a `tenant`
+    parameter that names another is refused, as the token could be used nowhere.
+    """
+    value = query.get("resource")
+    if value is None:
+        return None, ""
+    found = parse_resource(value, issuer)
+    if found is None:
+        return None, (
+            "resource must be the identifier of one of this server's protected resources "
+            "(the `resource` of its metadata document, /.well-known/oauth-protected-resource/...)."
+        )
+    if found.tenant_slug is not None and tenant_slug and tenant_slug != found.tenant_slug:
+        return None, "resource names another organisation than the tenant parameter."
+    return found, ""
 
 
 class InteractionRequired(CustomOAuth2Error):

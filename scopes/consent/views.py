@@ -10,6 +10,7 @@ more than the user's ticks (docs/architecture.md).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from django.db import transaction
@@ -23,12 +24,17 @@ from oauth2_provider.views import AuthorizationView
 from oauthlib.oauth2 import AccessDeniedError
 
 from accounts import tenancy
-from accounts.models import signed_in
+from accounts.models import Membership, signed_in
 from scopes.access.albums import format_limit
+from scopes.access.audience import parse_resource
 from scopes.access.scope_registry import registry_held
 from scopes.consent.album_pages import albums_from_form
 from scopes.consent.answers import Answers
-from scopes.consent.authorize import CONSENT_SALT  # noqa: F401 (tests sign forms with it)
+from scopes.consent.authorize import (
+    CONSENT_SALT,  # noqa: F401 (tests sign forms with it)
+    InvalidTarget,
+    requested_resource,
+)
 from scopes.consent.flow import AuthorizeRequest, situation_of
 from scopes.consent.forms import claim_form, page_form
 from scopes.consent.outcome import (
@@ -64,16 +70,39 @@ class ConsentView(Answers, AuthorizationView):
             return self.error_response(error, application=None)
         req = AuthorizeRequest.from_query(request.GET, scopes, credentials)
         application = Application.objects.get(client_id=req.client_id)
+        resource, problem = requested_resource(
+            request.GET, issuer=self.issuer(request), tenant_slug=req.tenant_slug
+        )
+        if problem:
+            return self.client_error(req.oauth, application, ClientError(InvalidTarget, problem))
+        if resource is not None:
+            # The code carries it (signed into the page's form); a tenant's API picks the tenant.
+            req = replace(
+                req,
+                oauth={**req.oauth, "resource": resource.identifier(self.issuer(request))},
+                tenant_slug=resource.tenant_slug or req.tenant_slug,
+            )
         situation = situation_of(
             signed_in(request.user), application, tenant_slug=req.tenant_slug, details=req.details
         )
+        unusable = self.resource_problem(request, req.oauth, situation.membership)
+        if unusable:  # a tenant's API in a tenant the user cannot grant in: nothing to show or grant
+            return self.client_error(req.oauth, application, ClientError(InvalidTarget, unusable))
         match on_get(req, situation, now=timezone.now()):
             case ClientError() as refusal:
                 return self.client_error(req.oauth, application, refusal)
             case SignInAgain():
                 return self.sign_in_again(request)
             case ShowPage() as page:
-                return render(request, self.template_name, page_form(request, req, situation, page))
+                context = page_form(request, req, situation, page)
+                if resource is not None:
+                    tenant = situation.membership.tenant if situation.membership is not None else None
+                    context.update(
+                        resource_uri=req.oauth["resource"],
+                        resource_label=resource.label(tenant.name if tenant is not None else None),
+                        resource_tenant=resource.tenant_slug,
+                    )
+                return render(request, self.template_name, context)
             case Approve() as approve:
                 return self._approve(request, req.oauth, application, approve)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -111,6 +140,9 @@ class ConsentView(Answers, AuthorizationView):
                 return self.client_error(oauth, application, ClientError(AccessDeniedError))
             if not isinstance(answer, Grant):
                 return self.refuse(request, answer.message)
+            problem = self.resource_problem(request, oauth, answer.membership)
+            if problem:  # before anything is written (a form naming another tenant than the resource)
+                return self.client_error(oauth, application, ClientError(InvalidTarget, problem))
             with transaction.atomic():
                 user = signed_in(request.user)
                 consent = consent_grant(
@@ -127,12 +159,38 @@ class ConsentView(Answers, AuthorizationView):
             )
             return self._approve(request, oauth, application, approve)
 
+    def resource_problem(
+        self, request: HttpRequest, oauth: Mapping[str, str], membership: Membership | None
+    ) -> str | None:
+        """Why the request's resource (RFC 8707) cannot be granted in `membership`'s tenant, or None.
+
+        A tenant's API must be the chosen tenant's: the token could be used nowhere else. Asked
+        when the page is shown, before the form's answer is written, and when the code is issued.
+        """
+        value = oauth.get("resource")
+        if not value:
+            return None
+        found = parse_resource(value, self.issuer(request))
+        if found is None:
+            return "resource is not one of this server's protected resources."
+        if found.tenant_slug is not None and (
+            membership is None or membership.tenant.slug != found.tenant_slug
+        ):
+            return "the user cannot grant access to that resource's organisation."
+        return None
+
     def _approve(
         self, request: HttpRequest, oauth: Mapping[str, str], application: Application, approve: Approve
     ) -> HttpResponse:
         """Issue the code in the member's tenant, carrying the tenant and the album limit."""
         credentials: dict[str, Any] = {k: v for k, v in oauth.items() if v}
         credentials["tenant_id"] = approve.membership.tenant_id
+        if oauth.get("resource"):
+            # RFC 8707: the code, and every token from it, is for this resource only.
+            problem = self.resource_problem(request, oauth, approve.membership)
+            if problem:
+                return self.client_error(oauth, application, ClientError(InvalidTarget, problem))
+            credentials["resource"] = [oauth["resource"]]
         if approve.albums is not None:
             credentials["album_ids"] = format_limit(approve.albums)  # the code carries the album limit
         tenancy.enter_tenant(approve.membership.tenant_id)  # the code is written in the chosen tenant

@@ -21,8 +21,10 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors
 
+from accounts.models import Tenant
 from scopes.access.albums import format_limit, parse_limit, response_details
 from scopes.access.applications import app_scopes
+from scopes.access.audience import parse_resource
 from scopes.access.selectors import registry
 from scopes.access.standing import grant_standing
 from scopes.access.tenancy import token_checksum
@@ -366,6 +368,39 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
                 scopes=usage.grant_scopes_exercised(
                     scopes, id_token="id_token" in token, refresh_token="refresh_token" in token
                 ),
+            )
+
+    def _check_and_set_request_resource(self, request: OauthlibRequest) -> None:
+        """RFC 8707 at the token endpoint: DOT's rules, then ours.
+
+        DOT checks the syntax (absolute URI, no fragment), keeps a code's or refresh token's
+        resource when the request names none, and refuses a resource outside it (`invalid_target`):
+        a refresh may narrow an unbound grant to one resource, never widen a bound one. Ours: the
+        resource must be exactly one of this server's (scopes.access.audience), at most one, and a
+        tenant's API must be the grant's tenant's, or the token could be used nowhere.
+        """
+        super()._check_and_set_request_resource(request)
+        resources = list(request.resource or [])
+        if not resources:
+            return
+        if len(resources) > 1:
+            raise errors.CustomOAuth2Error(
+                error="invalid_target",
+                description="A token is bound to one resource: send one resource parameter.",
+                request=request,
+            )
+        found = parse_resource(resources[0], oauth2_settings.oidc_issuer(request))
+        if found is None or (
+            found.tenant_slug is not None
+            and not Tenant.objects.filter(pk=_require_tenant(request), slug=found.tenant_slug).exists()
+        ):
+            raise errors.CustomOAuth2Error(
+                error="invalid_target",
+                description=(
+                    "resource must be the identifier of one of this server's protected resources "
+                    "in the grant's organisation."
+                ),
+                request=request,
             )
 
     def _grant_still_stands(self, request: OauthlibRequest) -> None:

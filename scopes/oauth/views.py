@@ -13,6 +13,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot_views
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views.metadata import OAuthServerMetadataView
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OauthlibRequest
@@ -65,6 +66,14 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
             "oauth2_provider:device-authorization"
         )
         data["response_types_supported"] = ["code"]
+        # Every authorization response goes to the redirect URI's query, with `iss` (RFC 9207;
+        # scopes.consent.answers): a `response_mode` asking for another is not honoured, so none is
+        # advertised. DOT adds the `iss` flag from the same setting that adds `iss`; stated here
+        # too so the document says it whatever DOT's default becomes.
+        data["response_modes_supported"] = ["query"]
+        data["authorization_response_iss_parameter_supported"] = bool(
+            oauth2_settings.COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS
+        )
         data["authorization_details_types_supported"] = list(SUPPORTED_TYPES)  # RFC 9396 section 10
         data.update(oidc_metadata(request))
         result = JsonResponse(data)
@@ -145,6 +154,8 @@ class IntrospectionView(OAuthLibMixin, View):
             "tenant": rows.tenant.slug,
             "token_type": "Bearer",
         }
+        if standing.audience:
+            answer["aud"] = list(standing.audience)  # RFC 8707 / RFC 7662: the resource it is for
         if standing.albums is not None:
             # RFC 9396 section 9.2: the albums the token reaches now (deleted or hidden ones are gone).
             answer["authorization_details"] = response_details(

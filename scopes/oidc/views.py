@@ -20,6 +20,8 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views.oidc import RPInitiatedLogoutView
 
+from scopes.access.audience import USERINFO_PATH, WELL_KNOWN, resource_problem
+from scopes.access.decision import Reason
 from scopes.access.selectors import registry
 from scopes.access.standing import access_token_standing
 from scopes.access.tenancy import enter_tenant_of_access_token, token_checksum
@@ -96,10 +98,19 @@ class UserInfoView(View):
     """
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return self._answer(request)
+        return self._challenged(request, self._answer(request))
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return self._answer(request)
+        return self._challenged(request, self._answer(request))
+
+    @staticmethod
+    def _challenged(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        """Every 401 and 403 names userinfo's resource metadata (RFC 9728 section 5.1), as the API's do."""
+        challenge = response.get("WWW-Authenticate")
+        if challenge:
+            url = issuer(request) + WELL_KNOWN + USERINFO_PATH
+            response["WWW-Authenticate"] = f'{challenge}, resource_metadata="{url}"'
+        return response
 
     def _answer(self, request: HttpRequest) -> HttpResponse:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
@@ -119,6 +130,17 @@ class UserInfoView(View):
             return _invalid_token("the token is unknown or has been revoked")
         if not standing.stands:
             return _invalid_token(standing.detail)
+        # RFC 8707: a token bound to another resource (an API's) is refused here, as the API
+        # refuses a token bound to userinfo; the same rule (scopes.access.audience).
+        wrong_resource = resource_problem(standing.audience, issuer(request) + USERINFO_PATH)
+        if wrong_resource:
+            return _refusal(
+                401,
+                "invalid_token",
+                f"The access token is not valid here: {wrong_resource}.",
+                challenge=f'Bearer realm="{REALM}", error="invalid_token"',
+                reason=str(Reason.WRONG_RESOURCE),
+            )
         allowed = closure(standing.effective, registry().implications)
         if ScopeName.OPENID not in allowed:
             return _refusal(

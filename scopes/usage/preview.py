@@ -67,8 +67,15 @@ def capture(selection: Selection) -> Capture:
         context = context_from(found, snapshot.implications)
         rights = {}
         for scope in scopes:
+            # What each token may do by its scopes and role; `live_tokens_rows` reads no audience,
+            # so a resource-bound token (RFC 8707) counts here for the rights it has where it is bound.
             decision = decide_for(
-                context, tenant_slug=context.tenant.slug, action_scope=scope, read_scope=None, target=None
+                context,
+                tenant_slug=context.tenant.slug,
+                action_scope=scope,
+                read_scope=None,
+                target=None,
+                resource=None,
             )
             if decision.allowed and decision.reach:
                 rights[scope] = decision.reach

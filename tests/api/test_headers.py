@@ -11,7 +11,6 @@ challenge the API and the OAuth endpoints emit against RFC 7235 / RFC 6750.
 from __future__ import annotations
 
 import base64
-import re
 from datetime import timedelta
 
 import pytest
@@ -24,7 +23,7 @@ from rest_framework.test import APIClient
 from accounts.models import AuditEvent
 from scopes.constants import ScopeName as S
 from scopes.models import Application, Scope
-from tests.answers import bearer_challenge
+from tests.answers import bearer_challenge, parse_challenge
 from tests.factories import AccessTokenFactory, ApplicationFactory, ConsentFactory, PhotoFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.attack]
@@ -47,41 +46,6 @@ BAD_NAMES = [
     "photos;read",
     "=",
 ]
-
-# RFC 7230 token, RFC 6750 section 3 value grammars.
-TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-QUOTED = r'"[\x20\x21\x23-\x5b\x5d-\x7e]*"'  # no DQUOTE, no backslash, no CTLs
-CHALLENGE = re.compile(rf"^({TOKEN})(?: ((?:{TOKEN})={QUOTED}(?:, (?:{TOKEN})={QUOTED})*))?$")
-PARAM = re.compile(rf'({TOKEN})="([^"]*)"')
-SCOPE_TOKEN = r"[\x21\x23-\x5b\x5d-\x7e]+"
-BEARER_ERRORS = {"invalid_request", "invalid_token", "insufficient_scope"}
-
-
-def parse_challenge(value: str) -> tuple[str, dict[str, str]]:
-    """One challenge, checked against RFC 7235 and, for Bearer, RFC 6750 section 3 and RFC 9728."""
-    assert "\r" not in value and "\n" not in value
-    match = CHALLENGE.match(value)
-    assert match, f"not an RFC 7235 challenge: {value!r}"
-    scheme, params = match.group(1), {}
-    for name, raw in PARAM.findall(match.group(2) or ""):
-        assert name not in params, f"{name} appears twice in {value!r}"
-        params[name] = raw
-    if scheme == "Bearer":
-        # RFC 6750 section 3, and RFC 9728 section 5.1's pointer to the resource's metadata.
-        assert set(params) <= {
-            "realm",
-            "scope",
-            "error",
-            "error_description",
-            "error_uri",
-            "resource_metadata",
-        }, value
-        if "scope" in params:
-            assert re.fullmatch(rf"{SCOPE_TOKEN}(?: {SCOPE_TOKEN})*", params["scope"]), value
-            assert set(params["scope"].split()) <= {str(s) for s in S}
-        if "error" in params:
-            assert params["error"] in BEARER_ERRORS | {"invalid_client"}, value
-    return scheme, params
 
 
 # --- names cannot be made unsafe

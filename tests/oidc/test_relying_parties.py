@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import warnings
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import authlib.deprecate  # noqa: F401  (it sets its warnings to "always" when first imported)
 import pytest
@@ -211,7 +211,7 @@ def test_oauth4webapi_accepts_error_responses_because_they_carry_iss(
     """Issue 24, 11a: oauth4webapi refused error responses without `iss` ("iss missing")."""
     result = run_strict(
         rp_node,
-        "error",
+        "authorize",
         live_server.url,
         gallery.client_id,
         REDIRECT_URI,
@@ -237,3 +237,62 @@ def test_node_fetch_and_oauth4webapi_start_the_device_flow_with_a_charset(live_s
     assert result["library_user_code"]
     assert result["fetch_status"] == 200, result["fetch_body"]
     assert result["fetch_body"]["user_code"]
+
+
+def without_iss(callback: str) -> str:
+    parts = urlsplit(callback)
+    return urlunsplit(parts._replace(query=urlencode([p for p in parse_qsl(parts.query) if p[0] != "iss"])))
+
+
+def with_iss(callback: str, value: str) -> str:
+    parts = urlsplit(callback)
+    kept = [p for p in parse_qsl(parts.query) if p[0] != "iss"]
+    return urlunsplit(parts._replace(query=urlencode([*kept, ("iss", value)])))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        (lambda callback: callback, {"outcome": "success"}),
+        (without_iss, {"outcome": "client_refused", "message": 'response parameter "iss" (issuer) missing'}),
+        (
+            lambda callback: with_iss(callback, "https://other-server.example"),
+            {"outcome": "client_refused", "message": 'unexpected "iss" (issuer) response parameter value'},
+        ),
+    ],
+    ids=["as sent", "iss removed", "another issuer"],
+)
+def test_oauth4webapi_validates_iss_on_the_authorization_response(
+    live_server, world, gallery, rp_node, tamper, expected
+):
+    """RFC 9207: oauth4webapi checks `iss` because our metadata advertises
+    `authorization_response_iss_parameter_supported`; without the flag it would accept a response
+    with no `iss` (a mix-up attacker's). The answer as sent passes; a stripped or foreign `iss` is
+    refused by the library before any code is exchanged."""
+    result = run_strict(
+        rp_node,
+        "authorize",
+        live_server.url,
+        gallery.client_id,
+        REDIRECT_URI,
+        "openid photos.read",
+        "{}",
+        callback_of=lambda url: tamper(sign_in_and_consent(live_server.url, url, "member_a")),
+    )
+    assert result == expected
+
+
+def test_oauth4webapi_refuses_an_error_response_without_iss(live_server, world, gallery, rp_node):
+    """The error path is checked too: an `access_denied` with its `iss` stripped is refused as a
+    response, not believed as the server's error."""
+    result = run_strict(
+        rp_node,
+        "authorize",
+        live_server.url,
+        gallery.client_id,
+        REDIRECT_URI,
+        "openid photos.read",
+        json.dumps({"prompt": "none"}),
+        callback_of=lambda url: without_iss(signed_out_browser(url)),
+    )
+    assert result == {"outcome": "client_refused", "message": 'response parameter "iss" (issuer) missing'}

@@ -1,8 +1,10 @@
 // Strict-client checks driven by tests/oidc/test_relying_parties.py (issue 24, item 11):
-//   node strict.mjs error <issuer> <client_id> <redirect_uri> <scope> <extra-json>
+//   node strict.mjs authorize <issuer> <client_id> <redirect_uri> <scope> <extra-json>
 //     prints {"authorization_url": ...}, reads the callback URL the browser reached on stdin,
-//     and prints what oauth4webapi's validateAuthResponse made of it: an error response must
-//     pass the RFC 9207 `iss` check and then surface as the server's error.
+//     and prints what oauth4webapi's validateAuthResponse made of it: "success", the server's
+//     error (an error response must pass the RFC 9207 `iss` check first), or "client_refused"
+//     (the library refused the response itself: `iss` missing while the metadata advertises
+//     authorization_response_iss_parameter_supported, or another issuer's `iss`).
 //   node strict.mjs device <issuer> <client_id> <scope>
 //     sends the device authorization request as oauth4webapi does (Content-Type
 //     application/x-www-form-urlencoded;charset=UTF-8) and as plain fetch with URLSearchParams does.
@@ -18,7 +20,7 @@ const as = await oauth.processDiscoveryResponse(
 );
 const client = { client_id: clientId };
 
-if (mode === 'error') {
+if (mode === 'authorize') {
   const [redirectUri, scope, extra] = rest;
   const state = oauth.generateRandomState();
   const challenge = await oauth.calculatePKCECodeChallenge(oauth.generateRandomCodeVerifier());

@@ -37,6 +37,7 @@ def test_allowed_on_own_object_with_the_trace_of_every_step():
     assert decision.allowed and decision.status == 200 and decision.reason is None
     assert [step.step for step in decision.trace] == [
         Step.TOKEN,
+        Step.RESOURCE,
         Step.TENANT,
         Step.SCOPE,
         Step.ROLE,
@@ -173,8 +174,8 @@ def test_another_tenant_or_a_missing_scope_is_refused_before_any_object(token, g
 
     other_tenant = ask_with(tenant_problem="the token was issued for another tenant")
     assert (other_tenant.status, other_tenant.reason) == (404, Reason.TENANT_NOT_FOUND)
-    assert [step.step for step in other_tenant.trace] == [Step.TOKEN, Step.TENANT]
+    assert [step.step for step in other_tenant.trace] == [Step.TOKEN, Step.RESOURCE, Step.TENANT]
     if not any(action in [t, *GRAPH[t]] for t in token):
         no_scope = ask_with()
         assert (no_scope.status, no_scope.reason) == (403, Reason.SCOPE_MISSING)
-        assert [step.step for step in no_scope.trace] == [Step.TOKEN, Step.TENANT, Step.SCOPE]
+        assert [step.step for step in no_scope.trace] == [Step.TOKEN, Step.RESOURCE, Step.TENANT, Step.SCOPE]

@@ -57,7 +57,12 @@ def _ask(world, grant) -> dict[str, bool]:
     answers["explain"] = (
         context is not None
         and decide_for(
-            context, tenant_slug="acme", action_scope=S.PHOTOS_READ, read_scope=S.PHOTOS_READ, target=None
+            context,
+            tenant_slug="acme",
+            action_scope=S.PHOTOS_READ,
+            read_scope=S.PHOTOS_READ,
+            target=None,
+            resource="http://testserver/api/t/acme/",
         ).allowed
     )
 

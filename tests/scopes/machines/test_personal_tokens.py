@@ -17,6 +17,7 @@ from scopes.machines import usage
 from scopes.machines.models import PersonalAccessToken, TokenPolicy
 from scopes.machines.services import personal_token_create, personal_token_revoke, token_policy_set
 from scopes.models import AccessToken
+from tests.answers import parse_challenge
 
 pytestmark = pytest.mark.django_db
 
@@ -374,3 +375,15 @@ def test_a_younger_token_keeps_its_own_expiry(world):
     assert bearer(value).get("/api/t/acme/photos/").status_code == 200
     personal.access_token.refresh_from_db()
     assert _introspect(world, value)["exp"] == calendar.timegm(personal.access_token.expires.utctimetuple())
+
+
+def test_a_missing_scope_tells_a_personal_tokens_holder_to_make_another(world):
+    """A personal token is not authorized by the consent flow: its challenge does not send its
+    holder to the authorization server (docs/agents.md), it says a new token is the way."""
+    _row, value = make(world)
+    refused = bearer(value).delete("/api/t/acme/photos/1/")
+    assert refused.status_code == 403
+    assert parse_challenge(refused["WWW-Authenticate"])[1]["error_description"] == (
+        "This call needs the scope photos.delete. A personal access token cannot gain scopes: "
+        "create one that has it."
+    )

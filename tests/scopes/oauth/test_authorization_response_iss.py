@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.oauth import Flow
+from tests.oauth import Flow, device_app, device_authorization
 
 pytestmark = [pytest.mark.django_db, pytest.mark.attack]
 
@@ -77,3 +77,39 @@ def test_success_and_remembered_consent_carry_iss_once(world, gallery, browser_o
     remembered = again.start()
     assert "code" in answer_of(again, remembered)
     assert remembered["Location"].count("iss=") == 1
+
+
+@pytest.mark.parametrize("document", ["oauth-authorization-server", "openid-configuration"])
+def test_both_metadata_documents_advertise_iss_and_the_query_response_mode(db, document):
+    """RFC 9207 section 3: a client that sees the flag must refuse a response without `iss`
+    (oauth4webapi does: tests/oidc/test_relying_parties.py); every response is in the query."""
+    data = Client().get(f"/.well-known/{document}").json()
+    assert data["authorization_response_iss_parameter_supported"] is True
+    assert data["response_modes_supported"] == ["query"]
+    assert data["issuer"] == issuer()
+
+
+@pytest.mark.parametrize("mode", ["fragment", "form_post", "web_message"])
+def test_another_response_mode_still_answers_in_the_query_with_iss(mode, world, gallery, browser_of):
+    """Other response modes (fragment, form_post, a popup's web_message) are not offered: whatever
+    the request asks, the page's answer, remembered consent and an error are query responses with `iss`."""
+    browser = browser_of(world.member_a)
+    first = Flow(browser, gallery.client_id, "photos.read", extra={"response_mode": mode})
+    answer = first.consent(first.start())
+    again = Flow(browser, gallery.client_id, "photos.read", extra={"response_mode": mode, "prompt": "none"})
+    remembered = again.start()
+    wrong = Flow(browser, gallery.client_id, "photos.read nonsense.scope", extra={"response_mode": mode})
+    error = wrong.start()
+    for flow, response in ((first, answer), (again, remembered), (wrong, error)):
+        location = response["Location"]
+        assert "#" not in location, location
+        assert location.count("iss=") == 1
+        answer_of(flow, response)
+
+
+def test_the_device_flow_has_no_authorization_response(world, gallery, browser_of):
+    """The device grant (RFC 8628) answers its client at the token endpoint, never by redirect:
+    there is no authorization response to carry `iss`, and its answers are unchanged JSON."""
+    device_app()
+    started = device_authorization("photos.read", "photo-frame")
+    assert started.status_code == 200 and "iss" not in started.json()
