@@ -361,6 +361,11 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # never a token in a query string
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,  # RFC 9207 `iss` against mix-up attacks
+    # Client ID metadata documents: off until the tenant approval path for self-registered
+    # clients exists; when on, documents are fetched through accounts.outbound and held to our
+    # rules (scopes.oauth.client_documents).
+    "CIMD_ENABLED": False,
+    "CIMD_METADATA_FETCHER": "scopes.oauth.client_documents.GuardedMetadataFetcher",
     # https only in production; plain http (loopback callbacks, RFC 8252) only when HTTPS_ONLY=0
     # or when the operator lists it (check --deploy then warns, as it should).
     "ALLOWED_REDIRECT_URI_SCHEMES": env_list(
