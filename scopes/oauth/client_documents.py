@@ -19,9 +19,14 @@ The document is then held to what a self-registered client may be, before DOT se
   native app (RFC 8252 section 7.3); a document naming another site's callback is refused;
 - `client_name` is a short string; `logo_uri`, when present, is https on the same host.
 
-Not built yet (see docs/agents.md): the tenant approval queue for self-registered clients, the
-consent page's "not verified" line, domain blocks, registration limits and expiry, and turning
-`CIMD_ENABLED` on. Until then nothing in the running server calls this module.
+Registrations are rate limited (`RegistrationLimit`, DOT's `CIMD_REGISTRATION_PERMISSION_CLASSES`):
+each attempt to register an unknown `client_id` counts per requesting address and per `client_id`
+host (`RATE_LIMITS["cimd-registration-ip"]`, `["cimd-registration-host"]`), so a flood of made-up
+URLs neither fills the application table nor turns this server into a fetcher for someone else.
+
+Not built yet: the tenant approval queue for self-registered clients, the consent page's "not
+verified" line, tenant domain blocks, expiry of unused registrations, and turning `CIMD_ENABLED`
+on. Until then nothing in the running server calls this module.
 """
 
 from __future__ import annotations
@@ -30,15 +35,37 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.http import HttpRequest
 from oauth2_provider.cimd import CIMDError, _effective_max_age
 from oauth2_provider.settings import oauth2_settings
 
-from accounts import outbound
+from accounts import outbound, ratelimit
 
 JSON_TYPES = ("application/json",)
 ALLOWED_GRANTS = frozenset({"authorization_code", "refresh_token"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "::1", "localhost"})
 NAME_MAX_LENGTH = 100
+
+
+class RegistrationLimit:
+    """DOT's CIMD permission hook: refuse a registration past the address's or the host's limit.
+
+    `request` is the oauthlib request the `client_id` arrived on (its headers carry Django's
+    META); every check counts, as each is a fetch this server would make on the caller's word.
+    """
+
+    def has_permission(self, request: Any, client_id: str) -> bool:
+        headers = getattr(request, "headers", {}) or {}
+        meta = HttpRequest()
+        meta.META = {k: v for k, v in dict(headers).items() if isinstance(v, str)}
+        limits = [
+            ("cimd-registration-ip", ratelimit.client_address(meta)),
+            ("cimd-registration-host", (urlsplit(client_id).hostname or "").lower()),
+        ]
+        if ratelimit.retry_after(limits) is not None:
+            return False
+        ratelimit.record_attempt(limits)
+        return True
 
 
 class GuardedMetadataFetcher:

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 from oauth2_provider.cimd import CIMDError
+from oauthlib.common import Request as OauthlibRequest
 
-from scopes.oauth.client_documents import GuardedMetadataFetcher
+from scopes.oauth.client_documents import GuardedMetadataFetcher, RegistrationLimit
 from tests.accounts.audit_stream.receiver import Receiver
 
 pytestmark = pytest.mark.attack
@@ -132,3 +133,25 @@ def test_not_json_is_refused(served):
     client_id = url_of(served)
     served.answers["/agent.json"] = (200, {"Content-Type": "text/html"}, b"<html></html>")
     refused(client_id, "not JSON")
+
+
+def test_registration_floods_hit_the_limit_per_address_and_per_host(settings):
+    """Each unknown client_id costs a fetch: past the limit the hook refuses before any fetch."""
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "cimd-registration-ip": (3, 3600)}
+    hook = RegistrationLimit()
+
+    def asks(address: str, client_id: str) -> bool:
+        return hook.has_permission(
+            OauthlibRequest("/o/authorize/", headers={"REMOTE_ADDR": address}), client_id
+        )
+
+    assert [asks("203.0.113.5", f"https://agents{n}.example/c.json") for n in range(4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert asks("203.0.113.6", "https://agents9.example/c.json")  # another address is not held back
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "cimd-registration-host": (2, 3600)}
+    answers = [asks(f"198.51.100.{n}", f"https://flood.example/{n}.json") for n in range(3)]
+    assert answers == [True, True, False]  # one host's made-up ids, from many addresses
