@@ -312,6 +312,9 @@ RATE_LIMITS = {
     "device-start-ip": env_rate("RATE_LIMIT_DEVICE_START_IP", "30/600"),
     # Client-credentials tokens issued per client (only issued ones count: see scopes.oauth.views).
     "token-issue-client": env_rate("RATE_LIMIT_TOKEN_ISSUE_CLIENT", "60/3600"),
+    # Client ID metadata documents fetched to register unknown clients (scopes.oauth.client_documents).
+    "cimd-registration-ip": env_rate("RATE_LIMIT_CIMD_REGISTRATION_IP", "10/3600"),
+    "cimd-registration-host": env_rate("RATE_LIMIT_CIMD_REGISTRATION_HOST", "20/3600"),
 }
 # How many rows of each kind may exist at once on one person's (or client's) word; enforced by the
 # services that create them (docs/security.md, "Row creation limits").
@@ -367,6 +370,12 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # never a token in a query string
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,  # RFC 9207 `iss` against mix-up attacks
+    # Client ID metadata documents: off until the tenant approval path for self-registered
+    # clients exists; when on, documents are fetched through accounts.outbound and held to our
+    # rules (scopes.oauth.client_documents).
+    "CIMD_ENABLED": False,
+    "CIMD_METADATA_FETCHER": "scopes.oauth.client_documents.GuardedMetadataFetcher",
+    "CIMD_REGISTRATION_PERMISSION_CLASSES": ("scopes.oauth.client_documents.RegistrationLimit",),
     # https only in production; plain http (loopback callbacks, RFC 8252) only when HTTPS_ONLY=0
     # or when the operator lists it (check --deploy then warns, as it should).
     "ALLOWED_REDIRECT_URI_SCHEMES": env_list(

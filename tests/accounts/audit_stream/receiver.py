@@ -1,4 +1,5 @@
-"""A local HTTP receiver for audit webhooks: records every POST; can fail or hang on demand."""
+"""A local HTTP receiver for audit webhooks (and documents a client serves): records every request;
+can fail, hang or answer a given body on demand."""
 
 from __future__ import annotations
 
@@ -74,6 +75,20 @@ class Receiver:
             def do_GET(self) -> None:
                 with receiver.lock:
                     receiver.received.append(Received(self.path, dict(self.headers), b""))
+                    count = len(receiver.received)
+                if receiver.hang_at is not None and count == receiver.hang_at:
+                    receiver.hanging.set()
+                    receiver.release.wait(30)
+                    return
+                if self.path in receiver.answers:  # a document served at this path (GET answers too)
+                    status, headers, answer = receiver.answers[self.path]
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
                 self.send_response(204)
                 self.end_headers()
 
