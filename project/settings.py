@@ -348,6 +348,25 @@ def _device_grant_to_request(request: Any) -> None:
     device_grant_to_request(request)
 
 
+# The scopes a self-registered client may ask for: those its document declares, within these
+# (without `scope`, all of these). Never administration, the audit log or deletion; never client
+# credentials or personal tokens (a self-registered client is a public authorization-code client).
+SELF_REGISTERED_CLIENT_SCOPES = env_list(
+    "SELF_REGISTERED_CLIENT_SCOPES",
+    [
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+        "profile.read",
+        "photos.read",
+        "photos.upload",
+        "photos.update",
+        "albums.read",
+        "albums.write",
+    ],
+)
+
 OAUTH2_PROVIDER = {
     # DOT's default is ["__all__"]: a client that omits `scope` would get everything.
     "DEFAULT_SCOPES": [],
@@ -370,10 +389,9 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # never a token in a query string
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,  # RFC 9207 `iss` against mix-up attacks
-    # Client ID metadata documents: off until the tenant approval path for self-registered
-    # clients exists; when on, documents are fetched through accounts.outbound and held to our
-    # rules (scopes.oauth.client_documents).
-    "CIMD_ENABLED": False,
+    # Client ID metadata documents (docs/security.md, "Self-registered clients"): fetched through
+    # accounts.outbound, held to our rules and governed like any app (scopes.oauth.client_documents).
+    "CIMD_ENABLED": env_bool("CIMD_ENABLED", True),
     "CIMD_METADATA_FETCHER": "scopes.oauth.client_documents.GuardedMetadataFetcher",
     "CIMD_REGISTRATION_PERMISSION_CLASSES": ("scopes.oauth.client_documents.RegistrationLimit",),
     # https only in production; plain http (loopback callbacks, RFC 8252) only when HTTPS_ONLY=0

@@ -80,6 +80,7 @@ urlpatterns = [
     path("account/org/<slug:slug>/", policy_views.org_admin, name="org-admin"),
     path("account/org/<slug:slug>/policy/", policy_views.org_policy, name="org-policy"),
     path("account/org/<slug:slug>/apps/", policy_views.org_app, name="org-app"),
+    path("account/org/<slug:slug>/domains/", policy_views.org_domains, name="org-domains"),
     path(
         "account/org/<slug:slug>/requests/<int:request_id>/decide/",
         policy_views.org_decide,

@@ -96,6 +96,8 @@ TOUCHES = (
     # A tenant's policy for personal access tokens (scopes.machines) is read with the tenant.
     Touch("scopes_tokenpolicy", "tenant_id", "accounts_tenant"),
     Touch("scopes_tenantapp_cap", "tenantapp_id", "scopes_tenantapp"),
+    # A tenant's blocked client domains are read with the tenant (scopes.access.policy).
+    Touch("scopes_blockedclientdomain", "tenant_id", "accounts_tenant"),
     Touch("scopes_consentalbum", "consent_id", "scopes_consent"),
 )
 

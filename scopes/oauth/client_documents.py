@@ -24,22 +24,36 @@ each attempt to register an unknown `client_id` counts per requesting address an
 host (`RATE_LIMITS["cimd-registration-ip"]`, `["cimd-registration-host"]`), so a flood of made-up
 URLs neither fills the application table nor turns this server into a fetcher for someone else.
 
-Not built yet: the tenant approval queue for self-registered clients, the consent page's "not
-verified" line, tenant domain blocks, expiry of unused registrations, and turning `CIMD_ENABLED`
-on. Until then nothing in the running server calls this module.
+Once DOT has written the application, `adopt` makes it one of ours (the validator calls it right
+after the document was fetched): where it came from (`metadata_url`, `metadata_fetched_at`,
+`client_host`), and the scopes it may ask for, those its document's `scope` declares within
+`SELF_REGISTERED_CLIENT_SCOPES` (all of those without `scope`), none required. From there it is
+an app like any other: the tenant's app policy (approved apps only, blocks, caps, and blocked
+client ID domains) decides whether it may be used, the consent page shows it as not verified,
+the user ticks lines within their role. `cleartokens` deletes the registrations nobody uses.
 """
 
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from oauth2_provider.cimd import CIMDError, _effective_max_age
 from oauth2_provider.settings import oauth2_settings
 
 from accounts import outbound, ratelimit
+from scopes.models import Application, Scope
+from scopes.services import AllowedScope, application_scopes_set
+
+# The documents this request fetched, by client_id: DOT's upsert keeps only some fields, `adopt`
+# reads the rest (a request is one thread or task: a context variable, never shared).
+_fetched: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar("client_documents_fetched", default=None)
 
 JSON_TYPES = ("application/json",)
 ALLOWED_GRANTS = frozenset({"authorization_code", "refresh_token"})
@@ -99,7 +113,49 @@ class GuardedMetadataFetcher:
         if not isinstance(document, dict):
             raise CIMDError("client_id document is not a JSON object")
         document_problem(document, client_id=client_id)
+        _fetched.set({**(_fetched.get() or {}), client_id: document})
         return document, _effective_max_age(response.headers.get("cache-control"))
+
+
+def take_fetched(client_id: str) -> dict[str, Any] | None:
+    """The document fetched for `client_id` during this request, once (None if none was)."""
+    fetched = _fetched.get() or {}
+    document = fetched.get(client_id)
+    if document is not None:
+        _fetched.set({k: v for k, v in fetched.items() if k != client_id})
+    return document
+
+
+def declared_scopes(document: dict[str, Any]) -> list[str]:
+    """The scopes a self-registered client may ask for: its `scope` within the allowed set."""
+    allowed = list(dict.fromkeys(settings.SELF_REGISTERED_CLIENT_SCOPES))
+    declared = document.get("scope")
+    if not isinstance(declared, str):
+        return allowed
+    names = set(declared.split())
+    return [name for name in allowed if name in names]
+
+
+@transaction.atomic
+def adopt(application: Application, document: dict[str, Any]) -> Application:
+    """Record where a self-registered app came from and the scopes it may ask for.
+
+    Only for an app DOT registered from a client ID metadata document (never a manual one).
+    The scope links are set to exactly `declared_scopes(document)`: a document that drops a
+    scope loses it at its next fetch.
+    """
+    if application.registration_source != Application.RegistrationSource.CIMD:
+        return application
+    application.metadata_url = application.client_id
+    application.metadata_fetched_at = timezone.now()
+    application.client_host = (urlsplit(application.client_id).hostname or "").lower()
+    application.save(update_fields=["metadata_url", "metadata_fetched_at", "client_host"])
+    # The one writer of what an app may ask for; audited, with no actor (the document decided).
+    wanted = Scope.objects.filter(name__in=declared_scopes(document)).order_by("name")
+    application_scopes_set(
+        actor=None, application=application, allowed=[AllowedScope(scope=scope) for scope in wanted]
+    )
+    return application
 
 
 def document_problem(document: dict[str, Any], *, client_id: str) -> None:

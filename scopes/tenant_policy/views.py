@@ -36,6 +36,7 @@ from scopes.tenant_policy import services
 from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
 from scopes.tenant_policy.selectors import (
     administered_tenants,
+    blocked_domains,
     decidable_apps,
     is_tenant_admin,
     request_queue,
@@ -261,6 +262,7 @@ def org_admin(request: HttpRequest, slug: str) -> HttpResponse:
             ],
             "pending": pending,
             "decided": decided,
+            "blocked_domains": list(blocked_domains(tenant)),
         },
     )
 
@@ -281,6 +283,24 @@ def org_policy(request: HttpRequest, slug: str) -> HttpResponse:
     user, tenant = _administered(request, slug)
     mode = request.POST.get("mode", "")
     return _done(request, slug, lambda: services.app_policy_set(actor=user, tenant=tenant, mode=mode))
+
+
+@login_required
+@require_POST
+def org_domains(request: HttpRequest, slug: str) -> HttpResponse:
+    """Block, or unblock, a domain of self-registered apps' client IDs."""
+    user, tenant = _administered(request, slug)
+    domain = request.POST.get("domain", "")
+    if request.POST.get("action") == "unblock":
+        return _done(
+            request, slug, lambda: services.client_domain_unblock(actor=user, tenant=tenant, domain=domain)
+        )
+    note = request.POST.get("note", "")
+    return _done(
+        request,
+        slug,
+        lambda: services.client_domain_block(actor=user, tenant=tenant, domain=domain, note=note),
+    )
 
 
 @login_required

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,7 +34,8 @@ class Received:
 @dataclass
 class Receiver:
     """`fail[path] = n`: answer 500 to the next n posts there; `hang_at = k`: hold the k-th post;
-    `answers[path] = (status, headers, body)`: answer that there; `host`: the address to listen on."""
+    `answers[path] = (status, headers, body)`: answer that there; `host`: the address to listen on;
+    `tls`: a server context to answer over TLS with (tests/tls.py)."""
 
     received: list[Received] = field(default_factory=list)
     fail: dict[str, int] = field(default_factory=dict)
@@ -43,6 +45,7 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     answers: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
     host: str = "127.0.0.1"
+    tls: ssl.SSLContext | None = None
 
     def start(self) -> str:
         receiver = self
@@ -96,8 +99,10 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer((self.host, 0), Handler)
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def port(self) -> int:
