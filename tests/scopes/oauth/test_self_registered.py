@@ -2,20 +2,14 @@
 "Self-registered clients"): the scopes they may ask for, where they came from, the consent page's
 "not verified", the tenant's approval queue, blocked domains, and the expiry of unused ones.
 
-The document is served over TLS on loopback under a name of the test's own (`agents.example.test`,
-resolved to 127.0.0.1 for this test, its certificate signed by an authority only this test
-trusts): the server fetches it as it would in production, through the outbound guard, which lets
-loopback through only because the test lists it (`OUTBOUND_ALLOWED_NETWORKS`).
+The document is served by the `agent` fixture (tests/scopes/oauth/conftest.py): over TLS on
+loopback under a name of the test's own, fetched as in production through the outbound guard.
 """
 
 from __future__ import annotations
 
 import html as html_lib
-import json
 import re
-import socket
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -35,57 +29,13 @@ from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
 from scopes.tenant_policy import services
 from scopes.tenant_policy.models import AccessRequest, BlockedClientDomain, RequestStatus
 from scopes.tenant_policy.selectors import decidable_apps
-from tests.accounts.audit_stream.receiver import Receiver
 from tests.oauth import REDIRECT_URI, Flow, form_fields, refresh
-from tests.tls import certificates
+from tests.scopes.oauth.agents import AGENT_HOST, Agent
 
 pytestmark = pytest.mark.django_db
 
-AGENT_HOST = "agents.example.test"
 READ = "photos.read"
-DECLARED = "photos.read albums.read offline_access tenant.admin audit.read photos.delete"
 MAY_ASK = {READ, "albums.read", "offline_access"}  # declared, within SELF_REGISTERED_CLIENT_SCOPES
-
-
-@dataclass
-class Agent:
-    receiver: Receiver
-    client_id: str
-
-    def serve(self, **changes: Any) -> None:
-        document = {
-            "client_id": self.client_id,
-            "client_name": "Trip planner agent",
-            "redirect_uris": [REDIRECT_URI],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "token_endpoint_auth_method": "none",
-            "scope": DECLARED,
-            **changes,
-        }
-        self.receiver.answers["/agent.json"] = (
-            200,
-            {"Content-Type": "application/json", "Cache-Control": "max-age=600"},
-            json.dumps(document).encode(),
-        )
-
-
-@pytest.fixture
-def agent(settings, tmp_path, monkeypatch) -> Iterator[Agent]:
-    certs = certificates(tmp_path, AGENT_HOST)
-    monkeypatch.setenv("SSL_CERT_FILE", str(certs.ca))  # this test's authority, for this test only
-    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
-    real = socket.getaddrinfo
-
-    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
-        return real("127.0.0.1" if host == AGENT_HOST else host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolve)
-    receiver = Receiver(tls=certs.server_context())
-    receiver.start()
-    running = Agent(receiver, f"https://{AGENT_HOST}:{receiver.port}/agent.json")
-    running.serve()
-    yield running
-    receiver.stop()
 
 
 def browser(user) -> Client:
