@@ -146,6 +146,11 @@ def adopt(application: Application, document: dict[str, Any]) -> Application:
     """
     if application.registration_source != Application.RegistrationSource.CIMD:
         return application
+    if (application.name, application.redirect_uris) != (
+        document.get("client_name", ""),
+        " ".join(document.get("redirect_uris") or []),
+    ):
+        return application  # DOT refused to write this document (it kept the last good one): not it
     application.metadata_url = application.client_id
     application.metadata_fetched_at = timezone.now()
     application.client_host = (urlsplit(application.client_id).hostname or "").lower()

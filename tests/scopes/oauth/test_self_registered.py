@@ -301,3 +301,16 @@ def test_cleartokens_deletes_only_expired_registrations_nobody_uses(world, agent
     Grant.objects.filter(application=used).update(expires=past)  # its used code, expired
     call_command("cleartokens")
     assert not Application.objects.filter(pk=used.pk).exists()
+
+
+def test_a_document_dot_refuses_at_refetch_leaves_the_last_good_registration(world, agent, settings):
+    """A document that passes our rules but not DOT's (here: an http redirect the server's schemes
+    refuse) is not written; the app keeps what it had, scopes included."""
+    Flow(browser(world.member_a), agent.client_id, READ).start()
+    before = set(app_scopes(registered(agent)))
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "ALLOWED_REDIRECT_URI_SCHEMES": ["https"]}
+    agent.serve(scope=READ, client_name="Renamed agent")
+    Application.objects.filter(pk=registered(agent).pk).update(cimd_expires_at=timezone.now())
+    Flow(browser(world.member_a), agent.client_id, READ).start()
+    app = registered(agent)
+    assert app.name == "Trip planner agent" and set(app_scopes(app)) == before
