@@ -1,6 +1,6 @@
 """Client ID metadata documents, fetched through the one outbound-request guard and held to our rules.
 
-django-oauth-toolkit resolves an HTTPS `client_id` (behind `CIMD_ENABLED`, off here) by fetching
+django-oauth-toolkit resolves an HTTPS `client_id` (behind `CIMD_ENABLED`, on here) by fetching
 the document it names with `CIMD_METADATA_FETCHER` and upserting a public application from it. Its
 own fetcher is careful, but it is a second SSRF guard beside `accounts.outbound` (whose
 `OUTBOUND_ALLOWED_NETWORKS` and http-for-tests rules would then be two places); so the fetch goes
@@ -31,6 +31,7 @@ after the document was fetched): where it came from (`metadata_url`, `metadata_f
 an app like any other: the tenant's app policy (approved apps only, blocks, caps, and blocked
 client ID domains) decides whether it may be used, the consent page shows it as not verified,
 the user ticks lines within their role. `cleartokens` deletes the registrations nobody uses.
+The rules and their tests: docs/security.md, "Self-registered clients".
 """
 
 from __future__ import annotations
