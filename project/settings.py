@@ -315,6 +315,8 @@ RATE_LIMITS = {
     # Client ID metadata documents fetched to register unknown clients (scopes.oauth.client_documents).
     "cimd-registration-ip": env_rate("RATE_LIMIT_CIMD_REGISTRATION_IP", "10/3600"),
     "cimd-registration-host": env_rate("RATE_LIMIT_CIMD_REGISTRATION_HOST", "20/3600"),
+    # RFC 7591 registrations (scopes.oauth.registration).
+    "dcr-registration-ip": env_rate("RATE_LIMIT_DCR_REGISTRATION_IP", "10/3600"),
 }
 # How many rows of each kind may exist at once on one person's (or client's) word; enforced by the
 # services that create them (docs/security.md, "Row creation limits").
@@ -366,6 +368,11 @@ SELF_REGISTERED_CLIENT_SCOPES = env_list(
         "albums.write",
     ],
 )
+
+# RFC 7591 dynamic registration at /o/register/ (scopes.oauth.registration): such apps are refused
+# in every tenant that has not allowed them; unused ones are deleted by cleartokens after this many days.
+DYNAMIC_REGISTRATION_ENABLED = env_bool("DYNAMIC_REGISTRATION_ENABLED", True)
+DYNAMIC_REGISTRATION_UNUSED_DAYS = env_int("DYNAMIC_REGISTRATION_UNUSED_DAYS", 7)
 
 OAUTH2_PROVIDER = {
     # DOT's default is ["__all__"]: a client that omits `scope` would get everything.

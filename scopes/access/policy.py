@@ -40,6 +40,7 @@ class AppPolicy:
     cap: tuple[str, ...] = ()
     app_owned_here: bool = False  # the app belongs to this tenant (its own app)
     domain_blocked: bool = False  # a self-registered app whose client ID's domain the tenant blocks
+    dynamic_refused: bool = False  # registered by RFC 7591, which the tenant has not allowed
 
     @property
     def usable(self) -> bool:
@@ -48,6 +49,8 @@ class AppPolicy:
             return False
         if self.mode == AppPolicyMode.APPROVED_ONLY:
             return self.status == AppStatus.APPROVED or self.app_owned_here
+        if self.dynamic_refused:
+            return self.status == AppStatus.APPROVED  # approved one by one, or not at all
         return True
 
     def cap_closure(self, implications: Implications) -> frozenset[str] | None:
@@ -66,6 +69,11 @@ def policy_refusal(policy: AppPolicy, tenant_name: str) -> str:
     """Why the consent page cannot offer the app in this tenant, for the member to read."""
     if policy.status == AppStatus.BLOCKED:
         return f"This app is {blocked_detail(tenant_name)}: its administrators have blocked it."
+    if policy.dynamic_refused and policy.mode != AppPolicyMode.APPROVED_ONLY:
+        return (
+            f"This app is {blocked_detail(tenant_name)}: it registered itself by dynamic registration, "
+            f"which {tenant_name} allows only for apps its administrators have approved. You can ask them."
+        )
     if policy.domain_blocked:
         return (
             f"This app is {blocked_detail(tenant_name)}: its administrators have blocked the "
@@ -78,14 +86,16 @@ def policy_refusal(policy: AppPolicy, tenant_name: str) -> str:
 
 
 # Joined into the standing's statement (`scopes.access.standing._grant_sql`): the tenant's mode, the
-# app's status in the tenant, whether it is capped, the cap's scope names, and whether the tenant
-# blocks the domain of a self-registered app's client ID (`a` is the app: the domain itself, or a
+# app's status in the tenant, whether it is capped, the cap's scope names, whether the tenant
+# blocks the domain of a self-registered app's client ID, and whether the app registered itself
+# by RFC 7591 in a tenant that has not allowed that (`a` is the app: the domain itself, or a
 # name under it; a domain holds only letters, digits, dots and hyphens, so LIKE's `_` never occurs).
 POLICY_COLUMNS = """pol.mode, tap.status, tap.capped,
         (SELECT {aggregate} FROM scopes_tenantapp_cap tc
             JOIN scopes_scope s ON s.id = tc.scope_id WHERE tc.tenantapp_id = tap.id),
         EXISTS (SELECT 1 FROM scopes_blockedclientdomain bd WHERE bd.tenant_id = src.tenant_id
-            AND a.client_host <> '' AND (a.client_host = bd.domain OR a.client_host LIKE '%%.' || bd.domain))"""
+            AND a.client_host <> '' AND (a.client_host = bd.domain OR a.client_host LIKE '%%.' || bd.domain)),
+        (a.registration_source = 'dcr' AND NOT COALESCE(pol.dynamic_clients, FALSE))"""
 
 DOMAIN_PATTERN = r"^(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?\Z"
 

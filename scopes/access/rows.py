@@ -186,7 +186,9 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
     app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *row = row
-    personal_mode, personal_max_days, mode, app_status, capped, cap, domain_blocked, *row = row
+    personal_mode, personal_max_days, mode, app_status, capped, cap, domain_blocked, dynamic_refused, *row = (
+        row
+    )
     albums, albums_limited, *row = row
     client_id, grant_type, epoch, *source = row
     epoch_read(epoch)
@@ -211,6 +213,7 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
             cap=_split(cap),
             app_owned_here=app_tenant_id is not None and app_tenant_id == tenant.pk,
             domain_blocked=bool(domain_blocked),
+            dynamic_refused=bool(dynamic_refused),
         ),
         consent_albums=_album_pairs(albums),
         personal_max_days=None if personal_max_days is None else int(personal_max_days),

@@ -107,6 +107,8 @@ class ApplicationAdmin(
 
     @admin.display(description="where it came from")
     def origin(self, obj: Application | None) -> str:
+        if obj is not None and obj.registration_source == Application.RegistrationSource.DCR:
+            return f"registered itself by dynamic registration (RFC 7591) on {obj.created.isoformat(timespec='seconds')}"
         if obj is None or obj.registration_source != Application.RegistrationSource.CIMD:
             return "registered by an administrator"
         fetched = (

@@ -1,7 +1,9 @@
-"""Self-registered clients (client ID metadata documents): where each came from, and the domains a
-tenant blocks (docs/security.md, "Self-registered clients").
+"""Self-registered clients (client ID metadata documents, RFC 7591): where each came from, the
+domains a tenant blocks, and whether a tenant allows dynamically registered apps
+(docs/security.md, "Self-registered clients").
 
 - The application's metadata document URL, when it was fetched, and its client ID's host.
+- `TenantAppPolicy.dynamic_clients`, off: an RFC 7591 app is refused until the tenant allows them.
 - `scopes_blockedclientdomain`, behind row-level security: `tenant_isolation` as everywhere, and a
   member may read (never write) their tenants' rows, as the policy tables (the consent page asks
   the standing, which joins them, before any tenant is entered).
@@ -21,14 +23,15 @@ MEMBER_READ = (
 
 
 def drop_application_triggers(apps, schema_editor):
-    # SQLite rebuilds the application table to add a NOT NULL column, and the freshness triggers
-    # naming it would not survive: drop them first, `install_freshness` puts them back.
+    # SQLite rebuilds the application and policy tables to add a NOT NULL column, and the freshness
+    # triggers naming them would not survive: drop them first, `install_freshness` puts them back.
     connection = schema_editor.connection
     if connection.vendor != "sqlite":
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%scopes_application%'"
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            " AND (sql LIKE '%scopes_application%' OR sql LIKE '%scopes_tenantapppolicy%')"
         )
         for (name,) in cursor.fetchall():
             cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
@@ -67,6 +70,17 @@ class Migration(migrations.Migration):
             name="metadata_url",
             field=models.CharField(
                 blank=True, editable=False, max_length=255, verbose_name="metadata document URL"
+            ),
+        ),
+        migrations.AddField(
+            model_name="tenantapppolicy",
+            name="dynamic_clients",
+            field=models.BooleanField(
+                default=False,
+                help_text=(
+                    "Apps that registered themselves through dynamic registration (RFC 7591) may be used "
+                    "here (unticked: only those the tenant approved one by one)."
+                ),
             ),
         ),
         migrations.CreateModel(

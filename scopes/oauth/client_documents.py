@@ -60,6 +60,9 @@ JSON_TYPES = ("application/json",)
 ALLOWED_GRANTS = frozenset({"authorization_code", "refresh_token"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "::1", "localhost"})
 NAME_MAX_LENGTH = 100
+SCOPE_MAX_LENGTH = 1000
+REDIRECTS_MAX = 10
+URI_MAX_LENGTH = 500
 
 
 class RegistrationLimit:
@@ -168,34 +171,58 @@ def document_problem(document: dict[str, Any], *, client_id: str) -> None:
     """Raise `CIMDError` saying why `document` cannot describe a self-registered client."""
     if document.get("client_id") != client_id:
         raise CIMDError("the document's client_id is not the URL it was fetched from")
+    problem = metadata_problem(document, home=urlsplit(client_id).hostname)
+    if problem:
+        raise CIMDError(problem)
+
+
+def metadata_problem(document: dict[str, Any], *, home: str | None) -> str | None:
+    """Why `document` cannot describe a self-registered client, or None.
+
+    The rules both ways of registering share: public, authorization code only, a short name,
+    redirect URIs on `home` over https (any https host when there is no `home`, as for RFC 7591,
+    where nothing names the client's site) or loopback, a logo over https on `home`.
+    """
     if document.get("token_endpoint_auth_method", "none") != "none":
-        raise CIMDError("a self-registered client is public: token_endpoint_auth_method must be none")
+        return "a self-registered client is public: token_endpoint_auth_method must be none"
+    if "client_secret" in document or "jwks" in document or "jwks_uri" in document:
+        return "a self-registered client is public: it has no secret and no keys"
     grants = document.get("grant_types", ["authorization_code"])
     if not isinstance(grants, list) or not grants or not set(grants) <= ALLOWED_GRANTS:
-        raise CIMDError("grant_types may name only authorization_code and refresh_token")
+        return "grant_types may name only authorization_code and refresh_token"
     if "authorization_code" not in grants:
-        raise CIMDError("grant_types must include authorization_code")
+        return "grant_types must include authorization_code"
+    if document.get("response_types", ["code"]) != ["code"]:
+        return "response_types may name only code"
     name = document.get("client_name", "")
     if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX_LENGTH:
-        raise CIMDError(f"client_name must be a name of 1 to {NAME_MAX_LENGTH} characters")
-    home = urlsplit(client_id).hostname
+        return f"client_name must be a name of 1 to {NAME_MAX_LENGTH} characters"
+    scope = document.get("scope")
+    if scope is not None and (not isinstance(scope, str) or len(scope) > SCOPE_MAX_LENGTH):
+        return f"scope must be a space-separated string of at most {SCOPE_MAX_LENGTH} characters"
     redirects = document.get("redirect_uris")
-    if not isinstance(redirects, list) or not redirects:
-        raise CIMDError("redirect_uris must be a non-empty array")
+    if not isinstance(redirects, list) or not redirects or len(redirects) > REDIRECTS_MAX:
+        return f"redirect_uris must be an array of 1 to {REDIRECTS_MAX} URIs"
     for uri in redirects:
-        if not isinstance(uri, str) or not _redirect_allowed(uri, home):
-            raise CIMDError("every redirect_uri must be https on the client_id's host, or loopback")
+        if not isinstance(uri, str) or len(uri) > URI_MAX_LENGTH or not _redirect_allowed(uri, home):
+            where = "the client_id's host" if home else "https"
+            return f"every redirect_uri must be https on {where}, or loopback"
     logo = document.get("logo_uri")
     if logo is not None:
         parts = urlsplit(logo) if isinstance(logo, str) else None
-        if parts is None or parts.scheme != "https" or parts.hostname != home:
-            raise CIMDError("logo_uri must be https on the client_id's host")
+        if parts is None or parts.scheme != "https" or (home is not None and parts.hostname != home):
+            return "logo_uri must be https" + (" on the client_id's host" if home else "")
+    return None
 
 
 def _redirect_allowed(uri: str, home: str | None) -> bool:
-    parts = urlsplit(uri)
-    if parts.fragment or parts.username or parts.password or not parts.hostname:
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+    except ValueError:
         return False
-    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+    if parts.fragment or parts.username or parts.password or not host:
+        return False
+    if parts.scheme == "http" and host in LOOPBACK_HOSTS:
         return True  # a native app's loopback redirect (RFC 8252 section 7.3)
-    return parts.scheme == "https" and parts.hostname == home
+    return parts.scheme == "https" and (home is None or host == home)

@@ -76,14 +76,19 @@ class ServiceSavedAdmin(AllTenantsAdmin):
 
 @admin.register(TenantAppPolicy)
 class TenantAppPolicyAdmin(ServiceSavedAdmin):
-    list_display = ("tenant", "mode", "updated_at")
-    fields = ("tenant", "mode")
+    list_display = ("tenant", "mode", "dynamic_clients", "updated_at")
+    fields = ("tenant", "mode", "dynamic_clients")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("tenant",) if obj is not None else ()
 
     def call_service(self, request: HttpRequest, obj: TenantAppPolicy, form: Any) -> None:
-        saved = services.app_policy_set(actor=signed_in(request.user), tenant=obj.tenant, mode=obj.mode)
+        saved = services.app_policy_set(
+            actor=signed_in(request.user),
+            tenant=obj.tenant,
+            mode=obj.mode,
+            dynamic_clients=obj.dynamic_clients,
+        )
         obj.pk = saved.pk
 
 

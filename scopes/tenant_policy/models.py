@@ -24,6 +24,13 @@ class TenantAppPolicy(TenantOwned):
         ],
         default=AppPolicyMode.ANY.value,
     )
+    dynamic_clients = models.BooleanField(
+        default=False,
+        help_text=(
+            "Apps that registered themselves through dynamic registration (RFC 7591) may be used "
+            "here (unticked: only those the tenant approved one by one)."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantOwned.Meta):

@@ -21,7 +21,9 @@ from scopes.tenant_policy.models import (
 
 def app_policy(*, tenant: Tenant, application: Application) -> AppPolicy:
     """The tenant's policy for one app, as the standing reads it (the consent page asks before planning)."""
-    mode = TenantAppPolicy.objects.for_tenant(tenant).values_list("mode", flat=True).first()
+    mode, dynamic_clients = TenantAppPolicy.objects.for_tenant(tenant).values_list(
+        "mode", "dynamic_clients"
+    ).first() or (None, False)
     decision = (
         TenantApp.objects.for_tenant(tenant)
         .filter(application_id=application.pk)
@@ -35,6 +37,8 @@ def app_policy(*, tenant: Tenant, application: Application) -> AppPolicy:
         cap=tuple(sorted(s.name for s in decision.cap.all())) if decision else (),
         app_owned_here=application.tenant_id == tenant.pk,
         domain_blocked=domain_blocked(tenant=tenant, host=application.client_host),
+        dynamic_refused=application.registration_source == Application.RegistrationSource.DCR
+        and not dynamic_clients,
     )
 
 

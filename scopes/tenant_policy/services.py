@@ -56,23 +56,32 @@ def _app_usable_here(application: Application, tenant: Tenant) -> None:
 
 
 @transaction.atomic
-def app_policy_set(*, actor: User, tenant: Tenant, mode: str) -> TenantAppPolicy:
-    """Set a tenant's app policy: any app, or approved apps only."""
+def app_policy_set(
+    *, actor: User, tenant: Tenant, mode: str, dynamic_clients: bool | None = None
+) -> TenantAppPolicy:
+    """Set a tenant's app policy: any app, or approved apps only; and whether apps that registered
+    themselves by RFC 7591 may be used without being approved one by one (None: unchanged)."""
     check_tenant_admin(actor=actor, tenant=tenant)
     if mode not in {m.value for m in AppPolicyMode}:
         raise ValidationError("Unknown policy %(mode)s.", code="bad_mode", params={"mode": mode})
     policy, _ = TenantAppPolicy.objects.for_tenant(tenant).select_for_update().get_or_create(tenant=tenant)
+    before: dict[str, object] = {}
+    after: dict[str, object] = {}
     if policy.mode != mode:
-        before = policy.mode
+        before["mode"], after["mode"] = policy.mode, mode
         policy.mode = mode
-        policy.save(update_fields=["mode", "updated_at"])
+    if dynamic_clients is not None and policy.dynamic_clients != dynamic_clients:
+        before["dynamic_clients"], after["dynamic_clients"] = policy.dynamic_clients, dynamic_clients
+        policy.dynamic_clients = dynamic_clients
+    if after:
+        policy.save(update_fields=["mode", "dynamic_clients", "updated_at"])
         audit_record(
             actor=actor,
             action=AuditAction.APP_POLICY_CHANGED,
             target=policy,
             tenant=tenant,
-            before={"mode": before},
-            after={"mode": mode},
+            before=before,
+            after=after,
         )
     return policy
 

@@ -242,6 +242,7 @@ def org_admin(request: HttpRequest, slug: str) -> HttpResponse:
             "tenant": tenant,
             "my_role": membership.role if membership else None,
             "mode": policy.mode if policy else AppPolicyMode.ANY.value,
+            "dynamic_clients": bool(policy and policy.dynamic_clients),
             "modes": [
                 (
                     AppPolicyMode.ANY.value,
@@ -282,7 +283,12 @@ def _done(request: HttpRequest, slug: str, call: Any) -> HttpResponse:
 def org_policy(request: HttpRequest, slug: str) -> HttpResponse:
     user, tenant = _administered(request, slug)
     mode = request.POST.get("mode", "")
-    return _done(request, slug, lambda: services.app_policy_set(actor=user, tenant=tenant, mode=mode))
+    dynamic = request.POST.get("dynamic_clients") == "on"
+    return _done(
+        request,
+        slug,
+        lambda: services.app_policy_set(actor=user, tenant=tenant, mode=mode, dynamic_clients=dynamic),
+    )
 
 
 @login_required

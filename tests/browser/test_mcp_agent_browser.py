@@ -4,10 +4,11 @@ The agent is `tests/mcp_agent/agent.mjs`: the SDK's client authorization code
 (`@modelcontextprotocol/sdk/client/auth.js`, pinned in tests/mcp_agent/package-lock.json and
 installed by `.ci/run`). It is driven through the SDK's `auth()`, which calls
 `discoverOAuthProtectedResourceMetadata`, `discoverAuthorizationServerMetadata`,
-`startAuthorization` and `exchangeAuthorization` (through `fetchToken`); the agent reads the API's
-challenges with `extractWWWAuthenticateParams`. Its `client_id` is the URL of its client ID
-metadata document, served over TLS on loopback by the test (tests/scopes/oauth/agents.py). The
-user signs in and ticks lines on the consent page in Chromium.
+`startAuthorization` and `exchangeAuthorization` (through `fetchToken`), and `registerClient` when it
+registers by RFC 7591; the agent reads the API's challenges with `extractWWWAuthenticateParams`.
+Its `client_id` is the URL of its client ID metadata document, served over TLS on loopback by the
+test (tests/scopes/oauth/agents.py), or the one dynamic registration gave it. The user signs in
+and ticks lines on the consent page in Chromium.
 """
 
 from __future__ import annotations
@@ -186,3 +187,27 @@ def test_under_approved_apps_only_the_agent_waits_in_the_queue_until_an_administ
     agent_run.answer(allow(browser, callback))
     assert agent_run.until("tokens")["scope"] == "photos.read"
     assert agent_run.until("call")["status"] == 200  # the photos it was denied before approval
+
+
+def test_without_a_metadata_document_the_sdk_registers_by_rfc_7591_where_the_tenant_allows_it(
+    live_server, world, page, run
+):
+    services.app_policy_set(
+        actor=world.owner_a, tenant=world.acme, mode=AppPolicyMode.ANY, dynamic_clients=True
+    )
+    browser, callback = page
+    agent_run = run("-", "photos.read albums.read")
+    asked = agent_run.until("authorize")
+    app = Application.objects.get(client_id=asked["client_id"])
+    assert (app.registration_source, app.name) == ("dcr", "MCP SDK agent")
+    browser.goto(asked["authorization_url"])
+    sign_in(browser, "member_a")
+    expect(browser.locator(".unverified")).to_contain_text("not verified by Acme")
+    agent_run.answer(allow(browser, callback, untick=("albums.read",)))
+    again = agent_run.until("authorize")
+    callback.url = None
+    browser.goto(again["authorization_url"])
+    agent_run.answer(allow(browser, callback))
+    done = agent_run.until("done")
+    assert done["statuses"] == [401, 200, 403, 200]
+    assert set(done["final_scope"].split()) == {"photos.read", "albums.read"}

@@ -1,12 +1,13 @@
 // An agent built on the official MCP TypeScript SDK's client authorization code
 // (@modelcontextprotocol/sdk/client/auth.js, pinned in package-lock.json), driven by
 // tests/scopes/oauth/test_mcp_agent.py against the live server:
-//   node agent.mjs <api_base> <client_metadata_url> <redirect_uri> <scope>
+//   node agent.mjs <api_base> <client_metadata_url or -> <redirect_uri> <scope>
 // It knows only the API's URL. It calls it bare and reads the 401's challenge
 // (extractWWWAuthenticateParams), then the SDK's `auth()` discovers the protected resource metadata
 // (discoverOAuthProtectedResourceMetadata) and the authorization server's
 // (discoverAuthorizationServerMetadata), uses the client ID metadata document's URL as its
-// client_id (the server says client_id_metadata_document_supported), starts the authorization
+// client_id (the server says client_id_metadata_document_supported), or without one ("-")
+// registers by RFC 7591 at the metadata's registration_endpoint (registerClient), starts the authorization
 // with PKCE and `resource` (startAuthorization) and, given the callback, exchanges the code
 // (exchangeAuthorization through fetchToken). Each authorization URL is printed as one JSON line;
 // the browser's callback URL is read back on one line of stdin. A 403 naming a missing scope is
@@ -33,7 +34,7 @@ const provider = {
       token_endpoint_auth_method: 'none',
     };
   },
-  clientMetadataUrl,
+  clientMetadataUrl: clientMetadataUrl === '-' ? undefined : clientMetadataUrl,
   state: async () => (kept.state = randomUUID()),
   clientInformation: () => kept.client,
   saveClientInformation: (client) => { kept.client = client; },

@@ -6,8 +6,8 @@ each tenant in turn (one transaction each, so no lock is held across tenants) an
 INSTALLED_APPS). Schedule it daily (docs/deployment.md).
 
 Then it deletes the self-registered apps nobody uses (docs/security.md, "Self-registered
-clients"): registered from a client ID metadata document whose cached lifetime has passed, and
-referred to by no row in any tenant (token, code, consent, decision, request, usage). DOT's
+clients"): registered from a client ID metadata document whose cached lifetime has passed, or by
+RFC 7591 more than DYNAMIC_REGISTRATION_UNUSED_DAYS ago, and referred to by no row in any tenant (token, code, consent, decision, request, usage). DOT's
 `clearcimdapplications` would look for those rows as the runtime role without entering a tenant,
 see none, and delete apps in use; here each tenant is entered under a lock on the apps, so a token
 issued meanwhile waits for the decision instead of being deleted with its app.
@@ -15,10 +15,13 @@ issued meanwhile waits for the decision instead of being deleted with its app.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from oauth2_provider.models import clear_expired
 
@@ -41,6 +44,16 @@ def _referrers() -> list[tuple[type[models.Model], str]]:
     ]
 
 
+def expired_registrations() -> Q:
+    """Self-registered apps past their time: a client ID metadata document whose cached lifetime
+    has passed, or an RFC 7591 registration older than DYNAMIC_REGISTRATION_UNUSED_DAYS."""
+    now = timezone.now()
+    return Q(registration_source=Application.RegistrationSource.CIMD, cimd_expires_at__lt=now) | Q(
+        registration_source=Application.RegistrationSource.DCR,
+        created__lt=now - timedelta(days=settings.DYNAMIC_REGISTRATION_UNUSED_DAYS),
+    )
+
+
 def clear_unused_registrations(tenants: list[int]) -> int:
     """Delete expired self-registered apps no row refers to in any tenant; how many were deleted."""
     deleted, after = 0, 0
@@ -48,11 +61,7 @@ def clear_unused_registrations(tenants: list[int]) -> int:
         with transaction.atomic():
             batch = list(
                 Application.objects.select_for_update()
-                .filter(
-                    registration_source=Application.RegistrationSource.CIMD,
-                    cimd_expires_at__lt=timezone.now(),
-                    pk__gt=after,
-                )
+                .filter(expired_registrations(), pk__gt=after)
                 .order_by("pk")
                 .values_list("pk", flat=True)[:BATCH]
             )
