@@ -22,16 +22,16 @@ MEMBER_READ = (
 )
 
 
-def drop_application_triggers(apps, schema_editor):
-    # SQLite rebuilds the application and policy tables to add a NOT NULL column, and the freshness
-    # triggers naming them would not survive: drop them first, `install_freshness` puts them back.
+def drop_policy_triggers(apps, schema_editor):
+    # SQLite rebuilds the policy table to add a NOT NULL column, and the freshness triggers on it
+    # would go with the old table: drop them first, `install_freshness` puts them back. (The
+    # application's new columns are nullable: SQLite adds them in place, keeping its triggers.)
     connection = schema_editor.connection
     if connection.vendor != "sqlite":
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-            " AND (sql LIKE '%scopes_application%' OR sql LIKE '%scopes_tenantapppolicy%')"
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%scopes_tenantapppolicy%'"
         )
         for (name,) in cursor.fetchall():
             cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
@@ -45,17 +45,16 @@ def install_freshness(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0008_admin_names"),
         ("scopes", "0022_signing_keys_in_the_database"),
     ]
 
     operations = [
-        migrations.RunPython(drop_application_triggers, install_freshness),
+        migrations.RunPython(drop_policy_triggers, install_freshness),
         migrations.AddField(
             model_name="application",
             name="client_host",
             field=models.CharField(
-                blank=True, db_index=True, editable=False, max_length=253, verbose_name="client ID host"
+                blank=True, editable=False, max_length=253, null=True, verbose_name="client ID host"
             ),
         ),
         migrations.AddField(
@@ -69,7 +68,7 @@ class Migration(migrations.Migration):
             model_name="application",
             name="metadata_url",
             field=models.CharField(
-                blank=True, editable=False, max_length=255, verbose_name="metadata document URL"
+                blank=True, editable=False, max_length=255, null=True, verbose_name="metadata document URL"
             ),
         ),
         migrations.AddField(
@@ -122,5 +121,5 @@ class Migration(migrations.Migration):
             ],
         ),
         EnableTenantIsolation(model_name="blockedclientdomain", own_rows=MEMBER_READ),
-        migrations.RunPython(install_freshness, drop_application_triggers),
+        migrations.RunPython(install_freshness, drop_policy_triggers),
     ]

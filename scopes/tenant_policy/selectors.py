@@ -46,7 +46,7 @@ def blocked_domains(tenant: Tenant) -> QuerySet[BlockedClientDomain]:
     return BlockedClientDomain.objects.for_tenant(tenant).order_by("domain")
 
 
-def domain_blocked(*, tenant: Tenant, host: str) -> bool:
+def domain_blocked(*, tenant: Tenant, host: str | None) -> bool:
     """Whether `tenant` blocks the domain of a self-registered client's host (`domain_covers`)."""
     if not host:
         return False

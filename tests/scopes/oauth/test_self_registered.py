@@ -201,7 +201,7 @@ def test_a_domain_block_is_one_tenants_and_covers_only_names_under_it(world, age
     tokens = connect(world, agent)
     assert bearer(tokens["access_token"]).get("/api/t/acme/photos/").status_code == 200
     # An app an administrator registered has no client ID domain: no block reaches it.
-    assert Application.objects.get(pk=world.app.pk).client_host == ""
+    assert not Application.objects.get(pk=world.app.pk).client_host
 
 
 def test_a_domain_block_written_in_sql_reaches_a_cached_context(world, agent):
