@@ -53,3 +53,9 @@ class AuditAction(StrEnum):
     WEBHOOK_CREATED = "webhook.created"
     WEBHOOK_CHANGED = "webhook.changed"
     WEBHOOK_DELETED = "webhook.deleted"
+    # Second factors and sign-in strength (accounts.factors).
+    FACTOR_ENROLLED = "factor.enrolled"
+    FACTOR_REMOVED = "factor.removed"
+    RECOVERY_CODES_GENERATED = "factor.recovery_codes_generated"
+    RECOVERY_CODE_USED = "factor.recovery_code_used"
+    SIGN_IN_STEPPED_UP = "sign_in.stepped_up"

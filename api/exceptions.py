@@ -45,6 +45,8 @@ def refusal_response(decision: Decision, *, request_access: str | None = None) -
         return not_found_response()
     if decision.reason == Reason.INVALID_TOKEN:
         return invalid_token_response(decision.detail)
+    if decision.reason == Reason.INSUFFICIENT_USER_AUTHENTICATION:
+        return step_up_response(decision)
     body = {
         "error": "insufficient_scope" if decision.reason == Reason.SCOPE_MISSING else "forbidden",
         "reason": str(decision.reason),
@@ -58,6 +60,33 @@ def refusal_response(decision: Decision, *, request_access: str | None = None) -
     if decision.reason == Reason.SCOPE_MISSING:
         needed = " ".join(decision.required_scopes)
         response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}"'
+    return response
+
+
+def step_up_response(decision: Decision) -> Response:
+    """401 with RFC 9470's challenge: the token's sign-in is too weak or too old for this call.
+
+    The client sends its user back through authorization with the `acr_values` and `max_age` of
+    the challenge (also in the body), and gets a token that passes.
+    """
+    requirement = decision.step_up
+    body: dict[str, Any] = {
+        "error": str(Reason.INSUFFICIENT_USER_AUTHENTICATION),
+        "reason": str(Reason.INSUFFICIENT_USER_AUTHENTICATION),
+        "detail": decision.detail,
+        "required_scopes": list(decision.required_scopes),
+        "granted_scopes": list(decision.granted_scopes),
+    }
+    challenge = f'Bearer realm="{REALM}", error="insufficient_user_authentication"'
+    challenge += ', error_description="A stronger or more recent sign-in is required"'
+    if requirement is not None and requirement.acr:
+        body["acr_values"] = requirement.acr
+        challenge += f', acr_values="{requirement.acr}"'
+    if requirement is not None and requirement.max_age is not None:
+        body["max_age"] = requirement.max_age
+        challenge += f', max_age="{requirement.max_age}"'
+    response = Response(body, status=status.HTTP_401_UNAUTHORIZED)
+    response["WWW-Authenticate"] = challenge
     return response
 
 

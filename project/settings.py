@@ -69,6 +69,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Second factors (accounts.factors): TOTP devices and single-use recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     # Before oauth2_provider: its `createapplication` command replaces DOT's (Django runs the
     # command of the app listed first), so apps are registered through our services.
@@ -254,6 +258,10 @@ EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@localhost")
 LOGIN_REDIRECT_URL = "account-apps"
+# The issuer name in authenticator apps (otpauth:// URIs of accounts.factors).
+OTP_TOTP_ISSUER = "Granular Photos"
+# A second factor older than this must be given again before a factor is removed (sudo mode).
+REAUTHENTICATION_SECONDS = 600
 LOGOUT_REDIRECT_URL = "login"
 
 X_FRAME_OPTIONS = "DENY"
@@ -297,6 +305,9 @@ RATE_LIMITS = {
     # Wrong user codes typed at /o/device/ (RFC 8628 5.1: guessing), per account and per address.
     "device-user": env_rate("RATE_LIMIT_DEVICE_USER", "5/900"),
     "device-ip": env_rate("RATE_LIMIT_DEVICE_IP", "30/900"),
+    # Wrong second-factor codes (sign-in, step-up), per account; each TOTP device also backs off
+    # exponentially on its own (django-otp's throttling).
+    "second-factor-user": env_rate("RATE_LIMIT_SECOND_FACTOR_USER", "5/900"),
     # Endpoints that create rows on a user's (or a public client's) word count EVERY attempt
     # (accounts.ratelimit.record_attempt); the caps on what may exist at once are CREATION_CAPS.
     "access-request-user": env_rate("RATE_LIMIT_ACCESS_REQUEST_USER", "10/3600"),

@@ -8,6 +8,7 @@ namespace, the discovery documents too, so both are published at the site's root
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts import factor_views
 from accounts.ratelimit import limit_posts, signed_in_limits
 from accounts.views import SignInView
 from scopes.consent import connected_apps
@@ -53,6 +54,9 @@ oauth_patterns = (
 urlpatterns = [
     path("", include(oauth_patterns)),
     path("account/login/", POPUP_PAGE(SignInView.as_view()), name="login"),
+    path("account/login/second-factor/", POPUP_PAGE(factor_views.second_factor), name="login-second-factor"),
+    path("account/verify/", POPUP_PAGE(factor_views.step_up), name="account-verify"),
+    path("account/security/", factor_views.security, name="account-security"),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/apps/", connected_apps.connected_apps, name="account-apps"),
     path(

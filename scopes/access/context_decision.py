@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from accounts.authn import NONE as NO_REQUIREMENT
 from scopes.access.decision import Decision, Target, decide
 from scopes.access.standing import AuthorizationContext
 
@@ -35,18 +36,22 @@ def decide_for(
     target: Target | None,
 ) -> Decision:
     """The decision for a loaded authorization context: what the API and the admin's explain page ask."""
+    now = timezone.now()
     return decide(
         action_scope=action_scope,
         read_scope=read_scope,
         token_scopes=context.token_scopes,
         role_grants=context.role_grants,
         implications=context.implications,
-        token_problem=context.problem(timezone.now()),
+        token_problem=context.problem(now),
         tenant_problem=tenant_problem(context, tenant_slug),
         role_name=context.role_name,
         tenant_name=context.tenant.name,
         target=target,
         albums=context.albums,
+        sign_in=context.sign_in,
+        requirement=context.requirements.get(action_scope, NO_REQUIREMENT),
+        now=now,
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils import timezone
 
+from accounts.authn import NO_SIGN_IN, SignIn
 from accounts.models import Tenant, User
 from scopes.access.albums import ALBUM_TYPE, AlbumIds, parse_limit
 from scopes.access.personal_tokens import DEFAULT_MAX_DAYS, PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
@@ -210,7 +211,7 @@ def _fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
 
 
 _TOKEN_SOURCE = (
-    "SELECT user_id, tenant_id, application_id, id, scope, expires, albums, created"
+    "SELECT user_id, tenant_id, application_id, id, scope, expires, albums, created, acr, amr, auth_time"
     " FROM scopes_accesstoken WHERE token_checksum = %s"
 )
 _GRANT_SOURCE = "SELECT %s AS user_id, %s AS tenant_id, %s AS application_id"
@@ -227,6 +228,9 @@ class TokenRows:
     albums: AlbumIds | None = None  # the token's album limit as issued (None: none)
     # When it was issued: a personal token's tenant maximum counts from here (standing.token_expiry).
     created: datetime | None = None
+    # How and when its user signed in (accounts.authn), read in the same statement: the decision's
+    # sign-in step costs no query.
+    sign_in: SignIn = NO_SIGN_IN
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -275,7 +279,8 @@ def token_rows(checksum: str) -> TokenRows | None:
     row = _token_row(checksum)
     if row is None:
         return None
-    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums, created) = _rows(row)
+    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums, created, *signed) = _rows(row)
+    acr, amr, auth_time = signed
     return TokenRows(
         token_id=token_id,
         scope=tuple(scope.split()),
@@ -283,6 +288,7 @@ def token_rows(checksum: str) -> TokenRows | None:
         rows=rows,
         albums=parse_limit(albums),
         created=_aware(created),
+        sign_in=SignIn.of(acr, amr, None if auth_time is None else _aware(auth_time)),
     )
 
 
@@ -290,7 +296,8 @@ def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) ->
     """Every unexpired access token matching `condition` (SQL on scopes_accesstoken), with its grant's
     rows, in ONE query: the what-if preview (scopes.usage.preview) judges them in bulk with `assess`."""
     source = (
-        "SELECT user_id, tenant_id, application_id, id, scope, expires, created FROM scopes_accesstoken"
+        "SELECT user_id, tenant_id, application_id, id, scope, expires, created, acr, amr, auth_time"
+        " FROM scopes_accesstoken"
         f" WHERE expires > %s AND ({condition})"
     )
     with connection.cursor() as cursor:
@@ -298,7 +305,9 @@ def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) ->
         found = cursor.fetchall()
     result = []
     for row in found:
-        rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, created) = _rows(row)
+        rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, created, acr, amr, auth_time) = _rows(
+            row
+        )
         result.append(
             TokenRows(
                 token_id=token_id,
@@ -306,6 +315,7 @@ def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) ->
                 expires=_aware(expires),
                 rows=rows,
                 created=_aware(created),
+                sign_in=SignIn.of(acr, amr, None if auth_time is None else _aware(auth_time)),
             )
         )
     return result

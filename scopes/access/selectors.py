@@ -79,7 +79,10 @@ def authorization_context(raw_token: str) -> AuthorizationContext | None:
     if not enter_tenant_of_access_token(checksum):
         return None
     found = token_rows(checksum)
-    return None if found is None else context_from(found, registry().implications)
+    if found is None:
+        return None
+    snapshot = registry()
+    return context_from(found, snapshot.implications, snapshot.requirements)
 
 
 def admin_applications(user: User) -> QuerySet[Application]:

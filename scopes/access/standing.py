@@ -22,7 +22,7 @@ on top.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -30,6 +30,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from accounts.authn import NO_SIGN_IN, Requirement, SignIn
 from accounts.models import Tenant, User
 from scopes.access.albums import AlbumIds, standing_albums
 from scopes.access.policy import blocked_detail
@@ -94,6 +95,8 @@ class Standing:
     expires: datetime | None
     # The albums it may reach now; None: no album limit (scopes.access.albums).
     albums: AlbumIds | None = None
+    # An access token's: how and when its user signed in (introspection reports it).
+    sign_in: SignIn = NO_SIGN_IN
 
     @property
     def stands(self) -> bool:
@@ -190,7 +193,7 @@ def access_token_standing(checksum: str, *, now: datetime | None = None) -> Stan
     found = token_rows(checksum)
     if found is None:
         return None
-    return assess(
+    standing = assess(
         found.rows,
         issued=found.scope,
         implications=_implications(),
@@ -198,6 +201,7 @@ def access_token_standing(checksum: str, *, now: datetime | None = None) -> Stan
         now=now,
         issued_albums=found.albums,
     )
+    return replace(standing, sign_in=found.sign_in)
 
 
 def grant_standing(
@@ -316,6 +320,10 @@ class AuthorizationContext:
     albums: AlbumIds | None = None
     # The client the token was issued to (usage is recorded per app: scopes.usage).
     application_id: int | None = None
+    # How and when the token's user signed in (never raised by a refresh), and what each scope
+    # needs of that (the registry's, read with the implications): the decision's sign-in step.
+    sign_in: SignIn = NO_SIGN_IN
+    requirements: Mapping[str, Requirement] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_member(self) -> bool:
@@ -330,8 +338,14 @@ class AuthorizationContext:
         return None
 
 
-def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -> AuthorizationContext:
-    """The API's context for a token read by `token_rows`, judged by `assess` (no expiry: per request)."""
+def context_from(
+    found: TokenRows,
+    implications: Mapping[str, frozenset[str]],
+    requirements: Mapping[str, Requirement] | None = None,
+) -> AuthorizationContext:
+    """The API's context for a token read by `token_rows`, judged by `assess` (no expiry: per request).
+
+    `requirements` are the registry's step-up rules of the same snapshot as `implications`."""
     standing = assess(found.rows, issued=found.scope, implications=implications, issued_albums=found.albums)
     return AuthorizationContext(
         token_id=found.token_id,
@@ -346,4 +360,6 @@ def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -
         standing_problem=standing.problem,
         albums=standing.albums,
         application_id=found.rows.application_id,
+        sign_in=found.sign_in,
+        requirements=requirements or {},
     )

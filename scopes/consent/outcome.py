@@ -15,6 +15,8 @@ from datetime import datetime
 from oauthlib.oauth2 import AccessDeniedError, InvalidRequestError
 from oauthlib.oauth2.rfc6749.errors import ConsentRequired, LoginRequired, OAuth2Error
 
+from accounts.authn import MFA, Requirement, shortfall, strongest
+from accounts.authn import NONE as NO_REQUIREMENT
 from accounts.models import Membership
 from scopes.access.rows import GrantRows
 from scopes.access.standing import assess
@@ -41,6 +43,14 @@ class ClientError:
 @dataclass(frozen=True)
 class SignInAgain:
     """prompt=login, or max_age passed: the user signs in again, then the request continues."""
+
+
+@dataclass(frozen=True)
+class StepUp:
+    """The requested scopes (or the client's acr_values) need a stronger or fresher sign-in: the
+    user gives their second factor (or sets one up), then the request continues."""
+
+    requirement: Requirement
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ class Refuse:
     message: str
 
 
-Outcome = ClientError | SignInAgain | ShowPage | Approve
+Outcome = ClientError | SignInAgain | StepUp | ShowPage | Approve
 Answer = Grant | Deny | Refuse
 
 CHANGED = "This consent form has expired or was changed. Go back to the app and start again."
@@ -149,9 +159,26 @@ def on_get(req: AuthorizeRequest, s: Situation, *, now: datetime) -> Outcome:
     stale = _max_age(req, s, now=now)
     if stale is not None:
         return stale
+    asked = Requirement(acr=MFA if MFA in req.acr_values else "")
+    needed = step_up_needed(s, requested_scopes(req, s), now=now, asked=asked)
+    if needed is not None:
+        # Before any page or code: a code must never carry a sign-in weaker than its scopes need.
+        return ClientError(InteractionRequired, STEP_UP_SILENT) if req.silent else StepUp(needed)
     if s.membership is None:
         return ClientError(InteractionRequired) if req.silent else ShowPage(None, None, None)
     return _with_member(req, s, s.membership)
+
+
+STEP_UP_SILENT = "These scopes need a recent sign-in with a second factor."
+
+
+def step_up_needed(
+    s: Situation, scopes: Iterable[str], *, now: datetime, asked: Requirement = NO_REQUIREMENT
+) -> Requirement | None:
+    """What the session's sign-in lacks for consenting to `scopes` (and what the client asked);
+    None when it has it. The scopes' need is the strongest over their closure (accounts.authn)."""
+    requirement = strongest([s.registry.requirement_for(scopes), asked])
+    return shortfall(s.sign_in, requirement, now=now)
 
 
 def _max_age(req: AuthorizeRequest, s: Situation, *, now: datetime) -> Outcome | None:

@@ -22,7 +22,7 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
 from oauthlib.oauth2 import AccessDeniedError
 
-from accounts import tenancy
+from accounts import authn, tenancy
 from accounts.models import signed_in
 from scopes.access.albums import format_limit
 from scopes.access.scope_registry import registry_held
@@ -38,13 +38,20 @@ from scopes.consent.outcome import (
     Grant,
     ShowPage,
     SignInAgain,
+    StepUp,
     approved,
     on_get,
     on_post,
+    step_up_needed,
 )
 from scopes.consent.rules import ShownPlan
 from scopes.consent.services import consent_grant
 from scopes.models import Application
+
+STEP_UP_EXPIRED = (
+    "What you chose needs a recent sign-in with a second factor, and yours is too old now. "
+    "Go back to the app and start again."
+)
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -65,13 +72,19 @@ class ConsentView(Answers, AuthorizationView):
         req = AuthorizeRequest.from_query(request.GET, scopes, credentials)
         application = Application.objects.get(client_id=req.client_id)
         situation = situation_of(
-            signed_in(request.user), application, tenant_slug=req.tenant_slug, details=req.details
+            signed_in(request.user),
+            application,
+            tenant_slug=req.tenant_slug,
+            details=req.details,
+            sign_in=authn.of_session(request.session),
         )
         match on_get(req, situation, now=timezone.now()):
             case ClientError() as refusal:
                 return self.client_error(req.oauth, application, refusal)
             case SignInAgain():
                 return self.sign_in_again(request)
+            case StepUp():
+                return self.step_up(request)
             case ShowPage() as page:
                 return render(request, self.template_name, page_form(request, req, situation, page))
             case Approve() as approve:
@@ -97,6 +110,7 @@ class ConsentView(Answers, AuthorizationView):
                 application,
                 tenant_slug=request.POST.get("tenant", ""),
                 album_request=albums.request if albums is not None else None,
+                sign_in=authn.of_session(request.session),
             )
             answer = on_post(
                 situation,
@@ -111,6 +125,10 @@ class ConsentView(Answers, AuthorizationView):
                 return self.client_error(oauth, application, ClientError(AccessDeniedError))
             if not isinstance(answer, Grant):
                 return self.refuse(request, answer.message)
+            if step_up_needed(situation, answer.scopes, now=timezone.now()) is not None:
+                # The page was shown after a step-up that has since grown too old: never a code
+                # carrying a sign-in weaker than its scopes need.
+                return self.refuse(request, STEP_UP_EXPIRED)
             with transaction.atomic():
                 user = signed_in(request.user)
                 consent = consent_grant(
@@ -133,6 +151,7 @@ class ConsentView(Answers, AuthorizationView):
         """Issue the code in the member's tenant, carrying the tenant and the album limit."""
         credentials: dict[str, Any] = {k: v for k, v in oauth.items() if v}
         credentials["tenant_id"] = approve.membership.tenant_id
+        credentials["sign_in"] = authn.of_session(request.session)  # the code and its tokens remember it
         if approve.albums is not None:
             credentials["album_ids"] = format_limit(approve.albums)  # the code carries the album limit
         tenancy.enter_tenant(approve.membership.tenant_id)  # the code is written in the chosen tenant
