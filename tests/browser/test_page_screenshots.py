@@ -50,6 +50,8 @@ SCREENS = [
     Screen("connected-apps", "member_a", "/account/apps/", "Connected apps"),
     Screen("personal-tokens", "guest_a", "/account/tokens/", "Personal access tokens"),
     Screen("my-requests", "member_a", "/account/requests/", "requests"),
+    Screen("security", "member_a", "/account/security/", "Sign-in and security"),
+    Screen("step-up", "member_a", "/account/verify/", "Confirm it"),
     Screen(
         "ask-for-access",
         "guest_a",
