@@ -59,3 +59,4 @@ class AuditAction(StrEnum):
     RECOVERY_CODES_GENERATED = "factor.recovery_codes_generated"
     RECOVERY_CODE_USED = "factor.recovery_code_used"
     SIGN_IN_STEPPED_UP = "sign_in.stepped_up"
+    SECOND_FACTOR_POLICY_CHANGED = "second_factor_policy.changed"

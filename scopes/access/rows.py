@@ -54,6 +54,8 @@ class GrantRows:
     # The consent is limited to albums (`Consent.albums_limited`): `consent_albums` is then its limit,
     # even when empty. Read from the column, never inferred from `consent_albums` being non-empty.
     albums_limited: bool = False
+    # The user has a confirmed second factor (accounts.factors): the tenant's rule may require one.
+    has_second_factor: bool = False
 
 
 @memoize
@@ -110,6 +112,7 @@ def _grant_sql(source: str) -> str:
         {POLICY_COLUMNS.format(aggregate=_aggregate("s.name"))},
         {_consent_albums_sql()},
         c.albums_limited,
+        EXISTS (SELECT 1 FROM otp_totp_totpdevice d WHERE d.user_id = src.user_id AND d.confirmed),
         src.*
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
@@ -170,7 +173,8 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
     app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *row = row
-    personal_mode, personal_max_days, mode, app_status, capped, cap, albums, albums_limited, *source = row
+    personal_mode, personal_max_days, mode, second_factor, app_status, capped, cap, *row = row
+    albums, albums_limited, has_factor, *source = row
     user = None if user_values[0] is None else _instance(User, user_values)
     tenant = _instance(Tenant, tenant_values)
     rows = GrantRows(
@@ -191,7 +195,9 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
             capped=bool(capped),
             cap=_split(cap),
             app_owned_here=app_tenant_id is not None and app_tenant_id == tenant.pk,
+            second_factor=second_factor,
         ),
+        has_second_factor=bool(has_factor),
         consent_albums=_album_pairs(albums),
         personal_max_days=None if personal_max_days is None else int(personal_max_days),
         albums_limited=bool(albums_limited),

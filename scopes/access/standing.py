@@ -33,7 +33,7 @@ from django.utils import timezone
 from accounts.authn import NO_SIGN_IN, Requirement, SignIn
 from accounts.models import Tenant, User
 from scopes.access.albums import AlbumIds, standing_albums
-from scopes.access.policy import blocked_detail
+from scopes.access.policy import blocked_detail, second_factor_detail, second_factor_missing
 from scopes.access.rows import (
     GrantRows,
     TokenRows,
@@ -60,6 +60,7 @@ class Problem(StrEnum):
     APP_NOT_IN_TENANT = "app_not_in_tenant"
     PERSONAL_TOKENS_FORBIDDEN = "personal_tokens_forbidden"
     APP_BLOCKED = "app_blocked"  # by the tenant's app policy (scopes.tenant_policy)
+    SECOND_FACTOR_REQUIRED = "second_factor_required"  # by the tenant's rule, and the user has none
 
 
 # Problems the API reports as "this tenant does not exist for you" (404), not as a bad token (401).
@@ -75,11 +76,14 @@ DETAILS = {
     Problem.APP_NOT_IN_TENANT: "the app may no longer be used in this tenant",
     Problem.PERSONAL_TOKENS_FORBIDDEN: "the tenant does not allow personal access tokens",
     Problem.APP_BLOCKED: "the app is blocked by the tenant's app policy",
+    Problem.SECOND_FACTOR_REQUIRED: "the tenant requires a second factor, and the user has not set one up",
 }
 
 
 def describe(problem: Problem, tenant_name: str) -> str:
     """A problem in words; the policy's names the tenant ("blocked by Acme's app policy")."""
+    if problem == Problem.SECOND_FACTOR_REQUIRED:
+        return second_factor_detail(tenant_name)
     return blocked_detail(tenant_name) if problem == Problem.APP_BLOCKED else DETAILS[problem]
 
 
@@ -133,6 +137,13 @@ def assess(
         problem = Problem.PERSONAL_TOKENS_FORBIDDEN
     elif not rows.policy.usable:
         problem = Problem.APP_BLOCKED
+    elif second_factor_missing(
+        rows.policy.second_factor,
+        has_factor=rows.has_second_factor,
+        role_grants=rows.role_grants,
+        implications=implications,
+    ):
+        problem = Problem.SECOND_FACTOR_REQUIRED
     elif rows.consent_id is None:
         problem = Problem.CONSENT_REVOKED
     granted_closure = (

@@ -18,6 +18,7 @@ from oauthlib.oauth2.rfc6749.errors import ConsentRequired, LoginRequired, OAuth
 from accounts.authn import MFA, Requirement, shortfall, strongest
 from accounts.authn import NONE as NO_REQUIREMENT
 from accounts.models import Membership
+from scopes.access.policy import second_factor_missing
 from scopes.access.rows import GrantRows
 from scopes.access.standing import assess
 from scopes.consent.album_pages import AlbumsOnPage
@@ -170,6 +171,7 @@ def on_get(req: AuthorizeRequest, s: Situation, *, now: datetime) -> Outcome:
 
 
 STEP_UP_SILENT = "These scopes need a recent sign-in with a second factor."
+ENROL_SILENT = "The organisation requires a second factor, and the user has not set one up."
 
 
 def step_up_needed(
@@ -192,7 +194,21 @@ def _max_age(req: AuthorizeRequest, s: Situation, *, now: datetime) -> Outcome |
     return ClientError(LoginRequired, name_app=False) if req.silent else SignInAgain()
 
 
+def enrolment_needed(s: Situation) -> bool:
+    """The tenant requires a second factor of this member and they have none (scopes.access.policy):
+    they set one up before any consent there."""
+    rows = s.rows
+    return rows is not None and second_factor_missing(
+        rows.policy.second_factor,
+        has_factor=rows.has_second_factor,
+        role_grants=rows.role_grants,
+        implications=s.registry.implications,
+    )
+
+
 def _with_member(req: AuthorizeRequest, s: Situation, membership: Membership) -> Outcome:
+    if enrolment_needed(s):
+        return ClientError(InteractionRequired, ENROL_SILENT) if req.silent else StepUp(Requirement(acr=MFA))
     fresh = "consent" in req.prompt
     plan = scope_plan(s, requested_scopes(req, s), fresh=fresh)
     if plan.policy_refusal and req.silent:
@@ -250,6 +266,11 @@ def on_post(
         return Refuse("Choose one of your organisations for this app.")
     if membership.tenant_id != shown.tenant_id:
         return Refuse("Choose one of your organisations for this app.")
+    if enrolment_needed(s):
+        return Refuse(
+            f"{membership.tenant.name} requires a second factor: set one up on your security page, "
+            "then go back to the app and start again."
+        )
     # Planned exactly as the page was (same mode, same tenant), then held to what it showed.
     granted = scope_plan(s, requested, fresh=shown.fresh).approval(ticked, shown)
     if not granted:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.querysets import TenantOwned
-from scopes.access.policy import AppPolicyMode, AppStatus
+from scopes.access.policy import AppPolicyMode, AppStatus, SecondFactorRule
 
 
 class TenantAppPolicy(TenantOwned):
@@ -23,6 +23,19 @@ class TenantAppPolicy(TenantOwned):
             (AppPolicyMode.APPROVED_ONLY.value, "Approved apps only"),
         ],
         default=AppPolicyMode.ANY.value,
+    )
+    # Who must have a second factor to use the tenant (scopes.access.policy.second_factor_missing):
+    # a member who should and has none is sent to set one up, and their grants stop standing.
+    second_factor = models.CharField(
+        "second factor required of",
+        max_length=10,
+        blank=True,
+        default=SecondFactorRule.NOBODY.value,
+        choices=[
+            (SecondFactorRule.NOBODY.value, "Nobody"),
+            (SecondFactorRule.ADMINS.value, "Administrators"),
+            (SecondFactorRule.MEMBERS.value, "Every member"),
+        ],
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -18,7 +18,7 @@ from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
 from accounts.services import audit_record
 from scopes.access.applications import app_scopes
-from scopes.access.policy import AppPolicyMode, AppStatus
+from scopes.access.policy import AppPolicyMode, AppStatus, SecondFactorRule
 from scopes.access.selectors import registry, role_reaches
 from scopes.models import Application, Scope
 from scopes.registry import closure
@@ -65,6 +65,33 @@ def app_policy_set(*, actor: User, tenant: Tenant, mode: str) -> TenantAppPolicy
             tenant=tenant,
             before={"mode": before},
             after={"mode": mode},
+        )
+    return policy
+
+
+@transaction.atomic
+def second_factor_rule_set(*, actor: User, tenant: Tenant, rule: str) -> TenantAppPolicy:
+    """Require a second factor of the tenant's administrators, of every member, or of nobody.
+
+    Applies at the next request of every live token (the policy row is part of the standing and of
+    the token probe's fingerprint): a member it newly covers who has no factor loses their grants'
+    standing until they set one up, and is sent to set one up before any consent here.
+    """
+    check_tenant_admin(actor=actor, tenant=tenant)
+    if rule not in {r.value for r in SecondFactorRule}:
+        raise ValidationError("Unknown second-factor rule %(rule)s.", code="bad_rule", params={"rule": rule})
+    policy, _ = TenantAppPolicy.objects.for_tenant(tenant).select_for_update().get_or_create(tenant=tenant)
+    if policy.second_factor != rule:
+        before = policy.second_factor
+        policy.second_factor = rule
+        policy.save(update_fields=["second_factor", "updated_at"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.SECOND_FACTOR_POLICY_CHANGED,
+            target=policy,
+            tenant=tenant,
+            before={"second_factor": before},
+            after={"second_factor": rule},
         )
     return policy
 

@@ -26,7 +26,7 @@ from accounts.admin.base import allowed
 from accounts.models import Membership, Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles
 from scopes.access.applications import app_scopes
-from scopes.access.policy import AppPolicyMode, AppStatus
+from scopes.access.policy import AppPolicyMode, AppStatus, SecondFactorRule
 from scopes.access.selectors import registry, role_reaches
 from scopes.constants import Reach
 from scopes.models import Application
@@ -241,6 +241,20 @@ def org_admin(request: HttpRequest, slug: str) -> HttpResponse:
             "tenant": tenant,
             "my_role": membership.role if membership else None,
             "mode": policy.mode if policy else AppPolicyMode.ANY.value,
+            "second_factor": policy.second_factor if policy else SecondFactorRule.NOBODY.value,
+            "second_factor_rules": [
+                (SecondFactorRule.NOBODY.value, "Nobody", "A password is enough to use apps here."),
+                (
+                    SecondFactorRule.ADMINS.value,
+                    "Administrators",
+                    "Members whose role lets them administer the organisation must set up a second factor.",
+                ),
+                (
+                    SecondFactorRule.MEMBERS.value,
+                    "Every member",
+                    "Every member must set up a second factor before any app can act for them here.",
+                ),
+            ],
             "modes": [
                 (
                     AppPolicyMode.ANY.value,
@@ -279,6 +293,11 @@ def _done(request: HttpRequest, slug: str, call: Any) -> HttpResponse:
 @require_POST
 def org_policy(request: HttpRequest, slug: str) -> HttpResponse:
     user, tenant = _administered(request, slug)
+    if "second_factor" in request.POST:
+        rule = request.POST.get("second_factor", "")
+        return _done(
+            request, slug, lambda: services.second_factor_rule_set(actor=user, tenant=tenant, rule=rule)
+        )
     mode = request.POST.get("mode", "")
     return _done(request, slug, lambda: services.app_policy_set(actor=user, tenant=tenant, mode=mode))
 
