@@ -317,10 +317,20 @@ RATE_LIMITS = {
     "device-start-ip": env_rate("RATE_LIMIT_DEVICE_START_IP", "30/600"),
     # Client-credentials tokens issued per client (only issued ones count: see scopes.oauth.views).
     "token-issue-client": env_rate("RATE_LIMIT_TOKEN_ISSUE_CLIENT", "60/3600"),
+    # Invitations sent by a tenant administrator (every attempt), and invitation links tried per
+    # address (failures: a link that is not valid).
+    "invitation-user": env_rate("RATE_LIMIT_INVITATION_USER", "30/3600"),
+    "invitation-ip": env_rate("RATE_LIMIT_INVITATION_IP", "20/900"),
+    # Password reset requests (each sends mail): per address typed and per client address.
+    "password-reset-email": env_rate("RATE_LIMIT_PASSWORD_RESET_EMAIL", "3/3600"),
+    "password-reset-ip": env_rate("RATE_LIMIT_PASSWORD_RESET_IP", "20/3600"),
 }
 # How many rows of each kind may exist at once on one person's (or client's) word; enforced by the
 # services that create them (docs/security.md, "Row creation limits").
+# How long an invitation link may be used (days).
+INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
 CREATION_CAPS = {
+    "invitations-pending": env_int("CAP_INVITATIONS_PENDING", 100),  # per tenant
     "access-requests-pending": env_int("CAP_ACCESS_REQUESTS_PENDING", 5),  # per member and tenant
     "personal-tokens": env_int("CAP_PERSONAL_TOKENS", 20),  # unexpired, per person and tenant
     "device-grants-pending": env_int("CAP_DEVICE_GRANTS_PENDING", 100),  # unexpired, per client

@@ -8,7 +8,7 @@ namespace, the discovery documents too, so both are published at the site's root
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from accounts import factor_views
+from accounts import factor_views, recovery
 from accounts.ratelimit import limit_posts, signed_in_limits
 from accounts.views import SignInView
 from scopes.consent import connected_apps
@@ -57,6 +57,14 @@ urlpatterns = [
     path("account/login/second-factor/", POPUP_PAGE(factor_views.second_factor), name="login-second-factor"),
     path("account/verify/", POPUP_PAGE(factor_views.step_up), name="account-verify"),
     path("account/security/", factor_views.security, name="account-security"),
+    path("account/password/reset/", recovery.request_reset, name="password-reset"),
+    path("account/password/reset/sent/", recovery.ResetSentView.as_view(), name="password-reset-done"),
+    path(
+        "account/password/reset/<uidb64>/<token>/",
+        recovery.ResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path("account/password/reset/done/", recovery.ResetCompleteView.as_view(), name="password-reset-complete"),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/apps/", connected_apps.connected_apps, name="account-apps"),
     path(
@@ -83,6 +91,17 @@ urlpatterns = [
     path("account/requests/new/", policy_views.request_new, name="account-request-new"),
     path("account/org/<slug:slug>/", policy_views.org_admin, name="org-admin"),
     path("account/org/<slug:slug>/policy/", policy_views.org_policy, name="org-policy"),
+    path(
+        "account/org/<slug:slug>/invitations/",
+        limit_posts(signed_in_limits("invitation-user"))(policy_views.org_invite),
+        name="org-invite",
+    ),
+    path(
+        "account/org/<slug:slug>/invitations/<int:invitation_id>/revoke/",
+        policy_views.org_invitation_revoke,
+        name="org-invitation-revoke",
+    ),
+    path("account/join/<slug:slug>/<str:token>/", policy_views.join, name="join"),
     path("account/org/<slug:slug>/apps/", policy_views.org_app, name="org-app"),
     path(
         "account/org/<slug:slug>/requests/<int:request_id>/decide/",

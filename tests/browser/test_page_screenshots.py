@@ -45,6 +45,7 @@ class Screen:
 
 SCREENS = [
     Screen("sign-in", "", "/account/login/", "Sign in"),
+    Screen("password-reset", "", "/account/password/reset/", "Reset your password"),
     Screen("consent", "member_a", "{consent}", "wants to access your account"),
     Screen("consent-guest", "guest_a", "{consent}", "Not available to you"),
     Screen("connected-apps", "member_a", "/account/apps/", "Connected apps"),
