@@ -64,7 +64,9 @@ urlpatterns = [
         recovery.ResetConfirmView.as_view(),
         name="password-reset-confirm",
     ),
-    path("account/password/reset/done/", recovery.ResetCompleteView.as_view(), name="password-reset-complete"),
+    path(
+        "account/password/reset/done/", recovery.ResetCompleteView.as_view(), name="password-reset-complete"
+    ),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/apps/", connected_apps.connected_apps, name="account-apps"),
     path(

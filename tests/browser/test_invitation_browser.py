@@ -21,7 +21,7 @@ def test_an_invited_person_creates_an_account_and_joins(live_server, world, page
     browser.goto(f"{base}/account/login/?next=/account/org/acme/")
     sign_in(browser, "admin_a")
     browser.get_by_label("E-mail").fill("newcomer@example.com")
-    browser.get_by_label("Role").select_option(label="Member")
+    browser.get_by_label("Role", exact=True).select_option(label="Member")
     browser.get_by_role("button", name="Send the invitation").click()
     expect(browser.get_by_text("Invitation sent to newcomer@example.com.")).to_be_visible()
     expect(browser.locator('[data-invitation="newcomer@example.com"]')).to_be_visible()
