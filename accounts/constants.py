@@ -56,6 +56,7 @@ class AuditAction(StrEnum):
     # Second factors and sign-in strength (accounts.factors).
     FACTOR_ENROLLED = "factor.enrolled"
     FACTOR_REMOVED = "factor.removed"
+    FACTORS_RESET = "factor.reset"  # by a tenant administrator, for a member who lost theirs
     RECOVERY_CODES_GENERATED = "factor.recovery_codes_generated"
     RECOVERY_CODE_USED = "factor.recovery_code_used"
     SIGN_IN_STEPPED_UP = "sign_in.stepped_up"

@@ -25,7 +25,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import authn
 from accounts.constants import AuditAction
-from accounts.models import User
+from accounts.models import Tenant, User
 from accounts.services import audit_record
 
 RECOVERY_CODE_COUNT = 10
@@ -136,6 +136,53 @@ def totp_remove(*, actor: User, device_id: int, sign_in: authn.SignIn) -> None:
     device.delete()
     if not has_second_factor(actor):
         StaticDevice.objects.filter(user=actor).delete()
+
+
+@dataclass(frozen=True)
+class FactorSummary:
+    """What an administrator may see of a person's factors: never a key or a code."""
+
+    authenticators: int
+    recovery_codes_left: int
+    last_used: datetime | None
+
+
+def summaries(user_ids: list[int]) -> dict[int, FactorSummary]:
+    """Per user, their confirmed authenticator apps and recovery codes left (two queries)."""
+    found: dict[int, FactorSummary] = {}
+    devices = TOTPDevice.objects.filter(user_id__in=user_ids, confirmed=True).values_list(
+        "user_id", "last_used_at"
+    )
+    codes: dict[int, int] = {}
+    for user_id in StaticToken.objects.filter(device__user_id__in=user_ids).values_list(
+        "device__user_id", flat=True
+    ):
+        codes[user_id] = codes.get(user_id, 0) + 1
+    for user_id, last_used in devices:
+        before = found.get(user_id)
+        latest = max((t for t in (last_used, before.last_used if before else None) if t), default=None)
+        found[user_id] = FactorSummary(
+            (before.authenticators if before else 0) + 1, codes.get(user_id, 0), latest
+        )
+    return found
+
+
+def reset_all(*, actor: User, user: User, tenant: Tenant) -> int:
+    """Remove every second factor of `user` (the caller decided `actor` may: a tenant's services).
+
+    Audited in `tenant`; returns how many authenticator apps were removed.
+    """
+    removed = TOTPDevice.objects.filter(user=user).count()
+    StaticDevice.objects.filter(user=user).delete()
+    TOTPDevice.objects.filter(user=user).delete()
+    audit_record(
+        actor=actor,
+        action=AuditAction.FACTORS_RESET,
+        target=user,
+        tenant=tenant,
+        before={"authenticators": removed},
+    )
+    return removed
 
 
 def _digits(code: str) -> str:

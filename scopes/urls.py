@@ -104,6 +104,11 @@ urlpatterns = [
         name="org-invitation-revoke",
     ),
     path("account/join/<slug:slug>/<str:token>/", policy_views.join, name="join"),
+    path(
+        "account/org/<slug:slug>/members/<int:user_id>/factors/reset/",
+        policy_views.org_member_factors_reset,
+        name="org-member-factors-reset",
+    ),
     path("account/org/<slug:slug>/apps/", policy_views.org_app, name="org-app"),
     path(
         "account/org/<slug:slug>/requests/<int:request_id>/decide/",

@@ -14,6 +14,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import authn, factors
 from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
 from accounts.services import audit_record
@@ -22,7 +23,7 @@ from scopes.access.policy import AppPolicyMode, AppStatus, SecondFactorRule
 from scopes.access.selectors import registry, role_reaches
 from scopes.models import Application, Scope
 from scopes.registry import closure
-from scopes.roles.rules import check_manages_tenant, check_role_grants
+from scopes.roles.rules import check_manages_tenant, check_not_stronger, check_role_grants
 from scopes.roles.services import membership_set, role_grants_set
 from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
 from scopes.tenant_policy.selectors import is_tenant_admin
@@ -94,6 +95,39 @@ def second_factor_rule_set(*, actor: User, tenant: Tenant, rule: str) -> TenantA
             after={"second_factor": rule},
         )
     return policy
+
+
+@transaction.atomic
+def member_factors_reset(*, actor: User, tenant: Tenant, user: User, sign_in: authn.SignIn) -> int:
+    """Remove a member's second factors (they lost their device), so they can set up new ones.
+
+    Only an administrator of the tenant, who gave their own second factor recently (sudo mode), for
+    a member of this tenant only (a person who also belongs elsewhere, or has Django powers, is
+    reset by a superuser), whose role reaches no further than the administrator's (the escalation
+    rule), and never themselves (their own factors are changed on their security page).
+    """
+    check_tenant_admin(actor=actor, tenant=tenant)
+    if authn.shortfall(sign_in, factors.reauthentication(), now=timezone.now()) is not None:
+        raise factors.Reauthenticate("Give your second factor again to reset a member's.")
+    if user.pk == actor.pk:
+        raise ValidationError("Change your own second factors on your security page.", code="self")
+    membership = Membership.objects.filter(user=user, tenant=tenant).select_related("role").first()
+    if membership is None:
+        raise ValidationError("No such member.", code="not_member")
+    if not actor.is_superuser:
+        if (
+            user.is_staff
+            or user.is_superuser
+            or Membership.objects.filter(user=user).exclude(tenant=tenant).exists()
+        ):
+            raise ValidationError(
+                "This person also belongs elsewhere or runs the platform: only a superuser resets their factors.",
+                code="elsewhere",
+            )
+        check_not_stronger(
+            actor=actor, tenant=tenant, role=membership.role, what="this member's second factors"
+        )
+    return factors.reset_all(actor=actor, user=user, tenant=tenant)
 
 
 def _check_cap(*, actor: User, tenant: Tenant, application: Application, cap: list[str] | None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -23,7 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import ratelimit, tenancy
+from accounts import authn, factors, ratelimit, tenancy
 from accounts.admin.base import allowed
 from accounts.models import Membership, Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles
@@ -280,8 +281,40 @@ def org_admin(request: HttpRequest, slug: str) -> HttpResponse:
             "invitations": list(invitations.pending(tenant)),
             "invitable_roles": [r for r in roles if _may_give(user, tenant, r)],
             "invitation_days": settings.INVITATION_DAYS,
+            "members": _members_factors(tenant),
         },
     )
+
+
+def _members_factors(tenant: Tenant) -> list[dict[str, Any]]:
+    """Each member, their role and what they have as second factors (never a key or a code)."""
+    members = list(
+        Membership.objects.filter(tenant=tenant).select_related("user", "role").order_by("user__username")
+    )
+    found = factors.summaries([m.user_id for m in members])
+    return [{"membership": m, "factors": found.get(m.user_id)} for m in members]
+
+
+@login_required
+@require_POST
+def org_member_factors_reset(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+    """Reset a member's second factors (the services decide who may)."""
+    actor, tenant = _administered(request, slug)
+    member = Membership.objects.filter(tenant=tenant, user_id=user_id).select_related("user").first()
+    if member is None:
+        raise Http404
+    try:
+        services.member_factors_reset(
+            actor=actor, tenant=tenant, user=member.user, sign_in=authn.of_session(request.session)
+        )
+    except factors.Reauthenticate:
+        here = reverse("org-admin", kwargs={"slug": slug})
+        return redirect(f"{reverse('account-verify')}?{urlencode({'next': here})}")
+    except ValidationError as refused:
+        messages.error(request, " ".join(refused.messages))
+    else:
+        messages.success(request, f"The second factors of {member.user.get_username()} were reset.")
+    return redirect("org-admin", slug=slug)
 
 
 def _may_give(user: User, tenant: Tenant, role: Role) -> bool:
