@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import time
 from base64 import b32encode
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -173,3 +175,35 @@ def security(request: HttpRequest) -> HttpResponse:
 
 def _int(value: str) -> int:
     return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else 0
+
+
+class AdminSecondFactorMiddleware:
+    """With `ADMIN_REQUIRES_SECOND_FACTOR`, the admin opens only to a session with a second factor.
+
+    A staff member or superuser signed in with a password alone is sent to give their factor
+    (the step-up page), or to set one up when they have none, before any admin page; the admin's
+    sign-in and sign-out pages stay open.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.ADMIN_REQUIRES_SECOND_FACTOR and self._stopped(request):
+            user = signed_in(request.user)
+            target = "account-verify" if factors.has_second_factor(user) else "account-security"
+            return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)
+
+    @staticmethod
+    def _stopped(request: HttpRequest) -> bool:
+        admin = reverse("admin:index")
+        if not request.path.startswith(admin) or request.path in (
+            reverse("admin:login"),
+            reverse("admin:logout"),
+        ):
+            return False
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not (user.is_staff or user.is_superuser):
+            return False  # the admin itself sends them to its sign-in page
+        return authn.rank(authn.of_session(request.session).acr) < authn.rank(authn.MFA)

@@ -13,19 +13,21 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
+from django.db.models import Model
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import authn
+from accounts import authn, tenancy
 from accounts.constants import AuditAction
-from accounts.models import Tenant, User
+from accounts.models import Membership, Tenant, User
 from accounts.services import audit_record
 
 RECOVERY_CODE_COUNT = 10
@@ -39,6 +41,25 @@ class Reauthenticate(Exception):
 
 class FactorError(Exception):
     """The input cannot be used (a wrong code, nothing to confirm); nothing was changed."""
+
+
+def _audit(
+    *,
+    user: User,
+    action: AuditAction,
+    target: Model,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """A change to a person's factors, in the audit log and webhook stream of each tenant they belong
+    to (its administrators rely on their members' factors), or the platform's when they have none."""
+    tenant_ids = list(Membership.objects.filter(user=user).values_list("tenant_id", flat=True))
+    if not tenant_ids:
+        audit_record(actor=user, action=action, target=target, before=before, after=after)
+        return
+    for tenant in Tenant.objects.filter(pk__in=tenant_ids):
+        with tenancy.writing_in(tenant.pk):
+            audit_record(actor=user, action=action, target=target, tenant=tenant, before=before, after=after)
 
 
 def reauthentication() -> authn.Requirement:
@@ -93,7 +114,7 @@ def totp_confirm(*, user: User, device_id: int, code: str) -> Enrolled:
         raise FactorError("That code is not right. Check the time on your device and try the newest code.")
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    audit_record(actor=user, action=AuditAction.FACTOR_ENROLLED, target=device, after={"kind": "totp"})
+    _audit(user=user, action=AuditAction.FACTOR_ENROLLED, target=device, after={"kind": "totp"})
     codes: list[str] = []
     if recovery_codes_left(user) == 0:
         codes = _new_recovery_codes(user)
@@ -114,9 +135,7 @@ def _new_recovery_codes(user: User) -> list[str]:
     device = StaticDevice.objects.create(user=user, name=RECOVERY_NAME, confirmed=True)
     codes = [_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
     StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
-    audit_record(
-        actor=user, action=AuditAction.RECOVERY_CODES_GENERATED, target=device, after={"count": len(codes)}
-    )
+    _audit(user=user, action=AuditAction.RECOVERY_CODES_GENERATED, target=device, after={"count": len(codes)})
     return codes
 
 
@@ -132,7 +151,7 @@ def totp_remove(*, actor: User, device_id: int, sign_in: authn.SignIn) -> None:
     device = TOTPDevice.objects.filter(user=actor, pk=device_id, confirmed=True).first()
     if device is None:
         raise FactorError("There is no such authenticator app on your account.")
-    audit_record(actor=actor, action=AuditAction.FACTOR_REMOVED, target=device, before={"kind": "totp"})
+    _audit(user=actor, action=AuditAction.FACTOR_REMOVED, target=device, before={"kind": "totp"})
     device.delete()
     if not has_second_factor(actor):
         StaticDevice.objects.filter(user=actor).delete()
@@ -206,8 +225,8 @@ def verify_second_factor(user: User, code: str) -> str | None:
     with transaction.atomic():
         for static in StaticDevice.objects.select_for_update().filter(user=user, confirmed=True):
             if static.verify_token(typed):  # deletes the code it matched: each works once
-                audit_record(
-                    actor=user,
+                _audit(
+                    user=user,
                     action=AuditAction.RECOVERY_CODE_USED,
                     target=static,
                     after={"left": static.token_set.count()},
@@ -218,7 +237,7 @@ def verify_second_factor(user: User, code: str) -> str | None:
 
 def audit_step_up(user: User) -> None:
     """A signed-in person gave their second factor again (before a consent or a factor change)."""
-    audit_record(actor=user, action=AuditAction.SIGN_IN_STEPPED_UP, target=user, after={"acr": authn.MFA})
+    _audit(user=user, action=AuditAction.SIGN_IN_STEPPED_UP, target=user, after={"acr": authn.MFA})
 
 
 def second_factor_limits(user: User) -> list[tuple[str, str]]:

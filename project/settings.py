@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # One transaction per request, entering what it may see (PostgreSQL row-level security).
     "accounts.middleware.TenancyMiddleware",
+    # ADMIN_REQUIRES_SECOND_FACTOR: the admin opens only to a session that gave a second factor.
+    "accounts.factor_views.AdminSecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -262,6 +264,8 @@ LOGIN_REDIRECT_URL = "account-apps"
 OTP_TOTP_ISSUER = "Granular Photos"
 # A second factor older than this must be given again before a factor is removed (sudo mode).
 REAUTHENTICATION_SECONDS = 600
+# Staff and superusers use the admin only after a second factor (and set one up first if needed).
+ADMIN_REQUIRES_SECOND_FACTOR = env_bool("ADMIN_REQUIRES_SECOND_FACTOR", False)
 LOGOUT_REDIRECT_URL = "login"
 
 X_FRAME_OPTIONS = "DENY"

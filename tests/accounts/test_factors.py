@@ -33,7 +33,9 @@ def test_enrolling_shows_the_secret_and_counts_after_one_good_code(world, browse
     assert len(codes) == 10 and StaticToken.objects.filter(device__user=world.member_a).count() == 10
     device.refresh_from_db()
     assert device.confirmed
-    assert AuditEvent.objects.filter(action=AuditAction.FACTOR_ENROLLED, actor=world.member_a).count() == 1
+    # In the audit log (and webhook stream) of each tenant the person belongs to.
+    enrolled_events = AuditEvent.objects.filter(action=AuditAction.FACTOR_ENROLLED, actor=world.member_a)
+    assert [e.tenant_id for e in enrolled_events] == [world.acme.pk]
     # Proving the new factor is a second factor given now.
     assert authn.of_session(browser.session).acr == authn.MFA
 
