@@ -15,15 +15,15 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import authn, factors, ratelimit
+from accounts import authn, factors, passkeys, ratelimit
 from accounts.models import User, signed_in
 
 PENDING_KEY = "signin_pending"
@@ -153,6 +153,9 @@ def security(request: HttpRequest) -> HttpResponse:
         elif action == "remove":
             factors.totp_remove(actor=user, device_id=_int(request.POST.get("device", "")), sign_in=sign_in)
             context["removed"] = True
+        elif action == "remove-passkey":
+            passkeys.remove(actor=user, passkey_id=_int(request.POST.get("passkey", "")), sign_in=sign_in)
+            context["removed_passkey"] = True
         elif action == "recovery":
             context["recovery_codes"] = factors.recovery_codes_replace(user=user, sign_in=sign_in)
         elif action:
@@ -166,6 +169,7 @@ def security(request: HttpRequest) -> HttpResponse:
         context["secret"] = b32encode(enrolling.bin_key).decode()
     context.update(
         devices=factors.totp_devices(user),
+        passkeys=list(user.passkeys.all()),
         recovery_left=factors.recovery_codes_left(user),
         sign_in_text=authn.of_session(request.session).describe(timezone.now()),
     )
@@ -207,3 +211,82 @@ class AdminSecondFactorMiddleware:
         if user is None or not user.is_authenticated or not (user.is_staff or user.is_superuser):
             return False  # the admin itself sends them to its sign-in page
         return authn.rank(authn.of_session(request.session).acr) < authn.rank(authn.MFA)
+
+
+# --- Passkeys (accounts.passkeys): JSON endpoints for static/js/passkeys.js.
+
+
+def _json_error(message: str, status: int = 400, **extra: str) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+@never_cache
+@login_required
+@require_POST
+def passkey_register_options(request: HttpRequest) -> HttpResponse:
+    user = signed_in(request.user)
+    try:
+        options = passkeys.registration_options(request, user)
+    except factors.Reauthenticate:
+        return _json_error("reauthenticate", 403, location=_verify_url(reverse("account-security")))
+    return HttpResponse(options, content_type="application/json")
+
+
+@never_cache
+@login_required
+@require_POST
+def passkey_register(request: HttpRequest) -> HttpResponse:
+    body = passkeys.parse(request.body)
+    if body is None or not isinstance(body.get("credential"), dict):
+        return _json_error("Send the new credential as JSON.")
+    user = signed_in(request.user)
+    try:
+        codes = passkeys.register(request, user, body["credential"], str(body.get("name", ""))[:100])
+    except factors.FactorError as error:
+        return _json_error(str(error))
+    return JsonResponse({"recovery_codes": codes})
+
+
+def _passkey_user(request: HttpRequest) -> tuple[User, dict[str, Any] | None] | None:
+    """Who is giving a passkey: the signed-in person (step-up), or the one whose password was just
+    proven (the sign-in's second step)."""
+    if request.user.is_authenticated:
+        return signed_in(request.user), None
+    return _pending_user(request)
+
+
+@never_cache
+@require_POST
+def passkey_options(request: HttpRequest) -> HttpResponse:
+    found = _passkey_user(request)
+    if found is None:
+        return _json_error("Sign in first.", 403, location=reverse("login"))
+    return HttpResponse(passkeys.authentication_options(request, found[0]), content_type="application/json")
+
+
+@never_cache
+@require_POST
+def passkey_verify(request: HttpRequest) -> HttpResponse:
+    found = _passkey_user(request)
+    body = passkeys.parse(request.body)
+    if found is None:
+        return _json_error("Sign in first.", 403, location=reverse("login"))
+    if body is None or not isinstance(body.get("credential"), dict):
+        return _json_error("Send the assertion as JSON.")
+    user, pending = found
+    limits = factors.second_factor_limits(user)
+    wait = ratelimit.retry_after(limits)
+    if wait is not None:
+        return ratelimit.refused(_json_error(ratelimit.too_many_text(wait), 429), wait)
+    if not passkeys.authenticate(request, user, body["credential"]):
+        ratelimit.record_failure(limits)
+        return _json_error("The passkey could not be verified.")
+    if pending is not None:
+        request.session.pop(PENDING_KEY, None)
+        login(request, user, backend=pending["backend"])
+        next_url = safe_next(request, pending.get("next", ""), reverse("account-apps"))
+    else:
+        factors.audit_step_up(user)
+        next_url = safe_next(request, str(body.get("next", "")), reverse("account-security"))
+    factors.record_second_factor(request, method=passkeys.AMR_PASSKEY)
+    return JsonResponse({"location": next_url})

@@ -27,7 +27,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import authn, tenancy
 from accounts.constants import AuditAction
-from accounts.models import Membership, Tenant, User
+from accounts.models import Membership, Passkey, Tenant, User
 from accounts.services import audit_record
 
 RECOVERY_CODE_COUNT = 10
@@ -43,7 +43,7 @@ class FactorError(Exception):
     """The input cannot be used (a wrong code, nothing to confirm); nothing was changed."""
 
 
-def _audit(
+def audit_change(
     *,
     user: User,
     action: AuditAction,
@@ -72,17 +72,33 @@ def totp_devices(user: User, *, confirmed: bool = True) -> list[TOTPDevice]:
 
 
 def has_second_factor(user: User) -> bool:
-    """Whether the person has a confirmed factor to sign in with (recovery codes alone are not one)."""
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    """Whether the person has a factor to sign in with: an authenticator app or a passkey (recovery
+    codes alone are not one)."""
+    return (
+        TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        or Passkey.objects.filter(user=user).exists()
+    )
 
 
 def recovery_codes_left(user: User) -> int:
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 
 
-def _check_fresh(user: User, sign_in: authn.SignIn, *, now: datetime) -> None:
-    if authn.shortfall(sign_in, reauthentication(), now=now) is not None:
+def check_fresh(sign_in: authn.SignIn) -> None:
+    """Refuse a factor change unless the session gave a second factor recently (sudo mode)."""
+    if authn.shortfall(sign_in, reauthentication(), now=timezone.now()) is not None:
         raise Reauthenticate("Give your second factor again to change your factors.")
+
+
+def first_recovery_codes(user: User) -> list[str]:
+    """Recovery codes for a person who has none (their first factor); [] when they have some."""
+    return _new_recovery_codes(user) if recovery_codes_left(user) == 0 else []
+
+
+def drop_recovery_codes_without_factor(user: User) -> None:
+    """Recovery codes stand in for a factor: with the last one gone, they go too."""
+    if not has_second_factor(user):
+        StaticDevice.objects.filter(user=user).delete()
 
 
 @transaction.atomic
@@ -93,7 +109,7 @@ def totp_start(*, user: User, sign_in: authn.SignIn) -> TOTPDevice:
     able to add the borrower's own authenticator.
     """
     if has_second_factor(user):
-        _check_fresh(user, sign_in, now=timezone.now())
+        check_fresh(sign_in)
     TOTPDevice.objects.filter(user=user, confirmed=False).delete()
     return TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=False)
 
@@ -114,17 +130,14 @@ def totp_confirm(*, user: User, device_id: int, code: str) -> Enrolled:
         raise FactorError("That code is not right. Check the time on your device and try the newest code.")
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    _audit(user=user, action=AuditAction.FACTOR_ENROLLED, target=device, after={"kind": "totp"})
-    codes: list[str] = []
-    if recovery_codes_left(user) == 0:
-        codes = _new_recovery_codes(user)
-    return Enrolled(device=device, recovery_codes=codes)
+    audit_change(user=user, action=AuditAction.FACTOR_ENROLLED, target=device, after={"kind": "totp"})
+    return Enrolled(device=device, recovery_codes=first_recovery_codes(user))
 
 
 @transaction.atomic
 def recovery_codes_replace(*, user: User, sign_in: authn.SignIn) -> list[str]:
     """New recovery codes (the old ones stop working); needs a recent second factor."""
-    _check_fresh(user, sign_in, now=timezone.now())
+    check_fresh(sign_in)
     if not has_second_factor(user):
         raise FactorError("Set up an authenticator app first.")
     return _new_recovery_codes(user)
@@ -135,7 +148,9 @@ def _new_recovery_codes(user: User) -> list[str]:
     device = StaticDevice.objects.create(user=user, name=RECOVERY_NAME, confirmed=True)
     codes = [_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
     StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
-    _audit(user=user, action=AuditAction.RECOVERY_CODES_GENERATED, target=device, after={"count": len(codes)})
+    audit_change(
+        user=user, action=AuditAction.RECOVERY_CODES_GENERATED, target=device, after={"count": len(codes)}
+    )
     return codes
 
 
@@ -147,14 +162,13 @@ def _recovery_code() -> str:
 @transaction.atomic
 def totp_remove(*, actor: User, device_id: int, sign_in: authn.SignIn) -> None:
     """Remove an authenticator app; with the last one go the recovery codes. Needs a recent second factor."""
-    _check_fresh(actor, sign_in, now=timezone.now())
+    check_fresh(sign_in)
     device = TOTPDevice.objects.filter(user=actor, pk=device_id, confirmed=True).first()
     if device is None:
         raise FactorError("There is no such authenticator app on your account.")
-    _audit(user=actor, action=AuditAction.FACTOR_REMOVED, target=device, before={"kind": "totp"})
+    audit_change(user=actor, action=AuditAction.FACTOR_REMOVED, target=device, before={"kind": "totp"})
     device.delete()
-    if not has_second_factor(actor):
-        StaticDevice.objects.filter(user=actor).delete()
+    drop_recovery_codes_without_factor(actor)
 
 
 @dataclass(frozen=True)
@@ -191,9 +205,10 @@ def reset_all(*, actor: User, user: User, tenant: Tenant) -> int:
 
     Audited in `tenant`; returns how many authenticator apps were removed.
     """
-    removed = TOTPDevice.objects.filter(user=user).count()
+    removed = TOTPDevice.objects.filter(user=user).count() + Passkey.objects.filter(user=user).count()
     StaticDevice.objects.filter(user=user).delete()
     TOTPDevice.objects.filter(user=user).delete()
+    Passkey.objects.filter(user=user).delete()
     audit_record(
         actor=actor,
         action=AuditAction.FACTORS_RESET,
@@ -225,7 +240,7 @@ def verify_second_factor(user: User, code: str) -> str | None:
     with transaction.atomic():
         for static in StaticDevice.objects.select_for_update().filter(user=user, confirmed=True):
             if static.verify_token(typed):  # deletes the code it matched: each works once
-                _audit(
+                audit_change(
                     user=user,
                     action=AuditAction.RECOVERY_CODE_USED,
                     target=static,
@@ -237,7 +252,7 @@ def verify_second_factor(user: User, code: str) -> str | None:
 
 def audit_step_up(user: User) -> None:
     """A signed-in person gave their second factor again (before a consent or a factor change)."""
-    _audit(user=user, action=AuditAction.SIGN_IN_STEPPED_UP, target=user, after={"acr": authn.MFA})
+    audit_change(user=user, action=AuditAction.SIGN_IN_STEPPED_UP, target=user, after={"acr": authn.MFA})
 
 
 def second_factor_limits(user: User) -> list[tuple[str, str]]:

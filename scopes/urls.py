@@ -57,6 +57,14 @@ urlpatterns = [
     path("account/login/second-factor/", POPUP_PAGE(factor_views.second_factor), name="login-second-factor"),
     path("account/verify/", POPUP_PAGE(factor_views.step_up), name="account-verify"),
     path("account/security/", factor_views.security, name="account-security"),
+    path(
+        "account/security/passkeys/options/",
+        factor_views.passkey_register_options,
+        name="passkey-register-options",
+    ),
+    path("account/security/passkeys/", factor_views.passkey_register, name="passkey-register"),
+    path("account/passkey/options/", POPUP_PAGE(factor_views.passkey_options), name="passkey-options"),
+    path("account/passkey/verify/", POPUP_PAGE(factor_views.passkey_verify), name="passkey-verify"),
     path("account/password/reset/", recovery.request_reset, name="password-reset"),
     path("account/password/reset/sent/", recovery.ResetSentView.as_view(), name="password-reset-done"),
     path(

@@ -99,6 +99,7 @@ TOUCHES = (
     Touch("scopes_consentalbum", "consent_id", "scopes_consent"),
     # A user's second factors (accounts.factors): a tenant may require one (scopes.tenant_policy).
     Touch("otp_totp_totpdevice", "user_id", "accounts_user"),
+    Touch("accounts_passkey", "user_id", "accounts_user"),
 )
 
 

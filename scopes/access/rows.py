@@ -112,7 +112,8 @@ def _grant_sql(source: str) -> str:
         {POLICY_COLUMNS.format(aggregate=_aggregate("s.name"))},
         {_consent_albums_sql()},
         c.albums_limited,
-        EXISTS (SELECT 1 FROM otp_totp_totpdevice d WHERE d.user_id = src.user_id AND d.confirmed),
+        (EXISTS (SELECT 1 FROM otp_totp_totpdevice d WHERE d.user_id = src.user_id AND d.confirmed)
+            OR EXISTS (SELECT 1 FROM accounts_passkey pk WHERE pk.user_id = src.user_id)),
         src.*
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id

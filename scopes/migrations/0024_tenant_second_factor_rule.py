@@ -17,6 +17,7 @@ def install_freshness(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("otp_totp", "0003_add_timestamps"),
+        ("accounts", "0009_passkeys"),
         ("scopes", "0023_sign_in_strength"),
     ]
 
