@@ -48,26 +48,37 @@ def _app_usable_here(application: Application, tenant: Tenant) -> None:
         raise ValidationError("No such app.", code="no_such_app")
 
 
+def _policy_field_set(
+    *, actor: User, tenant: Tenant, field: str, value: str, action: AuditAction
+) -> TenantAppPolicy:
+    """Set one field of the tenant's policy row (created on first use), audited when it changes.
+
+    The caller has checked that `actor` administers `tenant` and that `value` is one of the field's."""
+    policy, _ = TenantAppPolicy.objects.for_tenant(tenant).select_for_update().get_or_create(tenant=tenant)
+    before = getattr(policy, field)
+    if before != value:
+        setattr(policy, field, value)
+        policy.save(update_fields=[field, "updated_at"])
+        audit_record(
+            actor=actor,
+            action=action,
+            target=policy,
+            tenant=tenant,
+            before={field: before},
+            after={field: value},
+        )
+    return policy
+
+
 @transaction.atomic
 def app_policy_set(*, actor: User, tenant: Tenant, mode: str) -> TenantAppPolicy:
     """Set a tenant's app policy: any app, or approved apps only."""
     check_tenant_admin(actor=actor, tenant=tenant)
     if mode not in {m.value for m in AppPolicyMode}:
         raise ValidationError("Unknown policy %(mode)s.", code="bad_mode", params={"mode": mode})
-    policy, _ = TenantAppPolicy.objects.for_tenant(tenant).select_for_update().get_or_create(tenant=tenant)
-    if policy.mode != mode:
-        before = policy.mode
-        policy.mode = mode
-        policy.save(update_fields=["mode", "updated_at"])
-        audit_record(
-            actor=actor,
-            action=AuditAction.APP_POLICY_CHANGED,
-            target=policy,
-            tenant=tenant,
-            before={"mode": before},
-            after={"mode": mode},
-        )
-    return policy
+    return _policy_field_set(
+        actor=actor, tenant=tenant, field="mode", value=mode, action=AuditAction.APP_POLICY_CHANGED
+    )
 
 
 @transaction.atomic
@@ -81,20 +92,13 @@ def second_factor_rule_set(*, actor: User, tenant: Tenant, rule: str) -> TenantA
     check_tenant_admin(actor=actor, tenant=tenant)
     if rule not in {r.value for r in SecondFactorRule}:
         raise ValidationError("Unknown second-factor rule %(rule)s.", code="bad_rule", params={"rule": rule})
-    policy, _ = TenantAppPolicy.objects.for_tenant(tenant).select_for_update().get_or_create(tenant=tenant)
-    if policy.second_factor != rule:
-        before = policy.second_factor
-        policy.second_factor = rule
-        policy.save(update_fields=["second_factor", "updated_at"])
-        audit_record(
-            actor=actor,
-            action=AuditAction.SECOND_FACTOR_POLICY_CHANGED,
-            target=policy,
-            tenant=tenant,
-            before={"second_factor": before},
-            after={"second_factor": rule},
-        )
-    return policy
+    return _policy_field_set(
+        actor=actor,
+        tenant=tenant,
+        field="second_factor",
+        value=rule,
+        action=AuditAction.SECOND_FACTOR_POLICY_CHANGED,
+    )
 
 
 @transaction.atomic

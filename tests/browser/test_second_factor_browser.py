@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from accounts import authn, factors
 from photos.models import Photo
 from scopes.constants import ScopeName
-from scopes.models import ApplicationScope, Scope
+from scopes.models import Scope
 from tests.accounts.factor_helpers import code_for_secret
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import PhotoFactory
@@ -26,12 +26,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def gallery(world):
-    for scope in Scope.objects.filter(name__in=[str(n) for n in ScopeName]):
-        ApplicationScope.objects.create(application=world.app, scope=scope, reason=f"to use {scope.name}")
-    world.app.redirect_uris = REDIRECT_URI
-    world.app.save()
-    return world.app
+def app(gallery):
+    """The world's app, allowed every scope, sending its users back to the test's callback."""
+    gallery.redirect_uris = REDIRECT_URI
+    gallery.save()
+    return gallery
 
 
 def fresh_code(secret: str, used: set[str]) -> str:
@@ -77,7 +76,7 @@ def test_enrol_totp_then_sign_in_with_it(live_server, world, page):
     expect(browser.get_by_text("This session signed in with a second factor, just now.")).to_be_visible()
 
 
-def test_step_up_round_trip_on_delete(live_server, world, gallery, page):
+def test_step_up_round_trip_on_delete(live_server, world, app, page):
     """A token from a password sign-in gets RFC 9470's challenge on DELETE; the client authorizes
     again with the acr_values and max_age it was given; the user gives the second factor; the new
     token deletes."""
@@ -88,11 +87,11 @@ def test_step_up_round_trip_on_delete(live_server, world, gallery, page):
 
     # 1. Signed in with a password (no factor yet), the user grants photos.delete.
     verifier, challenge = pkce_pair()
-    browser.goto(authorize_url(base, gallery.client_id, "photos.delete", challenge))
+    browser.goto(authorize_url(base, app.client_id, "photos.delete", challenge))
     sign_in(browser, "member_a")
     browser.get_by_role("button", name="Allow").click()
     browser.wait_for_url(REDIRECT_URI + "**")
-    weak = exchange_code(base, gallery.client_id, callback.url, verifier)
+    weak = exchange_code(base, app.client_id, callback.url, verifier)
 
     # 2. The registry now says photos.delete needs a second factor within ten minutes, and the
     #    user sets up an authenticator app on another device.
@@ -117,16 +116,14 @@ def test_step_up_round_trip_on_delete(live_server, world, gallery, page):
     #    recent enough, but a password only, so the second factor is asked before any code.
     verifier, challenge = pkce_pair()
     browser.goto(
-        authorize_url(
-            base, gallery.client_id, "photos.delete", challenge, acr_values=acr_values, max_age=max_age
-        )
+        authorize_url(base, app.client_id, "photos.delete", challenge, acr_values=acr_values, max_age=max_age)
     )
     expect(browser.get_by_role("heading", name="Confirm it's you")).to_be_visible()
     screenshot(browser, "step-up-consent")
     browser.get_by_label("Code").fill(fresh_code(secret, used))
     browser.get_by_role("button", name="Verify").click()
     browser.wait_for_url(REDIRECT_URI + "**")  # consent is remembered: the code comes at once
-    strong = exchange_code(base, gallery.client_id, callback.url, verifier)
+    strong = exchange_code(base, app.client_id, callback.url, verifier)
     answer = requests.delete(
         delete_url, headers={"Authorization": f"Bearer {strong['access_token']}"}, timeout=10
     )
