@@ -61,6 +61,7 @@ class AuditAction(StrEnum):
     RECOVERY_CODE_USED = "factor.recovery_code_used"
     SIGN_IN_STEPPED_UP = "sign_in.stepped_up"
     SECOND_FACTOR_POLICY_CHANGED = "second_factor_policy.changed"
+    EMAIL_VERIFIED = "email.verified"
     INVITATION_CREATED = "invitation.created"
     INVITATION_REVOKED = "invitation.revoked"
     INVITATION_ACCEPTED = "invitation.accepted"

@@ -17,6 +17,14 @@ from accounts.querysets import TenantKeyed
 class User(AbstractUser):  # type: ignore[django-manager-missing]
     """A person who signs in. Custom from the first migration so it can grow without pain."""
 
+    # The address a link sent to it proved (accounts.recovery): the e-mail is verified while it is
+    # still the account's address; changing the address needs a new proof.
+    verified_email = models.EmailField(blank=True, default="", editable=False)
+
+    @property
+    def email_verified(self) -> bool:
+        return bool(self.email) and self.verified_email.casefold() == self.email.casefold()
+
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]  # the stubs omit AbstractUser.Meta
         swappable = "AUTH_USER_MODEL"
 

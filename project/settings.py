@@ -328,6 +328,7 @@ RATE_LIMITS = {
     # Password reset requests (each sends mail): per address typed and per client address.
     "password-reset-email": env_rate("RATE_LIMIT_PASSWORD_RESET_EMAIL", "3/3600"),
     "password-reset-ip": env_rate("RATE_LIMIT_PASSWORD_RESET_IP", "20/3600"),
+    "email-verify-user": env_rate("RATE_LIMIT_EMAIL_VERIFY_USER", "3/3600"),  # verification mails sent
 }
 # How many rows of each kind may exist at once on one person's (or client's) word; enforced by the
 # services that create them (docs/security.md, "Row creation limits").

@@ -75,6 +75,8 @@ urlpatterns = [
     path(
         "account/password/reset/done/", recovery.ResetCompleteView.as_view(), name="password-reset-complete"
     ),
+    path("account/email/verify/", recovery.send_verification_limited, name="email-verify-send"),
+    path("account/email/verify/<str:signed>/", recovery.verify_email, name="email-verify"),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/apps/", connected_apps.connected_apps, name="account-apps"),
     path(

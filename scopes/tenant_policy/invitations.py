@@ -185,7 +185,8 @@ def invitation_accept_new(*, tenant: Tenant, token: str, username: str, password
         raise ValidationError("Choose a username (at most 150 characters).", code="bad_username")
     if model.objects.filter(username__iexact=username).exists():
         raise ValidationError("That username is taken.", code="taken")
-    user = model(username=username, email=invitation.email)
+    # The link came to this address: it is proven (accounts.recovery, e-mail verification).
+    user = model(username=username, email=invitation.email, verified_email=invitation.email)
     validate_password(password, user)
     user.set_password(password)
     user.full_clean(exclude=["password"])

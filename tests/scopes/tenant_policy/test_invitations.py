@@ -31,6 +31,7 @@ def test_an_administrator_invites_and_a_new_person_joins(world, browser_of):
     assert joined.status_code == 302 and joined["Location"] == "/account/apps/"
     user = User.objects.get(username="newcomer")
     assert user.email == "newcomer@example.com" and user.check_password("a long enough passphrase")
+    assert user.email_verified  # the link came to that address
     assert Membership.objects.get(user=user, tenant=world.acme).role.name == "Member"
     assert visitor.session["_auth_user_id"] == str(user.pk)
     assert 'data-invitation="newcomer@example.com"' not in admin.get("/account/org/acme/").content.decode()
