@@ -50,7 +50,9 @@ def hypothetical_context(*, user: User, tenant: Tenant, scopes: list[str]) -> Au
         role_id=membership.role_id if membership else None,
         role_name=membership.role.name if membership else None,
         role_grants=grants,
-        implications=registry().implications,
+        implications=(snapshot := registry()).implications,
+        # What each scope needs of the sign-in; a hypothetical token has no recorded sign-in.
+        requirements=snapshot.requirements,
     )
 
 
