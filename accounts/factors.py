@@ -1,4 +1,4 @@
-"""Second factors (docs/security.md, "Second factors"): TOTP authenticator apps and recovery codes.
+"""Second factors (docs/security.md, "Sign-in levels and step-up"): TOTP authenticator apps and recovery codes.
 
 Built on django-otp: its TOTP device (RFC 6238, with replay protection and exponential
 back-off after wrong codes) and its static device (single-use codes, deleted when used). This

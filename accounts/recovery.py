@@ -1,4 +1,6 @@
-"""Password reset (docs/security.md, "Recovering an account"): Django's views, with our limits.
+"""Password reset and e-mail verification (docs/security.md, "Joining and recovering").
+
+Password reset is Django's views, with our limits.
 
 Django's reset answers the same page whether or not an account has the address typed, sends mail
 only to active accounts with a usable password, and its links are single-use (the token covers the

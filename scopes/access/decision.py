@@ -2,7 +2,8 @@
 
 No HTTP and no database: inputs are plain data, so the API, the list filter, the consent page and
 an admin "explain" page can never disagree. The steps run in order (token, tenant, scope, role,
-object) and the first failing step decides the answer; the trace records every step taken.
+sign-in, album, object) and the first failing step decides the answer; the trace records every
+step taken.
 """
 
 from __future__ import annotations

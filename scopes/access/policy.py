@@ -24,7 +24,7 @@ class AppPolicyMode(StrEnum):
 
 
 class SecondFactorRule(StrEnum):
-    """Whom a tenant requires to have a second factor (docs/security.md, "Second factors")."""
+    """Whom a tenant requires to have a second factor (docs/security.md, "Sign-in levels and step-up")."""
 
     NOBODY = ""
     ADMINS = "admins"  # members whose role holds tenant.admin
