@@ -424,6 +424,10 @@ class DeviceGrant(AbstractDeviceGrant):
     used_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
         null=True, blank=True
     )
+    # How and when the approving user signed in (accounts.authn): the device's tokens remember it.
+    acr: models.CharField[str, str] = _acr_field()
+    amr: models.CharField[str, str] = _amr_field()
+    auth_time: models.DateTimeField[datetime | None, datetime | None] = _auth_time_field()
 
     class Meta(AbstractDeviceGrant.Meta):
         swappable = "OAUTH2_PROVIDER_DEVICE_GRANT_MODEL"

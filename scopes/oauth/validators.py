@@ -70,7 +70,8 @@ def _sign_in_columns(request: OauthlibRequest) -> dict[str, Any]:
     """How and when the user signed in, as a code or token stores it (accounts.authn).
 
     Set on the request by the consent page (the session's), by the code exchange (the code's) and
-    by the refresh grant (the refresh token's); anything else (a service account, a device) has none.
+    by the refresh grant (the refresh token's), by the device grant (the approving session's); a
+    service account has none.
     """
     sign_in = getattr(request, "sign_in", None)
     if not isinstance(sign_in, SignIn):
