@@ -19,11 +19,13 @@ class User(AbstractUser):  # type: ignore[django-manager-missing]
 
     # The address a link sent to it proved (accounts.recovery): the e-mail is verified while it is
     # still the account's address; changing the address needs a new proof.
-    verified_email = models.EmailField(blank=True, default="", editable=False)
+    # Nullable so that SQLite adds the column in place: rebuilding the users' table would break the
+    # freshness triggers of the tables that touch it (scopes.access.freshness).
+    verified_email = models.EmailField(null=True, blank=True, editable=False)
 
     @property
     def email_verified(self) -> bool:
-        return bool(self.email) and self.verified_email.casefold() == self.email.casefold()
+        return bool(self.email) and (self.verified_email or "").casefold() == self.email.casefold()
 
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]  # the stubs omit AbstractUser.Meta
         swappable = "AUTH_USER_MODEL"

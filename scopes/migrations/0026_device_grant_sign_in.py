@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scopes', '0025_invitations'),
+        ("scopes", "0025_invitations"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='devicegrant',
-            name='acr',
-            field=models.CharField(blank=True, default='', editable=False, max_length=16),
+            model_name="devicegrant",
+            name="acr",
+            field=models.CharField(blank=True, default="", editable=False, max_length=16),
         ),
         migrations.AddField(
-            model_name='devicegrant',
-            name='amr',
-            field=models.CharField(blank=True, default='', editable=False, max_length=64),
+            model_name="devicegrant",
+            name="amr",
+            field=models.CharField(blank=True, default="", editable=False, max_length=64),
         ),
         migrations.AddField(
-            model_name='devicegrant',
-            name='auth_time',
+            model_name="devicegrant",
+            name="auth_time",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
     ]
