@@ -9,6 +9,7 @@ the standing's one statement (`POLICY_COLUMNS`, `POLICY_JOINS`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -20,6 +21,34 @@ class AppPolicyMode(StrEnum):
 
     ANY = "any"  # every app may be used, except those the tenant blocked (the default)
     APPROVED_ONLY = "approved"  # only apps the tenant approved (and its own apps)
+
+
+class SecondFactorRule(StrEnum):
+    """Whom a tenant requires to have a second factor (docs/security.md, "Sign-in levels and step-up")."""
+
+    NOBODY = ""
+    ADMINS = "admins"  # members whose role holds tenant.admin
+    MEMBERS = "members"  # every member
+
+
+TENANT_ADMIN_SCOPE = "tenant.admin"
+
+
+def second_factor_missing(
+    rule: str | None, *, has_factor: bool, role_grants: Iterable[tuple[str, str]], implications: Implications
+) -> bool:
+    """Whether the tenant's rule requires this member to have a second factor, and they have none."""
+    if has_factor or not rule:
+        return False
+    if rule == SecondFactorRule.MEMBERS:
+        return True
+    held = closure((name for name, _reach in role_grants), implications)
+    return rule == SecondFactorRule.ADMINS and TENANT_ADMIN_SCOPE in held
+
+
+def second_factor_detail(tenant_name: str) -> str:
+    """The sentence every refusal by the rule uses (API, consent page, explain)."""
+    return f"{tenant_name} requires a second factor, and the user has not set one up"
 
 
 class AppStatus(StrEnum):
@@ -39,6 +68,7 @@ class AppPolicy:
     capped: bool = False
     cap: tuple[str, ...] = ()
     app_owned_here: bool = False  # the app belongs to this tenant (its own app)
+    second_factor: str | None = None  # the tenant's SecondFactorRule (None: no policy row)
 
     @property
     def usable(self) -> bool:
@@ -73,7 +103,7 @@ def policy_refusal(policy: AppPolicy, tenant_name: str) -> str:
 
 # Joined into the standing's statement (`scopes.access.standing._grant_sql`): the tenant's mode, the
 # app's status in the tenant, whether it is capped, and the cap's scope names.
-POLICY_COLUMNS = """pol.mode, tap.status, tap.capped,
+POLICY_COLUMNS = """pol.mode, pol.second_factor, tap.status, tap.capped,
         (SELECT {aggregate} FROM scopes_tenantapp_cap tc
             JOIN scopes_scope s ON s.id = tc.scope_id WHERE tc.tenantapp_id = tap.id)"""
 POLICY_JOINS = """
