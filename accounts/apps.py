@@ -18,4 +18,7 @@ class AccountsConfig(AppConfig):
             import_module(module)
 
     def ready(self) -> None:
-        from accounts import checks  # noqa: F401 - registers the runtime-role check
+        from accounts import (
+            checks,  # noqa: F401 - registers the runtime-role check
+            factors,  # noqa: F401 - records each sign-in's level in its session
+        )

@@ -53,3 +53,15 @@ class AuditAction(StrEnum):
     WEBHOOK_CREATED = "webhook.created"
     WEBHOOK_CHANGED = "webhook.changed"
     WEBHOOK_DELETED = "webhook.deleted"
+    # Second factors and sign-in strength (accounts.factors).
+    FACTOR_ENROLLED = "factor.enrolled"
+    FACTOR_REMOVED = "factor.removed"
+    FACTORS_RESET = "factor.reset"  # by a tenant administrator, for a member who lost theirs
+    RECOVERY_CODES_GENERATED = "factor.recovery_codes_generated"
+    RECOVERY_CODE_USED = "factor.recovery_code_used"
+    SIGN_IN_STEPPED_UP = "sign_in.stepped_up"
+    SECOND_FACTOR_POLICY_CHANGED = "second_factor_policy.changed"
+    EMAIL_VERIFIED = "email.verified"
+    INVITATION_CREATED = "invitation.created"
+    INVITATION_REVOKED = "invitation.revoked"
+    INVITATION_ACCEPTED = "invitation.accepted"

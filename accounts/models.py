@@ -17,6 +17,16 @@ from accounts.querysets import TenantKeyed
 class User(AbstractUser):  # type: ignore[django-manager-missing]
     """A person who signs in. Custom from the first migration so it can grow without pain."""
 
+    # The address a link sent to it proved (accounts.recovery): the e-mail is verified while it is
+    # still the account's address; changing the address needs a new proof.
+    # Nullable so that SQLite adds the column in place: rebuilding the users' table would break the
+    # freshness triggers of the tables that touch it (scopes.access.freshness).
+    verified_email = models.EmailField(null=True, blank=True, editable=False)
+
+    @property
+    def email_verified(self) -> bool:
+        return bool(self.email) and (self.verified_email or "").casefold() == self.email.casefold()
+
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]  # the stubs omit AbstractUser.Meta
         swappable = "AUTH_USER_MODEL"
 
@@ -131,3 +141,24 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label or 'system'} {self.action} {self.target_label}"
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential (a passkey) a person signs in with as a second factor (accounts.passkeys).
+
+    Only the public key is here; the private key never leaves the person's authenticator.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="passkeys")
+    name = models.CharField(max_length=100)
+    credential_id = models.CharField(max_length=1400, unique=True)  # base64url, as WebAuthn sends it
+    public_key = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"passkey {self.name} of user {self.user_id}"

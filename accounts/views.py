@@ -20,7 +20,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import ngettext
 
-from accounts import ratelimit
+from accounts import factors, ratelimit
+from accounts.factor_views import hold_for_second_factor
 
 
 def account_key(form_class: type[forms.Form], typed: str) -> str:
@@ -91,6 +92,15 @@ class SignInView(LoginView):
         ratelimit.record_failure(self.limits)
         return super().form_invalid(form)
 
+    def form_valid(self, form: Any) -> HttpResponse:
+        """The password was right: sign in, or, for a person with a second factor, ask for it first."""
+        user = form.get_user()
+        if factors.has_second_factor(user):
+            return hold_for_second_factor(
+                self.request, user, backend=user.backend, next_url=self.get_redirect_url()
+            )
+        return super().form_valid(form)
+
 
 def admin_sign_in(request: HttpRequest) -> HttpResponse:
     """`/admin/login/`: Django's admin sign-in page, under the same limits as `/account/login/`."""
@@ -109,6 +119,12 @@ def admin_sign_in(request: HttpRequest) -> HttpResponse:
             REDIRECT_FIELD_NAME: request.POST.get(REDIRECT_FIELD_NAME) or reverse("admin:index"),
         }
         return _refused(TemplateResponse(request, "admin/login.html", context), wait)
+    form = AdminAuthenticationForm(request, data=request.POST)
+    if form.is_valid() and factors.has_second_factor(form.get_user()):
+        # A person with a second factor gives it here too (the sign-in's second step, then the admin).
+        user = form.get_user()
+        backend = cast(Any, user).backend  # set by authenticate()
+        return hold_for_second_factor(request, user, backend=backend, next_url=reverse("admin:index"))
     response = admin.site.login(request)
     if response.status_code == 200:  # the form came back: the sign-in failed
         ratelimit.record_failure(limits)

@@ -52,6 +52,8 @@ def refusal_response(
         # RFC 8707: a token bound to another resource is not a token here. The client asks for
         # one with `resource` set to this resource's identifier (its metadata's `resource`).
         return invalid_token_response(decision.detail, reason=str(decision.reason))
+    if decision.reason == Reason.INSUFFICIENT_USER_AUTHENTICATION:
+        return step_up_response(decision)
     body = {
         "error": "insufficient_scope" if decision.reason == Reason.SCOPE_MISSING else "forbidden",
         "reason": str(decision.reason),
@@ -93,6 +95,33 @@ def insufficient_scope_challenge(
         f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}", '
         f'error_description="{description}"'
     )
+
+
+def step_up_response(decision: Decision) -> Response:
+    """401 with RFC 9470's challenge: the token's sign-in is too weak or too old for this call.
+
+    The client sends its user back through authorization with the `acr_values` and `max_age` of
+    the challenge (also in the body), and gets a token that passes.
+    """
+    requirement = decision.step_up
+    body: dict[str, Any] = {
+        "error": str(Reason.INSUFFICIENT_USER_AUTHENTICATION),
+        "reason": str(Reason.INSUFFICIENT_USER_AUTHENTICATION),
+        "detail": decision.detail,
+        "required_scopes": list(decision.required_scopes),
+        "granted_scopes": list(decision.granted_scopes),
+    }
+    challenge = f'Bearer realm="{REALM}", error="insufficient_user_authentication"'
+    challenge += ', error_description="A stronger or more recent sign-in is required"'
+    if requirement is not None and requirement.acr:
+        body["acr_values"] = requirement.acr
+        challenge += f', acr_values="{requirement.acr}"'
+    if requirement is not None and requirement.max_age is not None:
+        body["max_age"] = requirement.max_age
+        challenge += f', max_age="{requirement.max_age}"'
+    response = Response(body, status=status.HTTP_401_UNAUTHORIZED)
+    response["WWW-Authenticate"] = challenge
+    return response
 
 
 def _request_access(decision: Decision, context: dict[str, Any]) -> str | None:

@@ -69,6 +69,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Second factors (accounts.factors): TOTP devices and single-use recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     # Before oauth2_provider: its `createapplication` command replaces DOT's (Django runs the
     # command of the app listed first), so apps are registered through our services.
@@ -95,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # One transaction per request, entering what it may see (PostgreSQL row-level security).
     "accounts.middleware.TenancyMiddleware",
+    # ADMIN_REQUIRES_SECOND_FACTOR: the admin opens only to a session that gave a second factor.
+    "accounts.factor_views.AdminSecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -260,6 +266,12 @@ EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@localhost")
 LOGIN_REDIRECT_URL = "account-apps"
+# The issuer name in authenticator apps (otpauth:// URIs of accounts.factors).
+OTP_TOTP_ISSUER = "Granular Photos"
+# A second factor older than this must be given again before a factor is removed (sudo mode).
+REAUTHENTICATION_SECONDS = 600
+# Staff and superusers use the admin only after a second factor (and set one up first if needed).
+ADMIN_REQUIRES_SECOND_FACTOR = env_bool("ADMIN_REQUIRES_SECOND_FACTOR", False)
 LOGOUT_REDIRECT_URL = "login"
 
 X_FRAME_OPTIONS = "DENY"
@@ -303,6 +315,9 @@ RATE_LIMITS = {
     # Wrong user codes typed at /o/device/ (RFC 8628 5.1: guessing), per account and per address.
     "device-user": env_rate("RATE_LIMIT_DEVICE_USER", "5/900"),
     "device-ip": env_rate("RATE_LIMIT_DEVICE_IP", "30/900"),
+    # Wrong second-factor codes (sign-in, step-up), per account; each TOTP device also backs off
+    # exponentially on its own (django-otp's throttling).
+    "second-factor-user": env_rate("RATE_LIMIT_SECOND_FACTOR_USER", "5/900"),
     # Endpoints that create rows on a user's (or a public client's) word count EVERY attempt
     # (accounts.ratelimit.record_attempt); the caps on what may exist at once are CREATION_CAPS.
     "access-request-user": env_rate("RATE_LIMIT_ACCESS_REQUEST_USER", "10/3600"),
@@ -317,10 +332,21 @@ RATE_LIMITS = {
     "cimd-registration-host": env_rate("RATE_LIMIT_CIMD_REGISTRATION_HOST", "20/3600"),
     # RFC 7591 registrations (scopes.oauth.registration).
     "dcr-registration-ip": env_rate("RATE_LIMIT_DCR_REGISTRATION_IP", "10/3600"),
+    # Invitations sent by a tenant administrator (every attempt), and invitation links tried per
+    # address (failures: a link that is not valid).
+    "invitation-user": env_rate("RATE_LIMIT_INVITATION_USER", "30/3600"),
+    "invitation-ip": env_rate("RATE_LIMIT_INVITATION_IP", "20/900"),
+    # Password reset requests (each sends mail): per address typed and per client address.
+    "password-reset-email": env_rate("RATE_LIMIT_PASSWORD_RESET_EMAIL", "3/3600"),
+    "password-reset-ip": env_rate("RATE_LIMIT_PASSWORD_RESET_IP", "20/3600"),
+    "email-verify-user": env_rate("RATE_LIMIT_EMAIL_VERIFY_USER", "3/3600"),  # verification mails sent
 }
 # How many rows of each kind may exist at once on one person's (or client's) word; enforced by the
 # services that create them (docs/security.md, "Row creation limits").
+# How long an invitation link may be used (days).
+INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
 CREATION_CAPS = {
+    "invitations-pending": env_int("CAP_INVITATIONS_PENDING", 100),  # per tenant
     "access-requests-pending": env_int("CAP_ACCESS_REQUESTS_PENDING", 5),  # per member and tenant
     "personal-tokens": env_int("CAP_PERSONAL_TOKENS", 20),  # unexpired, per person and tenant
     "device-grants-pending": env_int("CAP_DEVICE_GRANTS_PENDING", 100),  # unexpired, per client

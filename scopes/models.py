@@ -19,6 +19,7 @@ from oauth2_provider.models import (
     AbstractRefreshToken,
 )
 
+from accounts import authn
 from accounts.querysets import TenantKeyed, TenantOwned
 from scopes.constants import SCOPE_NAME_PATTERN, Reach
 
@@ -46,6 +47,23 @@ class Scope(models.Model):
         blank=True,
         related_name="implied_by",
         help_text="Scopes this one contains. Implication is transitive and may not form a cycle.",
+    )
+    # Step-up (docs/security.md, "Sign-in levels and step-up"): what a call needing this scope, and
+    # consent to it (or to a scope implying it), needs of the user's sign-in.
+    required_acr = models.CharField(
+        "required sign-in level",
+        max_length=16,
+        blank=True,
+        default="",
+        choices=authn.LEVEL_CHOICES,
+        help_text="The sign-in a token's user must have given to use this scope (mfa: a second factor).",
+    )
+    max_age = models.PositiveIntegerField(
+        "maximum sign-in age",
+        null=True,
+        blank=True,
+        help_text="Seconds: the token's sign-in must be at most this old when the scope is used "
+        "(empty: any age). For example 600 for ten minutes.",
     )
 
     class Meta:
@@ -293,6 +311,20 @@ def _album_limit_field() -> models.TextField:
     return models.TextField(null=True, blank=True, default=None, editable=False)
 
 
+# How and when the user signed in when a code or token was issued (accounts.authn): copied from
+# the session to the code, from the code to its tokens, from a refresh token to the tokens it mints.
+def _acr_field() -> models.CharField:
+    return models.CharField(max_length=16, blank=True, default="", editable=False)
+
+
+def _amr_field() -> models.CharField:
+    return models.CharField(max_length=64, blank=True, default="", editable=False)
+
+
+def _auth_time_field() -> models.DateTimeField:
+    return models.DateTimeField(null=True, blank=True, editable=False)
+
+
 class Grant(AbstractGrant, TenantKeyed):
     """An authorization code, bound to the tenant the user consented for.
 
@@ -312,6 +344,9 @@ class Grant(AbstractGrant, TenantKeyed):
     )
     token_family: models.UUIDField[UUID | None, UUID | None] = models.UUIDField(null=True, blank=True)
     albums: models.TextField[str | None, str | None] = _album_limit_field()
+    acr: models.CharField[str, str] = _acr_field()
+    amr: models.CharField[str, str] = _amr_field()
+    auth_time: models.DateTimeField[datetime | None, datetime | None] = _auth_time_field()
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
@@ -343,6 +378,9 @@ class AccessToken(AbstractAccessToken, TenantKeyed):
         "accounts.Tenant", on_delete=models.CASCADE, related_name="+"
     )
     albums: models.TextField[str | None, str | None] = _album_limit_field()
+    acr: models.CharField[str, str] = _acr_field()
+    amr: models.CharField[str, str] = _amr_field()
+    auth_time: models.DateTimeField[datetime | None, datetime | None] = _auth_time_field()
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
@@ -360,6 +398,9 @@ class RefreshToken(AbstractRefreshToken, TenantKeyed):
         "accounts.Tenant", on_delete=models.CASCADE, related_name="+"
     )
     albums: models.TextField[str | None, str | None] = _album_limit_field()
+    acr: models.CharField[str, str] = _acr_field()
+    amr: models.CharField[str, str] = _amr_field()
+    auth_time: models.DateTimeField[datetime | None, datetime | None] = _auth_time_field()
 
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
@@ -396,6 +437,10 @@ class DeviceGrant(AbstractDeviceGrant):
     used_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
         null=True, blank=True
     )
+    # How and when the approving user signed in (accounts.authn): the device's tokens remember it.
+    acr: models.CharField[str, str] = _acr_field()
+    amr: models.CharField[str, str] = _amr_field()
+    auth_time: models.DateTimeField[datetime | None, datetime | None] = _auth_time_field()
 
     class Meta(AbstractDeviceGrant.Meta):
         swappable = "OAUTH2_PROVIDER_DEVICE_GRANT_MODEL"

@@ -8,6 +8,7 @@ namespace, the discovery documents too, so both are published at the site's root
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts import factor_views, recovery
 from accounts.ratelimit import limit_posts, signed_in_limits
 from accounts.views import SignInView
 from scopes.consent import connected_apps
@@ -55,6 +56,29 @@ oauth_patterns = (
 urlpatterns = [
     path("", include(oauth_patterns)),
     path("account/login/", POPUP_PAGE(SignInView.as_view()), name="login"),
+    path("account/login/second-factor/", POPUP_PAGE(factor_views.second_factor), name="login-second-factor"),
+    path("account/verify/", POPUP_PAGE(factor_views.step_up), name="account-verify"),
+    path("account/security/", factor_views.security, name="account-security"),
+    path(
+        "account/security/passkeys/options/",
+        factor_views.passkey_register_options,
+        name="passkey-register-options",
+    ),
+    path("account/security/passkeys/", factor_views.passkey_register, name="passkey-register"),
+    path("account/passkey/options/", POPUP_PAGE(factor_views.passkey_options), name="passkey-options"),
+    path("account/passkey/verify/", POPUP_PAGE(factor_views.passkey_verify), name="passkey-verify"),
+    path("account/password/reset/", recovery.request_reset, name="password-reset"),
+    path("account/password/reset/sent/", recovery.ResetSentView.as_view(), name="password-reset-done"),
+    path(
+        "account/password/reset/<uidb64>/<token>/",
+        recovery.ResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path(
+        "account/password/reset/done/", recovery.ResetCompleteView.as_view(), name="password-reset-complete"
+    ),
+    path("account/email/verify/", recovery.send_verification_limited, name="email-verify-send"),
+    path("account/email/verify/<str:signed>/", recovery.verify_email, name="email-verify"),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/apps/", connected_apps.connected_apps, name="account-apps"),
     path(
@@ -81,6 +105,22 @@ urlpatterns = [
     path("account/requests/new/", policy_views.request_new, name="account-request-new"),
     path("account/org/<slug:slug>/", policy_views.org_admin, name="org-admin"),
     path("account/org/<slug:slug>/policy/", policy_views.org_policy, name="org-policy"),
+    path(
+        "account/org/<slug:slug>/invitations/",
+        limit_posts(signed_in_limits("invitation-user"))(policy_views.org_invite),
+        name="org-invite",
+    ),
+    path(
+        "account/org/<slug:slug>/invitations/<int:invitation_id>/revoke/",
+        policy_views.org_invitation_revoke,
+        name="org-invitation-revoke",
+    ),
+    path("account/join/<slug:slug>/<str:token>/", policy_views.join, name="join"),
+    path(
+        "account/org/<slug:slug>/members/<int:user_id>/factors/reset/",
+        policy_views.org_member_factors_reset,
+        name="org-member-factors-reset",
+    ),
     path("account/org/<slug:slug>/apps/", policy_views.org_app, name="org-app"),
     path("account/org/<slug:slug>/domains/", policy_views.org_domains, name="org-domains"),
     path(

@@ -24,7 +24,8 @@ from django.db import connection
 
 from scopes.constants import ScopeName as S
 
-WATCHED_APPS = ("accounts", "scopes", "photos")
+# With second factors (django-otp's TOTP devices and recovery codes: accounts.factors).
+WATCHED_APPS = ("accounts", "scopes", "photos", "otp_totp", "otp_static")
 # A refused form is used up too (see above); a successful answer records the scope it used, by day
 # (scopes.usage): bookkeeping of what succeeded, not data an attack changed.
 UNWATCHED_MODELS = {"scopes.ConsentFormUse", "scopes.ScopeUsage"}

@@ -44,7 +44,7 @@ RIGHTS_WRITERS: dict[type[models.Model], tuple[Callable[..., Any], ...]] = {
         machines_services.service_account_create,
         machines_services.personal_token_app_ensure,
     ),
-    TenantAppPolicy: (policy.app_policy_set,),
+    TenantAppPolicy: (policy.app_policy_set, policy.second_factor_rule_set),
     # Filing a request for an app marks it pending in the tenant (a row that allows nothing, the
     # request's audit row records it); only an administrator's decision sets anything else.
     TenantApp: (policy.tenant_app_set, policy.tenant_app_clear, policy.access_request_file),

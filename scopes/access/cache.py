@@ -134,7 +134,8 @@ def load_context(raw_token: str) -> AuthorizationContext | None:
     if found is None or fingerprint is None:  # deleted between the probe and now
         return None
     # The registry under the epoch the probe saw (the fingerprint's last value).
-    context = context_from(found, registry_at(fingerprint[-1]).implications)
+    snapshot = registry_at(fingerprint[-1])
+    context = context_from(found, snapshot.implications, snapshot.requirements)
     if enabled():
         contexts.put(checksum, fingerprint, context)
     return context

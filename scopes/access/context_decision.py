@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from accounts.authn import NONE as NO_REQUIREMENT
 from scopes.access.decision import Decision, Target, decide
 from scopes.access.standing import AuthorizationContext
 
@@ -40,13 +41,14 @@ def decide_for(
     `resource` is the identifier of the resource the request is at (scopes.access.audience); a
     token bound to another is refused (`wrong_resource`).
     """
+    now = timezone.now()
     return decide(
         action_scope=action_scope,
         read_scope=read_scope,
         token_scopes=context.token_scopes,
         role_grants=context.role_grants,
         implications=context.implications,
-        token_problem=context.problem(timezone.now()),
+        token_problem=context.problem(now),
         tenant_problem=tenant_problem(context, tenant_slug),
         role_name=context.role_name,
         tenant_name=context.tenant.name,
@@ -54,6 +56,9 @@ def decide_for(
         albums=context.albums,
         audience=context.audience,
         resource=resource,
+        sign_in=context.sign_in,
+        requirement=context.requirements.get(action_scope, NO_REQUIREMENT),
+        now=now,
     )
 
 

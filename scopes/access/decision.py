@@ -1,16 +1,21 @@
 """The access decision (docs/architecture.md, "One API request"): one pure function every caller asks.
 
 No HTTP and no database: inputs are plain data, so the API, the list filter, the consent page and
-an admin "explain" page can never disagree. The steps run in order (token, tenant, scope, role,
-object) and the first failing step decides the answer; the trace records every step taken.
+an admin "explain" page can never disagree. The steps run in order (token, resource, tenant, scope, role,
+sign-in, album, object) and the first failing step decides the answer; the trace records every
+step taken.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
+from accounts.authn import NO_SIGN_IN, Requirement, SignIn, shortfall
+from accounts.authn import NONE as NO_REQUIREMENT
 from scopes.access.audience import resource_problem
 from scopes.constants import Reach
 from scopes.registry import Implications, closure, grant_reaches, normalise, wider_reach
@@ -24,6 +29,7 @@ class Step(StrEnum):
     TENANT = "tenant"
     SCOPE = "scope"
     ROLE = "role"
+    SIGN_IN = "sign_in"
     ALBUM = "album"
     OBJECT = "object"
 
@@ -39,6 +45,8 @@ class Reason(StrEnum):
     NOT_FOUND = "not_found"
     NOT_OWNER = "not_owner"
     RESOURCE_NOT_GRANTED = "resource_not_granted"
+    # RFC 9470: the token's sign-in is too weak or too old for this call (step up and come back).
+    INSUFFICIENT_USER_AUTHENTICATION = "insufficient_user_authentication"
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,9 @@ class Decision:
     # The reach that decides which objects the caller may see at all (list filter, 404s).
     visible_reach: str | None = None
     trace: tuple[TraceStep, ...] = field(default_factory=tuple)
+    # For `insufficient_user_authentication`: what the sign-in must be (RFC 9470's `acr_values`,
+    # `max_age`), for the challenge and the body.
+    step_up: Requirement | None = None
 
 
 def accepted_scopes(action_scope: str, implications: Implications) -> list[str]:
@@ -101,6 +112,9 @@ def decide(
     albums: frozenset[int] | None = None,
     audience: tuple[str, ...] = (),
     resource: str | None = None,
+    sign_in: SignIn | None = None,
+    requirement: Requirement = NO_REQUIREMENT,
+    now: datetime | None = None,
 ) -> Decision:
     """Decide one request: may this token, for this member, do `action_scope` (on `target`)?
 
@@ -115,7 +129,7 @@ def decide(
     required = (action_scope,)
     trace: list[TraceStep] = []
 
-    def refuse(status: int, reason: Reason, detail: str, **extra: str | None) -> Decision:
+    def refuse(status: int, reason: Reason, detail: str, **extra: Any) -> Decision:
         return Decision(
             allowed=False,
             status=status,
@@ -173,6 +187,32 @@ def decide(
             visible_reach=visible_reach,
         )
     trace.append(TraceStep(Step.ROLE, True, f"role {role_label} grants {action_scope} on {reach} objects"))
+
+    if requirement.any:
+        when = now or datetime.now(UTC)
+        told = (sign_in or NO_SIGN_IN).describe(when)
+        if shortfall(sign_in, requirement, now=when) is not None:
+            trace.append(
+                TraceStep(
+                    Step.SIGN_IN,
+                    False,
+                    f"{action_scope} needs {requirement.describe()}; the token has {told}",
+                )
+            )
+            return refuse(
+                401,
+                Reason.INSUFFICIENT_USER_AUTHENTICATION,
+                f"This call needs {requirement.describe()}; the token's user signed in with {told}. "
+                "Authorize again with the acr_values and max_age given.",
+                reach=reach,
+                visible_reach=visible_reach,
+                step_up=requirement,
+            )
+        trace.append(
+            TraceStep(
+                Step.SIGN_IN, True, f"{action_scope} needs {requirement.describe()}; the token has {told}"
+            )
+        )
 
     album_refusal = _album_step(albums, target, trace)
     if album_refusal is not None:

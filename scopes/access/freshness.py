@@ -14,13 +14,13 @@ A token's authorization context is computed (`scopes.access.standing`) from exac
 | row                                   | its version changes when                                 |
 |---------------------------------------|----------------------------------------------------------|
 | the access token                      | it is inserted or updated; a deleted token has no row     |
-| its user                              | any column changes (is_active, ...)                       |
+| its user                              | any column changes (is_active, ...), or one of its TOTP devices (second factors) |
 | its tenant                            | any column changes (is_active, slug, ...), or its token policy (personal access tokens) |
 | the user's membership in that tenant  | it changes (role); deleted or new: the join finds another |
 | that membership's role                | the role changes, or any of its grants is added, changed or removed |
 | the user's consent for the app there  | it changes, or a scope is added to or removed from it; or an album is added to or removed from it, or one of its albums changes or is deleted (album limits) |
 | the app                               | it changes, or an allowed scope is added, changed, removed |
-| the tenant's app policy               | its mode changes (scopes.tenant_policy)                   |
+| the tenant's app policy               | its mode or second-factor rule changes (scopes.tenant_policy) |
 | the app's status in the tenant        | status or cap flag changes, a cap scope is added or removed; deleted or new: the join finds another |
 | the scope registry (one global epoch) | a scope, or an implication, is added, changed or removed; and on PostgreSQL any TRUNCATE of grants, consent scopes or app scopes (it cannot name the parents it emptied) |
 
@@ -99,6 +99,9 @@ TOUCHES = (
     # A tenant's blocked client domains are read with the tenant (scopes.access.policy).
     Touch("scopes_blockedclientdomain", "tenant_id", "accounts_tenant"),
     Touch("scopes_consentalbum", "consent_id", "scopes_consent"),
+    # A user's second factors (accounts.factors): a tenant may require one (scopes.tenant_policy).
+    Touch("otp_totp_totpdevice", "user_id", "accounts_user"),
+    Touch("accounts_passkey", "user_id", "accounts_user"),
 )
 
 

@@ -9,6 +9,7 @@ the standing's one statement (`POLICY_COLUMNS`, `POLICY_JOINS`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -20,6 +21,34 @@ class AppPolicyMode(StrEnum):
 
     ANY = "any"  # every app may be used, except those the tenant blocked (the default)
     APPROVED_ONLY = "approved"  # only apps the tenant approved (and its own apps)
+
+
+class SecondFactorRule(StrEnum):
+    """Whom a tenant requires to have a second factor (docs/security.md, "Sign-in levels and step-up")."""
+
+    NOBODY = ""
+    ADMINS = "admins"  # members whose role holds tenant.admin
+    MEMBERS = "members"  # every member
+
+
+TENANT_ADMIN_SCOPE = "tenant.admin"
+
+
+def second_factor_missing(
+    rule: str | None, *, has_factor: bool, role_grants: Iterable[tuple[str, str]], implications: Implications
+) -> bool:
+    """Whether the tenant's rule requires this member to have a second factor, and they have none."""
+    if has_factor or not rule:
+        return False
+    if rule == SecondFactorRule.MEMBERS:
+        return True
+    held = closure((name for name, _reach in role_grants), implications)
+    return rule == SecondFactorRule.ADMINS and TENANT_ADMIN_SCOPE in held
+
+
+def second_factor_detail(tenant_name: str) -> str:
+    """The sentence every refusal by the rule uses (API, consent page, explain)."""
+    return f"{tenant_name} requires a second factor, and the user has not set one up"
 
 
 class AppStatus(StrEnum):
@@ -41,6 +70,7 @@ class AppPolicy:
     app_owned_here: bool = False  # the app belongs to this tenant (its own app)
     domain_blocked: bool = False  # a self-registered app whose client ID's domain the tenant blocks
     dynamic_refused: bool = False  # registered by RFC 7591, which the tenant has not allowed
+    second_factor: str | None = None  # the tenant's SecondFactorRule (None: no policy row)
 
     @property
     def usable(self) -> bool:
@@ -89,8 +119,9 @@ def policy_refusal(policy: AppPolicy, tenant_name: str) -> str:
 # app's status in the tenant, whether it is capped, the cap's scope names, whether the tenant
 # blocks the domain of a self-registered app's client ID, and whether the app registered itself
 # by RFC 7591 in a tenant that has not allowed that (`a` is the app: the domain itself, or a
-# name under it; a domain holds only letters, digits, dots and hyphens, so LIKE's `_` never occurs).
-POLICY_COLUMNS = """pol.mode, tap.status, tap.capped,
+# name under it; a domain holds only letters, digits, dots and hyphens, so LIKE's `_` never occurs);
+# `pol.second_factor` is the tenant's second-factor rule.
+POLICY_COLUMNS = """pol.mode, pol.second_factor, tap.status, tap.capped,
         (SELECT {aggregate} FROM scopes_tenantapp_cap tc
             JOIN scopes_scope s ON s.id = tc.scope_id WHERE tc.tenantapp_id = tap.id),
         EXISTS (SELECT 1 FROM scopes_blockedclientdomain bd WHERE bd.tenant_id = src.tenant_id

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils import timezone
 
+from accounts.authn import NO_SIGN_IN, SignIn
 from accounts.models import Tenant, User
 from scopes.access.albums import ALBUM_TYPE, AlbumIds, parse_limit
 from scopes.access.freshness import EPOCH_TABLE
@@ -59,6 +60,8 @@ class GrantRows:
     # The app's public identity, for answers that name it (introspection): read with the rest.
     client_id: str | None = None
     grant_type: str | None = None
+    # The user has a confirmed second factor (accounts.factors): the tenant's rule may require one.
+    has_second_factor: bool = False
 
 
 @memoize
@@ -126,6 +129,8 @@ def _grant_sql(source: str) -> str:
         a.client_id,
         a.authorization_grant_type,
         {_epoch_sql()},
+        (EXISTS (SELECT 1 FROM otp_totp_totpdevice d WHERE d.user_id = src.user_id AND d.confirmed)
+            OR EXISTS (SELECT 1 FROM accounts_passkey pk WHERE pk.user_id = src.user_id)),
         src.*
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
@@ -186,11 +191,18 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     user_values, row = row[:users], row[users:]
     tenant_values, row = row[:tenants], row[tenants:]
     app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *row = row
-    personal_mode, personal_max_days, mode, app_status, capped, cap, domain_blocked, dynamic_refused, *row = (
-        row
-    )
-    albums, albums_limited, *row = row
-    client_id, grant_type, epoch, *source = row
+    personal_mode, personal_max_days, mode, second_factor, app_status, capped, cap, *row = row
+    (
+        domain_blocked,
+        dynamic_refused,
+        albums,
+        albums_limited,
+        client_id,
+        grant_type,
+        epoch,
+        has_factor,
+        *source,
+    ) = row
     epoch_read(epoch)
     user = None if user_values[0] is None else _instance(User, user_values)
     tenant = _instance(Tenant, tenant_values)
@@ -214,7 +226,9 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
             app_owned_here=app_tenant_id is not None and app_tenant_id == tenant.pk,
             domain_blocked=bool(domain_blocked),
             dynamic_refused=bool(dynamic_refused),
+            second_factor=second_factor,
         ),
+        has_second_factor=bool(has_factor),
         consent_albums=_album_pairs(albums),
         personal_max_days=None if personal_max_days is None else int(personal_max_days),
         albums_limited=bool(albums_limited),
@@ -236,7 +250,8 @@ def _fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
 
 
 _TOKEN_SOURCE = (
-    "SELECT user_id, tenant_id, application_id, id, scope, expires, albums, created, resource"
+    "SELECT user_id, tenant_id, application_id, id, scope, expires, albums, created, resource, acr, amr,"
+    " auth_time"
     " FROM scopes_accesstoken WHERE token_checksum = %s"
 )
 # Typed, so that one prepared plan serves every grant (a bare parameter's type is not known to plan).
@@ -259,6 +274,9 @@ class TokenRows:
     created: datetime | None = None
     # The resources it is bound to (RFC 8707, scopes.access.audience); empty: not bound.
     audience: tuple[str, ...] = ()
+    # How and when its user signed in (accounts.authn), read in the same statement: the decision's
+    # sign-in step costs no query.
+    sign_in: SignIn = NO_SIGN_IN
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -343,7 +361,10 @@ def token_rows(checksum: str) -> TokenRows | None:
 
 
 def _token_rows_of(row: Sequence[Any]) -> TokenRows:
-    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums, created, resource) = _rows(row)
+    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums, created, resource, *signed) = (
+        _rows(row)
+    )
+    acr, amr, auth_time = signed
     return TokenRows(
         token_id=token_id,
         scope=tuple(scope.split()),
@@ -352,6 +373,7 @@ def _token_rows_of(row: Sequence[Any]) -> TokenRows:
         albums=parse_limit(albums),
         created=_aware(created),
         audience=audience_of(resource),
+        sign_in=SignIn.of(acr, amr, None if auth_time is None else _aware(auth_time)),
     )
 
 
@@ -376,7 +398,8 @@ def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) ->
     """Every unexpired access token matching `condition` (SQL on scopes_accesstoken), with its grant's
     rows, in ONE query: the what-if preview (scopes.usage.preview) judges them in bulk with `assess`."""
     source = (
-        "SELECT user_id, tenant_id, application_id, id, scope, expires, created FROM scopes_accesstoken"
+        "SELECT user_id, tenant_id, application_id, id, scope, expires, created, acr, amr, auth_time"
+        " FROM scopes_accesstoken"
         f" WHERE expires > %s AND ({condition})"
     )
     with connection.cursor() as cursor:
@@ -384,7 +407,9 @@ def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) ->
         found = cursor.fetchall()
     result = []
     for row in found:
-        rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, created) = _rows(row)
+        rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, created, acr, amr, auth_time) = _rows(
+            row
+        )
         result.append(
             TokenRows(
                 token_id=token_id,
@@ -392,6 +417,7 @@ def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) ->
                 expires=_aware(expires),
                 rows=rows,
                 created=_aware(created),
+                sign_in=SignIn.of(acr, amr, None if auth_time is None else _aware(auth_time)),
             )
         )
     return result

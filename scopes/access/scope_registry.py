@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, TypeVar
 
 from django.db import connection
 
+from accounts.authn import Requirement, strongest
 from scopes.access.freshness import EPOCH_TABLE
 from scopes.models import Scope
+from scopes.registry import closure
 
 _R = TypeVar("_R")
 
@@ -30,6 +32,14 @@ class RegistrySnapshot:
 
     descriptions: dict[str, str]
     implications: dict[str, frozenset[str]]
+    # What each scope needs of the sign-in (step-up); scopes that need nothing are absent.
+    requirements: dict[str, Requirement] = field(default_factory=dict)
+
+    def requirement_for(self, names: Iterable[str]) -> Requirement:
+        """What using (or consenting to) these scopes needs of the sign-in: the strongest over their
+        closure, so a scope that implies a demanding one is as demanding."""
+        covered = closure(names, self.implications)
+        return strongest(self.requirements[name] for name in covered if name in self.requirements)
 
 
 _local_registry: tuple[object, RegistrySnapshot] | None = None
@@ -40,11 +50,17 @@ def _build_registry() -> RegistrySnapshot:
     # One query: each scope once per scope it implies (once with None when it implies none).
     descriptions: dict[str, str] = {}
     graph: dict[str, set[str]] = defaultdict(set)
-    for name, description, implied in Scope.objects.values_list("name", "description", "implies__name"):
+    requirements: dict[str, Requirement] = {}
+    rows = Scope.objects.values_list("name", "description", "implies__name", "required_acr", "max_age")
+    for name, description, implied, acr, max_age in rows:
         descriptions[name] = description
         if implied is not None:
             graph[name].add(implied)
-    return RegistrySnapshot(descriptions, {name: frozenset(graph.get(name, ())) for name in descriptions})
+        if acr or max_age is not None:
+            requirements[name] = Requirement(acr=acr, max_age=max_age)
+    return RegistrySnapshot(
+        descriptions, {name: frozenset(graph.get(name, ())) for name in descriptions}, requirements
+    )
 
 
 def registry_version() -> object:

@@ -50,7 +50,9 @@ def hypothetical_context(*, user: User, tenant: Tenant, scopes: list[str]) -> Au
         role_id=membership.role_id if membership else None,
         role_name=membership.role.name if membership else None,
         role_grants=grants,
-        implications=registry().implications,
+        implications=(snapshot := registry()).implications,
+        # What each scope needs of the sign-in; a hypothetical token has no recorded sign-in.
+        requirements=snapshot.requirements,
     )
 
 
@@ -79,7 +81,10 @@ def authorization_context(raw_token: str) -> AuthorizationContext | None:
     if not enter_tenant_of_access_token(checksum):
         return None
     found = token_rows(checksum)
-    return None if found is None else context_from(found, registry().implications)
+    if found is None:
+        return None
+    snapshot = registry()
+    return context_from(found, snapshot.implications, snapshot.requirements)
 
 
 def admin_applications(user: User) -> QuerySet[Application]:

@@ -30,9 +30,10 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from accounts.authn import NO_SIGN_IN, Requirement, SignIn
 from accounts.models import Tenant, User
 from scopes.access.albums import AlbumIds, standing_albums
-from scopes.access.policy import blocked_detail
+from scopes.access.policy import blocked_detail, second_factor_detail, second_factor_missing
 from scopes.access.rows import (
     GrantRows,
     TokenRows,
@@ -60,6 +61,7 @@ class Problem(StrEnum):
     APP_NOT_IN_TENANT = "app_not_in_tenant"
     PERSONAL_TOKENS_FORBIDDEN = "personal_tokens_forbidden"
     APP_BLOCKED = "app_blocked"  # by the tenant's app policy (scopes.tenant_policy)
+    SECOND_FACTOR_REQUIRED = "second_factor_required"  # by the tenant's rule, and the user has none
 
 
 # Problems the API reports as "this tenant does not exist for you" (404), not as a bad token (401).
@@ -75,11 +77,14 @@ DETAILS = {
     Problem.APP_NOT_IN_TENANT: "the app may no longer be used in this tenant",
     Problem.PERSONAL_TOKENS_FORBIDDEN: "the tenant does not allow personal access tokens",
     Problem.APP_BLOCKED: "the app is blocked by the tenant's app policy",
+    Problem.SECOND_FACTOR_REQUIRED: "the tenant requires a second factor, and the user has not set one up",
 }
 
 
 def describe(problem: Problem, tenant_name: str) -> str:
     """A problem in words; the policy's names the tenant ("blocked by Acme's app policy")."""
+    if problem == Problem.SECOND_FACTOR_REQUIRED:
+        return second_factor_detail(tenant_name)
     return blocked_detail(tenant_name) if problem == Problem.APP_BLOCKED else DETAILS[problem]
 
 
@@ -97,6 +102,8 @@ class Standing:
     albums: AlbumIds | None = None
     # An access token's audience (RFC 8707, scopes.access.audience); empty: not bound, or not a token.
     audience: tuple[str, ...] = ()
+    # An access token's: how and when its user signed in (introspection reports it).
+    sign_in: SignIn = NO_SIGN_IN
 
     @property
     def stands(self) -> bool:
@@ -133,6 +140,13 @@ def assess(
         problem = Problem.PERSONAL_TOKENS_FORBIDDEN
     elif not rows.policy.usable:
         problem = Problem.APP_BLOCKED
+    elif second_factor_missing(
+        rows.policy.second_factor,
+        has_factor=rows.has_second_factor,
+        role_grants=rows.role_grants,
+        implications=implications,
+    ):
+        problem = Problem.SECOND_FACTOR_REQUIRED
     elif rows.consent_id is None:
         problem = Problem.CONSENT_REVOKED
     granted_closure = (
@@ -201,7 +215,7 @@ def access_token_standing(checksum: str, *, now: datetime | None = None) -> Stan
         now=now,
         issued_albums=found.albums,
     )
-    return replace(standing, audience=found.audience)
+    return replace(standing, audience=found.audience, sign_in=found.sign_in)
 
 
 def grant_standing(
@@ -331,6 +345,10 @@ class AuthorizationContext:
     # The resource it is bound to (RFC 8707): read in the same statement as the rest, so the
     # decision's resource step costs no query (scopes.access.audience). Empty: not bound.
     audience: tuple[str, ...] = ()
+    # How and when the token's user signed in (never raised by a refresh), and what each scope
+    # needs of that (the registry's, read with the implications): the decision's sign-in step.
+    sign_in: SignIn = NO_SIGN_IN
+    requirements: Mapping[str, Requirement] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_member(self) -> bool:
@@ -345,8 +363,14 @@ class AuthorizationContext:
         return None
 
 
-def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -> AuthorizationContext:
-    """The API's context for a token read by `token_rows`, judged by `assess` (no expiry: per request)."""
+def context_from(
+    found: TokenRows,
+    implications: Mapping[str, frozenset[str]],
+    requirements: Mapping[str, Requirement] | None = None,
+) -> AuthorizationContext:
+    """The API's context for a token read by `token_rows`, judged by `assess` (no expiry: per request).
+
+    `requirements` are the registry's step-up rules of the same snapshot as `implications`."""
     standing = assess(found.rows, issued=found.scope, implications=implications, issued_albums=found.albums)
     return AuthorizationContext(
         token_id=found.token_id,
@@ -362,4 +386,6 @@ def context_from(found: TokenRows, implications: Mapping[str, frozenset[str]]) -
         albums=standing.albums,
         application_id=found.rows.application_id,
         audience=found.audience,
+        sign_in=found.sign_in,
+        requirements=requirements or {},
     )

@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.admin.base import SuperuserWritesOnly
 from accounts.admin.preview import PreviewBeforeSave
+from accounts.authn import Requirement
 from accounts.models import signed_in
 from scopes.access.selectors import implication_graph, scope_usage
 from scopes.models import Scope
@@ -29,7 +30,7 @@ class ScopeAdminForm(forms.ModelForm):
 
     class Meta:
         model = Scope
-        fields = ["name", "description", "implies"]
+        fields = ["name", "description", "implies", "required_acr", "max_age"]
         # The consent text is a sentence or two: room to read it whole while writing it.
         widgets = {"description": forms.Textarea(attrs={"rows": 3, "cols": 80, "maxlength": 300})}
 
@@ -50,10 +51,19 @@ class ScopeAdminForm(forms.ModelForm):
 class ScopeAdmin(PreviewBeforeSave, SuperuserWritesOnly, admin.ModelAdmin):
     rights_judge = SCOPE_JUDGE
     form = ScopeAdminForm
-    list_display = ["name", "description", "implied_list"]
+    list_display = ["name", "description", "implied_list", "sign_in_needed"]
     search_fields = ["name", "description"]
     filter_horizontal = ["implies"]
-    fields = ["name", "description", "consent_line", "implies", "full_closure", "used_by"]
+    fields = [
+        "name",
+        "description",
+        "consent_line",
+        "implies",
+        "full_closure",
+        "required_acr",
+        "max_age",
+        "used_by",
+    ]
     readonly_fields = ["consent_line", "full_closure", "used_by"]
     actions = None  # bulk delete would skip the in-use check below
 
@@ -80,6 +90,12 @@ class ScopeAdmin(PreviewBeforeSave, SuperuserWritesOnly, admin.ModelAdmin):
         # A name is fixed once created (the database refuses a rename: scopes.access.freshness).
         fields = list(super().get_readonly_fields(request, obj))
         return [*fields, "name"] if obj is not None else fields
+
+    @admin.display(description="sign-in needed")
+    def sign_in_needed(self, obj: Scope) -> str:
+        """Step-up (docs/security.md): what a token's sign-in must be to use the scope."""
+        requirement = Requirement(acr=obj.required_acr, max_age=obj.max_age)
+        return requirement.describe() if requirement.any else "—"
 
     @admin.display(description="implies")
     def implied_list(self, obj: Scope) -> str:

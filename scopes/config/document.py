@@ -17,6 +17,7 @@ import yaml
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
+from accounts import authn
 from scopes.access.personal_tokens import DEFAULT_MAX_DAYS, PersonalTokenMode
 from scopes.access.policy import AppPolicyMode, AppStatus
 from scopes.constants import SCOPE_NAME_PATTERN, Reach
@@ -43,6 +44,9 @@ class ScopeSpec:
     name: str
     description: str
     implies: tuple[str, ...] = ()
+    # Step-up (accounts.authn): the sign-in level using it needs ("" any) and its maximum age.
+    required_acr: str = ""
+    max_age: int | None = None
 
 
 @dataclass(frozen=True)
@@ -187,11 +191,18 @@ def _unique(items: list[Any], key: Any, where: str, what: str) -> None:
 
 
 def _scope(raw: Any, where: str) -> ScopeSpec:
-    data = _mapping(raw, where, {"name", "description", "implies"}, {"name", "description"})
+    data = _mapping(
+        raw, where, {"name", "description", "implies", "required_acr", "max_age"}, {"name", "description"}
+    )
+    max_age = data.get("max_age")
+    if max_age is not None and (not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0):
+        raise DocumentError(f"{where}.max_age: a whole number of seconds, or none.")
     return ScopeSpec(
         name=_scope_name_of(data["name"], f"{where}.name"),
         description=_text(data["description"], f"{where}.description", blank=False),
         implies=_names(data.get("implies"), f"{where}.implies"),
+        required_acr=_choice(data.get("required_acr", ""), f"{where}.required_acr", ("", *authn.LEVELS[1:])),
+        max_age=max_age,
     )
 
 
@@ -358,14 +369,21 @@ def _check_names(document: Document) -> None:
 # --- Writing
 
 
+def _scope_data(spec: ScopeSpec) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": spec.name, "description": spec.description, "implies": list(spec.implies)}
+    # The step-up fields only where a scope has them: a registry without step-up reads as before.
+    if spec.required_acr:
+        data["required_acr"] = spec.required_acr
+    if spec.max_age is not None:
+        data["max_age"] = spec.max_age
+    return data
+
+
 def to_data(document: Document) -> dict[str, Any]:
     """The document as plain data, every field written out (so a diff shows every change)."""
     return {
         "version": VERSION,
-        "scopes": [
-            {"name": s.name, "description": s.description, "implies": list(s.implies)}
-            for s in document.scopes
-        ],
+        "scopes": [_scope_data(s) for s in document.scopes],
         "roles": [
             {
                 "name": r.name,

@@ -114,6 +114,8 @@ def _save_scope(spec: ScopeSpec) -> Callable[[User], None]:
     def run(actor: User) -> None:
         scope = Scope.objects.filter(name=spec.name).first() or Scope(name=spec.name)
         scope.description = spec.description
+        scope.required_acr = spec.required_acr
+        scope.max_age = spec.max_age
         scope_save(actor=actor, scope=scope, implies=Scope.objects.filter(name__in=spec.implies))
 
     return run
@@ -135,8 +137,11 @@ def _plan_scopes(wanted: Document, stored: Document, plan: Plan) -> list[Change]
             details = [f"description: {spec.description!r}", *(f"implies {i}" for i in spec.implies)]
             plan.changes.append(Change("add", f"scope {spec.name}", details, _save_scope(spec)))
         elif old != spec:
-            details = _diff("description", old.description, spec.description) + _set_diff(
-                "implies", old.implies, spec.implies
+            details = (
+                _diff("description", old.description, spec.description)
+                + _set_diff("implies", old.implies, spec.implies)
+                + _diff("required_acr", old.required_acr, spec.required_acr)
+                + _diff("max_age", old.max_age, spec.max_age)
             )
             plan.changes.append(Change("change", f"scope {spec.name}", details, _save_scope(spec)))
     return [

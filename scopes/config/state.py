@@ -41,7 +41,13 @@ def current() -> Document:
     for source, target in Scope.implies.through.objects.values_list("from_scope_id", "to_scope__name"):
         implies[source].append(target)
     scopes = tuple(
-        ScopeSpec(name=s.name, description=s.description, implies=tuple(sorted(implies[s.pk])))
+        ScopeSpec(
+            name=s.name,
+            description=s.description,
+            implies=tuple(sorted(implies[s.pk])),
+            required_acr=s.required_acr,
+            max_age=s.max_age,
+        )
         for s in Scope.objects.order_by("name")
     )
     grants: dict[int, list[tuple[str, str]]] = defaultdict(list)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
@@ -48,6 +49,15 @@ class Answers(AuthorizationView):
             **({"login_hint": hint} if hint else {}),
         }
         return redirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode(following)}")
+
+    def step_up(self, request: HttpRequest) -> HttpResponse:
+        """The requested scopes need a second factor given recently: ask for it, then come back.
+
+        The step-up page (accounts.factor_views) returns to this very request, which then finds
+        the session's sign-in strong enough (or sends a person without a factor to set one up).
+        """
+        following = urlencode({"next": request.get_full_path()})
+        return redirect(f"{reverse('account-verify')}?{following}")
 
     def handle_no_permission(self) -> HttpResponse:
         """Not signed in: DOT's answer (prompt=none: login_required), with `login_hint` passed on."""

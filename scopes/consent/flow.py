@@ -16,6 +16,7 @@ from datetime import datetime
 from django.http import QueryDict
 
 from accounts import tenancy
+from accounts.authn import NO_SIGN_IN, SignIn
 from accounts.models import Membership, User
 from accounts.selectors import active_memberships_of
 from scopes.access.albums import AlbumRequest, InvalidDetails, parse_request
@@ -41,6 +42,8 @@ class AuthorizeRequest:
     include_granted: bool = False
     details: str | None = None  # authorization_details, parsed against the app's registrations
     error: str = ""
+    # OpenID Connect's acr_values (RFC 9470: what the API's challenge told the client to ask for).
+    acr_values: tuple[str, ...] = ()
 
     @classmethod
     def from_query(
@@ -57,6 +60,7 @@ class AuthorizeRequest:
             include_granted=query.get("include_granted_scopes", "").lower() == "true",
             details=query.get("authorization_details"),
             error=_first_error(query, credentials),
+            acr_values=tuple(query.get("acr_values", "").split())[:8],
         )
 
     @property
@@ -99,6 +103,9 @@ class Situation:
     details_error: str
     tenant_albums: tuple[tuple[int, str, int, str], ...]
     signed_in_at: datetime | None
+    # How and when the session's user signed in (accounts.authn): step-up compares it with what
+    # the requested scopes need.
+    sign_in: SignIn = NO_SIGN_IN
 
     @property
     def user_id(self) -> int | None:
@@ -120,6 +127,7 @@ def situation_of(
     tenant_slug: str,
     details: str | None = None,
     album_request: AlbumRequest | None = None,
+    sign_in: SignIn | None = None,
 ) -> Situation:
     """Read the situation of `user` answering `application` in the tenant named `tenant_slug`.
 
@@ -154,7 +162,9 @@ def situation_of(
         album_request=album_request,
         details_error=details_error,
         tenant_albums=albums,
-        signed_in_at=user.last_login,
+        # The session's own sign-in (a step-up counts), else the account's last login.
+        signed_in_at=sign_in.auth_time if sign_in is not None and sign_in.auth_time else user.last_login,
+        sign_in=sign_in or NO_SIGN_IN,
     )
 
 

@@ -15,7 +15,10 @@ from datetime import datetime
 from oauthlib.oauth2 import AccessDeniedError, InvalidRequestError
 from oauthlib.oauth2.rfc6749.errors import ConsentRequired, LoginRequired, OAuth2Error
 
+from accounts.authn import MFA, Requirement, shortfall, strongest
+from accounts.authn import NONE as NO_REQUIREMENT
 from accounts.models import Membership
+from scopes.access.policy import second_factor_missing
 from scopes.access.rows import GrantRows
 from scopes.access.standing import assess
 from scopes.consent.album_pages import AlbumsOnPage
@@ -41,6 +44,14 @@ class ClientError:
 @dataclass(frozen=True)
 class SignInAgain:
     """prompt=login, or max_age passed: the user signs in again, then the request continues."""
+
+
+@dataclass(frozen=True)
+class StepUp:
+    """The requested scopes (or the client's acr_values) need a stronger or fresher sign-in: the
+    user gives their second factor (or sets one up), then the request continues."""
+
+    requirement: Requirement
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,7 @@ class Refuse:
     message: str
 
 
-Outcome = ClientError | SignInAgain | ShowPage | Approve
+Outcome = ClientError | SignInAgain | StepUp | ShowPage | Approve
 Answer = Grant | Deny | Refuse
 
 CHANGED = "This consent form has expired or was changed. Go back to the app and start again."
@@ -149,9 +160,27 @@ def on_get(req: AuthorizeRequest, s: Situation, *, now: datetime) -> Outcome:
     stale = _max_age(req, s, now=now)
     if stale is not None:
         return stale
+    asked = Requirement(acr=MFA if MFA in req.acr_values else "")
+    needed = step_up_needed(s, requested_scopes(req, s), now=now, asked=asked)
+    if needed is not None:
+        # Before any page or code: a code must never carry a sign-in weaker than its scopes need.
+        return ClientError(InteractionRequired, STEP_UP_SILENT) if req.silent else StepUp(needed)
     if s.membership is None:
         return ClientError(InteractionRequired) if req.silent else ShowPage(None, None, None)
     return _with_member(req, s, s.membership)
+
+
+STEP_UP_SILENT = "These scopes need a recent sign-in with a second factor."
+ENROL_SILENT = "The organisation requires a second factor, and the user has not set one up."
+
+
+def step_up_needed(
+    s: Situation, scopes: Iterable[str], *, now: datetime, asked: Requirement = NO_REQUIREMENT
+) -> Requirement | None:
+    """What the session's sign-in lacks for consenting to `scopes` (and what the client asked);
+    None when it has it. The scopes' need is the strongest over their closure (accounts.authn)."""
+    requirement = strongest([s.registry.requirement_for(scopes), asked])
+    return shortfall(s.sign_in, requirement, now=now)
 
 
 def _max_age(req: AuthorizeRequest, s: Situation, *, now: datetime) -> Outcome | None:
@@ -165,7 +194,21 @@ def _max_age(req: AuthorizeRequest, s: Situation, *, now: datetime) -> Outcome |
     return ClientError(LoginRequired, name_app=False) if req.silent else SignInAgain()
 
 
+def enrolment_needed(s: Situation) -> bool:
+    """The tenant requires a second factor of this member and they have none (scopes.access.policy):
+    they set one up before any consent there."""
+    rows = s.rows
+    return rows is not None and second_factor_missing(
+        rows.policy.second_factor,
+        has_factor=rows.has_second_factor,
+        role_grants=rows.role_grants,
+        implications=s.registry.implications,
+    )
+
+
 def _with_member(req: AuthorizeRequest, s: Situation, membership: Membership) -> Outcome:
+    if enrolment_needed(s):
+        return ClientError(InteractionRequired, ENROL_SILENT) if req.silent else StepUp(Requirement(acr=MFA))
     fresh = "consent" in req.prompt
     plan = scope_plan(s, requested_scopes(req, s), fresh=fresh)
     if plan.policy_refusal and req.silent:
@@ -223,6 +266,11 @@ def on_post(
         return Refuse("Choose one of your organisations for this app.")
     if membership.tenant_id != shown.tenant_id:
         return Refuse("Choose one of your organisations for this app.")
+    if enrolment_needed(s):
+        return Refuse(
+            f"{membership.tenant.name} requires a second factor: set one up on your security page, "
+            "then go back to the app and start again."
+        )
     # Planned exactly as the page was (same mode, same tenant), then held to what it showed.
     granted = scope_plan(s, requested, fresh=shown.fresh).approval(ticked, shown)
     if not granted:

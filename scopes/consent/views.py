@@ -23,7 +23,7 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
 from oauthlib.oauth2 import AccessDeniedError
 
-from accounts import tenancy
+from accounts import authn, tenancy
 from accounts.models import Membership, signed_in
 from scopes.access.albums import format_limit
 from scopes.access.audience import parse_resource
@@ -44,13 +44,20 @@ from scopes.consent.outcome import (
     Grant,
     ShowPage,
     SignInAgain,
+    StepUp,
     approved,
     on_get,
     on_post,
+    step_up_needed,
 )
 from scopes.consent.rules import ShownPlan
 from scopes.consent.services import consent_grant
 from scopes.models import Application
+
+STEP_UP_EXPIRED = (
+    "What you chose needs a recent sign-in with a second factor, and yours is too old now. "
+    "Go back to the app and start again."
+)
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -83,7 +90,11 @@ class ConsentView(Answers, AuthorizationView):
                 tenant_slug=resource.tenant_slug or req.tenant_slug,
             )
         situation = situation_of(
-            signed_in(request.user), application, tenant_slug=req.tenant_slug, details=req.details
+            signed_in(request.user),
+            application,
+            tenant_slug=req.tenant_slug,
+            details=req.details,
+            sign_in=authn.of_session(request.session),
         )
         unusable = self.resource_problem(request, req.oauth, situation.membership)
         if unusable:  # a tenant's API in a tenant the user cannot grant in: nothing to show or grant
@@ -93,6 +104,8 @@ class ConsentView(Answers, AuthorizationView):
                 return self.client_error(req.oauth, application, refusal)
             case SignInAgain():
                 return self.sign_in_again(request)
+            case StepUp():
+                return self.step_up(request)
             case ShowPage() as page:
                 context = page_form(request, req, situation, page)
                 if resource is not None:
@@ -126,6 +139,7 @@ class ConsentView(Answers, AuthorizationView):
                 application,
                 tenant_slug=request.POST.get("tenant", ""),
                 album_request=albums.request if albums is not None else None,
+                sign_in=authn.of_session(request.session),
             )
             answer = on_post(
                 situation,
@@ -143,6 +157,10 @@ class ConsentView(Answers, AuthorizationView):
             problem = self.resource_problem(request, oauth, answer.membership)
             if problem:  # before anything is written (a form naming another tenant than the resource)
                 return self.client_error(oauth, application, ClientError(InvalidTarget, problem))
+            if step_up_needed(situation, answer.scopes, now=timezone.now()) is not None:
+                # The page was shown after a step-up that has since grown too old: never a code
+                # carrying a sign-in weaker than its scopes need.
+                return self.refuse(request, STEP_UP_EXPIRED)
             with transaction.atomic():
                 user = signed_in(request.user)
                 consent = consent_grant(
@@ -191,6 +209,7 @@ class ConsentView(Answers, AuthorizationView):
             if problem:
                 return self.client_error(oauth, application, ClientError(InvalidTarget, problem))
             credentials["resource"] = [oauth["resource"]]
+        credentials["sign_in"] = authn.of_session(request.session)  # the code and its tokens remember it
         if approve.albums is not None:
             credentials["album_ids"] = format_limit(approve.albums)  # the code carries the album limit
         tenancy.enter_tenant(approve.membership.tenant_id)  # the code is written in the chosen tenant

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
+from accounts import authn
 from accounts.models import Tenant, User
 from scopes.device.codes import new_user_code
 from scopes.models import DeviceGrant
@@ -54,7 +55,12 @@ def device_grant_start(*, client_id: str, scope: str, device_code: str) -> Devic
 
 
 def device_grant_decide(
-    *, grant_id: int, user: User, tenant: Tenant | None, scopes: list[str] | None
+    *,
+    grant_id: int,
+    user: User,
+    tenant: Tenant | None,
+    scopes: list[str] | None,
+    sign_in: authn.SignIn = authn.NO_SIGN_IN,
 ) -> bool:
     """Approve (with the tenant and the granted scopes) or deny (scopes None) a pending grant.
 
@@ -67,5 +73,13 @@ def device_grant_decide(
     if scopes is None:
         return bool(pending.update(status=DeviceGrant.DENIED, user=user))
     return bool(
-        pending.update(status=DeviceGrant.AUTHORIZED, user=user, tenant=tenant, scope=" ".join(scopes))
+        pending.update(
+            status=DeviceGrant.AUTHORIZED,
+            user=user,
+            tenant=tenant,
+            scope=" ".join(scopes),
+            acr=sign_in.acr,
+            amr=sign_in.amr_text,
+            auth_time=sign_in.auth_time,
+        )
     )

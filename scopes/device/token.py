@@ -18,6 +18,7 @@ from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts import tenancy
+from accounts.authn import SignIn
 from scopes.access.albums import format_limit
 from scopes.access.standing import grant_standing
 from scopes.models import Application, DeviceGrant
@@ -114,3 +115,4 @@ def device_grant_to_request(request: Any) -> None:
     # token carries that limit (never every album: issue 24, items 1 and 8).
     request.album_ids = format_limit(standing.albums)
     request.grant_rows = standing.rows
+    request.sign_in = SignIn.of(grant.acr, grant.amr, grant.auth_time)  # the approving session's

@@ -25,7 +25,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from accounts import ratelimit, tenancy
+from accounts import authn, ratelimit, tenancy
 from accounts.models import User, signed_in
 from scopes.access.scope_registry import registry, registry_held
 from scopes.consent.album_pages import AlbumsOnPage
@@ -162,7 +162,14 @@ class DeviceApproveView(View):
                 actor=user, user=user, tenant=membership.tenant, application=application, scopes=answer.scopes
             )
             scopes = normalise(answer.scopes, registry().implications)
-        if not device_grant_decide(grant_id=grant.pk, user=user, tenant=membership.tenant, scopes=scopes):
+        approved = device_grant_decide(
+            grant_id=grant.pk,
+            user=user,
+            tenant=membership.tenant,
+            scopes=scopes,
+            sign_in=authn.of_session(request.session),  # the device's tokens remember it
+        )
+        if not approved:
             return _gone(request)
         context = {"approved": True, "application": application, "membership": membership}
         return render(request, "scopes/device_done.html", context)

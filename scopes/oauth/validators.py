@@ -21,6 +21,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors
 
+from accounts.authn import NO_SIGN_IN, SignIn
 from accounts.models import Tenant
 from scopes.access.albums import format_limit, parse_limit, response_details
 from scopes.access.applications import app_scopes
@@ -95,6 +96,19 @@ def _lock_row(model: type[Consent] | type[RefreshToken], pk: int, condition: str
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM {model._meta.db_table} WHERE id = %s {condition}{lock}", [pk])  # noqa: S608 (a model's table name)
         return cursor.fetchone() is not None
+
+
+def _sign_in_columns(request: OauthlibRequest) -> dict[str, Any]:
+    """How and when the user signed in, as a code or token stores it (accounts.authn).
+
+    Set on the request by the consent page (the session's), by the code exchange (the code's) and
+    by the refresh grant (the refresh token's), by the device grant (the approving session's); a
+    service account has none.
+    """
+    sign_in = getattr(request, "sign_in", None)
+    if not isinstance(sign_in, SignIn):
+        sign_in = NO_SIGN_IN
+    return {"acr": sign_in.acr, "amr": sign_in.amr_text, "auth_time": sign_in.auth_time}
 
 
 class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
@@ -210,6 +224,7 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
         request.user = grant.user
         request.tenant_id = grant.tenant_id
         request.grant_rows = standing.rows  # the ID token's claims (scopes.oidc)
+        request.sign_in = SignIn.of(grant.acr, grant.amr, grant.auth_time)  # the tokens remember it
         if grant.nonce:
             request.nonce = grant.nonce
         if grant.claims:
@@ -266,6 +281,7 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
             claims=json.dumps(request.claims or {}),
             resource=getattr(request, "resource", []),
             albums=getattr(request, "album_ids", None),
+            **_sign_in_columns(request),
         )
 
     def _create_access_token(
@@ -286,6 +302,7 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
             resource=getattr(request, "resource", []),
             albums=getattr(request, "album_ids", None),
             id_token=getattr(request, "id_token", None),
+            **_sign_in_columns(request),
         )
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
@@ -308,6 +325,7 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
             token_family=previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4(),
             resource=getattr(request, "resource", []),
             albums=getattr(request, "album_ids", None),
+            **_sign_in_columns(request),
         )
         self._set_token_value(refresh_token, refresh_token_code)
         refresh_token.save()
@@ -433,7 +451,10 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
     ) -> bool:
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
-        request.tenant_id = request.refresh_token_instance.tenant_id
+        rt = request.refresh_token_instance
+        request.tenant_id = rt.tenant_id
+        # The refreshed tokens keep the sign-in of the refresh token: a refresh never raises it.
+        request.sign_in = SignIn.of(rt.acr, rt.amr, rt.auth_time)
         return True
 
     def get_original_scopes(

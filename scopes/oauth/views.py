@@ -159,6 +159,13 @@ class IntrospectionView(OAuthLibMixin, View):
         }
         if standing.audience:
             answer["aud"] = list(standing.audience)  # RFC 8707 / RFC 7662: the resource it is for
+        # How and when the token's user signed in (RFC 9470 section 6.2; accounts.authn).
+        if standing.sign_in.acr:
+            answer["acr"] = standing.sign_in.acr
+        if standing.sign_in.amr:
+            answer["amr"] = list(standing.sign_in.amr)
+        if standing.sign_in.auth_time is not None:
+            answer["auth_time"] = int(standing.sign_in.auth_time.timestamp())
         if standing.albums is not None:
             # RFC 9396 section 9.2: the albums the token reaches now (deleted or hidden ones are gone).
             answer["authorization_details"] = response_details(

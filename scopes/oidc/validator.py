@@ -17,6 +17,7 @@ from jwcrypto import jws, jwt
 from jwcrypto.common import JWException
 from oauthlib.common import Request as OauthlibRequest
 
+from accounts.authn import SignIn
 from scopes.oidc import keys
 from scopes.oidc.claims import CLAIMS_SUPPORTED, identity_claims
 
@@ -44,6 +45,14 @@ class OpenIDConnectValidation:
             raise RuntimeError("No OpenID Connect signing key is configured.")
         claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)  # type: ignore[attr-defined]
         id_token.update(**claims)
+        # How and when the user signed in, as the code remembers it (accounts.authn), in place of
+        # DOT's auth_time (the user's last login, whichever session that was).
+        sign_in = getattr(request, "sign_in", None)
+        if isinstance(sign_in, SignIn) and sign_in.acr:
+            id_token["acr"] = sign_in.acr
+            id_token["amr"] = list(sign_in.amr)
+            if sign_in.auth_time is not None:
+                id_token["auth_time"] = int(sign_in.auth_time.timestamp())
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce
         header = {"typ": "JWT", "alg": "RS256", "kid": key_set.active.thumbprint()}

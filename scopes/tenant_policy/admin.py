@@ -76,19 +76,18 @@ class ServiceSavedAdmin(AllTenantsAdmin):
 
 @admin.register(TenantAppPolicy)
 class TenantAppPolicyAdmin(ServiceSavedAdmin):
-    list_display = ("tenant", "mode", "dynamic_clients", "updated_at")
-    fields = ("tenant", "mode", "dynamic_clients")
+    list_display = ("tenant", "mode", "dynamic_clients", "second_factor", "updated_at")
+    fields = ("tenant", "mode", "dynamic_clients", "second_factor")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("tenant",) if obj is not None else ()
 
     def call_service(self, request: HttpRequest, obj: TenantAppPolicy, form: Any) -> None:
+        actor = signed_in(request.user)
         saved = services.app_policy_set(
-            actor=signed_in(request.user),
-            tenant=obj.tenant,
-            mode=obj.mode,
-            dynamic_clients=obj.dynamic_clients,
+            actor=actor, tenant=obj.tenant, mode=obj.mode, dynamic_clients=obj.dynamic_clients
         )
+        services.second_factor_rule_set(actor=actor, tenant=obj.tenant, rule=obj.second_factor)
         obj.pk = saved.pk
 
 

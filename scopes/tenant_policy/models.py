@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.querysets import TenantOwned
-from scopes.access.policy import AppPolicyMode, AppStatus
+from scopes.access.policy import AppPolicyMode, AppStatus, SecondFactorRule
 
 
 class TenantAppPolicy(TenantOwned):
@@ -30,6 +30,19 @@ class TenantAppPolicy(TenantOwned):
             "Apps that registered themselves through dynamic registration (RFC 7591) may be used "
             "here (unticked: only those the tenant approved one by one)."
         ),
+    )
+    # Who must have a second factor to use the tenant (scopes.access.policy.second_factor_missing):
+    # a member who should and has none is sent to set one up, and their grants stop standing.
+    second_factor = models.CharField(
+        "second factor required of",
+        max_length=10,
+        blank=True,
+        default=SecondFactorRule.NOBODY.value,
+        choices=[
+            (SecondFactorRule.NOBODY.value, "Nobody"),
+            (SecondFactorRule.ADMINS.value, "Administrators"),
+            (SecondFactorRule.MEMBERS.value, "Every member"),
+        ],
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -156,3 +169,37 @@ class AccessRequest(TenantOwned):
     def __str__(self) -> str:
         what = self.application.name if self.kind == RequestKind.APP and self.application else self.kind
         return f"request #{self.pk} by {self.requester} in {self.tenant} ({what})"
+
+
+class Invitation(TenantOwned):
+    """An invitation to join a tenant with a role, sent by e-mail (scopes.tenant_policy.invitations).
+
+    The link carries a random token; only its SHA-256 is stored. It is single-use, expires, and can
+    be revoked; the role is the row's, never the link's.
+    """
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField()
+    role = models.ForeignKey("accounts.Role", on_delete=models.CASCADE, related_name="+")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwned.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            *TenantOwned.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant", "token_hash"], name="invitation_token_unique"),
+        ]
+        indexes = [models.Index(fields=["tenant", "created_at"], name="invitation_tenant_time_idx")]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} as {self.role_id} to tenant {self.tenant_id}"

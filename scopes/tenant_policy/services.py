@@ -15,15 +15,16 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import authn, factors
 from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
 from accounts.services import audit_record
 from scopes.access.applications import app_scopes
-from scopes.access.policy import DOMAIN_PATTERN, AppPolicyMode, AppStatus
+from scopes.access.policy import DOMAIN_PATTERN, AppPolicyMode, AppStatus, SecondFactorRule
 from scopes.access.selectors import registry, role_reaches
 from scopes.models import Application, Scope
 from scopes.registry import closure
-from scopes.roles.rules import check_manages_tenant, check_role_grants
+from scopes.roles.rules import check_manages_tenant, check_not_stronger, check_role_grants
 from scopes.roles.services import membership_set, role_grants_set
 from scopes.tenant_policy.models import (
     AccessRequest,
@@ -55,6 +56,28 @@ def _app_usable_here(application: Application, tenant: Tenant) -> None:
         raise ValidationError("No such app.", code="no_such_app")
 
 
+def _policy_field_set(
+    *, actor: User, tenant: Tenant, field: str, value: str, action: AuditAction
+) -> TenantAppPolicy:
+    """Set one field of the tenant's policy row (created on first use), audited when it changes.
+
+    The caller has checked that `actor` administers `tenant` and that `value` is one of the field's."""
+    policy, _ = TenantAppPolicy.objects.for_tenant(tenant).select_for_update().get_or_create(tenant=tenant)
+    before = getattr(policy, field)
+    if before != value:
+        setattr(policy, field, value)
+        policy.save(update_fields=[field, "updated_at"])
+        audit_record(
+            actor=actor,
+            action=action,
+            target=policy,
+            tenant=tenant,
+            before={field: before},
+            after={field: value},
+        )
+    return policy
+
+
 @transaction.atomic
 def app_policy_set(
     *, actor: User, tenant: Tenant, mode: str, dynamic_clients: bool | None = None
@@ -84,6 +107,59 @@ def app_policy_set(
             after=after,
         )
     return policy
+
+
+@transaction.atomic
+def second_factor_rule_set(*, actor: User, tenant: Tenant, rule: str) -> TenantAppPolicy:
+    """Require a second factor of the tenant's administrators, of every member, or of nobody.
+
+    Applies at the next request of every live token (the policy row is part of the standing and of
+    the token probe's fingerprint): a member it newly covers who has no factor loses their grants'
+    standing until they set one up, and is sent to set one up before any consent here.
+    """
+    check_tenant_admin(actor=actor, tenant=tenant)
+    if rule not in {r.value for r in SecondFactorRule}:
+        raise ValidationError("Unknown second-factor rule %(rule)s.", code="bad_rule", params={"rule": rule})
+    return _policy_field_set(
+        actor=actor,
+        tenant=tenant,
+        field="second_factor",
+        value=rule,
+        action=AuditAction.SECOND_FACTOR_POLICY_CHANGED,
+    )
+
+
+@transaction.atomic
+def member_factors_reset(*, actor: User, tenant: Tenant, user: User, sign_in: authn.SignIn) -> int:
+    """Remove a member's second factors (they lost their device), so they can set up new ones.
+
+    Only an administrator of the tenant, who gave their own second factor recently (sudo mode), for
+    a member of this tenant only (a person who also belongs elsewhere, or has Django powers, is
+    reset by a superuser), whose role reaches no further than the administrator's (the escalation
+    rule), and never themselves (their own factors are changed on their security page).
+    """
+    check_tenant_admin(actor=actor, tenant=tenant)
+    if authn.shortfall(sign_in, factors.reauthentication(), now=timezone.now()) is not None:
+        raise factors.Reauthenticate("Give your second factor again to reset a member's.")
+    if user.pk == actor.pk:
+        raise ValidationError("Change your own second factors on your security page.", code="self")
+    membership = Membership.objects.filter(user=user, tenant=tenant).select_related("role").first()
+    if membership is None:
+        raise ValidationError("No such member.", code="not_member")
+    if not actor.is_superuser:
+        if (
+            user.is_staff
+            or user.is_superuser
+            or Membership.objects.filter(user=user).exclude(tenant=tenant).exists()
+        ):
+            raise ValidationError(
+                "This person also belongs elsewhere or runs the platform: only a superuser resets their factors.",
+                code="elsewhere",
+            )
+        check_not_stronger(
+            actor=actor, tenant=tenant, role=membership.role, what="this member's second factors"
+        )
+    return factors.reset_all(actor=actor, user=user, tenant=tenant)
 
 
 def _domain(value: str) -> str:

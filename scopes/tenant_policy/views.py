@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,20 +22,20 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import ratelimit, tenancy
+from accounts import authn, factors, ratelimit, tenancy
 from accounts.admin.base import allowed
 from accounts.models import Membership, Role, Tenant, User, signed_in
 from accounts.selectors import admin_roles
 from scopes.access.applications import app_scopes
-from scopes.access.policy import AppPolicyMode, AppStatus
+from scopes.access.policy import AppPolicyMode, AppStatus, SecondFactorRule
 from scopes.access.selectors import registry, role_reaches
 from scopes.constants import Reach
 from scopes.models import Application
 from scopes.registry import closure
 from scopes.roles.rules import check_role_assignable, check_role_grants
-from scopes.tenant_policy import services
+from scopes.tenant_policy import invitations, services
 from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
 from scopes.tenant_policy.selectors import (
     administered_tenants,
@@ -243,6 +246,20 @@ def org_admin(request: HttpRequest, slug: str) -> HttpResponse:
             "my_role": membership.role if membership else None,
             "mode": policy.mode if policy else AppPolicyMode.ANY.value,
             "dynamic_clients": bool(policy and policy.dynamic_clients),
+            "second_factor": policy.second_factor if policy else SecondFactorRule.NOBODY.value,
+            "second_factor_rules": [
+                (SecondFactorRule.NOBODY.value, "Nobody", "A password is enough to use apps here."),
+                (
+                    SecondFactorRule.ADMINS.value,
+                    "Administrators",
+                    "Members whose role lets them administer the organisation must set up a second factor.",
+                ),
+                (
+                    SecondFactorRule.MEMBERS.value,
+                    "Every member",
+                    "Every member must set up a second factor before any app can act for them here.",
+                ),
+            ],
             "modes": [
                 (
                     AppPolicyMode.ANY.value,
@@ -264,8 +281,128 @@ def org_admin(request: HttpRequest, slug: str) -> HttpResponse:
             "pending": pending,
             "decided": decided,
             "blocked_domains": list(blocked_domains(tenant)),
+            "invitations": list(invitations.pending(tenant)),
+            "invitable_roles": [r for r in roles if _may_give(user, tenant, r)],
+            "invitation_days": settings.INVITATION_DAYS,
+            "members": _members_factors(tenant),
         },
     )
+
+
+def _members_factors(tenant: Tenant) -> list[dict[str, Any]]:
+    """Each member, their role and what they have as second factors (never a key or a code)."""
+    members = list(
+        Membership.objects.filter(tenant=tenant).select_related("user", "role").order_by("user__username")
+    )
+    found = factors.summaries([m.user_id for m in members])
+    return [{"membership": m, "factors": found.get(m.user_id)} for m in members]
+
+
+@login_required
+@require_POST
+def org_member_factors_reset(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+    """Reset a member's second factors (the services decide who may)."""
+    actor, tenant = _administered(request, slug)
+    member = Membership.objects.filter(tenant=tenant, user_id=user_id).select_related("user").first()
+    if member is None:
+        raise Http404
+    try:
+        services.member_factors_reset(
+            actor=actor, tenant=tenant, user=member.user, sign_in=authn.of_session(request.session)
+        )
+    except factors.Reauthenticate:
+        here = reverse("org-admin", kwargs={"slug": slug})
+        return redirect(f"{reverse('account-verify')}?{urlencode({'next': here})}")
+    except ValidationError as refused:
+        messages.error(request, " ".join(refused.messages))
+    else:
+        messages.success(request, f"The second factors of {member.user.get_username()} were reset.")
+    return redirect("org-admin", slug=slug)
+
+
+def _may_give(user: User, tenant: Tenant, role: Role) -> bool:
+    try:
+        check_role_assignable(actor=user, tenant=tenant, role=role)
+    except ValidationError:
+        return False
+    return True
+
+
+@login_required
+@require_POST
+def org_invite(request: HttpRequest, slug: str) -> HttpResponse:
+    """Invite a person by e-mail with a role the administrator may give (the services check)."""
+    user, tenant = _administered(request, slug)
+    role_id = _int(request.POST.get("role"))
+    role = Role.objects.filter(pk=role_id).first() if role_id is not None else None
+    email = request.POST.get("email", "")[:254]
+    try:
+        if role is None:
+            raise ValidationError("Choose a role.")
+        invitations.invitation_create(
+            actor=user, tenant=tenant, email=email, role=role, base_url=request.build_absolute_uri("/")
+        )
+    except ValidationError as refused:
+        messages.error(request, " ".join(refused.messages))
+    else:
+        messages.success(request, f"Invitation sent to {email.strip()}.")
+    return redirect("org-admin", slug=slug)
+
+
+@login_required
+@require_POST
+def org_invitation_revoke(request: HttpRequest, slug: str, invitation_id: int) -> HttpResponse:
+    user, tenant = _administered(request, slug)
+    if not invitations.invitation_revoke(actor=user, tenant=tenant, invitation_id=invitation_id):
+        raise Http404
+    messages.success(request, "Invitation revoked.")
+    return redirect("org-admin", slug=slug)
+
+
+def join_limits(request: HttpRequest) -> list[ratelimit.Limit]:
+    return [("invitation-ip", ratelimit.client_address(request))]
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    """`/account/join/<slug>/<token>/`: accept an invitation, as the signed-in account or a new one.
+
+    A link that names nothing usable (unknown, used, revoked, expired, another tenant's) gets one
+    answer, and counts against the address's limit.
+    """
+    template = "tenant_policy/join.html"
+    limits = join_limits(request)
+    wait = ratelimit.retry_after(limits)
+    if wait is not None:
+        page = render(request, template, {"unusable": ratelimit.too_many_text(wait)})
+        return ratelimit.refused(page, wait)
+    tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
+    invitation = invitations.usable(tenant, token[:100]) if tenant is not None else None
+    if tenant is None or invitation is None:
+        ratelimit.record_failure(limits)
+        return render(request, template, {"unusable": invitations.UNUSABLE}, status=404)
+    context: dict[str, Any] = {"invitation": invitation, "tenant": tenant}
+    if request.method != "POST":
+        return render(request, template, context)
+    try:
+        if request.user.is_authenticated:
+            invitations.invitation_accept(tenant=tenant, token=token, user=signed_in(request.user))
+        else:
+            new = invitations.invitation_accept_new(
+                tenant=tenant,
+                token=token,
+                username=request.POST.get("username", "")[:200],
+                password=request.POST.get("password", "")[:1000],
+            )
+            login(request, new, backend="django.contrib.auth.backends.ModelBackend")
+    except invitations.InvitationUnusable as refused:
+        ratelimit.record_failure(limits)
+        return render(request, template, {"unusable": str(refused)}, status=404)
+    except ValidationError as refused:
+        return render(request, template, {**context, "errors": refused.messages}, status=400)
+    messages.success(request, f"You joined {tenant.name}.")
+    return redirect("account-apps")
 
 
 def _done(request: HttpRequest, slug: str, call: Any) -> HttpResponse:
@@ -282,6 +419,11 @@ def _done(request: HttpRequest, slug: str, call: Any) -> HttpResponse:
 @require_POST
 def org_policy(request: HttpRequest, slug: str) -> HttpResponse:
     user, tenant = _administered(request, slug)
+    if "second_factor" in request.POST:
+        rule = request.POST.get("second_factor", "")
+        return _done(
+            request, slug, lambda: services.second_factor_rule_set(actor=user, tenant=tenant, rule=rule)
+        )
     mode = request.POST.get("mode", "")
     dynamic = request.POST.get("dynamic_clients") == "on"
     return _done(

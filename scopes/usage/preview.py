@@ -64,7 +64,7 @@ def capture(selection: Selection) -> Capture:
     scopes = sorted(snapshot.implications)
     result = Capture()
     for found in live_tokens_rows(selection.tokens, selection.token_params, now=timezone.now()):
-        context = context_from(found, snapshot.implications)
+        context = context_from(found, snapshot.implications, snapshot.requirements)
         rights = {}
         for scope in scopes:
             # What each token may do by its scopes and role; `live_tokens_rows` reads no audience,

@@ -45,11 +45,14 @@ class Screen:
 
 SCREENS = [
     Screen("sign-in", "", "/account/login/", "Sign in"),
+    Screen("password-reset", "", "/account/password/reset/", "Reset your password"),
     Screen("consent", "member_a", "{consent}", "wants to access your account"),
     Screen("consent-guest", "guest_a", "{consent}", "Not available to you"),
     Screen("connected-apps", "member_a", "/account/apps/", "Connected apps"),
     Screen("personal-tokens", "guest_a", "/account/tokens/", "Personal access tokens"),
     Screen("my-requests", "member_a", "/account/requests/", "requests"),
+    Screen("security", "member_a", "/account/security/", "Sign-in and security"),
+    Screen("step-up", "member_a", "/account/verify/", "Confirm it"),
     Screen(
         "ask-for-access",
         "guest_a",

@@ -94,3 +94,25 @@ def test_explain_is_for_staff_only(client, world):
     client.force_login(world.member_a)
     response = client.get(reverse("admin-explain"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_explain_shows_the_sign_in_step_as_the_api_answers_it(admin_client, world, api_client):
+    """A scope that needs a recent second factor: the trace's sign_in step, for a pasted token and
+    for a chosen case (which has no recorded sign-in), agreeing with the API."""
+    from django.utils import timezone
+
+    from scopes.models import Scope
+
+    Scope.objects.filter(name="photos.delete").update(required_acr="mfa", max_age=600)
+    photo = PhotoFactory(tenant=world.acme, owner=world.member_a)
+    client = api_client(
+        world.member_a, world.acme, ["photos.delete"], acr="password", auth_time=timezone.now()
+    )
+    assert client.delete(f"/api/t/acme/photos/{photo.pk}/").status_code == 401
+    params = {"tenant": world.acme.pk, "action": "photos.delete", "resource": "photo", "object_id": photo.pk}
+    status, reason, body = _explained(admin_client, token=client.token.token, **params)
+    assert (status, reason) == (401, "insufficient_user_authentication")
+    assert "<td>sign_in</td>" in body and "a password, just now" in body
+    chosen = _explained(admin_client, user=world.member_a.pk, scopes=["photos.delete"], **params)
+    assert chosen[:2] == (401, "insufficient_user_authentication")
+    assert "no recorded sign-in" in chosen[2]

@@ -256,3 +256,24 @@ def test_the_parser_refuses_what_is_not_a_document():
 def test_an_unknown_actor_is_refused(world, tmp_path):
     with pytest.raises(CommandError, match="No active user 'nobody'"):
         apply(tmp_path, export(), "--as", "nobody", "--yes")
+
+
+def test_a_scopes_step_up_is_exported_applied_and_audited(world, superuser, tmp_path):
+    """The sign-in a scope needs (docs/security.md, "Sign-in levels and step-up") is config too."""
+    data = export()
+    scope = next(s for s in data["scopes"] if s["name"] == "photos.delete")
+    assert "required_acr" not in scope and "max_age" not in scope  # none set: the document as before
+    scope.update(required_acr="mfa", max_age=600)
+    out = apply(tmp_path, data, "--as", "root", "--yes")
+    assert "required_acr: '' -> 'mfa'" in out and "max_age: None -> 600" in out
+    stored = Scope.objects.get(name="photos.delete")
+    assert (stored.required_acr, stored.max_age) == ("mfa", 600)
+    event = AuditEvent.objects.filter(action="scope.changed").latest("pk")
+    assert event.after["required_acr"] == "mfa" and event.after["max_age"] == 600
+    assert next(s for s in export()["scopes"] if s["name"] == "photos.delete")["max_age"] == 600
+    scope.update(required_acr="root")
+    before = database()
+    with pytest.raises(CommandError) as refused:
+        apply(tmp_path, data, "--as", "root", "--yes")
+    assert "required_acr: 'root' is not one of" in str(refused.value)
+    assert database() == before

@@ -209,3 +209,18 @@ def test_a_form_in_another_charset_is_still_refused_by_the_device_endpoint(world
     )
     assert started.status_code == 400 and started.json()["error"] == "invalid_request"
     assert not DeviceGrant.objects.exists()
+
+
+def test_the_devices_tokens_remember_the_approving_sessions_sign_in(world, tv, browser_of):
+    from accounts import authn
+
+    body = start(scope="photos.read").json()
+    browser = browser_of(world.member_a)
+    session = browser.session
+    authn.record(session, acr=authn.MFA, amr=["pwd", "otp", "mfa"])
+    session.save()
+    approve(browser, body["user_code"])
+    tokens = poll(body["device_code"]).json()
+    row = AccessToken.objects.get(token_checksum=hashlib.sha256(tokens["access_token"].encode()).hexdigest())
+    assert (row.acr, row.amr) == ("mfa", "pwd otp mfa")
+    assert row.auth_time is not None and timezone.now() - row.auth_time < timedelta(minutes=1)

@@ -1,5 +1,7 @@
 """Revocation (RFC 7009), introspection (RFC 7662) and server metadata (RFC 8414)."""
 
+import time
+
 import pytest
 from django.test import Client
 
@@ -43,7 +45,11 @@ def test_introspection_of_an_active_token(world, gallery, browser_of, resource_s
     token = _grant(world, gallery, browser_of)
     data = _introspect(token["access_token"]).json()
     assert data.pop("exp") > 0
+    # How and when the user signed in (RFC 9470 section 6.2): a password, at the browser's sign-in.
+    assert abs(data.pop("auth_time") - time.time()) < 60
     assert data == {
+        "acr": "password",
+        "amr": ["pwd"],
         "active": True,
         "scope": "albums.read offline_access photos.write",
         "client_id": gallery.client_id,

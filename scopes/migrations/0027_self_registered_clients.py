@@ -45,7 +45,7 @@ def install_freshness(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scopes", "0022_signing_keys_in_the_database"),
+        ("scopes", "0026_device_grant_sign_in"),
     ]
 
     operations = [
