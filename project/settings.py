@@ -327,6 +327,11 @@ RATE_LIMITS = {
     "device-start-ip": env_rate("RATE_LIMIT_DEVICE_START_IP", "30/600"),
     # Client-credentials tokens issued per client (only issued ones count: see scopes.oauth.views).
     "token-issue-client": env_rate("RATE_LIMIT_TOKEN_ISSUE_CLIENT", "60/3600"),
+    # Client ID metadata documents fetched to register unknown clients (scopes.oauth.client_documents).
+    "cimd-registration-ip": env_rate("RATE_LIMIT_CIMD_REGISTRATION_IP", "10/3600"),
+    "cimd-registration-host": env_rate("RATE_LIMIT_CIMD_REGISTRATION_HOST", "20/3600"),
+    # RFC 7591 registrations (scopes.oauth.registration).
+    "dcr-registration-ip": env_rate("RATE_LIMIT_DCR_REGISTRATION_IP", "10/3600"),
     # Invitations sent by a tenant administrator (every attempt), and invitation links tried per
     # address (failures: a link that is not valid).
     "invitation-user": env_rate("RATE_LIMIT_INVITATION_USER", "30/3600"),
@@ -371,6 +376,30 @@ def _device_grant_to_request(request: Any) -> None:
     device_grant_to_request(request)
 
 
+# The scopes a self-registered client may ask for: those its document declares, within these
+# (without `scope`, all of these). Never administration, the audit log or deletion; never client
+# credentials or personal tokens (a self-registered client is a public authorization-code client).
+SELF_REGISTERED_CLIENT_SCOPES = env_list(
+    "SELF_REGISTERED_CLIENT_SCOPES",
+    [
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+        "profile.read",
+        "photos.read",
+        "photos.upload",
+        "photos.update",
+        "albums.read",
+        "albums.write",
+    ],
+)
+
+# RFC 7591 dynamic registration at /o/register/ (scopes.oauth.registration): such apps are refused
+# in every tenant that has not allowed them; unused ones are deleted by cleartokens after this many days.
+DYNAMIC_REGISTRATION_ENABLED = env_bool("DYNAMIC_REGISTRATION_ENABLED", True)
+DYNAMIC_REGISTRATION_UNUSED_DAYS = env_int("DYNAMIC_REGISTRATION_UNUSED_DAYS", 7)
+
 OAUTH2_PROVIDER = {
     # DOT's default is ["__all__"]: a client that omits `scope` would get everything.
     "DEFAULT_SCOPES": [],
@@ -393,6 +422,11 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # never a token in a query string
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,  # RFC 9207 `iss` against mix-up attacks
+    # Client ID metadata documents (docs/security.md, "Self-registered clients"): fetched through
+    # accounts.outbound, held to our rules and governed like any app (scopes.oauth.client_documents).
+    "CIMD_ENABLED": env_bool("CIMD_ENABLED", True),
+    "CIMD_METADATA_FETCHER": "scopes.oauth.client_documents.GuardedMetadataFetcher",
+    "CIMD_REGISTRATION_PERMISSION_CLASSES": ("scopes.oauth.client_documents.RegistrationLimit",),
     # https only in production; plain http (loopback callbacks, RFC 8252) only when HTTPS_ONLY=0
     # or when the operator lists it (check --deploy then warns, as it should).
     "ALLOWED_REDIRECT_URI_SCHEMES": env_list(

@@ -151,6 +151,19 @@ class Application(AbstractApplication):
     allowed_scopes: models.ManyToManyField[Scope, ApplicationScope] = models.ManyToManyField(
         Scope, through="ApplicationScope", related_name="applications"
     )
+    # Where a self-registered client came from (docs/security.md, "Self-registered clients"): the
+    # client ID metadata document's URL, when it was last fetched, and its host (a tenant may block
+    # a whole domain of them). Written by `scopes.oauth.client_documents.adopt` only.
+    # Nullable, so that adding them does not rebuild the table on SQLite (its triggers would go).
+    metadata_url: models.CharField[str | None, str | None] = models.CharField(
+        max_length=255, null=True, blank=True, editable=False, verbose_name="metadata document URL"
+    )
+    metadata_fetched_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name="metadata document fetched at"
+    )
+    client_host: models.CharField[str | None, str | None] = models.CharField(
+        max_length=253, null=True, blank=True, editable=False, verbose_name="client ID host"
+    )
     is_resource_server: models.BooleanField[bool, bool] = models.BooleanField(
         default=False,
         help_text=(

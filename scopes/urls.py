@@ -18,6 +18,7 @@ from scopes.machines import views as machine_views
 from scopes.oauth import views as oauth
 from scopes.oauth.device_authorization import DeviceAuthorizationView
 from scopes.oauth.popup import POPUP_PAGE
+from scopes.oauth.registration import DynamicRegistrationView
 from scopes.oidc import views as oidc
 from scopes.tenant_policy import views as policy_views
 
@@ -29,6 +30,7 @@ oauth_patterns = (
     [
         path("o/authorize/", POPUP_PAGE(answers_limited(consent.ConsentView.as_view())), name="authorize"),
         path("o/token/", oauth.TokenView.as_view(), name="token"),
+        path("o/register/", DynamicRegistrationView.as_view(), name="register"),
         path("o/revoke_token/", oauth.RevokeTokenView.as_view(), name="revoke-token"),
         path("o/introspect/", oauth.IntrospectionView.as_view(), name="introspect"),
         path("o/userinfo/", oidc.UserInfoView.as_view(), name="user-info"),
@@ -120,6 +122,7 @@ urlpatterns = [
         name="org-member-factors-reset",
     ),
     path("account/org/<slug:slug>/apps/", policy_views.org_app, name="org-app"),
+    path("account/org/<slug:slug>/domains/", policy_views.org_domains, name="org-domains"),
     path(
         "account/org/<slug:slug>/requests/<int:request_id>/decide/",
         policy_views.org_decide,

@@ -28,7 +28,7 @@ from scopes.models import ApplicationScope, RoleGrant, Scope
 from scopes.roles import services as roles
 from scopes.services import application_scopes_set, scope_delete, scope_save, scope_set_implications
 from scopes.tenant_policy import services as policy
-from scopes.tenant_policy.models import TenantApp, TenantAppPolicy
+from scopes.tenant_policy.models import BlockedClientDomain, TenantApp, TenantAppPolicy
 
 # Each rights model, and the services that alone may write it.
 RIGHTS_WRITERS: dict[type[models.Model], tuple[Callable[..., Any], ...]] = {
@@ -49,6 +49,7 @@ RIGHTS_WRITERS: dict[type[models.Model], tuple[Callable[..., Any], ...]] = {
     # request's audit row records it); only an administrator's decision sets anything else.
     TenantApp: (policy.tenant_app_set, policy.tenant_app_clear, policy.access_request_file),
     TenantApp.cap.through: (policy.tenant_app_set,),
+    BlockedClientDomain: (policy.client_domain_block, policy.client_domain_unblock),
     TokenPolicy: (machines_services.token_policy_set,),
 }
 

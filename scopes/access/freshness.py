@@ -96,6 +96,8 @@ TOUCHES = (
     # A tenant's policy for personal access tokens (scopes.machines) is read with the tenant.
     Touch("scopes_tokenpolicy", "tenant_id", "accounts_tenant"),
     Touch("scopes_tenantapp_cap", "tenantapp_id", "scopes_tenantapp"),
+    # A tenant's blocked client domains are read with the tenant (scopes.access.policy).
+    Touch("scopes_blockedclientdomain", "tenant_id", "accounts_tenant"),
     Touch("scopes_consentalbum", "consent_id", "scopes_consent"),
     # A user's second factors (accounts.factors): a tenant may require one (scopes.tenant_policy).
     Touch("otp_totp_totpdevice", "user_id", "accounts_user"),

@@ -68,15 +68,19 @@ class AppPolicy:
     capped: bool = False
     cap: tuple[str, ...] = ()
     app_owned_here: bool = False  # the app belongs to this tenant (its own app)
+    domain_blocked: bool = False  # a self-registered app whose client ID's domain the tenant blocks
+    dynamic_refused: bool = False  # registered by RFC 7591, which the tenant has not allowed
     second_factor: str | None = None  # the tenant's SecondFactorRule (None: no policy row)
 
     @property
     def usable(self) -> bool:
         """Blocked never; under approved-only, approved (or the tenant's own app); else yes."""
-        if self.status == AppStatus.BLOCKED:
+        if self.status == AppStatus.BLOCKED or self.domain_blocked:
             return False
         if self.mode == AppPolicyMode.APPROVED_ONLY:
             return self.status == AppStatus.APPROVED or self.app_owned_here
+        if self.dynamic_refused:
+            return self.status == AppStatus.APPROVED  # approved one by one, or not at all
         return True
 
     def cap_closure(self, implications: Implications) -> frozenset[str] | None:
@@ -95,6 +99,16 @@ def policy_refusal(policy: AppPolicy, tenant_name: str) -> str:
     """Why the consent page cannot offer the app in this tenant, for the member to read."""
     if policy.status == AppStatus.BLOCKED:
         return f"This app is {blocked_detail(tenant_name)}: its administrators have blocked it."
+    if policy.dynamic_refused and policy.mode != AppPolicyMode.APPROVED_ONLY:
+        return (
+            f"This app is {blocked_detail(tenant_name)}: it registered itself by dynamic registration, "
+            f"which {tenant_name} allows only for apps its administrators have approved. You can ask them."
+        )
+    if policy.domain_blocked:
+        return (
+            f"This app is {blocked_detail(tenant_name)}: its administrators have blocked the "
+            "domain it registered itself from."
+        )
     return (
         f"This app is {blocked_detail(tenant_name)}: {tenant_name} allows only apps its administrators "
         "have approved, and has not approved this one yet. You can ask them."
@@ -102,10 +116,26 @@ def policy_refusal(policy: AppPolicy, tenant_name: str) -> str:
 
 
 # Joined into the standing's statement (`scopes.access.standing._grant_sql`): the tenant's mode, the
-# app's status in the tenant, whether it is capped, and the cap's scope names.
+# app's status in the tenant, whether it is capped, the cap's scope names, whether the tenant
+# blocks the domain of a self-registered app's client ID, and whether the app registered itself
+# by RFC 7591 in a tenant that has not allowed that (`a` is the app: the domain itself, or a
+# name under it; a domain holds only letters, digits, dots and hyphens, so LIKE's `_` never occurs);
+# `pol.second_factor` is the tenant's second-factor rule.
 POLICY_COLUMNS = """pol.mode, pol.second_factor, tap.status, tap.capped,
         (SELECT {aggregate} FROM scopes_tenantapp_cap tc
-            JOIN scopes_scope s ON s.id = tc.scope_id WHERE tc.tenantapp_id = tap.id)"""
+            JOIN scopes_scope s ON s.id = tc.scope_id WHERE tc.tenantapp_id = tap.id),
+        EXISTS (SELECT 1 FROM scopes_blockedclientdomain bd WHERE bd.tenant_id = src.tenant_id
+            AND a.client_host <> '' AND (a.client_host = bd.domain OR a.client_host LIKE '%%.' || bd.domain)),
+        (a.registration_source = 'dcr' AND NOT COALESCE(pol.dynamic_clients, FALSE))"""
+
+DOMAIN_PATTERN = r"^(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?\Z"
+
+
+def domain_covers(domain: str, host: str) -> bool:
+    """Whether a blocked `domain` covers `host`: the domain itself or a name under it (the SQL above)."""
+    return bool(host) and (host == domain or host.endswith("." + domain))
+
+
 POLICY_JOINS = """
     LEFT JOIN scopes_tenantapppolicy pol ON pol.tenant_id = src.tenant_id
     LEFT JOIN scopes_tenantapp tap ON tap.tenant_id = src.tenant_id

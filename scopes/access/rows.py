@@ -192,7 +192,17 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
     tenant_values, row = row[:tenants], row[tenants:]
     app_tenant_id, role_id, role_name, grants, consent_id, consented, allowed, *row = row
     personal_mode, personal_max_days, mode, second_factor, app_status, capped, cap, *row = row
-    albums, albums_limited, client_id, grant_type, epoch, has_factor, *source = row
+    (
+        domain_blocked,
+        dynamic_refused,
+        albums,
+        albums_limited,
+        client_id,
+        grant_type,
+        epoch,
+        has_factor,
+        *source,
+    ) = row
     epoch_read(epoch)
     user = None if user_values[0] is None else _instance(User, user_values)
     tenant = _instance(Tenant, tenant_values)
@@ -214,6 +224,8 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
             capped=bool(capped),
             cap=_split(cap),
             app_owned_here=app_tenant_id is not None and app_tenant_id == tenant.pk,
+            domain_blocked=bool(domain_blocked),
+            dynamic_refused=bool(dynamic_refused),
             second_factor=second_factor,
         ),
         has_second_factor=bool(has_factor),

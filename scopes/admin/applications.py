@@ -39,8 +39,17 @@ class ApplicationAdmin(
         AuditAction.APPLICATION_CHANGED,
         AuditAction.APPLICATION_DELETED,
     )
-    list_display = ["name", "client_id", "client_type", "tenant", "publisher", "is_resource_server"]
+    list_display = [
+        "name",
+        "client_id",
+        "client_type",
+        "tenant",
+        "publisher",
+        "registration_source",
+        "is_resource_server",
+    ]
     list_filter = [
+        "registration_source",
         "client_type",
         "authorization_grant_type",
         "is_resource_server",
@@ -92,7 +101,24 @@ class ApplicationAdmin(
             fields.append("secret_note")
         # Not a choice: the server signs every ID token the same way (scopes.models.Application).
         fields.append("id_token_signing")
+        # Where the app came from (docs/security.md, "Self-registered clients"): shown, never edited.
+        fields.append("origin")  # DOT already shows registration_source and cimd_expires_at read-only
         return fields
+
+    @admin.display(description="where it came from")
+    def origin(self, obj: Application | None) -> str:
+        if obj is not None and obj.registration_source == Application.RegistrationSource.DCR:
+            return f"registered itself by dynamic registration (RFC 7591) on {obj.created.isoformat(timespec='seconds')}"
+        if obj is None or obj.registration_source != Application.RegistrationSource.CIMD:
+            return "registered by an administrator"
+        fetched = (
+            obj.metadata_fetched_at.isoformat(timespec="seconds") if obj.metadata_fetched_at else "never"
+        )
+        expires = obj.cimd_expires_at.isoformat(timespec="seconds") if obj.cimd_expires_at else "-"
+        return (
+            f"registered itself with its client ID metadata document {obj.metadata_url or obj.client_id} "
+            f"(fetched {fetched}; fetched again after {expires})"
+        )
 
     @admin.display(description="ID token signing")
     def id_token_signing(self, obj: Application | None) -> str:

@@ -33,6 +33,7 @@ from scopes.consent.services import code_replay_revoke, token_family_revoke, tok
 from scopes.constants import ScopeName
 from scopes.machines import oauth as machines
 from scopes.models import AccessToken, Application, Consent, Grant, RefreshToken
+from scopes.oauth import client_documents
 from scopes.oidc import keys as oidc_keys
 from scopes.oidc.validator import OpenIDConnectValidation
 from scopes.registry import closure, normalise
@@ -122,7 +123,13 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
         compare such text (a DataError, so a 500), so such an id is unknown before any query."""
         if not client_id or any(ord(ch) < 32 or ord(ch) == 127 for ch in client_id):
             return None
-        return super()._load_application(client_id, request)
+        client: Application | None = super()._load_application(client_id, request)
+        document = client_documents.take_fetched(client_id)
+        if client is not None and document is not None:
+            # DOT has just (re)written a self-registered app from its document: make it ours.
+            client = client_documents.adopt(client, document)
+            request.client = client
+        return client
 
     def is_pkce_required(self, client_id: str, request: OauthlibRequest) -> bool:
         """PKCE is required (DOT's setting); and a challenge sent must be well-formed (RFC 7636 4.2).

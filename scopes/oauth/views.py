@@ -7,6 +7,7 @@ import calendar
 import json
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -75,6 +76,8 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
             oauth2_settings.COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS
         )
         data["authorization_details_types_supported"] = list(SUPPORTED_TYPES)  # RFC 9396 section 10
+        if settings.DYNAMIC_REGISTRATION_ENABLED:  # RFC 7591 (scopes.oauth.registration)
+            data["registration_endpoint"] = issuer(request) + reverse("oauth2_provider:register")
         data.update(oidc_metadata(request))
         result = JsonResponse(data)
         result["Access-Control-Allow-Origin"] = "*"

@@ -76,15 +76,17 @@ class ServiceSavedAdmin(AllTenantsAdmin):
 
 @admin.register(TenantAppPolicy)
 class TenantAppPolicyAdmin(ServiceSavedAdmin):
-    list_display = ("tenant", "mode", "second_factor", "updated_at")
-    fields = ("tenant", "mode", "second_factor")
+    list_display = ("tenant", "mode", "dynamic_clients", "second_factor", "updated_at")
+    fields = ("tenant", "mode", "dynamic_clients", "second_factor")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("tenant",) if obj is not None else ()
 
     def call_service(self, request: HttpRequest, obj: TenantAppPolicy, form: Any) -> None:
         actor = signed_in(request.user)
-        saved = services.app_policy_set(actor=actor, tenant=obj.tenant, mode=obj.mode)
+        saved = services.app_policy_set(
+            actor=actor, tenant=obj.tenant, mode=obj.mode, dynamic_clients=obj.dynamic_clients
+        )
         services.second_factor_rule_set(actor=actor, tenant=obj.tenant, rule=obj.second_factor)
         obj.pk = saved.pk
 

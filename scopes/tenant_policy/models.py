@@ -24,6 +24,13 @@ class TenantAppPolicy(TenantOwned):
         ],
         default=AppPolicyMode.ANY.value,
     )
+    dynamic_clients = models.BooleanField(
+        default=False,
+        help_text=(
+            "Apps that registered themselves through dynamic registration (RFC 7591) may be used "
+            "here (unticked: only those the tenant approved one by one)."
+        ),
+    )
     # Who must have a second factor to use the tenant (scopes.access.policy.second_factor_missing):
     # a member who should and has none is sent to set one up, and their grants stop standing.
     second_factor = models.CharField(
@@ -86,6 +93,34 @@ class TenantApp(TenantOwned):
         (Django's check would query the default manager with no tenant; the database's unique
         constraint stands behind the service.)
         """
+
+
+class BlockedClientDomain(TenantOwned):
+    """A domain whose self-registered clients (client ID metadata documents) a tenant refuses.
+
+    `example.com` blocks the client IDs on `example.com` and on every name under it. Read by the
+    grant's standing with the app's policy (`scopes.access.policy`), so a block applies to live
+    tokens at their next request; written by `scopes.tenant_policy.services` only.
+    """
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    domain = models.CharField(max_length=253)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantOwned.Meta):
+        ordering = ["domain"]
+        verbose_name = "blocked client domain"
+        constraints = [
+            *TenantOwned.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant", "domain"], name="blockedclientdomain_unique_domain"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.domain} blocked in {self.tenant}"
+
+    def validate_constraints(self, exclude: object = None) -> None:
+        """Not from a form: the service finds or creates the one (tenant, domain) row under a lock."""
 
 
 class RequestKind(models.TextChoices):

@@ -6,6 +6,7 @@ of the grant's standing (`scopes.access.standing`) and of the token probe's fing
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -19,13 +20,20 @@ from accounts.constants import AuditAction
 from accounts.models import Membership, Role, Tenant, User
 from accounts.services import audit_record
 from scopes.access.applications import app_scopes
-from scopes.access.policy import AppPolicyMode, AppStatus, SecondFactorRule
+from scopes.access.policy import DOMAIN_PATTERN, AppPolicyMode, AppStatus, SecondFactorRule
 from scopes.access.selectors import registry, role_reaches
 from scopes.models import Application, Scope
 from scopes.registry import closure
 from scopes.roles.rules import check_manages_tenant, check_not_stronger, check_role_grants
 from scopes.roles.services import membership_set, role_grants_set
-from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
+from scopes.tenant_policy.models import (
+    AccessRequest,
+    BlockedClientDomain,
+    RequestKind,
+    RequestStatus,
+    TenantApp,
+    TenantAppPolicy,
+)
 from scopes.tenant_policy.selectors import is_tenant_admin
 
 # A request's message and a decision's note, in characters (docs/security.md, "Row creation
@@ -71,14 +79,34 @@ def _policy_field_set(
 
 
 @transaction.atomic
-def app_policy_set(*, actor: User, tenant: Tenant, mode: str) -> TenantAppPolicy:
-    """Set a tenant's app policy: any app, or approved apps only."""
+def app_policy_set(
+    *, actor: User, tenant: Tenant, mode: str, dynamic_clients: bool | None = None
+) -> TenantAppPolicy:
+    """Set a tenant's app policy: any app, or approved apps only; and whether apps that registered
+    themselves by RFC 7591 may be used without being approved one by one (None: unchanged)."""
     check_tenant_admin(actor=actor, tenant=tenant)
     if mode not in {m.value for m in AppPolicyMode}:
         raise ValidationError("Unknown policy %(mode)s.", code="bad_mode", params={"mode": mode})
-    return _policy_field_set(
-        actor=actor, tenant=tenant, field="mode", value=mode, action=AuditAction.APP_POLICY_CHANGED
-    )
+    policy, _ = TenantAppPolicy.objects.for_tenant(tenant).select_for_update().get_or_create(tenant=tenant)
+    before: dict[str, object] = {}
+    after: dict[str, object] = {}
+    if policy.mode != mode:
+        before["mode"], after["mode"] = policy.mode, mode
+        policy.mode = mode
+    if dynamic_clients is not None and policy.dynamic_clients != dynamic_clients:
+        before["dynamic_clients"], after["dynamic_clients"] = policy.dynamic_clients, dynamic_clients
+        policy.dynamic_clients = dynamic_clients
+    if after:
+        policy.save(update_fields=["mode", "dynamic_clients", "updated_at"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.APP_POLICY_CHANGED,
+            target=policy,
+            tenant=tenant,
+            before=before,
+            after=after,
+        )
+    return policy
 
 
 @transaction.atomic
@@ -132,6 +160,69 @@ def member_factors_reset(*, actor: User, tenant: Tenant, user: User, sign_in: au
             actor=actor, tenant=tenant, role=membership.role, what="this member's second factors"
         )
     return factors.reset_all(actor=actor, user=user, tenant=tenant)
+
+
+def _domain(value: str) -> str:
+    domain = value.strip().lower().rstrip(".")
+    if not re.match(DOMAIN_PATTERN, domain):
+        raise ValidationError(
+            "%(domain)s is not a domain name (such as agents.example.com).",
+            code="bad_domain",
+            params={"domain": value[:100]},
+        )
+    return domain
+
+
+@transaction.atomic
+def client_domain_block(*, actor: User, tenant: Tenant, domain: str, note: str = "") -> BlockedClientDomain:
+    """Block every self-registered client whose client ID is on `domain` or a name under it.
+
+    Part of the app policy: the standing reads it, so it applies at the next request of every
+    token such a client holds in the tenant, and the consent page refuses it from then on.
+    """
+    check_tenant_admin(actor=actor, tenant=tenant)
+    domain = _domain(domain)
+    if len(note) > MESSAGE_LIMIT:
+        raise ValidationError(
+            "A note is at most %(n)s characters.", code="too_long", params={"n": MESSAGE_LIMIT}
+        )
+    block, created = BlockedClientDomain.objects.for_tenant(tenant).get_or_create(
+        tenant=tenant, domain=domain, defaults={"note": note}
+    )
+    if created:
+        audit_record(
+            actor=actor,
+            action=AuditAction.APP_POLICY_CHANGED,
+            target=block,
+            tenant=tenant,
+            before=None,
+            after={"blocked_client_domain": domain},
+        )
+    return block
+
+
+@transaction.atomic
+def client_domain_unblock(*, actor: User, tenant: Tenant, domain: str) -> bool:
+    """Lift a tenant's block of a domain. True if it was blocked. Audited."""
+    check_tenant_admin(actor=actor, tenant=tenant)
+    block = (
+        BlockedClientDomain.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(domain=domain.strip().lower().rstrip("."))
+        .first()
+    )
+    if block is None:
+        return False
+    audit_record(
+        actor=actor,
+        action=AuditAction.APP_POLICY_CHANGED,
+        target=block,
+        tenant=tenant,
+        before={"blocked_client_domain": block.domain},
+        after=None,
+    )
+    block.delete()
+    return True
 
 
 def _check_cap(*, actor: User, tenant: Tenant, application: Application, cap: list[str] | None) -> None:

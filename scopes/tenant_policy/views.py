@@ -39,6 +39,7 @@ from scopes.tenant_policy import invitations, services
 from scopes.tenant_policy.models import AccessRequest, RequestKind, RequestStatus, TenantApp, TenantAppPolicy
 from scopes.tenant_policy.selectors import (
     administered_tenants,
+    blocked_domains,
     decidable_apps,
     is_tenant_admin,
     request_queue,
@@ -244,6 +245,7 @@ def org_admin(request: HttpRequest, slug: str) -> HttpResponse:
             "tenant": tenant,
             "my_role": membership.role if membership else None,
             "mode": policy.mode if policy else AppPolicyMode.ANY.value,
+            "dynamic_clients": bool(policy and policy.dynamic_clients),
             "second_factor": policy.second_factor if policy else SecondFactorRule.NOBODY.value,
             "second_factor_rules": [
                 (SecondFactorRule.NOBODY.value, "Nobody", "A password is enough to use apps here."),
@@ -278,6 +280,7 @@ def org_admin(request: HttpRequest, slug: str) -> HttpResponse:
             ],
             "pending": pending,
             "decided": decided,
+            "blocked_domains": list(blocked_domains(tenant)),
             "invitations": list(invitations.pending(tenant)),
             "invitable_roles": [r for r in roles if _may_give(user, tenant, r)],
             "invitation_days": settings.INVITATION_DAYS,
@@ -422,7 +425,30 @@ def org_policy(request: HttpRequest, slug: str) -> HttpResponse:
             request, slug, lambda: services.second_factor_rule_set(actor=user, tenant=tenant, rule=rule)
         )
     mode = request.POST.get("mode", "")
-    return _done(request, slug, lambda: services.app_policy_set(actor=user, tenant=tenant, mode=mode))
+    dynamic = request.POST.get("dynamic_clients") == "on"
+    return _done(
+        request,
+        slug,
+        lambda: services.app_policy_set(actor=user, tenant=tenant, mode=mode, dynamic_clients=dynamic),
+    )
+
+
+@login_required
+@require_POST
+def org_domains(request: HttpRequest, slug: str) -> HttpResponse:
+    """Block, or unblock, a domain of self-registered apps' client IDs."""
+    user, tenant = _administered(request, slug)
+    domain = request.POST.get("domain", "")
+    if request.POST.get("action") == "unblock":
+        return _done(
+            request, slug, lambda: services.client_domain_unblock(actor=user, tenant=tenant, domain=domain)
+        )
+    note = request.POST.get("note", "")
+    return _done(
+        request,
+        slug,
+        lambda: services.client_domain_block(actor=user, tenant=tenant, domain=domain, note=note),
+    )
 
 
 @login_required

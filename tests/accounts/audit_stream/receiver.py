@@ -1,10 +1,12 @@
-"""A local HTTP receiver for audit webhooks: records every POST; can fail or hang on demand."""
+"""A local HTTP receiver for audit webhooks (and documents a client serves): records every request;
+can fail, hang or answer a given body on demand."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +34,8 @@ class Received:
 @dataclass
 class Receiver:
     """`fail[path] = n`: answer 500 to the next n posts there; `hang_at = k`: hold the k-th post;
-    `answers[path] = (status, headers, body)`: answer that there; `host`: the address to listen on."""
+    `answers[path] = (status, headers, body)`: answer that there; `host`: the address to listen on;
+    `tls`: a server context to answer over TLS with (tests/tls.py)."""
 
     received: list[Received] = field(default_factory=list)
     fail: dict[str, int] = field(default_factory=dict)
@@ -42,6 +45,7 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     answers: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
     host: str = "127.0.0.1"
+    tls: ssl.SSLContext | None = None
 
     def start(self) -> str:
         receiver = self
@@ -74,6 +78,20 @@ class Receiver:
             def do_GET(self) -> None:
                 with receiver.lock:
                     receiver.received.append(Received(self.path, dict(self.headers), b""))
+                    count = len(receiver.received)
+                if receiver.hang_at is not None and count == receiver.hang_at:
+                    receiver.hanging.set()
+                    receiver.release.wait(30)
+                    return
+                if self.path in receiver.answers:  # a document served at this path (GET answers too)
+                    status, headers, answer = receiver.answers[self.path]
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
                 self.send_response(204)
                 self.end_headers()
 
@@ -81,8 +99,10 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer((self.host, 0), Handler)
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def port(self) -> int:
