@@ -24,9 +24,14 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connections, models
+from django.db.models import Case, DateTimeField, Value, When
+from django.utils import timezone
+
+from accounts import tenancy
 
 logger = logging.getLogger(__name__)
 
@@ -101,3 +106,55 @@ def at_exit() -> None:
         flush()
     finally:
         connections.close_all()
+
+
+class LastUsedTimes:
+    """ "Last used" times of one table's rows, noted in memory and written as ONE statement per flush.
+
+    `note` keeps the newest time per row (bounded: past `bound` rows waiting, new rows are dropped
+    until the next flush; their next use notes them again); the process's writer thread writes them
+    as `UPDATE ... SET <column> = CASE <key> WHEN ... END WHERE <key> IN (...)`, in the tenants the
+    rows belong to (row-level security), and keeps what it could not write for the next flush. The
+    column must be a record, never a right: nothing the decision or the standing reads.
+    """
+
+    def __init__(
+        self, name: str, model: type[models.Model], *, key: str = "pk", column: str = "last_used_at"
+    ) -> None:
+        self.model, self.key, self.column = model, key, column
+        self.bound = 10_000
+        self._pending: dict[int, tuple[int, datetime]] = {}  # row key -> (its tenant, when it was used)
+        self._lock = threading.Lock()
+        writer(name)(self.flush)
+
+    def note(self, row: int, *, tenant_id: int) -> None:
+        """The row was used just now (unless `bound` rows already wait)."""
+        with self._lock:
+            if len(self._pending) >= self.bound and row not in self._pending:
+                return
+            self._pending[row] = (tenant_id, timezone.now())
+        noted()
+
+    def flush(self) -> int:
+        """Write every noted time in one UPDATE; how many rows were noted."""
+        with self._lock:
+            batch, self._pending = self._pending, {}
+        if not batch:
+            return 0
+        whens = [When(**{self.key: row}, then=Value(when)) for row, (_tenant, when) in sorted(batch.items())]
+        try:
+            with tenancy.writing_in_tenants({tenant for tenant, _when in batch.values()}):
+                self.model._default_manager.filter(**{f"{self.key}__in": sorted(batch)}).update(
+                    **{self.column: Case(*whens, output_field=DateTimeField())}
+                )
+        except Exception:
+            with self._lock:
+                for row, noted_at in batch.items():
+                    self._pending.setdefault(row, noted_at)
+            raise
+        return len(batch)
+
+    def forget(self) -> None:
+        """Forget what this process noted (tests)."""
+        with self._lock:
+            self._pending.clear()

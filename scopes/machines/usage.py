@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Case, DateTimeField, Value, When
-from django.utils import timezone
 
-from accounts import background, tenancy
+from accounts import background
 from scopes.machines.models import PERSONAL_TOKEN_PREFIX, PersonalAccessToken
 
 _MAX_REMEMBERED = 10_000
-_written: dict[int, float] = {}
-# Token id -> (its tenant, when it was last used), not yet written.
-_pending: dict[int, tuple[int, datetime]] = {}
+_written: dict[int, float] = {}  # token id -> when this process last noted it (time.monotonic)
 _lock = threading.Lock()
+_times = background.LastUsedTimes("personal token last use", PersonalAccessToken, key="access_token_id")
 
 
 def _interval() -> float:
@@ -46,34 +42,10 @@ def note_use(token_id: int, *, tenant_id: int) -> None:
         if len(_written) >= _MAX_REMEMBERED:
             _written.clear()
         _written[token_id] = now
-        if len(_pending) < _MAX_REMEMBERED:
-            _pending[token_id] = (tenant_id, timezone.now())
-    background.noted()
+    _times.note(token_id, tenant_id=tenant_id)
 
 
-@background.writer("personal token last use")
-def flush() -> int:
-    """Write every noted time in one UPDATE, in the tenants the tokens belong to; tokens noted."""
-    with _lock:
-        batch = dict(_pending)
-        _pending.clear()
-    if not batch:
-        return 0
-    whens = [
-        When(access_token_id=token_id, then=Value(when)) for token_id, (_t, when) in sorted(batch.items())
-    ]
-    try:
-        with tenancy.writing_in_tenants({tenant for tenant, _when in batch.values()}):
-            # One statement: UPDATE ... SET last_used_at = CASE access_token_id WHEN ... END.
-            PersonalAccessToken.objects.filter(access_token_id__in=sorted(batch)).update(
-                last_used_at=Case(*whens, output_field=DateTimeField())
-            )
-    except Exception:
-        with _lock:
-            for token_id, noted in batch.items():
-                _pending.setdefault(token_id, noted)
-        raise
-    return len(batch)
+flush = _times.flush
 
 
 def is_personal(raw_token: str) -> bool:
@@ -85,4 +57,4 @@ def forget() -> None:
     """Forget what this process noted and wrote (tests)."""
     with _lock:
         _written.clear()
-        _pending.clear()
+    _times.forget()
