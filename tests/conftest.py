@@ -38,6 +38,7 @@ from tests.factories import (
     TenantFactory,
     UserFactory,
 )
+from tests.oauth import RS_SECRET
 
 
 @pytest.fixture(scope="session")
@@ -406,6 +407,21 @@ def gallery(world):
             application=world.app, scope=scope, defaults={"reason": f"to use {scope.name}"}
         )
     return world.app
+
+
+@pytest.fixture
+def resource_server(db):
+    """The photo API as a resource server that may introspect every token (tests/oauth.py's
+    `introspect` authenticates as it)."""
+    return ApplicationFactory(
+        name="Photo API",
+        client_id="photo-api",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        client_secret=RS_SECRET,
+        hash_client_secret=True,
+        is_resource_server=True,
+    )
 
 
 @pytest.fixture

@@ -10,25 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from scopes.models import Application
-from tests.factories import ApplicationFactory
-from tests.oauth import GRANT_SCOPES, RS_SECRET, Flow
-
-
-@pytest.fixture
-def resource_server(db):
-    app = ApplicationFactory(
-        name="Photo API",
-        client_id="photo-api",
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
-        client_secret=RS_SECRET,
-        hash_client_secret=True,
-    )
-    if hasattr(app, "is_resource_server"):  # may introspect every token of every tenant
-        app.is_resource_server = True
-        app.save()
-    return app
+from tests.oauth import GRANT_SCOPES, Flow
 
 
 @pytest.fixture

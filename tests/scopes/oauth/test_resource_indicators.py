@@ -18,9 +18,8 @@ from django.urls import reverse
 from scopes.access.audience import USERINFO_PATH, parse_resource, resource_at, resource_problem
 from scopes.access.decision import Reason, Step, decide
 from scopes.constants import ScopeName as S
-from scopes.models import AccessToken, Application, Grant, RefreshToken
-from tests.factories import ApplicationFactory
-from tests.oauth import RS_SECRET, Flow, code_request, introspect, refresh
+from scopes.models import AccessToken, Grant, RefreshToken
+from tests.oauth import Flow, code_request, introspect, refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -81,20 +80,6 @@ def test_the_decision_refuses_a_token_bound_elsewhere_before_the_tenant():
 
 
 # --- the API, userinfo and introspection ------------------------------------------------------------
-
-
-@pytest.fixture
-def resource_server(db):
-    """The photo API as a resource server that may introspect (tests/oauth.py's `introspect`)."""
-    return ApplicationFactory(
-        name="Photo API",
-        client_id="photo-api",
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
-        client_secret=RS_SECRET,
-        hash_client_secret=True,
-        is_resource_server=True,
-    )
 
 
 @pytest.fixture

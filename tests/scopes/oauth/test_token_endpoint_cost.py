@@ -23,7 +23,6 @@ from accounts.constants import RoleName
 from scopes.machines.services import service_account_create
 from scopes.models import Consent
 from tests.oauth import Flow, introspect, refresh
-from tests.scopes.access.conftest import resource_server  # noqa: F401 (the photo API, which introspects)
 
 pytestmark = pytest.mark.django_db
 
