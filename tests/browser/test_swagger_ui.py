@@ -40,8 +40,10 @@ def test_swagger_ui_authorizes_with_pkce_and_lists_photos(live_server, world, pa
     popup.wait_for_load_state()
     assert popup.evaluate("window.opener !== null")  # the popup can hand the code back
     expect(popup.get_by_role("heading", level=1)).to_contain_text("Demo Photo Gallery")
-    popup.get_by_role("button", name="Allow").click()
-    popup.wait_for_event("close", timeout=15_000)
+    # Listen before the click: the redirect page hands the code back and closes the popup at once,
+    # sometimes before a wait started after the click would be listening (a flaky CI run).
+    with popup.expect_event("close", timeout=15_000):
+        popup.get_by_role("button", name="Allow").click()
     expect(dialog).to_contain_text("Logout")
     dialog.locator("button.modal-btn.btn-done").first.click()
 
