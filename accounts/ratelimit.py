@@ -48,10 +48,21 @@ def _windows(limits: Iterable[Limit], now: float) -> list[tuple[str, int, int, i
 
 def retry_after(limits: Iterable[Limit]) -> int | None:
     """Seconds until every exhausted limit's window ends; None when no limit is exhausted."""
+    waits = exhausted(limits)
+    return max(waits.values()) if waits else None
+
+
+def exhausted(limits: Iterable[Limit]) -> dict[Limit, int]:
+    """The exhausted limits among `limits`, each with the seconds until its window ends, in ONE
+    cache read (an endpoint that checks several kinds of limit reads them together)."""
+    limits = list(limits)
     rows = _windows(limits, time.time())
     used = caches[CACHE_ALIAS].get_many([key for key, *_ in rows])
-    waits = [max(1, left) for key, count, _seconds, left in rows if used.get(key, 0) >= count]
-    return max(waits) if waits else None
+    return {
+        limit: max(1, left)
+        for limit, (key, count, _seconds, left) in zip(limits, rows, strict=True)
+        if used.get(key, 0) >= count
+    }
 
 
 def record_failure(limits: Iterable[Limit]) -> None:

@@ -270,20 +270,26 @@ class CpuMeter:
         return self._seconds(self._workers(port)), self._seconds(self._backends()), cache
 
     def settle(self, port: int, timeout: float = 20.0) -> None:
-        """Wait until the workers of the server on `port` are idle.
+        """Wait until the server on `port` is idle: its workers and the database backends.
 
         When wrk stops, requests it had sent are still queued or running in the server; a slow
         variant's (the do-it-yourself stack's, an OAuth grant's) would otherwise be charged to
-        the run that follows. Idle: under 5 ms of worker CPU in 100 ms.
+        the run that follows. The database side counts too: a worker waiting on a long query
+        spends no CPU of its own while its backend does (the do-it-yourself stack's requests
+        spend 250 ms of database CPU each, so watching the workers alone charged the next run
+        with them). Idle: under 5 ms of worker and backend CPU in 100 ms.
         """
         deadline = time.monotonic() + timeout
-        last = sum(self._seconds(self._workers(port)).values())
+        last = self._server_seconds(port)
         while time.monotonic() < deadline:
             time.sleep(0.1)
-            now = sum(self._seconds(self._workers(port)).values())
-            if now - last < 0.005:
+            now = self._server_seconds(port)
+            if self.spent(last, now) < 0.005:
                 return
             last = now
+
+    def _server_seconds(self, port: int) -> dict[int, float]:
+        return self._seconds(self._workers(port) + self._backends())
 
     @staticmethod
     def spent(before: dict[int, float], after: dict[int, float]) -> float:

@@ -106,7 +106,16 @@ def _epoch_sql() -> str:
 
 
 def _grant_sql(source: str) -> str:
-    """The grant's rows, for each row of `source` (user_id, tenant_id, application_id, extra...)."""
+    """The grant's rows, for each row of `source` (user_id, tenant_id, application_id, extra...).
+
+    Built once per source and database (every cold request asks): the text depends on nothing
+    else but where albums are, which the installed apps fix at start-up (part of the key anyway).
+    """
+    return _grant_sql_for(source, connection.vendor, rows_of(ALBUM_TYPE))
+
+
+@memoize
+def _grant_sql_for(source: str, vendor: str, album_rows: object) -> str:
     user_columns = ", ".join(f"u.{name}" for name in _user_fields())
     tenant_columns = ", ".join(f"n.{name}" for name in _tenant_fields())
     return f"""

@@ -21,7 +21,7 @@ from django.db import connection
 from accounts.authn import Requirement, strongest
 from scopes.access.freshness import EPOCH_TABLE
 from scopes.models import Scope
-from scopes.registry import closure
+from scopes.registry import ImplicationGraph, closure
 
 _R = TypeVar("_R")
 
@@ -31,7 +31,7 @@ class RegistrySnapshot:
     """The whole scope registry: consent texts and the direct implication graph."""
 
     descriptions: dict[str, str]
-    implications: dict[str, frozenset[str]]
+    implications: ImplicationGraph  # read-only: what is computed over it is kept (scopes.registry)
     # What each scope needs of the sign-in (step-up); scopes that need nothing are absent.
     requirements: dict[str, Requirement] = field(default_factory=dict)
 
@@ -59,7 +59,7 @@ def _build_registry() -> RegistrySnapshot:
         if acr or max_age is not None:
             requirements[name] = Requirement(acr=acr, max_age=max_age)
     return RegistrySnapshot(
-        descriptions, {name: frozenset(graph.get(name, ())) for name in descriptions}, requirements
+        descriptions, ImplicationGraph({name: graph.get(name, ()) for name in descriptions}), requirements
     )
 
 

@@ -75,6 +75,18 @@ def client_limits(request: HttpRequest) -> list[ratelimit.Limit]:
     return limits
 
 
+def client_credentials_issues(request: HttpRequest) -> list[ratelimit.Limit]:
+    """What a client-credentials answer is charged to: tokens issued per client id it names.
+
+    Each such answer writes a token row on the client's word alone, so the tokens issued count per
+    client (RATE_LIMITS["token-issue-client"]); other grants issue against a user's code or refresh
+    token and count nothing here.
+    """
+    if request.POST.get("grant_type", "") != "client_credentials":
+        return []
+    return [("token-issue-client", client_id) for client_id in presented_client_ids(request)]
+
+
 def too_many(wait: int, what: str = "Too many failed client requests") -> JsonResponse:
     """The refusal while a limit holds: nothing in the request is looked at."""
     response = JsonResponse(
@@ -88,17 +100,46 @@ def too_many(wait: int, what: str = "Too many failed client requests") -> JsonRe
 
 def limit_client_authentication(post: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Wrap an endpoint's `post` (with `method_decorator`): limit checked before, failure charged after."""
+    return _limited(post, issues=None)
 
+
+def limit_client_authentication_and_issues(
+    issues: Callable[[HttpRequest], list[ratelimit.Limit]],
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """`limit_client_authentication`, and limits on what a successful answer issues.
+
+    `issues(request)` names the limits a 200 answer is charged to (the token endpoint: tokens issued
+    per client by the client-credentials grant, which writes a token row on the client's word
+    alone). They are read with the failure limits, in the same cache round trip, and charged only
+    after a 200: only issued tokens count, so nobody without the secret can use up a client's
+    allowance.
+    """
+
+    def wrap(post: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        return _limited(post, issues=issues)
+
+    return wrap
+
+
+def _limited(
+    post: Callable[..., HttpResponse], *, issues: Callable[[HttpRequest], list[ratelimit.Limit]] | None
+) -> Callable[..., HttpResponse]:
     @wraps(post)
     def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         limits = client_limits(request)
-        wait = ratelimit.retry_after(limits)
-        if wait is not None:
-            return too_many(wait)
+        issued = issues(request) if issues is not None else []
+        waits = ratelimit.exhausted(limits + issued)
+        failed_waits = [waits[limit] for limit in limits if limit in waits]
+        if failed_waits:
+            return too_many(max(failed_waits))
+        if waits:
+            return too_many(max(waits.values()), "Too many tokens issued to this client")
         response = post(request, *args, **kwargs)
         # A device grant's polling answers (authorization_pending, ...) are no failed guess.
         if response.status_code in FAILED and not getattr(response, "polling_answer", False):
             ratelimit.record_failure(limits)
+        elif response.status_code == 200 and issued:
+            ratelimit.record_attempt(issued)
         return response
 
     return limited

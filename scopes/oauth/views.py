@@ -19,7 +19,6 @@ from oauth2_provider.views.metadata import OAuthServerMetadataView
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OauthlibRequest
 
-from accounts import ratelimit
 from scopes.access.albums import SUPPORTED_TYPES, response_details
 from scopes.access.scope_registry import holding_registry
 from scopes.access.selectors import registry
@@ -34,7 +33,11 @@ from scopes.access.tenancy import (
 from scopes.device.token import poll as device_poll
 from scopes.machines.selectors import token_kind_of
 from scopes.models import Application
-from scopes.oauth.client_limits import limit_client_authentication, presented_client_ids, too_many
+from scopes.oauth.client_limits import (
+    client_credentials_issues,
+    limit_client_authentication,
+    limit_client_authentication_and_issues,
+)
 from scopes.oauth.introspection import may_introspect
 from scopes.oidc.views import issuer, oidc_metadata
 
@@ -183,7 +186,7 @@ class TokenView(dot_views.TokenView):
     (scopes.oauth.client_limits); past it the answer is 429 with Retry-After.
     """
 
-    @method_decorator(limit_client_authentication)
+    @method_decorator(limit_client_authentication_and_issues(client_credentials_issues))
     @method_decorator(holding_registry)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         grant_type = request.POST.get("grant_type", "")
@@ -197,22 +200,7 @@ class TokenView(dot_views.TokenView):
             enter_tenant_of_code(request.POST.get("code", ""))
         elif grant_type == "refresh_token":
             enter_tenant_of_refresh_token(request.POST.get("refresh_token", ""))
-        elif grant_type == "client_credentials":
-            return self._client_credentials(request, *args, **kwargs)
         return super().post(request, *args, **kwargs)
-
-    def _client_credentials(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        """Each client-credentials answer writes a token row on the client's word alone: the tokens
-        issued count per client (RATE_LIMITS["token-issue-client"]). Only issued tokens count, so
-        nobody without the secret can use up a service account's allowance."""
-        limits = [("token-issue-client", client_id) for client_id in presented_client_ids(request)]
-        wait = ratelimit.retry_after(limits)
-        if wait is not None:
-            return too_many(wait, "Too many tokens issued to this client")
-        response = super().post(request, *args, **kwargs)
-        if response.status_code == 200:
-            ratelimit.record_attempt(limits)
-        return response
 
     def _device_client(self, request: HttpRequest) -> Application | None:
         """The client polling with a device code, authenticated as DOT does (a public one by its id)."""

@@ -2,10 +2,11 @@
 
 from itertools import pairwise
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scopes.registry import closure, find_cycle, grant_reaches, normalise
+from scopes.registry import ImplicationGraph, closure, find_cycle, grant_reaches, normalise
 
 GRAPH = {
     "photos.write": {"photos.upload", "photos.update", "photos.delete", "photos.read"},
@@ -90,3 +91,33 @@ def test_find_cycle_returns_a_real_cycle(graph):
     assert cycle[0] == cycle[-1]
     for a, b in pairwise(cycle):
         assert b in graph[a]
+
+
+reaches = st.sampled_from(["own", "tenant"])
+
+
+@given(dags, st.sets(names, max_size=4), st.lists(st.tuples(names, reaches), max_size=4))
+def test_a_snapshots_graph_answers_as_the_plain_mapping_does_every_time(graph, scopes, grants):
+    """The registry's graph remembers its answers (scopes.registry.ImplicationGraph): asked twice,
+    and in any form, it answers exactly what the computation over a plain mapping answers."""
+    if find_cycle(graph):
+        return
+    held = ImplicationGraph(graph)
+    for _ in range(2):  # computed, then remembered
+        assert closure(scopes, held) == closure(scopes, graph)
+        assert closure(list(scopes), held) == closure(scopes, graph)
+        assert normalise(scopes, held) == normalise(scopes, graph)
+        assert grant_reaches(grants, held) == grant_reaches(grants, graph)
+    assert dict(held) == {name: frozenset(targets) for name, targets in graph.items()}
+
+
+def test_what_a_graph_remembers_cannot_be_changed_by_a_caller():
+    held = ImplicationGraph(GRAPH)
+    normal = normalise(["photos.write", "photos.read"], held)
+    normal.append("everything")
+    reaches = grant_reaches([("photos.write", "own")], held)
+    reaches["everything"] = "tenant"
+    assert normalise(["photos.write", "photos.read"], held) == ["photos.write"]
+    assert "everything" not in grant_reaches([("photos.write", "own")], held)
+    with pytest.raises(TypeError):
+        held["albums.read"] = frozenset({"photos.delete"})  # type: ignore[index]

@@ -14,11 +14,12 @@ import base64
 import re
 
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from accounts import background
+from accounts import background, ratelimit
 from accounts.constants import RoleName
 from scopes.machines.services import service_account_create
 from scopes.models import Consent
@@ -123,3 +124,18 @@ def test_introspection_names_the_client_from_the_standings_own_query(world, gall
     assert _statements(captured, EPOCH_ALONE) == []
     # The introspecting client's own row, and no second read of the token's app.
     assert len(_statements(captured, r'FROM "scopes_application"')) == 1
+
+
+def test_a_client_credentials_grant_reads_its_limits_in_one_cache_round_trip(importer, monkeypatch):
+    """The failure limits and the tokens-issued limit are read together, before the secret is
+    checked; the issued token is charged after the answer (scopes.oauth.client_limits)."""
+    account, secret = importer
+    cache = caches[ratelimit.CACHE_ALIAS]
+    reads: list[list[str]] = []
+    original = cache.get_many
+    monkeypatch.setattr(
+        cache, "get_many", lambda keys, *a, **k: reads.append(list(keys)) or original(keys, *a, **k)
+    )
+    assert client_credentials(account, secret).status_code == 200
+    assert len(reads) == 1
+    assert {key.split(":")[1] for key in reads[0]} == {"token-client", "token-ip", "token-issue-client"}
