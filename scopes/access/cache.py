@@ -31,7 +31,7 @@ from django.db import connection
 
 from accounts import tenancy
 from scopes.access.freshness import PROBE_FUNCTION, PROBE_SQL
-from scopes.access.rows import after_then_token_rows, token_rows
+from scopes.access.rows import after_then_token_rows, prepared_row, token_rows
 from scopes.access.selectors import registry_at
 from scopes.access.standing import AuthorizationContext, context_from
 from scopes.access.tenancy import token_checksum
@@ -96,14 +96,13 @@ _ENTER_AND_PROBE = "".join(
 
 def probe(checksum: str) -> Fingerprint | None:
     """The token's fingerprint (None: no such token); on PostgreSQL its tenant is entered too."""
+    if connection.vendor == "postgresql":
+        row = prepared_row(_ENTER_AND_PROBE, [checksum])  # planned once per connection
+        if row is None:
+            return None
+        tenancy.note_entered(row[0])
+        return tuple(row[1:])
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_ENTER_AND_PROBE, [checksum])
-            row = cursor.fetchone()
-            if row is None:
-                return None
-            tenancy.note_entered(row[0])
-            return tuple(row[1:])
         cursor.execute(PROBE_SQL.format(param="%s"), [checksum])
         row = cursor.fetchone()
         return None if row is None else tuple(row)

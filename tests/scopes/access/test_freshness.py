@@ -144,6 +144,27 @@ def test_the_cold_context_query_is_planned_once_per_connection(world, api_client
         assert prepared() == 1
 
 
+def test_the_probe_is_planned_once_per_connection(world, api_client):
+    """The probe runs on every request, warm ones included: one prepared statement per connection,
+    whichever token, cold (with the context, in one round trip) or warm (alone)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                [f"%FROM {freshness.PROBE_FUNCTION}($1) AS p%"],
+            )
+            return cursor.fetchone()[0]
+
+    for user in (world.member_a, world.member2_a):
+        client = api_client(user, world.acme, [S.PROFILE_READ])
+        assert client.get(ME).status_code == 200  # cold
+        assert client.get(ME).status_code == 200  # warm
+        assert prepared() == 1
+
+
 @pytest.mark.parametrize(
     ("user", "scopes", "method", "url"),
     [
