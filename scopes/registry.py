@@ -33,13 +33,14 @@ class ImplicationGraph(Mapping[str, frozenset[str]]):
     computed over every time, as before.
     """
 
-    __slots__ = ("_closures", "_edges", "_normal", "_reaches")
+    __slots__ = ("_closures", "_edges", "_implied_by", "_normal", "_reaches")
 
     def __init__(self, edges: Mapping[str, Iterable[str]]) -> None:
         self._edges: dict[str, frozenset[str]] = {name: frozenset(targets) for name, targets in edges.items()}
         self._closures: dict[frozenset[str], frozenset[str]] = {}
         self._normal: dict[frozenset[str], tuple[str, ...]] = {}
         self._reaches: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        self._implied_by: dict[str, tuple[str, ...]] = {}
 
     def __getitem__(self, name: str) -> frozenset[str]:
         return self._edges[name]
@@ -87,6 +88,20 @@ def _closure(scopes: Iterable[str], implications: Implications) -> frozenset[str
         seen.add(name)
         stack.extend(implications.get(name, ()))
     return frozenset(seen)
+
+
+def implied_by(scope: str, implications: Implications) -> list[str]:
+    """Every scope that contains `scope` (itself included), sorted: what would satisfy it."""
+    if isinstance(implications, ImplicationGraph):
+        return list(
+            _remembered(implications._implied_by, scope, lambda: tuple(_implied_by(scope, implications)))
+        )
+    return _implied_by(scope, implications)
+
+
+def _implied_by(scope: str, implications: Implications) -> list[str]:
+    names = set(implications) | {scope}
+    return sorted(name for name in names if scope in closure([name], implications))
 
 
 def normalise(scopes: Iterable[str], implications: Implications) -> list[str]:

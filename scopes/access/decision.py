@@ -18,7 +18,7 @@ from accounts.authn import NO_SIGN_IN, Requirement, SignIn, shortfall
 from accounts.authn import NONE as NO_REQUIREMENT
 from scopes.access.audience import resource_problem
 from scopes.constants import Reach
-from scopes.registry import Implications, closure, grant_reaches, normalise, wider_reach
+from scopes.registry import Implications, closure, grant_reaches, implied_by, normalise, wider_reach
 
 
 class Step(StrEnum):
@@ -93,8 +93,7 @@ class Decision:
 
 def accepted_scopes(action_scope: str, implications: Implications) -> list[str]:
     """Every scope that would satisfy `action_scope`: itself and everything that implies it."""
-    names = set(implications) | {action_scope}
-    return sorted(name for name in names if action_scope in closure([name], implications))
+    return implied_by(action_scope, implications)
 
 
 def decide(

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scopes.registry import ImplicationGraph, closure, find_cycle, grant_reaches, normalise
+from scopes.registry import ImplicationGraph, closure, find_cycle, grant_reaches, implied_by, normalise
 
 GRAPH = {
     "photos.write": {"photos.upload", "photos.update", "photos.delete", "photos.read"},
@@ -108,6 +108,9 @@ def test_a_snapshots_graph_answers_as_the_plain_mapping_does_every_time(graph, s
         assert closure(list(scopes), held) == closure(scopes, graph)
         assert normalise(scopes, held) == normalise(scopes, graph)
         assert grant_reaches(grants, held) == grant_reaches(grants, graph)
+        for name in scopes:
+            assert implied_by(name, held) == implied_by(name, graph)
+            assert all(name in closure([wider], graph) for wider in implied_by(name, held))
     assert dict(held) == {name: frozenset(targets) for name, targets in graph.items()}
 
 
