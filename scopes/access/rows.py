@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache as memoize
+from functools import partial
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection
@@ -322,12 +323,26 @@ def prepared_row(sql: str, params: list[Any]) -> Sequence[Any] | None:
 
     connection.ensure_connection()
     with connection.wrap_database_errors, ServerBindingCursor(connection.connection) as cursor:
-        if connection.queries_logged:  # counted and logged like every statement (query-count tests)
+        _execute_prepared(cursor, sql, params)
+        return cursor.fetchone()
+
+
+def _execute_prepared(cursor: Any, sql: str, params: list[Any]) -> None:
+    """Run `sql` prepared on a psycopg cursor, seen as Django's own statements are: through the
+    connection's execute wrappers (whatever counts or times statements counts these too: the
+    bench's report, any instrumentation) and logged when queries are (query-count tests)."""
+
+    def run(sql: str, params: Any, _many: bool, _context: Any) -> None:
+        if connection.queries_logged:
             with connection.make_debug_cursor(cursor).debug_sql(sql, params):
                 cursor.execute(sql, params, prepare=True)
         else:
             cursor.execute(sql, params, prepare=True)
-        return cursor.fetchone()
+
+    executor: Any = run
+    for wrapper in reversed(connection.execute_wrappers):  # as Django's CursorWrapper applies them
+        executor = partial(wrapper, executor)
+    executor(sql, params, False, {"connection": connection, "cursor": cursor})
 
 
 def _token_row(checksum: str) -> Sequence[Any] | None:
@@ -351,14 +366,8 @@ def after_then_token_rows(first: str, checksum: str) -> tuple[Sequence[Any] | No
     pg = connection.connection
     with connection.wrap_database_errors, ServerBindingCursor(pg) as one, ServerBindingCursor(pg) as two:
         with pg.pipeline():
-            if connection.queries_logged:  # counted and logged like every statement (query-count tests)
-                with connection.make_debug_cursor(one).debug_sql(first, params):
-                    one.execute(first, params, prepare=True)
-                with connection.make_debug_cursor(two).debug_sql(sql, params):
-                    two.execute(sql, params, prepare=True)
-            else:
-                one.execute(first, params, prepare=True)
-                two.execute(sql, params, prepare=True)
+            _execute_prepared(one, first, params)
+            _execute_prepared(two, sql, params)
         first_row, row = one.fetchone(), two.fetchone()
     return first_row, (None if row is None else _token_rows_of(row))
 
