@@ -183,7 +183,9 @@ class TokenView(dot_views.TokenView):
     The code or refresh token in the body names its tenant (scopes.access.tenancy); an unknown one
     enters nothing and DOT answers invalid_grant as before. Failed requests (400, 401) count
     per client id and per address, in the limit introspection and revocation share
-    (scopes.oauth.client_limits); past it the answer is 429 with Retry-After.
+    (scopes.oauth.client_limits); past it the answer is 429 with Retry-After. Tokens issued by the
+    client-credentials grant count per client too (only issued ones), read with the failures in one
+    cache round trip.
     """
 
     @method_decorator(limit_client_authentication_and_issues(client_credentials_issues))
