@@ -17,6 +17,7 @@ from api import bookkeeping
 from api.authentication import REALM, InvalidToken
 from api.parsers import RequestTooLarge
 from api.resource_metadata import metadata_url
+from scopes.access.challenges import insufficient_scope_challenge
 from scopes.access.decision import Decision, Reason
 
 NOT_FOUND_BODY = {"error": "not_found", "reason": "not_found", "detail": "Not found."}
@@ -66,35 +67,9 @@ def refusal_response(
     response = Response(body, status=decision.status)
     if decision.reason == Reason.SCOPE_MISSING:
         response["WWW-Authenticate"] = insufficient_scope_challenge(
-            decision.required_scopes, personal_token=personal_token
+            decision.required_scopes, realm=REALM, personal_token=personal_token
         )
     return response
-
-
-def insufficient_scope_challenge(
-    required: tuple[str, ...] | list[str], *, personal_token: bool = False
-) -> str:
-    """RFC 6750 section 3.1's challenge for a missing scope: what the client asks for next time.
-
-    `scope` is exactly the scope this call needs (incremental authorization: ask for it alone);
-    `error_description` says how to keep what the token already has; `resource_metadata` (added
-    by `api_exception_handler`, RFC 9728) leads to the authorization server and to this resource's
-    identifier, the `resource` to ask for (RFC 8707). docs/agents.md walks the round trip. Scope
-    names are safe tokens (the registry refuses any other), so they may stand in a quoted string.
-    """
-    needed = " ".join(required)
-    if personal_token:  # made on /account/tokens/, not authorized: its scopes never grow
-        how = "A personal access token cannot gain scopes: create one that has it."
-    else:
-        how = (
-            "Ask the authorization server for it with include_granted_scopes=true "
-            "to keep the scopes this token has."
-        )
-    description = f"This call needs the scope {needed}. {how}"
-    return (
-        f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}", '
-        f'error_description="{description}"'
-    )
 
 
 def step_up_response(decision: Decision) -> Response:

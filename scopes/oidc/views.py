@@ -21,7 +21,9 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views.oidc import RPInitiatedLogoutView
 
 from scopes.access.audience import USERINFO_PATH, WELL_KNOWN, resource_problem
+from scopes.access.challenges import insufficient_scope_challenge
 from scopes.access.decision import Reason
+from scopes.access.personal_tokens import PERSONAL_TOKENS_CLIENT_ID
 from scopes.access.selectors import registry
 from scopes.access.standing import access_token_standing
 from scopes.access.tenancy import enter_tenant_of_access_token, token_checksum
@@ -147,7 +149,11 @@ class UserInfoView(View):
                 403,
                 "insufficient_scope",
                 "Userinfo needs the scope openid.",
-                challenge=f'Bearer realm="{REALM}", error="insufficient_scope", scope="openid"',
+                challenge=insufficient_scope_challenge(
+                    [ScopeName.OPENID],
+                    realm=REALM,
+                    personal_token=standing.rows.client_id == PERSONAL_TOKENS_CLIENT_ID,
+                ),
                 reason="scope_missing",
             )
         claims = identity_claims(standing.rows, allowed)

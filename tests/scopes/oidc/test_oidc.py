@@ -257,3 +257,14 @@ def test_rotation_keeps_the_old_public_key_until_its_tokens_expire(world, galler
         assert "Deleted" in out.getvalue()
         assert len(Client().get("/o/.well-known/jwks.json").json()["keys"]) == 2  # the last two
     assert IDToken.objects.count() == 2
+
+
+def test_userinfo_without_openid_names_the_scope_to_ask_for_as_the_api_does(world, gallery, browser_of):
+    """The same RFC 6750 challenge as the API's 403 (scopes.access.challenges): the scope alone, and
+    how to keep what the token has (incremental authorization)."""
+    flow = Flow(browser_of(world.member_a), gallery.client_id, "photos.read")
+    answer = userinfo(flow.exchange(flow.authorize()).json()["access_token"])
+    assert answer.status_code == 403 and answer.json()["reason"] == "scope_missing"
+    challenge = answer["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="userinfo", error="insufficient_scope", scope="openid", ')
+    assert "include_granted_scopes=true" in challenge and "resource_metadata=" in challenge
