@@ -141,8 +141,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # it begins waits its turn instead (up to `timeout` seconds). SQLite is for development only.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Statements that ask to be prepared are (protocol-level, psycopg's `prepare=True`): only the
-    # cold path's context query does (scopes.access.rows), to plan it once per connection. Django's
+    # Statements that ask to be prepared are (protocol-level, psycopg's `prepare=True`): the API's
+    # probe and the grant queries of the cold path and the OAuth endpoints (scopes.access.rows), to
+    # plan each once per connection. Django's
     # own statements bind parameters on the client and are never prepared, whatever this says.
     # DB_PREPARED_STATEMENTS=0 for a pooler that cannot keep them (PgBouncer before 1.21, or 1.21+
     # in transaction mode without `max_prepared_statements`): docs/deployment.md.

@@ -17,7 +17,7 @@ _REACH_RANK = {Reach.OWN: 1, Reach.TENANT: 2}
 
 # Answers remembered per graph, at most this many of each kind: the sets asked about are subsets of
 # the registry (token scopes, consents, apps' allowed scopes, role grants), few in practice; past
-# the bound the answers are computed and not kept.
+# the bound the memo starts again.
 MEMO_LIMIT = 4096
 
 
@@ -65,8 +65,11 @@ def _remembered(memo: dict[Any, Any], key: Any, compute: Callable[[], Any]) -> A
     found = memo.get(key)
     if found is None:
         found = compute()
-        if len(memo) < MEMO_LIMIT:
-            memo[key] = found
+        if len(memo) >= MEMO_LIMIT:
+            # Requests choose some of these sets (the scopes an app asks for): whoever fills the memo
+            # with rare ones must not keep the common ones out, so it starts again.
+            memo.clear()
+        memo[key] = found
     return found
 
 

@@ -330,7 +330,11 @@ def prepared_row(sql: str, params: list[Any]) -> Sequence[Any] | None:
 def _execute_prepared(cursor: Any, sql: str, params: list[Any]) -> None:
     """Run `sql` prepared on a psycopg cursor, seen as Django's own statements are: through the
     connection's execute wrappers (whatever counts or times statements counts these too: the
-    bench's report, any instrumentation) and logged when queries are (query-count tests)."""
+    bench's report, any instrumentation) and logged when queries are (query-count tests).
+
+    A wrapper gets psycopg's cursor as `context["cursor"]`, not Django's wrapper of it; inside a
+    pipeline (`after_then_token_rows`) the statement has only been queued when the wrapper
+    returns, so a wrapper that times statements or catches their errors sees neither there."""
 
     def run(sql: str, params: Any, _many: bool, _context: Any) -> None:
         if connection.queries_logged:

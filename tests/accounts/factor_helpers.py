@@ -7,7 +7,7 @@ import time
 from base64 import b32decode
 
 from django.test import Client
-from django_otp.oath import totp
+from django_otp.oath import TOTP, totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import authn, factors
@@ -21,6 +21,26 @@ def code_for_secret(b32_secret: str, *, offset: int = 0) -> str:
 
 def code_of(device: TOTPDevice, *, offset: int = 0) -> str:
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=offset):06d}"
+
+
+def acceptable_code(user: User) -> str:
+    """A code the user's confirmed authenticator accepts now, whatever it accepted before.
+
+    django-otp accepts a step within one of its clock (shifted by the drift it learned from the
+    last code) and only after the last step it accepted. The first such step, and no earlier than
+    its clock: still accepted if the step changes before the server checks it (its tolerance of
+    one step), so a test never waits for a new code and never loses the race at a step boundary.
+    """
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    while True:
+        now = (int(time.time()) - device.t0) // device.step + device.drift
+        step = max(device.last_t + 1, now)
+        if step <= now + device.tolerance:
+            break
+        time.sleep(1)  # the next step is used already (two codes in one step): the window moves on
+    code = TOTP(device.bin_key, device.step, device.t0, device.digits)
+    code.time = device.t0 + step * device.step
+    return f"{code.token():06d}"
 
 
 def next_code(device: TOTPDevice) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django_otp.plugins.otp_static.models import StaticToken
@@ -11,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import authn
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent
-from tests.accounts.factor_helpers import code_for_secret, enrolled, next_code, password_step
+from tests.accounts.factor_helpers import acceptable_code, code_for_secret, enrolled, next_code, password_step
 
 pytestmark = pytest.mark.django_db
 
@@ -106,3 +107,16 @@ def test_step_up_never_sends_anyone_off_site(world, browser_of):
 def test_step_up_without_a_factor_offers_to_set_one_up(world, browser_of):
     page = browser_of(world.member_a).get("/account/verify/?next=/o/authorize/%3Fx%3D1").content.decode()
     assert "Set up an authenticator app" in page and "/account/security/?next=/o/authorize/%3Fx%3D1" in page
+
+
+@pytest.mark.parametrize("drift", [-1, 0, 1])
+@pytest.mark.parametrize("after", [-2, -1, 0])
+def test_the_tests_code_is_accepted_whatever_the_device_learned(world, drift, after):
+    """`acceptable_code` (the browser tests' codes) against the states django-otp leaves a device in:
+    the drift it learned from the last code (its clock a step behind or ahead) and the last step it
+    accepted (just before now, or this very step)."""
+    device, _secret = enrolled(world.member_a)
+    now = int(time.time()) // device.step
+    TOTPDevice.objects.filter(pk=device.pk).update(drift=drift, last_t=now + drift + after)
+    device.refresh_from_db()
+    assert device.verify_token(acceptable_code(world.member_a))

@@ -124,3 +124,16 @@ def test_what_a_graph_remembers_cannot_be_changed_by_a_caller():
     assert "everything" not in grant_reaches([("photos.write", "own")], held)
     with pytest.raises(TypeError):
         held["albums.read"] = frozenset({"photos.delete"})  # type: ignore[index]
+
+
+def test_a_full_memo_starts_again_and_still_answers_right(monkeypatch):
+    """Requests choose some of the sets asked about: whoever fills the memo with rare sets must not
+    keep the common ones out for the life of the registry, nor grow it without bound."""
+    monkeypatch.setattr("scopes.registry.MEMO_LIMIT", 3)
+    held = ImplicationGraph(GRAPH)
+    sets = [["photos.read"], ["albums.read"], ["albums.write"], ["everything"], ["photos.write"]]
+    for _ in range(2):
+        for scopes in sets:
+            assert closure(scopes, held) == closure(scopes, GRAPH)
+            assert len(held._closures) <= 3
+    assert frozenset(["photos.write"]) in held._closures  # the latest is kept
