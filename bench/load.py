@@ -287,6 +287,11 @@ class CpuMeter:
             if self.spent(last, now) < 0.005:
                 return
             last = now
+        print(
+            f"[bench {time.strftime('%H:%M:%S')}] WARNING: the server on port {port} was still busy after "
+            f"{timeout:.0f} s; the next run may be charged with the previous one's work",
+            flush=True,
+        )
 
     def _server_seconds(self, port: int) -> dict[int, float]:
         return self._seconds(self._workers(port) + self._backends())
