@@ -15,11 +15,17 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 
-from accounts.admin.base import StaffScopedAdmin
+from accounts.admin.base import StaffScopedAdmin, allowed
 from accounts.models import Role, signed_in
 from scopes.models import Scope
 from scopes.tenant_policy import services
-from scopes.tenant_policy.models import AccessRequest, RequestStatus, TenantApp, TenantAppPolicy
+from scopes.tenant_policy.models import (
+    AccessRequest,
+    BlockedClientDomain,
+    RequestStatus,
+    TenantApp,
+    TenantAppPolicy,
+)
 
 
 class AllTenantsAdmin(StaffScopedAdmin):
@@ -112,6 +118,56 @@ class TenantAppAdmin(ServiceSavedAdmin):
             note=obj.note,
         )
         obj.pk = saved.pk
+
+
+@admin.register(BlockedClientDomain)
+class BlockedClientDomainAdmin(ServiceSavedAdmin):
+    """A tenant's blocked client-ID domains: self-registered clients on them are refused there.
+
+    Added and lifted through the services (the `tenant.admin` right, audited; the standing reads
+    the block, so live tokens of such clients are refused at their next request). A block is never
+    edited: lift it and add another.
+    """
+
+    list_display = ("domain", "tenant", "note", "created_at")
+    list_filter = ("tenant",)
+    search_fields = ("domain",)
+    fields = ("tenant", "domain", "note")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("tenant", "domain", "note", "created_at") if obj is not None else ()
+
+    def check_service(self, request: HttpRequest, obj: Any, form: Any) -> None:
+        super().check_service(request, obj, form)
+        services.client_domain_clean(form.cleaned_data.get("domain") or "")
+
+    def call_service(self, request: HttpRequest, obj: BlockedClientDomain, form: Any) -> None:
+        saved = services.client_domain_block(
+            actor=signed_in(request.user), tenant=obj.tenant, domain=obj.domain, note=obj.note
+        )
+        obj.pk = saved.pk
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # nothing to change: lift the block and add another
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not admin.ModelAdmin.has_delete_permission(self, request, obj):
+            return False
+        return obj is None or allowed(
+            services.check_tenant_admin, actor=signed_in(request.user), tenant=obj.tenant
+        )
+
+    def delete_model(self, request: HttpRequest, obj: BlockedClientDomain) -> None:
+        services.client_domain_unblock(actor=signed_in(request.user), tenant=obj.tenant, domain=obj.domain)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Each block through the service: one the actor may not lift is left, and said so."""
+        actor = signed_in(request.user)
+        for block in queryset:
+            try:
+                services.client_domain_unblock(actor=actor, tenant=block.tenant, domain=block.domain)
+            except ValidationError as refused:
+                self.message_user(request, f"{block.domain}: {' '.join(refused.messages)}", level="error")
 
 
 class DecideForm(forms.ModelForm):

@@ -162,7 +162,10 @@ def member_factors_reset(*, actor: User, tenant: Tenant, user: User, sign_in: au
     return factors.reset_all(actor=actor, user=user, tenant=tenant)
 
 
-def _domain(value: str) -> str:
+def client_domain_clean(value: str) -> str:
+    """A blocked domain as stored (lower case, no final dot); refused unless it is a domain name.
+
+    Public so that forms (the admin's) refuse what the service would, before anything is saved."""
     domain = value.strip().lower().rstrip(".")
     if not re.match(DOMAIN_PATTERN, domain):
         raise ValidationError(
@@ -181,7 +184,7 @@ def client_domain_block(*, actor: User, tenant: Tenant, domain: str, note: str =
     token such a client holds in the tenant, and the consent page refuses it from then on.
     """
     check_tenant_admin(actor=actor, tenant=tenant)
-    domain = _domain(domain)
+    domain = client_domain_clean(domain)
     if len(note) > MESSAGE_LIMIT:
         raise ValidationError(
             "A note is at most %(n)s characters.", code="too_long", params={"n": MESSAGE_LIMIT}

@@ -11,7 +11,12 @@ from accounts.constants import RoleName
 from scopes.machines.services import personal_token_create, service_account_create, token_policy_set
 from scopes.models import Grant, IDToken, RefreshToken, Scope
 from scopes.roles.services import membership_set
-from scopes.tenant_policy.services import access_request_file, app_policy_set, tenant_app_set
+from scopes.tenant_policy.services import (
+    access_request_file,
+    app_policy_set,
+    client_domain_block,
+    tenant_app_set,
+)
 from tests.factories import AccessTokenFactory, ConsentFactory
 
 REGISTERED = sorted(admin.site._registry, key=lambda m: m._meta.label)
@@ -74,6 +79,7 @@ def test_change_pages_load(superuser_client, world, model):
         kind="scope",
         scopes=["photos.delete"],
     )
+    client_domain_block(actor=world.owner_a, tenant=world.acme, domain="agents.example.com", note="spam")
     obj = model._base_manager.first()  # every tenant's rows (the tenant models' default refuses)
     assert obj is not None, f"the test world needs a {model._meta.label} row"
     opts = model._meta
