@@ -5,27 +5,10 @@ import django.db.models.manager
 from django.conf import settings
 from django.db import migrations, models
 
+from accounts.migration_operations import EnableTenantIsolation
+
 # Behind row-level security on PostgreSQL, as every tenant table: the accept page enters the tenant
 # its link names (the token is the credential), the tenant page its own.
-FORWARD = [
-    "ALTER TABLE scopes_invitation ENABLE ROW LEVEL SECURITY",
-    """CREATE POLICY tenant_isolation ON scopes_invitation
-    USING (tenant_id = ANY ((SELECT app_tenant_ids())::bigint[]))
-    WITH CHECK (tenant_id = ANY ((SELECT app_tenant_ids())::bigint[]))""",
-]
-BACKWARD = [
-    "DROP POLICY tenant_isolation ON scopes_invitation",
-    "ALTER TABLE scopes_invitation DISABLE ROW LEVEL SECURITY",
-]
-
-
-def run_on_postgresql(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for statement in statements:
-                schema_editor.execute(statement, params=None)
-
-    return run
 
 
 class Migration(migrations.Migration):
@@ -98,5 +81,5 @@ class Migration(migrations.Migration):
                 ("all_tenants", django.db.models.manager.Manager()),
             ],
         ),
-        migrations.RunPython(run_on_postgresql(FORWARD), run_on_postgresql(BACKWARD)),
+        EnableTenantIsolation(model_name="invitation"),
     ]

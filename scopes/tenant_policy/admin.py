@@ -163,7 +163,7 @@ class BlockedClientDomainAdmin(ServiceSavedAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         """Each block through the service: one the actor may not lift is left, and said so."""
         actor = signed_in(request.user)
-        for block in queryset:
+        for block in queryset.select_related("tenant"):  # the service needs each block's tenant
             try:
                 services.client_domain_unblock(actor=actor, tenant=block.tenant, domain=block.domain)
             except ValidationError as refused:
