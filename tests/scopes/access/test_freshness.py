@@ -128,20 +128,11 @@ def test_the_cold_context_query_is_planned_once_per_connection(world, api_client
     cold request, another token's included, reuses the statement prepared by the first."""
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's")
-
-    def prepared() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-                ["%FROM scopes_accesstoken WHERE token_checksum = $1%"],
-            )
-            return cursor.fetchone()[0]
-
     for user in (world.member_a, world.member2_a):
         client = api_client(user, world.acme, [S.PROFILE_READ])
         context_cache.clear()
         assert client.get(ME).status_code == 200
-        assert prepared() == 1
+        assert _prepared("%FROM scopes_accesstoken WHERE token_checksum = $1%") == 1
 
 
 def test_the_probe_is_planned_once_per_connection(world, api_client):
@@ -149,20 +140,18 @@ def test_the_probe_is_planned_once_per_connection(world, api_client):
     whichever token, cold (with the context, in one round trip) or warm (alone)."""
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's")
-
-    def prepared() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-                [f"%FROM {freshness.PROBE_FUNCTION}($1) AS p%"],
-            )
-            return cursor.fetchone()[0]
-
     for user in (world.member_a, world.member2_a):
         client = api_client(user, world.acme, [S.PROFILE_READ])
         assert client.get(ME).status_code == 200  # cold
         assert client.get(ME).status_code == 200  # warm
-        assert prepared() == 1
+        assert _prepared(f"%FROM {freshness.PROBE_FUNCTION}($1) AS p%") == 1
+
+
+def _prepared(pattern: str) -> int:
+    """How many statements this connection holds prepared whose text is LIKE `pattern`."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [pattern])
+        return cursor.fetchone()[0]
 
 
 @pytest.mark.parametrize(

@@ -5,26 +5,13 @@ import time
 import pytest
 from django.test import Client
 
-from scopes.models import AccessToken, Application
+from scopes.models import AccessToken
 from tests.factories import ApplicationFactory
-from tests.oauth import Flow, refresh
+from tests.oauth import RS_SECRET, Flow, refresh
 
 pytestmark = pytest.mark.django_db
 
-RS_SECRET = "resource-server-secret"
-
-
-@pytest.fixture
-def resource_server(db):
-    return ApplicationFactory(
-        name="Photo API",
-        client_id="photo-api",
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
-        client_secret=RS_SECRET,
-        hash_client_secret=True,
-        is_resource_server=True,  # may introspect other clients' tokens (scopes.oauth.introspection)
-    )
+# `resource_server` (the photo API, which may introspect) is the shared world's (tests/conftest.py).
 
 
 def _introspect(token: str, *, auth=("photo-api", RS_SECRET)):
