@@ -11,27 +11,34 @@ query) and stored under the probe's fingerprint. Why that can never serve a revo
 once, in `scopes.access.freshness`.
 
 So a warm request costs the probe statement and nothing else: no Redis, no signal, no shared
-state between processes. Each process keeps at most `AUTHORIZATION_CACHE_ENTRIES` contexts
-(least recently used go first; the default, 10,000, is a few MB); `AUTHORIZATION_CACHE_ENTRIES=0`
+state between processes. A token this process has not seen costs the same one statement when the
+process holds its grant (the rows every token of one user, tenant and app is judged on): the
+first-use probe (`scopes.access.freshness.FIRST_USE_SQL`) returns the fingerprint and the token's
+own columns, and the grant's rows are used only when the fingerprint's grant part is theirs; a
+grant new to the process costs one statement more, which reads it (`scopes.access.rows.grant_rows`). Each process keeps at most `AUTHORIZATION_CACHE_ENTRIES` contexts
+and as many grants (least recently used go first; the default, 10,000, is a few MB of contexts and
+some tens of MB of grants); `AUTHORIZATION_CACHE_ENTRIES=0`
 turns the cache off (every request then reads the context: the probe plus one query).
 
 An entry is shared by every request of its token, so it holds plain values only (ids, names,
 flags: `scopes.access.standing.UserValues`, `TenantValues`), never a model instance; the API
-builds each request's user and tenant from them, without a query.
+builds each request's user and tenant from them, without a query. A grant's rows do hold the user
+and tenant as read, but they never leave this module: `context_from` only reads them.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Hashable
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db import connection
 
 from accounts import tenancy
-from scopes.access.freshness import PROBE_FUNCTION, PROBE_SQL
-from scopes.access.rows import after_then_token_rows, prepared_row, token_rows
+from scopes.access.freshness import FIRST_USE_FUNCTION, FIRST_USE_SQL, PROBE_FUNCTION, PROBE_SQL, PROBE_WIDTH
+from scopes.access.rows import GrantRows, TokenRows, grant_rows, prepared_row, token_on_grant, token_rows
 from scopes.access.selectors import registry_at
 from scopes.access.standing import AuthorizationContext, context_from
 from scopes.access.tenancy import token_checksum
@@ -39,34 +46,37 @@ from scopes.access.tenancy import token_checksum
 DEFAULT_ENTRIES = 10_000
 
 Fingerprint = tuple[Any, ...]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
-class _Contexts:
-    """A bounded least-recently-used map: token checksum -> (fingerprint, context)."""
+class _Fresh(Generic[K, V]):
+    """A bounded least-recently-used map: key -> (fingerprint, value), a value given out only under
+    its own fingerprint."""
 
     def __init__(self) -> None:
-        self._entries: OrderedDict[str, tuple[Fingerprint, AuthorizationContext]] = OrderedDict()
+        self._entries: OrderedDict[K, tuple[Fingerprint, V]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, checksum: str, fingerprint: Fingerprint) -> AuthorizationContext | None:
+    def get(self, key: K, fingerprint: Fingerprint) -> V | None:
         with self._lock:
-            found = self._entries.get(checksum)
+            found = self._entries.get(key)
             if found is None or found[0] != fingerprint:
                 return None
-            self._entries.move_to_end(checksum)
+            self._entries.move_to_end(key)
             return found[1]
 
-    def put(self, checksum: str, fingerprint: Fingerprint, context: AuthorizationContext) -> None:
+    def put(self, key: K, fingerprint: Fingerprint, value: V) -> None:
         limit = int(getattr(settings, "AUTHORIZATION_CACHE_ENTRIES", DEFAULT_ENTRIES))
         with self._lock:
-            self._entries[checksum] = (fingerprint, context)
-            self._entries.move_to_end(checksum)
+            self._entries[key] = (fingerprint, value)
+            self._entries.move_to_end(key)
             while len(self._entries) > limit:
                 self._entries.popitem(last=False)
 
-    def holds(self, checksum: str) -> bool:
-        """Is there an entry for this token (of any fingerprint)? No lock: a hint, not an answer."""
-        return checksum in self._entries
+    def holds(self, key: K) -> bool:
+        """Is there an entry for this key (of any fingerprint)? No lock: a hint, not an answer."""
+        return key in self._entries
 
     def clear(self) -> None:
         with self._lock:
@@ -76,7 +86,10 @@ class _Contexts:
         return len(self._entries)
 
 
-contexts = _Contexts()
+# Token checksum -> its context, under the token's fingerprint.
+contexts: _Fresh[str, AuthorizationContext] = _Fresh()
+# (user id, tenant id, app id) -> the grant's rows, under the fingerprint's grant part (`grant_print`).
+grants: _Fresh[tuple[Any, Any, Any], GrantRows] = _Fresh()
 
 
 def enabled() -> bool:
@@ -84,54 +97,90 @@ def enabled() -> bool:
     return int(getattr(settings, "AUTHORIZATION_CACHE_ENTRIES", DEFAULT_ENTRIES)) > 0
 
 
-_ENTER_AND_PROBE = "".join(
-    (
-        "SELECT set_config('app.tenant_ids', concat_ws(',', nullif(current_setting('app.tenant_ids', true),",
-        " ''), p.tenant_id::text), true), p.* FROM ",
-        PROBE_FUNCTION,
-        "(%s) AS p",
+def _entering(function: str) -> str:
+    """`function`'s row, in the statement that also enters the token's tenant (row-level security)."""
+    return "".join(
+        (
+            "SELECT set_config('app.tenant_ids', concat_ws(',', nullif(current_setting('app.tenant_ids', true),",
+            " ''), p.tenant_id::text), true), p.* FROM ",
+            function,
+            "(%s) AS p",
+        )
     )
-)
 
 
-def probe(checksum: str) -> Fingerprint | None:
-    """The token's fingerprint (None: no such token); on PostgreSQL its tenant is entered too."""
+_ENTER_AND_PROBE = _entering(PROBE_FUNCTION)
+_ENTER_AND_FIRST_USE = _entering(FIRST_USE_FUNCTION)
+
+
+def _probed(entering: str, sql: str, checksum: str) -> tuple[Any, ...] | None:
+    """The row of a probe statement; on PostgreSQL the token's tenant is entered too."""
     if connection.vendor == "postgresql":
-        row = prepared_row(_ENTER_AND_PROBE, [checksum])  # planned once per connection
+        row = prepared_row(entering, [checksum])  # planned once per connection
         if row is None:
             return None
         tenancy.note_entered(row[0])
         return tuple(row[1:])
     with connection.cursor() as cursor:
-        cursor.execute(PROBE_SQL.format(param="%s"), [checksum])
+        cursor.execute(sql.format(param="%s"), [checksum])
         row = cursor.fetchone()
         return None if row is None else tuple(row)
 
 
+def probe(checksum: str) -> Fingerprint | None:
+    """The token's fingerprint (None: no such token); on PostgreSQL its tenant is entered too."""
+    return _probed(_ENTER_AND_PROBE, PROBE_SQL, checksum)
+
+
+def grant_print(fingerprint: Fingerprint) -> Fingerprint:
+    """The fingerprint less the token's own id and version: the versions of its grant's rows."""
+    return fingerprint[1:2] + fingerprint[3:]
+
+
+def _first_use(checksum: str) -> tuple[Fingerprint, TokenRows] | None:
+    """A token this process holds no context for: its fingerprint and rows, in ONE statement when the
+    process holds its grant under the same versions, else two (the grant is read and kept)."""
+    row = _probed(_ENTER_AND_FIRST_USE, FIRST_USE_SQL, checksum)
+    if row is None:
+        return None
+    fingerprint, (user_id, application_id, *token) = row[:PROBE_WIDTH], row[PROBE_WIDTH:]
+    key, versions = (user_id, fingerprint[1], application_id), grant_print(fingerprint)
+    rows = grants.get(key, versions) if enabled() else None
+    if rows is None:
+        # Read after the probe: no older than the versions it is kept under (scopes.access.freshness).
+        rows = grant_rows(user_id=user_id, tenant_id=fingerprint[1], application_id=application_id)
+        if rows is None:  # the tenant is gone
+            return None
+        if enabled():
+            grants.put(key, versions, rows)
+    return fingerprint, token_on_grant(rows, (fingerprint[0], *token))
+
+
 def load_context(raw_token: str) -> AuthorizationContext | None:
-    """The authorization context of a Bearer token: the probe, plus ONE query when not cached.
+    """The authorization context of a Bearer token: the probe, plus ONE query when not fresh here.
 
     None when no such token exists (unknown, or revoked: revoked access tokens are deleted).
     """
     checksum = token_checksum(raw_token)
-    if connection.vendor == "postgresql" and not contexts.holds(checksum):
-        # A token this process has no context for: the probe and the read in one round trip.
-        probed, found = after_then_token_rows(_ENTER_AND_PROBE, checksum)
+    found: TokenRows | None
+    if not contexts.holds(checksum):
+        first = _first_use(checksum)
+        if first is None:
+            return None
+        fingerprint, found = first
+    else:
+        probed = probe(checksum)
         if probed is None:
             return None
-        tenancy.note_entered(probed[0])
-        fingerprint: Fingerprint | None = tuple(probed[1:])
-    else:
-        fingerprint = probe(checksum)
-        if fingerprint is None:
-            return None
+        fingerprint = probed
         if enabled():
             cached = contexts.get(checksum, fingerprint)
             if cached is not None:
                 return cached
+        # Something the context was built from changed: read it all again.
         found = token_rows(checksum)
-    if found is None or fingerprint is None:  # deleted between the probe and now
-        return None
+        if found is None:  # deleted between the probe and now
+            return None
     # The registry under the epoch the probe saw (the fingerprint's last value).
     snapshot = registry_at(fingerprint[-1])
     context = context_from(found, snapshot.implications, snapshot.requirements)
@@ -141,5 +190,6 @@ def load_context(raw_token: str) -> AuthorizationContext | None:
 
 
 def clear() -> None:
-    """Forget every context of this process (tests; never needed for correctness)."""
+    """Forget every context and grant of this process (tests; never needed for correctness)."""
     contexts.clear()
+    grants.clear()

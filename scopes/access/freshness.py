@@ -33,6 +33,13 @@ probe, so it can only be newer than the fingerprint it is stored under, never ol
 probe then differs and the context is read again. A cache can therefore never serve a right that
 the database no longer holds.
 
+Tokens of one grant share it. Every row but the token's own is reached from the token's (user,
+tenant, app), so the fingerprint less the token's id and version is the *grant's* fingerprint: a
+process holding a grant's rows read after a probe that showed the same grant fingerprint builds a
+new token's context from the token's own columns alone (`FIRST_USE_SQL`, the probe with those
+columns), by the same argument: the rows it holds are no older than that fingerprint, and a change
+since would have moved a version.
+
 Versions are never reused: on PostgreSQL they come from one sequence (which a rollback does not
 rewind), on SQLite from `random()` (64 bits). So a row deleted and created again, or a change
 rolled back, can never bring back a version a cache has seen.
@@ -139,12 +146,11 @@ def touches_via() -> tuple[TouchVia, ...]:
 REGISTRY_TABLES = ("scopes_scope", "scopes_scope_implies")
 
 # The token's fingerprint: one row for a live token, none for an unknown or deleted one.
-PROBE_SQL = f"""
-SELECT t.id, t.tenant_id, t.{VERSION_COLUMN}, u.{VERSION_COLUMN}, n.{VERSION_COLUMN},
+_PROBE_COLUMNS = f"""t.id, t.tenant_id, t.{VERSION_COLUMN}, u.{VERSION_COLUMN}, n.{VERSION_COLUMN},
        m.{VERSION_COLUMN}, r.{VERSION_COLUMN}, c.{VERSION_COLUMN}, a.{VERSION_COLUMN},
        pol.{VERSION_COLUMN}, tap.{VERSION_COLUMN},
-       (SELECT e.value FROM {EPOCH_TABLE} e WHERE e.id = 1)
-FROM scopes_accesstoken t
+       (SELECT e.value FROM {EPOCH_TABLE} e WHERE e.id = 1)"""
+_PROBE_FROM = """FROM scopes_accesstoken t
 JOIN accounts_tenant n ON n.id = t.tenant_id
 LEFT JOIN accounts_user u ON u.id = t.user_id
 LEFT JOIN scopes_application a ON a.id = t.application_id
@@ -154,8 +160,21 @@ LEFT JOIN scopes_consent c
        ON c.user_id = t.user_id AND c.tenant_id = t.tenant_id AND c.application_id = t.application_id
 LEFT JOIN scopes_tenantapppolicy pol ON pol.tenant_id = t.tenant_id
 LEFT JOIN scopes_tenantapp tap ON tap.tenant_id = t.tenant_id AND tap.application_id = t.application_id
-WHERE t.token_checksum = {{param}}
+WHERE t.token_checksum = {param}
 """
+PROBE_SQL = f"SELECT {_PROBE_COLUMNS}\n{_PROBE_FROM}"
+PROBE_WIDTH = 12  # the fingerprint's columns, the registry epoch last
+
+# A token's first use in a process (scopes.access.cache): the fingerprint, then the grant the token
+# stands on (user, app; the tenant is in the fingerprint) and the token's own columns a context is
+# built from. Every other input of the context is the grant's, versioned by the rest of the
+# fingerprint, so a process that holds the grant's rows under the same versions builds the context
+# from this one row.
+FIRST_USE_FUNCTION = "scopes_token_first_use"
+FIRST_USE_SQL = f"""SELECT {_PROBE_COLUMNS},
+       t.user_id, t.application_id, t.scope, t.expires, t.albums, t.created, t.resource,
+       CAST(t.acr AS text), CAST(t.amr AS text), t.auth_time
+{_PROBE_FROM}"""
 
 
 def _present(tables: set[str] | None, *names: str) -> bool:
@@ -253,7 +272,8 @@ def _postgresql(
         )
     # The probe: the token's tenant and fingerprint across tenants (row-level security would hide
     # the rows before the tenant is entered). Like the credential resolvers, it answers only to a
-    # caller that holds the token's checksum, and only with the tenant id and version numbers.
+    # caller that holds the token's checksum, and only with the tenant id and version numbers; the
+    # first-use probe also with the token's grant and own columns (what holding the token tells).
     statements += [
         # A probe of an older shape (before the tenant app policy's columns) cannot be replaced in
         # place (its result type changes): drop it once; `setup_rls` grants EXECUTE again.
@@ -272,6 +292,16 @@ def _postgresql(
         #variable_conflict use_column
         BEGIN RETURN QUERY {PROBE_SQL.format(param="checksum")}; END $$""",
         f"REVOKE ALL ON FUNCTION {PROBE_FUNCTION}(text) FROM PUBLIC",
+        f"""CREATE OR REPLACE FUNCTION {FIRST_USE_FUNCTION}(checksum text)
+        RETURNS TABLE (token_id bigint, tenant_id bigint, v_token bigint, v_user bigint, v_tenant bigint,
+                       v_membership bigint, v_role bigint, v_consent bigint, v_app bigint,
+                       v_policy bigint, v_tenant_app bigint, v_registry bigint,
+                       user_id bigint, application_id bigint, scope text, expires timestamptz, albums text,
+                       created timestamptz, resource jsonb, acr text, amr text, auth_time timestamptz)
+        {definer} STABLE AS $$
+        #variable_conflict use_column
+        BEGIN RETURN QUERY {FIRST_USE_SQL.format(param="checksum")}; END $$""",
+        f"REVOKE ALL ON FUNCTION {FIRST_USE_FUNCTION}(text) FROM PUBLIC",
         f"""CREATE OR REPLACE FUNCTION scopes_registry_version() RETURNS bigint {definer} STABLE AS $$
         BEGIN RETURN (SELECT value FROM {EPOCH_TABLE} WHERE id = 1); END $$""",
         "REVOKE ALL ON FUNCTION scopes_registry_version() FROM PUBLIC",

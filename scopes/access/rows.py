@@ -332,9 +332,7 @@ def _execute_prepared(cursor: Any, sql: str, params: list[Any]) -> None:
     connection's execute wrappers (whatever counts or times statements counts these too: the
     bench's report, any instrumentation) and logged when queries are (query-count tests).
 
-    A wrapper gets psycopg's cursor as `context["cursor"]`, not Django's wrapper of it; inside a
-    pipeline (`after_then_token_rows`) the statement has only been queued when the wrapper
-    returns, so a wrapper that times statements or catches their errors sees neither there."""
+    A wrapper gets psycopg's cursor as `context["cursor"]`, not Django's wrapper of it."""
 
     def run(sql: str, params: Any, _many: bool, _context: Any) -> None:
         if connection.queries_logged:
@@ -353,29 +351,6 @@ def _token_row(checksum: str) -> Sequence[Any] | None:
     return prepared_row(_grant_sql(_TOKEN_SOURCE), [checksum])
 
 
-def after_then_token_rows(first: str, checksum: str) -> tuple[Sequence[Any] | None, TokenRows | None]:
-    """`first` (a statement of one parameter, the checksum), then the token's rows, in ONE round
-    trip (PostgreSQL's pipeline mode): the API's probe, which enters the token's tenant, and the
-    context read under it, for a token this process has no context for (`scopes.access.cache`).
-
-    Still two statements, run one after the other in the transaction, each with its own snapshot,
-    exactly as if sent apart: only the wait between them is gone. Returns (first's row, the rows).
-    """
-    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined] # defined under psycopg 3 only
-        ServerBindingCursor,
-    )
-
-    sql, params = _grant_sql(_TOKEN_SOURCE), [checksum]
-    connection.ensure_connection()
-    pg = connection.connection
-    with connection.wrap_database_errors, ServerBindingCursor(pg) as one, ServerBindingCursor(pg) as two:
-        with pg.pipeline():
-            _execute_prepared(one, first, params)
-            _execute_prepared(two, sql, params)
-        first_row, row = one.fetchone(), two.fetchone()
-    return first_row, (None if row is None else _token_rows_of(row))
-
-
 def token_rows(checksum: str) -> TokenRows | None:
     """The access token with this checksum and its grant, in ONE query; None when there is none.
 
@@ -387,10 +362,14 @@ def token_rows(checksum: str) -> TokenRows | None:
 
 
 def _token_rows_of(row: Sequence[Any]) -> TokenRows:
-    rows, (_user_id, _tenant_id, _app_id, token_id, scope, expires, albums, created, resource, *signed) = (
-        _rows(row)
-    )
-    acr, amr, auth_time = signed
+    rows, (_user_id, _tenant_id, _app_id, *token) = _rows(row)
+    return token_on_grant(rows, token)
+
+
+def token_on_grant(rows: GrantRows, token: Sequence[Any]) -> TokenRows:
+    """A token as TokenRows, from its grant's rows and its own columns as `FIRST_USE_SQL` and the
+    token source read them: (id, scope, expires, albums, created, resource, acr, amr, auth_time)."""
+    token_id, scope, expires, albums, created, resource, acr, amr, auth_time = token
     return TokenRows(
         token_id=token_id,
         scope=tuple(scope.split()),

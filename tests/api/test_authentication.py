@@ -74,9 +74,10 @@ def test_token_user_tenant_membership_and_grants_load_in_one_query(world, mint_t
     registry()  # this process's copy, shared by every token under the same registry epoch
     with CaptureQueriesContext(connection) as queries:
         context = load_context(token.token)
-    # The probe (which on PostgreSQL also enters the token's tenant), then ONE query for the context.
+    # The first-use probe (which on PostgreSQL also enters the token's tenant), then ONE query for
+    # the grant's rows (the token's own columns came with the probe).
     assert len(queries) == tenancy_statements + 1
-    assert "row_version" in queries[0]["sql"] or "scopes_token_probe" in queries[0]["sql"]
+    assert "row_version" in queries[0]["sql"] or "scopes_token_first_use" in queries[0]["sql"]
     assert context.user.pk == world.member_a.pk and context.tenant.pk == world.acme.pk
     assert context.role_name == "Member"
     assert ("photos.delete", "own") in context.role_grants

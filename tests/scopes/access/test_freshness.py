@@ -123,21 +123,44 @@ def test_a_cold_request_runs_two_statements_and_a_warm_one_one(
         assert _api(value).get(PHOTOS).status_code == 200
 
 
-def test_the_cold_context_query_is_planned_once_per_connection(world, api_client):
-    """PostgreSQL keeps the context query's plan for the connection (scopes.access.rows): a second
-    cold request, another token's included, reuses the statement prepared by the first."""
+def test_a_new_token_of_a_grant_held_here_costs_only_its_first_use_probe(
+    world, api_client, mint_token, django_assert_num_queries, tenancy_statements, cold_answer
+):
+    """Tokens of one (user, tenant, app) share the grant's rows: the first token's first request
+    reads them; another token's first request is one statement, as a warm one, and answers as a cold
+    one would (scopes.access.freshness: the grant's fingerprint)."""
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ, S.PHOTOS_READ])
+    registry()
+    context_cache.clear()
+    with django_assert_num_queries(2 + tenancy_statements):  # the grant, and the page
+        assert client.get(PHOTOS).status_code == 200
+    second = _api(mint_token(world.member_a, world.acme, [S.PHOTOS_READ], grant=False).token)
+    with django_assert_num_queries(1 + tenancy_statements):  # the page
+        held = second.get(PHOTOS)
+    assert _comparable(held) == _comparable(cold_answer(second, PHOTOS))
+    # Another user's grant of the same app and tenant is its own.
+    other = api_client(world.member2_a, world.acme, [S.PHOTOS_READ])
+    with django_assert_num_queries(2 + tenancy_statements):
+        assert other.get(PHOTOS).status_code == 200
+    assert len(context_cache.grants) == 2
+
+
+def test_the_cold_statements_are_planned_once_per_connection(world, api_client):
+    """PostgreSQL keeps the plans of the first-use probe and the grant's query for the connection
+    (scopes.access.rows): a second cold request, another token's and grant's, reuses the statements
+    prepared by the first."""
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's")
     for user in (world.member_a, world.member2_a):
         client = api_client(user, world.acme, [S.PROFILE_READ])
         context_cache.clear()
         assert client.get(ME).status_code == 200
-        assert _prepared("%FROM scopes_accesstoken WHERE token_checksum = $1%") == 1
+        assert _prepared(f"%FROM {freshness.FIRST_USE_FUNCTION}($1) AS p%") == 1
+        assert _prepared("%FROM (SELECT CAST($1 AS bigint) AS user_id%") == 1
 
 
 def test_the_probe_is_planned_once_per_connection(world, api_client):
-    """The probe runs on every request, warm ones included: one prepared statement per connection,
-    whichever token, cold (with the context, in one round trip) or warm (alone)."""
+    """The probe runs on every warm request: one prepared statement per connection, whichever token."""
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's")
     for user in (world.member_a, world.member2_a):
@@ -438,26 +461,22 @@ def test_scope_implications_and_descriptions_apply_at_once(world, api_client, wa
 def test_a_context_read_after_a_commit_is_never_kept_as_fresh(
     world, api_client, monkeypatch, django_assert_num_queries, tenancy_statements
 ):
-    """The probe, then a writer commits, then the context is read: newer rows under an older fingerprint."""
+    """The probe, then a writer commits, then the rows are read: newer rows under an older fingerprint.
+
+    Twice: a token new to the process (its first-use probe, then its grant's rows) and a token whose
+    context went stale (the probe, then the whole context)."""
     client = api_client(world.member_a, world.acme, [S.PROFILE_READ, S.PHOTOS_READ])
     raw = client.token.token
     registry()
-    reads = context_cache.token_rows
+    grant_reads, reads = context_cache.grant_rows, context_cache.token_rows
 
-    def writer_commits_first(checksum):
-        AccessToken.objects.filter(pk=client.token.pk).update(scope="profile.read")
-        return reads(checksum)
+    def consent_narrowed_first(**grant):
+        Consent.scopes.through.objects.filter(
+            consent__user=world.member_a, scope__name=S.PHOTOS_READ
+        ).delete()
+        return grant_reads(**grant)
 
-    def writer_commits_between(first, checksum):
-        """The probe and the read sent in one round trip are still two statements: a commit can
-        land between them, as here."""
-        with connection.cursor() as cursor:
-            cursor.execute(first, [checksum])
-            probed = cursor.fetchone()
-        return probed, writer_commits_first(checksum)
-
-    monkeypatch.setattr(context_cache, "token_rows", writer_commits_first)
-    monkeypatch.setattr(context_cache, "after_then_token_rows", writer_commits_between)
+    monkeypatch.setattr(context_cache, "grant_rows", consent_narrowed_first)
     assert context_cache.load_context(raw).token_scopes == ("profile.read",)
     monkeypatch.undo()
     # The fingerprint it was stored under is already old: the next request reads again, once.
@@ -465,6 +484,21 @@ def test_a_context_read_after_a_commit_is_never_kept_as_fresh(
         assert context_cache.load_context(raw).token_scopes == ("profile.read",)
     with django_assert_num_queries(tenancy_statements):
         assert context_cache.load_context(raw).token_scopes == ("profile.read",)
+
+    # Stale now (the token changed), and a writer commits between the probe and the read.
+    AccessToken.objects.filter(pk=client.token.pk).update(scope="profile.read photos.read")
+
+    def user_deactivated_first(checksum):
+        type(world.member_a).objects.filter(pk=world.member_a.pk).update(is_active=False)
+        return reads(checksum)
+
+    monkeypatch.setattr(context_cache, "token_rows", user_deactivated_first)
+    assert context_cache.load_context(raw).standing_problem is not None
+    monkeypatch.undo()
+    with django_assert_num_queries(1 + tenancy_statements):
+        assert context_cache.load_context(raw).standing_problem is not None
+    with django_assert_num_queries(tenancy_statements):
+        assert context_cache.load_context(raw).standing_problem is not None
 
 
 def test_an_evicted_entry_means_a_fresh_read(
@@ -637,6 +671,23 @@ def test_a_change_no_signal_announces_applies_on_the_next_request(world, api_cli
     assert warm(client, PHOTOS, queries=1).status_code == before
     writers[writer](world, client.token, extra)
     assert client.get(PHOTOS).status_code == after
+
+
+@pytest.mark.parametrize("writer", ["sql", "update"])
+@pytest.mark.parametrize("change", [change for change in OUT_OF_BAND if change != "token revoked"])
+def test_a_change_reaches_a_new_token_of_a_grant_held_here(
+    world, api_client, mint_token, warm, change, writer
+):
+    """A grant's rows kept for its tokens (scopes.access.cache.grants) are used by a token new to the
+    process only under the versions they were read at: after any change, its first request answers
+    as the warm token's next one does."""
+    before, after, writers = OUT_OF_BAND[change]
+    extra = _ids(world)
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ, S.PHOTOS_READ])
+    second = _api(mint_token(world.member_a, world.acme, [S.PROFILE_READ, S.PHOTOS_READ], grant=False).token)
+    assert warm(client, PHOTOS, queries=1).status_code == before
+    writers[writer](world, client.token, extra)
+    assert second.get(PHOTOS).status_code == after
 
 
 def test_an_implication_removed_with_sql_applies_on_the_next_request(world, api_client, warm):
