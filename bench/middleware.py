@@ -1,4 +1,5 @@
-"""Counts the SQL statements each request runs, for the benchmark's report."""
+"""Counts the SQL statements each request runs, for the benchmark's report; and serves the cold
+scenario's "nothing held" variant."""
 
 from __future__ import annotations
 
@@ -24,5 +25,25 @@ def count_sql(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[
             response = get_response(request)
         response["X-Bench-SQL"] = str(statements)
         return response
+
+    return middleware
+
+
+# Scenario (a)'s third variant: ours, as if every request were the first of its grant in the process.
+UNHELD_PREFIX = "/bench/unheld"
+
+
+def forget_held(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """`/bench/unheld/<product path>`: the product's path, after this process forgets every token
+    context and grant it holds (scopes.access.cache), so the request pays a grant's first use: the
+    first-use probe and the grant's query. Other paths pass untouched."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(UNHELD_PREFIX + "/"):
+            from scopes.access import cache
+
+            cache.clear()
+            request.path_info = request.path_info[len(UNHELD_PREFIX) :]
+        return get_response(request)
 
     return middleware

@@ -13,8 +13,9 @@ from scopes.constants import ScopeName
 
 ROOT_URLCONF = "bench.urls"
 
-# Outermost, so it counts every statement a request runs (header X-Bench-SQL).
-MIDDLEWARE = ["bench.middleware.count_sql", *MIDDLEWARE]
+# Outermost, so it counts every statement a request runs (header X-Bench-SQL); then the cold
+# scenario's "nothing held" variant (bench.middleware.forget_held), which runs no statement.
+MIDDLEWARE = ["bench.middleware.count_sql", "bench.middleware.forget_held", *MIDDLEWARE]
 
 # Variant (b) is stock DOT at its cheapest: its default scopes backend reads this dict, where the
 # product's backend reads the registry from the cache. Only DOT's own code paths use it: the
