@@ -11,6 +11,7 @@ or many tokens at once (the what-if preview). `scopes.access.standing.assess` is
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -192,7 +193,14 @@ def rebuilt(model: type[User] | type[Tenant], values: Sequence[Any]) -> Any:
 
 
 def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(sorted(value.split())) if value else ()
+    """Names as one shared string each (`sys.intern`): a process keeps thousands of grants and
+    contexts (scopes.access.cache) naming the same few scopes and reaches."""
+    return tuple(sorted(map(sys.intern, value.split()))) if value else ()
+
+
+def _pair(item: str) -> tuple[str, str]:
+    name, reach = item.split(":", 1)
+    return sys.intern(name), sys.intern(reach)
 
 
 def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
@@ -223,7 +231,7 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
         app_tenant_id=app_tenant_id,
         role_id=role_id,
         role_name=role_name,
-        role_grants=tuple(sorted(tuple(item.split(":", 1)) for item in _split(grants))),  # type: ignore[misc]
+        role_grants=tuple(sorted(map(_pair, _split(grants)))),
         consent_id=consent_id,
         consented=_split(consented),
         app_allowed=_split(allowed),
@@ -372,7 +380,7 @@ def token_on_grant(rows: GrantRows, token: Sequence[Any]) -> TokenRows:
     token_id, scope, expires, albums, created, resource, acr, amr, auth_time = token
     return TokenRows(
         token_id=token_id,
-        scope=tuple(scope.split()),
+        scope=tuple(map(sys.intern, scope.split())),
         expires=_aware(expires),
         rows=rows,
         albums=parse_limit(albums),
