@@ -163,7 +163,22 @@ LEFT JOIN scopes_tenantapp tap ON tap.tenant_id = t.tenant_id AND tap.applicatio
 WHERE t.token_checksum = {param}
 """
 PROBE_SQL = f"SELECT {_PROBE_COLUMNS}\n{_PROBE_FROM}"
-PROBE_WIDTH = 12  # the fingerprint's columns, the registry epoch last
+# The fingerprint's columns, the registry epoch last (the first-use probe's first columns too).
+_FINGERPRINT = (
+    "token_id",
+    "tenant_id",
+    "v_token",
+    "v_user",
+    "v_tenant",
+    "v_membership",
+    "v_role",
+    "v_consent",
+    "v_app",
+    "v_policy",
+    "v_tenant_app",
+    "v_registry",
+)
+PROBE_WIDTH = len(_FINGERPRINT)
 
 # A token's first use in a process (scopes.access.cache): the fingerprint, then the grant the token
 # stands on (user, app; the tenant is in the fingerprint) and the token's own columns a context is
@@ -171,6 +186,22 @@ PROBE_WIDTH = 12  # the fingerprint's columns, the registry epoch last
 # fingerprint, so a process that holds the grant's rows under the same versions builds the context
 # from this one row.
 FIRST_USE_FUNCTION = "scopes_token_first_use"
+# Its result, spelled as `pg_get_function_result` prints it (so that a changed shape is recognised).
+_FIRST_USE_RESULT = ", ".join(
+    (
+        *(f"{name} bigint" for name in _FINGERPRINT),
+        "user_id bigint",
+        "application_id bigint",
+        "scope text",
+        "expires timestamp with time zone",
+        "albums text",
+        "created timestamp with time zone",
+        "resource jsonb",
+        "acr text",
+        "amr text",
+        "auth_time timestamp with time zone",
+    )
+)
 FIRST_USE_SQL = f"""SELECT {_PROBE_COLUMNS},
        t.user_id, t.application_id, t.scope, t.expires, t.albums, t.created, t.resource,
        CAST(t.acr AS text), CAST(t.amr AS text), t.auth_time
@@ -292,12 +323,16 @@ def _postgresql(
         #variable_conflict use_column
         BEGIN RETURN QUERY {PROBE_SQL.format(param="checksum")}; END $$""",
         f"REVOKE ALL ON FUNCTION {PROBE_FUNCTION}(text) FROM PUBLIC",
+        # Of another shape (its columns changed since it was made): dropped, as the probe's once was.
+        f"""DO $$ BEGIN
+            IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = '{FIRST_USE_FUNCTION}'
+                       AND pronamespace = '{schema}'::regnamespace
+                       AND pg_get_function_result(oid) <> 'TABLE({_FIRST_USE_RESULT})') THEN
+                DROP FUNCTION {FIRST_USE_FUNCTION}(text);
+            END IF;
+        END $$""",
         f"""CREATE OR REPLACE FUNCTION {FIRST_USE_FUNCTION}(checksum text)
-        RETURNS TABLE (token_id bigint, tenant_id bigint, v_token bigint, v_user bigint, v_tenant bigint,
-                       v_membership bigint, v_role bigint, v_consent bigint, v_app bigint,
-                       v_policy bigint, v_tenant_app bigint, v_registry bigint,
-                       user_id bigint, application_id bigint, scope text, expires timestamptz, albums text,
-                       created timestamptz, resource jsonb, acr text, amr text, auth_time timestamptz)
+        RETURNS TABLE ({_FIRST_USE_RESULT})
         {definer} STABLE AS $$
         #variable_conflict use_column
         BEGIN RETURN QUERY {FIRST_USE_SQL.format(param="checksum")}; END $$""",

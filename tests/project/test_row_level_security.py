@@ -24,6 +24,7 @@ from accounts.management.commands.setup_rls import runtime_role_problems
 from accounts.middleware import TenancyMiddleware
 from accounts.models import AuditEvent, Membership, Role
 from photos.models import Album, Photo
+from scopes.access import freshness
 from scopes.constants import ScopeName as S
 from scopes.models import AccessToken, Grant, RefreshToken
 from tests import rls
@@ -267,6 +268,18 @@ def test_credential_resolvers_are_the_runtime_roles_alone(world, rows):
             "scopes_token_tenant",
         ],
         (True, False, True),  # SECURITY DEFINER, not PUBLIC's to call, the runtime role's
+    )
+    # So are the API's probes (scopes.access.freshness), which return versions and a token's own columns.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.proname, p.prosecdef, has_function_privilege('public', p.oid, 'EXECUTE'),"
+            " has_function_privilege(%s, p.oid, 'EXECUTE') FROM pg_proc p"
+            " WHERE p.pronamespace = current_schema()::regnamespace AND p.proname = ANY(%s)",
+            [rls.runtime_role(), [freshness.PROBE_FUNCTION, freshness.FIRST_USE_FUNCTION]],
+        )
+        probes = {name: tuple(flags) for name, *flags in cursor.fetchall()}
+    assert probes == dict.fromkeys(
+        [freshness.PROBE_FUNCTION, freshness.FIRST_USE_FUNCTION], (True, False, True)
     )
     with as_runtime() as cursor:
         cursor.execute(

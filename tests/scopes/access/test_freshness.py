@@ -24,12 +24,14 @@ from accounts.models import Membership, Role
 from photos.api.views import MeView
 from scopes.access import cache as context_cache
 from scopes.access import freshness
+from scopes.access.policy import AppPolicyMode, AppStatus
 from scopes.access.selectors import registry
 from scopes.consent.services import consent_narrow, consent_revoke, tokens_revoke
 from scopes.constants import ScopeName as S
 from scopes.machines.services import personal_token_create
 from scopes.models import AccessToken, ApplicationScope, Consent, RoleGrant, Scope
 from scopes.roles.services import membership_remove, membership_set
+from scopes.tenant_policy.models import TenantApp, TenantAppPolicy
 from tests.factories import ConsentFactory, MembershipFactory, PhotoFactory, RoleFactory, RoleGrantFactory
 from tests.oauth import Flow, introspect, refresh
 
@@ -138,11 +140,17 @@ def test_a_new_token_of_a_grant_held_here_costs_only_its_first_use_probe(
     with django_assert_num_queries(1 + tenancy_statements):  # the page
         held = second.get(PHOTOS)
     assert _comparable(held) == _comparable(cold_answer(second, PHOTOS))
-    # Another user's grant of the same app and tenant is its own.
+    # Another user's grant of the same app and tenant is its own, and so is this user's in another tenant.
     other = api_client(world.member2_a, world.acme, [S.PHOTOS_READ])
     with django_assert_num_queries(2 + tenancy_statements):
         assert other.get(PHOTOS).status_code == 200
-    assert len(context_cache.grants) == 2
+    MembershipFactory(user=world.member_a, tenant=world.globex, role=world.role(RoleName.MEMBER))
+    elsewhere = api_client(world.member_a, world.globex, [S.PHOTOS_READ])
+    with django_assert_num_queries(2 + tenancy_statements):
+        assert elsewhere.get("/api/t/globex/photos/").status_code == 200
+    assert len(context_cache.grants) == 3
+    # The first-use probe's first columns are the probe's fingerprint, which the grant's part is cut from.
+    assert len(context_cache.probe(_checksum(elsewhere.token.token))) == freshness.PROBE_WIDTH
 
 
 def test_the_cold_statements_are_planned_once_per_connection(world, api_client):
@@ -459,7 +467,7 @@ def test_scope_implications_and_descriptions_apply_at_once(world, api_client, wa
 
 
 def test_a_context_read_after_a_commit_is_never_kept_as_fresh(
-    world, api_client, monkeypatch, django_assert_num_queries, tenancy_statements
+    world, api_client, mint_token, monkeypatch, django_assert_num_queries, tenancy_statements
 ):
     """The probe, then a writer commits, then the rows are read: newer rows under an older fingerprint.
 
@@ -479,6 +487,10 @@ def test_a_context_read_after_a_commit_is_never_kept_as_fresh(
     monkeypatch.setattr(context_cache, "grant_rows", consent_narrowed_first)
     assert context_cache.load_context(raw).token_scopes == ("profile.read",)
     monkeypatch.undo()
+    # The grant kept under that old fingerprint serves no new token: it reads the grant again.
+    other = mint_token(world.member_a, world.acme, [S.PROFILE_READ, S.PHOTOS_READ], grant=False).token
+    with django_assert_num_queries(1 + tenancy_statements):
+        assert context_cache.load_context(other).token_scopes == ("profile.read",)
     # The fingerprint it was stored under is already old: the next request reads again, once.
     with django_assert_num_queries(1 + tenancy_statements):
         assert context_cache.load_context(raw).token_scopes == ("profile.read",)
@@ -688,6 +700,56 @@ def test_a_change_reaches_a_new_token_of_a_grant_held_here(
     assert warm(client, PHOTOS, queries=1).status_code == before
     writers[writer](world, client.token, extra)
     assert second.get(PHOTOS).status_code == after
+
+
+def _policy_rows(world) -> None:
+    """The tenant's app policy (any app) and the app's row there (pending: usable under that policy)."""
+    TenantAppPolicy.objects.for_tenant(world.acme).create(tenant=world.acme, mode=AppPolicyMode.ANY)
+    TenantApp.objects.for_tenant(world.acme).create(
+        tenant=world.acme, application=world.app, status="pending"
+    )
+
+
+# Changes that move only the tenant's policy rows or the registry epoch: no user, membership,
+# role, consent or app version moves, so only those parts of the grant's fingerprint can tell.
+GRANT_PART_CHANGES = {
+    ("tenant approves apps one by one", "sql"): lambda w: _sql(
+        "UPDATE scopes_tenantapppolicy SET mode = %s WHERE tenant_id = %s",
+        AppPolicyMode.APPROVED_ONLY,
+        w.acme.pk,
+    ),
+    ("tenant approves apps one by one", "update"): lambda w: TenantAppPolicy.objects.for_tenant(
+        w.acme
+    ).update(mode=AppPolicyMode.APPROVED_ONLY),
+    ("app blocked in the tenant", "sql"): lambda w: _sql(
+        "UPDATE scopes_tenantapp SET status = %s WHERE tenant_id = %s AND application_id = %s",
+        AppStatus.BLOCKED,
+        w.acme.pk,
+        w.app.pk,
+    ),
+    ("app blocked in the tenant", "update"): lambda w: (
+        TenantApp.objects.for_tenant(w.acme).filter(application=w.app).update(status=AppStatus.BLOCKED)
+    ),
+    ("every role grant truncated", "sql"): lambda w: _sql(
+        "TRUNCATE scopes_rolegrant" if connection.vendor == "postgresql" else "DELETE FROM scopes_rolegrant"
+    ),
+}
+
+
+@pytest.mark.parametrize(("change", "writer"), list(GRANT_PART_CHANGES))
+def test_a_policy_or_registry_change_reaches_a_new_token_of_a_grant_held_here(
+    world, api_client, mint_token, warm, cold_answer, change, writer
+):
+    """The grant's fingerprint keeps the tenant's policy, the app's status there and the registry
+    epoch: a change to any of them alone refuses a token new to the process as it refuses a cold read."""
+    _policy_rows(world)
+    client = api_client(world.member_a, world.acme, [S.PROFILE_READ, S.PHOTOS_READ])
+    second = _api(mint_token(world.member_a, world.acme, [S.PROFILE_READ, S.PHOTOS_READ], grant=False).token)
+    assert warm(client, PHOTOS, queries=1).status_code == 200
+    GRANT_PART_CHANGES[change, writer](world)
+    held = second.get(PHOTOS)
+    assert held.status_code != 200
+    assert _comparable(held) == _comparable(cold_answer(second, PHOTOS))
 
 
 def test_an_implication_removed_with_sql_applies_on_the_next_request(world, api_client, warm):
