@@ -6,7 +6,7 @@ anyway. It returns the token's *fingerprint*, the versions of every row its cont
 from (token, user, tenant, membership, role with its grants, consent with its scopes, app with
 its allowed scopes, the tenant's app policy and the app's status and cap there, and the
 registry epoch). The context cached for the token is used only when
-its fingerprint is the probe's; otherwise it is read again (`scopes.access.standing.token_rows`, one
+its fingerprint is the probe's; otherwise it is read again (`scopes.access.rows.token_rows`, one
 query) and stored under the probe's fingerprint. Why that can never serve a revoked right is said
 once, in `scopes.access.freshness`.
 
@@ -15,10 +15,13 @@ state between processes. A token this process has not seen costs the same one st
 process holds its grant (the rows every token of one user, tenant and app is judged on): the
 first-use probe (`scopes.access.freshness.FIRST_USE_SQL`) returns the fingerprint and the token's
 own columns, and the grant's rows are used only when the fingerprint's grant part is theirs; a
-grant new to the process costs one statement more, which reads it (`scopes.access.rows.grant_rows`). Each process keeps at most `AUTHORIZATION_CACHE_ENTRIES` contexts
-and as many grants (least recently used go first; the default, 10,000, is at most about 16 MB of
-contexts and 28 MB of grants: 1.6 and 2.8 KB each, measured with tracemalloc on the bench's data); `AUTHORIZATION_CACHE_ENTRIES=0`
-turns the cache off (every request then reads the context: the probe plus one query).
+grant new to the process costs one statement more, which reads it (`scopes.access.rows.grant_rows`).
+
+Each process keeps at most `AUTHORIZATION_CACHE_ENTRIES` contexts and as many grants (least
+recently used go first; at the default, 10,000, at most about 16 MB of contexts and 28 MB of
+grants: 1.6 and 2.8 KB each, measured with tracemalloc on the bench's data).
+`AUTHORIZATION_CACHE_ENTRIES=0` turns both off: every request then sends the first-use probe and
+reads its grant.
 
 An entry is shared by every request of its token, so it holds plain values only (ids, names,
 flags: `scopes.access.standing.UserValues`, `TenantValues`), never a model instance; the API
