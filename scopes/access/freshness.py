@@ -186,25 +186,34 @@ PROBE_WIDTH = len(_FINGERPRINT)
 # fingerprint, so a process that holds the grant's rows under the same versions builds the context
 # from this one row.
 FIRST_USE_FUNCTION = "scopes_token_first_use"
+# The token's own columns a context is built from, with the type the first-use probe returns
+# (`scopes.access.rows.token_on_grant` reads them in this order, after the token's id; the token
+# source of `scopes.access.rows` reads the same list). Text columns are cast: `acr` and `amr` are
+# varchar in the table, and a function's result must match its declared types exactly.
+TOKEN_COLUMNS = (
+    ("scope", "text"),
+    ("expires", "timestamp with time zone"),
+    ("albums", "text"),
+    ("created", "timestamp with time zone"),
+    ("resource", "jsonb"),
+    ("acr", "text"),
+    ("amr", "text"),
+    ("auth_time", "timestamp with time zone"),
+)
+_FIRST_USE_GRANT = (("user_id", "bigint"), ("application_id", "bigint"))
 # Its result, spelled as `pg_get_function_result` prints it (so that a changed shape is recognised).
 _FIRST_USE_RESULT = ", ".join(
     (
         *(f"{name} bigint" for name in _FINGERPRINT),
-        "user_id bigint",
-        "application_id bigint",
-        "scope text",
-        "expires timestamp with time zone",
-        "albums text",
-        "created timestamp with time zone",
-        "resource jsonb",
-        "acr text",
-        "amr text",
-        "auth_time timestamp with time zone",
+        *(f"{name} {kind}" for name, kind in (*_FIRST_USE_GRANT, *TOKEN_COLUMNS)),
     )
 )
+_FIRST_USE_COLUMNS = ", ".join(
+    f"CAST(t.{name} AS text)" if kind == "text" else f"t.{name}"
+    for name, kind in (*_FIRST_USE_GRANT, *TOKEN_COLUMNS)
+)
 FIRST_USE_SQL = f"""SELECT {_PROBE_COLUMNS},
-       t.user_id, t.application_id, t.scope, t.expires, t.albums, t.created, t.resource,
-       CAST(t.acr AS text), CAST(t.amr AS text), t.auth_time
+       {_FIRST_USE_COLUMNS}
 {_PROBE_FROM}"""
 
 

@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts.authn import NO_SIGN_IN, SignIn
 from accounts.models import Tenant, User
 from scopes.access.albums import ALBUM_TYPE, AlbumIds, parse_limit
-from scopes.access.freshness import EPOCH_TABLE
+from scopes.access.freshness import EPOCH_TABLE, TOKEN_COLUMNS
 from scopes.access.personal_tokens import DEFAULT_MAX_DAYS, PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
 from scopes.access.policy import POLICY_COLUMNS, POLICY_JOINS, AppPolicy
 from scopes.access.resources import rows_of
@@ -268,8 +268,7 @@ def _fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
 
 
 _TOKEN_SOURCE = (
-    "SELECT user_id, tenant_id, application_id, id, scope, expires, albums, created, resource, acr, amr,"
-    " auth_time"
+    f"SELECT user_id, tenant_id, application_id, id, {', '.join(name for name, _kind in TOKEN_COLUMNS)}"
     " FROM scopes_accesstoken WHERE token_checksum = %s"
 )
 # Typed, so that one prepared plan serves every grant (a bare parameter's type is not known to plan).
@@ -376,7 +375,7 @@ def _token_rows_of(row: Sequence[Any]) -> TokenRows:
 
 def token_on_grant(rows: GrantRows, token: Sequence[Any]) -> TokenRows:
     """A token as TokenRows, from its grant's rows and its own columns as `FIRST_USE_SQL` and the
-    token source read them: (id, scope, expires, albums, created, resource, acr, amr, auth_time)."""
+    token source read them: its id, then `freshness.TOKEN_COLUMNS`."""
     token_id, scope, expires, albums, created, resource, acr, amr, auth_time = token
     return TokenRows(
         token_id=token_id,
