@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache as memoize
 from functools import partial
@@ -64,6 +64,9 @@ class GrantRows:
     grant_type: str | None = None
     # The user has a confirmed second factor (accounts.factors): the tenant's rule may require one.
     has_second_factor: bool = False
+    # The consent row was locked (FOR UPDATE) by the statement that read these rows, for the rest of
+    # its transaction (the token endpoint's `lock_consent`): writing a token needs no lock of its own.
+    consent_locked: bool = False
 
 
 @memoize
@@ -107,17 +110,39 @@ def _epoch_sql() -> str:
     return f"(SELECT e.value FROM {EPOCH_TABLE} e WHERE e.id = 1)"
 
 
-def _grant_sql(source: str) -> str:
+def _grant_sql(source: str, *, lock_consent: bool = False) -> str:
     """The grant's rows, for each row of `source` (user_id, tenant_id, application_id, extra...).
 
     Built once per source and database (every cold request asks): the text depends on nothing
     else but where albums are, which the installed apps fix at start-up (part of the key anyway).
+    `lock_consent`: the consent row is also locked FOR UPDATE (PostgreSQL), see `grant_rows`.
     """
-    return _grant_sql_for(source, connection.vendor, rows_of(ALBUM_TYPE))
+    return _grant_sql_for(source, connection.vendor, rows_of(ALBUM_TYPE), locks_consent(lock_consent))
+
+
+def locks_consent(asked: bool) -> bool:
+    """Whether a read asked to lock the consent does: only where a lock outlives the statement, in a
+    transaction (every request runs in one under row-level security; without it the token endpoint
+    takes its own lock when it writes), and where there are row locks (not SQLite)."""
+    return asked and connection.features.has_select_for_update and connection.in_atomic_block
+
+
+def _consent_join(lock: bool) -> str:
+    """The grant's consent, joined as it is now; locked FOR UPDATE when `lock`.
+
+    A row lock cannot be taken on the nullable side of an outer join, so the locking form reads the
+    consent in a LATERAL sub-select that locks the one row it finds (none: nothing to lock, and the
+    grant has no consent, as in the plain form)."""
+    match = (
+        "c.user_id = src.user_id AND c.tenant_id = src.tenant_id AND c.application_id = src.application_id"
+    )
+    if lock:
+        return f"LEFT JOIN LATERAL (SELECT * FROM scopes_consent c WHERE {match} FOR UPDATE) c ON true"
+    return f"LEFT JOIN scopes_consent c ON {match}"
 
 
 @memoize
-def _grant_sql_for(source: str, vendor: str, album_rows: object) -> str:
+def _grant_sql_for(source: str, vendor: str, album_rows: object, lock_consent: bool = False) -> str:
     user_columns = ", ".join(f"u.{name}" for name in _user_fields())
     tenant_columns = ", ".join(f"n.{name}" for name in _tenant_fields())
     return f"""
@@ -149,8 +174,7 @@ def _grant_sql_for(source: str, vendor: str, album_rows: object) -> str:
     LEFT JOIN scopes_application a ON a.id = src.application_id
     LEFT JOIN accounts_membership m ON m.user_id = src.user_id AND m.tenant_id = src.tenant_id
     LEFT JOIN accounts_role r ON r.id = m.role_id
-    LEFT JOIN scopes_consent c ON c.user_id = src.user_id AND c.tenant_id = src.tenant_id
-        AND c.application_id = src.application_id{POLICY_JOINS}
+    {_consent_join(lock_consent)}{POLICY_JOINS}
     """
 
 
@@ -435,18 +459,35 @@ def live_tokens_rows(condition: str, params: Sequence[Any], *, now: datetime) ->
     return result
 
 
-def source_grant_rows(source: str, params: list[Any]) -> GrantRows | None:
+def source_grant_rows(source: str, params: list[Any], *, lock_consent: bool = False) -> GrantRows | None:
     """The rows of the one grant `source` names, in ONE query planned once per connection.
 
     `source` is a caller's statement whose first columns are (user_id, tenant_id, application_id),
     for example a service account's row (scopes.machines.oauth): the grant is found and judged in
-    the same round trip. None when it finds nothing (or the tenant is gone).
+    the same round trip. None when it finds nothing (or the tenant is gone). `lock_consent`: as
+    for `grant_rows`.
     """
-    row = prepared_row(_grant_sql(source), params)
-    return None if row is None else _rows(row)[0]
+    row = prepared_row(_grant_sql(source, lock_consent=lock_consent), params)
+    return None if row is None else _locked(_rows(row)[0], lock_consent)
 
 
-def grant_rows(*, user_id: int | None, tenant_id: int, application_id: int | None) -> GrantRows | None:
-    """The rows of one (user, tenant, app) grant, in ONE query; None when the tenant is gone."""
-    row = prepared_row(_grant_sql(_GRANT_SOURCE), [user_id, tenant_id, application_id])
-    return None if row is None else _rows(row)[0]
+def grant_rows(
+    *, user_id: int | None, tenant_id: int, application_id: int | None, lock_consent: bool = False
+) -> GrantRows | None:
+    """The rows of one (user, tenant, app) grant, in ONE query; None when the tenant is gone.
+
+    `lock_consent` (the token endpoint, inside the transaction that writes the token): the same
+    statement locks the consent row FOR UPDATE until that transaction ends, as the revocations lock
+    it (scopes.oauth.validators, `_grant_still_stands`), so a revocation waits for the token to be
+    written or the token endpoint for the revocation; `consent_locked` on the rows says it did.
+    """
+    row = prepared_row(
+        _grant_sql(_GRANT_SOURCE, lock_consent=lock_consent), [user_id, tenant_id, application_id]
+    )
+    return None if row is None else _locked(_rows(row)[0], lock_consent)
+
+
+def _locked(rows: GrantRows, asked: bool) -> GrantRows:
+    if rows.consent_id is None or not locks_consent(asked):
+        return rows
+    return replace(rows, consent_locked=True)

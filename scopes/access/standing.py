@@ -226,9 +226,12 @@ def grant_standing(
     issued: Iterable[str],
     expires: datetime | None = None,
     issued_albums: AlbumIds | None = None,
+    lock_consent: bool = False,
 ) -> Standing | None:
-    """The standing of a refresh token's or a code's grant."""
-    rows = grant_rows(user_id=user_id, tenant_id=tenant_id, application_id=application_id)
+    """The standing of a refresh token's or a code's grant (`lock_consent`: see `grant_rows`)."""
+    rows = grant_rows(
+        user_id=user_id, tenant_id=tenant_id, application_id=application_id, lock_consent=lock_consent
+    )
     if rows is None:
         return None
     return assess(
@@ -236,9 +239,11 @@ def grant_standing(
     )
 
 
-def source_grant_standing(source: str, params: list[Any], *, issued: Iterable[str]) -> Standing | None:
+def source_grant_standing(
+    source: str, params: list[Any], *, issued: Iterable[str], lock_consent: bool = False
+) -> Standing | None:
     """The standing of the one grant `source` names (`source_grant_rows`); None when there is none."""
-    rows = source_grant_rows(source, params)
+    rows = source_grant_rows(source, params, lock_consent=lock_consent)
     if rows is None:
         return None
     return assess(rows, issued=issued, implications=_implications())

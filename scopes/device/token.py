@@ -104,6 +104,7 @@ def device_grant_to_request(request: Any) -> None:
         tenant_id=grant.tenant_id,
         application_id=application.pk,
         issued=grant.scope.split(),
+        lock_consent=True,  # until the token is written (scopes.oauth.validators, `_lock_consent`)
     )
     if standing is None or not standing.stands or not standing.effective:
         raise errors.InvalidGrantError(description="This grant is no longer valid.", request=request)

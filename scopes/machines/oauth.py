@@ -49,7 +49,8 @@ def validate_client_credentials(client: Application, scopes: list[str], request:
     if client.tenant_id is None or client.authorization_grant_type != Application.GRANT_CLIENT_CREDENTIALS:
         raise errors.InvalidClientError(description="This client has no service account.", request=request)
     tenancy.include_tenant(client.tenant_id)
-    standing = source_grant_standing(_service_account_source(), [client.pk], issued=scopes)
+    # Its consent is locked by the same statement: the token is written in this transaction.
+    standing = source_grant_standing(_service_account_source(), [client.pk], issued=scopes, lock_consent=True)
     if standing is None or standing.rows.user is None:
         raise errors.InvalidClientError(description="This client has no service account.", request=request)
     if not standing.stands:
@@ -62,7 +63,7 @@ def validate_client_credentials(client: Application, scopes: list[str], request:
     request.user = standing.rows.user
     request.service_user = standing.rows.user  # DOT clears request.user for this grant before saving
     request.tenant_id = standing.rows.tenant.pk
-    request.grant_rows = standing.rows  # its consent, locked before the token is written
+    request.grant_rows = standing.rows  # its consent, locked until the token is written
     return True
 
 

@@ -74,11 +74,16 @@ def _require_tenant(request: OauthlibRequest) -> int:
 def _lock_consent(request: OauthlibRequest) -> int | None:
     """Lock the request's consent row (FOR UPDATE) and return its id; None when it is gone.
 
-    The standing validation read names the consent (`request.grant_rows`): locking that row by its
-    key is one small statement. A consent deleted and given again since validation is another row,
-    and the grant is refused as if it had been deleted.
+    Every grant's validation reads its standing with the consent locked in the same statement
+    (`lock_consent`, PostgreSQL), in this request's transaction: that lock holds until the token is
+    written, so nothing is left to do. Otherwise (SQLite) the standing read named the consent
+    (`request.grant_rows`) and locking that row by its key is one small statement. A consent
+    deleted and given again since validation is another row, and the grant is refused as if it
+    had been deleted.
     """
     rows = getattr(request, "grant_rows", None)
+    if rows is not None and rows.consent_locked and rows.consent_id is not None:
+        return int(rows.consent_id)
     if rows is None or rows.consent_id is None:
         return (
             Consent.objects.select_for_update()
@@ -216,6 +221,7 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
             application_id=client.pk,
             issued=grant.scope.split(),
             issued_albums=parse_limit(grant.albums),
+            lock_consent=True,  # until the token is written (`_lock_consent`)
         )
         if standing is None or not standing.stands or not standing.effective:
             return False
@@ -475,6 +481,7 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
             application_id=rt.application_id,
             issued=original,
             issued_albums=parse_limit(rt.albums),
+            lock_consent=True,  # until the token is written (`_lock_consent`)
         )
         if standing is None or not standing.stands:
             raise errors.InvalidGrantError(description="This grant is no longer valid.", request=request)
@@ -491,18 +498,26 @@ class TenantOAuth2Validator(OpenIDConnectValidation, OAuth2Validator):
     def revoke_token(
         self, token: str, token_type_hint: str | None, request: OauthlibRequest, *args: Any, **kwargs: Any
     ) -> None:
-        """RFC 7009, as DOT does it (only the calling client's tokens), plus an audit row per token."""
+        """RFC 7009, as DOT does it (only the calling client's tokens), plus an audit row per token.
+
+        Found by the checksum alone, then kept only when it is the calling client's (another
+        client's token is treated as unknown, and the answer is the same 200). Filtering by the
+        client in SQL as well, as DOT does, lets the planner read the token through the client's
+        index whenever its statistics lag (a client that minted many tokens since the last
+        ANALYZE): on the bench's database that read filtered 9,752 rows (1 ms) where the checksum's
+        unique index reads one.
+        """
         application_pk = getattr(request.client, "pk", None)
         if application_pk is None:
             return
-        lookup = {
-            "token_checksum": token_checksum(token),
-            "application_id": application_pk,
-        }
-        access = list(AccessToken.objects.filter(**lookup).select_related("user", "tenant"))
-        refresh = (
-            [] if access else list(RefreshToken.objects.filter(**lookup).select_related("user", "tenant"))
-        )
+        checksum = token_checksum(token)
+
+        def calling_clients(model: type[AccessToken] | type[RefreshToken]) -> list[Any]:
+            found = model.objects.filter(token_checksum=checksum).select_related("user", "tenant")
+            return [t for t in found if t.application_id == application_pk]
+
+        access = calling_clients(AccessToken)
+        refresh = [] if access else calling_clients(RefreshToken)
         tokens_revoke(
             actor=None,
             access_tokens=access,

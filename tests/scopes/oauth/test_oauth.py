@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Grant, RefreshToken, Scope
+from scopes.oauth import validators
 from scopes.oauth.validators import TenantOAuth2Validator
 from tests.factories import ApplicationFactory
 from tests.oauth import REDIRECT_URI, Flow, code_request, refresh
@@ -164,27 +165,28 @@ def test_a_used_code_replayed_by_another_client_changes_nothing(approved, other_
 def test_two_concurrent_exchanges_of_one_code_leave_no_token(
     transactional_db, world, gallery, browser_of, monkeypatch
 ):
-    """Both requests pass validation before either uses the code up; the loser must not keep a token.
+    """Both requests read the code as unused before either uses it up; the loser must not keep a token.
 
     oauthlib saves tokens before it marks the code used, so without care the losing request leaves a
     live (undelivered) access and refresh token behind; and a code used twice revokes the tokens
-    the other use got (RFC 6749 4.1.2). A barrier holds both requests after
-    validation so they really overlap. PostgreSQL only: SQLite serialises writers per database.
+    the other use got (RFC 6749 4.1.2). A barrier holds both requests after they have read the
+    code and before the grant's standing, which locks the consent: the second then waits there for
+    the first to commit, and still goes on with the code it read as unused. PostgreSQL only: SQLite
+    serialises writers per database.
     """
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent writers (PostgreSQL)")
     flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE)
     code = code_of(flow, flow.consent(flow.start()))
     barrier = threading.Barrier(2, timeout=5)
-    validate = TenantOAuth2Validator.validate_code
+    standing = validators.grant_standing
 
-    def validate_then_wait(self, *args, **kwargs):
-        valid = validate(self, *args, **kwargs)
+    def wait_then_standing(*args, **kwargs):
         with suppress(threading.BrokenBarrierError):
             barrier.wait()
-        return valid
+        return standing(*args, **kwargs)
 
-    monkeypatch.setattr(TenantOAuth2Validator, "validate_code", validate_then_wait)
+    monkeypatch.setattr(validators, "grant_standing", wait_then_standing)
     statuses: list[int] = []
 
     def attempt() -> None:
@@ -198,6 +200,7 @@ def test_two_concurrent_exchanges_of_one_code_leave_no_token(
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
+    assert not barrier.broken, "the two exchanges did not both reach the standing read"
     assert sorted(statuses) == [200, 400]
     # The code was used twice: the loser leaves nothing, and revokes what the winner got too.
     assert not AccessToken.objects.exists()
@@ -599,6 +602,39 @@ def _race(monkeypatch, method: str, first, second) -> list:
     return answers
 
 
+def _lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _race_waiting(monkeypatch, method: str, first, second) -> list:
+    """`first` paused after `method` while `second` runs: `second` must wait for `first`'s lock
+    (checked in pg_stat_activity), then both finish. Answers: [first's, second's]."""
+    reached, go = _paused(monkeypatch, method)
+    firsts: list = []
+    seconds: list = []
+    thread = _in_thread(first, firsts)
+    assert reached.wait(timeout=10)
+    monkeypatch.undo()
+    waiting = _in_thread(second, seconds)
+    try:
+        for _ in range(200):
+            if _lock_waiters():
+                break
+            waiting.join(timeout=0.05)
+        else:
+            raise AssertionError(f"the second request did not wait for the first's lock: {seconds}")
+        assert not seconds, "the second request finished while the first held its lock"
+    finally:
+        go.set()
+        thread.join(timeout=30)
+        waiting.join(timeout=30)
+    return firsts + seconds
+
+
 @needs_pg
 @pytest.mark.django_db(transaction=True)
 def test_a_refresh_token_revoked_while_its_refresh_runs_mints_nothing(
@@ -671,14 +707,16 @@ def test_a_consent_revoked_while_the_code_is_exchanged_leaves_no_family_to_reviv
     consent = Consent.objects.get(user=world.member_a, tenant=world.acme)
     data = code_request(code, gallery.client_id, flow.verifier)
     """Revoking a consent kills what it issued; a refresh token minted in the race survives it and
-    comes back to life when the user consents again later."""
-    answers = _race(
+    comes back to life when the user consents again later. The exchange's validation locked the
+    consent (its standing read), so the revocation waits for the exchange and then revokes what it
+    issued."""
+    answers = _race_waiting(
         monkeypatch,
         "validate_code",
         lambda: Client().post("/o/token/", data),
         lambda: flow.client.post(reverse("account-app-revoke", args=[consent.pk])),
     )
-    assert answers and answers[0][0] < 500, answers
+    assert len(answers) == 2 and all(status < 500 for status, _body in answers), answers
     assert not Consent.objects.filter(pk=consent.pk).exists()
     if answers[0][0] == 200:
         pair = __import__("json").loads(answers[0][1])
