@@ -18,6 +18,7 @@ from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from oauth2_provider.signals import app_authorized
 
 from accounts import background, ratelimit
 from accounts.constants import AuditAction, RoleName
@@ -204,3 +205,27 @@ def test_each_grant_locks_its_consent_in_its_standing_read(world, gallery, brows
             assert "FOR UPDATE" in reads[0] and alone == []
         else:
             assert "FOR UPDATE" not in reads[0] and len(alone) == 1
+
+
+def test_a_grant_does_not_read_back_the_token_it_wrote_unless_app_authorized_has_a_receiver(importer):
+    """DOT reads the issued token again only to send `app_authorized`; with no receiver (the
+    product's case) that statement is skipped, and a receiver still gets the issued token."""
+    account, secret = importer
+    client_credentials(account, secret)
+    with CaptureQueriesContext(connection) as captured:
+        answer = client_credentials(account, secret)
+    assert answer.status_code == 200
+    assert _statements(captured, r'^\s*SELECT .* FROM "scopes_accesstoken"') == []
+
+    received = []
+
+    def receiver(sender, request, token, **kwargs):
+        received.append(token)
+
+    app_authorized.connect(receiver)
+    try:
+        answer = client_credentials(account, secret)
+    finally:
+        app_authorized.disconnect(receiver)
+    assert answer.status_code == 200
+    assert [token.token_checksum for token in received] == [token_checksum(answer.json()["access_token"])]
