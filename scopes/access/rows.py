@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts.authn import NO_SIGN_IN, SignIn
 from accounts.models import Tenant, User
 from scopes.access.albums import ALBUM_TYPE, AlbumIds, parse_limit
-from scopes.access.freshness import EPOCH_TABLE, TOKEN_COLUMNS
+from scopes.access.freshness import EPOCH_TABLE, TOKEN_COLUMNS, VERSION_COLUMN
 from scopes.access.personal_tokens import DEFAULT_MAX_DAYS, PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
 from scopes.access.policy import POLICY_COLUMNS, POLICY_JOINS, AppPolicy
 from scopes.access.resources import rows_of
@@ -132,13 +132,26 @@ def _consent_join(lock: bool) -> str:
 
     A row lock cannot be taken on the nullable side of an outer join, so the locking form reads the
     consent in a LATERAL sub-select that locks the one row it finds (none: nothing to lock, and the
-    grant has no consent, as in the plain form)."""
+    grant has no consent, as in the plain form). It also joins the same row as the statement's
+    snapshot shows it (`seen`), for `_consent_moved`.
+    """
     match = (
         "c.user_id = src.user_id AND c.tenant_id = src.tenant_id AND c.application_id = src.application_id"
     )
     if lock:
-        return f"LEFT JOIN LATERAL (SELECT * FROM scopes_consent c WHERE {match} FOR UPDATE) c ON true"
+        return (
+            f"LEFT JOIN LATERAL (SELECT * FROM scopes_consent c WHERE {match} FOR UPDATE) c ON true\n"
+            "    LEFT JOIN scopes_consent seen ON seen.id = c.id"
+        )
     return f"LEFT JOIN scopes_consent c ON {match}"
+
+
+# The locking form's last column: did the consent change between the statement's snapshot and its
+# lock? A lock that waited for a writer (or found a newer committed version) returns the consent row
+# as it is now, but PostgreSQL evaluates everything else in the statement, the consent's scopes and
+# albums among them, as of the statement's start. Every change to a consent's scopes or albums moves
+# the consent row's version (scopes.access.freshness), so different versions mean a stale read.
+_CONSENT_MOVED = f"(c.{VERSION_COLUMN} IS DISTINCT FROM seen.{VERSION_COLUMN})"
 
 
 @memoize
@@ -167,7 +180,7 @@ def _grant_sql_for(source: str, vendor: str, album_rows: object, lock_consent: b
         {_epoch_sql()},
         (EXISTS (SELECT 1 FROM otp_totp_totpdevice d WHERE d.user_id = src.user_id AND d.confirmed)
             OR EXISTS (SELECT 1 FROM accounts_passkey pk WHERE pk.user_id = src.user_id)),
-        src.*
+        src.*{", " + _CONSENT_MOVED if lock_consent else ""}
     FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
     LEFT JOIN accounts_user u ON u.id = src.user_id
@@ -467,8 +480,7 @@ def source_grant_rows(source: str, params: list[Any], *, lock_consent: bool = Fa
     the same round trip. None when it finds nothing (or the tenant is gone). `lock_consent`: as
     for `grant_rows`.
     """
-    row = prepared_row(_grant_sql(source, lock_consent=lock_consent), params)
-    return None if row is None else _locked(_rows(row)[0], lock_consent)
+    return _grant_of(source, params, lock_consent)
 
 
 def grant_rows(
@@ -477,17 +489,27 @@ def grant_rows(
     """The rows of one (user, tenant, app) grant, in ONE query; None when the tenant is gone.
 
     `lock_consent` (the token endpoint, inside the transaction that writes the token): the same
-    statement locks the consent row FOR UPDATE until that transaction ends, as the revocations lock
-    it (scopes.oauth.validators, `_grant_still_stands`), so a revocation waits for the token to be
-    written or the token endpoint for the revocation; `consent_locked` on the rows says it did.
+    statement locks the consent row FOR UPDATE until that transaction ends. Revoking, narrowing or
+    re-limiting a consent locks that row first (scopes.consent.services), so the two are ordered:
+    the token endpoint waits for the change and then reads it, or the change waits for the token
+    and then revokes or caps it. `consent_locked` on the rows says the lock was taken.
     """
-    row = prepared_row(
-        _grant_sql(_GRANT_SOURCE, lock_consent=lock_consent), [user_id, tenant_id, application_id]
-    )
-    return None if row is None else _locked(_rows(row)[0], lock_consent)
+    return _grant_of(_GRANT_SOURCE, [user_id, tenant_id, application_id], lock_consent)
 
 
-def _locked(rows: GrantRows, asked: bool) -> GrantRows:
-    if rows.consent_id is None or not locks_consent(asked):
-        return rows
-    return replace(rows, consent_locked=True)
+def _grant_of(source: str, params: list[Any], lock_consent: bool) -> GrantRows | None:
+    locking = locks_consent(lock_consent)
+    sql = _grant_sql(source, lock_consent=lock_consent)
+    row = prepared_row(sql, params)
+    if row is not None and locking and row[-1]:
+        # The consent changed while the lock waited (or just before it): read again. The lock is
+        # held now, so this statement's snapshot has the change and nothing can move it after.
+        row = prepared_row(sql, params)
+        if row is not None and row[-1]:
+            return None  # cannot happen while the lock is held; refuse rather than judge stale rows
+    if row is None:
+        return None
+    rows = _rows(row)[0]
+    if locking and rows.consent_id is not None:
+        rows = replace(rows, consent_locked=True)
+    return rows

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
@@ -205,6 +206,7 @@ class TokenView(dot_views.TokenView):
             enter_tenant_of_refresh_token(request.POST.get("refresh_token", ""))
         return super().post(request, *args, **kwargs)
 
+    @method_decorator(sensitive_post_parameters("password", "client_secret"))  # as DOT's method has
     def authorization_flow_token_response(
         self, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponse:

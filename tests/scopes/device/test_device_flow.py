@@ -224,3 +224,25 @@ def test_the_devices_tokens_remember_the_approving_sessions_sign_in(world, tv, b
     row = AccessToken.objects.get(token_checksum=hashlib.sha256(tokens["access_token"].encode()).hexdigest())
     assert (row.acr, row.amr) == ("mfa", "pwd otp mfa")
     assert row.auth_time is not None and timezone.now() - row.auth_time < timedelta(minutes=1)
+
+
+def test_the_device_grant_locks_its_consent_in_its_standing_read(world, tv, browser_of):
+    """As the other grants do (tests/scopes/oauth/test_token_endpoint_cost.py): one standing read,
+    which on PostgreSQL also locks the consent until the token is written."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    body = start(scope="photos.read").json()
+    approve(browser_of(world.member_a), body["user_code"])
+    with CaptureQueriesContext(connection) as captured:
+        answer = poll(body["device_code"])
+    assert answer.status_code == 200, answer.content
+    reads = [q["sql"] for q in captured.captured_queries if "scopes_rolegrant" in q["sql"]]
+    alone = [
+        q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT id FROM scopes_consent")
+    ]
+    assert len(reads) == 1
+    if connection.vendor == "postgresql":
+        assert "FOR UPDATE" in reads[0] and alone == []
+    else:
+        assert len(alone) == 1

@@ -139,3 +139,17 @@ def test_revocation_endpoint_writes_an_audit_row(world, gallery, browser_of):
     assert event.tenant == world.acme
     assert event.before["via"] == f"revocation endpoint, client {gallery.client_id}"
     assert event.before["user"] == "admin_a"
+
+
+def test_the_token_endpoint_keeps_client_secrets_and_passwords_out_of_error_reports(world, gallery):
+    """DOT marks them sensitive on its token response; the product's override of it does too."""
+    from django.test import RequestFactory
+
+    from scopes.oauth.views import TokenView
+
+    request = RequestFactory().post(
+        "/o/token/",
+        {"grant_type": "client_credentials", "client_id": gallery.client_id, "client_secret": "s"},
+    )
+    TokenView().authorization_flow_token_response(request)
+    assert set(request.sensitive_post_parameters) == {"password", "client_secret"}

@@ -555,8 +555,9 @@ def _paused(monkeypatch, method: str):
 
     def wrapper(self, *args, **kwargs):
         result = original(self, *args, **kwargs)
+        go.backend = connection.connection.info.backend_pid  # type: ignore[attr-defined]
         reached.set()
-        go.wait(timeout=10)
+        go.wait(timeout=30)
         return result
 
     monkeypatch.setattr(TenantOAuth2Validator, method, wrapper)
@@ -602,17 +603,26 @@ def _race(monkeypatch, method: str, first, second) -> list:
     return answers
 
 
-def _lock_waiters() -> int:
+def _blocked_by(backend: int) -> int:
+    """How many sessions wait for a lock that the session `backend` holds."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [backend]
         )
         return int(cursor.fetchone()[0])
 
 
+def _wait_until_blocked_by(backend: int, thread: threading.Thread, answers: list) -> None:
+    for _ in range(400):
+        if _blocked_by(backend):
+            return
+        thread.join(timeout=0.05)
+    raise AssertionError(f"the second request did not wait for the first's lock: {answers}")
+
+
 def _race_waiting(monkeypatch, method: str, first, second) -> list:
-    """`first` paused after `method` while `second` runs: `second` must wait for `first`'s lock
-    (checked in pg_stat_activity), then both finish. Answers: [first's, second's]."""
+    """`first` paused after `method` while `second` runs: `second` must wait for a lock `first`'s
+    session holds (pg_blocking_pids), then both finish. Answers: [first's, second's]."""
     reached, go = _paused(monkeypatch, method)
     firsts: list = []
     seconds: list = []
@@ -621,12 +631,7 @@ def _race_waiting(monkeypatch, method: str, first, second) -> list:
     monkeypatch.undo()
     waiting = _in_thread(second, seconds)
     try:
-        for _ in range(200):
-            if _lock_waiters():
-                break
-            waiting.join(timeout=0.05)
-        else:
-            raise AssertionError(f"the second request did not wait for the first's lock: {seconds}")
+        _wait_until_blocked_by(go.backend, waiting, seconds)  # type: ignore[attr-defined]
         assert not seconds, "the second request finished while the first held its lock"
     finally:
         go.set()
@@ -729,6 +734,59 @@ def test_a_consent_revoked_while_the_code_is_exchanged_leaves_no_family_to_reviv
             f"token issued after the consent was revoked: api {api_now}, "
             f"refresh after re-consent {renewed and renewed.status_code}"
         )
+
+
+@needs_pg
+@pytest.mark.django_db(transaction=True)
+def test_a_code_exchanged_while_its_consent_is_narrowed_gets_only_what_is_left(
+    world, gallery, browser_of, monkeypatch
+):
+    """The consent is narrowed (offline access taken back) while a code exchange reads its grant: the
+    exchange waits for the narrowing's lock and then judges the consent as narrowed, not as it was
+    when its statement began. Otherwise it would answer with offline access and a refresh token
+    that comes back to life the day the user grants offline access again."""
+    from scopes.consent import services as consent_services
+
+    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE, extra={"tenant": "acme"})
+    code = flow.redirect_params(flow.consent(flow.start()))["code"]
+    consent = Consent.objects.get(user=world.member_a, tenant=world.acme)
+    data = code_request(code, gallery.client_id, flow.verifier)
+    reached, go = threading.Event(), threading.Event()
+    cap = consent_services._cap_grant_tokens
+
+    def cap_then_wait(*args, **kwargs):
+        cap(*args, **kwargs)  # the consent's scopes are already narrowed, not yet committed
+        go.backend = connection.connection.info.backend_pid  # type: ignore[attr-defined]
+        reached.set()
+        go.wait(timeout=30)
+
+    monkeypatch.setattr(consent_services, "_cap_grant_tokens", cap_then_wait)
+    narrowed: list = []
+
+    def narrow() -> None:
+        try:
+            consent_services.consent_narrow(actor=world.member_a, consent=consent, remove=["offline_access"])
+            narrowed.append(True)
+        finally:
+            connections.close_all()
+
+    narrowing = threading.Thread(target=narrow)
+    narrowing.start()
+    assert reached.wait(timeout=10)
+    answers: list = []
+    exchange = _in_thread(lambda: Client().post("/o/token/", data), answers)
+    try:
+        _wait_until_blocked_by(go.backend, exchange, answers)  # type: ignore[attr-defined]
+    finally:
+        go.set()
+        narrowing.join(timeout=30)
+        exchange.join(timeout=30)
+    assert narrowed == [True]
+    assert len(answers) == 1 and answers[0][0] == 200, answers
+    pair = json.loads(answers[0][1])
+    assert "offline_access" not in pair["scope"].split() and "refresh_token" not in pair, pair
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    assert sorted(consent.scopes.values_list("name", flat=True)) == ["photos.read"]
 
 
 def test_a_code_issued_before_the_consent_was_revoked_is_refused_after(world, gallery, browser_of):
