@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.oauth import REDIRECT_URI
 
@@ -16,6 +16,12 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls tests make are still sync.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# How long an `expect` waits for the page to get there. Playwright's 5 s default is too short on a
+# two-core CI machine running two test workers, the live server and Chromium at once: a passkey's
+# registration (two fetches and the authenticator's ceremony) once took longer and failed a green
+# change. Only a failing test waits the full 15 s.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
