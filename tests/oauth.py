@@ -306,3 +306,19 @@ def exchange_code(base_url: str, client_id: str, callback_url: str, verifier: st
     response = requests.post(f"{base_url}/o/token/", data=code_request(code, client_id, verifier), timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def assert_standing_read_locks_the_consent(captured: Any) -> None:
+    """A token grant's statements (a `CaptureQueriesContext`): its standing is read once, and on
+    PostgreSQL that statement also locks the consent (no lock statement of its own); elsewhere
+    (SQLite) the consent is checked by its key in a small statement at the write."""
+    from django.db import connection
+
+    statements = [q["sql"] for q in captured.captured_queries]
+    reads = [sql for sql in statements if "scopes_rolegrant" in sql]
+    alone = [sql for sql in statements if re.match(r"\s*SELECT id FROM scopes_consent WHERE id = ", sql)]
+    assert len(reads) == 1, reads
+    if connection.vendor == "postgresql":
+        assert "FOR UPDATE" in reads[0] and alone == [], (reads, alone)
+    else:
+        assert "FOR UPDATE" not in reads[0] and len(alone) == 1, (reads, alone)

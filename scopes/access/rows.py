@@ -499,7 +499,7 @@ def grant_rows(
 
 def _grant_of(source: str, params: list[Any], lock_consent: bool) -> GrantRows | None:
     locking = locks_consent(lock_consent)
-    sql = _grant_sql(source, lock_consent=lock_consent)
+    sql = _grant_sql(source, lock_consent=locking)
     row = prepared_row(sql, params)
     if row is not None and locking and row[-1]:
         # The consent changed while the lock waited (or just before it): read again. The lock is

@@ -15,7 +15,13 @@ from accounts.constants import RoleName
 from scopes.models import AccessToken, Application, DeviceGrant
 from scopes.roles.services import membership_set
 from tests.factories import ApplicationFactory
-from tests.oauth import DEVICE, consent_form, device_app, device_authorization
+from tests.oauth import (
+    DEVICE,
+    assert_standing_read_locks_the_consent,
+    consent_form,
+    device_app,
+    device_authorization,
+)
 from tests.oauth import device_poll as poll
 
 pytestmark = pytest.mark.django_db
@@ -237,12 +243,4 @@ def test_the_device_grant_locks_its_consent_in_its_standing_read(world, tv, brow
     with CaptureQueriesContext(connection) as captured:
         answer = poll(body["device_code"])
     assert answer.status_code == 200, answer.content
-    reads = [q["sql"] for q in captured.captured_queries if "scopes_rolegrant" in q["sql"]]
-    alone = [
-        q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT id FROM scopes_consent")
-    ]
-    assert len(reads) == 1
-    if connection.vendor == "postgresql":
-        assert "FOR UPDATE" in reads[0] and alone == []
-    else:
-        assert len(alone) == 1
+    assert_standing_read_locks_the_consent(captured)

@@ -26,7 +26,7 @@ from accounts.models import AuditEvent
 from scopes.access.tenancy import token_checksum
 from scopes.machines.services import service_account_create
 from scopes.models import AccessToken, Consent, RefreshToken
-from tests.oauth import Flow, introspect, refresh
+from tests.oauth import Flow, assert_standing_read_locks_the_consent, introspect, refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -168,15 +168,6 @@ def test_revocation_revokes_in_the_requests_transaction_without_a_savepoint(worl
     assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REVOKED, tenant=world.acme).count() == 1
 
 
-CONSENT_LOCK_ALONE = r"^\s*SELECT id FROM scopes_consent WHERE id = "
-STANDING_READ = r"scopes_rolegrant"
-
-
-def _consent_locking(captured: CaptureQueriesContext) -> tuple[list[str], list[str]]:
-    """(the standing reads, the statements that lock or re-read the consent by its key alone)."""
-    return _statements(captured, STANDING_READ), _statements(captured, CONSENT_LOCK_ALONE)
-
-
 def test_each_grant_locks_its_consent_in_its_standing_read(world, gallery, browser_of, importer):
     """Client credentials, the code exchange and the refresh each read the grant's standing once, and
     on PostgreSQL that statement locks the consent until the token is written (revocations take the
@@ -199,12 +190,7 @@ def test_each_grant_locks_its_consent_in_its_standing_read(world, gallery, brows
     captures.append(captured)
     assert [answer.status_code for answer in answers] == [200, 200, 200], [a.content for a in answers]
     for captured in captures:
-        reads, alone = _consent_locking(captured)
-        assert len(reads) == 1, reads
-        if connection.vendor == "postgresql":
-            assert "FOR UPDATE" in reads[0] and alone == []
-        else:
-            assert "FOR UPDATE" not in reads[0] and len(alone) == 1
+        assert_standing_read_locks_the_consent(captured)
 
 
 def test_a_grant_does_not_read_back_the_token_it_wrote_unless_app_authorized_has_a_receiver(importer):
