@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from accounts.audit_stream.outbox import enqueue
+from accounts.audit_stream.outbox import record
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent, Tenant, User
 
@@ -68,9 +68,10 @@ def audit_record(
 ) -> AuditEvent:
     """Write one audit row; callers run it inside the transaction of the change it records.
 
-    Its webhook deliveries are queued in the same transaction (accounts.audit_stream.outbox).
+    Its webhook deliveries are queued in the same transaction, on PostgreSQL in the same statement
+    (accounts.audit_stream.outbox.record).
     """
-    event = AuditEvent.objects.create(
+    event = AuditEvent(
         actor=actor if actor is not None and actor.pk else None,
         actor_label=_actor_label(actor),
         tenant=tenant,
@@ -82,7 +83,7 @@ def audit_record(
         before=before,
         after=after,
     )
-    enqueue(event)
+    record(event)
     return event
 
 
