@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import CASCADE, SET_NULL, Q, QuerySet
+from django.db.models.signals import post_delete, pre_delete
 from django.utils import timezone
 
 from accounts.constants import AuditAction
@@ -182,8 +186,7 @@ def tokens_revoke(
                 "via": via,
             },
         )
-        RefreshToken.objects.filter(access_token=token, revoked__isnull=True).update(revoked=now)
-        token.delete()
+        _delete_access_token(token, now)
         count += 1
     for token in refresh_tokens:
         if token.revoked is not None:
@@ -198,6 +201,78 @@ def tokens_revoke(
         token.revoke()
         count += 1
     return count
+
+
+def _delete_access_token(token: AccessToken, now: datetime) -> None:
+    """Delete an access token, revoking its refresh token: on PostgreSQL in one statement.
+
+    What `token.delete()` does (Django's collector: every relation's `on_delete`, a statement
+    each) plus the product's rule that the refresh token goes with it. The collector spent four
+    statements and, on the bench's machine, about 2 ms of Python on a revocation of one row;
+    `_delete_access_token_sql` writes the same as one statement, built once from the models'
+    relations. Whatever it cannot write the same way (a delete receiver, a relation other than
+    `SET_NULL` or a plain `CASCADE`), and SQLite, which has no data-modifying `WITH`, go through
+    the collector as before.
+    """
+    built = _delete_access_token_sql() if connection.vendor == "postgresql" else None
+    if built is None or any(_has_delete_receivers(model) for model in built.deletes):
+        RefreshToken.objects.filter(access_token=token, revoked__isnull=True).update(revoked=now)
+        token.delete()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(built.sql, [now if argument == "now" else token.pk for argument in built.arguments])
+    token.pk = None  # as `delete()` leaves it
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    arguments: tuple[str, ...]  # what each placeholder takes: "id" (the token's) or "now"
+    deletes: tuple[type[models.Model], ...]  # whose delete receivers would need the collector
+
+
+@cache
+def _delete_access_token_sql() -> _Statement | None:
+    """`DELETE` of one access token, each relation's `on_delete` in a `WITH` before it; None
+    when a relation needs more than one step (`PROTECT`, a cascade that cascades further)."""
+    qn = connection.ops.quote_name
+    parts: list[str] = []
+    arguments: list[str] = []
+    deletes: list[type[models.Model]] = [AccessToken]
+    relations = _relations_to(AccessToken)
+    if RefreshToken not in {relation.related_model for relation in relations}:
+        return None
+    for relation in relations:
+        related = relation.related_model
+        table, column = qn(related._meta.db_table), qn(relation.field.column)
+        name = f"r{len(parts)}"
+        if relation.on_delete is SET_NULL:
+            revoked = ""
+            if related is RefreshToken:  # the product's rule: the refresh token goes too
+                revoked = f"{qn('revoked')} = coalesce({qn('revoked')}, %s), "
+                arguments.append("now")
+            parts.append(f"{name} AS (UPDATE {table} SET {revoked}{column} = NULL WHERE {column} = %s)")  # noqa: S608 (models' tables and columns, quoted)
+        elif relation.on_delete is CASCADE and not _relations_to(related):
+            parts.append(f"{name} AS (DELETE FROM {table} WHERE {column} = %s)")  # noqa: S608 (models' tables and columns, quoted)
+            deletes.append(related)
+        else:
+            return None
+        arguments.append("id")
+    sql = f"WITH {', '.join(parts)} DELETE FROM {qn(AccessToken._meta.db_table)} WHERE id = %s"  # noqa: S608 (as above)
+    return _Statement(sql, (*arguments, "id"), tuple(deletes))
+
+
+def _has_delete_receivers(model: type[models.Model]) -> bool:
+    return pre_delete.has_listeners(model) or post_delete.has_listeners(model)
+
+
+def _relations_to(model: type[models.Model]) -> list[Any]:
+    """Every relation pointing at `model`, hidden ones (`related_name="+"`) included, as the collector sees them."""
+    return [
+        f
+        for f in model._meta.get_fields(include_hidden=True)
+        if f.auto_created and not f.concrete and (f.one_to_one or f.one_to_many)
+    ]
 
 
 def consent_form_use(*, nonce: str, lifetime: int) -> bool:

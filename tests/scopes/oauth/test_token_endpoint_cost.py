@@ -16,6 +16,7 @@ import re
 import pytest
 from django.core.cache import caches
 from django.db import connection
+from django.db.models.signals import pre_delete
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.signals import app_authorized
@@ -24,8 +25,10 @@ from accounts import background, ratelimit
 from accounts.constants import AuditAction, RoleName
 from accounts.models import AuditEvent
 from scopes.access.tenancy import token_checksum
-from scopes.machines.services import service_account_create
-from scopes.models import AccessToken, Consent, RefreshToken
+from scopes.consent.services import tokens_revoke
+from scopes.machines.models import PersonalAccessToken
+from scopes.machines.services import personal_token_create, service_account_create
+from scopes.models import AccessToken, Consent, Grant, RefreshToken
 from tests.oauth import Flow, assert_standing_read_locks_the_consent, introspect, refresh
 
 pytestmark = pytest.mark.django_db
@@ -166,6 +169,67 @@ def test_revocation_revokes_in_the_requests_transaction_without_a_savepoint(worl
         RefreshToken.objects.get(token_checksum=token_checksum(tokens["refresh_token"])).revoked is not None
     )
     assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REVOKED, tenant=world.acme).count() == 1
+
+
+def _revoked_pair(world, gallery, browser_of, user) -> tuple[dict, Grant, CaptureQueriesContext]:
+    """A code exchanged for a pair, then its access token revoked at the endpoint."""
+    flow = Flow(browser_of(user), gallery.client_id, OFFLINE)
+    tokens = flow.exchange(flow.authorize()).json()
+    code = Grant.objects.get(access_token__token_checksum=token_checksum(tokens["access_token"]))
+    with CaptureQueriesContext(connection) as captured:
+        answer = Client().post(
+            "/o/revoke_token/", {"token": tokens["access_token"], "client_id": gallery.client_id}
+        )
+    assert answer.status_code == 200, answer.content
+    return tokens, code, captured
+
+
+def _after(tokens: dict, code: Grant) -> tuple:
+    """What a revocation leaves: no access token; the refresh token revoked and unlinked; the code unlinked."""
+    pair = RefreshToken.objects.get(token_checksum=token_checksum(tokens["refresh_token"]))
+    return (
+        AccessToken.objects.filter(token_checksum=token_checksum(tokens["access_token"])).exists(),
+        pair.revoked is not None,
+        pair.access_token_id,
+        Grant.objects.get(pk=code.pk).access_token_id,
+    )
+
+
+def test_revoking_an_access_token_writes_what_the_collector_did_in_one_statement(world, gallery, browser_of):
+    """On PostgreSQL the token's delete, its refresh token's revocation and every relation's
+    `on_delete` are one statement (scopes.consent.services._delete_access_token), and the audit
+    row with its outbox another: two writes where the collector took five, and the same rows
+    after. A delete receiver (which only the collector calls) sends it through the collector."""
+    tokens, code, captured = _revoked_pair(world, gallery, browser_of, world.member_a)
+    writes = _statements(captured, r"^\s*(WITH|INSERT|UPDATE|DELETE)\b")
+    if connection.vendor == "postgresql":
+        assert len(writes) == 2, writes
+        assert all(write.lstrip().startswith("WITH") for write in writes), writes
+    assert _after(tokens, code) == (False, True, None, None)
+
+    seen: list[int] = []
+
+    def receiver(sender, instance, **kwargs) -> None:
+        seen.append(instance.pk)
+
+    pre_delete.connect(receiver, sender=AccessToken)
+    try:
+        tokens, code, captured = _revoked_pair(world, gallery, browser_of, world.admin_a)
+    finally:
+        pre_delete.disconnect(receiver, sender=AccessToken)
+    assert len(seen) == 1
+    assert _after(tokens, code) == (False, True, None, None)
+    assert len(_statements(captured, r"^\s*(WITH|INSERT|UPDATE|DELETE)\b")) > 2  # the collector's
+
+
+def test_revoking_a_personal_token_deletes_it_with_its_access_token(world):
+    """The one `CASCADE` to an access token: its personal token row goes in the same statement."""
+    personal, raw = personal_token_create(
+        actor=world.member_a, tenant=world.acme, name="laptop", scopes=["photos.read"], days=30
+    )
+    tokens_revoke(actor=world.member_a, access_tokens=[personal.access_token])
+    assert not PersonalAccessToken.objects.filter(pk=personal.pk).exists()
+    assert not AccessToken.objects.filter(token_checksum=token_checksum(raw)).exists()
 
 
 def test_each_grant_locks_its_consent_in_its_standing_read(world, gallery, browser_of, importer):
