@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from django.db import connections, models, transaction
+from django.db import connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
+from django.db.models.signals import post_save, pre_save
 
 from accounts.audit_stream.models import AuditDelivery, AuditWebhook
 from accounts.models import AuditEvent
@@ -29,10 +30,15 @@ def record(event: AuditEvent) -> int:
     the event, takes each active endpoint's next sequence number with an `UPDATE`, which locks the
     endpoint's row exactly as `SELECT ... FOR UPDATE` did (a second transaction of the tenant waits,
     then reads the number the first one left: PostgreSQL re-reads the row it waited for), and
-    inserts the deliveries from both. SQLite has no data-modifying `WITH`: there the ORM does it.
+    inserts the deliveries from both. SQLite has no data-modifying `WITH`, and the statement
+    sends no model signals: there, and whenever a save receiver listens, the ORM does it.
     """
-    connection = connections[AuditEvent.objects.db]
-    if connection.vendor != "postgresql":
+    connection = connections[router.db_for_write(AuditEvent)]
+    if connection.vendor != "postgresql" or any(
+        signal.has_listeners(model)
+        for signal in (pre_save, post_save)
+        for model in (AuditEvent, AuditDelivery)
+    ):
         event.save(force_insert=True)
         return enqueue(event)
     sql = _statement(connection.alias)

@@ -234,31 +234,42 @@ class _Statement:
 @cache
 def _delete_access_token_sql() -> _Statement | None:
     """`DELETE` of one access token, each relation's `on_delete` in a `WITH` before it; None
-    when a relation needs more than one step (`PROTECT`, a cascade that cascades further)."""
+    when a relation needs more than one step (`PROTECT`, a cascade that cascades further).
+
+    The lock order is the collector's and every other path's: the rows pointing at the token
+    first (its refresh token before anything else, as the old revocation and DOT's refresh
+    rotation lock it), the token last. PostgreSQL runs a `WITH` part that nothing reads only
+    after the main statement, which would lock the token first and deadlock against a refresh of
+    its pair; so the `DELETE` reads every part (`RETURNING 1`, counted in its `WHERE`), which
+    runs them, in order, before it touches the token's row.
+    """
     qn = connection.ops.quote_name
     parts: list[str] = []
     arguments: list[str] = []
     deletes: list[type[models.Model]] = [AccessToken]
-    relations = _relations_to(AccessToken)
-    if RefreshToken not in {relation.related_model for relation in relations}:
+    # The refresh token first (sorted() is stable: the other relations keep the collector's order).
+    relations = sorted(_relations_to(AccessToken), key=lambda r: r.related_model is not RefreshToken)
+    if not relations or relations[0].related_model is not RefreshToken:
         return None
     for relation in relations:
         related = relation.related_model
         table, column = qn(related._meta.db_table), qn(relation.field.column)
-        name = f"r{len(parts)}"
         if relation.on_delete is SET_NULL:
             revoked = ""
             if related is RefreshToken:  # the product's rule: the refresh token goes too
                 revoked = f"{qn('revoked')} = coalesce({qn('revoked')}, %s), "
                 arguments.append("now")
-            parts.append(f"{name} AS (UPDATE {table} SET {revoked}{column} = NULL WHERE {column} = %s)")  # noqa: S608 (models' tables and columns, quoted)
+            write = f"UPDATE {table} SET {revoked}{column} = NULL"  # noqa: S608 (quoted names)
         elif relation.on_delete is CASCADE and not _relations_to(related):
-            parts.append(f"{name} AS (DELETE FROM {table} WHERE {column} = %s)")  # noqa: S608 (models' tables and columns, quoted)
+            write = f"DELETE FROM {table}"  # noqa: S608 (a quoted table name)
             deletes.append(related)
         else:
             return None
+        parts.append(f"r{len(parts)} AS ({write} WHERE {column} = %s RETURNING 1)")
         arguments.append("id")
-    sql = f"WITH {', '.join(parts)} DELETE FROM {qn(AccessToken._meta.db_table)} WHERE id = %s"  # noqa: S608 (as above)
+    # Models' tables and columns, quoted; every value is a placeholder.
+    counted = " + ".join(f"(SELECT count(*) FROM r{i})" for i in range(len(parts)))  # noqa: S608
+    sql = f"WITH {', '.join(parts)} DELETE FROM {qn(AccessToken._meta.db_table)} WHERE {counted} >= 0 AND id = %s"  # noqa: S608
     return _Statement(sql, (*arguments, "id"), tuple(deletes))
 
 

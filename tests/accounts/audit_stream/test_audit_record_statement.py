@@ -12,6 +12,7 @@ import threading
 
 import pytest
 from django.db import connection, transaction
+from django.db.models.signals import post_save
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
@@ -89,6 +90,14 @@ def test_the_statement_writes_what_the_orm_writes(world):
         }
 
     assert row(recorded) == row(through_orm)
+    with connection.cursor() as cursor:  # SQL NULL, not JSON null; the time the instance was given
+        cursor.execute(
+            "SELECT id, after IS NULL, before IS NULL FROM accounts_auditevent WHERE id IN (%s, %s)",
+            [recorded.pk, through_orm.pk],
+        )
+        stored = {pk: rest for pk, *rest in cursor.fetchall()}
+    assert stored[recorded.pk] == stored[through_orm.pk] == [True, False]
+    assert AuditEvent.objects.get(pk=recorded.pk).created_at == recorded.created_at
 
     def deliveries(event: AuditEvent) -> list[dict]:
         return [
@@ -177,3 +186,22 @@ def _record(world, name: str) -> int:
     return audit_record(
         actor=None, action=AuditAction.ROLE_CHANGED, target=world.acme, tenant=world.acme, after={"who": name}
     ).pk
+
+
+def test_a_save_receiver_is_sent_its_signal(world):
+    """The statement sends no model signals: while a receiver listens, the ORM writes the event."""
+    _hooks(world.acme)
+    seen: list[int] = []
+
+    def receiver(sender, instance, created, **kwargs) -> None:
+        seen.append(instance.pk)
+
+    post_save.connect(receiver, sender=AuditEvent)
+    try:
+        event = audit_record(
+            actor=None, action=AuditAction.ROLE_CHANGED, target=world.acme, tenant=world.acme
+        )
+    finally:
+        post_save.disconnect(receiver, sender=AuditEvent)
+    assert seen == [event.pk]
+    assert AuditDelivery.objects.filter(event=event).count() == 2

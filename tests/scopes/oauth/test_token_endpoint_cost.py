@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
+from datetime import timedelta
 
 import pytest
 from django.core.cache import caches
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.signals import pre_delete
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from oauth2_provider.signals import app_authorized
 
 from accounts import background, ratelimit
@@ -32,6 +35,8 @@ from scopes.models import AccessToken, Consent, Grant, RefreshToken
 from tests.oauth import Flow, assert_standing_read_locks_the_consent, introspect, refresh
 
 pytestmark = pytest.mark.django_db
+
+needs_pg = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="concurrent writers")
 
 OFFLINE = "photos.read offline_access"
 
@@ -220,6 +225,88 @@ def test_revoking_an_access_token_writes_what_the_collector_did_in_one_statement
     assert len(seen) == 1
     assert _after(tokens, code) == (False, True, None, None)
     assert len(_statements(captured, r"^\s*(WITH|INSERT|UPDATE|DELETE)\b")) > 2  # the collector's
+
+
+def test_revoking_an_access_token_keeps_its_refresh_tokens_revocation_time(world, gallery, browser_of):
+    """A refresh token revoked before its access token keeps when it was revoked (the statement's
+    `coalesce`); it is unlinked like any other."""
+    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE)
+    tokens = flow.exchange(flow.authorize()).json()
+    pair = RefreshToken.objects.get(token_checksum=token_checksum(tokens["refresh_token"]))
+    earlier = timezone.now() - timedelta(days=3)
+    RefreshToken.objects.filter(pk=pair.pk).update(revoked=earlier)
+    access = AccessToken.objects.get(token_checksum=token_checksum(tokens["access_token"]))
+    assert tokens_revoke(actor=None, access_tokens=[access]) == 1
+    pair.refresh_from_db()
+    assert (pair.revoked, pair.access_token_id) == (earlier, None)
+    assert not AccessToken.objects.filter(pk=access.pk).exists()
+
+
+@needs_pg
+@pytest.mark.django_db(transaction=True)
+def test_revoking_an_access_token_locks_its_refresh_token_first(world, gallery, browser_of):
+    """Every path that writes a pair locks the refresh token, then the access token (DOT's
+    rotation, `consent_revoke`, a family's revocation). The revocation's statement must too: a
+    refresh holding the pair's refresh token that then deletes the access token must find the
+    revocation waiting for the refresh token, holding nothing (a deadlock aborted one otherwise)."""
+    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE)
+    tokens = flow.exchange(flow.authorize()).json()
+    pair = RefreshToken.objects.get(token_checksum=token_checksum(tokens["refresh_token"]))
+    access = AccessToken.objects.get(token_checksum=token_checksum(tokens["access_token"]))
+    holding = threading.Event()
+    release = threading.Event()
+    backend: list[int] = []
+    errors: list[BaseException] = []
+
+    def refresh_side() -> (
+        None
+    ):  # as DOT's rotation: lock the refresh token, then revoke it (deletes the access token)
+        try:
+            with transaction.atomic():
+                backend.append(connection.connection.info.backend_pid)
+                locked = RefreshToken.objects.select_for_update().get(pk=pair.pk)
+                holding.set()
+                assert release.wait(timeout=30)
+                locked.revoke()
+        except BaseException as error:
+            errors.append(error)
+            holding.set()
+        finally:
+            connection.close()
+
+    def revocation_side() -> None:
+        try:
+            with transaction.atomic():
+                tokens_revoke(actor=None, access_tokens=[AccessToken.objects.get(pk=access.pk)])
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=refresh_side)
+    first.start()
+    assert holding.wait(timeout=30) and not errors, errors
+    second = threading.Thread(target=revocation_side)
+    second.start()
+    try:
+        for _ in range(400):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                    [backend[0]],
+                )
+                if cursor.fetchone()[0]:
+                    break
+            second.join(timeout=0.05)
+        else:
+            raise AssertionError(f"the revocation did not wait for the refresh token's lock: {errors}")
+    finally:
+        release.set()
+        first.join(timeout=30)
+        second.join(timeout=30)
+    assert not errors, errors  # a deadlock is an OperationalError in one of the two
+    assert not AccessToken.objects.filter(pk=access.pk).exists()
+    assert RefreshToken.objects.get(pk=pair.pk).revoked is not None
 
 
 def test_revoking_a_personal_token_deletes_it_with_its_access_token(world):
