@@ -5,13 +5,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from django.db import connections, models, router, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.db.models.signals import post_save, pre_save
 
 from accounts.audit_stream.models import AuditDelivery, AuditWebhook
 from accounts.models import AuditEvent
+from accounts.prepared import prepared_row
 from accounts.tenancy import writing_in
 
 # The delivery's columns the statement fills from the rows it writes; every other column of
@@ -30,14 +31,19 @@ def record(event: AuditEvent) -> int:
     the event, takes each active endpoint's next sequence number with an `UPDATE`, which locks the
     endpoint's row exactly as `SELECT ... FOR UPDATE` did (a second transaction of the tenant waits,
     then reads the number the first one left: PostgreSQL re-reads the row it waited for), and
-    inserts the deliveries from both. SQLite has no data-modifying `WITH`, and the statement
-    sends no model signals: there, and whenever a save receiver listens, the ORM does it.
+    inserts the deliveries from both, as a statement the connection plans once (accounts.prepared).
+    SQLite has no data-modifying `WITH`, and the statement sends no model signals: there, on a
+    database other than the default one, and whenever a save receiver listens, the ORM does it.
     """
     connection = connections[router.db_for_write(AuditEvent)]
-    if connection.vendor != "postgresql" or any(
-        signal.has_listeners(model)
-        for signal in (pre_save, post_save)
-        for model in (AuditEvent, AuditDelivery)
+    if (
+        connection.vendor != "postgresql"
+        or connection.alias != DEFAULT_DB_ALIAS
+        or any(
+            signal.has_listeners(model)
+            for signal in (pre_save, post_save)
+            for model in (AuditEvent, AuditDelivery)
+        )
     ):
         event.save(force_insert=True)
         return enqueue(event)
@@ -48,23 +54,22 @@ def record(event: AuditEvent) -> int:
     params += _values(template, AuditDelivery, connection, skip=_FROM_STATEMENT)
     with transaction.atomic(using=connection.alias, savepoint=False):
         if event.tenant_id is None:  # the platform's own events belong to no tenant's stream
-            event_id, queued = _run(connection, sql, params)
+            event_id, queued = _run(sql, params)
         else:
             # Both stream tables are behind row-level security: enter the event's tenant (free when
             # the request already did), whatever the writer had entered, so no event misses an endpoint.
             with writing_in(event.tenant_id, using=connection.alias, savepoint=False):
-                event_id, queued = _run(connection, sql, params)
+                event_id, queued = _run(sql, params)
     event.pk = event_id
     event._state.adding = False
     event._state.db = connection.alias
     return int(queued)
 
 
-def _run(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> tuple[int, int]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        event_id, queued = cursor.fetchone()
-    return event_id, queued
+def _run(sql: str, params: list[Any]) -> tuple[int, int]:
+    row = prepared_row(sql, params)  # planned once per connection (accounts.prepared)
+    assert row is not None  # the event's row, always
+    return int(row[0]), int(row[1])
 
 
 def _fields(model: type[models.Model], skip: object = ()) -> list[models.Field[Any, Any]]:

@@ -40,8 +40,9 @@ from django.conf import settings
 from django.db import connection
 
 from accounts import tenancy
+from accounts.prepared import prepared_row
 from scopes.access.freshness import FIRST_USE_FUNCTION, FIRST_USE_SQL, PROBE_FUNCTION, PROBE_SQL, PROBE_WIDTH
-from scopes.access.rows import GrantRows, TokenRows, grant_rows, prepared_row, token_on_grant, token_rows
+from scopes.access.rows import GrantRows, TokenRows, grant_rows, token_on_grant, token_rows
 from scopes.access.selectors import registry_at
 from scopes.access.standing import AuthorizationContext, context_from
 from scopes.access.tenancy import token_checksum

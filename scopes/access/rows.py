@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache as memoize
-from functools import partial
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection
@@ -24,6 +23,7 @@ from django.utils import timezone
 
 from accounts.authn import NO_SIGN_IN, SignIn
 from accounts.models import Tenant, User
+from accounts.prepared import prepared_row
 from scopes.access.albums import ALBUM_TYPE, AlbumIds, parse_limit
 from scopes.access.freshness import EPOCH_TABLE, TOKEN_COLUMNS, VERSION_COLUMN
 from scopes.access.personal_tokens import DEFAULT_MAX_DAYS, PERSONAL_TOKENS_CLIENT_ID, PersonalTokenMode
@@ -298,12 +298,6 @@ def _album_pairs(value: str | None) -> tuple[tuple[int, int], ...]:
     return tuple(sorted((int(album), int(owner)) for album, owner in pairs))
 
 
-def _fetch(sql: str, params: list[Any]) -> Sequence[Any] | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-
-
 _TOKEN_SOURCE = (
     f"SELECT user_id, tenant_id, application_id, id, {', '.join(name for name, _kind in TOKEN_COLUMNS)}"
     " FROM scopes_accesstoken WHERE token_checksum = %s"
@@ -340,55 +334,6 @@ def _aware(value: datetime | str) -> datetime:
     if timezone.is_naive(value):
         value = value.replace(tzinfo=UTC)
     return value
-
-
-# The cold path's queries (a token's grant, and a code's, refresh token's or client's grant on the
-# OAuth endpoints), prepared once per database connection (PostgreSQL): planning them, with their
-# sub-selects and the row-level security policies of a dozen tables, cost far more than running
-# them (docs/performance.md). Each is sent as a protocol-level prepared statement (psycopg's
-# `prepare=True`, server-side parameters), which keeps its plan for the connection's life;
-# PostgreSQL plans it again by itself when a table it reads changes shape or the role changes (row-
-# level security depends on the role), so the plan is never stale. Protocol-level statements
-# work through PgBouncer 1.21+ in transaction mode (`max_prepared_statements`); Django's own
-# statements stay unprepared, as Django leaves them.
-
-
-def prepared_row(sql: str, params: list[Any]) -> Sequence[Any] | None:
-    """One row of `sql`, as a statement this connection plans once (PostgreSQL; else plainly).
-
-    Also the API's probe (`scopes.access.cache`), sent on every request: prepared, PostgreSQL
-    neither parses nor plans it again, which on the bench's database saved about 50 us of
-    database CPU per request against the same statement sent as text."""
-    if connection.vendor != "postgresql":
-        return _fetch(sql, params)
-    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined] # defined under psycopg 3 only
-        ServerBindingCursor,
-    )
-
-    connection.ensure_connection()
-    with connection.wrap_database_errors, ServerBindingCursor(connection.connection) as cursor:
-        _execute_prepared(cursor, sql, params)
-        return cursor.fetchone()
-
-
-def _execute_prepared(cursor: Any, sql: str, params: list[Any]) -> None:
-    """Run `sql` prepared on a psycopg cursor, seen as Django's own statements are: through the
-    connection's execute wrappers (whatever counts or times statements counts these too: the
-    bench's report, any instrumentation) and logged when queries are (query-count tests).
-
-    A wrapper gets psycopg's cursor as `context["cursor"]`, not Django's wrapper of it."""
-
-    def run(sql: str, params: Any, _many: bool, _context: Any) -> None:
-        if connection.queries_logged:
-            with connection.make_debug_cursor(cursor).debug_sql(sql, params):
-                cursor.execute(sql, params, prepare=True)
-        else:
-            cursor.execute(sql, params, prepare=True)
-
-    executor: Any = run
-    for wrapper in reversed(connection.execute_wrappers):  # as Django's CursorWrapper applies them
-        executor = partial(wrapper, executor)
-    executor(sql, params, False, {"connection": connection, "cursor": cursor})
 
 
 def _token_row(checksum: str) -> Sequence[Any] | None:

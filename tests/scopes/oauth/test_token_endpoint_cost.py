@@ -210,6 +210,13 @@ def test_revoking_an_access_token_writes_what_the_collector_did_in_one_statement
     if connection.vendor == "postgresql":
         assert len(writes) == 2, writes
         assert all(write.lstrip().startswith("WITH") for write in writes), writes
+        # Both planned once per connection (accounts.prepared): planning them cost more than running them.
+        for start in ("WITH event AS (INSERT INTO", 'WITH r0 AS (UPDATE "scopes_refreshtoken"'):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_prepared_statements WHERE starts_with(statement, %s)", [start]
+                )
+                assert cursor.fetchone()[0] >= 1, start
     assert _after(tokens, code) == (False, True, None, None)
 
     seen: list[int] = []
