@@ -412,6 +412,17 @@ class RefreshToken(AbstractRefreshToken, TenantKeyed):
         # as the Meta extends django-oauth-toolkit's.
         constraints = [*TenantKeyed.Meta.constraints]
 
+    def revoke(self) -> None:
+        """DOT's: this token marked revoked, if it is not already, and its access token deleted.
+
+        Every refresh rotates its token through here: on PostgreSQL in one statement
+        (scopes.consent.services.refresh_token_revoke), elsewhere as DOT does it.
+        """
+        from scopes.consent.services import refresh_token_revoke  # the services import these models
+
+        if not refresh_token_revoke(self.pk):
+            super().revoke()
+
 
 class IDToken(AbstractIDToken):
     """OpenID Connect ID token; swapped with the rest so the set stays consistent."""

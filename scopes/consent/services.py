@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import CASCADE, SET_NULL, Q, QuerySet
-from django.db.models.signals import post_delete, pre_delete
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.utils import timezone
 
 from accounts.constants import AuditAction
@@ -226,6 +226,28 @@ def _delete_access_token(token: AccessToken, now: datetime) -> None:
     token.pk = None  # as `delete()` leaves it
 
 
+def refresh_token_revoke(token_id: int) -> bool:
+    """`RefreshToken.revoke()`, DOT's rule, on PostgreSQL in one statement; False where it cannot
+    be (SQLite, a receiver of the rows' signals, a relation the statement cannot write): then
+    the caller runs DOT's own.
+
+    DOT's: lock the refresh token; if it is still live, delete its access token (the collector)
+    and save it revoked. Every refresh rotates its token this way, in a savepoint of nine
+    statements; `_revoke_refresh_token_sql` is one, taking its locks in the same order.
+    """
+    built = _revoke_refresh_token_sql() if connection.vendor == "postgresql" else None
+    if (
+        built is None
+        or any(_has_delete_receivers(model) for model in built.deletes)
+        or pre_save.has_listeners(RefreshToken)
+        or post_save.has_listeners(RefreshToken)
+    ):
+        return False
+    now = timezone.now()
+    prepared_execute(built.sql, [now if argument == "now" else token_id for argument in built.arguments])
+    return True
+
+
 @dataclass(frozen=True)
 class _Statement:
     sql: str
@@ -235,44 +257,92 @@ class _Statement:
 
 @cache
 def _delete_access_token_sql() -> _Statement | None:
-    """`DELETE` of one access token, each relation's `on_delete` in a `WITH` before it; None
-    when a relation needs more than one step (`PROTECT`, a cascade that cascades further).
+    """One access token deleted, its refresh token revoked and unlinked first (`tokens_revoke`)."""
+    refresh = connection.ops.quote_name(RefreshToken._meta.db_table)
+    return _revocation_sql(
+        [
+            (
+                "r0",
+                f"UPDATE {refresh} SET revoked = coalesce(revoked, %s), access_token_id = NULL"  # noqa: S608 (a quoted table name)
+                " WHERE access_token_id = CAST(%s AS bigint) RETURNING 1",
+                ("now", "id"),
+            )
+        ],
+        target="CAST(%s AS bigint)",
+        target_arguments=("id",),
+    )
 
-    The lock order is the collector's and every other path's: the rows pointing at the token
-    first (its refresh token before anything else, as the old revocation and DOT's refresh
-    rotation lock it), the token last. PostgreSQL runs a `WITH` part that nothing reads only
-    after the main statement, which would lock the token first and deadlock against a refresh of
-    its pair; so the `DELETE` reads every part (`RETURNING 1`, counted in its `WHERE`), which
-    runs them, in order, before it touches the token's row.
+
+@cache
+def _revoke_refresh_token_sql() -> _Statement | None:
+    """One refresh token revoked, if it is live, and its access token deleted (DOT's `revoke()`)."""
+    refresh = connection.ops.quote_name(RefreshToken._meta.db_table)
+    if not getattr(RefreshToken._meta.get_field("updated"), "auto_now", False):
+        return None  # DOT's save() would write more than this statement does
+    return _revocation_sql(
+        [
+            (
+                "live",
+                f"SELECT id, access_token_id FROM {refresh}"  # noqa: S608 (a quoted table name)
+                " WHERE id = CAST(%s AS bigint) AND revoked IS NULL FOR UPDATE",
+                ("id",),
+            ),
+            (
+                "r0",
+                f"UPDATE {refresh} AS t SET revoked = %s, updated = %s, access_token_id = NULL"  # noqa: S608 (as above)
+                " FROM live WHERE t.id = live.id RETURNING live.access_token_id",
+                ("now", "now"),
+            ),
+        ],
+        target="(SELECT access_token_id FROM r0)",  # one row at most: the token is found by its id
+        target_arguments=(),
+    )
+
+
+def _revocation_sql(
+    first: list[tuple[str, str, tuple[str, ...]]], *, target: str, target_arguments: tuple[str, ...]
+) -> _Statement | None:
+    """`DELETE` of the access token `target` names (one value: an index lookup in every table), after `first` (the refresh token's part) and
+    each other relation's `on_delete` in a `WITH`; None when a relation needs more than one step
+    (`PROTECT`, a cascade that cascades further) or the refresh token's relation is not the
+    unique `SET_NULL` that `first` writes.
+
+    The lock order is the collector's and every other path's: the refresh token first (as DOT's
+    rotation, `consent_revoke` and a family's revocation lock it), then the other rows pointing
+    at the access token, the access token last. PostgreSQL runs a `WITH` part that nothing reads
+    only after the main statement, which would lock the access token first and deadlock against
+    a refresh of its pair; so the `DELETE` reads every part (counted in its `WHERE`), which runs
+    them, in order, before it touches the token's row.
     """
     qn = connection.ops.quote_name
-    parts: list[str] = []
-    arguments: list[str] = []
-    deletes: list[type[models.Model]] = [AccessToken]
-    # The refresh token first (sorted() is stable: the other relations keep the collector's order).
-    relations = sorted(_relations_to(AccessToken), key=lambda r: r.related_model is not RefreshToken)
-    if not relations or relations[0].related_model is not RefreshToken:
+    relations = _relations_to(AccessToken)
+    refresh = [relation for relation in relations if relation.related_model is RefreshToken]
+    if len(refresh) != 1 or refresh[0].on_delete is not SET_NULL or not refresh[0].field.unique:
         return None
+    parts = [f"{name} AS ({body})" for name, body, _arguments in first]
+    names = [name for name, _body, _arguments in first]
+    arguments = [argument for _name, _body, part in first for argument in part]
+    deletes: list[type[models.Model]] = [AccessToken]
     for relation in relations:
         related = relation.related_model
+        if related is RefreshToken:
+            continue
         table, column = qn(related._meta.db_table), qn(relation.field.column)
         if relation.on_delete is SET_NULL:
-            revoked = ""
-            if related is RefreshToken:  # the product's rule: the refresh token goes too
-                revoked = f"{qn('revoked')} = coalesce({qn('revoked')}, %s), "
-                arguments.append("now")
-            write = f"UPDATE {table} SET {revoked}{column} = NULL"  # noqa: S608 (quoted names)
+            write = f"UPDATE {table} SET {column} = NULL"  # noqa: S608 (quoted names)
         elif relation.on_delete is CASCADE and not _relations_to(related):
             write = f"DELETE FROM {table}"  # noqa: S608 (a quoted table name)
             deletes.append(related)
         else:
             return None
-        parts.append(f"r{len(parts)} AS ({write} WHERE {column} = %s RETURNING 1)")
-        arguments.append("id")
+        names.append(f"r{len(parts) - len(first) + 1}")
+        parts.append(f"{names[-1]} AS ({write} WHERE {column} = {target} RETURNING 1)")
+        arguments += target_arguments
     # Models' tables and columns, quoted; every value is a placeholder.
-    counted = " + ".join(f"(SELECT count(*) FROM r{i})" for i in range(len(parts)))  # noqa: S608
-    sql = f"WITH {', '.join(parts)} DELETE FROM {qn(AccessToken._meta.db_table)} WHERE {counted} >= 0 AND id = %s"  # noqa: S608
-    return _Statement(sql, (*arguments, "id"), tuple(deletes))
+    counted = " + ".join(f"(SELECT count(*) FROM {name})" for name in names)  # noqa: S608
+    table = qn(AccessToken._meta.db_table)
+    sql = f"WITH {', '.join(parts)} DELETE FROM {table} WHERE {counted} >= 0 AND id = {target}"  # noqa: S608
+    return _Statement(sql, (*arguments, *target_arguments), tuple(deletes))
 
 
 def _has_delete_receivers(model: type[models.Model]) -> bool:

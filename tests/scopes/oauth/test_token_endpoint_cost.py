@@ -18,7 +18,7 @@ from datetime import timedelta
 import pytest
 from django.core.cache import caches
 from django.db import connection, transaction
-from django.db.models.signals import pre_delete
+from django.db.models.signals import post_save, pre_delete
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -314,6 +314,65 @@ def test_revoking_an_access_token_locks_its_refresh_token_first(world, gallery, 
     assert not errors, errors  # a deadlock is an OperationalError in one of the two
     assert not AccessToken.objects.filter(pk=access.pk).exists()
     assert RefreshToken.objects.get(pk=pair.pk).revoked is not None
+
+
+def _pair(world, gallery, browser_of, user) -> tuple[dict, RefreshToken, AccessToken]:
+    flow = Flow(browser_of(user), gallery.client_id, OFFLINE)
+    tokens = flow.exchange(flow.authorize()).json()
+    return (
+        tokens,
+        RefreshToken.objects.get(token_checksum=token_checksum(tokens["refresh_token"])),
+        AccessToken.objects.get(token_checksum=token_checksum(tokens["access_token"])),
+    )
+
+
+def test_a_refresh_rotates_its_token_in_one_statement(world, gallery, browser_of):
+    """DOT's rotation revokes the refresh token (`RefreshToken.revoke()`): locked, marked revoked and
+    unlinked, its access token deleted with every relation's `on_delete`. On PostgreSQL that is one
+    statement (scopes.consent.services.refresh_token_revoke) where DOT ran a savepoint and nine."""
+    tokens, pair, access = _pair(world, gallery, browser_of, world.member_a)
+    with CaptureQueriesContext(connection) as captured:
+        answer = refresh(gallery.client_id, tokens["refresh_token"])
+    assert answer.status_code == 200, answer.content
+    pair.refresh_from_db()
+    assert pair.revoked is not None and pair.access_token_id is None and pair.updated >= pair.revoked
+    assert not AccessToken.objects.filter(pk=access.pk).exists()
+    new = AccessToken.objects.get(token_checksum=token_checksum(answer.json()["access_token"]))
+    assert new.source_refresh_token_id == pair.pk
+    if connection.vendor == "postgresql":
+        assert len(_statements(captured, r"^\s*WITH live AS")) == 1
+        assert _statements(captured, r'^\s*DELETE FROM "scopes_accesstoken"') == []  # no collector
+        assert len(captured) <= 15, [q["sql"][:80] for q in captured.captured_queries]
+
+
+def test_revoking_a_revoked_refresh_token_changes_nothing(world, gallery, browser_of):
+    """DOT's rule: a refresh token already revoked is left as it is, its access token too."""
+    _tokens, pair, access = _pair(world, gallery, browser_of, world.member_a)
+    earlier = timezone.now() - timedelta(days=3)
+    RefreshToken.objects.filter(pk=pair.pk).update(revoked=earlier)
+    RefreshToken.objects.get(pk=pair.pk).revoke()
+    pair.refresh_from_db()
+    assert (pair.revoked, pair.access_token_id) == (earlier, access.pk)
+    assert AccessToken.objects.filter(pk=access.pk).exists()
+
+
+def test_a_save_receiver_on_refresh_tokens_gets_dots_revocation(world, gallery, browser_of):
+    """The statement sends no signals: while a receiver listens, DOT's own `revoke()` runs."""
+    _tokens, pair, access = _pair(world, gallery, browser_of, world.member_a)
+    seen: list[int] = []
+
+    def receiver(sender, instance, **kwargs) -> None:
+        seen.append(instance.pk)
+
+    post_save.connect(receiver, sender=RefreshToken)
+    try:
+        RefreshToken.objects.get(pk=pair.pk).revoke()
+    finally:
+        post_save.disconnect(receiver, sender=RefreshToken)
+    assert seen == [pair.pk]
+    pair.refresh_from_db()
+    assert pair.revoked is not None and pair.access_token_id is None
+    assert not AccessToken.objects.filter(pk=access.pk).exists()
 
 
 def test_revoking_a_personal_token_deletes_it_with_its_access_token(world):
