@@ -8,13 +8,18 @@ touch. On the bench's database the revocation's one statement planned in 0.6 to 
 in 0.2 to 0.3 ms (EXPLAIN ANALYZE); the grant's query planned in about 3 ms (docs/performance.md).
 
 Each is sent as a protocol-level prepared statement (psycopg's `prepare=True`, server-side
-parameters), which keeps its plan for the connection's life; PostgreSQL plans it again by itself
-when a table it reads changes shape or the role changes (row-level security depends on the role),
-so the plan is never stale. Protocol-level statements work through PgBouncer 1.21+ in transaction
-mode (`max_prepared_statements`); Django's own statements stay unprepared, as Django leaves them.
-Elsewhere (SQLite) these are plain statements. Parameters are typed by psycopg from their Python
-values, so a statement compared with a bare parameter should `CAST` it: one plan then serves every
-value (an int is sent as int2, int4 or int8 by its size, and each type would be a statement of its own).
+parameters), which keeps its plan for the connection's life: PostgreSQL plans the first five
+executions with their values, then settles on a generic plan when it is no dearer (the bench's
+showed thousands of generic executions to five custom ones), and plans again by itself when a
+table it reads changes shape or the role changes (row-level security depends on the role), so
+the plan is never stale. It pays with persistent connections (`DB_CONN_MAX_AGE`, production
+600); with a connection per request each statement is prepared anew. Protocol-level statements
+work through PgBouncer 1.21+ in transaction mode (`max_prepared_statements`); Django's own
+statements stay unprepared, as Django leaves them. Elsewhere (SQLite) these are plain statements.
+
+psycopg prepares one statement per query text *and* parameter types, and types a Python int by
+its size (int2, int4, int8): pass ids as `psycopg.types.numeric.Int8` (or `CAST` them in the
+text and pass a typed value) so that one statement serves every id.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 try:  # psycopg 3's cursor with server-side parameters, as Django names it
     from django.db.backends.postgresql.base import ServerBindingCursor  # type: ignore[attr-defined]
-except ImportError:  # no PostgreSQL driver: only SQLite is used, and it is never reached
+except (ImportError, ImproperlyConfigured):  # no PostgreSQL driver: only SQLite, never reached
     ServerBindingCursor = None
 
 

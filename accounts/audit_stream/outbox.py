@@ -9,6 +9,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.db.models.signals import post_save, pre_save
+from psycopg.types.numeric import Int8
 
 from accounts.audit_stream.models import AuditDelivery, AuditWebhook
 from accounts.models import AuditEvent
@@ -48,7 +49,7 @@ def record(event: AuditEvent) -> int:
         event.save(force_insert=True)
         return enqueue(event)
     sql = _statement(connection.alias)
-    params = [*_values(event, AuditEvent, connection, skip=()), event.tenant_id]
+    params = [*_values(event, AuditEvent, connection, skip=()), _int8(event.tenant_id)]
     # The deliveries' other columns; with no tenant no endpoint matches, and nothing is inserted.
     template = AuditDelivery(tenant_id=event.tenant_id if event.tenant_id is not None else 0)
     params += _values(template, AuditDelivery, connection, skip=_FROM_STATEMENT)
@@ -79,8 +80,13 @@ def _fields(model: type[models.Model], skip: object = ()) -> list[models.Field[A
 def _values(
     instance: models.Model, model: type[models.Model], connection: BaseDatabaseWrapper, skip: object
 ) -> list[Any]:
-    """The values Django's insert would send for these fields (`pre_save` fills `auto_now_add`)."""
-    return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in _fields(model, skip)]
+    """The values Django's insert would send for these fields (`pre_save` fills `auto_now_add`),
+    ints as int8: psycopg types an int by its size, and each type is a prepared statement."""
+    return [_int8(f.get_db_prep_save(f.pre_save(instance, True), connection)) for f in _fields(model, skip)]
+
+
+def _int8(value: Any) -> Any:
+    return Int8(value) if type(value) is int else value
 
 
 @cache

@@ -5,17 +5,16 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
 
-from django.db import IntegrityError, connection, models, transaction
-from django.db.models import CASCADE, SET_NULL, Q, QuerySet
-from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
+from psycopg.types.numeric import Int8
 
 from accounts.constants import AuditAction
+from accounts.deletion import Statement, deletion_statement, needs_collector
 from accounts.models import Tenant, User
 from accounts.prepared import prepared_execute
 from accounts.services import audit_record
@@ -208,154 +207,43 @@ def _delete_access_token(token: AccessToken, now: datetime) -> None:
     """Delete an access token, revoking its refresh token: on PostgreSQL in one statement.
 
     What `token.delete()` does (Django's collector: every relation's `on_delete`, a statement
-    each) plus the product's rule that the refresh token goes with it. The collector spent four
-    statements and, on the bench's machine, about 2 ms of Python on a revocation of one row;
-    `_delete_access_token_sql` writes the same as one statement, built once from the models'
-    relations. Whatever it cannot write the same way (a delete receiver, a relation other than
-    `SET_NULL` or a plain `CASCADE`), and SQLite, which has no data-modifying `WITH`, go through
-    the collector as before.
+    each) plus the product's rule that the refresh token goes with it, first: accounts.deletion
+    says how, and why the refresh token is locked before the access token (the lock order of
+    every other path; a reviewer reproduced a deadlock against a refresh the other way round).
+    SQLite, which has no data-modifying `WITH`, and whatever the statement cannot write the same
+    way go through the collector as before.
     """
     built = _delete_access_token_sql() if connection.vendor == "postgresql" else None
-    if built is None or any(_has_delete_receivers(model) for model in built.deletes):
+    if needs_collector(built):
         RefreshToken.objects.filter(access_token=token, revoked__isnull=True).update(revoked=now)
         token.delete()
         return
-    # Planned once per connection: the statement's planning (four tables' row-level security)
-    # cost more than running it (accounts.prepared).
-    prepared_execute(built.sql, [now if argument == "now" else token.pk for argument in built.arguments])
+    assert built is not None
+    # Planned once per connection (accounts.prepared): its planning, four tables' row-level
+    # security, cost more than running it. The id as int8: one prepared statement for every id.
+    ids = {"now": now, "id": Int8(token.pk)}
+    prepared_execute(built.sql, [ids[argument] for argument in built.arguments])
     token.pk = None  # as `delete()` leaves it
 
 
-def refresh_token_revoke(token_id: int) -> bool:
-    """`RefreshToken.revoke()`, DOT's rule, on PostgreSQL in one statement; False where it cannot
-    be (SQLite, a receiver of the rows' signals, a relation the statement cannot write): then
-    the caller runs DOT's own.
-
-    DOT's: lock the refresh token; if it is still live, delete its access token (the collector)
-    and save it revoked. Every refresh rotates its token this way, in a savepoint of nine
-    statements; `_revoke_refresh_token_sql` is one, taking its locks in the same order.
-    """
-    built = _revoke_refresh_token_sql() if connection.vendor == "postgresql" else None
-    if (
-        built is None
-        or any(_has_delete_receivers(model) for model in built.deletes)
-        or pre_save.has_listeners(RefreshToken)
-        or post_save.has_listeners(RefreshToken)
-    ):
-        return False
-    now = timezone.now()
-    prepared_execute(built.sql, [now if argument == "now" else token_id for argument in built.arguments])
-    return True
-
-
-@dataclass(frozen=True)
-class _Statement:
-    sql: str
-    arguments: tuple[str, ...]  # what each placeholder takes: "id" (the token's) or "now"
-    deletes: tuple[type[models.Model], ...]  # whose delete receivers would need the collector
-
-
 @cache
-def _delete_access_token_sql() -> _Statement | None:
+def _delete_access_token_sql() -> Statement | None:
     """One access token deleted, its refresh token revoked and unlinked first (`tokens_revoke`)."""
     refresh = connection.ops.quote_name(RefreshToken._meta.db_table)
-    return _revocation_sql(
-        [
+    return deletion_statement(
+        AccessToken,
+        first=[
             (
                 "r0",
                 f"UPDATE {refresh} SET revoked = coalesce(revoked, %s), access_token_id = NULL"  # noqa: S608 (a quoted table name)
-                " WHERE access_token_id = CAST(%s AS bigint) RETURNING 1",
+                " WHERE access_token_id = %s RETURNING 1",
                 ("now", "id"),
             )
         ],
-        target="CAST(%s AS bigint)",
+        handled=RefreshToken,
+        target="%s",
         target_arguments=("id",),
     )
-
-
-@cache
-def _revoke_refresh_token_sql() -> _Statement | None:
-    """One refresh token revoked, if it is live, and its access token deleted (DOT's `revoke()`)."""
-    refresh = connection.ops.quote_name(RefreshToken._meta.db_table)
-    if not getattr(RefreshToken._meta.get_field("updated"), "auto_now", False):
-        return None  # DOT's save() would write more than this statement does
-    return _revocation_sql(
-        [
-            (
-                "live",
-                f"SELECT id, access_token_id FROM {refresh}"  # noqa: S608 (a quoted table name)
-                " WHERE id = CAST(%s AS bigint) AND revoked IS NULL FOR UPDATE",
-                ("id",),
-            ),
-            (
-                "r0",
-                f"UPDATE {refresh} AS t SET revoked = %s, updated = %s, access_token_id = NULL"  # noqa: S608 (as above)
-                " FROM live WHERE t.id = live.id RETURNING live.access_token_id",
-                ("now", "now"),
-            ),
-        ],
-        target="(SELECT access_token_id FROM r0)",  # one row at most: the token is found by its id
-        target_arguments=(),
-    )
-
-
-def _revocation_sql(
-    first: list[tuple[str, str, tuple[str, ...]]], *, target: str, target_arguments: tuple[str, ...]
-) -> _Statement | None:
-    """`DELETE` of the access token `target` names (one value: an index lookup in every table), after `first` (the refresh token's part) and
-    each other relation's `on_delete` in a `WITH`; None when a relation needs more than one step
-    (`PROTECT`, a cascade that cascades further) or the refresh token's relation is not the
-    unique `SET_NULL` that `first` writes.
-
-    The lock order is the collector's and every other path's: the refresh token first (as DOT's
-    rotation, `consent_revoke` and a family's revocation lock it), then the other rows pointing
-    at the access token, the access token last. PostgreSQL runs a `WITH` part that nothing reads
-    only after the main statement, which would lock the access token first and deadlock against
-    a refresh of its pair; so the `DELETE` reads every part (counted in its `WHERE`), which runs
-    them, in order, before it touches the token's row.
-    """
-    qn = connection.ops.quote_name
-    relations = _relations_to(AccessToken)
-    refresh = [relation for relation in relations if relation.related_model is RefreshToken]
-    if len(refresh) != 1 or refresh[0].on_delete is not SET_NULL or not refresh[0].field.unique:
-        return None
-    parts = [f"{name} AS ({body})" for name, body, _arguments in first]
-    names = [name for name, _body, _arguments in first]
-    arguments = [argument for _name, _body, part in first for argument in part]
-    deletes: list[type[models.Model]] = [AccessToken]
-    for relation in relations:
-        related = relation.related_model
-        if related is RefreshToken:
-            continue
-        table, column = qn(related._meta.db_table), qn(relation.field.column)
-        if relation.on_delete is SET_NULL:
-            write = f"UPDATE {table} SET {column} = NULL"  # noqa: S608 (quoted names)
-        elif relation.on_delete is CASCADE and not _relations_to(related):
-            write = f"DELETE FROM {table}"  # noqa: S608 (a quoted table name)
-            deletes.append(related)
-        else:
-            return None
-        names.append(f"r{len(parts) - len(first) + 1}")
-        parts.append(f"{names[-1]} AS ({write} WHERE {column} = {target} RETURNING 1)")
-        arguments += target_arguments
-    # Models' tables and columns, quoted; every value is a placeholder.
-    counted = " + ".join(f"(SELECT count(*) FROM {name})" for name in names)  # noqa: S608
-    table = qn(AccessToken._meta.db_table)
-    sql = f"WITH {', '.join(parts)} DELETE FROM {table} WHERE {counted} >= 0 AND id = {target}"  # noqa: S608
-    return _Statement(sql, (*arguments, *target_arguments), tuple(deletes))
-
-
-def _has_delete_receivers(model: type[models.Model]) -> bool:
-    return pre_delete.has_listeners(model) or post_delete.has_listeners(model)
-
-
-def _relations_to(model: type[models.Model]) -> list[Any]:
-    """Every relation pointing at `model`, hidden ones (`related_name="+"`) included, as the collector sees them."""
-    return [
-        f
-        for f in model._meta.get_fields(include_hidden=True)
-        if f.auto_created and not f.concrete and (f.one_to_one or f.one_to_many)
-    ]
 
 
 def consent_form_use(*, nonce: str, lifetime: int) -> bool:

@@ -249,52 +249,43 @@ def test_revoking_an_access_token_keeps_its_refresh_tokens_revocation_time(world
     assert not AccessToken.objects.filter(pk=access.pk).exists()
 
 
-@needs_pg
-@pytest.mark.django_db(transaction=True)
-def test_revoking_an_access_token_locks_its_refresh_token_first(world, gallery, browser_of):
-    """Every path that writes a pair locks the refresh token, then the access token (DOT's
-    rotation, `consent_revoke`, a family's revocation). The revocation's statement must too: a
-    refresh holding the pair's refresh token that then deletes the access token must find the
-    revocation waiting for the refresh token, holding nothing (a deadlock aborted one otherwise)."""
-    flow = Flow(browser_of(world.member_a), gallery.client_id, OFFLINE)
-    tokens = flow.exchange(flow.authorize()).json()
-    pair = RefreshToken.objects.get(token_checksum=token_checksum(tokens["refresh_token"]))
-    access = AccessToken.objects.get(token_checksum=token_checksum(tokens["access_token"]))
+def _race(hold, then, waiting) -> list[BaseException]:
+    """`hold()` in a transaction that then waits; `waiting()` in another, which must wait for a
+    lock the first holds (pg_blocking_pids); then the first goes on with `then()` and both
+    finish. The errors either raised (a deadlock is an OperationalError in one of them)."""
     holding = threading.Event()
     release = threading.Event()
     backend: list[int] = []
     errors: list[BaseException] = []
 
-    def refresh_side() -> (
-        None
-    ):  # as DOT's rotation: lock the refresh token, then revoke it (deletes the access token)
+    def first() -> None:
         try:
             with transaction.atomic():
                 backend.append(connection.connection.info.backend_pid)
-                locked = RefreshToken.objects.select_for_update().get(pk=pair.pk)
+                held = hold()
                 holding.set()
                 assert release.wait(timeout=30)
-                locked.revoke()
+                then(held)
         except BaseException as error:
             errors.append(error)
             holding.set()
         finally:
             connection.close()
 
-    def revocation_side() -> None:
+    def second() -> None:
         try:
             with transaction.atomic():
-                tokens_revoke(actor=None, access_tokens=[AccessToken.objects.get(pk=access.pk)])
+                waiting()
         except BaseException as error:
             errors.append(error)
         finally:
             connection.close()
 
-    first = threading.Thread(target=refresh_side)
-    first.start()
+    one = threading.Thread(target=first)
+    one.start()
     assert holding.wait(timeout=30) and not errors, errors
-    second = threading.Thread(target=revocation_side)
-    second.start()
+    two = threading.Thread(target=second)
+    two.start()
     try:
         for _ in range(400):
             with connection.cursor() as cursor:
@@ -304,16 +295,52 @@ def test_revoking_an_access_token_locks_its_refresh_token_first(world, gallery, 
                 )
                 if cursor.fetchone()[0]:
                     break
-            second.join(timeout=0.05)
+            two.join(timeout=0.05)
         else:
-            raise AssertionError(f"the revocation did not wait for the refresh token's lock: {errors}")
+            raise AssertionError(f"the second transaction did not wait for the first's lock: {errors}")
     finally:
         release.set()
-        first.join(timeout=30)
-        second.join(timeout=30)
-    assert not errors, errors  # a deadlock is an OperationalError in one of the two
+        one.join(timeout=30)
+        two.join(timeout=30)
+    return errors
+
+
+@needs_pg
+@pytest.mark.django_db(transaction=True)
+def test_revoking_an_access_token_locks_its_refresh_token_first(world, gallery, browser_of):
+    """Every path that writes a pair locks the refresh token, then the access token (DOT's
+    rotation, `consent_revoke`, a family's revocation). The revocation's statement must too: a
+    refresh holding the pair's refresh token that then deletes the access token must find the
+    revocation waiting for the refresh token, holding nothing (a deadlock aborted one otherwise)."""
+    _tokens, pair, access = _pair(world, gallery, browser_of, world.member_a)
+    errors = _race(
+        # As DOT's rotation: lock the refresh token, then revoke it (which deletes the access token).
+        lambda: RefreshToken.objects.select_for_update().get(pk=pair.pk),
+        lambda locked: locked.revoke(),
+        lambda: tokens_revoke(actor=None, access_tokens=[AccessToken.objects.get(pk=access.pk)]),
+    )
+    assert not errors, errors
     assert not AccessToken.objects.filter(pk=access.pk).exists()
     assert RefreshToken.objects.get(pk=pair.pk).revoked is not None
+
+
+@needs_pg
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_token_revoked_twice_at_once_is_revoked_once(world, gallery, browser_of):
+    """Two `revoke()`s of one refresh token: the second waits for the first's lock, then finds the
+    token revoked and changes nothing (DOT's rule), keeping the first one's time."""
+    _tokens, pair, access = _pair(world, gallery, browser_of, world.member_a)
+    first: list = []
+
+    def revoke_first() -> None:
+        RefreshToken.objects.get(pk=pair.pk).revoke()
+        first.append(RefreshToken.objects.get(pk=pair.pk).revoked)  # inside its transaction
+
+    errors = _race(revoke_first, lambda _held: None, lambda: RefreshToken.objects.get(pk=pair.pk).revoke())
+    assert not errors, errors
+    pair.refresh_from_db()
+    assert first[0] is not None and pair.revoked == first[0] and pair.access_token_id is None
+    assert not AccessToken.objects.filter(pk=access.pk).exists()
 
 
 def _pair(world, gallery, browser_of, user) -> tuple[dict, RefreshToken, AccessToken]:
@@ -329,7 +356,7 @@ def _pair(world, gallery, browser_of, user) -> tuple[dict, RefreshToken, AccessT
 def test_a_refresh_rotates_its_token_in_one_statement(world, gallery, browser_of):
     """DOT's rotation revokes the refresh token (`RefreshToken.revoke()`): locked, marked revoked and
     unlinked, its access token deleted with every relation's `on_delete`. On PostgreSQL that is one
-    statement (scopes.consent.services.refresh_token_revoke) where DOT ran a savepoint and nine."""
+    statement (scopes.models.RefreshToken.revoke, accounts.deletion) where DOT ran a savepoint and nine."""
     tokens, pair, access = _pair(world, gallery, browser_of, world.member_a)
     with CaptureQueriesContext(connection) as captured:
         answer = refresh(gallery.client_id, tokens["refresh_token"])
@@ -341,6 +368,11 @@ def test_a_refresh_rotates_its_token_in_one_statement(world, gallery, browser_of
     assert new.source_refresh_token_id == pair.pk
     if connection.vendor == "postgresql":
         assert len(_statements(captured, r"^\s*WITH live AS")) == 1
+        with connection.cursor() as cursor:  # planned once per connection, one statement for every id
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE starts_with(statement, 'WITH live AS')"
+            )
+            assert cursor.fetchone()[0] == 1
         assert _statements(captured, r'^\s*DELETE FROM "scopes_accesstoken"') == []  # no collector
         assert len(captured) <= 15, [q["sql"][:80] for q in captured.captured_queries]
 
@@ -356,7 +388,8 @@ def test_revoking_a_revoked_refresh_token_changes_nothing(world, gallery, browse
     assert AccessToken.objects.filter(pk=access.pk).exists()
 
 
-def test_a_save_receiver_on_refresh_tokens_gets_dots_revocation(world, gallery, browser_of):
+@pytest.mark.parametrize(("signal", "sender"), [(post_save, RefreshToken), (pre_delete, AccessToken)])
+def test_a_receiver_of_the_rows_signals_gets_dots_revocation(world, gallery, browser_of, signal, sender):
     """The statement sends no signals: while a receiver listens, DOT's own `revoke()` runs."""
     _tokens, pair, access = _pair(world, gallery, browser_of, world.member_a)
     seen: list[int] = []
@@ -364,12 +397,12 @@ def test_a_save_receiver_on_refresh_tokens_gets_dots_revocation(world, gallery, 
     def receiver(sender, instance, **kwargs) -> None:
         seen.append(instance.pk)
 
-    post_save.connect(receiver, sender=RefreshToken)
+    signal.connect(receiver, sender=sender)
     try:
         RefreshToken.objects.get(pk=pair.pk).revoke()
     finally:
-        post_save.disconnect(receiver, sender=RefreshToken)
-    assert seen == [pair.pk]
+        signal.disconnect(receiver, sender=sender)
+    assert seen == [pair.pk if sender is RefreshToken else access.pk]
     pair.refresh_from_db()
     assert pair.revoked is not None and pair.access_token_id is None
     assert not AccessToken.objects.filter(pk=access.pk).exists()
