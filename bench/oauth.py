@@ -14,15 +14,24 @@ share with the product:
   `_create_access_token` and `_create_refresh_token` do not know about. `StockValidator` fills it in
   the one hook DOT calls on every new token before saving it (`_set_token_value`): the tenant of the
   refresh token a token is minted from, else of the client (client credentials), and a refresh
-  token's that of its access token. Nothing else of DOT's is overridden.
+  token's that of its access token.
+- **The refresh token's `revoke()`.** The product's `RefreshToken` model does DOT's `revoke()` in one
+  statement (scopes.models); stock DOT's views run DOT's own method instead (`stock_revoke`), as a
+  stock install would. gunicorn's workers are synchronous, one request at a time, so swapping the
+  method for the length of a request reaches no other request.
+
+Nothing else of DOT's is overridden.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from oauth2_provider import views as dot_views
+from oauth2_provider.models import AbstractRefreshToken
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
@@ -60,7 +69,19 @@ class InUrlTenant:
 
     def post(self, request: HttpRequest, *args: Any, tenant_slug: str, **kwargs: Any) -> HttpResponse:
         enter_url_tenant(tenant_slug)
-        return super().post(request, *args, **kwargs)  # type: ignore[misc]
+        with stock_revoke():
+            return super().post(request, *args, **kwargs)  # type: ignore[misc]
+
+
+@contextmanager
+def stock_revoke() -> Iterator[None]:
+    """Inside, `RefreshToken.revoke()` is DOT's own (this process's requests are one at a time)."""
+    product = RefreshToken.__dict__["revoke"]
+    RefreshToken.revoke = AbstractRefreshToken.revoke  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        RefreshToken.revoke = product  # type: ignore[method-assign]
 
 
 class StockTokenView(InUrlTenant, dot_views.TokenView):
