@@ -8,8 +8,6 @@ commits, so a second writer of the tenant waits and numbers after it.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.db import connection, transaction
 from django.db.models.signals import post_save
@@ -22,6 +20,7 @@ from accounts.constants import AuditAction
 from accounts.models import AuditEvent
 from accounts.services import audit_record
 from accounts.tenancy import enter_tenant, request_scope
+from tests.races import race
 
 pytestmark = pytest.mark.django_db
 
@@ -127,55 +126,12 @@ def test_a_second_writer_of_the_tenant_waits_and_numbers_after_the_first(world):
     """The endpoint's row is locked from the first writer's statement to its commit: the second
     waits (pg_blocking_pids says for whom) and gets the next number, in commit order."""
     hook = AuditWebhook.objects.create(tenant=world.acme, url="https://example.com/a", secret="s")
-    written = threading.Event()
-    release = threading.Event()
-    backend: list[int] = []
     events: dict[str, int] = {}
-    errors: list[BaseException] = []
-
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                backend.append(connection.connection.info.backend_pid)
-                events["first"] = _record(world, "first")
-                written.set()
-                assert release.wait(timeout=30)
-        except BaseException as error:  # reported below, not lost in the thread
-            errors.append(error)
-            written.set()
-        finally:
-            connection.close()
-
-    def second() -> None:
-        try:
-            events["second"] = _record(world, "second")
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    one = threading.Thread(target=first)
-    one.start()
-    assert written.wait(timeout=30) and not errors, errors
-    two = threading.Thread(target=second)
-    two.start()
-    try:
-        for _ in range(400):
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                    [backend[0]],
-                )
-                if cursor.fetchone()[0]:
-                    break
-            two.join(timeout=0.05)
-        else:
-            raise AssertionError("the second writer did not wait for the first's lock on the endpoint")
-        assert "second" not in events
-    finally:
-        release.set()
-        one.join(timeout=30)
-        two.join(timeout=30)
+    errors = race(
+        lambda: events.update(first=_record(world, "first")),
+        lambda _held: None,
+        lambda: events.update(second=_record(world, "second")),
+    )
     assert not errors, errors
     numbers = dict(AuditDelivery.objects.filter(webhook=hook).values_list("event_id", "sequence"))
     assert numbers == {events["first"]: 1, events["second"]: 2}

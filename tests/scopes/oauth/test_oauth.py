@@ -27,6 +27,7 @@ from scopes.oauth import validators
 from scopes.oauth.validators import TenantOAuth2Validator
 from tests.factories import ApplicationFactory
 from tests.oauth import REDIRECT_URI, Flow, code_request, refresh
+from tests.races import wait_until_blocked_by
 
 pytestmark = [pytest.mark.django_db, pytest.mark.attack]
 
@@ -603,23 +604,6 @@ def _race(monkeypatch, method: str, first, second) -> list:
     return answers
 
 
-def _blocked_by(backend: int) -> int:
-    """How many sessions wait for a lock that the session `backend` holds."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [backend]
-        )
-        return int(cursor.fetchone()[0])
-
-
-def _wait_until_blocked_by(backend: int, thread: threading.Thread, answers: list) -> None:
-    for _ in range(400):
-        if _blocked_by(backend):
-            return
-        thread.join(timeout=0.05)
-    raise AssertionError(f"the second request did not wait for the first's lock: {answers}")
-
-
 def _race_waiting(monkeypatch, method: str, first, second) -> list:
     """`first` paused after `method` while `second` runs: `second` must wait for a lock `first`'s
     session holds (pg_blocking_pids), then both finish. Answers: [first's, second's]."""
@@ -631,7 +615,7 @@ def _race_waiting(monkeypatch, method: str, first, second) -> list:
     monkeypatch.undo()
     waiting = _in_thread(second, seconds)
     try:
-        _wait_until_blocked_by(go.backend, waiting, seconds)  # type: ignore[attr-defined]
+        wait_until_blocked_by(go.backend, waiting, seconds)  # type: ignore[attr-defined]
         assert not seconds, "the second request finished while the first held its lock"
     finally:
         go.set()
@@ -776,7 +760,7 @@ def test_a_code_exchanged_while_its_consent_is_narrowed_gets_only_what_is_left(
     answers: list = []
     exchange = _in_thread(lambda: Client().post("/o/token/", data), answers)
     try:
-        _wait_until_blocked_by(go.backend, exchange, answers)  # type: ignore[attr-defined]
+        wait_until_blocked_by(go.backend, exchange, answers)  # type: ignore[attr-defined]
     finally:
         go.set()
         narrowing.join(timeout=30)

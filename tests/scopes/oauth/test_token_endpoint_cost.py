@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import base64
 import re
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core.cache import caches
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models.signals import post_save, pre_delete
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -33,6 +32,7 @@ from scopes.machines.models import PersonalAccessToken
 from scopes.machines.services import personal_token_create, service_account_create
 from scopes.models import AccessToken, Consent, Grant, RefreshToken
 from tests.oauth import Flow, assert_standing_read_locks_the_consent, introspect, refresh
+from tests.races import race
 
 pytestmark = pytest.mark.django_db
 
@@ -249,62 +249,6 @@ def test_revoking_an_access_token_keeps_its_refresh_tokens_revocation_time(world
     assert not AccessToken.objects.filter(pk=access.pk).exists()
 
 
-def _race(hold, then, waiting) -> list[BaseException]:
-    """`hold()` in a transaction that then waits; `waiting()` in another, which must wait for a
-    lock the first holds (pg_blocking_pids); then the first goes on with `then()` and both
-    finish. The errors either raised (a deadlock is an OperationalError in one of them)."""
-    holding = threading.Event()
-    release = threading.Event()
-    backend: list[int] = []
-    errors: list[BaseException] = []
-
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                backend.append(connection.connection.info.backend_pid)
-                held = hold()
-                holding.set()
-                assert release.wait(timeout=30)
-                then(held)
-        except BaseException as error:
-            errors.append(error)
-            holding.set()
-        finally:
-            connection.close()
-
-    def second() -> None:
-        try:
-            with transaction.atomic():
-                waiting()
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    one = threading.Thread(target=first)
-    one.start()
-    assert holding.wait(timeout=30) and not errors, errors
-    two = threading.Thread(target=second)
-    two.start()
-    try:
-        for _ in range(400):
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                    [backend[0]],
-                )
-                if cursor.fetchone()[0]:
-                    break
-            two.join(timeout=0.05)
-        else:
-            raise AssertionError(f"the second transaction did not wait for the first's lock: {errors}")
-    finally:
-        release.set()
-        one.join(timeout=30)
-        two.join(timeout=30)
-    return errors
-
-
 @needs_pg
 @pytest.mark.django_db(transaction=True)
 def test_revoking_an_access_token_locks_its_refresh_token_first(world, gallery, browser_of):
@@ -313,7 +257,7 @@ def test_revoking_an_access_token_locks_its_refresh_token_first(world, gallery, 
     refresh holding the pair's refresh token that then deletes the access token must find the
     revocation waiting for the refresh token, holding nothing (a deadlock aborted one otherwise)."""
     _tokens, pair, access = _pair(world, gallery, browser_of, world.member_a)
-    errors = _race(
+    errors = race(
         # As DOT's rotation: lock the refresh token, then revoke it (which deletes the access token).
         lambda: RefreshToken.objects.select_for_update().get(pk=pair.pk),
         lambda locked: locked.revoke(),
@@ -336,7 +280,7 @@ def test_a_refresh_token_revoked_twice_at_once_is_revoked_once(world, gallery, b
         RefreshToken.objects.get(pk=pair.pk).revoke()
         first.append(RefreshToken.objects.get(pk=pair.pk).revoked)  # inside its transaction
 
-    errors = _race(revoke_first, lambda _held: None, lambda: RefreshToken.objects.get(pk=pair.pk).revoke())
+    errors = race(revoke_first, lambda _held: None, lambda: RefreshToken.objects.get(pk=pair.pk).revoke())
     assert not errors, errors
     pair.refresh_from_db()
     assert first[0] is not None and pair.revoked == first[0] and pair.access_token_id is None
