@@ -18,7 +18,7 @@ from accounts.models import Tenant
 from accounts.querysets import TenantQuerySet
 from api import bookkeeping, metrics
 from api.exceptions import AccessRefused
-from api.resource_metadata import resource_identifier
+from api.resource_metadata import decision_resource
 from scopes.access.context_decision import decide_for, target_for, tenant_problem
 from scopes.access.decision import Decision, Reason, Target, accepted_scopes
 from scopes.access.standing import AuthorizationContext
@@ -147,7 +147,7 @@ def readable(
         action_scope=read_scope,
         read_scope=read_scope,
         target=None,
-        resource=resource_identifier(request),
+        resource=decision_resource(request, context.audience),
     )
     tenant = context.tenant.instance()  # the querysets want a Tenant; built without a query
     if names_granted_albums(context, decision, album_field):
@@ -224,7 +224,7 @@ def resolve_reference(
             owner_id=getattr(obj, f"{owner_field}_id"),
             album_id=album_of(obj, album_field),
         ),
-        resource=resource_identifier(request),
+        resource=decision_resource(request, context.audience),
     )
     # Past the list filter only "not visible" can refuse a read (its reach is the visible reach):
     # whatever it says, a refused reference is the missing one, never a different answer.
@@ -235,13 +235,14 @@ class TenantScopePermission(BasePermission):
     """Token, tenant, scope and role for every request; ownership for every object."""
 
     def _decide(self, request: Request, view: ScopedView, scope: str, target: Target | None) -> Decision:
+        context = token_context(request)
         return decide_for(
-            token_context(request),
+            context,
             tenant_slug=view.kwargs.get("tenant_slug", ""),
             action_scope=scope,
             read_scope=view.read_scope,
             target=target,
-            resource=resource_identifier(request),
+            resource=decision_resource(request, context.audience),
         )
 
     def has_permission(self, request: Request, api_view: APIView) -> bool:

@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 from oauth2_provider.views.metadata import OAuthProtectedResourceMetadataView
 
-from scopes.access.audience import WELL_KNOWN, ResourceKind, resource_at
+from scopes.access.audience import WELL_KNOWN, ResourceKind, bound, resource_at
 from scopes.access.selectors import registry
 from scopes.constants import ScopeName
 from scopes.oidc.views import issuer
@@ -92,6 +92,17 @@ def resource_identifier(request: HttpRequest) -> str | None:
     `resource` value for a token bound to it: scopes.access.audience); None outside the API."""
     found = resource_at(request.path)
     return None if found is None else found.identifier(issuer(request))
+
+
+def decision_resource(request: HttpRequest, audience: Iterable[str]) -> str | None:
+    """What the decision's `resource` is for a token with this audience: `resource_identifier`
+    when the token is bound to a resource, None when it is not (`scopes.access.audience.bound`:
+    an unbound token passes the resource step whatever the resource, so None decides alike).
+
+    Working the identifier out validates the request's host and builds a URL, about 50 µs of a warm
+    request's CPU on the bench's machine (7 December 2026), for an answer only a bound token reads.
+    """
+    return resource_identifier(request) if bound(audience) else None
 
 
 def metadata_url(request: HttpRequest) -> str | None:

@@ -86,6 +86,13 @@ def parse_resource(uri: str, issuer: str) -> Resource | None:
     return found if found is not None and found.identifier(issuer) == uri else None
 
 
+def bound(audience: Iterable[str]) -> bool:
+    """Whether where a token is used matters to `resource_problem`: only for a token bound to a
+    resource. An unbound token passes at every resource, so its caller need not work out which
+    resource a request is at (`api.resource_metadata.decision_resource`)."""
+    return bool(tuple(audience))
+
+
 def resource_problem(audience: Iterable[str], resource: str | None) -> str | None:
     """Why a token with this audience may not be used at `resource` (None: it may).
 
@@ -93,6 +100,6 @@ def resource_problem(audience: Iterable[str], resource: str | None) -> str | Non
     ours (`resource` None) is refused by a bound token: it fails closed.
     """
     audience = tuple(audience)
-    if not audience or resource in audience:
+    if not bound(audience) or resource in audience:
         return None
     return f"the token was issued for {' '.join(audience)}, not for {resource or 'this endpoint'}"

@@ -11,12 +11,15 @@ import hashlib
 
 import pytest
 from django.db import connection
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 
-from scopes.access.audience import USERINFO_PATH, parse_resource, resource_at, resource_problem
-from scopes.access.decision import Reason, Step, decide
+from api.resource_metadata import decision_resource
+from scopes.access.audience import USERINFO_PATH, bound, parse_resource, resource_at, resource_problem
+from scopes.access.decision import Reason, Step, Target, decide
 from scopes.constants import ScopeName as S
 from scopes.models import AccessToken, Grant, RefreshToken
 from tests.oauth import Flow, code_request, introspect, refresh
@@ -77,6 +80,41 @@ def test_the_decision_refuses_a_token_bound_elsewhere_before_the_tenant():
     bound_here = decide(**common, audience=(PHOTOS,), resource=PHOTOS)
     assert bound_here.reason == Reason.ROLE_FORBIDS
     assert resource_problem((PHOTOS,), None) is not None  # not at a resource of ours: fails closed
+
+
+@given(
+    resource=st.one_of(st.none(), st.sampled_from([PHOTOS, AUDIT, USERINFO, GLOBEX]), st.text(max_size=40)),
+    token_scopes=st.lists(st.sampled_from(["photos.read", "photos.write", "albums.read"]), max_size=3),
+    reach=st.sampled_from(["own", "tenant"]),
+    target=st.sampled_from([None, Target(exists_in_tenant=True, owner_is_user=False)]),
+    tenant_problem=st.sampled_from([None, "another tenant"]),
+)
+def test_where_an_unbound_token_is_used_never_changes_its_decision(
+    resource, token_scopes, reach, target, tenant_problem
+):
+    """The API leaves the resource out for an unbound token (`decision_resource`): sound only because
+    the decision is the same, step by step, whatever the resource is."""
+    common = dict(
+        action_scope="photos.read",
+        token_scopes=token_scopes,
+        role_grants=[("photos.read", reach)],
+        implications={},
+        target=target,
+        tenant_problem=tenant_problem,
+        audience=(),
+    )
+    assert not bound(())
+    assert decide(**common, resource=resource) == decide(**common, resource=None)
+
+
+def test_the_api_works_out_the_resource_for_a_bound_token_only():
+    request = RequestFactory().get("/api/t/acme/photos/")
+    assert decision_resource(request, ()) is None
+    assert decision_resource(request, (AUDIT,)) == PHOTOS  # bound: where it is, to compare
+    assert decision_resource(request, [PHOTOS]) == PHOTOS
+    outside = RequestFactory().get("/account/apps/")
+    assert decision_resource(outside, (PHOTOS,)) is None  # not at a resource: a bound token fails closed
+    assert resource_problem((PHOTOS,), decision_resource(outside, (PHOTOS,))) is not None
 
 
 # --- the API, userinfo and introspection ------------------------------------------------------------
