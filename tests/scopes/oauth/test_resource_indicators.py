@@ -8,6 +8,7 @@ scopes and role reach, as before.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -17,6 +18,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from accounts.authn import MFA, NO_SIGN_IN, Requirement, SignIn
 from api.resource_metadata import decision_resource
 from scopes.access.audience import USERINFO_PATH, bound, parse_resource, resource_at, resource_problem
 from scopes.access.decision import Reason, Step, Target, decide
@@ -86,11 +88,21 @@ def test_the_decision_refuses_a_token_bound_elsewhere_before_the_tenant():
     resource=st.one_of(st.none(), st.sampled_from([PHOTOS, AUDIT, USERINFO, GLOBEX]), st.text(max_size=40)),
     token_scopes=st.lists(st.sampled_from(["photos.read", "photos.write", "albums.read"]), max_size=3),
     reach=st.sampled_from(["own", "tenant"]),
-    target=st.sampled_from([None, Target(exists_in_tenant=True, owner_is_user=False)]),
+    target=st.sampled_from(
+        [
+            None,
+            Target(exists_in_tenant=True, owner_is_user=False),
+            Target(exists_in_tenant=True, owner_is_user=True, album_id=2, placing=True),
+        ]
+    ),
     tenant_problem=st.sampled_from([None, "another tenant"]),
+    token_problem=st.sampled_from([None, "the token has expired"]),
+    albums=st.one_of(st.none(), st.frozensets(st.integers(1, 4), max_size=3)),
+    requirement=st.sampled_from([Requirement(), Requirement(acr=MFA), Requirement(max_age=60)]),
+    sign_in=st.sampled_from([NO_SIGN_IN, SignIn(acr=MFA, amr=("pwd", "otp"), auth_time=None)]),
 )
 def test_where_an_unbound_token_is_used_never_changes_its_decision(
-    resource, token_scopes, reach, target, tenant_problem
+    resource, token_scopes, reach, target, tenant_problem, token_problem, albums, requirement, sign_in
 ):
     """The API leaves the resource out for an unbound token (`decision_resource`): sound only because
     the decision is the same, step by step, whatever the resource is."""
@@ -101,10 +113,20 @@ def test_where_an_unbound_token_is_used_never_changes_its_decision(
         implications={},
         target=target,
         tenant_problem=tenant_problem,
+        token_problem=token_problem,
+        albums=albums,
+        requirement=requirement,
+        sign_in=sign_in,
+        now=datetime(2026, 12, 7, tzinfo=UTC),
         audience=(),
     )
-    assert not bound(())
     assert decide(**common, resource=resource) == decide(**common, resource=None)
+
+
+@pytest.mark.parametrize("audience", [(), [], (PHOTOS,), ("",), ("invalid",), [AUDIT, PHOTOS]])
+def test_bound_is_exactly_when_where_a_token_is_used_matters(audience):
+    # Not at a resource of ours (None): only a bound token is refused there.
+    assert bound(audience) == (resource_problem(audience, None) is not None)
 
 
 def test_the_api_works_out_the_resource_for_a_bound_token_only():
