@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import Permission
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from photos.demo import TENANT_ADMINISTRATOR_PERMISSIONS
 from scopes.constants import ScopeName
@@ -112,17 +112,28 @@ SCREENS = [
 
 
 @pytest.fixture
-def pages(chromium: Browser) -> Iterator[Callable[[int], Page]]:
-    contexts = []
+def pages(chromium: Browser, live_server) -> Iterator[Callable[[Screen, int], Page]]:
+    """A new page for a screen, in a browser context signed in as the screen's viewer.
 
-    def open_page(width: int) -> Page:
-        context = chromium.new_context(viewport={"width": width, "height": 900})
-        contexts.append(context)
-        return context.new_page()
+    One context per viewer (and sign-in door) and width, signed in once and reused by that viewer's
+    screens: each screen still gets a page of its own, as a person opening it would.
+    """
+    contexts: dict[tuple[str, bool, int], BrowserContext] = {}
+
+    def open_page(screen: Screen, width: int) -> Page:
+        key = (screen.who, screen.admin, width)
+        if key not in contexts:
+            contexts[key] = chromium.new_context(viewport={"width": width, "height": 900})
+            if screen.who:
+                door = contexts[key].new_page()
+                _sign_in(door, live_server.url, screen)
+                door.wait_for_url(lambda url: "/login/" not in url)  # signed in: the session cookie is set
+                door.close()
+        return contexts[key].new_page()
 
     yield open_page
-    for context in contexts:
-        with contextlib.suppress(Exception):  # the test closes most of them itself
+    for context in contexts.values():
+        with contextlib.suppress(Exception):
             context.close()
 
 
@@ -195,8 +206,7 @@ def test_every_page_renders_fits_and_is_kept_as_a_screenshot(live_server, scene,
     scope_pk = Scope.objects.get(name=ScopeName.PHOTOS_DELETE).pk
     problems = []
     for screen in SCREENS:
-        page = pages(WIDTHS[width])
-        _sign_in(page, base, screen)
+        page = pages(screen, WIDTHS[width])
         if screen.name == "connected-apps":
             page.route(CALLBACK + "**", lambda route, request: route.fulfill(status=200, body="back"))
             _consent_given(page, live_server, scene.app.client_id)
@@ -214,5 +224,5 @@ def test_every_page_renders_fits_and_is_kept_as_a_screenshot(live_server, scene,
         spill = overflow(page, screen.wide_table)
         if spill > 1:
             problems.append(f"{screen.name}: {spill}px wider than {WIDTHS[width]}")
-        page.context.close()
+        page.close()
     assert problems == []
