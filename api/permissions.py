@@ -89,18 +89,18 @@ def album_of(obj: models.Model, album_field: str | None) -> int | None:
 
 
 def check_placement(
-    context: AuthorizationContext,
+    request: Request,
     *,
     tenant_slug: str,
     action_scope: str,
     album_id: int | None,
-    resource: str | None,
 ) -> None:
     """Refuse (403 `resource_not_granted`) putting something outside an album-limited token's albums.
 
     An upload, a move or a new album: the same decision, with the destination as the target.
     Without an album limit it refuses nothing, so unlimited tokens behave as before.
     """
+    context = token_context(request)
     if context.albums is None:
         return
     decision = decide_for(
@@ -109,7 +109,7 @@ def check_placement(
         action_scope=action_scope,
         read_scope=None,
         target=Target(exists_in_tenant=True, owner_is_user=True, album_id=album_id, placing=True),
-        resource=resource,
+        resource=decision_resource(request, context.audience),
     )
     if not decision.allowed:
         raise AccessRefused(decision)

@@ -26,7 +26,6 @@ from accounts.untrusted import upload_limit
 from api.fields import parse_id
 from api.parsers import JSONParser, RequestTooLarge
 from api.permissions import check_placement, readable, token_context
-from api.resource_metadata import decision_resource
 from api.viewsets import TenantScopedAPIView, TenantScopedViewSet
 from photos import selectors, services
 from photos.api.serializers import (
@@ -230,13 +229,11 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
 
     def _check_placement(self, scope: ScopeName, album: Album | None) -> None:
         """An album-limited token puts photos only into its albums (403 `resource_not_granted`)."""
-        context = token_context(self.request)
         check_placement(
-            context,
+            self.request,
             tenant_slug=self.kwargs.get("tenant_slug", ""),
             action_scope=scope,
             album_id=album.pk if album is not None else None,
-            resource=decision_resource(self.request, context.audience),
         )
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -295,13 +292,11 @@ class AlbumViewSet(
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         # A new album is in no token's album limit: an album-limited token cannot create one.
-        context = token_context(self.request)
         check_placement(
-            context,
+            self.request,
             tenant_slug=self.kwargs.get("tenant_slug", ""),
             action_scope=ScopeName.ALBUMS_WRITE,
             album_id=None,
-            resource=decision_resource(self.request, context.audience),
         )
         serializer.instance = services.album_create(
             actor=signed_in(self.request.user),
