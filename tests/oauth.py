@@ -311,14 +311,25 @@ def exchange_code(base_url: str, client_id: str, callback_url: str, verifier: st
 def assert_standing_read_locks_the_consent(captured: Any) -> None:
     """A token grant's statements (a `CaptureQueriesContext`): its standing is read once, and on
     PostgreSQL that statement also locks the consent (no lock statement of its own); elsewhere
-    (SQLite) the consent is checked by its key in a small statement at the write."""
+    (SQLite) the consent is checked by its key in a small statement at the write.
+
+    The client-credentials grant reads its standing through the grant probe
+    (`scopes.access.cache.locked_source_grant`): the probe alone when the process holds the grant,
+    else the probe and then the grant's query; the probe is the statement that locks."""
     from django.db import connection
 
     statements = [q["sql"] for q in captured.captured_queries]
-    reads = [sql for sql in statements if "scopes_rolegrant" in sql]
+    reads = [sql for sql in statements if "scopes_rolegrant" in sql or GRANT_PROBE.match(sql)]
     alone = [sql for sql in statements if re.match(r"\s*SELECT id FROM scopes_consent WHERE id = ", sql)]
-    assert len(reads) == 1, reads
+    queries = [sql for sql in reads if "scopes_rolegrant" in sql]
+    assert len(queries) <= 1 and 1 <= len(reads) <= 2, reads
+    if len(reads) == 2:
+        assert GRANT_PROBE.match(reads[0]) and reads[1] in queries, reads  # the probe, then the query
     if connection.vendor == "postgresql":
         assert "FOR UPDATE" in reads[0] and alone == [], (reads, alone)
     else:
-        assert "FOR UPDATE" not in reads[0] and len(alone) == 1, (reads, alone)
+        assert not any("FOR UPDATE" in sql for sql in reads) and len(alone) == 1, (reads, alone)
+
+
+# The grant probe (scopes.access.rows.grant_probe_sql): the grant's key and row versions.
+GRANT_PROBE = re.compile(r"\s*SELECT src\.user_id, src\.tenant_id, src\.application_id, u\.row_version")

@@ -34,6 +34,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
@@ -42,7 +43,19 @@ from django.db import connection
 from accounts import tenancy
 from accounts.prepared import prepared_row
 from scopes.access.freshness import FIRST_USE_FUNCTION, FIRST_USE_SQL, PROBE_FUNCTION, PROBE_SQL, PROBE_WIDTH
-from scopes.access.rows import GrantRows, TokenRows, grant_rows, token_on_grant, token_rows
+from scopes.access.rows import (
+    GRANT_PROBE_WIDTH,
+    GrantRows,
+    TokenRows,
+    grant_key,
+    grant_probe_sql,
+    grant_rows,
+    locks_consent,
+    source_grant_rows,
+    token_on_grant,
+    token_rows,
+)
+from scopes.access.scope_registry import epoch_read
 from scopes.access.selectors import registry_at
 from scopes.access.standing import AuthorizationContext, context_from
 from scopes.access.tenancy import token_checksum
@@ -158,6 +171,43 @@ def _first_use(checksum: str) -> tuple[Fingerprint, TokenRows] | None:
         if enabled():
             grants.put(key, versions, rows)
     return fingerprint, token_on_grant(rows, (fingerprint[0], *token))
+
+
+def locked_source_grant(source: str, params: list[Any]) -> GrantRows | None:
+    """The rows of the one grant `source` names (`scopes.access.rows.source_grant_rows`), its consent
+    locked FOR UPDATE until the transaction ends: the token endpoint's client-credentials grant,
+    which writes a token in this transaction. None when `source` finds nothing (or the tenant is gone).
+
+    ONE statement when this process holds the grant under the versions it has now: the *grant
+    probe* (`scopes.access.rows.grant_probe_sql`), which locks the consent as the grant's query
+    does and reads the versions of the rows the query would read, without reading them. The rows
+    kept are the ones every token of the grant is judged on (`grants`, shared with the API's first
+    use), read after a probe that showed the same versions, so they are no older than what the
+    probe shows (scopes.access.freshness). Otherwise the grant's query follows, and its rows are
+    kept under the probe's versions (read after it: no older than them).
+
+    When the lock waited for a writer that changed the consent (`_CONSENT_MOVED`), the probe's other
+    versions are of its snapshot, older than the consent: the grant is read again, with the lock
+    held, and not kept.
+    """
+    if not enabled():
+        return source_grant_rows(source, params, lock_consent=True)
+    locking = locks_consent(True)
+    row = prepared_row(grant_probe_sql(source, lock_consent=locking), params)
+    if row is None:
+        return None
+    key, versions = (row[0], row[1], row[2]), (row[1], *row[3:GRANT_PROBE_WIDTH])
+    moved = locking and bool(row[GRANT_PROBE_WIDTH])
+    if not moved:
+        held = grants.get(key, versions)
+        if held is not None:
+            epoch_read(versions[-1])  # the registry of this request is the one these rows were read at
+            # The probe locked the consent (when the grant has one): as the grant's query would have.
+            return replace(held, consent_locked=locking and held.consent_id is not None)
+    rows = source_grant_rows(source, params, lock_consent=True)
+    if rows is not None and not moved and grant_key(rows) == key:
+        grants.put(key, versions, replace(rows, consent_locked=False))  # a lock is never kept
+    return rows
 
 
 def load_context(raw_token: str) -> AuthorizationContext | None:

@@ -181,14 +181,53 @@ def _grant_sql_for(source: str, vendor: str, album_rows: object, lock_consent: b
         (EXISTS (SELECT 1 FROM otp_totp_totpdevice d WHERE d.user_id = src.user_id AND d.confirmed)
             OR EXISTS (SELECT 1 FROM accounts_passkey pk WHERE pk.user_id = src.user_id)),
         src.*{", " + _CONSENT_MOVED if lock_consent else ""}
-    FROM ({source}) src
+    {_grant_from(source, lock_consent)}
+    """
+
+
+def _grant_from(source: str, lock_consent: bool) -> str:
+    """The grant's rows as they are now, joined from `source`'s (user_id, tenant_id, application_id):
+    the same joins, hence the same rows, for the grant's query and for its probe."""
+    return f"""FROM ({source}) src
     JOIN accounts_tenant n ON n.id = src.tenant_id
     LEFT JOIN accounts_user u ON u.id = src.user_id
     LEFT JOIN scopes_application a ON a.id = src.application_id
     LEFT JOIN accounts_membership m ON m.user_id = src.user_id AND m.tenant_id = src.tenant_id
     LEFT JOIN accounts_role r ON r.id = m.role_id
-    {_consent_join(lock_consent)}{POLICY_JOINS}
+    {_consent_join(lock_consent)}{POLICY_JOINS}"""
+
+
+# The grant's versions (scopes.access.freshness), in the order of a token fingerprint's grant part
+# (`scopes.access.cache.grant_print`): user, tenant, membership, role, consent, app, the tenant's app
+# policy, the app's status in the tenant, then the registry epoch.
+_GRANT_VERSIONED = ("u", "n", "m", "r", "c", "a", "pol", "tap")
+GRANT_PROBE_WIDTH = 3 + len(_GRANT_VERSIONED) + 1  # then the locking form's `_CONSENT_MOVED`
+
+
+def grant_probe_sql(source: str, *, lock_consent: bool) -> str:
+    """The *grant probe*: for the one grant `source` names, its (user_id, tenant_id, application_id)
+    and the versions of its rows, with the consent locked FOR UPDATE when `lock_consent` (already
+    decided by `locks_consent`) and then whether it moved (`_CONSENT_MOVED`).
+
+    The versions of exactly the rows the grant's query reads (`_grant_from`), without reading them:
+    a process that holds the grant's rows under these versions needs nothing else
+    (scopes.access.cache.locked_source_grant; why that is fresh: scopes.access.freshness)."""
+    return _grant_probe_sql_for(source, connection.vendor, lock_consent)
+
+
+@memoize
+def _grant_probe_sql_for(source: str, vendor: str, lock_consent: bool) -> str:
+    versions = ", ".join(f"{alias}.{VERSION_COLUMN}" for alias in _GRANT_VERSIONED)
+    return f"""
+    SELECT src.user_id, src.tenant_id, src.application_id, {versions},
+        {_epoch_sql()}{", " + _CONSENT_MOVED if lock_consent else ""}
+    {_grant_from(source, lock_consent)}
     """
+
+
+def grant_key(rows: GrantRows) -> tuple[int | None, int, int | None]:
+    """The (user id, tenant id, app id) a grant's rows were read for."""
+    return (None if rows.user is None else rows.user.pk, rows.tenant.pk, rows.application_id)
 
 
 @memoize

@@ -42,7 +42,6 @@ from scopes.access.rows import (
     grant_rows,
     plain_values,
     rebuilt,
-    source_grant_rows,
     token_rows,
 )
 from scopes.access.scope_registry import registry
@@ -239,13 +238,9 @@ def grant_standing(
     )
 
 
-def source_grant_standing(
-    source: str, params: list[Any], *, issued: Iterable[str], lock_consent: bool = False
-) -> Standing | None:
-    """The standing of the one grant `source` names (`source_grant_rows`); None when there is none."""
-    rows = source_grant_rows(source, params, lock_consent=lock_consent)
-    if rows is None:
-        return None
+def standing_of(rows: GrantRows, *, issued: Iterable[str]) -> Standing:
+    """The standing of a grant whose rows the caller read (the client-credentials grant reads its
+    service account's through `scopes.access.cache.locked_source_grant`)."""
     return assess(rows, issued=issued, implications=_implications())
 
 

@@ -1,7 +1,7 @@
 """The client credentials grant for service accounts, as `TenantOAuth2Validator` uses it.
 
 A client-credentials app is bound to one service account. Its token request is judged by the
-one standing (`scopes.access.standing.source_grant_standing`) for (the account's user, its tenant, the app):
+one standing (`scopes.access.standing.standing_of`) for (the account's user, its tenant, the app):
 the account disabled, its membership gone or the tenant inactive refuses it; the scope asked for
 (everything the app may ask for, when none is asked) is capped by the app's allowed scopes, the
 account's consent and its role, and the response's `scope` says what was granted.
@@ -20,7 +20,8 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from accounts import tenancy
 from scopes.access.applications import app_scopes
-from scopes.access.standing import source_grant_standing
+from scopes.access.cache import locked_source_grant
+from scopes.access.standing import standing_of
 from scopes.machines.models import ServiceAccount
 from scopes.machines.selectors import service_account_of
 from scopes.models import Application
@@ -34,7 +35,7 @@ def default_scopes(client: Application) -> list[str]:
 
 
 def _service_account_source() -> str:
-    """The service account's grant, as `source_grant_standing` reads it: (user, tenant, app)."""
+    """The service account's grant, as `locked_source_grant` reads it: (user, tenant, app)."""
     table = ServiceAccount._meta.db_table
     return f"SELECT user_id, tenant_id, application_id FROM {table} WHERE application_id = %s"  # noqa: S608 (a model's table name)
 
@@ -44,13 +45,16 @@ def validate_client_credentials(client: Application, scopes: list[str], request:
 
     False (`invalid_scope`) when nothing is left; `invalid_client` when the app is bound to no
     service account or the account's grant no longer stands (disabled, removed from the tenant).
-    The account and its standing are read in one statement (`source_grant_standing`).
+    The account and its grant's rows are read in one statement, which locks its consent
+    (`scopes.access.cache.locked_source_grant`): the grant probe when this process holds the grant's
+    rows under the versions it shows, else the grant's query, after the probe.
     """
     if client.tenant_id is None or client.authorization_grant_type != Application.GRANT_CLIENT_CREDENTIALS:
         raise errors.InvalidClientError(description="This client has no service account.", request=request)
     tenancy.include_tenant(client.tenant_id)
     # Its consent is locked by the same statement: the token is written in this transaction.
-    standing = source_grant_standing(_service_account_source(), [client.pk], issued=scopes, lock_consent=True)
+    rows = locked_source_grant(_service_account_source(), [client.pk])
+    standing = None if rows is None else standing_of(rows, issued=scopes)
     if standing is None or standing.rows.user is None:
         raise errors.InvalidClientError(description="This client has no service account.", request=request)
     if not standing.stands:

@@ -7,10 +7,12 @@ protection (refresh-token reuse revokes the family).
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from contextlib import suppress
 from datetime import timedelta
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
@@ -20,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.constants import AuditAction
+from accounts.constants import AuditAction, RoleName
 from accounts.models import AuditEvent
 from scopes.models import AccessToken, Application, ApplicationScope, Consent, Grant, RefreshToken, Scope
 from scopes.oauth import validators
@@ -667,6 +669,53 @@ def test_a_consent_revoked_while_a_refresh_runs_leaves_no_live_family(
         "a live refresh token outlived its consent"
     )
     assert not AccessToken.objects.exists()
+
+
+@needs_pg
+@pytest.mark.django_db(transaction=True)
+def test_a_consent_revoked_while_a_held_grant_issues_a_client_credentials_token_leaves_none(
+    world, monkeypatch
+):
+    """A service account's grant this process holds (scopes.access.cache.locked_source_grant) is read
+    by the grant probe alone, which locks the consent as the grant's query does: a revocation waits
+    for the token being issued, then revokes it with the consent."""
+    from scopes.access import cache as context_cache
+    from scopes.consent.services import consent_revoke
+    from scopes.machines.services import service_account_create
+
+    account, secret = service_account_create(
+        actor=world.admin_a,
+        tenant=world.acme,
+        name="Importer",
+        role=world.role(RoleName.MEMBER),
+        scopes=["photos.write"],
+    )
+    basic = base64.b64encode(f"{account.application.client_id}:{secret}".encode()).decode()
+
+    def issue():
+        return Client().post(
+            "/o/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=f"Basic {basic}"
+        )
+
+    def revoke():
+        consent_revoke(actor=None, consent=Consent.objects.get(user=account.user))
+        return SimpleNamespace(status_code=200, content=b"revoked")
+
+    assert issue().status_code == 200  # the grant's rows are kept in this process
+    assert AccessToken.objects.filter(user=account.user).count() == 1
+    queries: list = []
+    original = context_cache.source_grant_rows
+    context_cache.source_grant_rows = lambda *args, **kwargs: (
+        queries.append(args) or original(*args, **kwargs)
+    )
+    try:
+        answers = _race_waiting(monkeypatch, "validate_scopes", issue, revoke)
+    finally:
+        context_cache.source_grant_rows = original
+    assert queries == [], "the held grant was read again"
+    assert [status for status, _body in answers] == [200, 200], answers
+    assert not Consent.objects.filter(user=account.user).exists()
+    assert not AccessToken.objects.filter(user=account.user).exists(), "a token outlived its consent"
 
 
 @needs_pg

@@ -25,13 +25,16 @@ from oauth2_provider.signals import app_authorized
 
 from accounts import background, ratelimit
 from accounts.constants import AuditAction, RoleName
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Membership, Role
+from scopes.access import cache as context_cache
 from scopes.access.tenancy import token_checksum
 from scopes.consent.services import tokens_revoke
+from scopes.constants import ScopeName as S
 from scopes.machines.models import PersonalAccessToken
 from scopes.machines.services import personal_token_create, service_account_create
-from scopes.models import AccessToken, Consent, Grant, RefreshToken
-from tests.oauth import Flow, assert_standing_read_locks_the_consent, introspect, refresh
+from scopes.models import AccessToken, ApplicationScope, Consent, Grant, RefreshToken, RoleGrant, Scope
+from tests.factories import RoleFactory
+from tests.oauth import GRANT_PROBE, Flow, assert_standing_read_locks_the_consent, introspect, refresh
 from tests.races import race
 
 pytestmark = pytest.mark.django_db
@@ -72,17 +75,117 @@ SERVICE_ACCOUNT = r"scopes_serviceaccount"
 
 
 def test_a_client_credentials_grant_reads_the_epoch_with_the_grant_and_finds_its_account_with_its_standing(
-    importer,
+    importer, settings
 ):
+    """Its grant held here (scopes.access.cache.locked_source_grant): ONE statement finds the account
+    and reads its grant's versions (the grant probe, which locks the consent too); after a change to
+    any of the grant's rows, the grant's query follows it; with the cache off, the query alone."""
     account, secret = importer
-    client_credentials(account, secret)  # the process's registry copy is built
+    client_credentials(account, secret)  # the process's registry copy is built, the grant kept
     with CaptureQueriesContext(connection) as captured:
         answer = client_credentials(account, secret)
     assert answer.status_code == 200, answer.content
     assert _statements(captured, EPOCH_ALONE) == []
+    (probe,) = _statements(captured, SERVICE_ACCOUNT)
+    assert GRANT_PROBE.match(probe) and "scopes_rolegrant" not in probe
+    assert _statements(captured, CONSENT_WRITE) == []
+
+    Membership.objects.filter(user=account.user).update(
+        role=Role.objects.get(tenant=None, name=RoleName.ADMIN)
+    )
+    with CaptureQueriesContext(connection) as captured:
+        answer = client_credentials(account, secret)
+    assert answer.status_code == 200, answer.content
+    assert _statements(captured, EPOCH_ALONE) == []
+    probe, query = _statements(captured, SERVICE_ACCOUNT)
+    assert GRANT_PROBE.match(probe) and "scopes_rolegrant" in query
+
+    settings.AUTHORIZATION_CACHE_ENTRIES = 0
+    with CaptureQueriesContext(connection) as captured:
+        answer = client_credentials(account, secret)
+    assert answer.status_code == 200, answer.content
     account_reads = _statements(captured, SERVICE_ACCOUNT)
     assert len(account_reads) == 1 and "scopes_rolegrant" in account_reads[0]  # the standing's one query
-    assert _statements(captured, CONSENT_WRITE) == []
+
+
+def _upload(world) -> Scope:
+    """One scope the account's `photos.write` stands for: grants, consents and app scopes hold them
+    normalised (photos.write names nothing of its own)."""
+    return Scope.objects.get(name=S.PHOTOS_UPLOAD)
+
+
+# Every row a service account's grant is judged on, changed behind the product's back (raw SQL, or
+# `QuerySet.update()`: no signal, no service): writer -> function(world, account).
+HELD_GRANT_CHANGES = {
+    "user deactivated": {
+        "sql": lambda w, a: _sql("UPDATE accounts_user SET is_active = %s WHERE id = %s", False, a.user_id),
+        "update": lambda w, a: type(a.user).objects.filter(pk=a.user_id).update(is_active=False),
+    },
+    "membership removed": {
+        "sql": lambda w, a: _sql("DELETE FROM accounts_membership WHERE user_id = %s", a.user_id),
+        "update": lambda w, a: Membership.objects.filter(user_id=a.user_id).update(tenant=w.globex),
+    },
+    "tenant deactivated": {
+        "sql": lambda w, a: _sql("UPDATE accounts_tenant SET is_active = %s WHERE id = %s", False, w.acme.pk),
+        "update": lambda w, a: type(w.acme).objects.filter(pk=w.acme.pk).update(is_active=False),
+    },
+    "grant removed from the role": {
+        "sql": lambda w, a: _sql(
+            "DELETE FROM scopes_rolegrant WHERE role_id = %s AND scope_id = %s",
+            w.role(RoleName.MEMBER).pk,
+            _upload(w).pk,
+        ),
+        "update": lambda w, a: RoleGrant.objects.filter(
+            role=w.role(RoleName.MEMBER), scope=_upload(w)
+        ).update(role=RoleFactory(name="Badge only", tenant=w.acme)),
+    },
+    "consent narrowed": {
+        "sql": lambda w, a: _sql(
+            "DELETE FROM scopes_consent_scopes WHERE consent_id = %s AND scope_id = %s",
+            Consent.objects.get(user_id=a.user_id).pk,
+            _upload(w).pk,
+        ),
+        "update": lambda w, a: Consent.scopes.through.objects.filter(
+            consent__user_id=a.user_id, scope=_upload(w)
+        ).update(scope=Scope.objects.get(name=S.PROFILE_READ)),
+    },
+    "app scope removed": {
+        "sql": lambda w, a: _sql(
+            "DELETE FROM scopes_applicationscope WHERE application_id = %s AND scope_id = %s",
+            a.application_id,
+            _upload(w).pk,
+        ),
+        "update": lambda w, a: ApplicationScope.objects.filter(
+            application_id=a.application_id, scope=_upload(w)
+        ).update(scope=Scope.objects.get(name=S.PROFILE_READ)),
+    },
+}
+
+
+def _sql(statement: str, *params) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, list(params))
+
+
+def _answer(response) -> tuple[int, str | None, str | None]:
+    body = response.json()
+    return response.status_code, body.get("scope"), body.get("error")
+
+
+@pytest.mark.parametrize("writer", ["sql", "update"])
+@pytest.mark.parametrize("change", list(HELD_GRANT_CHANGES))
+def test_a_change_reaches_a_client_credentials_grant_held_here(world, importer, change, writer):
+    """The grant's rows this process keeps for its service account are used only under the versions
+    the grant probe shows: after any change to them, the next token request answers exactly as a
+    process holding nothing does, and not as before."""
+    account, secret = importer
+    before = _answer(client_credentials(account, secret))
+    assert before[0] == 200 and "photos.upload" in before[1].split(), before  # photos.write, normalised
+    assert _answer(client_credentials(account, secret)) == before  # from the grant held here
+    HELD_GRANT_CHANGES[change][writer](world, account)
+    held = _answer(client_credentials(account, secret))
+    context_cache.clear()
+    assert held == _answer(client_credentials(account, secret)) and held != before, (held, before)
 
 
 def test_a_refresh_reads_the_epoch_with_the_grant_and_writes_no_consent(world, gallery, browser_of):
