@@ -16,6 +16,8 @@ process holds its grant (the rows every token of one user, tenant and app is jud
 first-use probe (`scopes.access.freshness.FIRST_USE_SQL`) returns the fingerprint and the token's
 own columns, and the grant's rows are used only when the fingerprint's grant part is theirs; a
 grant new to the process costs one statement more, which reads it (`scopes.access.rows.grant_rows`).
+The token endpoint's client-credentials grant reads its service account's grant from the same kept
+rows (`locked_source_grant`): one statement, the grant probe, when they are fresh.
 
 Each process keeps at most `AUTHORIZATION_CACHE_ENTRIES` contexts and as many grants (least
 recently used go first; at the default, 10,000, at most about 16 MB of contexts and 28 MB of

@@ -38,7 +38,10 @@ tenant, app), so the fingerprint less the token's id and version is the *grant's
 process holding a grant's rows read after a probe that showed the same grant fingerprint builds a
 new token's context from the token's own columns alone (`FIRST_USE_SQL`, the probe with those
 columns), by the same argument: the rows it holds are no older than that fingerprint, and a change
-since would have moved a version.
+since would have moved a version. The token endpoint's client-credentials grant uses the same kept
+rows for its service account's grant: its *grant probe* (`scopes.access.rows.grant_probe_sql`) reads
+the grant part of the fingerprint through the same joins, from the account's (user, tenant, app)
+instead of a token's, and locks the consent as the grant's query would.
 
 Versions are never reused: on PostgreSQL they come from one sequence (which a rollback does not
 rewind), on SQLite from `random()` (64 bits). So a row deleted and created again, or a change
