@@ -53,6 +53,7 @@ from scopes.access.rows import (
     grant_probe_sql,
     grant_rows,
     locks_consent,
+    own_copy,
     source_grant_rows,
     token_on_grant,
     token_rows,
@@ -156,6 +157,17 @@ def grant_print(fingerprint: Fingerprint) -> Fingerprint:
     return fingerprint[1:2] + fingerprint[3:]
 
 
+def fingerprint_of(found: TokenRows) -> Fingerprint:
+    """The fingerprint `found` was read at: the token's version as read with its columns, its
+    grant's versions as read with its rows (`GrantRows.versions`), in the probe's order.
+
+    A context is kept under this, not under the probe's answer before it: a row absent at the probe
+    (a LEFT JOIN's NULL) and present when the rows were read must not be served once it is absent
+    again, when the probe shows NULL once more."""
+    versions = found.rows.versions
+    return (found.token_id, versions[0], found.version, *versions[1:])
+
+
 def _first_use(checksum: str) -> tuple[Fingerprint, TokenRows] | None:
     """A token this process holds no context for: its fingerprint and rows, in ONE statement when the
     process holds its grant under the same versions, else two (the grant is read and kept)."""
@@ -166,13 +178,12 @@ def _first_use(checksum: str) -> tuple[Fingerprint, TokenRows] | None:
     key, versions = (user_id, fingerprint[1], application_id), grant_print(fingerprint)
     rows = grants.get(key, versions) if enabled() else None
     if rows is None:
-        # Read after the probe: no older than the versions it is kept under (scopes.access.freshness).
         rows = grant_rows(user_id=user_id, tenant_id=fingerprint[1], application_id=application_id)
         if rows is None:  # the tenant is gone
             return None
         if enabled():
-            grants.put(key, versions, rows)
-    return fingerprint, token_on_grant(rows, (fingerprint[0], *token))
+            grants.put(key, rows.versions, rows)  # the versions its own statement read them at
+    return fingerprint, token_on_grant(rows, (fingerprint[0], *token), version=fingerprint[2])
 
 
 def locked_source_grant(source: str, params: list[Any]) -> GrantRows | None:
@@ -184,13 +195,13 @@ def locked_source_grant(source: str, params: list[Any]) -> GrantRows | None:
     probe* (`scopes.access.rows.grant_probe_sql`), which locks the consent as the grant's query
     does and reads the versions of the rows the query would read, without reading them. The rows
     kept are the ones every token of the grant is judged on (`grants`, shared with the API's first
-    use), read after a probe that showed the same versions, so they are no older than what the
-    probe shows (scopes.access.freshness). Otherwise the grant's query follows, and its rows are
-    kept under the probe's versions (read after it: no older than them).
+    use), each kept under the versions its own statement read (`GrantRows.versions`), so rows kept
+    under the versions the probe shows are the rows as they are (scopes.access.freshness).
+    Otherwise the grant's query follows, and its rows are kept.
 
     When the lock waited for a writer that changed the consent (`_CONSENT_MOVED`), the probe's other
-    versions are of its snapshot, older than the consent: the grant is read again, with the lock
-    held, and not kept.
+    versions are of its snapshot, older than the consent's: the grant's query reads the rows again,
+    with the lock held.
     """
     if not enabled():
         return source_grant_rows(source, params, lock_consent=True)
@@ -199,16 +210,16 @@ def locked_source_grant(source: str, params: list[Any]) -> GrantRows | None:
     if row is None:
         return None
     key, versions = (row[0], row[1], row[2]), (row[1], *row[3:GRANT_PROBE_WIDTH])
-    moved = locking and bool(row[GRANT_PROBE_WIDTH])
-    if not moved:
+    if not (locking and row[GRANT_PROBE_WIDTH]):  # the consent did not move while the lock waited
         held = grants.get(key, versions)
         if held is not None:
             epoch_read(versions[-1])  # the registry of this request is the one these rows were read at
-            # The probe locked the consent (when the grant has one): as the grant's query would have.
-            return replace(held, consent_locked=locking and held.consent_id is not None)
+            # The probe locked the consent when it found one (its version, not NULL).
+            return replace(own_copy(held), consent_locked=locking and versions[5] is not None)
     rows = source_grant_rows(source, params, lock_consent=True)
-    if rows is not None and not moved and grant_key(rows) == key:
-        grants.put(key, versions, replace(rows, consent_locked=False))  # a lock is never kept
+    if rows is not None:
+        # Kept without the lock, and with instances of its own: the request gets `rows`' user.
+        grants.put(grant_key(rows), rows.versions, replace(own_copy(rows), consent_locked=False))
     return rows
 
 
@@ -237,11 +248,13 @@ def load_context(raw_token: str) -> AuthorizationContext | None:
         found = token_rows(checksum)
         if found is None:  # deleted between the probe and now
             return None
-    # The registry under the epoch the probe saw (the fingerprint's last value).
-    snapshot = registry_at(fingerprint[-1])
+    # Kept under the versions the rows were read at (`fingerprint_of`), which are the probe's unless
+    # something changed in between; the registry under the epoch read with them.
+    read_at = fingerprint_of(found)
+    snapshot = registry_at(read_at[-1])
     context = context_from(found, snapshot.implications, snapshot.requirements)
     if enabled():
-        contexts.put(checksum, fingerprint, context)
+        contexts.put(checksum, read_at, context)
     return context
 
 

@@ -28,24 +28,29 @@ A token's authorization context is computed (`scopes.access.standing`) from exac
 to, joined *as they are now*) in one statement. On PostgreSQL it is a SECURITY DEFINER function
 called inside the statement that enters the token's tenant for row-level security, so a warm
 request costs no round trip beyond the one it already paid. A cached context is used only when
-its fingerprint (the ten values) equals the probe's; the context itself is read after the
-probe, so it can only be newer than the fingerprint it is stored under, never older: the next
-probe then differs and the context is read again. A cache can therefore never serve a right that
-the database no longer holds.
+its fingerprint (the ten values) equals the probe's, and it is stored under the versions that the
+statement which read its rows saw in the same snapshot (`scopes.access.rows.GrantRows.versions`,
+`scopes.access.cache.fingerprint_of`), not under the probe's answer before it: an entry is exactly
+what its fingerprint says, so while the probe shows that fingerprint the rows are as they are, and
+any change makes the probe differ and the context is read again. A cache can therefore never serve
+a right that the database no longer holds.
 
 Tokens of one grant share it. Every row but the token's own is reached from the token's (user,
 tenant, app), so the fingerprint less the token's id and version is the *grant's* fingerprint: a
-process holding a grant's rows read after a probe that showed the same grant fingerprint builds a
-new token's context from the token's own columns alone (`FIRST_USE_SQL`, the probe with those
-columns), by the same argument: the rows it holds are no older than that fingerprint, and a change
-since would have moved a version. The token endpoint's client-credentials grant uses the same kept
+process holding a grant's rows under the grant fingerprint a token's first probe shows builds the
+token's context from the token's own columns alone (`FIRST_USE_SQL`, the probe with those
+columns), by the same argument. The token endpoint's client-credentials grant uses the same kept
 rows for its service account's grant: its *grant probe* (`scopes.access.rows.grant_probe_sql`) reads
 the grant part of the fingerprint through the same joins, from the account's (user, tenant, app)
 instead of a token's, and locks the consent as the grant's query would.
 
 Versions are never reused: on PostgreSQL they come from one sequence (which a rollback does not
 rewind), on SQLite from `random()` (64 bits). So a row deleted and created again, or a change
-rolled back, can never bring back a version a cache has seen.
+rolled back, can never bring back a version a cache has seen. Absence is the exception: a row the
+joins do not find (no membership, no consent, no policy) shows NULL, and NULL comes back whenever
+the row goes again. That is why an entry is kept under the versions read with its own rows: kept
+under a probe's NULL, rows read a moment later with a row that had just been created would be served
+again once that row was gone (`test_a_row_that_came_between_the_probe_and_the_read_is_not_served_once_it_is_gone`).
 
 Granularity: a revocation or a consent change touches one token's (or one grant's) rows; a
 membership change one user in one tenant; a grant change the holders of one role; only a tenant

@@ -67,6 +67,12 @@ class GrantRows:
     # The consent row was locked (FOR UPDATE) by the statement that read these rows, for the rest of
     # its transaction (the token endpoint's `lock_consent`): writing a token needs no lock of its own.
     consent_locked: bool = False
+    # The versions these rows were read at, by the same statement (scopes.access.freshness), in the
+    # order of a token fingerprint's grant part (`scopes.access.cache.grant_print`): the tenant's id,
+    # then user, tenant, membership, role, consent, app, policy, app in the tenant, registry epoch.
+    # A cache keeps the rows under these, never under versions another statement read: an absent
+    # row's "version" (NULL) comes back when the row goes again, a row's version never does.
+    versions: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
 
 @memoize
@@ -180,6 +186,7 @@ def _grant_sql_for(source: str, vendor: str, album_rows: object, lock_consent: b
         {_epoch_sql()},
         (EXISTS (SELECT 1 FROM otp_totp_totpdevice d WHERE d.user_id = src.user_id AND d.confirmed)
             OR EXISTS (SELECT 1 FROM accounts_passkey pk WHERE pk.user_id = src.user_id)),
+        {_versions_sql()},
         src.*{", " + _CONSENT_MOVED if lock_consent else ""}
     {_grant_from(source, lock_consent)}
     """
@@ -204,6 +211,10 @@ _GRANT_VERSIONED = ("u", "n", "m", "r", "c", "a", "pol", "tap")
 GRANT_PROBE_WIDTH = 3 + len(_GRANT_VERSIONED) + 1  # then the locking form's `_CONSENT_MOVED`
 
 
+def _versions_sql() -> str:
+    return ", ".join(f"{alias}.{VERSION_COLUMN}" for alias in _GRANT_VERSIONED)
+
+
 def grant_probe_sql(source: str, *, lock_consent: bool) -> str:
     """The *grant probe*: for the one grant `source` names, its (user_id, tenant_id, application_id)
     and the versions of its rows, with the consent locked FOR UPDATE when `lock_consent` (already
@@ -217,9 +228,8 @@ def grant_probe_sql(source: str, *, lock_consent: bool) -> str:
 
 @memoize
 def _grant_probe_sql_for(source: str, vendor: str, lock_consent: bool) -> str:
-    versions = ", ".join(f"{alias}.{VERSION_COLUMN}" for alias in _GRANT_VERSIONED)
     return f"""
-    SELECT src.user_id, src.tenant_id, src.application_id, {versions},
+    SELECT src.user_id, src.tenant_id, src.application_id, {_versions_sql()},
         {_epoch_sql()}{", " + _CONSENT_MOVED if lock_consent else ""}
     {_grant_from(source, lock_consent)}
     """
@@ -228,6 +238,16 @@ def _grant_probe_sql_for(source: str, vendor: str, lock_consent: bool) -> str:
 def grant_key(rows: GrantRows) -> tuple[int | None, int, int | None]:
     """The (user id, tenant id, app id) a grant's rows were read for."""
     return (None if rows.user is None else rows.user.pk, rows.tenant.pk, rows.application_id)
+
+
+def own_copy(rows: GrantRows) -> GrantRows:
+    """Kept rows for one request: its own user and tenant instances, as if just read (no query).
+
+    Rows kept in a process (scopes.access.cache.grants) are shared by every request of the grant;
+    an instance handed out as a request's user or a token's would carry whatever one request set
+    on it into the next (the rule `scopes.access.standing.UserValues` keeps for contexts)."""
+    user = None if rows.user is None else rebuilt(User, plain_values(rows.user))
+    return replace(rows, user=user, tenant=rebuilt(Tenant, plain_values(rows.tenant)))
 
 
 @memoize
@@ -295,8 +315,9 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
         grant_type,
         epoch,
         has_factor,
-        *source,
+        *row,
     ) = row
+    versions, source = row[: len(_GRANT_VERSIONED)], row[len(_GRANT_VERSIONED) :]
     epoch_read(epoch)
     user = None if user_values[0] is None else _instance(User, user_values)
     tenant = _instance(Tenant, tenant_values)
@@ -328,6 +349,7 @@ def _rows(row: Sequence[Any]) -> tuple[GrantRows, Sequence[Any]]:
         albums_limited=bool(albums_limited),
         client_id=client_id,
         grant_type=grant_type,
+        versions=(tenant.pk, *versions, epoch),
     )
     return rows, source
 
@@ -338,8 +360,8 @@ def _album_pairs(value: str | None) -> tuple[tuple[int, int], ...]:
 
 
 _TOKEN_SOURCE = (
-    f"SELECT user_id, tenant_id, application_id, id, {', '.join(name for name, _kind in TOKEN_COLUMNS)}"
-    " FROM scopes_accesstoken WHERE token_checksum = %s"
+    f"SELECT user_id, tenant_id, application_id, id, {', '.join(name for name, _kind in TOKEN_COLUMNS)},"
+    f" {VERSION_COLUMN} FROM scopes_accesstoken WHERE token_checksum = %s"
 )
 # Typed, so that one prepared plan serves every grant (a bare parameter's type is not known to plan).
 _GRANT_SOURCE = (
@@ -364,6 +386,8 @@ class TokenRows:
     # How and when its user signed in (accounts.authn), read in the same statement: the decision's
     # sign-in step costs no query.
     sign_in: SignIn = NO_SIGN_IN
+    # The token row's version, read with its columns (None where the reader did not ask for it).
+    version: Any = field(default=None, compare=False, repr=False)
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -390,15 +414,17 @@ def token_rows(checksum: str) -> TokenRows | None:
 
 
 def _token_rows_of(row: Sequence[Any]) -> TokenRows:
-    rows, (_user_id, _tenant_id, _app_id, *token) = _rows(row)
-    return token_on_grant(rows, token)
+    rows, (_user_id, _tenant_id, _app_id, *token, version) = _rows(row)
+    return token_on_grant(rows, token, version=version)
 
 
-def token_on_grant(rows: GrantRows, token: Sequence[Any]) -> TokenRows:
+def token_on_grant(rows: GrantRows, token: Sequence[Any], *, version: Any) -> TokenRows:
     """A token as TokenRows, from its grant's rows and its own columns as `FIRST_USE_SQL` and the
-    token source read them: its id, then `freshness.TOKEN_COLUMNS`."""
+    token source read them: its id, then `freshness.TOKEN_COLUMNS`; `version`, its row's version as
+    the statement that read those columns saw it."""
     token_id, scope, expires, albums, created, resource, acr, amr, auth_time = token
     return TokenRows(
+        version=version,
         token_id=token_id,
         scope=tuple(map(sys.intern, scope.split())),
         expires=_aware(expires),

@@ -27,13 +27,14 @@ from accounts import background, ratelimit
 from accounts.constants import AuditAction, RoleName
 from accounts.models import AuditEvent, Membership, Role
 from scopes.access import cache as context_cache
+from scopes.access.selectors import registry
 from scopes.access.tenancy import token_checksum
 from scopes.consent.services import tokens_revoke
 from scopes.constants import ScopeName as S
 from scopes.machines.models import PersonalAccessToken
 from scopes.machines.services import personal_token_create, service_account_create
 from scopes.models import AccessToken, ApplicationScope, Consent, Grant, RefreshToken, RoleGrant, Scope
-from tests.factories import RoleFactory
+from tests.factories import ConsentFactory, RoleFactory
 from tests.oauth import GRANT_PROBE, Flow, assert_standing_read_locks_the_consent, introspect, refresh
 from tests.races import race
 
@@ -149,6 +150,16 @@ HELD_GRANT_CHANGES = {
             consent__user_id=a.user_id, scope=_upload(w)
         ).update(scope=Scope.objects.get(name=S.PROFILE_READ)),
     },
+    "an implication removed (the registry's epoch)": {
+        "sql": lambda w, a: _sql(
+            "DELETE FROM scopes_scope_implies WHERE from_scope_id = %s AND to_scope_id = %s",
+            Scope.objects.get(name=S.PHOTOS_WRITE).pk,
+            _upload(w).pk,
+        ),
+        "update": lambda w, a: Scope.implies.through.objects.filter(
+            from_scope__name=S.PHOTOS_WRITE, to_scope=_upload(w)
+        ).update(to_scope=Scope.objects.get(name=S.PROFILE_READ)),
+    },
     "app scope removed": {
         "sql": lambda w, a: _sql(
             "DELETE FROM scopes_applicationscope WHERE application_id = %s AND scope_id = %s",
@@ -186,6 +197,62 @@ def test_a_change_reaches_a_client_credentials_grant_held_here(world, importer, 
     held = _answer(client_credentials(account, secret))
     context_cache.clear()
     assert held == _answer(client_credentials(account, secret)) and held != before, (held, before)
+
+
+def test_a_consent_that_came_between_the_grant_probe_and_the_read_is_not_served_once_it_is_gone(
+    world, importer, monkeypatch
+):
+    """The grant probe found no consent (so it locked none); one committed before the grant's query
+    is in the rows read. Kept under the probe's versions, those rows would be served, with a lock
+    claimed that nobody took, once that consent is revoked and the probe shows NULL again: the rows
+    are kept under the versions their own statement read."""
+    account, secret = importer
+    consent = Consent.objects.get(user=account.user)
+    scopes = list(consent.scopes.all())
+    _sql("DELETE FROM scopes_consent_scopes WHERE consent_id = %s", consent.pk)
+    _sql("DELETE FROM scopes_consent WHERE id = %s", consent.pk)
+    context_cache.clear()
+    read = context_cache.source_grant_rows
+
+    def consented_meanwhile(*args, **kwargs):  # a writer commits between the probe and the read
+        ConsentFactory(user=account.user, tenant=world.acme, application=account.application).scopes.set(
+            scopes
+        )
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(context_cache, "source_grant_rows", consented_meanwhile)
+    assert client_credentials(account, secret).status_code == 200  # consented when the rows were read
+    monkeypatch.undo()
+    _sql("DELETE FROM scopes_consent_scopes")
+    _sql("DELETE FROM scopes_consent WHERE user_id = %s", account.user_id)
+    held = _answer(client_credentials(account, secret))
+    context_cache.clear()
+    assert held == _answer(client_credentials(account, secret)) and held[0] != 200, held
+
+
+def test_a_service_accounts_grant_kept_by_one_path_serves_the_other(world, importer):
+    """The API's first use and the client-credentials grant keep a service account's grant in the
+    same `grants`, under the same versions: whichever reads it first, the other reads no grant query."""
+    account, secret = importer
+    context_cache.clear()
+    registry()
+    first = client_credentials(account, secret).json()["access_token"]  # the probe and the query
+    with CaptureQueriesContext(connection) as captured:
+        assert _bearer(first).get("/api/t/acme/photos/").status_code == 200
+    assert _statements(captured, "scopes_rolegrant") == []  # the token's first use: the grant held
+
+    context_cache.clear()
+    second = client_credentials(account, secret).json()["access_token"]
+    context_cache.clear()
+    assert _bearer(second).get("/api/t/acme/photos/").status_code == 200  # the API reads and keeps it
+    with CaptureQueriesContext(connection) as captured:
+        assert client_credentials(account, secret).status_code == 200
+    (probe,) = _statements(captured, SERVICE_ACCOUNT)
+    assert GRANT_PROBE.match(probe) and _statements(captured, "scopes_rolegrant") == []
+
+
+def _bearer(raw: str) -> Client:
+    return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
 
 
 def test_a_refresh_reads_the_epoch_with_the_grant_and_writes_no_consent(world, gallery, browser_of):
