@@ -7,8 +7,8 @@ from (token, user, tenant, membership, role with its grants, consent with its sc
 its allowed scopes, the tenant's app policy and the app's status and cap there, and the
 registry epoch). The context cached for the token is used only when
 its fingerprint is the probe's; otherwise it is read again (`scopes.access.rows.token_rows`, one
-query) and stored under the probe's fingerprint. Why that can never serve a revoked right is said
-once, in `scopes.access.freshness`.
+query) and stored under the versions that query read with its rows (`fingerprint_of`). Why that can
+never serve a revoked right is said once, in `scopes.access.freshness`.
 
 So a warm request costs the probe statement and nothing else: no Redis, no signal, no shared
 state between processes. A token this process has not seen costs the same one statement when the
@@ -28,7 +28,8 @@ reads its grant.
 An entry is shared by every request of its token, so it holds plain values only (ids, names,
 flags: `scopes.access.standing.UserValues`, `TenantValues`), never a model instance; the API
 builds each request's user and tenant from them, without a query. A grant's rows do hold the user
-and tenant as read, but they never leave this module: `context_from` only reads them.
+and tenant as read, but they never leave this module: `context_from` only reads them, and the
+client-credentials grant gets a copy with instances of its own (`scopes.access.rows.own_copy`).
 """
 
 from __future__ import annotations

@@ -507,7 +507,7 @@ def test_scope_implications_and_descriptions_apply_at_once(world, api_client, wa
 # --- Races and eviction
 
 
-def test_a_context_read_after_a_commit_is_never_kept_as_fresh(
+def test_a_context_read_after_a_commit_is_kept_under_what_it_read(
     world, api_client, mint_token, monkeypatch, django_assert_num_queries, tenancy_statements
 ):
     """The probe, then a writer commits, then the rows are read: the rows are kept under the versions
@@ -552,6 +552,30 @@ def test_a_context_read_after_a_commit_is_never_kept_as_fresh(
     type(world.member_a).objects.filter(pk=world.member_a.pk).update(is_active=True)
     with django_assert_num_queries(1 + tenancy_statements):  # a change since: read again
         assert context_cache.load_context(raw).standing_problem is None
+
+
+def test_a_context_is_built_with_the_registry_read_with_its_rows(world, api_client, monkeypatch):
+    """An implication taken away between the probe and the rows' read: the context is kept under
+    the epoch read with the rows, so it must be built with the registry as of that epoch (not the
+    probe's, which this process holds a copy of), or the old implication is served under the new
+    epoch for as long as nothing else changes."""
+    client = api_client(world.member_a, world.acme, [S.PHOTOS_WRITE])
+    assert client.get(PHOTOS).status_code == 200  # photos.write implies photos.read
+    AccessToken.objects.filter(pk=client.token.pk).update(scope=S.PHOTOS_WRITE)  # the context is stale
+    reads = context_cache.token_rows
+
+    def implication_removed_first(checksum):
+        _sql(
+            "DELETE FROM scopes_scope_implies WHERE from_scope_id = %s AND to_scope_id = %s",
+            Scope.objects.get(name=S.PHOTOS_WRITE).pk,
+            Scope.objects.get(name=S.PHOTOS_READ).pk,
+        )
+        return reads(checksum)
+
+    monkeypatch.setattr(context_cache, "token_rows", implication_removed_first)
+    assert client.get(PHOTOS).status_code == 403
+    monkeypatch.undo()
+    assert client.get(PHOTOS).status_code == 403
 
 
 def test_an_evicted_entry_means_a_fresh_read(

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import caches
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.signals import post_save, pre_delete
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -223,7 +223,10 @@ def test_a_consent_that_came_between_the_grant_probe_and_the_read_is_not_served_
     monkeypatch.setattr(context_cache, "source_grant_rows", consented_meanwhile)
     assert client_credentials(account, secret).status_code == 200  # consented when the rows were read
     monkeypatch.undo()
-    _sql("DELETE FROM scopes_consent_scopes")
+    _sql(
+        "DELETE FROM scopes_consent_scopes WHERE consent_id IN (SELECT id FROM scopes_consent WHERE user_id = %s)",
+        account.user_id,
+    )
     _sql("DELETE FROM scopes_consent WHERE user_id = %s", account.user_id)
     held = _answer(client_credentials(account, secret))
     context_cache.clear()
@@ -249,6 +252,23 @@ def test_a_service_accounts_grant_kept_by_one_path_serves_the_other(world, impor
         assert client_credentials(account, secret).status_code == 200
     (probe,) = _statements(captured, SERVICE_ACCOUNT)
     assert GRANT_PROBE.match(probe) and _statements(captured, "scopes_rolegrant") == []
+
+
+def test_a_held_grant_gives_each_request_a_user_and_tenant_of_its_own(importer):
+    """Kept rows are shared by every request of the grant; the request, its token and DOT get copies
+    (`own_copy`), so nothing one request sets on them reaches the next."""
+    account, _secret = importer
+    source = f"SELECT user_id, tenant_id, application_id FROM scopes_serviceaccount WHERE application_id = {account.application_id}"
+    with transaction.atomic():
+        context_cache.locked_source_grant(source, [])
+    with transaction.atomic():
+        first = context_cache.locked_source_grant(source, [])
+    first.user.first_name, first.tenant.name = "set by one request", "set by one request"
+    with transaction.atomic():
+        second = context_cache.locked_source_grant(source, [])
+    assert second.user is not first.user and second.tenant is not first.tenant
+    assert second.user.first_name != "set by one request" and second.tenant.name != "set by one request"
+    assert second.user.pk == account.user_id and second.tenant.pk == account.tenant_id
 
 
 def _bearer(raw: str) -> Client:
