@@ -47,7 +47,6 @@ from accounts import tenancy
 from accounts.prepared import prepared_row
 from scopes.access.freshness import FIRST_USE_FUNCTION, FIRST_USE_SQL, PROBE_FUNCTION, PROBE_SQL, PROBE_WIDTH
 from scopes.access.rows import (
-    GRANT_PROBE_WIDTH,
     GrantRows,
     TokenRows,
     grant_key,
@@ -55,6 +54,7 @@ from scopes.access.rows import (
     grant_rows,
     locks_consent,
     own_copy,
+    probed_grant,
     source_grant_rows,
     token_on_grant,
     token_rows,
@@ -210,13 +210,13 @@ def locked_source_grant(source: str, params: list[Any]) -> GrantRows | None:
     row = prepared_row(grant_probe_sql(source, lock_consent=locking), params)
     if row is None:
         return None
-    key, versions = (row[0], row[1], row[2]), (row[1], *row[3:GRANT_PROBE_WIDTH])
-    if not (locking and row[GRANT_PROBE_WIDTH]):  # the consent did not move while the lock waited
-        held = grants.get(key, versions)
+    probed = probed_grant(row, lock_consent=locking)
+    if not probed.moved:
+        held = grants.get(probed.key, probed.versions)
         if held is not None:
-            epoch_read(versions[-1])  # the registry of this request is the one these rows were read at
-            # The probe locked the consent when it found one (its version, not NULL).
-            return replace(own_copy(held), consent_locked=locking and versions[5] is not None)
+            epoch_read(probed.versions[-1])  # this request's registry is the one these rows were read at
+            # The probe locked the consent when it found one.
+            return replace(own_copy(held), consent_locked=locking and probed.consent_found)
     rows = source_grant_rows(source, params, lock_consent=True)
     if rows is not None:
         # Kept without the lock, and with instances of its own: the request gets `rows`' user.

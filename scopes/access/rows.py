@@ -208,7 +208,6 @@ def _grant_from(source: str, lock_consent: bool) -> str:
 # (`scopes.access.cache.grant_print`): user, tenant, membership, role, consent, app, the tenant's app
 # policy, the app's status in the tenant, then the registry epoch.
 _GRANT_VERSIONED = ("u", "n", "m", "r", "c", "a", "pol", "tap")
-GRANT_PROBE_WIDTH = 3 + len(_GRANT_VERSIONED) + 1  # then the locking form's `_CONSENT_MOVED`
 
 
 def _versions_sql() -> str:
@@ -233,6 +232,30 @@ def _grant_probe_sql_for(source: str, vendor: str, lock_consent: bool) -> str:
         {_epoch_sql()}{", " + _CONSENT_MOVED if lock_consent else ""}
     {_grant_from(source, lock_consent)}
     """
+
+
+@dataclass(frozen=True)
+class ProbedGrant:
+    """A grant probe's row (`grant_probe_sql`), read by the module that wrote its columns."""
+
+    key: tuple[Any, Any, Any]  # (user id, tenant id, app id)
+    versions: tuple[Any, ...]  # as `GrantRows.versions`: the tenant's id, the rows' versions, the epoch
+    moved: bool  # the locked consent changed while the lock waited (`_CONSENT_MOVED`)
+
+    @property
+    def consent_found(self) -> bool:
+        """The grant has a consent (then the locking form locked it): its version is not NULL."""
+        return self.versions[1 + _GRANT_VERSIONED.index("c")] is not None
+
+
+def probed_grant(row: Sequence[Any], *, lock_consent: bool) -> ProbedGrant:
+    """`row` of `grant_probe_sql(..., lock_consent=lock_consent)` as a `ProbedGrant`."""
+    width = 3 + len(_GRANT_VERSIONED) + 1
+    return ProbedGrant(
+        key=(row[0], row[1], row[2]),
+        versions=(row[1], *row[3:width]),
+        moved=lock_consent and bool(row[width]),
+    )
 
 
 def grant_key(rows: GrantRows) -> tuple[int | None, int, int | None]:
