@@ -1,8 +1,9 @@
-"""Counts the SQL statements each request runs, for the benchmark's report; and serves the cold
-scenario's "nothing held" variant."""
+"""Counts the SQL statements each request runs, and says how many grants the answering worker
+holds, for the benchmark's report; and serves the cold scenario's "nothing held" variant."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,9 @@ from django.http import HttpRequest, HttpResponse
 
 
 def count_sql(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
-    """Adds `X-Bench-SQL: <statements>` to every response (the three variants alike)."""
+    """Adds `X-Bench-SQL: <statements>` and `X-Bench-Held: <worker pid> <grants it holds>`
+    (scopes.access.cache.grants) to every response, every variant alike."""
+    from scopes.access import cache
 
     def middleware(request: HttpRequest) -> HttpResponse:
         statements = 0
@@ -24,6 +27,7 @@ def count_sql(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[
         with connection.execute_wrapper(count):
             response = get_response(request)
         response["X-Bench-SQL"] = str(statements)
+        response["X-Bench-Held"] = f"{os.getpid()} {len(cache.grants)}"
         return response
 
     return middleware

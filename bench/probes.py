@@ -99,6 +99,24 @@ def probe_tokens(port: int, targets: dict[str, Target], samples: int = 3) -> dic
     return sql
 
 
+def grants_held(port: int, target: Target, workers: int) -> dict[int, int]:
+    """How many grants each worker holds now (`X-Bench-Held`), by worker pid: asked with the target's
+    own tokens until every worker has answered (at most 20 requests a worker)."""
+    lines = read_tokens(target)
+    chooser = random.Random(2)  # noqa: S311 - sampling, not security
+    held: dict[int, int] = {}
+    for _ in range(20 * workers):
+        path, token = chooser.choice(lines)
+        status, headers, body = get(port, path, token)
+        if status != 200:
+            sys.exit(f"{path} answered {status}: {body[:300]!r}")
+        pid, count = map(int, headers["x-bench-held"].split())
+        held[pid] = max(held.get(pid, 0), count)
+        if len(held) == workers:
+            break
+    return held
+
+
 def album_phase(
     args: argparse.Namespace, seeded: Seeded, generator: Any, meter: CpuMeter
 ) -> dict[str, Variant]:

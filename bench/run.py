@@ -10,10 +10,13 @@
    (20 photos) through plain, (a) bare, (b) stock DOT, the do-it-yourself stack (stock DOT plus
    django-guardian, bench/diy.py) and (c) ours, in paired rounds (each variant once per round,
    order rotating), after checking they answer the same bytes. Then two scenarios, bare against
-   ours: cold (a random token of 100,000 over 1,000 tenants per request; the tokens stand on 5,000
-   grants, so a worker soon holds most grants; ours is run a second time holding nothing, each
-   request its grant's first use: bench.middleware.forget_held) and revocations (a token of the
-   main tenant revoked every 100 ms by a side process).
+   ours: cold (a random token of 100,000 over 1,000 tenants per request, each nearly always new to
+   the worker that answers it; the tokens stand on 5,000 grants, and ours first runs the same load
+   unrecorded for a minute (--cold-warmup), so that its workers hold most grants, as a worker that
+   has served a while does: the report says how many each held at the end; ours is run a second
+   time holding nothing, each request its grant's first use, as in a worker just started:
+   bench.middleware.forget_held) and revocations (a token of the main tenant revoked every 100 ms
+   by a side process).
 4. Scenario (c): ours with an album-limited token (RFC 9396 grants) against bare on the same rows
    (bench/albums.py). The OAuth endpoints, ours against stock DOT's (bench/oauth_phase.py): the
    refresh and client-credentials grants, introspection and revocation. p50 of the first and of a
@@ -66,13 +69,14 @@ from bench.middleware import UNHELD_PREFIX
 from bench.probes import (
     album_phase,
     explain,
+    grants_held,
     probe,
     probe_tokens,
     profile,
     query_p50,
     scale,
 )
-from bench.seed import MAIN, Seeded, log, mint_revocable, seed, seed_guardian
+from bench.seed import MAIN, MEMBERS_PER_COLD_TENANT, Seeded, log, mint_revocable, seed, seed_guardian
 from bench.stats import LOAD_SAMPLES, Variant, interleaved, medians, paired, ratio_line, variant_table
 
 # --- Environment: the runner (owner) and the server side (runtime role) differ only in who connects.
@@ -112,6 +116,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--cold-rounds", type=int, default=2 if q else 8, help="paired rounds of scenario (a)"
+    )
+    parser.add_argument(
+        "--cold-warmup",
+        type=float,
+        default=1 if q else 60,
+        help="seconds of unrecorded load for ours in scenario (a), so that its workers hold most grants",
     )
     parser.add_argument(
         "--cold-tenants", type=int, default=50 if q else 1_000, help="tenants in scenario (a)"
@@ -240,6 +250,7 @@ def run(
     oauth: dict[str, dict[str, Variant]] = {}
     oauth_sql: dict[str, dict[str, int]] = {}
     cold: dict[str, Variant] = {}
+    cold_held: dict[int, int] = {}
     revoking: dict[str, Variant] = {}
     revoked_after: dict[str, int] = {}
     limited: dict[str, Variant] = {}
@@ -260,7 +271,12 @@ def run(
             interleaved("warm", plain, args.rounds, args, generator, meter)
         if "cold" not in skip:
             cold = {name: Variant(target) for name, target in cold_targets.items()}
+            # A worker that has served a while holds the grants it met (the per-process cache holds
+            # up to 10,000): ours first runs the same load for a minute, unrecorded. Its variant
+            # "holding nothing" is the other end: a worker just started.
+            cold["ours"].warmup = args.cold_warmup
             interleaved("(a) cold", cold, args.cold_rounds, args, generator, meter)
+            cold_held = grants_held(args.port, cold_targets["ours"], args.workers)
         if "revocations" not in skip:
             per_run = (args.duration + 1) / args.revocation_interval
             minted = mint_revocable(seeded, int(per_run * 2 * args.revocation_rounds * 1.5) + 50)
@@ -354,6 +370,7 @@ def run(
         summary["bare_over_plain"] = bare_plain
     if cold:
         n_tenants, n_tokens = seeded.cold_tenants, seeded.cold_tokens
+        n_grants = n_tenants * MEMBERS_PER_COLD_TENANT
         lines += [
             "",
             f"Scenario (a), cold: {n_tokens:,} live tokens over {n_tenants:,} tenants, a random one per request",
@@ -371,12 +388,18 @@ def run(
             "",
             ratio_line("ours/bare, cold", paired(cold["ours"], cold["bare"]), TARGETS["cold"]),
             ratio_line("ours holding nothing/bare, cold (no target)", paired(cold["unheld"], cold["bare"])),
+            f"ours warmed up for {args.cold_warmup:g} s first; grants held at the end, by worker: "
+            + ", ".join(f"{count:,}" for count in sorted(cold_held.values()))
+            + f" of {n_grants:,}",
         ]
         summary["cold"] = {
             name: {**medians(v), "runs": [asdict(r) for r in v.runs]} for name, v in cold.items()
         }
         summary["cold_ratio"] = paired(cold["ours"], cold["bare"])
         summary["cold_unheld_ratio"] = paired(cold["unheld"], cold["bare"])
+        summary["cold_warmup_seconds"] = args.cold_warmup
+        summary["cold_grants"] = n_grants
+        summary["cold_grants_held"] = sorted(cold_held.values())
     if revoking:
         sides = [s for v in revoking.values() for s in v.side if s]
         revoked = sum(s["revoked"] for s in sides)

@@ -24,6 +24,7 @@ class Variant:
     target: Target
     before: Callable[[], None] | None = None  # e.g. the revoker's start
     after: Callable[[], dict[str, float]] | None = None  # its stop, with what it did
+    warmup: float | None = None  # seconds of unrecorded load before the rounds (None: --warmup)
     runs: list[Run] = field(default_factory=list)
     side: list[dict[str, float]] = field(default_factory=list)
 
@@ -58,7 +59,8 @@ def interleaved(
 ) -> None:
     """Each variant once per round, the order rotating, after an unrecorded warm-up of each."""
     for variant in variants.values():
-        warm = generator(variant.target.port or args.port, variant.target, args.warmup, args.connections)
+        seconds = args.warmup if variant.warmup is None else variant.warmup
+        warm = generator(variant.target.port or args.port, variant.target, seconds, args.connections)
         variant.used(warm, args.connections)
     names = list(variants)
     for round_no in range(rounds):
