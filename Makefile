@@ -14,7 +14,7 @@ lock:   ## bring requirements.lock in line with pyproject.toml, with hashes (LOC
 	.venv/bin/pip-compile --quiet $(LOCK_ARGS) --extra dev --generate-hashes --strip-extras --allow-unsafe \
 	    --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
-bench:  ## ~12 min (BENCH_QUICK=1: ~2): the photo list, ours vs none, plain Django, stock DOT and DOT+guardian, as deployed under RLS; cold, revocations, albums, the OAuth endpoints vs stock DOT, profile
+bench:  ## ~15 min (BENCH_QUICK=1: ~2): the photo list, ours vs none, plain Django, stock DOT and DOT+guardian, as deployed under RLS; cold, revocations, albums, the OAuth endpoints vs stock DOT, profile
 	bin/bench
 
 soak:   ## ~2 min of mixed load from two tenants on gunicorn + PostgreSQL + Redis (loopback; not in CI); SOAK_STORAGE=s3: images in a bucket (moto)
