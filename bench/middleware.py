@@ -10,14 +10,21 @@ from typing import Any
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
+# This worker's list pages through the product's API (`/api/`, not the holding-nothing variant's
+# `/bench/unheld/api/`): how many, and how many read their grant (3 statements or more: the first-use
+# probe, the grant's query, the page; a token new here of a grant held here takes 2, a known one 2).
+_api_pages = [0, 0]
+
 
 def count_sql(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
-    """Adds `X-Bench-SQL: <statements>` and `X-Bench-Held: <worker pid> <grants it holds>`
-    (scopes.access.cache.grants) to every response, every variant alike."""
+    """Adds `X-Bench-SQL: <statements>` to every response, every variant alike, and `X-Bench-Held:
+    <worker pid> <grants it holds> <API list pages> <of them, reading their grant>`
+    (scopes.access.cache.grants, `_api_pages`)."""
     from scopes.access import cache
 
     def middleware(request: HttpRequest) -> HttpResponse:
         statements = 0
+        api_page = request.path_info.startswith("/api/") and request.path_info.endswith("/photos/")
 
         def count(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
             nonlocal statements
@@ -27,7 +34,10 @@ def count_sql(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[
         with connection.execute_wrapper(count):
             response = get_response(request)
         response["X-Bench-SQL"] = str(statements)
-        response["X-Bench-Held"] = f"{os.getpid()} {len(cache.grants)}"
+        if api_page and response.status_code == 200:
+            _api_pages[0] += 1
+            _api_pages[1] += statements >= 3
+        response["X-Bench-Held"] = f"{os.getpid()} {len(cache.grants)} {_api_pages[0]} {_api_pages[1]}"
         return response
 
     return middleware

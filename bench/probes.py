@@ -10,6 +10,8 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -99,21 +101,38 @@ def probe_tokens(port: int, targets: dict[str, Target], samples: int = 3) -> dic
     return sql
 
 
-def grants_held(port: int, target: Target, workers: int) -> dict[int, int]:
-    """How many grants each worker holds now (`X-Bench-Held`), by worker pid: asked with the target's
-    own tokens until every worker has answered (at most 20 requests a worker)."""
+@dataclass(frozen=True)
+class Held:
+    """One worker's `X-Bench-Held` (bench.middleware.count_sql)."""
+
+    grants: int  # grants it holds now
+    api_pages: int  # API list pages it has answered
+    grant_reads: int  # of them, reading their grant (its first use in the worker)
+
+
+def grants_held(port: int, target: Target, workers: int) -> dict[int, Held]:
+    """What each worker holds and has done (`X-Bench-Held`), by worker pid, asked with `target`'s
+    tokens until every worker has answered (at most 40 requests a worker). Pass the holding-nothing
+    target: its requests are not API pages to the count and add no grant to what a worker holds."""
     lines = read_tokens(target)
     chooser = random.Random(2)  # noqa: S311 - sampling, not security
-    held: dict[int, int] = {}
-    for _ in range(20 * workers):
-        path, token = chooser.choice(lines)
-        status, headers, body = get(port, path, token)
-        if status != 200:
-            sys.exit(f"{path} answered {status}: {body[:300]!r}")
-        pid, count = map(int, headers["x-bench-held"].split())
-        held[pid] = max(held.get(pid, 0), count)
-        if len(held) == workers:
-            break
+    held: dict[int, Held] = {}
+    # Requests one at a time would mostly reach the worker that answered the last one: send a few at
+    # once, so that every worker is busy.
+    with ThreadPoolExecutor(max_workers=2 * workers) as pool:
+        for _ in range(20):
+            picked = [chooser.choice(lines) for _ in range(2 * workers)]
+            for (path, _token), (status, headers, body) in zip(
+                picked, pool.map(lambda line: get(port, *line), picked), strict=True
+            ):
+                if status != 200:
+                    sys.exit(f"{path} answered {status}: {body[:300]!r}")
+                pid, grants, pages, reads = map(int, headers["x-bench-held"].split())
+                held[pid] = Held(grants, pages, reads)
+            if len(held) == workers:
+                break
+    if len(held) < workers:
+        log(f"WARNING: only {len(held)} of {workers} workers answered; the grants held are theirs only")
     return held
 
 

@@ -56,12 +56,16 @@ def interleaved(
     args: argparse.Namespace,
     generator: Any,
     meter: CpuMeter,
+    after_warmup: Callable[[], None] | None = None,
 ) -> None:
-    """Each variant once per round, the order rotating, after an unrecorded warm-up of each."""
+    """Each variant once per round, the order rotating, after an unrecorded warm-up of each (then
+    `after_warmup`, if given)."""
     for variant in variants.values():
         seconds = args.warmup if variant.warmup is None else variant.warmup
         warm = generator(variant.target.port or args.port, variant.target, seconds, args.connections)
         variant.used(warm, args.connections)
+    if after_warmup:
+        after_warmup()
     names = list(variants)
     for round_no in range(rounds):
         LOAD_SAMPLES.append(os.getloadavg()[0])
