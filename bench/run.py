@@ -412,7 +412,7 @@ def run(
         }
         summary["cold_ratio"] = paired(cold["ours"], cold["bare"])
         summary["cold_unheld_ratio"] = paired(cold["unheld"], cold["bare"])
-        summary["cold_warmup_seconds"] = args.cold_warmup
+        summary["cold_warmup_seconds"] = cold["ours"].warmup
         summary["cold_grants"] = n_grants
         summary["cold_grants_held"] = {
             when: [asdict(held) for _, held in sorted(by_pid.items())] for when, by_pid in cold_held.items()
