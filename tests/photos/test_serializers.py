@@ -1,10 +1,16 @@
-"""The photo serializer's fast path answers exactly what DRF's generic path builds from its fields."""
+"""The photo serializer's fast path answers exactly what DRF's generic path builds from its fields.
+
+The fast path works out what a whole answer shares once (the time zone, the photos' URL prefix):
+the list case checks that every row of one answer, in another zone too, is what DRF builds alone.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone as django_timezone
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
@@ -38,3 +44,42 @@ def test_fast_path_equals_the_generic_serializer(world, with_album, created):
     assert serializer.data == generic
     assert list(serializer.data) == list(generic)
     assert {k: type(v) for k, v in serializer.data.items()} == {k: type(v) for k, v in generic.items()}
+    # The URL is what the request builds for the photo's own path (not only what the fast path
+    # and the generic path, which shares `get_image_url`, agree on).
+    assert serializer.data["image_url"] == request.build_absolute_uri(f"/api/t/acme/photos/{photo.pk}/image")
+    assert serializer.data["image_url"].startswith("http://testserver/")
+
+
+@pytest.mark.parametrize("zone", [None, "America/Los_Angeles", "Asia/Kolkata"])
+def test_every_row_of_a_list_equals_the_generic_serializer_in_the_current_zone(world, zone, settings):
+    """A list's rows share one child serializer, so what it works out once serves every row."""
+    created = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # a daylight-saving change in Europe
+    album = AlbumFactory(tenant=world.acme, owner=world.member_a)
+    photos = [
+        PhotoFactory(
+            tenant=world.acme,
+            owner=owner,
+            album=album if index % 2 else None,
+            created=created + timedelta(hours=index * 7, microseconds=index),
+        )
+        for index, owner in enumerate([world.member_a, world.member2_a, world.admin_a] * 2)
+    ]
+    settings.ALLOWED_HOSTS = ["photos.example"]
+    request = Request(APIRequestFactory().get("/api/t/acme/photos/", HTTP_HOST="photos.example:8443"))
+    context = {"request": request, "view": _View(world.acme)}
+    if zone:
+        django_timezone.activate(ZoneInfo(zone))
+    try:
+        listed = PhotoSerializer(photos, many=True, context=context).data
+        alone = [
+            serializers.ModelSerializer.to_representation(PhotoSerializer(context=context), photo)
+            for photo in photos
+        ]
+    finally:
+        django_timezone.deactivate()
+    assert [dict(row) for row in listed] == [dict(row) for row in alone]
+    assert [row["image_url"] for row in listed] == [
+        f"http://photos.example:8443/api/t/acme/photos/{photo.pk}/image" for photo in photos
+    ]
+    if zone:
+        assert not any(row["created"].endswith("Z") for row in listed)
