@@ -24,7 +24,7 @@ from accounts.models import Tenant
 from accounts.tenancy import TENANT_IDS_SETTING
 from photos.api.serializers import PhotoSerializer
 from photos.api.views import NewestFirstCursorPagination
-from photos.selectors import photo_base_queryset
+from photos.selectors import photo_base_queryset, photos_listed
 from scopes.constants import ScopeName
 
 # The URL's active tenant, resolved and entered (row-level security) in one round trip. The tenant
@@ -69,7 +69,7 @@ class SameRowsView(ListAPIView):
 
     def get_queryset(self) -> Any:
         queryset: Any = self.queryset.all()  # the product's TenantQuerySet
-        return queryset.for_tenant(self.tenant)
+        return photos_listed(queryset.for_tenant(self.tenant))  # as the product's list narrows it
 
 
 class BarePhotoList(SameRowsView):

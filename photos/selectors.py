@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from accounts.models import User
 from photos.models import Album, Photo
@@ -22,6 +22,18 @@ def _owner_shown_only(prefix: str = "owner__") -> list[str]:
 def photo_base_queryset() -> QuerySet[Photo]:
     """Photos with what a list row shows loaded in the same query (no N+1 on owner)."""
     return Photo.objects.select_related("owner").defer(*_owner_shown_only())
+
+
+def photos_listed(queryset: QuerySet[Photo]) -> QuerySet[Photo]:
+    """A list page's rows: each owner's username read as a column of the row (`owner_username`),
+    through the same join, instead of a `User` built for every row.
+
+    The page stays one query and shows the same (`PhotoSerializer`). Building a deferred `User`
+    per row cost about a quarter of the page's client CPU (a 51-row page: 1,656 µs with the
+    owners built, 1,279 µs with the column, in one process). A single photo keeps its owner
+    loaded (`photo_base_queryset`): what acts on one photo may need the owner itself.
+    """
+    return queryset.select_related(None).defer(None).annotate(owner_username=F("owner__username"))
 
 
 def album_base_queryset() -> QuerySet[Album]:

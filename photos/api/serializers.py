@@ -90,14 +90,18 @@ class PhotoSerializer(serializers.ModelSerializer):
         page query and the whole authorization together. The fields above still describe the shape
         (OpenAPI); a test holds this output equal to the generic one.
         """
-        owner = photo.owner
+        # A list's rows carry the owner's username as a column (`selectors.photos_listed`); a
+        # single photo has its owner loaded.
+        username = photo.__dict__.get("owner_username")
+        if username is None:
+            username = photo.owner.username
         timestamp = self._timestamp
         return {
             "id": photo.pk,
             "title": photo.title,
             "description": photo.description,
             "album": photo.album_id,
-            "owner": {"id": owner.pk, "username": owner.username},
+            "owner": {"id": photo.owner_id, "username": username},
             "content_type": photo.content_type,
             "byte_size": photo.byte_size,
             "width": photo.width,

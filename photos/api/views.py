@@ -157,7 +157,7 @@ class PhotoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
             if raw_owner != "me":
                 raise ValidationError({"owner": ["The only owner filter is 'me'."]}, code="invalid_filter")
             owner_id = self.request.user.pk
-        return selectors.photos_filtered(queryset, albums=album, owner_id=owner_id)
+        return selectors.photos_listed(selectors.photos_filtered(queryset, albums=album, owner_id=owner_id))
 
     @extend_schema(
         parameters=[
