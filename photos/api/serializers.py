@@ -13,6 +13,7 @@ from rest_framework import serializers
 from accounts.models import User
 from api.fields import ReferenceField
 from photos.models import Album, Photo
+from photos.selectors import OWNER_USERNAME
 from scopes.constants import ScopeName
 
 
@@ -92,8 +93,9 @@ class PhotoSerializer(serializers.ModelSerializer):
         (OpenAPI); a test holds this output equal to the generic one.
         """
         # A list's rows carry the owner's username as a column (`selectors.photos_listed`); a
-        # single photo has its owner loaded.
-        username = photo.__dict__.get("owner_username")
+        # single photo has its owner loaded. A list without the column would cost a query a row:
+        # the photo list's query-count tests hold it to one.
+        username = photo.__dict__.get(OWNER_USERNAME)
         if username is None:
             username = photo.owner.username
         timestamp = self._timestamp
@@ -113,7 +115,9 @@ class PhotoSerializer(serializers.ModelSerializer):
         }
 
     # What every row of one answer shares is worked out once per serializer, and a serializer
-    # lives for one answer (a list's rows share its one child serializer). Per row, DRF looked up
+    # lives for one answer (a list's rows share its one child serializer). So never keep a
+    # PhotoSerializer beyond one request (at module or class level): it would keep that
+    # request's host, tenant and time zone. Per row, DRF looked up
     # the current time zone (a context-local read) twice and built the absolute URL from the
     # request anew: more than half of a 50-row page's serialization (847 µs a page before, 362
     # after, in one process).

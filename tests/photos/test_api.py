@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.constants import RoleName
+from accounts.models import User
 from photos.models import Photo
 from scopes.constants import ScopeName as S
 from scopes.roles.services import membership_remove, membership_set
@@ -133,6 +136,25 @@ def test_warm_list_page_costs_one_query_whatever_the_number_of_photos(
     assert len(response.json()["results"]) == 10 if count == 10 else 50
     with django_assert_num_queries(1 + tenancy_statements):
         client.get(response.json()["next"] or "/api/t/acme/photos/")
+
+
+def test_a_list_page_reads_the_owners_username_and_nothing_else_of_the_owner(world, api_client):
+    """The list's rows carry the owner's username as a column (photos.selectors.photos_listed):
+    no other column of the user (no password hash) is read, and no user is built per row."""
+    PhotoFactory(tenant=world.acme, owner=world.member2_a)
+    client = api_client(world.member_a, world.acme, [S.PHOTOS_READ])
+    client.get("/api/t/acme/photos/")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/t/acme/photos/")
+    assert response.status_code == 200
+    assert [row["owner"] for row in response.json()["results"]] == [
+        {"id": world.member2_a.pk, "username": "member2_a"}
+    ]
+    (page,) = [q["sql"] for q in queries.captured_queries if '"photos_photo"' in q["sql"]]
+    selected = page.split(" FROM ", 1)[0]
+    assert '"accounts_user"."username" AS "owner_username"' in selected
+    user_columns = {f'"accounts_user"."{f.column}"' for f in User._meta.concrete_fields}
+    assert {column for column in user_columns if column in selected} == {'"accounts_user"."username"'}
 
 
 def test_warm_album_list_costs_one_query(world, api_client, django_assert_num_queries, tenancy_statements):
