@@ -115,12 +115,11 @@ class PhotoSerializer(serializers.ModelSerializer):
         }
 
     # What every row of one answer shares is worked out once per serializer, and a serializer
-    # lives for one answer (a list's rows share its one child serializer). So never keep a
-    # PhotoSerializer beyond one request (at module or class level): it would keep that
-    # request's host, tenant and time zone. Per row, DRF looked up
+    # lives for one answer (a list's rows share its one child serializer). Per row, DRF looked up
     # the current time zone (a context-local read) twice and built the absolute URL from the
     # request anew: more than half of a 50-row page's serialization (847 µs a page before, 362
-    # after, in one process).
+    # after, in one process). So never keep a PhotoSerializer beyond one request (at module or
+    # class level): it would keep that request's host, tenant and time zone.
     @cached_property
     def _timestamp(self) -> serializers.DateTimeField:
         """Formats a timestamp exactly as a DateTimeField does (ISO 8601 in the current zone),
