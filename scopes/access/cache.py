@@ -16,6 +16,9 @@ process holds its grant (the rows every token of one user, tenant and app is jud
 first-use probe (`scopes.access.freshness.FIRST_USE_SQL`) returns the fingerprint and the token's
 own columns, and the grant's rows are used only when the fingerprint's grant part is theirs; a
 grant new to the process costs one statement more, which reads it (`scopes.access.rows.grant_rows`).
+Beside a grant's rows the process keeps what its tokens share (`scopes.access.standing.GrantJudgements`:
+the user and tenant as plain values, the standing for each set of scopes and album limit), so a new
+token of a held grant is judged without running the rule again; it goes when the rows go.
 The token endpoint's client-credentials grant reads its service account's grant from the same kept
 rows (`locked_source_grant`): one statement, the grant probe, when they are fresh.
 
@@ -61,7 +64,7 @@ from scopes.access.rows import (
 )
 from scopes.access.scope_registry import epoch_read
 from scopes.access.selectors import registry_at
-from scopes.access.standing import AuthorizationContext, context_from
+from scopes.access.standing import AuthorizationContext, GrantJudgements, context_from
 from scopes.access.tenancy import token_checksum
 
 DEFAULT_ENTRIES = 10_000
@@ -109,8 +112,9 @@ class _Fresh(Generic[K, V]):
 
 # Token checksum -> its context, under the token's fingerprint.
 contexts: _Fresh[str, AuthorizationContext] = _Fresh()
-# (user id, tenant id, app id) -> the grant's rows, under the fingerprint's grant part (`grant_print`).
-grants: _Fresh[tuple[Any, Any, Any], GrantRows] = _Fresh()
+# (user id, tenant id, app id) -> the grant's rows, with what its tokens share (`GrantJudgements`),
+# under the fingerprint's grant part (`grant_print`).
+grants: _Fresh[tuple[Any, Any, Any], GrantJudgements] = _Fresh()
 
 
 def enabled() -> bool:
@@ -169,22 +173,25 @@ def fingerprint_of(found: TokenRows) -> Fingerprint:
     return (found.token_id, versions[0], found.version, *versions[1:])
 
 
-def _first_use(checksum: str) -> tuple[Fingerprint, TokenRows] | None:
+def _first_use(checksum: str) -> tuple[Fingerprint, TokenRows, GrantJudgements] | None:
     """A token this process holds no context for: its fingerprint and rows, in ONE statement when the
-    process holds its grant under the same versions, else two (the grant is read and kept)."""
+    process holds its grant under the same versions, else two (the grant is read and kept). With
+    them, what the token shares with the grant's other tokens (`GrantJudgements`), kept with the rows."""
     row = _probed(_ENTER_AND_FIRST_USE, FIRST_USE_SQL, checksum)
     if row is None:
         return None
     fingerprint, (user_id, application_id, *token) = row[:PROBE_WIDTH], row[PROBE_WIDTH:]
     key, versions = (user_id, fingerprint[1], application_id), grant_print(fingerprint)
-    rows = grants.get(key, versions) if enabled() else None
-    if rows is None:
+    judged = grants.get(key, versions) if enabled() else None
+    if judged is None:
         rows = grant_rows(user_id=user_id, tenant_id=fingerprint[1], application_id=application_id)
         if rows is None:  # the tenant is gone
             return None
+        judged = GrantJudgements(rows)
         if enabled():
-            grants.put(key, rows.versions, rows)  # the versions its own statement read them at
-    return fingerprint, token_on_grant(rows, (fingerprint[0], *token), version=fingerprint[2])
+            grants.put(key, rows.versions, judged)  # the versions its own statement read them at
+    found = token_on_grant(judged.rows, (fingerprint[0], *token), version=fingerprint[2])
+    return fingerprint, found, judged
 
 
 def locked_source_grant(source: str, params: list[Any]) -> GrantRows | None:
@@ -216,11 +223,12 @@ def locked_source_grant(source: str, params: list[Any]) -> GrantRows | None:
         if held is not None:
             epoch_read(probed.versions[-1])  # this request's registry is the one these rows were read at
             # The probe locked the consent when it found one.
-            return replace(own_copy(held), consent_locked=locking and probed.consent_found)
+            return replace(own_copy(held.rows), consent_locked=locking and probed.consent_found)
     rows = source_grant_rows(source, params, lock_consent=True)
     if rows is not None:
         # Kept without the lock, and with instances of its own: the request gets `rows`' user.
-        grants.put(grant_key(rows), rows.versions, replace(own_copy(rows), consent_locked=False))
+        kept = replace(own_copy(rows), consent_locked=False)
+        grants.put(grant_key(rows), rows.versions, GrantJudgements(kept))
     return rows
 
 
@@ -231,11 +239,12 @@ def load_context(raw_token: str) -> AuthorizationContext | None:
     """
     checksum = token_checksum(raw_token)
     found: TokenRows | None
+    judged: GrantJudgements | None = None
     if not contexts.holds(checksum):
         first = _first_use(checksum)
         if first is None:
             return None
-        fingerprint, found = first
+        fingerprint, found, judged = first
     else:
         probed = probe(checksum)
         if probed is None:
@@ -253,7 +262,7 @@ def load_context(raw_token: str) -> AuthorizationContext | None:
     # something changed in between; the registry under the epoch read with them.
     read_at = fingerprint_of(found)
     snapshot = registry_at(read_at[-1])
-    context = context_from(found, snapshot.implications, snapshot.requirements)
+    context = context_from(found, snapshot.implications, snapshot.requirements, judged)
     if enabled():
         contexts.put(checksum, read_at, context)
     return context

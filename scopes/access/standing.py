@@ -363,21 +363,80 @@ class AuthorizationContext:
         return None
 
 
+class GrantJudgements:
+    """What every token of one grant shares, worked out once for the grant's rows: its user and
+    tenant as plain values, and its standing for each set of scopes and album limit its tokens carry.
+
+    A process keeps one beside each grant's rows it holds (`scopes.access.cache.grants`), and a
+    token new to the process, of a grant it holds, is judged from it (`context_from`) instead of
+    anew. That is sound because everything here is a pure function of the rows and of the registry
+    snapshot it is asked under (`assess` without an expiry reads no clock): the rows are immutable,
+    and a process replaces them, and this with them, when the database's change; a standing is
+    reused only under the very snapshot it was judged under (compared by identity, the snapshot held
+    by the entry). Tokens of one grant mostly carry the same scopes (a refresh keeps them), so one
+    entry is the common case; a grant whose tokens carry more than `LIMIT` different ones starts
+    over rather than grow.
+    """
+
+    LIMIT = 8
+    __slots__ = ("_standings", "_values", "rows")
+
+    def __init__(self, rows: GrantRows) -> None:
+        self.rows = rows
+        self._values: tuple[UserValues | None, TenantValues] | None = None
+        self._standings: dict[
+            tuple[tuple[str, ...], AlbumIds | None], tuple[Mapping[str, Any], Standing]
+        ] = {}
+
+    def values(self) -> tuple[UserValues | None, TenantValues]:
+        """The grant's user and tenant as a context keeps them (plain values, shared: immutable)."""
+        if self._values is None:
+            user = None if self.rows.user is None else UserValues.of(self.rows.user)
+            self._values = (user, TenantValues.of(self.rows.tenant))
+        return self._values
+
+    def standing(
+        self, issued: tuple[str, ...], issued_albums: AlbumIds | None, implications: Mapping[str, Any]
+    ) -> Standing:
+        """`assess(self.rows, issued=..., issued_albums=..., implications=...)`, judged once."""
+        key = (issued, issued_albums)
+        found = self._standings.get(key)
+        if found is not None and found[0] is implications:
+            return found[1]
+        standing = assess(self.rows, issued=issued, implications=implications, issued_albums=issued_albums)
+        if len(self._standings) >= self.LIMIT:
+            self._standings.clear()
+        self._standings[key] = (implications, standing)
+        return standing
+
+
 def context_from(
     found: TokenRows,
     implications: Mapping[str, frozenset[str]],
     requirements: Mapping[str, Requirement] | None = None,
+    judged: GrantJudgements | None = None,
 ) -> AuthorizationContext:
     """The API's context for a token read by `token_rows`, judged by `assess` (no expiry: per request).
 
-    `requirements` are the registry's step-up rules of the same snapshot as `implications`."""
-    standing = assess(found.rows, issued=found.scope, implications=implications, issued_albums=found.albums)
+    `requirements` are the registry's step-up rules of the same snapshot as `implications`.
+    `judged`: what the token's grant shares with its other tokens, when the caller keeps it for
+    these very rows (`GrantJudgements`); the context is the same, built with less work."""
+    user: UserValues | None
+    if judged is not None and judged.rows is found.rows:
+        standing = judged.standing(found.scope, found.albums, implications)
+        user, tenant = judged.values()
+    else:
+        standing = assess(
+            found.rows, issued=found.scope, implications=implications, issued_albums=found.albums
+        )
+        user = None if found.rows.user is None else UserValues.of(found.rows.user)
+        tenant = TenantValues.of(found.rows.tenant)
     return AuthorizationContext(
         token_id=found.token_id,
         token_scopes=standing.granted,
         expires=token_expiry(found),
-        user=None if found.rows.user is None else UserValues.of(found.rows.user),
-        tenant=TenantValues.of(found.rows.tenant),
+        user=user,
+        tenant=tenant,
         role_id=found.rows.role_id,
         role_name=found.rows.role_name,
         role_grants=found.rows.role_grants,

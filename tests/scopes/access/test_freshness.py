@@ -23,9 +23,9 @@ from accounts.constants import RoleName
 from accounts.models import Membership, Role
 from photos.api.views import MeView
 from scopes.access import cache as context_cache
-from scopes.access import freshness
+from scopes.access import freshness, standing
 from scopes.access.policy import AppPolicyMode, AppStatus
-from scopes.access.selectors import registry
+from scopes.access.selectors import authorization_context, registry
 from scopes.consent.services import consent_narrow, consent_revoke, tokens_revoke
 from scopes.constants import ScopeName as S
 from scopes.machines.services import personal_token_create
@@ -151,6 +151,66 @@ def test_a_new_token_of_a_grant_held_here_costs_only_its_first_use_probe(
     assert len(context_cache.grants) == 3
     # The first-use probe's first columns are the probe's fingerprint, which the grant's part is cut from.
     assert len(context_cache.probe(_checksum(elsewhere.token.token))) == freshness.PROBE_WIDTH
+
+
+def test_tokens_of_a_held_grant_are_judged_once_per_set_of_scopes_and_answer_as_if_alone(
+    world, api_client, mint_token, monkeypatch, cold_answer
+):
+    """A token new to this process, of a grant it holds, is judged from what the grant's tokens share
+    (`scopes.access.standing.GrantJudgements`): the rule runs once per set of scopes and album limit
+    the grant's tokens carry, and each token still gets the context and the answer it gets alone."""
+    judged: list[tuple[str, ...]] = []
+    assess = standing.assess
+    monkeypatch.setattr(
+        standing, "assess", lambda rows, **kw: judged.append(kw["issued"]) or assess(rows, **kw)
+    )
+    PhotoFactory(tenant=world.acme, owner=world.member_a)
+    both = [S.PROFILE_READ, S.PHOTOS_READ]
+    first = api_client(world.member_a, world.acme, both)
+    tokens = {
+        "same scopes": mint_token(world.member_a, world.acme, both, grant=False),
+        "fewer scopes": mint_token(world.member_a, world.acme, [S.PHOTOS_READ], grant=False),
+        "fewer scopes again": mint_token(world.member_a, world.acme, [S.PHOTOS_READ], grant=False),
+        "no album": mint_token(world.member_a, world.acme, both, grant=False, albums=""),
+    }
+    context_cache.clear()
+    judged.clear()
+    assert first.get(PHOTOS).status_code == 200
+    assert judged == [tuple(both)]
+    answers = {name: _comparable(_api(token.token).get(PHOTOS)) for name, token in tokens.items()}
+    # Judged anew: only a set of scopes or an album limit the grant's tokens had not carried yet.
+    assert judged == [tuple(both), (S.PHOTOS_READ,), tuple(both)]
+    assert len(context_cache.grants) == 1
+    for name, token in tokens.items():
+        held = context_cache.load_context(token.token)  # as the requests above left it
+        alone = authorization_context(token.token)  # no cache: the explain page's read
+        assert held is not None and held == alone, name
+        assert held.token_id == token.pk and held.albums == alone.albums, name
+    assert context_cache.load_context(tokens["no album"].token).albums == frozenset()
+    assert answers["no album"][1]["results"] == []
+    assert answers["same scopes"][1]["results"]
+    for name, token in tokens.items():
+        assert answers[name] == _comparable(cold_answer(_api(token.token), PHOTOS)), name
+
+
+def test_a_grants_judgement_is_reused_only_under_the_registry_it_was_made_under(world, api_client):
+    """A registry change moves every grant's fingerprint, so a process reads the grant again; even
+    so, what a grant's tokens share is never reused under another registry snapshot than its own."""
+    client = api_client(world.member_a, world.acme, [S.PHOTOS_WRITE])
+    context_cache.clear()
+    assert client.get(PHOTOS).status_code == 200
+    (judged,) = [entry for _print, entry in context_cache.grants._entries.values()]
+    implications = registry().implications
+    issued = (str(S.PHOTOS_WRITE),)
+    once = judged.standing(issued, None, implications)
+    assert judged.standing(issued, None, implications) is once
+    assert set(once.granted) == {S.PHOTOS_WRITE}
+    # Another snapshot in which photos:write no longer implies photos:read: judged under it.
+    narrower = {name: frozenset() for name in implications}
+    other = judged.standing(issued, None, narrower)
+    assert other is not once
+    assert other == standing.assess(judged.rows, issued=issued, implications=narrower)
+    assert judged.standing(issued, None, implications) is not other
 
 
 def test_a_row_that_came_between_the_probe_and_the_read_is_not_served_once_it_is_gone(
