@@ -370,12 +370,15 @@ class GrantJudgements:
     A process keeps one beside each grant's rows it holds (`scopes.access.cache.grants`), and a
     token new to the process, of a grant it holds, is judged from it (`context_from`) instead of
     anew. That is sound because everything here is a pure function of the rows and of the registry
-    snapshot it is asked under (`assess` without an expiry reads no clock): the rows are immutable,
-    and a process replaces them, and this with them, when the database's change; a standing is
-    reused only under the very snapshot it was judged under (compared by identity, the snapshot held
-    by the entry). Tokens of one grant mostly carry the same scopes (a refresh keeps them), so one
-    entry is the common case; a grant whose tokens carry more than `LIMIT` different ones starts
-    over rather than grow.
+    snapshot's implications (`assess` without an expiry reads no clock). The rows are never changed
+    once read (frozen, and the model instances they hold never leave `scopes.access.cache`, whose
+    docstring says so); when the database's rows change, the process reads them again and keeps a
+    new `GrantJudgements` with them. A standing is reused only under the very implications mapping
+    it was judged under (compared by identity; the entry holds the mapping, so its identity cannot
+    pass to another). Everything that is the token's own (id, expiry, audience, sign-in) is not
+    here. Tokens of one grant mostly carry the same scopes (a refresh keeps them), so one entry is
+    the common case; a grant whose tokens carry more than `LIMIT` different ones starts over rather
+    than grow.
     """
 
     LIMIT = 8

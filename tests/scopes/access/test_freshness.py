@@ -201,14 +201,14 @@ def test_a_grants_judgement_is_reused_only_under_the_registry_it_was_made_under(
     assert client.get(PHOTOS).status_code == 200
     (judged,) = [entry for _print, entry in context_cache.grants._entries.values()]
     implications = registry().implications
-    issued = (str(S.PHOTOS_WRITE),)
+    issued = (str(S.PHOTOS_READ),)  # consented to photos.write, which implies it
     once = judged.standing(issued, None, implications)
     assert judged.standing(issued, None, implications) is once
-    assert set(once.granted) == {S.PHOTOS_WRITE}
-    # Another snapshot in which photos:write no longer implies photos:read: judged under it.
+    assert set(once.granted) == {S.PHOTOS_READ}
+    # Another snapshot, in which photos.write implies nothing: judged under it, and it grants nothing.
     narrower = {name: frozenset() for name in implications}
     other = judged.standing(issued, None, narrower)
-    assert other is not once
+    assert other is not once and other.granted == ()
     assert other == standing.assess(judged.rows, issued=issued, implications=narrower)
     assert judged.standing(issued, None, implications) is not other
 
