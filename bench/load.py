@@ -64,6 +64,9 @@ class Run:
     # The share of the machine's CPUs that processes other than the server side and the load
     # generator used during the run (other people's work, mostly): 0.5 is one core of two.
     others_share: float = 0.0
+    # Database backends that came or went during the run: their CPU is not in `db_cpu_ms` (a backend
+    # that has exited cannot be read), so the run's database figure is too low when this is not 0.
+    backends_replaced: int = 0
 
     @property
     def cpu_ms(self) -> float:
@@ -328,6 +331,13 @@ def measured(
     run: Run = generator(port, target, seconds, connections)  # type: ignore[operator]
     busy1, own1, wall1 = cpu_busy_seconds(), _own_seconds(), time.monotonic()
     app1, db1, cache1 = meter.sample(port)
+    run.backends_replaced = len(set(db0) ^ set(db1))
+    if run.backends_replaced:
+        print(
+            f"[bench {time.strftime('%H:%M:%S')}] WARNING: {run.backends_replaced} database backend(s) came or "
+            f"went during this run of {target.path}: its database CPU per request is too low",
+            flush=True,
+        )
     server = CpuMeter.spent(app0, app1) + CpuMeter.spent(db0, db1) + CpuMeter.spent(cache0, cache1)
     others = busy1 - busy0 - server - (own1 - own0)
     run.others_share = round(max(0.0, others) / ((os.cpu_count() or 1) * (wall1 - wall0)), 3)
