@@ -424,16 +424,10 @@ def context_from(
     `requirements` are the registry's step-up rules of the same snapshot as `implications`.
     `judged`: what the token's grant shares with its other tokens, when the caller keeps it for
     these very rows (`GrantJudgements`); the context is the same, built with less work."""
-    user: UserValues | None
-    if judged is not None and judged.rows is found.rows:
-        standing = judged.standing(found.scope, found.albums, implications)
-        user, tenant = judged.values()
-    else:
-        standing = assess(
-            found.rows, issued=found.scope, implications=implications, issued_albums=found.albums
-        )
-        user = None if found.rows.user is None else UserValues.of(found.rows.user)
-        tenant = TenantValues.of(found.rows.tenant)
+    if judged is None or judged.rows is not found.rows:
+        judged = GrantJudgements(found.rows)  # for this token alone: the same work, kept nowhere
+    standing = judged.standing(found.scope, found.albums, implications)
+    user, tenant = judged.values()
     return AuthorizationContext(
         token_id=found.token_id,
         token_scopes=standing.granted,
